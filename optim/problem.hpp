@@ -1,0 +1,71 @@
+// The budget-constrained threshold problem (seed 004 P2; seed 001 eq. 2) and the Summary every
+// threshold solver returns (STYLE.md 1, 3).
+//
+// Given K x N scores of one confidence measure, K x N correctness, kept exits S and stop costs,
+// find thresholds t (one per kept exit before the final) maximising accuracy on the fit split
+// subject to mean cost <= budget. Accuracy and cost are always those of the exact evaluator.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "profiles/evaluator.hpp"
+#include "profiles/types.hpp"
+
+namespace exitplan {
+
+class CostProfile;
+class SplitData;
+
+struct ThresholdProblem {
+  const ScoreMatrix* scores = nullptr;    // K x N, not owned
+  const CorrectMatrix* correct = nullptr; // K x N, not owned
+  ScoreOrder order = ScoreOrder::kDescending;
+  std::vector<int> kept;                  // 0-based, ascending; the last is K-1
+  std::vector<double> stop_cost;          // size K: CostProfile::StopCosts(kept)
+  double budget = 0.0;                    // allowed mean cost per sample, absolute units
+
+  int k() const { return static_cast<int>(scores->rows()); }
+  int n() const { return static_cast<int>(scores->cols()); }
+  // Mean cost when every sample stops at the first kept exit / runs to exit K.
+  double MinCost() const { return stop_cost[kept.front()]; }
+  double MaxCost() const { return stop_cost[kept.back()]; }
+  Evaluation Evaluate(const Policy& policy) const;
+  // "" when well-formed (pointers set, sizes agree, kept valid, budget finite), else one line.
+  std::string Check() const;
+
+  static ThresholdProblem From(const SplitData& split, Measure measure, Target target,
+                               const CostProfile& profile, const std::vector<int>& kept,
+                               double budget);
+};
+
+// What the answer was (HiGHS-style second axis; whether the call worked is InputError's job).
+enum class Outcome {
+  kNotRun,          // a default Summary: nothing filled it
+  kOptimal,         // proven optimal for the problem solved
+  kConverged,       // converged / finished normally (no optimality proof)
+  kIterationLimit,  // stopped at an iteration limit; the best point found is returned
+  kInfeasible,      // the budget cannot be met (below the cheapest policy's cost)
+  kFailure,         // numerical failure; message says why
+};
+std::string ToString(Outcome outcome);
+inline bool HasSolution(Outcome o) {
+  return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit;
+}
+
+struct ThresholdSummary {
+  std::string method;                // e.g. "ippp"
+  Outcome outcome = Outcome::kNotRun;
+  std::string message = "not run";
+  Policy policy;                     // kept exits and thresholds
+  Evaluation fit;                    // exact evaluator on the fit split
+  int iterations = 0;
+  double seconds = 0.0;
+  std::vector<double> trace;         // method-specific (e.g. objective per outer iteration)
+
+  bool ok() const { return HasSolution(outcome); }
+  std::string BriefReport() const;   // one line
+  std::string FullReport() const;    // several lines, for --verbose
+};
+
+}  // namespace exitplan

@@ -1,0 +1,301 @@
+#include "profiles/dump.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "profiles/error.hpp"
+
+namespace exitplan {
+namespace fs = std::filesystem;
+
+std::string ToString(DumpMode mode) { return mode == DumpMode::kLogits ? "logits" : "scores"; }
+
+Layout LayoutFromString(const std::string& text, const std::string& what) {
+  if (text == "nk" || text == "nkc") return Layout::kNKC;
+  if (text == "kn" || text == "knc") return Layout::kKNC;
+  throw InputError(what, "unknown layout '" + text + "' (expected nk for [N,K,C] or kn for [K,N,C])");
+}
+
+const ScoreMatrix& SplitData::Scores(Measure m) const {
+  if (!has(m)) {
+    if (mode == DumpMode::kScores) {
+      throw InputError(source, "measure " + ToString(m) +
+                                   " needs logits, but this is a scores-mode dump (it only has "
+                                   "'confidence')");
+    }
+    throw InputError(source, "measure confidence is only in scores-mode dumps; use max_prob, "
+                             "entropy, margin, patience or vote");
+  }
+  return scores_[static_cast<int>(m)];
+}
+
+ScoreOrder SplitData::Order(Measure m) const {
+  return m == Measure::kConfidence ? confidence_order : ScoreOrder::kDescending;
+}
+
+const CorrectMatrix& SplitData::Correct(Target t) const {
+  if (t == Target::kLabels) return correct;
+  if (agrees_final.size() == 0) {
+    throw InputError(source, "target agreement needs logits (exit K's predictions), but this is a "
+                             "scores-mode dump");
+  }
+  return agrees_final;
+}
+
+void SplitData::Logits(int i, int j, double* out) const {
+  const std::size_t first =
+      layout_ == Layout::kNKC
+          ? (static_cast<std::size_t>(i) * k + j) * static_cast<std::size_t>(c)
+          : (static_cast<std::size_t>(j) * n + i) * static_cast<std::size_t>(c);
+  logits_.CopyTo(first, static_cast<std::size_t>(c), out);
+}
+
+void SplitData::ComputeFeatures(const std::vector<double>& temps) {
+  if (mode != DumpMode::kLogits) return;
+  temperatures = temps.empty() ? std::vector<double>(k, 1.0) : temps;
+  if (static_cast<int>(temperatures.size()) != k) {
+    throw InputError("temperatures", "expected " + std::to_string(k) + " values, got " +
+                                         std::to_string(temperatures.size()));
+  }
+  for (int m = 0; m < kNumMeasures; ++m) {
+    if (static_cast<Measure>(m) != Measure::kConfidence) scores_[m].resize(k, n);
+  }
+  predicted.resize(k, n);
+  correct.resize(k, n);
+  agrees_final.resize(k, n);
+  ScoreMatrix& max_prob = scores_[static_cast<int>(Measure::kMaxProb)];
+  ScoreMatrix& entropy = scores_[static_cast<int>(Measure::kEntropy)];
+  ScoreMatrix& margin = scores_[static_cast<int>(Measure::kMargin)];
+  ScoreMatrix& patience = scores_[static_cast<int>(Measure::kPatience)];
+  ScoreMatrix& vote = scores_[static_cast<int>(Measure::kVote)];
+  const double log_c = std::log(static_cast<double>(c));
+  std::vector<double> z(c);
+  std::vector<int> votes(c);
+  for (int i = 0; i < n; ++i) {
+    std::fill(votes.begin(), votes.end(), 0);
+    int best_votes = 0;
+    for (int j = 0; j < k; ++j) {
+      Logits(i, j, z.data());
+      const double inv_t = 1.0 / temperatures[j];
+      int arg = 0;
+      for (int q = 0; q < c; ++q) {
+        if (!std::isfinite(z[q])) {
+          throw InputError(logits_.source(), "non-finite logit (" + FormatDouble(z[q]) +
+                                                 ") at sample " + std::to_string(i) + ", exit " +
+                                                 std::to_string(j + 1) + ", class " +
+                                                 std::to_string(q));
+        }
+        z[q] *= inv_t;
+        if (z[q] > z[arg]) arg = q;
+      }
+      // Stable softmax: p_q = exp(z_q - z_max) / s. Entropy from log p_q = z_q - z_max - log s.
+      const double zmax = z[arg];
+      double s = 0.0, second = -INFINITY;
+      for (int q = 0; q < c; ++q) {
+        const double e = std::exp(z[q] - zmax);
+        z[q] = e;  // reuse z for exp values
+        s += e;
+        if (q != arg && e > second) second = e;
+      }
+      const double log_s = std::log(s);
+      double h = 0.0;
+      for (int q = 0; q < c; ++q) {
+        if (z[q] > 0.0) {
+          const double p = z[q] / s;
+          h -= p * (std::log(z[q]) - log_s);
+        }
+      }
+      max_prob(j, i) = 1.0 / s;
+      entropy(j, i) = c > 1 ? 1.0 - h / log_c : 1.0;
+      margin(j, i) = c > 1 ? (1.0 - second) / s : 1.0;
+      predicted(j, i) = arg;
+      correct(j, i) = arg == labels[i] ? 1 : 0;
+      patience(j, i) = (j > 0 && predicted(j - 1, i) == arg) ? patience(j - 1, i) + 1.0 : 0.0;
+      best_votes = std::max(best_votes, ++votes[arg]);
+      vote(j, i) = static_cast<double>(best_votes) / (j + 1);
+    }
+    for (int j = 0; j < k; ++j) agrees_final(j, i) = predicted(j, i) == predicted(k - 1, i);
+  }
+}
+
+namespace {
+
+bool Exists(const fs::path& p) { return fs::exists(p); }
+
+void CheckZeroOne(const NpyArray& a) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double v = a.At(i);
+    if (v != 0.0 && v != 1.0) {
+      throw InputError(a.source(), "expected 0/1 correctness values, found " + FormatDouble(v) +
+                                       " at flat index " + std::to_string(i));
+    }
+  }
+}
+
+SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
+                     const std::string& split, const DumpOptions& options) {
+  if (!Exists(corr_path)) {
+    throw InputError(corr_path.string(), "missing (scores-mode dumps need both " +
+                                             conf_path.filename().string() + " and " +
+                                             corr_path.filename().string() + ")");
+  }
+  NpyArray conf = ReadNpy(conf_path.string());
+  NpyArray corr = ReadNpy(corr_path.string());
+  if (conf.ndim() != 2) {
+    throw InputError(conf.source(), "expected a [K, N] array, found " + conf.Describe());
+  }
+  if (corr.shape() != conf.shape()) {
+    throw InputError(corr.source(), "expected shape [" + std::to_string(conf.shape()[0]) + ", " +
+                                        std::to_string(conf.shape()[1]) + "] like " +
+                                        conf_path.filename().string() + ", found " +
+                                        corr.Describe());
+  }
+  CheckZeroOne(corr);
+  SplitData s;
+  s.name = split;
+  s.source = conf_path.string();
+  s.mode = DumpMode::kScores;
+  s.k = static_cast<int>(conf.shape()[0]);
+  s.n = static_cast<int>(conf.shape()[1]);
+  if (s.k < 1 || s.n < 1) throw InputError(conf.source(), "empty array " + conf.Describe());
+  s.confidence_order = options.score_order;
+  ScoreMatrix& sc = s.scores_[static_cast<int>(Measure::kConfidence)];
+  sc.resize(s.k, s.n);
+  s.correct.resize(s.k, s.n);
+  for (int j = 0; j < s.k; ++j) {
+    for (int i = 0; i < s.n; ++i) {
+      const std::size_t idx = static_cast<std::size_t>(j) * s.n + i;
+      const double v = conf.At(idx);
+      if (std::isnan(v)) {
+        throw InputError(conf.source(), "NaN confidence at exit " + std::to_string(j + 1) +
+                                            ", sample " + std::to_string(i));
+      }
+      sc(j, i) = v;
+      s.correct(j, i) = corr.At(idx) != 0.0;
+    }
+  }
+  s.temperatures.assign(s.k, 1.0);
+  return s;
+}
+
+SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
+                     const DumpOptions& options) {
+  if (!logits.is_float()) {
+    throw InputError(logits.source(), "expected float16/32/64 logits, found " + logits.Describe());
+  }
+  if (logits.ndim() != 3) {
+    throw InputError(logits.source(),
+                     std::string("expected a 3-d array ") +
+                         (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
+                         ", found " + logits.Describe());
+  }
+  SplitData s;
+  s.name = split;
+  s.source = logits.source();
+  s.mode = DumpMode::kLogits;
+  const auto& sh = logits.shape();
+  s.n = static_cast<int>(options.layout == Layout::kNKC ? sh[0] : sh[1]);
+  s.k = static_cast<int>(options.layout == Layout::kNKC ? sh[1] : sh[0]);
+  s.c = static_cast<int>(sh[2]);
+  if (s.n < 1 || s.k < 1 || s.c < 1) {
+    throw InputError(logits.source(), "empty array " + logits.Describe());
+  }
+  if (labels.kind() == NpyKind::kFloat) {
+    throw InputError(labels.source(), "expected integer labels, found " + labels.Describe());
+  }
+  if (labels.ndim() != 1 || labels.shape()[0] != static_cast<std::size_t>(s.n)) {
+    throw InputError(labels.source(), "expected labels of shape [" + std::to_string(s.n) +
+                                          "] (N of the logits), found " + labels.Describe());
+  }
+  s.labels.resize(s.n);
+  for (int i = 0; i < s.n; ++i) {
+    const double v = labels.At(i);
+    if (v < 0 || v >= s.c) {
+      throw InputError(labels.source(), "label " + FormatDouble(v) + " at sample " +
+                                            std::to_string(i) + " is out of range [0, " +
+                                            std::to_string(s.c) + ")");
+    }
+    s.labels[i] = static_cast<std::int32_t>(v);
+  }
+  s.logits_ = std::move(logits);
+  s.layout_ = options.layout;
+  s.ComputeFeatures();
+  return s;
+}
+
+}  // namespace
+
+std::optional<SplitData> LoadSplit(const std::string& dir, const std::string& split,
+                                   const DumpOptions& options) {
+  const fs::path d(dir);
+  const fs::path logits = d / (split + "_logits.npy");
+  const fs::path labels = d / (split + "_labels.npy");
+  const fs::path npz = d / (split + ".npz");
+  const fs::path conf = d / (split + "_confidence.npy");
+  const fs::path corr = d / (split + "_correct.npy");
+  if (Exists(logits)) {
+    if (!Exists(labels)) {
+      throw InputError(labels.string(), "missing (logits-mode dumps need " +
+                                            logits.filename().string() + " and " +
+                                            labels.filename().string() + ")");
+    }
+    return LoadLogits(ReadNpy(logits.string()), ReadNpy(labels.string()), split, options);
+  }
+  if (Exists(npz)) {
+    return LoadLogits(ReadNpzMember(npz.string(), "logits"), ReadNpzMember(npz.string(), "labels"),
+                      split, options);
+  }
+  if (Exists(conf)) return LoadScores(conf, corr, split, options);
+  if (Exists(corr)) {
+    throw InputError(conf.string(), "missing (scores-mode dumps need " + conf.filename().string() +
+                                        " and " + corr.filename().string() + ")");
+  }
+  return std::nullopt;
+}
+
+Dump LoadDump(const std::string& dir, const DumpOptions& options) {
+  if (!fs::is_directory(dir)) {
+    throw InputError(dir, fs::exists(dir) ? "not a directory (--dump takes the dump's folder)"
+                                          : "no such dump directory");
+  }
+  Dump dump;
+  dump.dir = dir;
+  auto fit = LoadSplit(dir, options.fit_split, options);
+  if (!fit) {
+    throw InputError(dir, "no fit split '" + options.fit_split + "': expected " +
+                              options.fit_split + "_logits.npy + " + options.fit_split +
+                              "_labels.npy, " + options.fit_split + ".npz, or " +
+                              options.fit_split + "_confidence.npy + " + options.fit_split +
+                              "_correct.npy");
+  }
+  dump.fit = std::move(*fit);
+  dump.mode = dump.fit.mode;
+  dump.k = dump.fit.k;
+  dump.c = dump.fit.c;
+  if (options.eval_split != options.fit_split) {
+    dump.eval = LoadSplit(dir, options.eval_split, options);
+  }
+  if (!dump.eval && options.require_eval) {
+    throw InputError(dir, "no eval split '" + options.eval_split + "'");
+  }
+  if (dump.eval) {
+    const SplitData& e = *dump.eval;
+    if (e.mode != dump.mode) {
+      throw InputError(e.source, "split '" + e.name + "' is in " + ToString(e.mode) +
+                                     " mode but split '" + dump.fit.name + "' is in " +
+                                     ToString(dump.mode) + " mode");
+    }
+    if (e.k != dump.k) {
+      throw InputError(e.source, "K = " + std::to_string(e.k) + " exits, but split '" +
+                                     dump.fit.name + "' has K = " + std::to_string(dump.k));
+    }
+    if (e.c != dump.c) {
+      throw InputError(e.source, "C = " + std::to_string(e.c) + " classes, but split '" +
+                                     dump.fit.name + "' has C = " + std::to_string(dump.c));
+    }
+  }
+  return dump;
+}
+
+}  // namespace exitplan
