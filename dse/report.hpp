@@ -1,0 +1,50 @@
+// Result rows and the Pareto-front CSV (DESIGN.md "Outputs").
+//
+// One row per evaluated configuration. Columns, in order (ResultColumns()):
+//   model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,
+//   eval_cost,exit_fractions,pareto,seconds,outcome,message
+// kept_exits are 1-based and joined by ';', thresholds and exit_fractions (fit split, one per exit
+// of the dump) joined by ';'. Numbers are written in shortest round-trip form; a missing eval split
+// leaves eval_acc/eval_cost empty.
+#pragma once
+
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace exitplan {
+
+struct ResultRow {
+  std::string model, target, unit, method, measure;
+  std::vector<int> kept_exits;       // 0-based in memory, 1-based in the CSV
+  double budget = std::numeric_limits<double>::quiet_NaN();  // absolute, in `unit`
+  std::vector<double> thresholds;
+  double fit_acc = std::numeric_limits<double>::quiet_NaN();
+  double fit_cost = std::numeric_limits<double>::quiet_NaN();
+  double eval_acc = std::numeric_limits<double>::quiet_NaN();
+  double eval_cost = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> exit_fractions;  // fit split, size K
+  bool pareto = false;
+  double seconds = 0.0;
+  std::string outcome;  // optim Outcome as text, or "error"
+  std::string message;
+
+  bool has_solution() const { return fit_acc == fit_acc; }  // not NaN
+};
+
+std::vector<std::string> ResultColumns();
+
+// Sets `pareto` on every row: true when no other row of the same model and target has fit_acc at
+// least as high and fit_cost at most as high, one of them strictly. Rows without a solution are
+// never on the front.
+void MarkPareto(std::vector<ResultRow>& rows);
+
+std::string ResultsToCsv(const std::vector<ResultRow>& rows);
+// Parses a CSV written by ResultsToCsv; throws InputError naming the file and line.
+std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string& source);
+
+// Splits one CSV line (RFC 4180 quoting).
+std::vector<std::string> SplitCsvLine(const std::string& line);
+std::string CsvField(const std::string& field);  // quotes when needed
+
+}  // namespace exitplan
