@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   RegisterInspect(app, commands);
   RegisterEvaluate(app, commands);
+  RegisterThresholds(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
