@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   RegisterInspect(app, commands);
   RegisterEvaluate(app, commands);
   RegisterFitScorer(app, commands);
+  RegisterThresholds(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
