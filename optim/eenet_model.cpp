@@ -189,11 +189,27 @@ EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& 
 
 void EENetForward(const EENetLayout& layout, const Eigen::VectorXd& theta, const EENetInputs& in,
                   ScoreMatrix* q, ScoreMatrix* r) {
-  TapeLease lease(in.n());
-  Tape& tape = *lease;
-  Forward(layout, theta, in, &tape);
-  if (q) *q = tape.q;
-  if (r) *r = tape.r;
+  // In chunks of at most 4096 samples, so scoring a large split keeps the per-layer activations
+  // (H x chunk per exit) small and reuses one cached tape.
+  constexpr int kChunk = 4096;
+  const int n = in.n(), k = layout.k;
+  if (q) q->resize(k, n);
+  if (r) r->resize(k, n);
+  for (int start = 0; start < n; start += kChunk) {
+    const int len = std::min(kChunk, n - start);
+    EENetInputs chunk;
+    const EENetInputs* src = &in;
+    if (len != n) {
+      chunk.base.reserve(in.base.size());
+      for (const Eigen::MatrixXd& m : in.base) chunk.base.push_back(m.middleCols(start, len));
+      src = &chunk;
+    }
+    TapeLease lease(len);
+    Tape& tape = *lease;
+    Forward(layout, theta, *src, &tape);
+    if (q) q->middleCols(start, len) = tape.q;
+    if (r) r->middleCols(start, len) = tape.r;
+  }
 }
 
 Eigen::MatrixXd EENetSurvival(const Eigen::MatrixXd& r) {
