@@ -62,7 +62,7 @@ set_tests_properties("cli: evaluate --scorer" PROPERTIES FIXTURES_REQUIRED issue
   PASS_REGULAR_EXPRESSION "val,0\\.[89][0-9]*,0\\.16[0-9]*,[0-9.;]+\ntest,")
 add_test(NAME "cli: inspect --calibrate"
          COMMAND exitplan inspect --dump ${EXAMPLE} --calibrate)
-# Exit 1 of the example is over-confident: T < 1 and its val ECE drops below 0.05.
+# Exit 1 of the example is under-confident: T < 1 and its val ECE drops from 0.2 to below 0.05.
 set_tests_properties("cli: inspect --calibrate" PROPERTIES PASS_REGULAR_EXPRESSION
   "calibration: per-exit temperature scaling.*converged\n.*\n  1 +0\\.4[0-9]+ +[0-9.]+ +[0-9.]+ +0\\.2[0-9]+ +0\\.0[0-4][0-9]+")
 exitplan_expect_error("fit-scorer needs a budget" "--budget: give exactly one of --budget"
