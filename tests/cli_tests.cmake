@@ -117,3 +117,9 @@ add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no
 set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPRESSION "accuracy target")
 add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 0.5 --relative --budget-margin 0.95)
 set_tests_properties(cli_thresholds_margin PROPERTIES PASS_REGULAR_EXPRESSION "budget margin at level 0.95")
+# A budget below the cheapest exit: exit status 3 (solver outcome), a message, no scorer written.
+add_test(NAME "cli: fit-scorer infeasible budget"
+         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;0.01;--max-epochs;5;--out;${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
+                 "-DEXPECT_REGEX=budget 0.01 is below the cheapest exit's cost 0.0386.*no scorer written"
+                 -DEXPECT_CODE=3 "-DNO_FILE=${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
+                 -P ${EXPECT_ERROR})
