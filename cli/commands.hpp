@@ -25,6 +25,8 @@ struct Command {
 
 void RegisterInspect(CLI::App& root, std::vector<Command>& out);
 void RegisterEvaluate(CLI::App& root, std::vector<Command>& out);
+void RegisterFitScorer(CLI::App& root, std::vector<Command>& out);
+void RegisterThresholds(CLI::App& root, std::vector<Command>& out);
 
 // The whole command line, quoted, for provenance in reports and configs.
 const std::string& CommandLine();

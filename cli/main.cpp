@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   RegisterInspect(app, commands);
   RegisterEvaluate(app, commands);
+  RegisterFitScorer(app, commands);
+  RegisterThresholds(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
