@@ -168,16 +168,16 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
 
   // Series keys: method, + measure when the method has several, + model/target when several.
   std::set<std::pair<std::string, std::string>> groups;
-  std::map<std::string, std::set<std::string>> measures_of;
   std::string unit;
   for (const ResultRow& r : input) {
     groups.insert({r.model, r.target});
     if (unit.empty()) unit = r.unit;
   }
-  for (const ResultRow& r : shown) measures_of[r.method].insert(r.measure);
+  std::set<std::string> all_measures;
+  for (const ResultRow& r : shown) all_measures.insert(r.measure);
   auto key_of = [&](const ResultRow& r) {
     std::string k = r.method;
-    if (measures_of[r.method].size() > 1 && !r.measure.empty()) k += " (" + r.measure + ")";
+    if (all_measures.size() > 1 && !r.measure.empty()) k += " (" + r.measure + ")";
     if (groups.size() > 1) k = r.model + (r.target.empty() ? "" : "/" + r.target) + ": " + k;
     return k;
   };

@@ -5,7 +5,7 @@
 // rows, so sweeps stay reproducible and diffable), and it renders directly in browsers and in
 // the README on GitHub. None of the listed libraries plots; the writer is ~250 lines.
 //
-// One series per method (+ measure when a method appears with several measures, + model/target
+// One series per method (+ measure when the rows hold several measures, + model/target
 // when the rows hold several), points joined in cost order; the Pareto front (rows with
 // `pareto` set, chosen on the fit split, see MarkPareto) is drawn as a dashed black step line
 // through ringed points; axes carry ticks and the cost unit; a legend sits right of the plot.

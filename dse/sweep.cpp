@@ -121,26 +121,78 @@ double OptionDouble(const std::string& key, const std::string& value) {
   return v[0];
 }
 
-// Applies the sweep's `options:` of a threshold method. An unknown key is a cell error (the sweep
-// records it and goes on), naming the method and the known keys.
+int OptionInt(const std::string& key, const std::string& value) {
+  const double v = OptionDouble(key, value);
+  if (v != std::floor(v) || std::fabs(v) > 2e9) {
+    throw InputError("option " + key, "expected an integer, found '" + value + "'");
+  }
+  return static_cast<int>(v);
+}
+bool OptionBool(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "yes") return true;
+  if (value == "false" || value == "no") return false;
+  throw InputError("option " + key, "expected true or false, found '" + value + "'");
+}
+
+// The `options:` keys of threshold methods, one line each: key -> the SolverOptions field
+// (optim/solve.hpp and the method headers document units and ranges).
+using Setter = void (*)(SolverOptions&, const std::string&, const std::string&);
+const std::map<std::string, Setter>& ThresholdOptionTable() {
+  static const std::map<std::string, Setter> table = {
+      {"seed", [](SolverOptions& o, const std::string& k, const std::string& v) {
+         const int s = OptionInt(k, v);
+         if (s < 0) throw InputError("option seed", "must be >= 0");
+         o.seed = static_cast<unsigned>(s);
+       }},
+      {"box_lo", [](SolverOptions& o, const std::string& k, const std::string& v) { o.box_lo = OptionDouble(k, v); }},
+      {"box_hi", [](SolverOptions& o, const std::string& k, const std::string& v) { o.box_hi = OptionDouble(k, v); }},
+      {"budget_margin", [](SolverOptions& o, const std::string& k, const std::string& v) { o.budget_margin = OptionDouble(k, v); }},
+      {"margin_resamples", [](SolverOptions& o, const std::string& k, const std::string& v) { o.margin_resamples = OptionInt(k, v); }},
+      {"margin_rounds", [](SolverOptions& o, const std::string& k, const std::string& v) { o.margin_rounds = OptionInt(k, v); }},
+      {"accuracy_drop", [](SolverOptions& o, const std::string& k, const std::string& v) { o.accuracy_drop = OptionDouble(k, v); }},
+      {"target_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.target_iters = OptionInt(k, v); }},
+      {"quantile_p_step", [](SolverOptions& o, const std::string& k, const std::string& v) { o.geometric.quantile_p_step = OptionDouble(k, v); }},
+      {"steepness", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.steepness = OptionDouble(k, v); }},
+      {"beta", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.beta = OptionDouble(k, v); }},
+      {"beta_scale", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.beta_scale = OptionDouble(k, v); }},
+      {"gamma", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.gamma = OptionDouble(k, v); }},
+      {"outer_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.outer_iters = OptionInt(k, v); }},
+      {"inner_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.inner_iters = OptionInt(k, v); }},
+      {"eta", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.eta = OptionDouble(k, v); }},
+      {"mu", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.mu = OptionDouble(k, v); }},
+      {"warm_start", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.warm_start = OptionBool(k, v); }},
+      {"nlopt_algorithm", [](SolverOptions& o, const std::string&, const std::string& v) { o.ippp.nlopt_algorithm = v; }},
+      {"nlopt_xtol", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_xtol = OptionDouble(k, v); }},
+      {"nlopt_max_evals", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_max_evals = OptionInt(k, v); }},
+      {"lambda_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.lambda_iters = OptionInt(k, v); }},
+      {"max_sweeps", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.max_sweeps = OptionInt(k, v); }},
+      {"start_ippp", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.start_ippp = OptionBool(k, v); }},
+      {"start_heuristics", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.start_heuristics = OptionBool(k, v); }},
+  };
+  return table;
+}
+
+// Applies the sweep's `options:` of a threshold method. An unknown key or a bad value is a cell
+// error (the sweep records it and goes on), naming the method and the known keys.
 SolverOptions ThresholdOptions(const SweepMethod& m) {
   SolverOptions o;
+  const auto& table = ThresholdOptionTable();
   for (const auto& [key, value] : m.options) {
-    if (key == "seed") {
-      const double v = OptionDouble(key, value);
-      if (v < 0 || v != std::floor(v)) throw InputError("option seed", "expected an integer >= 0");
-      o.seed = static_cast<unsigned>(v);
-    } else if (key == "box_lo") {
-      o.box_lo = OptionDouble(key, value);
-    } else if (key == "box_hi") {
-      o.box_hi = OptionDouble(key, value);
-    } else {
+    auto it = table.find(key);
+    if (it == table.end()) {
+      std::string known;
+      for (const auto& kv : table) known += (known.empty() ? "" : ", ") + kv.first;
       throw InputError("option '" + key + "' of method " + m.method,
-                       "unknown option (known: seed, box_lo, box_hi)");
+                       "unknown option (known: " + known + ")");
     }
+    it->second(o, key, value);
   }
   if (const std::string bad = o.Validate(); !bad.empty()) {
-    throw InputError("options of method " + m.method, bad);
+    std::string one = bad;
+    for (char& ch : one) {
+      if (ch == '\n') ch = ';';
+    }
+    throw InputError("options of method " + m.method, one);
   }
   return o;
 }
