@@ -32,18 +32,20 @@ TEST_CASE("tolerance threshold admits the most confident groups while wrong <= a
 
 TEST_CASE("threshold table halves the drop budget per position") {
   // One candidate exit, 8 samples, scores descending 8..1, wrong at ranks 2, 4, 6, 8.
-  ScoreMatrix sc(2, 8);
-  CorrectMatrix co(2, 8);
+  ScoreMatrix sc(3, 8);
+  CorrectMatrix co(3, 8);
   for (int i = 0; i < 8; ++i) {
     sc(0, i) = 8 - i;
     sc(1, i) = 0;
+    sc(2, i) = 0;
     co(0, i) = (i % 2 == 0) ? 1 : 0;
     co(1, i) = 1;
+    co(2, i) = 1;
   }
   // T = 0.5: position 1 allows 8 * 0.5 / 2 = 2 wrong -> admits scores 8..4 (wrong: 7, 5) -> t = 4,
   // stopping before 3 (the third wrong). Position 2 allows 1 wrong: admits 8..6 -> t = 6.
   const auto table = ToleranceThresholdTable(sc, co, ScoreOrder::kDescending, 0.5);
-  REQUIRE(table.size() == 1);
+  REQUIRE(table.size() == 2);
   CHECK(table[0][0] == 4.0);
   CHECK(table[0][1] == 6.0);
 }
