@@ -6,6 +6,7 @@
 // subject to mean cost <= budget. Accuracy and cost are always those of the exact evaluator.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ struct ThresholdSummary {
   int iterations = 0;
   double seconds = 0.0;
   std::vector<double> trace;         // method-specific (e.g. objective per outer iteration)
+  // The budget actually fitted when it differs from the problem's (--budget-margin); NaN if not.
+  double fit_budget = std::numeric_limits<double>::quiet_NaN();
 
   bool ok() const { return HasSolution(outcome); }
   std::string BriefReport() const;   // one line

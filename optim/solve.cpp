@@ -1,11 +1,21 @@
 #include "optim/solve.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "optim/internal/cascade.hpp"
+#include "optim/single.hpp"
 #include "profiles/error.hpp"
 
 namespace exitplan {
 namespace {
 const char* const kNames[] = {"geometric", "geometric-quantile", "single",
                               "ippp",      "ippp-nlopt",         "exact"};
+
+std::string Num(double v) { return FormatDouble(v); }
 }  // namespace
 
 std::string ToString(Method method) { return kNames[static_cast<int>(method)]; }
@@ -21,16 +31,226 @@ Method MethodFromString(const std::string& text, const std::string& what) {
 
 std::vector<std::string> MethodNames() { return std::vector<std::string>(kNames, kNames + 6); }
 
-std::string SolverOptions::Validate() const { return ""; }
+std::string SolverOptions::Validate() const {
+  std::string out;
+  const bool lo_nan = std::isnan(box_lo), hi_nan = std::isnan(box_hi);
+  if (lo_nan != hi_nan) out += "box: give both ends or neither\n";
+  if (!lo_nan && !hi_nan && !(box_lo < box_hi)) {
+    out += "box = [" + Num(box_lo) + ", " + Num(box_hi) + "]: the low end must be below the high\n";
+  }
+  out += geometric.Validate();
+  out += ippp.Validate();
+  out += exact.Validate();
+  if (!(budget_margin >= 0.0 && budget_margin < 1.0)) {
+    out += "budget_margin = " + Num(budget_margin) +
+           ": must be a confidence level in (0, 1), or 0 for none\n";
+  }
+  if (margin_resamples < 100) {
+    out += "margin_resamples = " + std::to_string(margin_resamples) + ": must be >= 100\n";
+  }
+  if (margin_rounds < 1) out += "margin_rounds = " + std::to_string(margin_rounds) + ": must be >= 1\n";
+  if (!std::isnan(accuracy_drop) && !(accuracy_drop >= 0.0 && accuracy_drop <= 1.0)) {
+    out += "accuracy_drop = " + Num(accuracy_drop) + ": must be in [0, 1]\n";
+  }
+  if (target_iters < 1) out += "target_iters = " + std::to_string(target_iters) + ": must be >= 1\n";
+  return out;
+}
+
+std::string BudgetProblem(const ThresholdProblem& p) {
+  const double lo = p.MinCost(), hi = p.MaxCost();
+  if (!(p.budget >= lo)) {
+    return "budget " + Num(p.budget) + " is infeasible: below " + Num(lo) +
+           ", the cost of stopping every sample at the first kept exit " +
+           std::to_string(p.kept.front() + 1);
+  }
+  if (p.budget > hi * (1.0 + 1e-12)) {
+    return "budget " + Num(p.budget) + " is above the full cost " + Num(hi) +
+           " (every sample running to the final exit): the constraint cannot bind; use a budget "
+           "<= the full cost";
+  }
+  return "";
+}
+
+void ResolveBox(const ThresholdProblem& p, const SolverOptions& o, double* lo, double* hi) {
+  if (!std::isnan(o.box_lo) && !std::isnan(o.box_hi)) {
+    *lo = o.box_lo;
+    *hi = o.box_hi;
+  } else {
+    internal::InferBox(p, lo, hi);
+  }
+}
+
+std::string CheckThresholdRange(const std::vector<double>& t, double lo, double hi) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!(t[i] >= lo && t[i] <= hi)) {
+      return "threshold " + std::to_string(i + 1) + " = " + Num(t[i]) +
+             " is outside the measure's range [" + Num(lo) + ", " + Num(hi) + "]";
+    }
+  }
+  return "";
+}
+
+double BootstrapCostMargin(const ThresholdProblem& p, const Evaluation& fit, double level,
+                           int resamples, unsigned seed) {
+  // The mean cost of a resample is sum_e count_e c_e / N with counts ~ Multinomial(N, fractions):
+  // drawn exactly by conditional binomials, O(K) per resample instead of O(N).
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + 12345u);
+  const int k = static_cast<int>(fit.exit_fraction.size());
+  const long n = fit.n;
+  std::vector<double> means(resamples);
+  for (int r = 0; r < resamples; ++r) {
+    long left = n;
+    double rest = 1.0, total = 0.0;
+    for (int e = 0; e < k && left > 0; ++e) {
+      const double f = fit.exit_fraction[e];
+      if (f <= 0.0) continue;
+      long draw = left;
+      if (e + 1 < k && rest > f) {
+        std::binomial_distribution<long> b(left, std::min(1.0, f / rest));
+        draw = b(rng);
+      }
+      total += static_cast<double>(draw) * p.stop_cost[e];
+      left -= draw;
+      rest -= f;
+    }
+    means[r] = total / n;
+  }
+  std::sort(means.begin(), means.end());
+  const int idx = std::min(resamples - 1, static_cast<int>(std::ceil(level * resamples)) - 1);
+  return std::max(0.0, means[std::max(0, idx)] - fit.mean_cost);
+}
+
+ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
+                               const SolverOptions& options) {
+  double lo = 0, hi = 1;
+  ResolveBox(problem, options, &lo, &hi);
+  ThresholdSummary s;
+  if (problem.kept.size() == 1) {  // only the final exit: nothing to choose
+    s.method = ToString(method);
+    s.policy.kept = problem.kept;
+    s.fit = problem.Evaluate(s.policy);
+    s.outcome = Outcome::kOptimal;
+    s.message = "only the final exit is kept";
+    return s;
+  }
+  switch (method) {
+    case Method::kGeometric: s = SolveGeometric(problem, options.geometric); break;
+    case Method::kGeometricQuantile: s = SolveGeometricQuantile(problem, options.geometric); break;
+    case Method::kSingle: s = SolveSingle(problem); break;
+    case Method::kIppp: s = SolveIppp(problem, options.ippp, lo, hi); break;
+    case Method::kIpppNlopt: s = SolveIpppNlopt(problem, options.ippp, lo, hi); break;
+    case Method::kExact: {
+      std::vector<std::vector<double>> starts;
+      if (options.exact.start_ippp) {
+        ThresholdSummary ip = SolveIppp(problem, options.ippp, lo, hi);
+        if (ip.ok()) starts.push_back(ip.policy.thresholds);
+      }
+      s = SolveExact(problem, options.exact, starts);
+      break;
+    }
+  }
+  return s;
+}
+
+namespace {
+
+ThresholdSummary SolveWithMargin(Method method, const ThresholdProblem& problem,
+                                 const SolverOptions& options) {
+  ThresholdSummary s = SolveAtBudget(method, problem, options);
+  if (options.budget_margin <= 0.0 || !s.ok()) return s;
+  ThresholdProblem tight = problem;
+  double margin = 0.0;
+  for (int round = 0; round < options.margin_rounds; ++round) {
+    margin = BootstrapCostMargin(problem, s.fit, options.budget_margin, options.margin_resamples,
+                                 options.seed + 7919u * round);
+    tight.budget = std::max(problem.MinCost(), problem.budget - margin);
+    ThresholdSummary next = SolveAtBudget(method, tight, options);
+    if (!next.ok()) break;
+    s = next;
+  }
+  std::ostringstream m;
+  m << "budget margin at level " << options.budget_margin << ": fitted to " << tight.budget
+    << " (bootstrap UCB margin " << margin << "); " << s.message;
+  s.message = m.str();
+  s.fit_budget = tight.budget;
+  return s;
+}
+
+ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem,
+                                  const SolverOptions& options) {
+  // Minimal budget whose solution meets the accuracy target, by bisection on the budget; the
+  // cheapest qualifying solution seen is returned.
+  const Eigen::Index last = problem.kept.back();
+  double full_acc = 0.0;
+  for (int i = 0; i < problem.n(); ++i) full_acc += (*problem.correct)(last, i);
+  full_acc /= problem.n();
+  const double target = full_acc - options.accuracy_drop;
+  ThresholdProblem p = problem;
+  double lo = problem.MinCost(), hi = problem.MaxCost();
+  ThresholdSummary best;
+  int iters = 0;
+  auto consider = [&](const ThresholdSummary& s) {
+    const bool meets = s.ok() && s.fit.accuracy >= target - 1e-12;
+    if (meets && (!best.ok() || s.fit.mean_cost < best.fit.mean_cost)) best = s;
+    return meets;
+  };
+  p.budget = hi;
+  if (!consider(SolveWithMargin(method, p, options))) {
+    // Even the full budget misses the target with this method: return its answer, flagged.
+    ThresholdSummary s = SolveWithMargin(method, p, options);
+    s.outcome = Outcome::kInfeasible;
+    s.message = "accuracy target " + Num(target) + " not reached even at the full cost (best " +
+                Num(s.fit.accuracy) + ")";
+    return s;
+  }
+  p.budget = lo;
+  if (!consider(SolveWithMargin(method, p, options))) {
+    for (; iters < options.target_iters && hi - lo > 1e-12 * std::fabs(hi); ++iters) {
+      p.budget = 0.5 * (lo + hi);
+      if (consider(SolveWithMargin(method, p, options))) hi = p.budget; else lo = p.budget;
+    }
+  }
+  best.message = "accuracy target " + Num(target) + " (final-exit accuracy " + Num(full_acc) +
+                 " - " + Num(options.accuracy_drop) + "): cheapest budget found " +
+                 Num(best.fit.mean_cost) + "; " + best.message;
+  best.iterations += iters;
+  return best;
+}
+
+}  // namespace
 
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
                        const SolverOptions& options) {
   if (const std::string err = problem.Check(); !err.empty()) throw InputError("problem", err);
+  if (const std::string err = options.Validate(); !err.empty()) {
+    throw InputError("solver options", err.substr(0, err.find('\n')));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  double lo = 0, hi = 1;
+  ResolveBox(problem, options, &lo, &hi);
+  if (!options.ippp.warm_start && !options.ippp.initial.empty()) {
+    if (options.ippp.initial.size() + 1 != problem.kept.size()) {
+      throw InputError("ippp initial thresholds",
+                       "expected " + std::to_string(problem.kept.size() - 1) + " values, got " +
+                           std::to_string(options.ippp.initial.size()));
+    }
+    if (const std::string err = CheckThresholdRange(options.ippp.initial, lo, hi); !err.empty()) {
+      throw InputError("ippp initial thresholds", err);
+    }
+  }
   ThresholdSummary s;
+  if (!std::isnan(options.accuracy_drop)) {
+    s = SolveForAccuracy(method, problem, options);
+  } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
+    s.method = ToString(method);
+    s.policy.kept = problem.kept;
+    s.outcome = Outcome::kInfeasible;
+    s.message = err;
+  } else {
+    s = SolveWithMargin(method, problem, options);
+  }
   s.method = ToString(method);
-  s.outcome = Outcome::kFailure;
-  s.message = "method not implemented yet";
-  s.policy.kept = problem.kept;
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
 

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "optim/exact.hpp"
+#include "optim/geometric.hpp"
+#include "optim/ippp.hpp"
 #include "optim/problem.hpp"
 
 namespace exitplan {
@@ -25,14 +28,28 @@ std::string ToString(Method method);
 Method MethodFromString(const std::string& text, const std::string& what = "--method");
 std::vector<std::string> MethodNames();
 
-// Options of every method; the fields of each are documented in its own header. Filled in by
-// the method headers as they land (issue 3).
+// Options of every method; the fields of each are documented in its own header.
 struct SolverOptions {
   // Set by the caller when known: the measure's natural range, used by methods that project onto
-  // a box (iPPP) and for the "threshold outside the measure's range" message. NaN = infer from data.
+  // a box (iPPP) and for the "threshold outside the measure's range" message. NaN = infer from data
+  // ([0, 1] when every score lies in it, else [-1, 0] likewise, else the data's [min, max]).
   double box_lo = std::numeric_limits<double>::quiet_NaN();
   double box_hi = std::numeric_limits<double>::quiet_NaN();
   unsigned seed = 1;  // master seed; every random sub-stream derives from it
+  GeometricOptions geometric;
+  IpppOptions ippp;    // ippp and ippp-nlopt
+  ExactOptions exact;
+  // --budget-margin: one-sided confidence level in (0, 1) of a bootstrap upper bound on the mean
+  // cost; 0 = off. When on, the fit budget is tightened to B - (UCB - mean) of the policy's
+  // per-sample cost (re-solved `margin_rounds` times, since the margin depends on the policy).
+  double budget_margin = 0.0;
+  int margin_resamples = 2000;  // bootstrap resamples, >= 100
+  int margin_rounds = 2;        // >= 1
+  // Accuracy-target mode: when finite, minimise the mean cost subject to fit accuracy >=
+  // (accuracy of always running to the final exit) - accuracy_drop; the problem's budget is then
+  // ignored. In [0, 1].
+  double accuracy_drop = std::numeric_limits<double>::quiet_NaN();
+  int target_iters = 40;        // bisection steps on the budget in accuracy-target mode
   // Returns "" or one line per broken constraint naming the field, its value and the rule.
   std::string Validate() const;
 };
@@ -41,5 +58,24 @@ struct SolverOptions {
 // throws InputError only for a malformed problem or options.
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
                        const SolverOptions& options = {});
+
+// One budget, no margin, no accuracy target: the method itself (Solve() wraps it).
+ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
+                               const SolverOptions& options);
+
+// "" when the budget is feasible for the problem, else one line: below the cost of stopping every
+// sample at the first kept exit, or above the full cost (every sample to the final exit).
+std::string BudgetProblem(const ThresholdProblem& problem);
+
+// The box [lo, hi] the options give or InferBox() finds; thresholds in `t` outside it get one
+// line naming the threshold, its value and the range ("" when all are inside).
+void ResolveBox(const ThresholdProblem& problem, const SolverOptions& options, double* lo,
+                double* hi);
+std::string CheckThresholdRange(const std::vector<double>& t, double lo, double hi);
+
+// Bootstrap one-sided upper confidence bound minus the mean of a policy's mean cost on the fit
+// split (multinomial resampling of the exit counts), at `level`.
+double BootstrapCostMargin(const ThresholdProblem& problem, const Evaluation& fit, double level,
+                           int resamples, unsigned seed);
 
 }  // namespace exitplan

@@ -1,0 +1,38 @@
+// `exact`: our solver on the true step-function problem (not the smoothed one), issue 3.
+//
+// State: for each kept exit before the final, how many of the fit samples (sorted most confident
+// first at that exit) pass its threshold; cuts only fall between distinct scores, so every state is
+// realisable by a threshold (the midpoint of the two neighbouring scores).
+// 1. Exact coordinate updates: with the other thresholds fixed, the samples that reach exit q stop
+//    there iff they are a prefix of q's confidence order; one pass with prefix sums over the order
+//    scores every prefix (O(N K) per update after one O(N log N) sort per exit).
+// 2. Lagrangian relaxation max sum_n [correct(n, k_n) - lambda cost(k_n)] solved by those updates,
+//    with bisection on lambda for the cheapest lambda that meets the budget.
+// 3. Repair / polish: constrained coordinate ascent (each update picks the most accurate prefix
+//    whose total cost stays <= budget, ties to the cheaper) from every start until no update helps.
+// 4. Multiple starts: the Lagrangian point, geometric, geometric-quantile, single, iPPP (option)
+//    and any caller-given thresholds. The best is returned; by construction it is at least as
+//    accurate as every start that meets the budget on the fit split, and it meets the budget
+//    exactly as the evaluator computes it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "optim/problem.hpp"
+
+namespace exitplan {
+
+struct ExactOptions {
+  int lambda_iters = 20;      // bisection steps on lambda, >= 0 (0 = no Lagrangian start)
+  int max_sweeps = 50;        // coordinate sweeps per start, >= 1
+  bool start_ippp = true;     // also start from iPPP's answer (costs one iPPP solve)
+  bool start_heuristics = true;  // geometric, geometric-quantile and single starts
+  std::string Validate() const;
+};
+
+// `starts`: extra threshold vectors (size kept-1 each) to start from, e.g. other methods' answers.
+ThresholdSummary SolveExact(const ThresholdProblem& problem, const ExactOptions& options,
+                            const std::vector<std::vector<double>>& starts);
+
+}  // namespace exitplan
