@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   RegisterInspect(app, commands);
   RegisterEvaluate(app, commands);
+  RegisterSweep(app, commands);
+  RegisterMerge(app, commands);
+  RegisterExport(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
