@@ -1,0 +1,68 @@
+// Exhaustive placement search (issue 4, method 3): every subset of the candidate exits x every
+// budget of a range, thresholds solved by a budgeted optim/ method (default `exact`), giving the
+// accuracy/cost Pareto front over placements (fit split; eval figures only measure it).
+//
+// Work saved, each step provably harmless:
+// - infeasible budgets: a budget below a subset's cheapest policy (every sample stops at its first
+//   kept exit) is infeasible without solving; such (subset, budget) pairs yield no row.
+// - reuse across budgets: budgets are solved from the largest down; when the solver proves its
+//   answer optimal (Outcome::kOptimal) and its fit cost is within the next smaller budget, that
+//   answer is optimal there too (the feasible set shrank but still holds it), so it is reused.
+// - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
+//   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
+//   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,
+//   every point of S is dominated and S cannot enter the front: S is skipped. The points used are
+//   those of a first phase (the subsets with at most one candidate and the full set), so the set of
+//   pruned subsets does not depend on the thread count or timing.
+// Subsets run on `threads` std::threads; results are stored by subset index, so the output is
+// identical for any thread count.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dse/placement.hpp"
+
+namespace exitplan {
+
+struct ExhaustiveOptions {
+  std::vector<double> budgets;  // absolute, in the profile's unit; each finite and > 0; non-empty
+  int threads = 2;              // >= 1
+  int max_candidates = 16;      // enumeration limit on K-1 (2^16 subsets x budgets); 1..30
+  bool prune = true;            // skip subsets that provably cannot enter the front
+  bool reuse = true;            // reuse proven-optimal answers across budgets
+  std::string Validate() const;
+};
+
+struct SubsetSolution {
+  SubsetMask mask = 0;
+  double budget = 0.0;
+  ThresholdSummary summary;  // policy.kept = KeptFromMask(mask); fit figures
+  bool reused = false;       // copied from a larger budget's proven-optimal answer
+  bool pareto = false;       // on the front of all solutions (fit accuracy vs fit cost)
+};
+
+struct ExhaustiveSummary {
+  Outcome outcome = Outcome::kNotRun;
+  std::string message = "not run";
+  std::vector<SubsetSolution> solutions;  // with a solution only; by mask, then budget descending
+  std::uint64_t subsets = 0;              // subsets enumerated
+  std::uint64_t pruned = 0;               // subsets skipped by the bound
+  std::uint64_t solves = 0;               // solver calls
+  std::uint64_t reused = 0;               // answers reused across budgets
+  std::uint64_t infeasible = 0;           // (subset, budget) pairs below the subset's cheapest cost
+  double seconds = 0.0;
+  bool ok() const { return HasSolution(outcome); }
+  std::string BriefReport() const;
+  // For each budget (in options order): the index into `solutions` of the most accurate solution
+  // at that budget (ties: lower fit cost, then smaller mask), or -1.
+  std::vector<int> best_per_budget;
+};
+
+// UB(S): fraction of samples correct at some kept exit of `kept`.
+double OracleAccuracy(const CorrectMatrix& correct, const std::vector<int>& kept);
+
+ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOptions& options,
+                             const ThresholdSolverFn& solver);
+
+}  // namespace exitplan
