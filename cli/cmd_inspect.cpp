@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
+#include "optim/calibration.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::cli {
@@ -51,18 +52,56 @@ void PrintSplit(const SplitData& s) {
   }
 }
 
+// --calibrate (issue 5): per-exit temperatures fitted on the fit split, ECE before and after on
+// every split.
+void PrintCalibration(Dump& dump) {
+  const CalibrationSummary cs = FitTemperatures(dump.fit);
+  std::printf("calibration: per-exit temperature scaling fitted on split %s by NLL (Ceres L-BFGS): %s\n",
+              dump.fit.name.c_str(), ToString(cs.outcome).c_str());
+  std::vector<SplitData*> splits = {&dump.fit};
+  if (dump.eval) splits.push_back(&*dump.eval);
+  std::vector<std::vector<double>> before(splits.size()), after(splits.size());
+  for (std::size_t s = 0; s < splits.size(); ++s) {
+    for (int j = 0; j < dump.k; ++j) {
+      before[s].push_back(ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
+    }
+    splits[s]->ComputeFeatures(cs.temperatures);
+    for (int j = 0; j < dump.k; ++j) {
+      after[s].push_back(ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
+    }
+  }
+  std::printf("  %-5s %11s %10s %10s", "exit", "temperature", "nll_before", "nll_after");
+  for (SplitData* s : splits) {
+    std::printf(" %12s %11s", ("ece_" + s->name).c_str(), ("calib_" + s->name).c_str());
+  }
+  std::printf("\n");
+  for (int j = 0; j < dump.k; ++j) {
+    std::printf("  %-5d %11.4f %10.4f %10.4f", j + 1, cs.temperatures[j], cs.nll_before[j], cs.nll_after[j]);
+    for (std::size_t s = 0; s < splits.size(); ++s) std::printf(" %12.4f %11.4f", before[s][j], after[s][j]);
+    std::printf("\n");
+  }
+}
+
+struct InspectArgs {
+  DumpArgs dump;
+  bool calibrate = false;
+};
+
 }  // namespace
 
 void RegisterInspect(CLI::App& root, std::vector<Command>& out) {
-  auto args = std::make_shared<DumpArgs>();
+  auto args = std::make_shared<InspectArgs>();
   CLI::App* app = root.add_subcommand(
       "inspect", "print per split: N, K, C, per-exit accuracy, expected calibration error (15 "
                  "bins of max_prob), agreement with the final exit, and confidence quantiles");
-  args->Add(*app);
+  args->dump.Add(*app);
+  app->add_flag("--calibrate", args->calibrate,
+                "also fit per-exit temperatures on the fit split (NLL) and print ECE before/after");
   out.push_back({app, [args]() {
-                   const Dump dump = args->Load();
+                   Dump dump = args->dump.Load();
                    PrintSplit(dump.fit);
                    if (dump.eval) PrintSplit(*dump.eval);
+                   if (args->calibrate) PrintCalibration(dump);
                    return kExitOk;
                  }});
 }

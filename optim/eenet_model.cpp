@@ -1,0 +1,282 @@
+#include "optim/eenet_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "profiles/dump.hpp"
+#include "profiles/error.hpp"
+
+namespace exitplan {
+namespace {
+
+constexpr double kLeak = 0.01;  // seed 001: sigma_leaky(x) = max(0, x) + 0.01 min(0, x)
+
+// log(1 + exp(x)) without overflow.
+double Softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double Sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
+
+struct ExitParams {
+  Eigen::Map<const Eigen::MatrixXd> w_sh;
+  Eigen::Map<const Eigen::VectorXd> b_sh, w_g, w_h;
+  double b_g, b_h;
+};
+
+ExitParams Params(const EENetLayout& l, const Eigen::VectorXd& theta, int j) {
+  const double* p = theta.data() + l.offset[j];
+  const int h = l.hidden[j], d = l.inputs[j];
+  return ExitParams{Eigen::Map<const Eigen::MatrixXd>(p, h, d),
+                    Eigen::Map<const Eigen::VectorXd>(p + h * d, h),
+                    Eigen::Map<const Eigen::VectorXd>(p + h * d + h, h),
+                    Eigen::Map<const Eigen::VectorXd>(p + h * d + 2 * h + 1, h), p[h * d + 2 * h],
+                    p[h * d + 3 * h + 1]};
+}
+
+// Everything the backward pass needs from the forward pass.
+struct Tape {
+  std::vector<Eigen::MatrixXd> x, z, s;  // per exit: inputs D x n, pre-activation and activation H x n
+  Eigen::MatrixXd u, rt;                  // K x n: utility logits (q = sigmoid(u)), assignment logits
+  Eigen::MatrixXd r;                      // K x n: softmax over exits of rt
+};
+
+void Forward(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInputs& in,
+             Tape* tape) {
+  const int n = in.n(), k = l.k;
+  tape->x.resize(k);
+  tape->z.resize(k);
+  tape->s.resize(k);
+  tape->u.resize(k, n);
+  tape->rt.resize(k, n);
+  Eigen::MatrixXd q(k, n);
+  for (int j = 0; j < k; ++j) {
+    const ExitParams p = Params(l, theta, j);
+    Eigen::MatrixXd& x = tape->x[j];
+    x.resize(l.inputs[j], n);
+    x.topRows(l.c + 3) = in.base[j];
+    if (j > 0) x.bottomRows(j) = q.topRows(j);  // b_k: earlier utility scores, held constant
+    Eigen::MatrixXd& z = tape->z[j];
+    z.noalias() = p.w_sh * x;
+    z.colwise() += p.b_sh;
+    Eigen::MatrixXd& s = tape->s[j];
+    s = z.unaryExpr([](double v) { return v > 0 ? v : kLeak * v; });
+    tape->u.row(j).noalias() = p.w_g.transpose() * s;
+    tape->u.row(j).array() += p.b_g;
+    tape->rt.row(j).noalias() = p.w_h.transpose() * s;
+    tape->rt.row(j).array() += p.b_h;
+    q.row(j) = tape->u.row(j).unaryExpr([](double v) { return Sigmoid(v); });
+  }
+  tape->r.resize(k, n);
+  for (int i = 0; i < n; ++i) {
+    const double m = tape->rt.col(i).maxCoeff();
+    tape->r.col(i) = (tape->rt.col(i).array() - m).exp();
+    tape->r.col(i) /= tape->r.col(i).sum();
+  }
+}
+
+}  // namespace
+
+EENetLayout EENetLayout::FromHidden(int k, int c, const std::vector<int>& hidden) {
+  EENetLayout l;
+  l.k = k;
+  l.c = c;
+  l.hidden = hidden;
+  l.inputs.resize(k);
+  l.offset.resize(k);
+  for (int j = 0; j < k; ++j) {
+    l.inputs[j] = c + 3 + j;
+    l.offset[j] = l.size;
+    l.size += l.BlockSize(j);
+  }
+  return l;
+}
+
+EENetLayout EENetLayout::Make(int k, int c, double hidden_ratio) {
+  std::vector<int> hidden(k);
+  for (int j = 0; j < k; ++j) {
+    hidden[j] = std::max(1, static_cast<int>(std::lround(hidden_ratio * (c + 3 + j))));
+  }
+  return FromHidden(k, c, hidden);
+}
+
+EENetInputs EENetInputs::Gather(const std::vector<int>& index) const {
+  EENetInputs out;
+  out.base.reserve(base.size());
+  for (const Eigen::MatrixXd& m : base) out.base.push_back(m(Eigen::all, index));
+  return out;
+}
+
+EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& temperatures) {
+  if (!split.has_logits()) {
+    throw InputError(split.source, "the EENet scorer needs per-exit logits, but this is a "
+                                   "scores-mode dump");
+  }
+  const int k = split.k, n = split.n, c = split.c;
+  if (!temperatures.empty() && static_cast<int>(temperatures.size()) != k) {
+    throw InputError("temperatures", "expected " + std::to_string(k) + " values, got " +
+                                         std::to_string(temperatures.size()));
+  }
+  EENetInputs in;
+  in.base.assign(k, Eigen::MatrixXd(c + 3, n));
+  const double log_c = std::log(static_cast<double>(c));
+  std::vector<double> z(c);
+  std::vector<int> votes(c);
+  for (int i = 0; i < n; ++i) {
+    std::fill(votes.begin(), votes.end(), 0);
+    int best_votes = 0;
+    for (int j = 0; j < k; ++j) {
+      split.Logits(i, j, z.data());
+      const double inv_t = temperatures.empty() ? 1.0 : 1.0 / temperatures[j];
+      int arg = 0;
+      for (int q = 0; q < c; ++q) {
+        if (!std::isfinite(z[q])) {
+          throw InputError(split.source, "non-finite logit at sample " + std::to_string(i) +
+                                             ", exit " + std::to_string(j + 1));
+        }
+        z[q] *= inv_t;
+        if (z[q] > z[arg]) arg = q;
+      }
+      const double zmax = z[arg];
+      double sum = 0.0;
+      for (int q = 0; q < c; ++q) sum += (z[q] = std::exp(z[q] - zmax));
+      const double log_s = std::log(sum);
+      double h = 0.0;
+      Eigen::MatrixXd& b = in.base[j];
+      for (int q = 0; q < c; ++q) {
+        const double p = z[q] / sum;
+        b(q, i) = p;
+        if (z[q] > 0.0) h -= p * (std::log(z[q]) - log_s);
+      }
+      b(c, i) = 1.0 / sum;                            // eq. 5
+      b(c + 1, i) = c > 1 ? 1.0 - h / log_c : 1.0;    // eq. 6
+      best_votes = std::max(best_votes, ++votes[arg]);
+      b(c + 2, i) = static_cast<double>(best_votes) / (j + 1);  // eq. 7
+    }
+  }
+  return in;
+}
+
+void EENetForward(const EENetLayout& layout, const Eigen::VectorXd& theta, const EENetInputs& in,
+                  ScoreMatrix* q, ScoreMatrix* r) {
+  Tape tape;
+  Forward(layout, theta, in, &tape);
+  if (q) *q = tape.u.unaryExpr([](double v) { return Sigmoid(v); });
+  if (r) *r = tape.r;
+}
+
+Eigen::MatrixXd EENetSurvival(const Eigen::MatrixXd& r) {
+  const int k = static_cast<int>(r.rows()), n = static_cast<int>(r.cols());
+  Eigen::MatrixXd surv(k, n);
+  for (int i = 0; i < n; ++i) {
+    double acc = 0.0;
+    for (int j = 0; j < k; ++j) {
+      surv(j, i) = std::max(0.0, 1.0 - acc);
+      acc += r(j, i);
+    }
+  }
+  return surv;
+}
+
+Eigen::MatrixXd EENetAssignmentTargets(const CorrectMatrix& correct) {
+  const int k = static_cast<int>(correct.rows()), n = static_cast<int>(correct.cols());
+  Eigen::MatrixXd r(k, n);
+  for (int i = 0; i < n; ++i) {
+    int right = 0;
+    for (int j = 0; j < k; ++j) right += correct(j, i) != 0;
+    for (int j = 0; j < k; ++j) {
+      r(j, i) = right == 0 ? 1.0 / k : (correct(j, i) ? 1.0 / right : 0.0);
+    }
+  }
+  return r;
+}
+
+EENetLoss EENetLossAndGradient(const EENetLayout& l, const Eigen::VectorXd& theta,
+                               const EENetInputs& in, const CorrectMatrix& correct,
+                               const Eigen::MatrixXd& r_target, const std::vector<double>& cost,
+                               double budget, const EENetLossWeights& w, Eigen::VectorXd* grad,
+                               const Eigen::MatrixXd* fixed_survival) {
+  Tape t;
+  Forward(l, theta, in, &t);
+  const int n = in.n(), k = l.k;
+  EENetLoss loss;
+  // Survival weights (eq. 13), constants: w_nk = (1 - sum_{k'<k} r_nk') / sum_n (same).
+  const Eigen::MatrixXd surv = fixed_survival ? *fixed_survival : EENetSurvival(t.r);
+  Eigen::VectorXd surv_sum = surv.rowwise().sum();
+  Eigen::MatrixXd du(k, n), dr(k, n);  // dL/du and dL/dr (before the softmax)
+  for (int j = 0; j < k; ++j) {
+    const double norm = surv_sum(j) > 0 ? 1.0 / surv_sum(j) : 0.0;
+    for (int i = 0; i < n; ++i) {
+      const double wk = surv(j, i) * norm / k;  // eq. 11's 1/K folded in
+      const double u = t.u(j, i);
+      const double y = correct(j, i) ? 1.0 : 0.0;
+      // -(y log q + (1-y) log(1-q)) with log q = -softplus(-u), log(1-q) = -softplus(u).
+      loss.g += wk * (y * Softplus(-u) + (1.0 - y) * Softplus(u));
+      du(j, i) = wk * (Sigmoid(u) - y);
+    }
+  }
+  // L_budget (eq. 14) = |B - mean_n sum_k r_nk c_k| / B.
+  for (int j = 0; j < k; ++j) loss.mean_cost += t.r.row(j).sum() * cost[j];
+  loss.mean_cost /= n;
+  const double gap = loss.mean_cost - budget;
+  loss.budget = std::abs(gap) / budget;
+  const double sign = gap > 0 ? 1.0 : (gap < 0 ? -1.0 : 0.0);
+  // L_CE (eq. 15) = -1/(NK) sum r_nk log rhat_nk, with log rhat = rt - logsumexp(rt).
+  for (int i = 0; i < n; ++i) {
+    const double m = t.rt.col(i).maxCoeff();
+    const double lse = m + std::log((t.rt.col(i).array() - m).exp().sum());
+    for (int j = 0; j < k; ++j) {
+      if (r_target(j, i) > 0) loss.ce -= r_target(j, i) * (t.rt(j, i) - lse);
+    }
+  }
+  loss.ce /= static_cast<double>(n) * k;
+  loss.l2 = 0.5 * w.weight_decay * theta.squaredNorm();
+  loss.total = loss.g + w.alpha * loss.budget + w.beta * loss.ce + loss.l2;
+  if (!grad) return loss;
+
+  // dL/drhat_nk = alpha sign c_k / (B N) + (CE handled in closed form below); through the
+  // softmax: d/drt_nk = rhat_nk (g_nk - sum_k' rhat_nk' g_nk'). For CE with sum_k r_nk = 1 the
+  // softmax gradient is (rhat_nk - r_nk) / (NK).
+  for (int i = 0; i < n; ++i) {
+    double mean_g = 0.0;
+    for (int j = 0; j < k; ++j) mean_g += t.r(j, i) * cost[j];
+    for (int j = 0; j < k; ++j) {
+      const double budget_part = w.alpha * sign / (budget * n) * t.r(j, i) * (cost[j] - mean_g);
+      const double ce_part = w.beta * (t.r(j, i) * r_target.col(i).sum() - r_target(j, i)) /
+                             (static_cast<double>(n) * k);
+      dr(j, i) = budget_part + ce_part;
+    }
+  }
+  grad->resize(theta.size());
+  *grad = w.weight_decay * theta;
+  // Backward, deepest exit first: exit j's inputs hold q_1..q_{j-1} (b_k, eq. 8), so its input
+  // gradient adds to the utility gradients of the earlier exits before those are propagated.
+  Eigen::MatrixXd dq = Eigen::MatrixXd::Zero(k, n);  // dL/dq through the b inputs
+  for (int j = k - 1; j >= 0; --j) {
+    const int h = l.hidden[j], d = l.inputs[j];
+    const ExitParams p = Params(l, theta, j);
+    if (j < k - 1) {  // q = sigmoid(u): dq/du = q (1 - q)
+      for (int i = 0; i < n; ++i) {
+        const double q = Sigmoid(t.u(j, i));
+        du(j, i) += dq(j, i) * q * (1.0 - q);
+      }
+    }
+    double* g = grad->data() + l.offset[j];
+    Eigen::MatrixXd ds = p.w_g * du.row(j) + p.w_h * dr.row(j);  // H x n
+    Eigen::MatrixXd dz = ds.cwiseProduct(
+        t.z[j].unaryExpr([](double v) { return v > 0 ? 1.0 : kLeak; }));
+    Eigen::Map<Eigen::MatrixXd>(g, h, d).noalias() += dz * t.x[j].transpose();
+    Eigen::Map<Eigen::VectorXd>(g + h * d, h) += dz.rowwise().sum();
+    Eigen::Map<Eigen::VectorXd>(g + h * d + h, h).noalias() += t.s[j] * du.row(j).transpose();
+    g[h * d + 2 * h] += du.row(j).sum();
+    Eigen::Map<Eigen::VectorXd>(g + h * d + 2 * h + 1, h).noalias() +=
+        t.s[j] * dr.row(j).transpose();
+    g[h * d + 3 * h + 1] += dr.row(j).sum();
+    if (j > 0) dq.topRows(j).noalias() += p.w_sh.rightCols(j).transpose() * dz;
+  }
+  return loss;
+}
+
+}  // namespace exitplan
