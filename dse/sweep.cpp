@@ -17,6 +17,9 @@
 #include <thread>
 
 #include "dse/config.hpp"
+#include "dse/exhaustive.hpp"
+#include "dse/greedy.hpp"
+#include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
@@ -174,14 +177,16 @@ const std::map<std::string, Setter>& ThresholdOptionTable() {
 
 // Applies the sweep's `options:` of a threshold method. An unknown key or a bad value is a cell
 // error (the sweep records it and goes on), naming the method and the known keys.
-SolverOptions ThresholdOptions(const SweepMethod& m) {
+SolverOptions ThresholdOptions(const SweepMethod& m, const std::set<std::string>& also = {}) {
   SolverOptions o;
   const auto& table = ThresholdOptionTable();
   for (const auto& [key, value] : m.options) {
+    if (also.count(key)) continue;  // the caller's own keys (placement methods)
     auto it = table.find(key);
     if (it == table.end()) {
       std::string known;
       for (const auto& kv : table) known += (known.empty() ? "" : ", ") + kv.first;
+      for (const auto& a : also) known += ", " + a;
       throw InputError("option '" + key + "' of method " + m.method,
                        "unknown option (known: " + known + ")");
     }
@@ -220,6 +225,85 @@ void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row)
   FillEval(in, s.policy, row);
 }
 
+// Placement methods (dse/, issue 4) choose the kept exits themselves at the cell's budget; the
+// thresholds come from a threshold method (`solver:` option, default exact).
+const std::set<std::string> kPlacementKeys = {"solver", "max_candidates", "prune", "reuse"};
+
+PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
+  PlacementProblem p;
+  p.scores = &in.dump->fit.Scores(in.measure);
+  p.correct = &in.dump->fit.Correct(in.target);
+  p.order = in.dump->fit.Order(in.measure);
+  p.profile = in.profile;
+  if (in.dump->eval) {
+    p.eval_scores = &in.dump->eval->Scores(in.measure);
+    p.eval_correct = &in.dump->eval->Correct(in.target);
+  }
+  return p;
+}
+
+ThresholdSolverFn PlacementSolver(const SweepMethod& m) {
+  const SolverOptions o = ThresholdOptions(m, kPlacementKeys);
+  auto it = m.options.find("solver");
+  const Method method =
+      it == m.options.end() ? Method::kExact : MethodFromString(it->second, "option solver");
+  return SolverFor(method, o);
+}
+
+void FillPolicy(const Policy& policy, const Evaluation& fit, const Evaluation& eval,
+                ResultRow& row) {
+  row.kept_exits = policy.kept;
+  row.thresholds = policy.thresholds;
+  row.fit_acc = fit.accuracy;
+  row.fit_cost = fit.mean_cost;
+  row.exit_fractions = fit.exit_fraction;
+  if (eval.n > 0) {
+    row.eval_acc = eval.accuracy;
+    row.eval_cost = eval.mean_cost;
+  }
+}
+
+void RunGreedy(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
+  const PlacementProblem p = MakePlacementProblem(in);
+  GreedyOptions g;
+  g.rule = rule;
+  g.budget = in.budget;
+  const GreedySummary s = Greedy(p, g, PlacementSolver(*in.method));
+  row.outcome = ToString(s.outcome);
+  row.message = s.message;
+  if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
+}
+
+int IntOption(const SweepMethod& m, const std::string& key, int fallback) {
+  auto it = m.options.find(key);
+  return it == m.options.end() ? fallback : OptionInt(key, it->second);
+}
+bool BoolOption(const SweepMethod& m, const std::string& key, bool fallback) {
+  auto it = m.options.find(key);
+  return it == m.options.end() ? fallback : OptionBool(key, it->second);
+}
+
+void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
+  const PlacementProblem p = MakePlacementProblem(in);
+  ExhaustiveOptions e;
+  e.budgets = {in.budget};
+  e.threads = 1;  // the sweep already runs cells in parallel
+  e.max_candidates = IntOption(*in.method, "max_candidates", e.max_candidates);
+  e.prune = BoolOption(*in.method, "prune", e.prune);
+  e.reuse = BoolOption(*in.method, "reuse", e.reuse);
+  const ExhaustiveSummary s = Exhaustive(p, e, PlacementSolver(*in.method));
+  const int best = s.best_per_budget.empty() ? -1 : s.best_per_budget[0];
+  if (best < 0) {
+    row.outcome = ToString(s.ok() ? Outcome::kInfeasible : s.outcome);
+    row.message = s.ok() ? "no kept set meets the budget" : s.message;
+    return;
+  }
+  const ThresholdSummary& t = s.solutions[best].summary;
+  row.outcome = ToString(t.outcome);
+  row.message = t.message;
+  FillPolicy(t.policy, t.fit, p.EvaluateEval(t.policy), row);
+}
+
 std::map<std::string, SweepMethodFn>& Registry() {
   static std::map<std::string, SweepMethodFn> registry = [] {
     std::map<std::string, SweepMethodFn> r;
@@ -228,7 +312,14 @@ std::map<std::string, SweepMethodFn>& Registry() {
       const Method m = MethodFromString(name);
       r[name] = [m](const SweepCellInput& in, ResultRow& row) { RunThresholdMethod(m, in, row); };
     }
-    // dse/ methods (placement search, issue 4; scorers, issue 5) register here: one line each.
+    // dse/ methods (placement search, issue 4): one line each.
+    r["greedy-forward"] = [](const SweepCellInput& in, ResultRow& row) {
+      RunGreedy(GreedyRule::kForward, in, row);
+    };
+    r["greedy-backward"] = [](const SweepCellInput& in, ResultRow& row) {
+      RunGreedy(GreedyRule::kBackward, in, row);
+    };
+    r["exhaustive"] = [](const SweepCellInput& in, ResultRow& row) { RunExhaustive(in, row); };
     return r;
   }();
   return registry;
