@@ -52,8 +52,9 @@ int Run(const ExportArgs& a) {
     }
     index = a.row - 1;
   } else {
-    // The largest budget not above B among this method's solved rows: it meets the budget.
-    double best = -INFINITY;
+    // The most accurate row (on the fit split) of this method whose fit cost is within B: what
+    // a deployment with mean-cost budget B should use. Ties: the lower cost, then the earlier row.
+    double best_acc = -INFINITY, best_cost = INFINITY;
     double lowest = INFINITY;
     bool method_seen = false;
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -61,9 +62,11 @@ int Run(const ExportArgs& a) {
       if (r.method != a.method || (!a.measure.empty() && r.measure != a.measure)) continue;
       method_seen = true;
       if (!r.has_solution()) continue;
-      lowest = std::min(lowest, r.budget);
-      if (r.budget <= a.budget * (1 + 1e-12) && r.budget > best) {
-        best = r.budget;
+      lowest = std::min(lowest, r.fit_cost);
+      if (r.fit_cost > a.budget * (1 + 1e-12)) continue;
+      if (r.fit_acc > best_acc || (r.fit_acc == best_acc && r.fit_cost < best_cost)) {
+        best_acc = r.fit_acc;
+        best_cost = r.fit_cost;
         index = static_cast<int>(i);
       }
     }
@@ -73,9 +76,9 @@ int Run(const ExportArgs& a) {
                                        "' in " + a.from);
     }
     if (index < 0) {
-      throw InputError("--budget", FormatDouble(a.budget) + " is below every solved budget of " +
-                                       a.method + " in " + a.from + " (lowest " +
-                                       FormatDouble(lowest) + ")");
+      throw InputError("--budget", FormatDouble(a.budget) + " is below the fit cost of every " +
+                                       "solved row of " + a.method + " in " + a.from +
+                                       " (lowest " + FormatDouble(lowest) + ")");
     }
   }
   const ResultRow& row = rows[index];
@@ -121,7 +124,8 @@ void RegisterExport(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--from", a->from, "a report CSV (exitplan sweep's reports/*.csv)")->required();
   app->add_option("--row", a->row, "1-based data row of the CSV");
   app->add_option("--budget", a->budget,
-                  "with --method: the row with the largest budget <= B (absolute, the CSV's unit)");
+                  "with --method: the most accurate row (fit split) whose fit cost is <= B (absolute, in "
+                  "the CSV's unit)");
   app->add_option("--method", a->method, "method column of the row (with --budget)");
   app->add_option("--measure", a->measure, "measure column, when the method has several");
   app->add_option("--format", a->format, "yaml, json or both")->capture_default_str();

@@ -46,3 +46,57 @@ exitplan_expect_error("multi-target needs --target" "several targets"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --thresholds 0.5)
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
+
+# ---- issue 6: sweeps, merge, export ------------------------------------------------------------
+set(SWEEP_FIX "${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue6")
+set(SWEEP_OUT "${CMAKE_CURRENT_BINARY_DIR}/issue6")
+add_test(NAME "cli: sweep setup" COMMAND ${CMAKE_COMMAND} -E rm -rf ${SWEEP_OUT})
+set_tests_properties("cli: sweep setup" PROPERTIES FIXTURES_SETUP sweep_clean)
+add_test(NAME "cli: sweep small"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single --jobs 2)
+set_tests_properties("cli: sweep small" PROPERTIES FIXTURES_REQUIRED sweep_clean
+  FIXTURES_SETUP sweep_single
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells, 16 run, 0 already done, 0 failed.*reports: .*summary: .*configs: ")
+add_test(NAME "cli: sweep rerun skips"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single)
+set_tests_properties("cli: sweep rerun skips" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells, 0 run, 16 already done, 0 failed")
+add_test(NAME "cli: sweep shard 1/2"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/shard1 --shard 1/2)
+add_test(NAME "cli: sweep shard 2/2"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/shard2 --shard 2/2)
+set_tests_properties("cli: sweep shard 1/2" "cli: sweep shard 2/2" PROPERTIES
+  FIXTURES_REQUIRED sweep_clean FIXTURES_SETUP sweep_shards
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells \\(8 in this shard\\), 8 run.*reports not written")
+add_test(NAME "cli: merge shards"
+         COMMAND exitplan merge ${SWEEP_OUT}/shard1 ${SWEEP_OUT}/shard2 -o ${SWEEP_OUT}/merged)
+set_tests_properties("cli: merge shards" PROPERTIES FIXTURES_REQUIRED sweep_shards
+  FIXTURES_SETUP sweep_merged
+  PASS_REGULAR_EXPRESSION "merged 2 directories: 16 cells, 0 failed")
+add_test(NAME "cli: export row yaml"
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 2)
+set_tests_properties("cli: export row yaml" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "schema_version: 1\nmodel: \"fmnist\"\ntarget: \"flops\"\nunit: \"mflops\"\nmethod: \"single\".*kept_exits: \\[1, 2, 3, 4, 5, 6\\].*sha256: \"[0-9a-f]+\"")
+add_test(NAME "cli: export budget json"
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv
+                 --budget 2.0 --method geometric --format json)
+set_tests_properties("cli: export budget json" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "\"schema_version\": 1,.*\"method\": \"geometric\".*\"threshold\": ")
+exitplan_expect_error("sweep unknown key" "bad_key.yaml:6: unknown key 'tragets' in a model"
+  sweep ${SWEEP_FIX}/bad_key.yaml -o ${SWEEP_OUT}/bad)
+exitplan_expect_error("sweep bad shard" "--shard: expected I/N with 1 <= I <= N"
+  sweep ${SWEEP_FIX}/small.yaml --shard 3/2 -o ${SWEEP_OUT}/bad)
+exitplan_expect_error("merge not a sweep" "manifest.yaml: missing: not the output directory"
+  merge ${SWEEP_FIX})
+exitplan_expect_error("export row out of range" "--row: 999 is outside 1..8"
+  export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 999)
+set_tests_properties("cli: export row out of range" PROPERTIES FIXTURES_REQUIRED sweep_single)
+add_test(NAME "cli: sweep failing cells"
+         COMMAND exitplan sweep ${SWEEP_FIX}/bad_option.yaml -o ${SWEEP_OUT}/badopt)
+# Status 3 (failed cells) with a summary naming the option; the good cells still ran.
+set_tests_properties("cli: sweep failing cells" PROPERTIES FIXTURES_REQUIRED sweep_clean
+  WILL_FAIL TRUE)
+add_test(NAME "cli: sweep failing cells summary"
+         COMMAND ${CMAKE_COMMAND} -E cat ${SWEEP_OUT}/badopt/summary.md)
+set_tests_properties("cli: sweep failing cells summary" PROPERTIES DEPENDS "cli: sweep failing cells"
+  PASS_REGULAR_EXPRESSION "\\| single \\| max_prob \\| 2 \\| 2 \\|.*\\| single-bad \\| max_prob \\| 2 \\| 0 \\|.*option 'warp_speed' of method single: unknown option")
