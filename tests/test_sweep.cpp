@@ -321,3 +321,44 @@ TEST_CASE("bad inputs of a sweep are InputErrors") {
   CHECK(o.Validate() == "shard index = 4: must be in 1..2");
   CHECK_THROWS_AS(MergeSweeps({f.dir / "nothing"}, f.dir / "x"), InputError);
 }
+
+TEST_CASE("placement methods run as sweep cells and choose their own kept exits") {
+  Fixture f;
+  const SweepSpec spec = LoadSweepSpec(f.Write(
+      "p",
+      "  - {method: greedy-backward, options: {solver: single}}\n"
+      "  - {method: exhaustive, options: {solver: single}}\n"
+      "  - {method: single}\n",
+      "{values: [0.5, 0.7]}"));
+  SweepSpec cpu = spec;
+  cpu.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(cpu, {});
+  CHECK(s.cells_total == 6);
+  CHECK(s.cells_failed == 0);
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(cpu.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == 6);
+  for (int b = 0; b < 2; ++b) {
+    const ResultRow& greedy = rows[b];
+    const ResultRow& exhaustive = rows[2 + b];
+    const ResultRow& single = rows[4 + b];
+    CHECK(greedy.method == "greedy-backward");
+    CHECK(exhaustive.method == "exhaustive");
+    CHECK(greedy.kept_exits.back() == 3);
+    CHECK(greedy.fit_cost <= greedy.budget * (1 + 1e-9));
+    CHECK(exhaustive.fit_cost <= exhaustive.budget * (1 + 1e-9));
+    CHECK(greedy.thresholds.size() + 1 == greedy.kept_exits.size());
+    // Exhaustive search over kept sets (same threshold solver) is at least as good as keeping
+    // every exit, and at least as good as the greedy search.
+    CHECK(exhaustive.fit_acc >= single.fit_acc);
+    CHECK(exhaustive.fit_acc >= greedy.fit_acc);
+  }
+  // A bad solver name is a cell error naming the option.
+  SweepSpec bad = cpu;
+  bad.methods.resize(1);
+  bad.methods[0].options["solver"] = "magic";
+  bad.output = f.dir / "out-pbad";
+  const SweepSummary sb = RunSweep(bad, {});
+  CHECK(sb.cells_failed == 2);
+  CHECK_THAT(sb.errors[0], Catch::Contains("option solver") && Catch::Contains("magic"));
+}
