@@ -29,6 +29,7 @@ void RegisterSweep(CLI::App& root, std::vector<Command>& out);
 void RegisterMerge(CLI::App& root, std::vector<Command>& out);
 void RegisterExport(CLI::App& root, std::vector<Command>& out);
 void RegisterFitScorer(CLI::App& root, std::vector<Command>& out);
+void RegisterThresholds(CLI::App& root, std::vector<Command>& out);
 
 // The whole command line, quoted, for provenance in reports and configs.
 const std::string& CommandLine();
