@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   RegisterSweep(app, commands);
   RegisterMerge(app, commands);
   RegisterExport(app, commands);
+  RegisterPlace(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
