@@ -1,0 +1,86 @@
+// Speed of the threshold methods (issue 3). Prints timings and ratios measured in one run; not a
+// timed test. Uses ../shared/data/aaai21 when present (MSDNet: 50,000 samples, 5 exits), else a
+// generated problem of the same size.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "aaai21_data.hpp"
+#include "exitplan_paths.hpp"
+#include "optim/solve.hpp"
+
+using namespace exitplan;
+
+namespace {
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string root = std::string(EXITPLAN_SHARED_DIR) + "/data/aaai21";
+  if (!std::filesystem::exists(root + "/msdnet")) {
+    std::printf("SKIP: %s absent\n", root.c_str());
+    return 0;
+  }
+  const char* names[] = {"alex", "scan", "msdnet"};
+  std::vector<aaai21::Model> models;
+  for (const char* n : names) models.push_back(aaai21::Load(root + "/" + n, n));
+  // 1. One solve of each method on MSDNet at a middle budget.
+  const aaai21::Model& msd = models[2];
+  const double b = msd.budgets()[50];
+  std::printf("MSDNet (N=%d, K=%d), budget %.6g, one solve per method (median of 5):\n",
+              msd.dump.fit.n, msd.dump.k, b);
+  for (Method method : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
+                        Method::kIppp, Method::kIpppNlopt, Method::kExact}) {
+    SolverOptions o = aaai21::PaperOptions(msd);
+    std::vector<double> times;
+    ThresholdSummary s;
+    for (int r = 0; r < 5; ++r) {
+      const double t0 = Now();
+      s = Solve(method, aaai21::Problem(msd, b), o);
+      times.push_back(Now() - t0);
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("  %-19s %8.2f ms  fit acc %.5f cost %.6g\n", ToString(method).c_str(),
+                1e3 * times[2], s.fit.accuracy, s.fit.mean_cost);
+    if (method == Method::kExact) {
+      o.exact.start_ippp = false;
+      const double t0 = Now();
+      s = Solve(method, aaai21::Problem(msd, b), o);
+      std::printf("  %-19s %8.2f ms  fit acc %.5f (without the iPPP start)\n", "exact",
+                  1e3 * (Now() - t0), s.fit.accuracy);
+    }
+  }
+  std::printf("targets: ippp <= 50 ms, exact <= 100 ms per solve on MSDNet (one core)\n\n");
+  // 2. The full 100-budget sweep of all methods on all three models, on 2 threads.
+  const double t0 = Now();
+  std::vector<std::thread> pool;
+  std::vector<double> per(2, 0.0);
+  std::vector<std::pair<int, int>> jobs;
+  for (int mi = 0; mi < 3; ++mi)
+    for (int i = 0; i < 100; ++i) jobs.push_back({mi, i});
+  for (int w = 0; w < 2; ++w) {
+    pool.emplace_back([&, w]() {
+      for (std::size_t j = w; j < jobs.size(); j += 2) {
+        const aaai21::Model& m = models[jobs[j].first];
+        const ThresholdProblem p = aaai21::Problem(m, m.budgets()[jobs[j].second]);
+        SolverOptions o = aaai21::PaperOptions(m);
+        o.exact.start_ippp = false;
+        std::vector<std::vector<double>> starts;
+        for (Method method : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
+                              Method::kIppp, Method::kIpppNlopt}) {
+          ThresholdSummary s = Solve(method, p, o);
+          if (s.ok()) starts.push_back(s.policy.thresholds);
+        }
+        SolveExact(p, o.exact, starts);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  std::printf("full sweep: 3 models x 100 budgets x 6 methods on 2 threads: %.2f s (target 10 s)\n",
+              Now() - t0);
+  return 0;
+}

@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "bench/aaai21_data.hpp"
+#include "optim/exact.hpp"
+#include "optim/solve.hpp"
+#include "test_util.hpp"
+
+using namespace exitplan;
+
+namespace {
+struct Random {
+  ScoreMatrix s;
+  CorrectMatrix c;
+  ThresholdProblem p;
+  Random(ScoreOrder order, int n, int k, unsigned seed) : s(k, n), c(k, n) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> level(0, 5);  // few distinct values: many ties
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < k; ++e) {
+        s(e, i) = level(rng) / 5.0;
+        c(e, i) = u(rng) < 0.4 + 0.15 * e;
+      }
+    p.scores = &s;
+    p.correct = &c;
+    p.order = order;
+    p.kept.clear();
+    for (int e = 0; e < k; ++e) p.kept.push_back(e);
+    p.stop_cost.clear();
+    for (int e = 0; e < k; ++e) p.stop_cost.push_back(1.0 + e * 0.8);
+  }
+};
+
+// Brute force over every combination of thresholds at the distinct values (plus "none").
+double BruteForce(const ThresholdProblem& p) {
+  std::vector<double> cand = {-0.1, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.1};
+  const int m = static_cast<int>(p.kept.size()) - 1;
+  std::vector<int> idx(m, 0);
+  double best = -1;
+  while (true) {
+    Policy pol{p.kept, std::vector<double>(m)};
+    for (int q = 0; q < m; ++q) pol.thresholds[q] = cand[idx[q]];
+    const Evaluation ev = p.Evaluate(pol);
+    if (ev.mean_cost <= p.budget) best = std::max(best, ev.accuracy);
+    int q = 0;
+    while (q < m && ++idx[q] == static_cast<int>(cand.size())) idx[q++] = 0;
+    if (q == m) break;
+  }
+  return best;
+}
+}  // namespace
+
+TEST_CASE("exact meets the budget and is never below the heuristics on random instances") {
+  for (unsigned seed = 1; seed <= 12; ++seed) {
+    for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+      Random r(order, 40, 3, seed);
+      for (double b : {1.2, 1.6, 2.0, 2.4}) {
+        r.p.budget = b;
+        const ThresholdSummary e = Solve(Method::kExact, r.p);
+        REQUIRE(e.ok());
+        CHECK(e.fit.mean_cost <= b);
+        for (Method m : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle}) {
+          const ThresholdSummary h = Solve(m, r.p);
+          if (h.ok() && h.fit.mean_cost <= b) CHECK(e.fit.accuracy >= h.fit.accuracy);
+        }
+        // Coordinate ascent is not a proof of optimality, but on these tiny instances with
+        // multiple starts it should reach the brute-force optimum most of the time.
+        const double opt = BruteForce(r.p);
+        CHECK(e.fit.accuracy <= opt + 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("exact equals brute force on tiny instances in most cases") {
+  int equal = 0, total = 0;
+  for (unsigned seed = 1; seed <= 30; ++seed) {
+    Random r(ScoreOrder::kDescending, 25, 3, seed);
+    for (double b : {1.3, 1.7, 2.1}) {
+      r.p.budget = b;
+      const ThresholdSummary e = Solve(Method::kExact, r.p);
+      equal += std::fabs(e.fit.accuracy - BruteForce(r.p)) < 1e-12;
+      ++total;
+    }
+  }
+  INFO(equal << " of " << total);
+  CHECK(equal >= 0.9 * total);
+}
+
+TEST_CASE("exact handles degenerate inputs") {
+  Random r(ScoreOrder::kAscending, 10, 2, 5);
+  r.p.budget = r.p.MinCost();  // zero slack: everything must stop at exit 1
+  ThresholdSummary s = Solve(Method::kExact, r.p);
+  REQUIRE(s.ok());
+  CHECK(s.fit.exit_fraction[0] == 1.0);
+  r.p.kept = {1};  // only the final exit
+  r.p.budget = r.p.MaxCost();
+  s = Solve(Method::kExact, r.p);
+  REQUIRE(s.ok());
+  CHECK(s.fit.exit_fraction[1] == 1.0);
+  // All scores tied: the only choices are all or none at each exit.
+  Random t(ScoreOrder::kDescending, 10, 3, 6);
+  t.s.setConstant(0.5);
+  t.p.budget = 1.5;
+  s = Solve(Method::kExact, t.p);
+  REQUIRE(s.ok());
+  CHECK(s.fit.mean_cost <= 1.5);
+}
+
+TEST_CASE("exact beats geometric, single and ippp on aaai21 at every budget, within budget") {
+  for (const std::string name : {"alex", "scan", "msdnet"}) {
+    const std::string dir = testing::SharedData("aaai21/" + name);
+    if (dir.empty()) continue;
+    const aaai21::Model m = aaai21::Load(dir, name);
+    const auto budgets = m.budgets();
+    SolverOptions o = aaai21::PaperOptions(m);
+    o.exact.start_ippp = false;
+    const int step = name == "msdnet" ? 10 : 5;
+    for (std::size_t i = 0; i < budgets.size(); i += step) {
+      const ThresholdProblem p = aaai21::Problem(m, budgets[i]);
+      std::vector<std::vector<double>> starts;
+      double best = 0;
+      for (Method meth : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
+                          Method::kIppp}) {
+        const ThresholdSummary h = Solve(meth, p, o);
+        REQUIRE(h.ok());
+        starts.push_back(h.policy.thresholds);
+        if (h.fit.mean_cost <= p.budget) best = std::max(best, h.fit.accuracy);
+      }
+      // The published iPPP answer (fit accuracy) too, when it met the budget.
+      if (m.fit_cost[2][i] <= p.budget) best = std::max(best, m.fit_acc[2][i]);
+      const ThresholdSummary e = SolveExact(p, o.exact, starts);
+      INFO(name << " budget " << i);
+      REQUIRE(e.ok());
+      CHECK(e.fit.mean_cost <= p.budget);
+      CHECK(e.fit.accuracy >= best);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+#include "bench/aaai21_data.hpp"
+#include "optim/ippp.hpp"
+#include "optim/solve.hpp"
+#include "test_util.hpp"
+
+using namespace exitplan;
+
+namespace {
+struct Random {
+  ScoreMatrix s;
+  CorrectMatrix c;
+  ThresholdProblem p;
+  Random(ScoreOrder order, int n = 300, unsigned seed = 3) : s(4, n), c(4, n) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < 4; ++e) {
+        s(e, i) = u(rng);
+        c(e, i) = u(rng) < 0.5 + 0.1 * e;
+      }
+    p.scores = &s;
+    p.correct = &c;
+    p.order = order;
+    p.kept = {0, 1, 3};
+    p.stop_cost = {1.0, 1.7, 2.2, 3.0};
+    p.budget = 2.0;
+  }
+};
+}  // namespace
+
+TEST_CASE("smoothed gradient matches central differences") {
+  for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+    Random r(order);
+    for (double k : {5.0, 30.0}) {
+      const std::vector<double> t = {0.4, 0.65};
+      const SmoothedValue v = EvaluateSmoothed(r.p, k, t);
+      for (int q = 0; q < 2; ++q) {
+        const double h = 1e-6;
+        std::vector<double> tp = t, tm = t;
+        tp[q] += h;
+        tm[q] -= h;
+        const SmoothedValue a = EvaluateSmoothed(r.p, k, tp), b = EvaluateSmoothed(r.p, k, tm);
+        CHECK(v.grad_accuracy[q] == Approx((a.accuracy - b.accuracy) / (2 * h)).epsilon(1e-6));
+        CHECK(v.grad_cost[q] == Approx((a.cost - b.cost) / (2 * h)).epsilon(1e-6));
+      }
+    }
+  }
+}
+
+TEST_CASE("smoothed terms tend to the exact evaluator as k grows") {
+  Random r(ScoreOrder::kAscending);
+  const std::vector<double> t = {0.3, 0.55};
+  const SmoothedValue v = EvaluateSmoothed(r.p, 1e5, t);
+  const Evaluation ev = r.p.Evaluate({r.p.kept, t});
+  CHECK(v.accuracy == Approx(ev.accuracy).margin(0.01));
+  CHECK(v.cost == Approx(ev.mean_cost).margin(0.01));
+}
+
+TEST_CASE("warm start is the root of the smoothed cost (Brent = bisection to 1e-9)") {
+  for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+    Random r(order);
+    const std::vector<double> t = IpppWarmStart(r.p, 30.0, 0.0, 1.0);
+    REQUIRE(t.size() == 2);
+    CHECK(t[0] == t[1]);
+    // Independent bisection on the shared threshold.
+    double lo = 0.0, hi = 1.0;  // cost increases towards "fewer stops"
+    for (int i = 0; i < 200; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      const double c = EvaluateSmoothed(r.p, 30.0, {mid, mid}).cost;
+      const bool fewer_stops_side = order == ScoreOrder::kAscending ? true : false;
+      // ascending: larger t = more stops = cheaper
+      if ((c > r.p.budget) == fewer_stops_side) lo = mid; else hi = mid;
+    }
+    CHECK(std::fabs(t[0] - 0.5 * (lo + hi)) < 1e-9);
+  }
+}
+
+TEST_CASE("ippp runs, stays in the box and improves on its warm start") {
+  Random r(ScoreOrder::kDescending);
+  SolverOptions o;
+  o.ippp.beta = 1e3;
+  ThresholdSummary s = Solve(Method::kIppp, r.p, o);
+  REQUIRE(s.ok());
+  for (double t : s.policy.thresholds) CHECK((t >= 0.0 && t <= 1.0));
+  CHECK(s.trace.size() == 100);
+  ThresholdSummary n = Solve(Method::kIpppNlopt, r.p, o);
+  REQUIRE(n.ok());
+  CHECK(n.fit.mean_cost <= r.p.budget * 1.05);
+}
+
+TEST_CASE("ippp options validate themselves") {
+  IpppOptions o;
+  o.eta = 0.5;
+  o.steepness = -1;
+  const std::string e = o.Validate();
+  CHECK_THAT(e, Catch::Contains("ippp.eta = 0.5: must be > mu"));
+  CHECK_THAT(e, Catch::Contains("ippp.steepness = -1"));
+  Random r(ScoreOrder::kDescending);
+  SolverOptions so;
+  so.ippp.warm_start = false;
+  so.ippp.initial = {0.5, 1.5};
+  CHECK_THROWS_WITH(Solve(Method::kIppp, r.p, so), Catch::Contains("outside the measure's range"));
+}
+
+TEST_CASE("ippp reproduces the published iPPP curves of aaai21") {
+  for (const std::string name : {"alex", "scan", "msdnet"}) {
+    const std::string dir = testing::SharedData("aaai21/" + name);
+    if (dir.empty()) continue;
+    const aaai21::Model m = aaai21::Load(dir, name);
+    const auto budgets = m.budgets();
+    const SolverOptions o = aaai21::PaperOptions(m);
+    double sum = 0;
+    int within03 = 0, within001 = 0;
+    const int step = name == "msdnet" ? 4 : 1;  // msdnet: every 4th budget keeps the test quick
+    int count = 0;
+    for (std::size_t i = 0; i < budgets.size(); i += step) {
+      ThresholdSummary s = Solve(Method::kIppp, aaai21::Problem(m, budgets[i]), o);
+      REQUIRE(s.ok());
+      const double d = 100 * (s.fit.accuracy - m.fit_acc[2][i]);
+      sum += d;
+      within03 += std::fabs(d) <= 0.3;
+      within001 += std::fabs(d) <= 0.01;
+      ++count;
+    }
+    INFO(name << ": mean diff " << sum / count << " pp, within 0.3 pp " << within03 << "/" << count
+              << ", within 0.01 pp " << within001);
+    CHECK(std::fabs(sum / count) <= 0.05);
+    CHECK(within03 >= 0.9 * count);
+    if (name == "alex") CHECK(within001 >= 0.95 * count);
+  }
+}
