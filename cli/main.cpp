@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   RegisterExport(app, commands);
   RegisterFitScorer(app, commands);
   RegisterThresholds(app, commands);
+  RegisterPlace(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -100,25 +100,33 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     ThresholdProblem tp = problem.Thresholds(kept, options.budgets[border[0]]);
     const double min_cost = tp.MinCost();
     const ThresholdSummary* prev = nullptr;
+    double prev_budget = -1.0;  // the (clamped) budget `prev` was solved at
     std::vector<SubsetSolution>& out = per[mask];
+    out.reserve(border.size());
     for (int bi : border) {
       const double b = options.budgets[bi];
       if (b < min_cost) {
         ++c.infeasible;
         continue;
       }
+      const double clamped = std::min(b, tp.MaxCost());
       SubsetSolution sol;
       sol.mask = mask;
       sol.budget = b;
-      if (options.reuse && prev != nullptr && prev->outcome == Outcome::kOptimal &&
-          prev->fit.mean_cost <= b) {
+      // Same problem as the previous budget (both at or above the set's full cost), or a proven
+      // optimum that still fits.
+      const bool same = prev != nullptr && clamped == prev_budget;
+      const bool fits = prev != nullptr && prev->outcome == Outcome::kOptimal &&
+                        prev->fit.mean_cost <= clamped;
+      if (options.reuse && (same || fits)) {
         sol.summary = *prev;
         sol.reused = true;
         ++c.reused;
       } else {
-        tp.budget = b;
+        tp.budget = clamped;
         sol.summary = solver(tp);
         ++c.solves;
+        prev_budget = clamped;
       }
       if (!sol.summary.ok()) {
         if (sol.summary.outcome == Outcome::kInfeasible) ++c.infeasible;

@@ -8,6 +8,8 @@
 // - reuse across budgets: budgets are solved from the largest down; when the solver proves its
 //   answer optimal (Outcome::kOptimal) and its fit cost is within the next smaller budget, that
 //   answer is optimal there too (the feasible set shrank but still holds it), so it is reused.
+//   Budgets at or above a subset's full cost are clamped to it (PlacementProblem::Thresholds) and
+//   pose the same problem, solved once.
 // - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
 //   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
 //   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,

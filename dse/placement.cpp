@@ -1,5 +1,6 @@
 #include "dse/placement.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -62,7 +63,9 @@ ThresholdProblem PlacementProblem::Thresholds(const std::vector<int>& kept, doub
   p.order = order;
   p.kept = kept;
   p.stop_cost = profile->StopCosts(kept);
-  p.budget = budget;
+  // A budget above this kept set's full cost cannot bind: clamp it, so that sets with fewer heads
+  // (a lower full cost) are solved rather than refused at large budgets.
+  p.budget = std::min(budget, p.MaxCost());
   return p;
 }
 

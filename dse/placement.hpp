@@ -57,7 +57,8 @@ struct PlacementProblem {
   bool has_eval() const { return eval_scores != nullptr && eval_correct != nullptr; }
   // "" when well-formed, else one line.
   std::string Check() const;
-  // The threshold problem of kept set `kept` at `budget` on the fit split.
+  // The threshold problem of kept set `kept` at `budget` on the fit split. A budget above the set's
+  // full cost (every sample to exit K) is clamped to it: the constraint cannot bind there.
   ThresholdProblem Thresholds(const std::vector<int>& kept, double budget) const;
   Evaluation EvaluateFit(const Policy& policy) const;
   Evaluation EvaluateEval(const Policy& policy) const;  // n = 0 when there is no eval split
