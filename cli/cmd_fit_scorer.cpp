@@ -25,7 +25,7 @@ struct FitScorerArgs {
   double budget_fraction = std::nan("");
   std::string out;
   std::string thresholds = "algorithm1";
-  std::string budget_fit = "match";
+  std::string budget_fit = "best";
   std::string correct = "labels";
   bool calibrate = false;
   bool verbose = false;
@@ -167,7 +167,8 @@ void RegisterFitScorer(CLI::App& root, std::vector<Command>& out) {
       ->capture_default_str();
   app->add_option("--budget-fit", a->budget_fit,
                   "how Algorithm 1's distribution meets the budget: none (as written), repair "
-                  "(only when over), match (largest cost within budget)")
+                  "(only when over), match (largest cost within budget), best (the tilt with the best fit "
+                  "accuracy within budget)")
       ->capture_default_str();
   app->add_option("--correct", a->correct, "correctness target: labels or agreement")->capture_default_str();
   app->add_flag("--calibrate", a->calibrate, "fit per-exit temperatures first (NLL, Ceres) and train on calibrated probabilities");

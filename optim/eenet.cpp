@@ -108,6 +108,7 @@ std::string ToString(BudgetFit fit) {
     case BudgetFit::kNone: return "none";
     case BudgetFit::kRepair: return "repair";
     case BudgetFit::kMatch: return "match";
+    case BudgetFit::kBest: return "best";
   }
   return "?";
 }
@@ -116,7 +117,8 @@ BudgetFit BudgetFitFromString(const std::string& text, const std::string& what) 
   if (text == "none") return BudgetFit::kNone;
   if (text == "repair") return BudgetFit::kRepair;
   if (text == "match") return BudgetFit::kMatch;
-  throw InputError(what, "unknown value '" + text + "' (expected none, repair or match)");
+  if (text == "best") return BudgetFit::kBest;
+  throw InputError(what, "unknown value '" + text + "' (expected none, repair, match or best)");
 }
 
 std::string EENetOptions::Validate() const {
@@ -223,6 +225,23 @@ double FitQuotasToBudget(const ScoreMatrix& scores, const CorrectMatrix& correct
       }
       lambda = hi;
     }
+  }
+  if (mode == BudgetFit::kBest) {
+    // kMatch's lambda plus a grid dense near 0; keep the most accurate within budget.
+    double best_acc = -1.0, best_cost = kInf, best_lambda = lambda;
+    std::vector<double> grid = {lambda, 0.0};
+    for (int i = -40; i <= 40; ++i) grid.push_back(kRange * std::pow(i / 40.0, 3));
+    for (double l : grid) {
+      policy->thresholds = scanner.Thresholds(TiltDistribution(p, stop_cost, l));
+      const Evaluation ev = Evaluate(scores, ScoreOrder::kDescending, correct, stop_cost, *policy);
+      if (!within(ev.mean_cost)) continue;
+      if (ev.accuracy > best_acc || (ev.accuracy == best_acc && ev.mean_cost < best_cost)) {
+        best_acc = ev.accuracy;
+        best_cost = ev.mean_cost;
+        best_lambda = l;
+      }
+    }
+    lambda = best_lambda;
   }
   cost_at(lambda);  // leave the chosen thresholds in policy
   return lambda;

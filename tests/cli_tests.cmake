@@ -100,6 +100,38 @@ add_test(NAME "cli: sweep failing cells summary"
          COMMAND ${CMAKE_COMMAND} -E cat ${SWEEP_OUT}/badopt/summary.md)
 set_tests_properties("cli: sweep failing cells summary" PROPERTIES DEPENDS "cli: sweep failing cells"
   PASS_REGULAR_EXPRESSION "\\| single \\| max_prob \\| 2 \\| 2 \\|.*\\| single-bad \\| max_prob \\| 2 \\| 0 \\|.*option 'warp_speed' of method single: unknown option")
+
+# ---- issue 5: EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
+add_test(NAME "cli: fit-scorer example"
+         COMMAND exitplan fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
+                 --target cpu-1thread --budget-fraction 0.5 --max-epochs 30
+                 --out ${CMAKE_CURRENT_BINARY_DIR}/issue5_scorer.yaml)
+set_tests_properties("cli: fit-scorer example" PROPERTIES FIXTURES_SETUP issue5_scorer
+  PASS_REGULAR_EXPRESSION "budget 0\\.1671 ms \\(0\\.5000 of the full cost 0\\.3342\\).*eenet +val +accuracy 0\\.[89][0-9]+ +mean_cost 0\\.16[0-9]+.*wrote ")
+add_test(NAME "cli: evaluate --scorer"
+         COMMAND exitplan evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
+                 --target cpu-1thread --scorer ${CMAKE_CURRENT_BINARY_DIR}/issue5_scorer.yaml --format csv)
+# The scorer's thresholds were chosen within budget on val: the evaluator reproduces that cost.
+set_tests_properties("cli: evaluate --scorer" PROPERTIES FIXTURES_REQUIRED issue5_scorer
+  PASS_REGULAR_EXPRESSION "val,0\\.[89][0-9]*,0\\.16[0-9]*,[0-9.;]+\ntest,")
+add_test(NAME "cli: inspect --calibrate"
+         COMMAND exitplan inspect --dump ${EXAMPLE} --calibrate)
+# Exit 1 of the example is over-confident: T < 1 and its val ECE drops below 0.05.
+set_tests_properties("cli: inspect --calibrate" PROPERTIES PASS_REGULAR_EXPRESSION
+  "calibration: per-exit temperature scaling.*converged\n.*\n  1 +0\\.4[0-9]+ +[0-9.]+ +[0-9.]+ +0\\.2[0-9]+ +0\\.0[0-4][0-9]+")
+exitplan_expect_error("fit-scorer needs a budget" "--budget: give exactly one of --budget"
+  fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
+exitplan_expect_error("fit-scorer bad option" "learning_rate = -1: must be > 0"
+  fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread --budget 0.2 --learning-rate -1)
+exitplan_expect_error("evaluate scorer K mismatch" "trained for K = 3 exits and C = 4 classes, but this dump has K = 6, C = 10"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread
+  --scorer ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/scorer_k3.yaml)
+exitplan_expect_error("evaluate scorer bad schema" "scorer_v9.yaml: schema_version 9 is not supported"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread
+  --scorer ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/scorer_v9.yaml)
+exitplan_expect_error("evaluate needs thresholds or scorer" "--thresholds: required \\(unless --scorer"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
+
 # ---- issue 3: exitplan thresholds ----------------------------------------------------------
 set(_ex "${EXITPLAN_SOURCE_DIR}/data/example")
 set(_thr $<TARGET_FILE:exitplan> thresholds --dump ${_ex} --profile ${_ex}/profile.yaml

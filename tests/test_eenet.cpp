@@ -142,7 +142,7 @@ TEST_CASE("EENet options validate themselves", "[eenet]") {
   REQUIRE_THAT(e, Catch::Contains("holdout_fraction = 0.95"));
   REQUIRE(std::count(e.begin(), e.end(), '\n') == 2);
   REQUIRE(BudgetFitFromString("match") == BudgetFit::kMatch);
-  REQUIRE_THROWS_WITH(BudgetFitFromString("x"), Catch::Contains("expected none, repair or match"));
+  REQUIRE_THROWS_WITH(BudgetFitFromString("x"), Catch::Contains("expected none, repair, match or best"));
 }
 
 TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[eenet][yaml]") {
