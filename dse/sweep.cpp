@@ -589,14 +589,21 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
          << " |\n";
     }
     // The front itself, thinned to at most 12 rows spread over its cost range.
+    // Identical policies solved at several budgets appear once (the lowest budget).
+    auto policy_key = [](const ResultRow& r) {
+      std::string k = r.method + "|" + r.measure + "|";
+      for (int e : r.kept_exits) k += std::to_string(e) + ",";
+      return k + "|" + JoinDoubles(r.thresholds, ",");
+    };
     std::vector<const ResultRow*> front;
+    std::set<std::string> seen_policies;
     for (const ResultRow& r : rs) {
-      if (r.pareto) front.push_back(&r);
+      if (r.pareto && seen_policies.insert(policy_key(r)).second) front.push_back(&r);
     }
     std::sort(front.begin(), front.end(),
               [](const ResultRow* a, const ResultRow* b) { return a->fit_cost < b->fit_cost; });
     if (!front.empty()) {
-      md << "\nPareto front (" << front.size() << " configurations"
+      md << "\nPareto front (" << front.size() << " distinct configurations"
          << (front.size() > 12 ? ", 12 shown" : "") << "):\n\n"
          << "| budget | method | measure | kept exits | fit acc % | fit cost | eval acc % | eval "
             "cost |\n|---:|---|---|---|---:|---:|---:|---:|\n";
@@ -631,8 +638,9 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
       ctx.command_line = command_line;
       ctx.report = fs::path(base + ".csv").filename().string();
       const std::string cdir = out + "/configs/" + SafeName(gr.model) + "__" + SafeName(gr.target);
+      std::set<std::string> written;
       for (std::size_t i = 0; i < rs.size(); ++i) {
-        if (!rs[i].pareto) continue;
+        if (!rs[i].pareto || !written.insert(policy_key(rs[i])).second) continue;
         ctx.row = static_cast<int>(i) + 1;
         const DeployConfig c = ConfigFromRow(rs[i], ctx);
         char name[64];

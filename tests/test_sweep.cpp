@@ -174,7 +174,8 @@ TEST_CASE("a sweep runs every cell, writes reports, and gives the same results f
   for (const auto& e : fs::recursive_directory_iterator(out1 + "/configs")) {
     configs += e.path().extension() == ".json";
   }
-  CHECK(configs >= front);
+  CHECK(configs >= 1);
+  CHECK(configs <= front);  // identical policies at several budgets are written once
   CHECK_THAT(ReadFile(out1 + "/summary.md"), Catch::Contains("## toy / cpu (ms)"));
 
   spec.output = f.dir / "out-a2";
