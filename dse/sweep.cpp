@@ -1,11 +1,13 @@
 #include "dse/sweep.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -657,6 +659,24 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
   summary.reports.push_back(out + "/summary.md");
 }
 
+// A run killed while writing a cell leaves "<hash>.csv.tmp.<pid>" behind (WriteFileAtomic); the
+// final names are never half-written. Removes those whose process is gone (on this host: a live
+// shard sharing the directory keeps its files).
+void RemoveStaleTemporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos) continue;
+    const std::string pid_text = name.substr(at + 5);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::stol(pid_text);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      fs::remove(e.path(), ec);
+    }
+  }
+}
+
 // Progress on stderr: "cells done / total, elapsed, estimate".
 class Progress {
  public:
@@ -1005,6 +1025,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   }
   manifest.sweep = Sha256Hex(all_hashes);
   fs::create_directories(spec.output + "/cells");
+  RemoveStaleTemporaries(spec.output + "/cells");
   WriteFileAtomic(spec.output + "/manifest.yaml", ManifestToYaml(manifest));
 
   // This shard's cells, and which of them still need computing.
