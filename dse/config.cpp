@@ -86,6 +86,13 @@ DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
     e.name = ctx.exit_names.empty() ? "exit" + std::to_string(e.index + 1)
                                     : ctx.exit_names[e.index];
     e.measure = row.measure;
+    if (!ctx.temperatures.empty()) {
+      if (static_cast<int>(ctx.temperatures.size()) != c.num_exits) {
+        throw InputError(where, std::to_string(ctx.temperatures.size()) + " temperatures for " +
+                                    std::to_string(c.num_exits) + " exits");
+      }
+      e.temperature = ctx.temperatures[e.index];
+    }
     e.final = q + 1 == row.kept_exits.size();
     if (!e.final) e.threshold = row.thresholds[q];
     c.exits.push_back(e);

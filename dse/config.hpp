@@ -49,6 +49,7 @@ struct DeployConfig {
 struct ConfigContext {
   std::vector<std::string> exit_names;  // size K; empty: "exit1".."exitK"
   std::string score_order = "descending";  // the dump's order (used for the `confidence` measure)
+  std::vector<double> temperatures;        // size K when the row's measure used them; empty = 1
   std::vector<std::string> inputs;
   std::string command_line;
   std::string report;

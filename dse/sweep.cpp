@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "dse/greedy.hpp"
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
+#include "optim/calibration.hpp"
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
@@ -332,6 +334,10 @@ std::map<std::string, SweepMethodFn>& Registry() {
 
 struct LoadedModel {
   Dump dump;
+  // With per-exit temperature scaling (some method has `calibrate: true`): the same dump with its
+  // features recomputed from logits / T_k, T fitted on the fit split.
+  std::unique_ptr<Dump> calibrated;
+  std::vector<double> temperatures;
   std::vector<CostProfile> profiles;      // the selected targets, in sweep order
   std::vector<std::string> input_files;   // "relative-name sha256" lines
   std::string inputs_digest;              // SHA-256 over input_files
@@ -355,7 +361,7 @@ std::vector<std::string> DumpFiles(const std::string& dir, const SweepSpec& spec
 
 std::string TargetName(const CostProfile& p) { return p.target.empty() ? "default" : p.target; }
 
-LoadedModel LoadModel(const SweepSpec& spec, const SweepModel& m) {
+LoadedModel LoadModel(const SweepSpec& spec, const SweepModel& m, bool calibrate) {
   LoadedModel out;
   DumpOptions o;
   o.fit_split = spec.fit_split;
@@ -363,6 +369,18 @@ LoadedModel LoadModel(const SweepSpec& spec, const SweepModel& m) {
   o.layout = LayoutFromString(m.layout, "sweep model " + m.name + " layout");
   o.score_order = ScoreOrderFromString(m.score_order, "sweep model " + m.name + " score_order");
   out.dump = LoadDump(m.dump, o);
+  if (calibrate) {
+    if (!out.dump.fit.has_logits()) {
+      throw InputError(m.dump, "calibrate: temperature scaling needs a logits-mode dump (model " +
+                                   m.name + " has scores only)");
+    }
+    const CalibrationSummary cal = FitTemperatures(out.dump.fit);
+    if (!cal.ok()) throw InputError(m.dump, "temperature scaling failed: " + cal.message);
+    out.temperatures = cal.temperatures;
+    out.calibrated = std::make_unique<Dump>(LoadDump(m.dump, o));
+    out.calibrated->fit.ComputeFeatures(out.temperatures);
+    if (out.calibrated->eval) out.calibrated->eval->ComputeFeatures(out.temperatures);
+  }
   const std::vector<CostProfile> all = LoadProfiles(m.profile);
   if (m.targets.empty()) {
     out.profiles = all;
@@ -402,6 +420,7 @@ std::string CellKey(const SweepSpec& spec, const SweepModel& model, const Loaded
     << "\nlabel " << method.label << "\nmeasure " << c.measure << "\ncorrect " << method.correct
     << "\nexits " << method.exits << "\n";
   for (const auto& [key, value] : method.options) k << "option " << key << "=" << value << "\n";
+  if (method.calibrate) k << "calibrate temperature-scaling\n";
   k << "budget " << FormatDouble(c.budget) << "\n";
   return k.str();
 }
@@ -423,6 +442,8 @@ struct Group {
   std::string model, target, unit, score_order, dump, profile;
   std::vector<std::string> exit_names;
   std::vector<std::string> inputs;  // "name sha256"
+  std::vector<double> temperatures;     // fitted per exit when some method calibrates
+  std::vector<std::string> calibrated;  // labels of the methods using them
 };
 
 struct Manifest {
@@ -447,7 +468,14 @@ std::string ManifestToYaml(const Manifest& m) {
       << YAML::Value << YAML::Flow << g.exit_names << YAML::Key << "inputs" << YAML::Value
       << YAML::BeginSeq;
     for (const auto& s : g.inputs) e << s;
-    e << YAML::EndSeq << YAML::EndMap;
+    e << YAML::EndSeq;
+    if (!g.calibrated.empty()) {
+      std::vector<std::string> t;
+      for (double v : g.temperatures) t.push_back(FormatDouble(v));  // exact round trip
+      e << YAML::Key << "temperatures" << YAML::Value << YAML::Flow << t << YAML::Key
+        << "calibrated" << YAML::Value << YAML::Flow << g.calibrated;
+    }
+    e << YAML::EndMap;
   }
   e << YAML::EndSeq << YAML::Key << "cells" << YAML::Value << YAML::BeginSeq;
   for (const auto& [hash, group] : m.cells) {
@@ -477,6 +505,12 @@ Manifest ManifestFromFile(const std::string& path) {
       gr.profile = g["profile"].as<std::string>();
       gr.exit_names = g["exit_names"].as<std::vector<std::string>>();
       gr.inputs = g["inputs"].as<std::vector<std::string>>();
+      if (g["calibrated"]) {
+        gr.calibrated = g["calibrated"].as<std::vector<std::string>>();
+        for (const auto& t : g["temperatures"]) {
+          gr.temperatures.push_back(ParseDoubleList(t.as<std::string>(), path + " temperatures")[0]);
+        }
+      }
       m.groups.push_back(gr);
     }
     for (const auto& c : root["cells"]) {
@@ -644,6 +678,11 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
       for (std::size_t i = 0; i < rs.size(); ++i) {
         if (!rs[i].pareto || !written.insert(policy_key(rs[i])).second) continue;
         ctx.row = static_cast<int>(i) + 1;
+        ctx.temperatures.clear();
+        if (std::find(gr.calibrated.begin(), gr.calibrated.end(), rs[i].method) !=
+            gr.calibrated.end()) {
+          ctx.temperatures = gr.temperatures;
+        }
         const DeployConfig c = ConfigFromRow(rs[i], ctx);
         char name[64];
         std::snprintf(name, sizeof name, "row%04zu", i + 1);
@@ -829,7 +868,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
   const std::vector<std::string> known = SweepMethodNames();
   std::set<std::string> labels;
   for (const auto& mn : methods) {
-    y.Keys(mn, {"method", "label", "measure", "measures", "correct", "exits", "options"},
+    y.Keys(mn, {"method", "label", "measure", "measures", "correct", "exits", "options", "calibrate"},
            "a method");
     SweepMethod m;
     if (!mn["method"]) throw InputError(y.Where(mn), "method: missing key 'method'");
@@ -864,6 +903,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
       }
     }
     if (mn["exits"]) m.exits = y.Str(mn["exits"], "exits");
+    if (mn["calibrate"]) m.calibrate = y.Bool(mn["calibrate"], "calibrate");
     if (mn["options"]) {
       const YAML::Node on = mn["options"];
       if (!on.IsMap()) throw InputError(y.Where(on), "options: expected a mapping");
@@ -965,6 +1005,10 @@ bool SweepReportContext(const std::string& report_csv, const ResultRow& row,
       context.exit_names = g.exit_names;
       context.score_order = g.score_order;
       context.inputs = g.inputs;
+      context.temperatures.clear();
+      if (std::find(g.calibrated.begin(), g.calibrated.end(), row.method) != g.calibrated.end()) {
+        context.temperatures = g.temperatures;
+      }
       return true;
     }
   }
@@ -989,8 +1033,10 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   SweepSummary summary;
   std::vector<LoadedModel> models;
   std::vector<std::vector<CostProfile>> profiles;
+  bool calibrate = false;
+  for (const SweepMethod& m : spec.methods) calibrate |= m.calibrate;
   for (const SweepModel& m : spec.models) {
-    models.push_back(LoadModel(spec, m));
+    models.push_back(LoadModel(spec, m, calibrate));
     profiles.push_back(models.back().profiles);
   }
   std::vector<SweepCell> cells = internal::EnumerateCells(spec, profiles);
@@ -1018,6 +1064,10 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       g.profile = spec.models[c.model].profile;
       g.exit_names = p.names;
       g.inputs = lm.input_files;
+      for (const SweepMethod& me : spec.methods) {
+        if (me.calibrate) g.calibrated.push_back(me.label);
+      }
+      if (!g.calibrated.empty()) g.temperatures = lm.temperatures;
       group_of[key] = static_cast<int>(manifest.groups.size());
       manifest.groups.push_back(g);
     }
@@ -1073,7 +1123,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       const auto c0 = std::chrono::steady_clock::now();
       try {
         SweepCellInput in;
-        in.dump = &lm.dump;
+        in.dump = method.calibrate ? lm.calibrated.get() : &lm.dump;
         in.profile = &profile;
         in.method = &method;
         in.measure = MeasureFromString(c.measure, "measure");

@@ -22,6 +22,7 @@
 //       correct: labels             # labels | agreement
 //       exits: all                  # or "1,3,6" (1-based; the final is always added)
 //       options: {seed: 3}          # method options
+//       calibrate: true             # per-exit temperature scaling fitted on the fit split
 //   budgets:                        # fractions of the full cost (default) or absolute
 //     relative: true
 //     values: [0.3, 0.5, 0.8]       # and/or
@@ -60,6 +61,9 @@ struct SweepMethod {
   std::string correct = "labels";
   std::string exits = "all";
   std::map<std::string, std::string> options;  // key -> scalar text, applied per method
+  // Temperature scaling (optim/calibration.hpp) fitted per exit on the fit split; the measures
+  // are computed from logits / T_k, and configs carry the temperatures.
+  bool calibrate = false;
 };
 
 struct SweepBudgets {

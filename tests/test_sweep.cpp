@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <map>
 
 #include "dse/sweep.hpp"
+#include "exitplan/runtime.hpp"
+#include "profiles/evaluator.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/profile.hpp"
@@ -366,4 +369,67 @@ TEST_CASE("placement methods run as sweep cells and choose their own kept exits"
   const SweepSummary sb = RunSweep(bad, {});
   CHECK(sb.cells_failed == 2);
   CHECK_THAT(sb.errors[0], Catch::Contains("option solver") && Catch::Contains("magic"));
+}
+
+TEST_CASE("calibrate: true fits temperatures; configs carry them and the runtime replays them") {
+  Fixture f;
+  SweepSpec spec = LoadSweepSpec(f.Write(
+      "c",
+      "  - {method: single, label: single-cal, calibrate: true, measures: [max_prob, entropy]}\n"
+      "  - {method: single}\n",
+      "{values: [0.5, 0.7]}", "configs: true\n"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  REQUIRE(s.cells_failed == 0);
+  const std::string manifest = ReadFile(spec.output + "/manifest.yaml");
+  CHECK_THAT(manifest, Catch::Contains("calibrated: [single-cal]"));
+  // Calibrated and plain rows differ (the measure changed), and configs of calibrated rows
+  // carry temperatures != 1 that make the runtime agree with the evaluator on a calibrated dump.
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == 6);
+  CHECK(rows[0].thresholds != rows[4].thresholds);
+  int checked = 0;
+  for (const auto& e : fs::recursive_directory_iterator(spec.output + "/configs")) {
+    if (e.path().extension() != ".json") continue;
+    const runtime::Config c = runtime::LoadConfig(e.path().string());
+    const bool cal = c.method == "single-cal";
+    Dump d = LoadDump(f.dir / "dump");
+    std::vector<double> temps;
+    for (int j = 0; j < d.k; ++j) {
+      const int rule = c.rule_of[j];
+      temps.push_back(rule >= 0 ? c.exits[rule].temperature : 1.0);
+    }
+    if (cal) {
+      CHECK(std::any_of(temps.begin(), temps.end(), [](double t) { return t != 1.0; }));
+    } else {
+      CHECK(std::all_of(temps.begin(), temps.end(), [](double t) { return t == 1.0; }));
+    }
+    // Every exit is kept by `single`, so the config holds every exit's temperature.
+    REQUIRE(static_cast<int>(c.exits.size()) == d.k);
+    d.fit.ComputeFeatures(temps);
+    const Measure m = MeasureFromString(c.measure_name);
+    Policy p;
+    for (const auto& r : c.exits) {
+      p.kept.push_back(r.index);
+      if (!r.final) p.thresholds.push_back(r.threshold);
+    }
+    const std::vector<int> expected = ExitOfSamples(d.fit.Scores(m), ScoreOrder::kDescending, p);
+    runtime::Decider dec(c);
+    std::vector<double> z(d.c);
+    int mismatches = 0;
+    for (int i = 0; i < d.fit.n; ++i) {
+      dec.Reset();
+      for (int j = 0; j < d.k; ++j) {
+        d.fit.Logits(i, j, z.data());
+        if (dec.Step(j, z.data(), d.c)) {
+          mismatches += j != expected[i];
+          break;
+        }
+      }
+    }
+    CHECK(mismatches == 0);
+    ++checked;
+  }
+  CHECK(checked >= 2);
 }
