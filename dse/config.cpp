@@ -58,6 +58,11 @@ DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
     throw InputError(where, "has no solution (outcome " + row.outcome + ": " + row.message +
                                 "): nothing to deploy");
   }
+  if (row.measure == "eenet") {
+    throw InputError(where, "is an EENet row: its stopping rule is a learned scorer, which a "
+                            "config does not carry; train the scorer file for this budget with "
+                            "exitplan fit-scorer --budget " + FormatDouble(row.budget));
+  }
   if (row.kept_exits.empty() || row.thresholds.size() + 1 != row.kept_exits.size()) {
     throw InputError(where, "expected one threshold per kept exit before the final (" +
                                 std::to_string(row.kept_exits.size()) + " kept exits, " +

@@ -25,6 +25,7 @@
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "optim/calibration.hpp"
+#include "optim/eenet.hpp"
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
@@ -308,6 +309,53 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   FillPolicy(t.policy, t.fit, p.EvaluateEval(t.policy), row);
 }
 
+// EENet (optim/eenet.hpp, issue 5): a learned utility scorer trained per cell at its budget; the
+// row's measure is "eenet" and its thresholds apply to the scorer's outputs.
+EENetOptions EENetOptionsFrom(const SweepMethod& m) {
+  EENetOptions o;
+  for (const auto& [key, value] : m.options) {
+    if (key == "hidden_ratio") o.hidden_ratio = OptionDouble(key, value);
+    else if (key == "learning_rate") o.learning_rate = OptionDouble(key, value);
+    else if (key == "alpha") o.alpha = OptionDouble(key, value);
+    else if (key == "beta") o.beta = OptionDouble(key, value);
+    else if (key == "weight_decay") o.weight_decay = OptionDouble(key, value);
+    else if (key == "batch_size") o.batch_size = OptionInt(key, value);
+    else if (key == "max_epochs") o.max_epochs = OptionInt(key, value);
+    else if (key == "patience") o.patience = OptionInt(key, value);
+    else if (key == "holdout_fraction") o.holdout_fraction = OptionDouble(key, value);
+    else if (key == "budget_fit") o.budget_fit = BudgetFitFromString(value, "option budget_fit");
+    else if (key == "seed") o.seed = static_cast<unsigned>(OptionInt(key, value));
+    else {
+      throw InputError("option '" + key + "' of method eenet",
+                       "unknown option (known: alpha, batch_size, beta, budget_fit, "
+                       "hidden_ratio, holdout_fraction, learning_rate, max_epochs, patience, "
+                       "seed, weight_decay)");
+    }
+  }
+  if (const std::string bad = o.Validate(); !bad.empty()) {
+    throw InputError("options of method eenet", bad.substr(0, bad.find('\n')));
+  }
+  return o;
+}
+
+void RunEENet(const SweepCellInput& in, ResultRow& row) {
+  const EENetOptions o = EENetOptionsFrom(*in.method);
+  const SplitData& fit = in.dump->fit;
+  const std::vector<double> stop = in.profile->StopCostsAllKept();
+  const EENetSummary s = FitEENet(fit, fit.Correct(in.target), stop, in.budget, o);
+  row.measure = "eenet";
+  row.outcome = ToString(s.outcome);
+  row.message = s.message;
+  row.kept_exits = s.policy.kept;
+  if (!s.ok()) return;
+  Evaluation eval;
+  if (in.dump->eval) {
+    const ScoreMatrix q = s.scorer.Score(*in.dump->eval);
+    eval = Evaluate(q, ScoreOrder::kDescending, in.dump->eval->Correct(in.target), stop, s.policy);
+  }
+  FillPolicy(s.policy, s.fit, eval, row);
+}
+
 std::map<std::string, SweepMethodFn>& Registry() {
   static std::map<std::string, SweepMethodFn> registry = [] {
     std::map<std::string, SweepMethodFn> r;
@@ -324,6 +372,8 @@ std::map<std::string, SweepMethodFn>& Registry() {
       RunGreedy(GreedyRule::kBackward, in, row);
     };
     r["exhaustive"] = [](const SweepCellInput& in, ResultRow& row) { RunExhaustive(in, row); };
+    // Learned scorers (issue 5).
+    r["eenet"] = [](const SweepCellInput& in, ResultRow& row) { RunEENet(in, row); };
     return r;
   }();
   return registry;
@@ -677,6 +727,9 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
       std::set<std::string> written;
       for (std::size_t i = 0; i < rs.size(); ++i) {
         if (!rs[i].pareto || !written.insert(policy_key(rs[i])).second) continue;
+        // EENet rows need the scorer's weights, which the runtime does not evaluate: refit with
+        // `exitplan fit-scorer --budget B` for a scorer file.
+        if (rs[i].measure == "eenet") continue;
         ctx.row = static_cast<int>(i) + 1;
         ctx.temperatures.clear();
         if (std::find(gr.calibrated.begin(), gr.calibrated.end(), rs[i].method) !=
@@ -887,7 +940,12 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     if (mn["measures"]) m.measures = y.Strs(mn["measures"], "measures");
     if (m.measures.empty()) throw InputError(y.Where(mn["measures"]), "measures: empty list");
     const YAML::Node mnode = mn["measures"] ? mn["measures"] : mn["measure"];
-    for (const std::string& ms : m.measures) {
+    if (m.method == "eenet") {  // the scorer is the measure
+      if (mnode) throw InputError(y.Where(mnode), "measure: eenet learns its own scores");
+      if (mn["calibrate"]) throw InputError(y.Where(mn["calibrate"]), "calibrate: not for eenet");
+      m.measures = {"eenet"};
+    }
+    for (const std::string& ms : m.method == "eenet" ? std::vector<std::string>{} : m.measures) {
       try {
         MeasureFromString(ms, "measure");
       } catch (const InputError& e) {
@@ -1126,7 +1184,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         in.dump = method.calibrate ? lm.calibrated.get() : &lm.dump;
         in.profile = &profile;
         in.method = &method;
-        in.measure = MeasureFromString(c.measure, "measure");
+        if (c.measure != "eenet") in.measure = MeasureFromString(c.measure, "measure");
         in.target = TargetFromString(method.correct, "correct");
         in.kept = method.exits == "all" ? AllExits(lm.dump.k) : ParseKeptExits(method.exits, lm.dump.k);
         in.budget = c.budget;

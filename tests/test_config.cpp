@@ -87,4 +87,8 @@ TEST_CASE("config from a row without a solution or with inconsistent thresholds 
   CHECK_THROWS_WITH(ConfigFromRow(r, ctx), Catch::Contains("3 kept exits, 1 thresholds"));
   ctx.exit_names = {"a", "b"};
   CHECK_THROWS_AS(ConfigFromRow(Row(), ctx), InputError);
+  ctx.exit_names = {};
+  r = Row();
+  r.measure = "eenet";
+  CHECK_THROWS_WITH(ConfigFromRow(r, ctx), Catch::Contains("exitplan fit-scorer --budget 2.5"));
 }

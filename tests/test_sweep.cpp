@@ -433,3 +433,25 @@ TEST_CASE("calibrate: true fits temperatures; configs carry them and the runtime
   }
   CHECK(checked >= 2);
 }
+
+TEST_CASE("eenet cells train a scorer at the cell's budget") {
+  Fixture f;
+  SweepSpec spec = LoadSweepSpec(f.Write(
+      "e", "  - {method: eenet, options: {max_epochs: 20, patience: 5}}\n",
+      "{values: [0.6]}", "configs: true\n"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  CHECK(s.cells_total == 1);
+  CHECK(s.cells_failed == 0);
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].measure == "eenet");
+  CHECK(rows[0].has_solution());
+  CHECK(rows[0].fit_cost <= rows[0].budget * (1 + 1e-9));
+  CHECK(rows[0].eval_acc == rows[0].eval_acc);
+  CHECK_FALSE(fs::exists(spec.output + "/configs"));  // no config for a learned scorer
+  // eenet takes no measure.
+  CHECK_THROWS_WITH(LoadSweepSpec(f.Write("e2", "  - {method: eenet, measure: max_prob}\n")),
+                    Catch::Contains("eenet learns its own scores"));
+}
