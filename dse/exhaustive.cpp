@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "dse/internal/path_solver.hpp"
 #include "dse/pareto.hpp"
 #include "profiles/error.hpp"
 
@@ -57,7 +59,7 @@ double OracleAccuracy(const CorrectMatrix& correct, const std::vector<int>& kept
 }
 
 ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOptions& options,
-                             const ThresholdSolverFn& solver) {
+                             const ThresholdSolverFn& solver, const WarmSolverFn& warm) {
   if (const std::string err = options.Validate(); !err.empty()) throw InputError("exhaustive", err);
   if (const std::string err = problem.Check(); !err.empty()) throw InputError("exhaustive", err);
   if (!solver) throw InputError("exhaustive", "needs a threshold solver");
@@ -95,14 +97,31 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
   };
   std::vector<std::vector<SubsetSolution>> per(total);
 
+  std::optional<internal::PathShared> shared;
+  if (options.exact_path) {
+    shared = internal::PathShared::Prepare(*problem.scores, *problem.correct, problem.order);
+  }
+  std::vector<char> done(total, 0);  // solved (not pruned): a valid parent start
+
   auto solve_subset = [&](SubsetMask mask, Counters& c) {
     const std::vector<int> kept = KeptFromMask(mask, k);
     ThresholdProblem tp = problem.Thresholds(kept, options.budgets[border[0]]);
     const double min_cost = tp.MinCost();
     const ThresholdSummary* prev = nullptr;
     double prev_budget = -1.0;  // the (clamped) budget `prev` was solved at
+    std::vector<int> prev_cuts;
     std::vector<SubsetSolution>& out = per[mask];
     out.reserve(border.size());
+    std::optional<internal::PathSolver> path;
+    // The parent: this subset without its deepest candidate, solved in an earlier layer.
+    SubsetMask parent = 0;
+    int top = -1;
+    if (mask != 0) {
+      top = 63 - std::countl_zero(mask);
+      parent = mask & ~(SubsetMask{1} << top);
+    }
+    const bool has_parent = options.exact_path && mask != 0 && done[parent];
+    if (options.exact_path) path.emplace(*shared, kept, tp.stop_cost);
     for (int bi : border) {
       const double b = options.budgets[bi];
       if (b < min_cost) {
@@ -116,15 +135,76 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       // Same problem as the previous budget (both at or above the set's full cost), or a proven
       // optimum that still fits.
       const bool same = prev != nullptr && clamped == prev_budget;
-      const bool fits = prev != nullptr && prev->outcome == Outcome::kOptimal &&
-                        prev->fit.mean_cost <= clamped;
+      // With the path solver, the previous budget's answer is a coordinate-wise optimum there; if it
+      // still fits, every move that fits the smaller budget fitted the larger one too, so it is a
+      // coordinate-wise optimum here as well: the ascent from it would return it unchanged.
+      const bool fits = prev != nullptr && prev->fit.mean_cost <= clamped &&
+                        (prev->outcome == Outcome::kOptimal || options.exact_path);
+      tp.budget = clamped;
       if (options.reuse && (same || fits)) {
         sol.summary = *prev;
         sol.reused = true;
         ++c.reused;
+      } else if (path) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<std::vector<int>> starts;
+        if (!prev_cuts.empty() || kept.size() == 1) starts.push_back(prev_cuts);
+        if (has_parent && prev_cuts.empty()) {
+          for (const SubsetSolution& ps : per[parent]) {
+            if (ps.budget != b) continue;
+            std::vector<int> cuts;
+            const std::vector<double>& t = ps.summary.policy.thresholds;
+            for (std::size_t q = 0; q < t.size(); ++q) {
+              int cnt = 0;
+              for (int i = 0; i < n; ++i) {
+                cnt += Passes((*problem.scores)(kept[q], i), t[q], problem.order) ? 1 : 0;
+              }
+              cuts.push_back(cnt);
+            }
+            cuts.push_back(0);  // the new exit passes nobody: the parent's policy
+            starts.push_back(cuts);
+          }
+        }
+        if (starts.empty()) starts.push_back(std::vector<int>(kept.size() - 1, 0));
+        int sweeps = 0;
+        std::vector<int> best;
+        std::int64_t best_right = -1;
+        double best_cost = 0;
+        bool best_feas = false;
+        for (const auto& st : starts) {
+          const std::vector<int> cuts = path->Ascend(clamped, st, 50, &sweeps);
+          std::int64_t right = 0;
+          double cost = 0;
+          path->Value(cuts, &right, &cost);
+          const bool feas = cost <= clamped * (1 + 1e-12);
+          const bool better = best_right < 0 || (feas != best_feas ? feas
+                                                 : feas && right != best_right
+                                                     ? right > best_right
+                                                     : cost < best_cost);
+          if (better) best = cuts, best_right = right, best_cost = cost, best_feas = feas;
+        }
+        ThresholdSummary& r = sol.summary;
+        r.method = "exact-path";
+        r.policy.kept = kept;
+        r.policy.thresholds = path->ThresholdsOf(best);
+        r.fit = tp.Evaluate(r.policy);
+        r.iterations = sweeps;
+        if (r.fit.mean_cost <= clamped * (1 + 1e-12)) {
+          r.outcome = Outcome::kConverged;
+          r.message = std::to_string(starts.size()) + " start(s), " + std::to_string(sweeps) +
+                      " coordinate sweeps";
+        } else {
+          r.outcome = Outcome::kInfeasible;
+          r.message = "no start reached the budget";
+        }
+        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        prev_cuts = best;
+        ++c.solves;
+        prev_budget = clamped;
       } else {
-        tp.budget = clamped;
-        sol.summary = solver(tp);
+        sol.summary = options.reuse && warm && prev != nullptr
+                          ? warm(tp, prev->policy.thresholds)
+                          : solver(tp);
         ++c.solves;
         prev_budget = clamped;
       }
@@ -137,6 +217,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       out.push_back(std::move(sol));
       prev = &out.back().summary;
     }
+    done[mask] = 1;
   };
 
   auto run_parallel = [&](const std::vector<SubsetMask>& masks,
@@ -165,15 +246,11 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     return sum;
   };
 
-  // Phase 1: subsets with at most one candidate, and the full set.
-  std::vector<SubsetMask> first, rest;
-  for (SubsetMask mask = 0; mask < total; ++mask) {
-    if (std::popcount(mask) <= 1 || mask == total - 1) {
-      first.push_back(mask);
-    } else {
-      rest.push_back(mask);
-    }
-  }
+  // Phase 1: the subsets with at most one candidate (their points are the pruning bound).
+  std::vector<std::vector<SubsetMask>> layers(m + 1);
+  for (SubsetMask mask = 0; mask < total; ++mask) layers[std::popcount(mask)].push_back(mask);
+  std::vector<SubsetMask> first = layers[0];
+  if (m >= 1) first.insert(first.end(), layers[1].begin(), layers[1].end());
   Counters c1 = run_parallel(first, solve_subset);
   std::vector<FrontPoint> pts;
   for (SubsetMask mask : first) {
@@ -190,11 +267,10 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     }
     pts.swap(front);
   }
-  const std::vector<double> stop_all = problem.profile->StopCostsAllKept();
   auto phase2 = [&](SubsetMask mask, Counters& c) {
     if (options.prune && n > 0) {
       std::int64_t hit = 0;
-      const int first_exit = mask == 0 ? k - 1 : std::countr_zero(mask);
+      const int first_exit = std::countr_zero(mask);
       for (std::size_t q = 0; q < w; ++q) {
         std::uint64_t acc = cbits[(k - 1) * w + q];
         for (SubsetMask r = mask; r; r &= r - 1) acc |= cbits[std::countr_zero(r) * w + q];
@@ -202,8 +278,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       }
       const double ub = static_cast<double>(hit) / n;
       // Stop cost of the first kept exit: its backbone plus its own head (earlier heads are absent).
-      const double low = problem.profile->StopCosts(KeptFromMask(mask, k))[first_exit];
-      (void)stop_all;
+      const double low = problem.profile->backbone[first_exit] + problem.profile->head[first_exit];
       for (const FrontPoint& p : pts) {
         if (p.accuracy >= ub && p.cost <= low && (p.accuracy > ub || p.cost < low)) {
           ++c.pruned;
@@ -213,7 +288,15 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     }
     solve_subset(mask, c);
   };
-  Counters c2 = run_parallel(rest, phase2);
+  // Phase 2: layer by layer (a subset's parent is in the previous layer), in parallel within one.
+  Counters c2;
+  for (int layer = 2; layer <= m; ++layer) {
+    const Counters cl = run_parallel(layers[layer], phase2);
+    c2.solves += cl.solves;
+    c2.reused += cl.reused;
+    c2.infeasible += cl.infeasible;
+    c2.pruned += cl.pruned;
+  }
 
   ExhaustiveSummary s;
   s.subsets = total;

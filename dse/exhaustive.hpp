@@ -9,13 +9,15 @@
 //   answer optimal (Outcome::kOptimal) and its fit cost is within the next smaller budget, that
 //   answer is optimal there too (the feasible set shrank but still holds it), so it is reused.
 //   Budgets at or above a subset's full cost are clamped to it (PlacementProblem::Thresholds) and
-//   pose the same problem, solved once.
+//   pose the same problem, solved once. With a warm solver (exact), each smaller budget starts from
+//   the previous budget's thresholds instead of re-running every start (the subset's first budget
+//   gets the full method).
 // - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
 //   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
 //   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,
 //   every point of S is dominated and S cannot enter the front: S is skipped. The points used are
-//   those of a first phase (the subsets with at most one candidate and the full set), so the set of
-//   pruned subsets does not depend on the thread count or timing.
+//   those of a first phase (the subsets with at most one candidate), so the set of pruned subsets
+//   does not depend on the thread count or timing.
 // Subsets run on `threads` std::threads; results are stored by subset index, so the output is
 // identical for any thread count.
 #pragma once
@@ -32,7 +34,11 @@ struct ExhaustiveOptions {
   int threads = 2;              // >= 1
   int max_candidates = 16;      // enumeration limit on K-1 (2^16 subsets x budgets); 1..30
   bool prune = true;            // skip subsets that provably cannot enter the front
-  bool reuse = true;            // reuse proven-optimal answers across budgets
+  bool reuse = true;            // reuse proven-optimal answers across budgets, warm starts
+  // Solve with the exact method's coordinate updates along each subset's budgets, with shared
+  // sort orders and warm starts (dse/internal/path_solver.hpp) instead of calling `solver` per
+  // (subset, budget) pair. The CLI sets it for --solver exact.
+  bool exact_path = false;
   std::string Validate() const;
 };
 
@@ -64,7 +70,9 @@ struct ExhaustiveSummary {
 // UB(S): fraction of samples correct at some kept exit of `kept`.
 double OracleAccuracy(const CorrectMatrix& correct, const std::vector<int>& kept);
 
+// `warm` (optional, WarmSolverFor): used for every budget of a subset after its first solved one,
+// started from the previous (larger) budget's thresholds, when options.reuse is set.
 ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOptions& options,
-                             const ThresholdSolverFn& solver);
+                             const ThresholdSolverFn& solver, const WarmSolverFn& warm = {});
 
 }  // namespace exitplan

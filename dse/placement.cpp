@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "optim/exact.hpp"
 #include "profiles/error.hpp"
 
 namespace exitplan {
@@ -137,6 +138,22 @@ std::string CheckHeadCosts(const CostProfile& profile, const std::string& method
 
 ThresholdSolverFn SolverFor(Method method, const SolverOptions& options) {
   return [method, options](const ThresholdProblem& p) { return Solve(method, p, options); };
+}
+
+WarmSolverFn WarmSolverFor(Method method, const SolverOptions& options) {
+  if (method != Method::kExact) return {};
+  return [options](const ThresholdProblem& p, const std::vector<double>& warm) {
+    if (p.kept.size() < 2 || warm.size() + 1 != p.kept.size() || !BudgetProblem(p).empty()) {
+      return Solve(Method::kExact, p, options);
+    }
+    ExactOptions o = options.exact;
+    o.start_ippp = false;
+    o.start_heuristics = false;
+    o.lambda_iters = 0;
+    ThresholdSummary s = SolveExact(p, o, {warm});
+    s.method = ToString(Method::kExact);
+    return s;
+  };
 }
 
 ResultRow MakeRow(const PlacementProblem& problem, const std::string& method, const Policy& policy,

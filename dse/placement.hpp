@@ -82,6 +82,13 @@ std::string CheckHeadCosts(const CostProfile& profile, const std::string& method
 // A budgeted threshold solver: by default optim's Solve(method, problem, options).
 using ThresholdSolverFn = std::function<ThresholdSummary(const ThresholdProblem&)>;
 ThresholdSolverFn SolverFor(Method method, const SolverOptions& options = {});
+// The same method warm-started from another budget's thresholds of the same kept set (the reuse of
+// per-subset work across budgets in exhaustive search). Only `exact` has one: SolveExact from the
+// given thresholds plus its Lagrangian start, without the heuristic and iPPP starts (those are
+// solved once, at the subset's first budget). Empty for the other methods.
+using WarmSolverFn =
+    std::function<ThresholdSummary(const ThresholdProblem&, const std::vector<double>& warm)>;
+WarmSolverFn WarmSolverFor(Method method, const SolverOptions& options = {});
 
 // A result row (dse/report.hpp) for a policy: fit figures as given, eval figures measured.
 ResultRow MakeRow(const PlacementProblem& problem, const std::string& method,

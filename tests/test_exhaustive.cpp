@@ -88,8 +88,9 @@ TEST_CASE("exhaustive equals direct solves; pruning, reuse and threads change no
 
 TEST_CASE("pruning skips provably dominated subsets") {
   // K = 4. The candidates are always wrong and their heads expensive; the final is right on half.
-  // Phase 1 solves {4} (cost 4, accuracy 0.5), the singletons and the full set. Every two-candidate
-  // subset has oracle accuracy 0.5 (the final's) and cheapest cost >= 1 + 5 > 4: all 3 are pruned.
+  // Phase 1 solves {4} (cost 4, accuracy 0.5) and the singletons. Every subset with two or more
+  // candidates has oracle accuracy 0.5 (the final's) and cheapest cost >= 1 + 5 > 4: all 4 are
+  // pruned.
   ScoreMatrix sc(4, 4);
   CorrectMatrix co(4, 4);
   sc << 0.1, 0.2, 0.3, 0.4,  //
@@ -111,11 +112,12 @@ TEST_CASE("pruning skips provably dominated subsets") {
   o.budgets = {20, 10, 4};
   const ExhaustiveSummary s = Exhaustive(p, o, BruteForceSolve);
   CHECK(s.subsets == 8);
-  CHECK(s.pruned == 3);
+  CHECK(s.pruned == 4);
   for (const auto& sol : s.solutions) {
     CHECK(sol.mask != 0b011);
     CHECK(sol.mask != 0b101);
     CHECK(sol.mask != 0b110);
+    CHECK(sol.mask != 0b111);
   }
   // The front is {4} alone at cost 4, accuracy 0.5, once per budget.
   int on_front = 0;
@@ -126,7 +128,7 @@ TEST_CASE("pruning skips provably dominated subsets") {
     CHECK(sol.summary.fit.mean_cost == 4.0);
   }
   CHECK(on_front == 3);
-  // Without pruning the front is the same and the 3 subsets are solved (and dominated).
+  // Without pruning the front is the same and the 4 subsets are solved (and dominated).
   o.prune = false;
   const ExhaustiveSummary all = Exhaustive(p, o, BruteForceSolve);
   CHECK(all.pruned == 0);
