@@ -5,6 +5,9 @@
 //
 //   build/bench/bench_sweep [methods...]     default: geometric geometric-quantile single
 //                                            greedy-backward (thresholds by single)
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +22,12 @@ using namespace exitplan;
 namespace fs = std::filesystem;
 
 namespace {
+
+double CpuSeconds() {  // user + system time of every thread of this process
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 std::string Reports(const std::string& out) {
   std::string all;
@@ -54,15 +63,17 @@ int main(int argc, char** argv) {
   WriteFileAtomic((tmp / "bench.yaml").string(), yaml);
   SweepSpec spec = LoadSweepSpec((tmp / "bench.yaml").string());
 
-  double secs[2] = {0, 0};
+  double secs[2] = {0, 0}, cpu[2] = {0, 0};
   int cells = 0, failed = 0;
   for (int jobs = 1; jobs <= 2; ++jobs) {
     spec.output = (tmp / ("out" + std::to_string(jobs))).string();
     SweepOptions o;
     o.jobs = jobs;
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = CpuSeconds();
     const SweepSummary s = RunSweep(spec, o);
     secs[jobs - 1] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cpu[jobs - 1] = CpuSeconds() - c0;
     cells = s.cells_run;
     failed = s.cells_failed;
     std::printf("jobs=%d: %s\n", jobs, s.BriefReport().c_str());
@@ -78,6 +89,13 @@ int main(int argc, char** argv) {
               methods.size(), failed);
   std::printf("wall time: 1 job %.2f s, 2 jobs %.2f s, speed-up %.2fx (target: <= 30 s)\n",
               secs[0], secs[1], secs[0] / secs[1]);
+  std::printf("CPU time: 1 job %.2f s (%.2f cores busy on average), 2 jobs %.2f s (%.2f cores)\n",
+              cpu[0], cpu[0] / secs[0], cpu[1], cpu[1] / secs[1]);
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) > 0) {
+    std::printf("machine load average (1 min): %.2f on %ld cores: a speed-up needs free cores\n",
+                load[0], sysconf(_SC_NPROCESSORS_ONLN));
+  }
   std::printf("rerun with every cell done: %.3f s (%d skipped)\n", rerun, again.cells_skipped);
   std::printf("reports identical for 1 and 2 jobs: %s\n", same ? "yes" : "NO");
   fs::remove_all(tmp);
