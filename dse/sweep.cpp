@@ -21,6 +21,7 @@
 
 #include "dse/config.hpp"
 #include "dse/exhaustive.hpp"
+#include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
@@ -309,6 +310,62 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   FillPolicy(t.policy, t.fit, p.EvaluateEval(t.policy), row);
 }
 
+// Budget-free placement rules (flop-score, greedy-th, greedy-efficiency) choose a policy from a
+// tolerance T (option `tolerance`, and `th` for greedy-th) without a budget: the cell reports that
+// policy at every budget, as infeasible when its fit cost exceeds the budget.
+void BudgetCheck(const SweepCellInput& in, ResultRow& row) {
+  if (row.has_solution() && row.fit_cost > in.budget * (1 + 1e-12)) {
+    row.outcome = ToString(Outcome::kInfeasible);
+    row.message = "the rule's policy costs " + FormatDouble(row.fit_cost) + " > budget";
+    row.fit_acc = row.fit_cost = row.eval_acc = row.eval_cost = std::nan("");
+  }
+}
+
+double DoubleOption(const SweepMethod& m, const std::string& key, double fallback) {
+  auto it = m.options.find(key);
+  return it == m.options.end() ? fallback : OptionDouble(key, it->second);
+}
+
+void CheckOnly(const SweepMethod& m, const std::set<std::string>& known) {
+  for (const auto& kv : m.options) {
+    if (!known.count(kv.first)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw InputError("option '" + kv.first + "' of method " + m.method,
+                       "unknown option (known: " + list + ")");
+    }
+  }
+}
+
+void RunRule(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
+  CheckOnly(*in.method, {"tolerance", "th"});
+  const PlacementProblem p = MakePlacementProblem(in);
+  GreedyOptions g;
+  g.rule = rule;
+  g.tolerance = DoubleOption(*in.method, "tolerance", g.tolerance);
+  g.th = DoubleOption(*in.method, "th", g.th);
+  g.budget = in.budget;
+  const GreedySummary s = Greedy(p, g);
+  row.outcome = ToString(s.outcome);
+  row.message = s.message;
+  if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
+  BudgetCheck(in, row);
+}
+
+void RunFlopScore(const SweepCellInput& in, ResultRow& row) {
+  CheckOnly(*in.method, {"tolerance", "max_candidates"});
+  const PlacementProblem p = MakePlacementProblem(in);
+  FlopScoreOptions o;
+  o.tolerance = DoubleOption(*in.method, "tolerance", o.tolerance);
+  o.max_candidates = IntOption(*in.method, "max_candidates", o.max_candidates);
+  o.threads = 1;  // the sweep already runs cells in parallel
+  const FlopScoreSummary s = FlopScore(p, o);
+  row.outcome = ToString(s.outcome);
+  row.message = s.message;
+  if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
+  BudgetCheck(in, row);
+}
+
 // EENet (optim/eenet.hpp, issue 5): a learned utility scorer trained per cell at its budget; the
 // row's measure is "eenet" and its thresholds apply to the scorer's outputs.
 EENetOptions EENetOptionsFrom(const SweepMethod& m) {
@@ -372,6 +429,13 @@ std::map<std::string, SweepMethodFn>& Registry() {
       RunGreedy(GreedyRule::kBackward, in, row);
     };
     r["exhaustive"] = [](const SweepCellInput& in, ResultRow& row) { RunExhaustive(in, row); };
+    r["greedy-th"] = [](const SweepCellInput& in, ResultRow& row) {
+      RunRule(GreedyRule::kTh, in, row);
+    };
+    r["greedy-efficiency"] = [](const SweepCellInput& in, ResultRow& row) {
+      RunRule(GreedyRule::kEfficiency, in, row);
+    };
+    r["flop-score"] = [](const SweepCellInput& in, ResultRow& row) { RunFlopScore(in, row); };
     // Learned scorers (issue 5).
     r["eenet"] = [](const SweepCellInput& in, ResultRow& row) { RunEENet(in, row); };
     return r;

@@ -455,3 +455,27 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
   CHECK_THROWS_WITH(LoadSweepSpec(f.Write("e2", "  - {method: eenet, measure: max_prob}\n")),
                     Catch::Contains("eenet learns its own scores"));
 }
+
+TEST_CASE("budget-free placement rules report one policy, infeasible above the budget") {
+  Fixture f;
+  SweepSpec spec = LoadSweepSpec(f.Write(
+      "rules",
+      "  - {method: flop-score, options: {tolerance: 0.05}}\n"
+      "  - {method: greedy-th, options: {tolerance: 0.05, th: 0.9}}\n",
+      "{values: [0.05, 1.0]}"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == 4);
+  for (int m = 0; m < 2; ++m) {
+    const ResultRow& low = rows[2 * m];
+    const ResultRow& high = rows[2 * m + 1];
+    INFO(high.method << ": " << high.message);
+    REQUIRE(high.has_solution());
+    CHECK(high.fit_cost <= high.budget);
+    CHECK(low.outcome == "infeasible");  // 5% of the full cost is below any policy's cost
+    CHECK_FALSE(low.has_solution());
+  }
+  CHECK(s.cells_failed == 2);
+}
