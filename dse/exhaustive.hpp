@@ -11,7 +11,9 @@
 //   Budgets at or above a subset's full cost are clamped to it (PlacementProblem::Thresholds) and
 //   pose the same problem, solved once. With a warm solver (exact), each smaller budget starts from
 //   the previous budget's thresholds instead of re-running every start (the subset's first budget
-//   gets the full method).
+//   gets the full method). The fast path (exact_path) also solves each subset's Lagrangian
+//   relaxation on a lambda grid once and starts every budget from the best Lagrangian point that
+//   fits and the cheapest that does not (as the exact method's Lagrangian start does).
 // - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
 //   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
 //   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,
@@ -39,6 +41,7 @@ struct ExhaustiveOptions {
   // sort orders and warm starts (dse/internal/path_solver.hpp) instead of calling `solver` per
   // (subset, budget) pair. The CLI sets it for --solver exact.
   bool exact_path = false;
+  int lagrange_points = 6;      // exact_path: lambda grid per subset (+ lambda = 0), >= 2
   std::string Validate() const;
 };
 
