@@ -26,6 +26,7 @@ std::string ExhaustiveOptions::Validate() const {
     }
   }
   if (threads < 1) s << "threads = " << threads << ": must be >= 1\n";
+  if (polish_top < 0) s << "polish_top = " << polish_top << ": must be >= 0\n";
   if (lagrange_points < 2) s << "lagrange_points = " << lagrange_points << ": must be >= 2\n";
   if (max_candidates < 1 || max_candidates > 30) {
     s << "max_candidates = " << max_candidates << ": must be in 1..30\n";
@@ -39,7 +40,9 @@ std::string ExhaustiveSummary::BriefReport() const {
   std::ostringstream s;
   s << "exhaustive: " << ToString(outcome) << ", " << subsets << " subsets (" << pruned
     << " pruned), " << solutions.size() << " solutions, " << solves << " solves, " << reused
-    << " reused, " << infeasible << " infeasible pairs, " << seconds << " s";
+    << " reused, " << infeasible << " infeasible pairs";
+  if (polished > 0) s << ", " << polished << " polished (" << polish_improved << " improved)";
+  s << ", " << seconds << " s";
   if (!message.empty()) s << " (" << message << ")";
   return s.str();
 }
@@ -353,6 +356,57 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
   s.pruned = c2.pruned;
   for (SubsetMask mask = 0; mask < total; ++mask) {
     for (SubsetSolution& sol : per[mask]) s.solutions.push_back(std::move(sol));
+  }
+  // Polish: re-solve the best `polish_top` subsets of every budget with the full solver and keep
+  // the better answer (the fast path is a coordinate-ascent heuristic).
+  if (options.polish_top > 0 && !s.solutions.empty()) {
+    std::vector<std::size_t> tasks;
+    for (double b : options.budgets) {
+      std::vector<std::size_t> idx;
+      for (std::size_t q = 0; q < s.solutions.size(); ++q) {
+        if (s.solutions[q].budget == b) idx.push_back(q);
+      }
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t x, std::size_t y) {
+        const Evaluation& a = s.solutions[x].summary.fit;
+        const Evaluation& c = s.solutions[y].summary.fit;
+        if (a.accuracy != c.accuracy) return a.accuracy > c.accuracy;
+        return a.mean_cost < c.mean_cost;
+      });
+      for (std::size_t r = 0; r < idx.size() && r < static_cast<std::size_t>(options.polish_top);
+           ++r) {
+        if (std::find(tasks.begin(), tasks.end(), idx[r]) == tasks.end()) tasks.push_back(idx[r]);
+      }
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::uint64_t> improved{0};
+    auto worker = [&]() {
+      for (;;) {
+        const std::size_t t = next.fetch_add(1);
+        if (t >= tasks.size()) break;
+        SubsetSolution& sol = s.solutions[tasks[t]];
+        const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
+        if (!cold.ok()) continue;
+        const Evaluation& a = cold.fit;
+        const Evaluation& c = sol.summary.fit;
+        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+          const std::vector<int> kept = sol.summary.policy.kept;
+          sol.summary = cold;
+          sol.summary.policy.kept = kept;
+          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+          sol.reused = false;
+          ++improved;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int id = 1; id < std::min<int>(options.threads, static_cast<int>(tasks.size())); ++id) {
+      pool.emplace_back(worker);
+    }
+    worker();
+    for (auto& th : pool) th.join();
+    s.polished = tasks.size();
+    s.polish_improved = improved;
+    s.solves += tasks.size();
   }
   std::vector<FrontPoint> all;
   for (const SubsetSolution& sol : s.solutions) {

@@ -41,6 +41,9 @@ struct ExhaustiveOptions {
   // sort orders and warm starts (dse/internal/path_solver.hpp) instead of calling `solver` per
   // (subset, budget) pair. The CLI sets it for --solver exact.
   bool exact_path = false;
+  // After the search, re-solve the best `polish_top` subsets of every budget with `solver` (the
+  // full method, e.g. exact with all its starts) and keep the better answer; 0 = off.
+  int polish_top = 0;
   int lagrange_points = 6;      // exact_path: lambda grid per subset (+ lambda = 0), >= 2
   std::string Validate() const;
 };
@@ -62,6 +65,8 @@ struct ExhaustiveSummary {
   std::uint64_t solves = 0;               // solver calls
   std::uint64_t reused = 0;               // answers reused across budgets
   std::uint64_t infeasible = 0;           // (subset, budget) pairs below the subset's cheapest cost
+  std::uint64_t polished = 0;             // answers re-solved by the full solver (polish_top)
+  std::uint64_t polish_improved = 0;      // ... of which the full solver improved
   double seconds = 0.0;
   bool ok() const { return HasSolution(outcome); }
   std::string BriefReport() const;

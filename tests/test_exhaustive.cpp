@@ -188,9 +188,22 @@ TEST_CASE("the exact fast path meets every budget and stays close to brute force
     }
     REQUIRE(compared > 0);
     CHECK(gap / compared < 0.02);  // coordinate ascent: within 2 points of the optimum on average
-    // The thread count changes nothing.
+    // Polishing the best subset of each budget with the (here exact) solver reaches its optimum.
     o.prune = true;
     o.exact_path = true;
+    o.polish_top = 1;
+    const ExhaustiveSummary pol = Exhaustive(p, o, BruteForceSolve);
+    CHECK(pol.polished > 0);
+    for (std::size_t bi = 0; bi < o.budgets.size(); ++bi) {
+      if (a.best_per_budget[bi] < 0) continue;
+      REQUIRE(pol.best_per_budget[bi] >= 0);
+      const SubsetSolution& best = pol.solutions[pol.best_per_budget[bi]];
+      CHECK(best.summary.fit.accuracy >= a.solutions[a.best_per_budget[bi]].summary.fit.accuracy);
+      CHECK(best.summary.fit.accuracy ==
+            BruteForceSolve(p.Thresholds(best.summary.policy.kept, best.budget)).fit.accuracy);
+    }
+    o.polish_top = 0;
+    // The thread count changes nothing.
     o.threads = 1;
     const ExhaustiveSummary one = Exhaustive(p, o, BruteForceSolve);
     REQUIRE(one.solutions.size() == a.solutions.size());
