@@ -26,6 +26,8 @@ std::string ExhaustiveOptions::Validate() const {
     }
   }
   if (threads < 1) s << "threads = " << threads << ": must be >= 1\n";
+  if (polish_top < 0) s << "polish_top = " << polish_top << ": must be >= 0\n";
+  if (lagrange_points < 2) s << "lagrange_points = " << lagrange_points << ": must be >= 2\n";
   if (max_candidates < 1 || max_candidates > 30) {
     s << "max_candidates = " << max_candidates << ": must be in 1..30\n";
   }
@@ -38,7 +40,9 @@ std::string ExhaustiveSummary::BriefReport() const {
   std::ostringstream s;
   s << "exhaustive: " << ToString(outcome) << ", " << subsets << " subsets (" << pruned
     << " pruned), " << solutions.size() << " solutions, " << solves << " solves, " << reused
-    << " reused, " << infeasible << " infeasible pairs, " << seconds << " s";
+    << " reused, " << infeasible << " infeasible pairs";
+  if (polished > 0) s << ", " << polished << " polished (" << polish_improved << " improved)";
+  s << ", " << seconds << " s";
   if (!message.empty()) s << " (" << message << ")";
   return s.str();
 }
@@ -121,7 +125,31 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       parent = mask & ~(SubsetMask{1} << top);
     }
     const bool has_parent = options.exact_path && mask != 0 && done[parent];
-    if (options.exact_path) path.emplace(*shared, kept, tp.stop_cost);
+    // Lagrangian points of this subset, shared by all its budgets: a grid of lambda from cheap
+    // (large lambda) to accurate (lambda = 0), each warm-started from the previous one.
+    struct Hull {
+      std::vector<int> cuts;
+      std::int64_t right;
+      double cost;
+    };
+    std::vector<Hull> hull;
+    int hull_sweeps = 0;
+    if (options.exact_path) {
+      path.emplace(*shared, kept, tp.stop_cost);
+      if (kept.size() > 1) {
+        const double span = std::max(tp.MaxCost() - tp.MinCost(), 1e-300);
+        std::vector<int> cuts(kept.size() - 1, n);  // everyone at the first exit
+        for (int g = 0; g <= options.lagrange_points; ++g) {
+          const double lam = g == options.lagrange_points
+                                 ? 0.0
+                                 : 100.0 * std::pow(1e-4, g / (options.lagrange_points - 1.0)) / span;
+          cuts = path->Ascend(0.0, cuts, 8, &hull_sweeps, lam);
+          Hull h{cuts, 0, 0.0};
+          path->Value(cuts, &h.right, &h.cost);
+          hull.push_back(std::move(h));
+        }
+      }
+    }
     for (int bi : border) {
       const double b = options.budgets[bi];
       if (b < min_cost) {
@@ -138,8 +166,14 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       // With the path solver, the previous budget's answer is a coordinate-wise optimum there; if it
       // still fits, every move that fits the smaller budget fitted the larger one too, so it is a
       // coordinate-wise optimum here as well: the ascent from it would return it unchanged.
+      // (With Lagrangian points: unless one that fits is more accurate.)
+      const bool hull_better =
+          std::any_of(hull.begin(), hull.end(), [&](const Hull& h) {
+            return prev != nullptr && h.cost <= clamped &&
+                   h.right > std::llround(prev->fit.accuracy * n);
+          });
       const bool fits = prev != nullptr && prev->fit.mean_cost <= clamped &&
-                        (prev->outcome == Outcome::kOptimal || options.exact_path);
+                        (prev->outcome == Outcome::kOptimal || (options.exact_path && !hull_better));
       tp.budget = clamped;
       if (options.reuse && (same || fits)) {
         sol.summary = *prev;
@@ -165,8 +199,24 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
             starts.push_back(cuts);
           }
         }
+        // The most accurate Lagrangian point that fits, and the cheapest one that does not.
+        const Hull* in = nullptr;
+        const Hull* over = nullptr;
+        for (const Hull& h : hull) {
+          if (h.cost <= clamped) {
+            if (!in || h.right > in->right) in = &h;
+          } else if (!over || h.cost < over->cost) {
+            over = &h;
+          }
+        }
+        for (const Hull* h : {in, over}) {
+          if (h && std::find(starts.begin(), starts.end(), h->cuts) == starts.end()) {
+            starts.push_back(h->cuts);
+          }
+        }
         if (starts.empty()) starts.push_back(std::vector<int>(kept.size() - 1, 0));
-        int sweeps = 0;
+        int sweeps = hull_sweeps;
+        hull_sweeps = 0;  // counted once, on the subset's first solve
         std::vector<int> best;
         std::int64_t best_right = -1;
         double best_cost = 0;
@@ -306,6 +356,57 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
   s.pruned = c2.pruned;
   for (SubsetMask mask = 0; mask < total; ++mask) {
     for (SubsetSolution& sol : per[mask]) s.solutions.push_back(std::move(sol));
+  }
+  // Polish: re-solve the best `polish_top` subsets of every budget with the full solver and keep
+  // the better answer (the fast path is a coordinate-ascent heuristic).
+  if (options.polish_top > 0 && !s.solutions.empty()) {
+    std::vector<std::size_t> tasks;
+    for (double b : options.budgets) {
+      std::vector<std::size_t> idx;
+      for (std::size_t q = 0; q < s.solutions.size(); ++q) {
+        if (s.solutions[q].budget == b) idx.push_back(q);
+      }
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t x, std::size_t y) {
+        const Evaluation& a = s.solutions[x].summary.fit;
+        const Evaluation& c = s.solutions[y].summary.fit;
+        if (a.accuracy != c.accuracy) return a.accuracy > c.accuracy;
+        return a.mean_cost < c.mean_cost;
+      });
+      for (std::size_t r = 0; r < idx.size() && r < static_cast<std::size_t>(options.polish_top);
+           ++r) {
+        if (std::find(tasks.begin(), tasks.end(), idx[r]) == tasks.end()) tasks.push_back(idx[r]);
+      }
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::uint64_t> improved{0};
+    auto worker = [&]() {
+      for (;;) {
+        const std::size_t t = next.fetch_add(1);
+        if (t >= tasks.size()) break;
+        SubsetSolution& sol = s.solutions[tasks[t]];
+        const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
+        if (!cold.ok()) continue;
+        const Evaluation& a = cold.fit;
+        const Evaluation& c = sol.summary.fit;
+        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+          const std::vector<int> kept = sol.summary.policy.kept;
+          sol.summary = cold;
+          sol.summary.policy.kept = kept;
+          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+          sol.reused = false;
+          ++improved;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int id = 1; id < std::min<int>(options.threads, static_cast<int>(tasks.size())); ++id) {
+      pool.emplace_back(worker);
+    }
+    worker();
+    for (auto& th : pool) th.join();
+    s.polished = tasks.size();
+    s.polish_improved = improved;
+    s.solves += tasks.size();
   }
   std::vector<FrontPoint> all;
   for (const SubsetSolution& sol : s.solutions) {

@@ -11,7 +11,9 @@
 //   Budgets at or above a subset's full cost are clamped to it (PlacementProblem::Thresholds) and
 //   pose the same problem, solved once. With a warm solver (exact), each smaller budget starts from
 //   the previous budget's thresholds instead of re-running every start (the subset's first budget
-//   gets the full method).
+//   gets the full method). The fast path (exact_path) also solves each subset's Lagrangian
+//   relaxation on a lambda grid once and starts every budget from the best Lagrangian point that
+//   fits and the cheapest that does not (as the exact method's Lagrangian start does).
 // - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
 //   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
 //   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,
@@ -39,6 +41,10 @@ struct ExhaustiveOptions {
   // sort orders and warm starts (dse/internal/path_solver.hpp) instead of calling `solver` per
   // (subset, budget) pair. The CLI sets it for --solver exact.
   bool exact_path = false;
+  // After the search, re-solve the best `polish_top` subsets of every budget with `solver` (the
+  // full method, e.g. exact with all its starts) and keep the better answer; 0 = off.
+  int polish_top = 0;
+  int lagrange_points = 6;      // exact_path: lambda grid per subset (+ lambda = 0), >= 2
   std::string Validate() const;
 };
 
@@ -59,6 +65,8 @@ struct ExhaustiveSummary {
   std::uint64_t solves = 0;               // solver calls
   std::uint64_t reused = 0;               // answers reused across budgets
   std::uint64_t infeasible = 0;           // (subset, budget) pairs below the subset's cheapest cost
+  std::uint64_t polished = 0;             // answers re-solved by the full solver (polish_top)
+  std::uint64_t polish_improved = 0;      // ... of which the full solver improved
   double seconds = 0.0;
   bool ok() const { return HasSolution(outcome); }
   std::string BriefReport() const;

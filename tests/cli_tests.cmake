@@ -171,3 +171,42 @@ add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no
 set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPRESSION "accuracy target")
 add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 0.5 --relative --budget-margin 0.95)
 set_tests_properties(cli_thresholds_margin PROPERTIES PASS_REGULAR_EXPRESSION "budget margin at level 0.95")
+
+# ---- issue 4: exit placement (exitplan place) --------------------------------------------------
+set(PLACE_PROFILE ${EXAMPLE}/profile-flops.yaml)
+add_test(NAME "cli: place flop-score example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method flop-score)
+# Best of the 2^5 subsets by seed 002 eq. 4 at tolerance 0.05 (agreement CA).
+set_tests_properties("cli: place flop-score example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "flop-score: optimal, kept exits 1;2;4;5;6, score 12835\\.[0-9]*, fit accuracy 0\\.8914.*32 subsets")
+add_test(NAME "cli: place greedy rules example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE}
+                 --method greedy-th,greedy-efficiency)
+set_tests_properties("cli: place greedy rules example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "greedy-th: converged, kept exits 1;2;4;5;6.*greedy-efficiency: converged, kept exits 1;4;6,")
+add_test(NAME "cli: place exhaustive example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive
+                 --budget 0.3,0.5 --compare --out ${CMAKE_CURRENT_BINARY_DIR}/place_example.csv)
+set_tests_properties("cli: place exhaustive example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "exhaustive: converged, 32 subsets .*1\\.87974 +1;2;3;4;5;6 +0\\.913.*even-3 \\(2;4;5;6\\).*wrote .*place_example.csv .*place_example.svg")
+add_test(NAME "cli: place greedy-forward example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward
+                 --budget 0.5 --solver single)
+set_tests_properties("cli: place greedy-forward example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "greedy-forward: converged, kept exits [0-9;]*6, fit accuracy 0\\.9")
+exitplan_expect_error("place tolerance out of range" "--tolerance: tolerance = 1\\.5: must be in \\(0, 1\\)"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 1.5)
+exitplan_expect_error("place tolerance zero" "--tolerance: tolerance = 0: must be in \\(0, 1\\)"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 0)
+exitplan_expect_error("place cumulative profile" "issue4_cumulative.yaml: method flop-score needs per-exit head costs"
+  place --dump ${EXAMPLE} --profile ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue4_cumulative.yaml)
+exitplan_expect_error("place enumeration limit" "flop-score: the dump has 5 candidate exits, more than the enumeration limit 3 .*use --method greedy-th"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --max-candidates 3)
+exitplan_expect_error("place exhaustive limit" "exhaustive: the dump has 5 candidate exits.*use --method greedy-forward"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --max-candidates 4)
+exitplan_expect_error("place unknown method" "--method: unknown placement method 'best'"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method best)
+exitplan_expect_error("place forward needs budget" "--budget: greedy-forward and greedy-backward need"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward)
+exitplan_expect_error("place bad budget range" "--budget: range '1:0:5'"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --budget 1:0:5)

@@ -154,3 +154,61 @@ TEST_CASE("exhaustive rejects bad input") {
   CHECK(s.outcome == Outcome::kInfeasible);
   CHECK(s.infeasible == 16);
 }
+
+TEST_CASE("the exact fast path meets every budget and stays close to brute force") {
+  for (unsigned seed = 1; seed <= 3; ++seed) {
+    const auto sp = MakeSmallProblem(4, 40, 30 + seed, 8);
+    const PlacementProblem p = sp.problem();
+    const double full = sp.profile.FullCost();
+    ExhaustiveOptions o;
+    for (int q = 0; q < 10; ++q) o.budgets.push_back(full * (0.25 + 0.08 * q));
+    o.exact_path = true;
+    o.threads = 2;
+    const ExhaustiveSummary a = Exhaustive(p, o, BruteForceSolve);
+    o.prune = false;
+    o.exact_path = false;
+    const ExhaustiveSummary brute = Exhaustive(p, o, BruteForceSolve);
+    INFO("seed " << seed);
+    REQUIRE(a.ok());
+    double gap = 0;
+    int compared = 0;
+    for (const auto& sol : a.solutions) {
+      // Feasible as the evaluator computes it, and never above the optimum of its own subset.
+      const Evaluation ev = p.EvaluateFit(sol.summary.policy);
+      CHECK(ev.accuracy == sol.summary.fit.accuracy);
+      CHECK(ev.mean_cost <= std::min(sol.budget, p.Thresholds(sol.summary.policy.kept, sol.budget)
+                                                     .MaxCost()) * (1 + 1e-12));
+      for (const auto& b : brute.solutions) {
+        if (b.mask == sol.mask && b.budget == sol.budget) {
+          CHECK(sol.summary.fit.accuracy <= b.summary.fit.accuracy);
+          gap += b.summary.fit.accuracy - sol.summary.fit.accuracy;
+          ++compared;
+        }
+      }
+    }
+    REQUIRE(compared > 0);
+    CHECK(gap / compared < 0.02);  // coordinate ascent: within 2 points of the optimum on average
+    // Polishing the best subset of each budget with the (here exact) solver reaches its optimum.
+    o.prune = true;
+    o.exact_path = true;
+    o.polish_top = 1;
+    const ExhaustiveSummary pol = Exhaustive(p, o, BruteForceSolve);
+    CHECK(pol.polished > 0);
+    for (std::size_t bi = 0; bi < o.budgets.size(); ++bi) {
+      if (a.best_per_budget[bi] < 0) continue;
+      REQUIRE(pol.best_per_budget[bi] >= 0);
+      const SubsetSolution& best = pol.solutions[pol.best_per_budget[bi]];
+      CHECK(best.summary.fit.accuracy >= a.solutions[a.best_per_budget[bi]].summary.fit.accuracy);
+      CHECK(best.summary.fit.accuracy ==
+            BruteForceSolve(p.Thresholds(best.summary.policy.kept, best.budget)).fit.accuracy);
+    }
+    o.polish_top = 0;
+    // The thread count changes nothing.
+    o.threads = 1;
+    const ExhaustiveSummary one = Exhaustive(p, o, BruteForceSolve);
+    REQUIRE(one.solutions.size() == a.solutions.size());
+    for (std::size_t q = 0; q < a.solutions.size(); ++q) {
+      CHECK(one.solutions[q].summary.policy.thresholds == a.solutions[q].summary.policy.thresholds);
+    }
+  }
+}

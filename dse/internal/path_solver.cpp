@@ -40,6 +40,12 @@ PathSolver::PathSolver(const PathShared& shared, const std::vector<int>& kept,
                        const std::vector<double>& stop_cost)
     : s_(shared), kept_(kept), m_(static_cast<int>(kept.size())) {
   for (int e : kept_) cost_.push_back(stop_cost[e]);
+  corr_.assign(s_.n, 0);
+  for (int i = 0; i < s_.n; ++i) {
+    for (int q = 0; q < m_; ++q) {
+      if ((*s_.correct)(kept_[q], i)) corr_[i] |= std::uint32_t{1} << q;
+    }
+  }
 }
 
 namespace {
@@ -70,7 +76,8 @@ void PathSolver::Value(const std::vector<int>& cuts, std::int64_t* correct,
 }
 
 std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int max_sweeps,
-                                    int* sweeps) const {
+                                    int* sweeps, double lambda) const {
+  const bool lagrangian = lambda >= 0.0;
   const int n = s_.n;
   // Bit p of pass[i]: sample i passes slot p under the current cuts (m - 1 <= 30 slots).
   std::vector<std::uint32_t> pass(n, 0);
@@ -81,6 +88,7 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
   std::vector<int> slot(n);  // downstream slot of each sample when it does not stop at q
   std::vector<char> reach(n);
   const double slack = 1e-12 * std::max(1.0, std::abs(budget));
+  const double limit = (budget + slack) * n;
   int sw = 0;
   for (; sw < max_sweeps; ++sw) {
     bool changed = false;
@@ -96,7 +104,7 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
         const int stop = bits ? std::countr_zero(bits) : m_ - 1;
         reach[i] = (pass[i] & below) == 0;
         slot[i] = stop;
-        right += (*s_.correct)(kept_[stop], i);
+        right += (corr_[i] >> stop) & 1u;
         total += cost_[stop];
       }
       // Scan q's cuts.
@@ -104,35 +112,40 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
       const std::vector<char>& ok = s_.cut_ok[e];
       int best_c = -1;
       bool best_feas = false;
-      std::int64_t best_right = 0;
+      double best_right = 0;
       double best_cost = std::numeric_limits<double>::infinity();
       int cur_pos = -1;
       bool cur_feas = false;
-      std::int64_t cur_right = 0;
+      double cur_right = 0;
       double cur_cost = 0;
       for (int c = 0; c <= n; ++c) {
         if (c > 0) {
           const int i = ord[c - 1];
           if (reach[i]) {
-            right += (*s_.correct)(e, i) - (*s_.correct)(kept_[slot[i]], i);
-            total += cost_[q] - cost_[slot[i]];
+            const int d = slot[i];
+            right += static_cast<std::int64_t>((corr_[i] >> q) & 1u) -
+                     static_cast<std::int64_t>((corr_[i] >> d) & 1u);
+            total += cost_[q] - cost_[d];
           }
         }
         if (!ok[c]) continue;
-        const double cost = total / n;
-        const bool feas = cost <= budget + slack;
-        if (c == cuts[q]) cur_pos = c, cur_feas = feas, cur_right = right, cur_cost = cost;
+        const double cost = total;  // compared as a sum; the mean is total / n
+        // Lagrangian mode: every state "fits"; compare right - lambda x total instead of right.
+        const bool feas = lagrangian || total <= limit;
+        const double value = lagrangian ? static_cast<double>(right) - lambda * total
+                                        : static_cast<double>(right);
+        if (c == cuts[q]) cur_pos = c, cur_feas = feas, cur_right = value, cur_cost = cost;
         bool better;
         if (best_c < 0) {
           better = true;
         } else if (feas != best_feas) {
           better = feas;
-        } else if (feas && right != best_right) {
-          better = right > best_right;
+        } else if (feas && value != best_right) {
+          better = value > best_right;
         } else {
           better = cost < best_cost;
         }
-        if (better) best_c = c, best_feas = feas, best_right = right, best_cost = cost;
+        if (better) best_c = c, best_feas = feas, best_right = value, best_cost = cost;
       }
       // Move only on a strict improvement over the current cut (no cycling).
       bool improve = cur_pos < 0;

@@ -13,6 +13,7 @@
 // summed per exit slot in the evaluator's order, so "within budget" agrees with the evaluator.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "optim/problem.hpp"
@@ -36,8 +37,11 @@ class PathSolver {
  public:
   PathSolver(const PathShared& shared, const std::vector<int>& kept,
              const std::vector<double>& stop_cost);
-  // Coordinate ascent at `budget` from `start` cuts (size kept-1); returns the final cuts.
-  std::vector<int> Ascend(double budget, std::vector<int> start, int max_sweeps, int* sweeps) const;
+  // Coordinate ascent at `budget` from `start` cuts (size kept-1); returns the final cuts. With
+  // lambda >= 0 the budget is ignored and the ascent maximises correct - lambda x total cost (the
+  // Lagrangian relaxation, whose answers lie on the convex hull of the subset's front).
+  std::vector<int> Ascend(double budget, std::vector<int> start, int max_sweeps, int* sweeps,
+                          double lambda = -1.0) const;
   // Cuts of given thresholds, and thresholds realising given cuts.
   std::vector<int> CutsOf(const std::vector<double>& thresholds) const;
   std::vector<double> ThresholdsOf(const std::vector<int>& cuts) const;
@@ -48,6 +52,7 @@ class PathSolver {
   const PathShared& s_;
   std::vector<int> kept_;
   std::vector<double> cost_;  // per kept slot
+  std::vector<std::uint32_t> corr_;  // per sample: bit q = correct at kept slot q
   int m_;
 };
 
