@@ -3,7 +3,10 @@
 // cheapest and the full cost, as a Markdown table, plus one CSV-like line per row.
 //   build/bench/bench_eenet_compare [dump profile [fractions]]
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "exitplan_paths.hpp"
@@ -37,6 +40,25 @@ void Run(const std::string& dir, const std::string& profile_path, const std::str
               profile.FullCost(), profile.unit.c_str());
   const auto rows = CompareExitPolicies(dump, profile, opt, &Print);
   std::printf("\n%s\n", ComparisonMarkdown(rows, profile.unit).c_str());
+  // The bar of issue 5: within budget on the fit split, and eval accuracy at least that of the
+  // published EENet code at the same budget (reference/published-eenet-code.csv, when present).
+  std::ifstream ref(dir + "/reference/published-eenet-code.csv");
+  std::string line;
+  std::getline(ref, line);  // header
+  while (std::getline(ref, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) f.push_back(cell);
+    if (f.size() < 9 || f[2] != "eenet") continue;
+    const double frac = std::stod(f[8]), pub_eval = std::stod(f[5]);
+    for (const ComparisonRow& r : rows) {
+      if (r.method != "eenet" || std::abs(r.budget_fraction - frac) > 1e-6) continue;
+      std::printf("bar at %.2f of full cost: within budget on fit: %s (%.5g <= %.5g); eval %.4f vs "
+                  "published code %.4f: %s\n",
+                  frac, r.within_budget() ? "yes" : "NO", r.fit.mean_cost, r.budget,
+                  r.eval.accuracy, pub_eval, r.eval.accuracy >= pub_eval ? "ok" : "BELOW");
+    }
+  }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "profiles/dump.hpp"
@@ -41,6 +43,31 @@ struct Tape {
   std::vector<Eigen::MatrixXd> x, z, s;  // per exit: inputs D x n, pre-activation and activation H x n
   Eigen::MatrixXd u, rt;                  // K x n: utility logits (q = sigmoid(u)), assignment logits
   Eigen::MatrixXd r;                      // K x n: softmax over exits of rt
+  Eigen::MatrixXd q;                      // K x n: sigmoid(u)
+  // Backward workspace, kept between calls: re-allocating these per mini-batch (each above glibc's
+  // mmap threshold) cost a page fault storm of ~30% of the training time.
+  Eigen::MatrixXd surv, du, dr, dq, ds, dz;
+};
+
+// Tapes reused across calls, one per thread and batch size (training alternates full batches, the
+// last short batch and the held-out set; one shared tape would reallocate, and fault in fresh
+// pages, three times per epoch). Large sets (scoring a whole split) get a temporary tape.
+class TapeLease {
+ public:
+  explicit TapeLease(int n) {
+    if (n <= 4096) {
+      thread_local std::map<int, Tape> cache;
+      tape_ = &cache[n];
+    } else {
+      owned_ = std::make_unique<Tape>();
+      tape_ = owned_.get();
+    }
+  }
+  Tape& operator*() { return *tape_; }
+
+ private:
+  Tape* tape_ = nullptr;
+  std::unique_ptr<Tape> owned_;
 };
 
 void Forward(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInputs& in,
@@ -51,7 +78,8 @@ void Forward(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInpu
   tape->s.resize(k);
   tape->u.resize(k, n);
   tape->rt.resize(k, n);
-  Eigen::MatrixXd q(k, n);
+  Eigen::MatrixXd& q = tape->q;
+  q.resize(k, n);
   for (int j = 0; j < k; ++j) {
     const ExitParams p = Params(l, theta, j);
     Eigen::MatrixXd& x = tape->x[j];
@@ -161,10 +189,27 @@ EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& 
 
 void EENetForward(const EENetLayout& layout, const Eigen::VectorXd& theta, const EENetInputs& in,
                   ScoreMatrix* q, ScoreMatrix* r) {
-  Tape tape;
-  Forward(layout, theta, in, &tape);
-  if (q) *q = tape.u.unaryExpr([](double v) { return Sigmoid(v); });
-  if (r) *r = tape.r;
+  // In chunks of at most 4096 samples, so scoring a large split keeps the per-layer activations
+  // (H x chunk per exit) small and reuses one cached tape.
+  constexpr int kChunk = 4096;
+  const int n = in.n(), k = layout.k;
+  if (q) q->resize(k, n);
+  if (r) r->resize(k, n);
+  for (int start = 0; start < n; start += kChunk) {
+    const int len = std::min(kChunk, n - start);
+    EENetInputs chunk;
+    const EENetInputs* src = &in;
+    if (len != n) {
+      chunk.base.reserve(in.base.size());
+      for (const Eigen::MatrixXd& m : in.base) chunk.base.push_back(m.middleCols(start, len));
+      src = &chunk;
+    }
+    TapeLease lease(len);
+    Tape& tape = *lease;
+    Forward(layout, theta, *src, &tape);
+    if (q) q->middleCols(start, len) = tape.q;
+    if (r) r->middleCols(start, len) = tape.r;
+  }
 }
 
 Eigen::MatrixXd EENetSurvival(const Eigen::MatrixXd& r) {
@@ -198,14 +243,30 @@ EENetLoss EENetLossAndGradient(const EENetLayout& l, const Eigen::VectorXd& thet
                                const Eigen::MatrixXd& r_target, const std::vector<double>& cost,
                                double budget, const EENetLossWeights& w, Eigen::VectorXd* grad,
                                const Eigen::MatrixXd* fixed_survival) {
-  Tape t;
+  TapeLease lease(in.n());
+  Tape& t = *lease;
   Forward(l, theta, in, &t);
   const int n = in.n(), k = l.k;
   EENetLoss loss;
   // Survival weights (eq. 13), constants: w_nk = (1 - sum_{k'<k} r_nk') / sum_n (same).
-  const Eigen::MatrixXd surv = fixed_survival ? *fixed_survival : EENetSurvival(t.r);
+  Eigen::MatrixXd& surv = t.surv;
+  if (fixed_survival) {
+    surv = *fixed_survival;
+  } else {
+    surv.resize(k, n);
+    for (int i = 0; i < n; ++i) {
+      double acc = 0.0;
+      for (int j = 0; j < k; ++j) {
+        surv(j, i) = std::max(0.0, 1.0 - acc);
+        acc += t.r(j, i);
+      }
+    }
+  }
   Eigen::VectorXd surv_sum = surv.rowwise().sum();
-  Eigen::MatrixXd du(k, n), dr(k, n);  // dL/du and dL/dr (before the softmax)
+  Eigen::MatrixXd& du = t.du;  // dL/du
+  Eigen::MatrixXd& dr = t.dr;  // dL/drt (through the softmax)
+  du.resize(k, n);
+  dr.resize(k, n);
   for (int j = 0; j < k; ++j) {
     const double norm = surv_sum(j) > 0 ? 1.0 / surv_sum(j) : 0.0;
     for (int i = 0; i < n; ++i) {
@@ -242,9 +303,10 @@ EENetLoss EENetLossAndGradient(const EENetLayout& l, const Eigen::VectorXd& thet
   for (int i = 0; i < n; ++i) {
     double mean_g = 0.0;
     for (int j = 0; j < k; ++j) mean_g += t.r(j, i) * cost[j];
+    const double rsum = r_target.col(i).sum();
     for (int j = 0; j < k; ++j) {
       const double budget_part = w.alpha * sign / (budget * n) * t.r(j, i) * (cost[j] - mean_g);
-      const double ce_part = w.beta * (t.r(j, i) * r_target.col(i).sum() - r_target(j, i)) /
+      const double ce_part = w.beta * (t.r(j, i) * rsum - r_target(j, i)) /
                              (static_cast<double>(n) * k);
       dr(j, i) = budget_part + ce_part;
     }
@@ -253,7 +315,9 @@ EENetLoss EENetLossAndGradient(const EENetLayout& l, const Eigen::VectorXd& thet
   *grad = w.weight_decay * theta;
   // Backward, deepest exit first: exit j's inputs hold q_1..q_{j-1} (b_k, eq. 8), so its input
   // gradient adds to the utility gradients of the earlier exits before those are propagated.
-  Eigen::MatrixXd dq = Eigen::MatrixXd::Zero(k, n);  // dL/dq through the b inputs
+  Eigen::MatrixXd& dq = t.dq;  // dL/dq through the b inputs
+  dq.resize(k, n);
+  dq.setZero();
   for (int j = k - 1; j >= 0; --j) {
     const int h = l.hidden[j], d = l.inputs[j];
     const ExitParams p = Params(l, theta, j);
@@ -264,9 +328,11 @@ EENetLoss EENetLossAndGradient(const EENetLayout& l, const Eigen::VectorXd& thet
       }
     }
     double* g = grad->data() + l.offset[j];
-    Eigen::MatrixXd ds = p.w_g * du.row(j) + p.w_h * dr.row(j);  // H x n
-    Eigen::MatrixXd dz = ds.cwiseProduct(
-        t.z[j].unaryExpr([](double v) { return v > 0 ? 1.0 : kLeak; }));
+    Eigen::MatrixXd& ds = t.ds;
+    Eigen::MatrixXd& dz = t.dz;
+    ds.noalias() = p.w_g * du.row(j);  // H x n
+    ds.noalias() += p.w_h * dr.row(j);
+    dz = ds.cwiseProduct(t.z[j].unaryExpr([](double v) { return v > 0 ? 1.0 : kLeak; }));
     Eigen::Map<Eigen::MatrixXd>(g, h, d).noalias() += dz * t.x[j].transpose();
     Eigen::Map<Eigen::VectorXd>(g + h * d, h) += dz.rowwise().sum();
     Eigen::Map<Eigen::VectorXd>(g + h * d + h, h).noalias() += t.s[j] * du.row(j).transpose();

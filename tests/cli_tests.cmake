@@ -116,7 +116,7 @@ set_tests_properties("cli: evaluate --scorer" PROPERTIES FIXTURES_REQUIRED issue
   PASS_REGULAR_EXPRESSION "val,0\\.[89][0-9]*,0\\.16[0-9]*,[0-9.;]+\ntest,")
 add_test(NAME "cli: inspect --calibrate"
          COMMAND exitplan inspect --dump ${EXAMPLE} --calibrate)
-# Exit 1 of the example is over-confident: T < 1 and its val ECE drops below 0.05.
+# Exit 1 of the example is under-confident: T < 1 and its val ECE drops from 0.2 to below 0.05.
 set_tests_properties("cli: inspect --calibrate" PROPERTIES PASS_REGULAR_EXPRESSION
   "calibration: per-exit temperature scaling.*converged\n.*\n  1 +0\\.4[0-9]+ +[0-9.]+ +[0-9.]+ +0\\.2[0-9]+ +0\\.0[0-4][0-9]+")
 exitplan_expect_error("fit-scorer needs a budget" "--budget: give exactly one of --budget"
@@ -210,3 +210,9 @@ exitplan_expect_error("place forward needs budget" "--budget: greedy-forward and
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward)
 exitplan_expect_error("place bad budget range" "--budget: range '1:0:5'"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --budget 1:0:5)
+# A budget below the cheapest exit: exit status 3 (solver outcome), a message, no scorer written.
+add_test(NAME "cli: fit-scorer infeasible budget"
+         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;0.01;--max-epochs;5;--out;${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
+                 "-DEXPECT_REGEX=budget 0.01 is below the cheapest exit's cost 0.0386.*no scorer written"
+                 -DEXPECT_CODE=3 "-DNO_FILE=${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
+                 -P ${EXPECT_ERROR})
