@@ -152,7 +152,13 @@ int Run(const PlaceArgs& a) {
     return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
            m == PlacementMethod::kGreedyTh;
   });
-  if (rules) problem.ca_correct = &fit.Correct(ca_target);
+  if (rules) {
+    if (ca_target == Target::kAgreement && !fit.has_logits()) {
+      throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
+                                   " is a scores-mode dump: use --ca labels");
+    }
+    problem.ca_correct = &fit.Correct(ca_target);
+  }
   problem.profile = &prof;
   if (dump.eval) {
     problem.eval_scores = &dump.eval->Scores(measure);

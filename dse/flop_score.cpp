@@ -206,7 +206,7 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   if (const std::string err = options.Validate(); !err.empty()) throw InputError("flop-score", err);
   if (const std::string err = problem.Check(); !err.empty()) throw InputError("flop-score", err);
   if (const std::string err = CheckHeadCosts(*problem.profile, "flop-score"); !err.empty()) {
-    throw InputError(problem.profile->source, err);
+    throw InputError(err);
   }
   const int m = problem.candidates();
   if (m > options.max_candidates) {

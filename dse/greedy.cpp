@@ -215,7 +215,7 @@ GreedySummary Greedy(const PlacementProblem& problem, const GreedyOptions& optio
   if (options.rule == GreedyRule::kEfficiency || options.rule == GreedyRule::kTh) {
     if (const std::string err = CheckHeadCosts(*problem.profile, ToString(options.rule));
         !err.empty()) {
-      throw InputError(problem.profile->source, err);
+      throw InputError(err);
     }
     s = Scan(problem, options);
   } else {

@@ -198,7 +198,7 @@ exitplan_expect_error("place tolerance out of range" "--tolerance: tolerance = 1
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 1.5)
 exitplan_expect_error("place tolerance zero" "--tolerance: tolerance = 0: must be in \\(0, 1\\)"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 0)
-exitplan_expect_error("place cumulative profile" "issue4_cumulative.yaml: method flop-score needs per-exit head costs"
+exitplan_expect_error("place cumulative profile" "method flop-score needs per-exit head costs, but .*issue4_cumulative.yaml gives only"
   place --dump ${EXAMPLE} --profile ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue4_cumulative.yaml)
 exitplan_expect_error("place enumeration limit" "flop-score: the dump has 5 candidate exits, more than the enumeration limit 3 .*use --method greedy-th"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --max-candidates 3)
