@@ -144,8 +144,7 @@ int Run(ThresholdsArgs& a) {
       }
     } else {
       ++failed;
-      std::cerr << "exitplan: " << s.method << ": budget " << FormatDouble(b) << ": " << s.message
-                << "\n";
+      std::cerr << "exitplan: " << s.method << ": " << s.message << "\n";
     }
     rows.push_back(r);
   }

@@ -25,8 +25,12 @@ struct Command {
 
 void RegisterInspect(CLI::App& root, std::vector<Command>& out);
 void RegisterEvaluate(CLI::App& root, std::vector<Command>& out);
+void RegisterSweep(CLI::App& root, std::vector<Command>& out);
+void RegisterMerge(CLI::App& root, std::vector<Command>& out);
+void RegisterExport(CLI::App& root, std::vector<Command>& out);
 void RegisterFitScorer(CLI::App& root, std::vector<Command>& out);
 void RegisterThresholds(CLI::App& root, std::vector<Command>& out);
+void RegisterPlace(CLI::App& root, std::vector<Command>& out);  // issue 4
 
 // The whole command line, quoted, for provenance in reports and configs.
 const std::string& CommandLine();

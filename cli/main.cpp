@@ -15,8 +15,12 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   RegisterInspect(app, commands);
   RegisterEvaluate(app, commands);
+  RegisterSweep(app, commands);
+  RegisterMerge(app, commands);
+  RegisterExport(app, commands);
   RegisterFitScorer(app, commands);
   RegisterThresholds(app, commands);
+  RegisterPlace(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -47,6 +47,60 @@ exitplan_expect_error("multi-target needs --target" "several targets"
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
 
+# ---- issue 6: sweeps, merge, export ------------------------------------------------------------
+set(SWEEP_FIX "${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue6")
+set(SWEEP_OUT "${CMAKE_CURRENT_BINARY_DIR}/issue6")
+add_test(NAME "cli: sweep setup" COMMAND ${CMAKE_COMMAND} -E rm -rf ${SWEEP_OUT})
+set_tests_properties("cli: sweep setup" PROPERTIES FIXTURES_SETUP sweep_clean)
+add_test(NAME "cli: sweep small"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single --jobs 2)
+set_tests_properties("cli: sweep small" PROPERTIES FIXTURES_REQUIRED sweep_clean
+  FIXTURES_SETUP sweep_single
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells, 16 run, 0 already done, 0 failed.*reports: .*summary: .*configs: ")
+add_test(NAME "cli: sweep rerun skips"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single)
+set_tests_properties("cli: sweep rerun skips" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells, 0 run, 16 already done, 0 failed")
+add_test(NAME "cli: sweep shard 1/2"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/shard1 --shard 1/2)
+add_test(NAME "cli: sweep shard 2/2"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/shard2 --shard 2/2)
+set_tests_properties("cli: sweep shard 1/2" "cli: sweep shard 2/2" PROPERTIES
+  FIXTURES_REQUIRED sweep_clean FIXTURES_SETUP sweep_shards
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells \\(8 in this shard\\), 8 run.*reports not written")
+add_test(NAME "cli: merge shards"
+         COMMAND exitplan merge ${SWEEP_OUT}/shard1 ${SWEEP_OUT}/shard2 -o ${SWEEP_OUT}/merged)
+set_tests_properties("cli: merge shards" PROPERTIES FIXTURES_REQUIRED sweep_shards
+  FIXTURES_SETUP sweep_merged
+  PASS_REGULAR_EXPRESSION "merged 2 directories: 16 cells, 0 failed")
+add_test(NAME "cli: export row yaml"
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 2)
+set_tests_properties("cli: export row yaml" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "schema_version: 1\nmodel: \"fmnist\"\ntarget: \"flops\"\nunit: \"mflops\"\nmethod: \"single\".*kept_exits: \\[1, 2, 3, 4, 5, 6\\].*sha256: \"[0-9a-f]+\"")
+add_test(NAME "cli: export budget json"
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv
+                 --budget 2.0 --method geometric --format json)
+set_tests_properties("cli: export budget json" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "\"schema_version\": 1,.*\"method\": \"geometric\".*\"threshold\": ")
+exitplan_expect_error("sweep unknown key" "bad_key.yaml:6: unknown key 'tragets' in a model"
+  sweep ${SWEEP_FIX}/bad_key.yaml -o ${SWEEP_OUT}/bad)
+exitplan_expect_error("sweep bad shard" "--shard: expected I/N with 1 <= I <= N"
+  sweep ${SWEEP_FIX}/small.yaml --shard 3/2 -o ${SWEEP_OUT}/bad)
+exitplan_expect_error("merge not a sweep" "manifest.yaml: missing: not the output directory"
+  merge ${SWEEP_FIX})
+exitplan_expect_error("export row out of range" "--row: 999 is outside 1..8"
+  export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 999)
+set_tests_properties("cli: export row out of range" PROPERTIES FIXTURES_REQUIRED sweep_single)
+add_test(NAME "cli: sweep failing cells"
+         COMMAND exitplan sweep ${SWEEP_FIX}/bad_option.yaml -o ${SWEEP_OUT}/badopt)
+# Status 3 (failed cells) with a summary naming the option; the good cells still ran.
+set_tests_properties("cli: sweep failing cells" PROPERTIES FIXTURES_REQUIRED sweep_clean
+  WILL_FAIL TRUE)
+add_test(NAME "cli: sweep failing cells summary"
+         COMMAND ${CMAKE_COMMAND} -E cat ${SWEEP_OUT}/badopt/summary.md)
+set_tests_properties("cli: sweep failing cells summary" PROPERTIES DEPENDS "cli: sweep failing cells"
+  PASS_REGULAR_EXPRESSION "\\| single \\| max_prob \\| 2 \\| 2 \\|.*\\| single-bad \\| max_prob \\| 2 \\| 0 \\|.*option 'warp_speed' of method single: unknown option")
+
 # ---- issue 5: EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
 add_test(NAME "cli: fit-scorer example"
          COMMAND exitplan fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
@@ -117,6 +171,45 @@ add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no
 set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPRESSION "accuracy target")
 add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 0.5 --relative --budget-margin 0.95)
 set_tests_properties(cli_thresholds_margin PROPERTIES PASS_REGULAR_EXPRESSION "budget margin at level 0.95")
+
+# ---- issue 4: exit placement (exitplan place) --------------------------------------------------
+set(PLACE_PROFILE ${EXAMPLE}/profile-flops.yaml)
+add_test(NAME "cli: place flop-score example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method flop-score)
+# Best of the 2^5 subsets by seed 002 eq. 4 at tolerance 0.05 (agreement CA).
+set_tests_properties("cli: place flop-score example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "flop-score: optimal, kept exits 1;2;4;5;6, score 12835\\.[0-9]*, fit accuracy 0\\.8914.*32 subsets")
+add_test(NAME "cli: place greedy rules example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE}
+                 --method greedy-th,greedy-efficiency)
+set_tests_properties("cli: place greedy rules example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "greedy-th: converged, kept exits 1;2;4;5;6.*greedy-efficiency: converged, kept exits 1;4;6,")
+add_test(NAME "cli: place exhaustive example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive
+                 --budget 0.3,0.5 --compare --out ${CMAKE_CURRENT_BINARY_DIR}/place_example.csv)
+set_tests_properties("cli: place exhaustive example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "exhaustive: converged, 32 subsets .*1\\.87974 +1;2;3;4;5;6 +0\\.913.*even-3 \\(2;4;5;6\\).*wrote .*place_example.csv .*place_example.svg")
+add_test(NAME "cli: place greedy-forward example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward
+                 --budget 0.5 --solver single)
+set_tests_properties("cli: place greedy-forward example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "greedy-forward: converged, kept exits [0-9;]*6, fit accuracy 0\\.9")
+exitplan_expect_error("place tolerance out of range" "--tolerance: tolerance = 1\\.5: must be in \\(0, 1\\)"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 1.5)
+exitplan_expect_error("place tolerance zero" "--tolerance: tolerance = 0: must be in \\(0, 1\\)"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 0)
+exitplan_expect_error("place cumulative profile" "method flop-score needs per-exit head costs, but .*issue4_cumulative.yaml gives only"
+  place --dump ${EXAMPLE} --profile ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue4_cumulative.yaml)
+exitplan_expect_error("place enumeration limit" "flop-score: the dump has 5 candidate exits, more than the enumeration limit 3 .*use --method greedy-th"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --max-candidates 3)
+exitplan_expect_error("place exhaustive limit" "exhaustive: the dump has 5 candidate exits.*use --method greedy-forward"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --max-candidates 4)
+exitplan_expect_error("place unknown method" "--method: unknown placement method 'best'"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method best)
+exitplan_expect_error("place forward needs budget" "--budget: greedy-forward and greedy-backward need"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward)
+exitplan_expect_error("place bad budget range" "--budget: range '1:0:5'"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --budget 1:0:5)
 # A budget below the cheapest exit: exit status 3 (solver outcome), a message, no scorer written.
 add_test(NAME "cli: fit-scorer infeasible budget"
          COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;0.01;--max-epochs;5;--out;${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"

@@ -1,0 +1,302 @@
+#include "dse/flop_score.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include "profiles/error.hpp"
+
+namespace exitplan {
+
+std::string FlopScoreOptions::Validate() const {
+  std::ostringstream s;
+  if (!(tolerance > 0.0 && tolerance < 1.0)) {
+    s << "tolerance = " << tolerance << ": must be in (0, 1) (a fraction of accuracy)\n";
+  }
+  if (max_candidates < 1 || max_candidates > 40) {
+    s << "max_candidates = " << max_candidates << ": must be in 1..40\n";
+  }
+  if (threads < 1) s << "threads = " << threads << ": must be >= 1\n";
+  if (keep_top < 1) s << "keep_top = " << keep_top << ": must be >= 1\n";
+  std::string out = s.str();
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+std::string FlopScoreSummary::BriefReport() const {
+  std::ostringstream s;
+  s << "flop-score: " << ToString(outcome);
+  if (ok()) {
+    s << ", kept exits " << KeptText(best.kept) << ", score " << best.score << ", fit accuracy "
+      << fit.accuracy << ", fit cost " << fit.mean_cost;
+  }
+  s << ", " << subsets << " subsets, " << seconds << " s";
+  if (!message.empty()) s << " (" << message << ")";
+  return s.str();
+}
+
+double ToleranceThreshold(const double* scores, const std::uint8_t* correct, int n, int stride,
+                          ScoreOrder order, double allowed_wrong) {
+  const bool desc = order == ScoreOrder::kDescending;
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  // Most confident first.
+  std::sort(idx.begin(), idx.end(), [&](int a, int b) {
+    const double sa = scores[static_cast<std::size_t>(a) * stride];
+    const double sb = scores[static_cast<std::size_t>(b) * stride];
+    return desc ? sa > sb : sa < sb;
+  });
+  const double slack = 1e-9 * std::max(1.0, std::abs(allowed_wrong));
+  double wrong = 0.0;
+  int i = 0;
+  int admitted_end = 0;  // samples idx[0..admitted_end) pass
+  while (i < n) {
+    const double v = scores[static_cast<std::size_t>(idx[i]) * stride];
+    int j = i;
+    double w = 0.0;
+    while (j < n && scores[static_cast<std::size_t>(idx[j]) * stride] == v) {
+      w += correct[static_cast<std::size_t>(idx[j]) * stride] ? 0.0 : 1.0;
+      ++j;
+    }
+    if (wrong + w > allowed_wrong + slack) break;
+    wrong += w;
+    admitted_end = j;
+    i = j;
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  if (n == 0) return desc ? inf : -inf;
+  auto at = [&](int q) { return scores[static_cast<std::size_t>(idx[q]) * stride]; };
+  if (desc) {
+    // score >= t passes.
+    if (admitted_end == 0) return std::nextafter(at(0), inf);
+    return at(admitted_end - 1);
+  }
+  // score < t passes.
+  if (admitted_end == 0) return at(0);
+  if (admitted_end == n) return std::nextafter(at(n - 1), inf);
+  return at(admitted_end);
+}
+
+std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scores,
+                                                         const CorrectMatrix& ca, ScoreOrder order,
+                                                         double tolerance) {
+  const int k = static_cast<int>(scores.rows());
+  const int n = static_cast<int>(scores.cols());
+  std::vector<std::vector<double>> table(std::max(0, k - 1));
+  for (int j = 0; j < k - 1; ++j) {
+    for (int p = 0; p < k - 1; ++p) {
+      const double allowed = n * tolerance / std::ldexp(1.0, p + 1);  // N x T / 2^n
+      table[j].push_back(ToleranceThreshold(scores.data() + j, ca.data() + j, n, k, order,
+                                            allowed));
+    }
+  }
+  return table;
+}
+
+namespace {
+
+// C1 (head) and C2 (rest of the backbone, final classifier included) per candidate, seed 002.
+void Costs(const CostProfile& profile, std::vector<double>& c1, std::vector<double>& c2) {
+  const int k = profile.k();
+  const double end = profile.backbone[k - 1] + profile.head[k - 1];
+  c1.assign(k - 1, 0.0);
+  c2.assign(k - 1, 0.0);
+  for (int j = 0; j < k - 1; ++j) {
+    c1[j] = profile.head[j];
+    c2[j] = end - profile.backbone[j];
+  }
+}
+
+// Order of preference: higher score, then smaller mask.
+bool Better(double sa, SubsetMask ma, double sb, SubsetMask mb) {
+  return sa > sb || (sa == sb && ma < mb);
+}
+
+struct Top {
+  std::size_t cap = 1;
+  std::vector<std::pair<double, SubsetMask>> items;  // best first
+  void Add(double s, SubsetMask m) {
+    if (items.size() == cap && !Better(s, m, items.back().first, items.back().second)) return;
+    auto it = std::find_if(items.begin(), items.end(),
+                           [&](const auto& e) { return Better(s, m, e.first, e.second); });
+    items.insert(it, {s, m});
+    if (items.size() > cap) items.pop_back();
+  }
+};
+
+struct Enumerator {
+  int m = 0;         // candidates
+  std::size_t w = 0; // words per bitset
+  std::vector<std::uint64_t> pass;  // [j][p][w]
+  std::vector<double> gain, loss;   // per candidate: C2 - C1 and C1
+  const std::uint64_t* Pass(int j, int p) const {
+    return pass.data() + (static_cast<std::size_t>(j) * m + p) * w;
+  }
+
+  // Applies exit j at position p to `reach`, writing the new reach set, returning the eq. 4 term.
+  double Step(int j, int p, const std::uint64_t* reach, std::uint64_t* next) const {
+    const std::uint64_t* ps = Pass(j, p);
+    std::int64_t hits = 0, misses = 0;
+    for (std::size_t q = 0; q < w; ++q) {
+      const std::uint64_t r = reach[q];
+      const std::uint64_t h = r & ps[q];
+      const std::uint64_t rest = r & ~ps[q];
+      next[q] = rest;
+      hits += std::popcount(h);
+      misses += std::popcount(rest);
+    }
+    return static_cast<double>(hits) * gain[j] - static_cast<double>(misses) * loss[j];
+  }
+
+  void Rec(int j, int p, const std::uint64_t* reach, double score, SubsetMask mask,
+           std::vector<std::uint64_t>& buf, Top& top, std::uint64_t& count) const {
+    if (j == m) {
+      top.Add(score, mask);
+      ++count;
+      return;
+    }
+    Rec(j + 1, p, reach, score, mask, buf, top, count);
+    std::uint64_t* next = buf.data() + static_cast<std::size_t>(j) * w;
+    const double term = Step(j, p, reach, next);
+    Rec(j + 1, p + 1, next, score + term, mask | (SubsetMask{1} << j), buf, top, count);
+  }
+};
+
+}  // namespace
+
+SubsetScore ScoreSubset(const PlacementProblem& problem,
+                        const std::vector<std::vector<double>>& table, SubsetMask mask) {
+  const int k = problem.k();
+  const int n = problem.n();
+  std::vector<double> c1, c2;
+  Costs(*problem.profile, c1, c2);
+  SubsetScore out;
+  out.mask = mask;
+  out.kept = KeptFromMask(mask, k);
+  const int q = static_cast<int>(out.kept.size()) - 1;
+  out.hits.assign(q, 0);
+  out.misses.assign(q, 0);
+  for (int p = 0; p < q; ++p) out.thresholds.push_back(table[out.kept[p]][p]);
+  for (int i = 0; i < n; ++i) {
+    for (int p = 0; p < q; ++p) {
+      if (Passes((*problem.scores)(out.kept[p], i), out.thresholds[p], problem.order)) {
+        ++out.hits[p];
+        break;
+      }
+      ++out.misses[p];
+    }
+  }
+  double score = 0.0;
+  for (int p = 0; p < q; ++p) {
+    const int j = out.kept[p];
+    score = score + (static_cast<double>(out.hits[p]) * (c2[j] - c1[j]) -
+                     static_cast<double>(out.misses[p]) * c1[j]);
+  }
+  out.score = score;
+  return out;
+}
+
+FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptions& options) {
+  if (const std::string err = options.Validate(); !err.empty()) throw InputError("flop-score", err);
+  if (const std::string err = problem.Check(); !err.empty()) throw InputError("flop-score", err);
+  if (const std::string err = CheckHeadCosts(*problem.profile, "flop-score"); !err.empty()) {
+    throw InputError(err);
+  }
+  const int m = problem.candidates();
+  if (m > options.max_candidates) {
+    throw InputError("flop-score", "the dump has " + std::to_string(m) +
+                                       " candidate exits, more than the enumeration limit " +
+                                       std::to_string(options.max_candidates) + " (2^" +
+                                       std::to_string(m) +
+                                       " subsets): use --method greedy-th or greedy-efficiency "
+                                       "(or raise --max-candidates)");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const int n = problem.n();
+  const auto table = ToleranceThresholdTable(*problem.scores, problem.ca(), problem.order,
+                                             options.tolerance);
+  Enumerator en;
+  en.m = m;
+  en.w = (static_cast<std::size_t>(n) + 63) / 64;
+  en.pass.assign(static_cast<std::size_t>(m) * m * en.w, 0);
+  for (int j = 0; j < m; ++j) {
+    for (int p = 0; p < m; ++p) {
+      std::uint64_t* bits = en.pass.data() + (static_cast<std::size_t>(j) * m + p) * en.w;
+      for (int i = 0; i < n; ++i) {
+        if (Passes((*problem.scores)(j, i), table[j][p], problem.order)) {
+          bits[i >> 6] |= std::uint64_t{1} << (i & 63);
+        }
+      }
+    }
+  }
+  Costs(*problem.profile, en.loss, en.gain);  // loss = C1, gain = C2 for now
+  for (int j = 0; j < m; ++j) en.gain[j] -= en.loss[j];
+
+  std::vector<std::uint64_t> all(en.w, ~std::uint64_t{0});
+  if (n % 64 != 0 && en.w > 0) all.back() = (std::uint64_t{1} << (n % 64)) - 1;
+
+  // Tasks: every include/exclude decision on the first d candidates.
+  const int d = std::min(m, 10);
+  const std::uint64_t tasks = std::uint64_t{1} << d;
+  const int threads = static_cast<int>(std::min<std::uint64_t>(options.threads, tasks));
+  std::atomic<std::uint64_t> next_task{0};
+  std::vector<Top> tops(threads);
+  std::vector<std::uint64_t> counts(threads, 0);
+  auto worker = [&](int id) {
+    Top& top = tops[id];
+    top.cap = options.keep_top;
+    std::vector<std::uint64_t> buf(static_cast<std::size_t>(std::max(m, 1)) * en.w);
+    std::vector<std::uint64_t> reach(en.w), tmp(en.w);
+    for (;;) {
+      const std::uint64_t t = next_task.fetch_add(1);
+      if (t >= tasks) break;
+      reach = all;
+      double score = 0.0;
+      int p = 0;
+      for (int j = 0; j < d; ++j) {
+        if (t >> j & 1u) {
+          const double term = en.Step(j, p, reach.data(), tmp.data());
+          score = score + term;
+          reach.swap(tmp);
+          ++p;
+        }
+      }
+      en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), buf, top, counts[id]);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int id = 1; id < threads; ++id) pool.emplace_back(worker, id);
+  worker(0);
+  for (auto& th : pool) th.join();
+
+  Top merged;
+  merged.cap = options.keep_top;
+  FlopScoreSummary s;
+  for (int id = 0; id < threads; ++id) {
+    for (const auto& [sc, mk] : tops[id].items) merged.Add(sc, mk);
+    s.subsets += counts[id];
+  }
+  for (const auto& [sc, mk] : merged.items) {
+    SubsetScore ss = ScoreSubset(problem, table, mk);
+    ss.score = sc;  // identical arithmetic; keep the enumerated value
+    s.top.push_back(std::move(ss));
+  }
+  s.best = s.top.front();
+  s.policy.kept = s.best.kept;
+  s.policy.thresholds = s.best.thresholds;
+  s.fit = problem.EvaluateFit(s.policy);
+  s.eval = problem.EvaluateEval(s.policy);
+  s.outcome = Outcome::kOptimal;
+  s.message = "best of " + std::to_string(s.subsets) + " subsets by eq. 4, tolerance " +
+              FormatDouble(options.tolerance);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+}  // namespace exitplan
