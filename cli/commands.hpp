@@ -29,6 +29,7 @@ void RegisterSweep(CLI::App& root, std::vector<Command>& out);
 void RegisterMerge(CLI::App& root, std::vector<Command>& out);
 void RegisterExport(CLI::App& root, std::vector<Command>& out);
 void RegisterPlace(CLI::App& root, std::vector<Command>& out);  // issue 4
+void RegisterThresholds(CLI::App& root, std::vector<Command>& out);
 
 // The whole command line, quoted, for provenance in reports and configs.
 const std::string& CommandLine();

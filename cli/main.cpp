@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   RegisterMerge(app, commands);
   RegisterExport(app, commands);
   RegisterPlace(app, commands);
+  RegisterThresholds(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -131,18 +131,35 @@ class ExactSolver {
     score(correct, cnt, &best);
     int best_cut = 0;
     if (cut_[q] == 0) at_current = best;
+    // The running total cost screens candidates cheaply; the exact evaluator-order mean is computed
+    // only for candidates that may beat the best so far (and at the current cut).
+    double total = 0.0;
+    for (int e = 0; e < m_; ++e) total += static_cast<double>(cnt[e]) * cost_[e];
+    const double slack = 1e-9 * (std::fabs(total) + 1.0);
+    const double budget_total = p_.budget * n_;
     for (int j = 0; j < n_; ++j) {
       const int i = ord[j];
-      if (ex_[i] < q) {  // stopped before q: unaffected
-      } else {
+      if (ex_[i] >= q) {  // reaches q: moves from its downstream exit to q
         const int d = down_[i];
         --cnt[d];
         ++cnt[q];
+        total += cost_[q] - cost_[d];
         correct += corr_[static_cast<std::size_t>(i) * m_ + q] - corr_[static_cast<std::size_t>(i) * m_ + d];
       }
       if (j + 1 == n_ || v[j + 1] != v[j]) {
+        bool candidate;
+        if (lambda >= 0) {
+          const double sb = best.correct - lambda * n_ * best.cost;
+          candidate = correct - lambda * total >= sb - lambda * slack - 1e-9;
+        } else if (total <= budget_total + slack) {
+          candidate = !best.feasible || correct >= best.correct;
+        } else {
+          candidate = !best.feasible && total <= best.cost * n_ + slack;
+        }
+        const bool here = j + 1 == cut_[q];
+        if (!candidate && !here) continue;
         score(correct, cnt, &cur);
-        if (j + 1 == cut_[q]) at_current = cur;
+        if (here) at_current = cur;
         if (better(cur, best)) {
           best = cur;
           best_cut = j + 1;
@@ -222,14 +239,18 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
       cut_starts.push_back(solver.cut());
     } else {
       std::vector<int> feasible_cut, infeasible_cut = solver.cut();
+      // Bisection on log(lambda) over [1e-8 hi, hi]: the useful multipliers span decades.
+      lo = std::log(hi * 1e-8);
+      hi = std::log(hi);
       for (int it = 0; it < o.lambda_iters; ++it) {
-        const double lam = 0.5 * (lo + hi);
+        const double mid = 0.5 * (lo + hi);
+        const double lam = std::exp(mid);
         sweeps += solver.Ascend(lam, o.max_sweeps);
         if (solver.Current().feasible) {
-          hi = lam;
+          hi = mid;
           feasible_cut = solver.cut();
         } else {
-          lo = lam;
+          lo = mid;
           infeasible_cut = solver.cut();
         }
       }

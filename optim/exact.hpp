@@ -24,7 +24,7 @@
 namespace exitplan {
 
 struct ExactOptions {
-  int lambda_iters = 20;      // bisection steps on lambda, >= 0 (0 = no Lagrangian start)
+  int lambda_iters = 14;      // bisection steps on log(lambda), >= 0 (0 = no Lagrangian start)
   int max_sweeps = 50;        // coordinate sweeps per start, >= 1
   bool start_ippp = true;     // also start from iPPP's answer (costs one iPPP solve)
   bool start_heuristics = true;  // geometric, geometric-quantile and single starts

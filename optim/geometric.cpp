@@ -79,7 +79,9 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
   for (int q = 0; q + 1 < m; ++q) {
     const int e = p.kept[q];
     cum += frac[q];
-    const long target = std::min<long>(n, std::lround(cum * n));
+    // Cumulative counts rounded up: every sample stops no later than the law's fractions say,
+    // so the realised fit cost does not exceed the budget through rounding.
+    const long target = std::min<long>(n, static_cast<long>(std::ceil(cum * n - 1e-9)));
     const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
     prev_target = target;
     const std::vector<int> order = internal::ConfidenceOrder(p, e);

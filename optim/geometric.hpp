@@ -5,7 +5,7 @@
 // budget between the first and the final exit's cost is reachable). r is solved by bisection so
 // that sum_k q_k c_k equals the budget (to machine precision, no grid). Thresholds then come
 // from the fit split walking exits in order: among the samples not yet stopped, the q_k N most
-// confident stop at exit k (cumulative counts rounded to the nearest sample).
+// confident stop at exit k (cumulative counts rounded up, so rounding never adds cost).
 //
 // `geometric-quantile` (seed 004's public code, models/functions/Heuristic.py): p on the grid
 // 0.01, 0.02, ..., 1.00, the first p whose expected cost sum_k pk c_k <= budget is used, and

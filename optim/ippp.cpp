@@ -19,6 +19,98 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+
+// The vectorised hot loop: 8 samples at a time with GCC vector extensions, compiled for
+// AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
+// operations in the same order (no FMA contraction in ISO C++ mode), so results do not depend on
+// the machine. Layout: blocks of 8 samples, [block][exit][lane].
+typedef double V8 __attribute__((vector_size(64)));
+typedef double V8u __attribute__((vector_size(64), aligned(8)));  // heap storage: unaligned loads
+
+struct Block8Data {
+  int blocks = 0, m = 0;
+  std::vector<double> a;     // blocks x m: exp(sg k (x - c0))
+  std::vector<double> corr;  // blocks x (m+1): 0/1
+  std::vector<double> mask;  // blocks: 1 for real samples, 0 for padding
+};
+
+struct Sums {
+  double so = 0, sc = 0;
+  double go[64] = {}, gc[64] = {};
+};
+
+inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const double* e,
+                                                   const double* cost, bool want_grad, Sums* out) {
+  const int m = d.m;
+  alignas(64) V8 cur[64], prev[64], g[65];
+  alignas(64) V8 go[64], gc[64];
+  const V8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+  const V8 one = zero + 1.0;
+  for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
+  V8 so = zero, sc = zero;
+  alignas(64) V8 cost_full[65], cost_last[65];
+  const V8 mk_last = *reinterpret_cast<const V8u*>(&d.mask[static_cast<std::size_t>(d.blocks - 1) * 8]);
+  for (int q = 0; q <= m; ++q) {
+    cost_full[q] = zero + cost[q];
+    cost_last[q] = mk_last * cost[q];
+  }
+  for (int b = 0; b < d.blocks; ++b) {
+    const V8u* a = reinterpret_cast<const V8u*>(&d.a[static_cast<std::size_t>(b) * m * 8]);
+    const V8u* cr = reinterpret_cast<const V8u*>(&d.corr[static_cast<std::size_t>(b) * (m + 1) * 8]);
+    // Cost weights per lane: the padding lanes of the last block weigh nothing.
+    const V8* cw = b + 1 < d.blocks ? cost_full : cost_last;
+    V8 reach = one;
+      for (int q = 0; q < m; ++q) {
+        const V8 u = a[q] * e[q];
+        const V8 r = one / (one + u);
+        cur[q] = r;
+        prev[q] = u * r;
+        g[q] = reach * r;
+        reach = reach * prev[q];
+      }
+    g[m] = reach;
+    V8 so_suf = g[m] * cr[m], sc_suf = g[m] * cw[m];
+    for (int q = m - 1; q >= 0; --q) {
+      const V8 wo = g[q] * cr[q], wc = g[q] * cw[q];
+      if (want_grad) {
+        go[q] += wo * prev[q] - cur[q] * so_suf;
+        gc[q] += wc * prev[q] - cur[q] * sc_suf;
+      }
+      so_suf += wo;
+      sc_suf += wc;
+    }
+    so += so_suf;
+    sc += sc_suf;
+  }
+  for (int l = 0; l < 8; ++l) {
+    out->so += so[l];
+    out->sc += sc[l];
+    for (int q = 0; q < m; ++q) {
+      out->go[q] += go[q][l];
+      out->gc[q] += gc[q][l];
+    }
+  }
+}
+
+__attribute__((target("avx512f"))) void Kernel8Avx512(const Block8Data& d, const double* e,
+                                                      const double* cost, bool g, Sums* out) {
+  Kernel8(d, e, cost, g, out);
+}
+__attribute__((target("avx2"))) void Kernel8Avx2(const Block8Data& d, const double* e,
+                                                 const double* cost, bool g, Sums* out) {
+  Kernel8(d, e, cost, g, out);
+}
+void Kernel8Base(const Block8Data& d, const double* e, const double* cost, bool g, Sums* out) {
+  Kernel8(d, e, cost, g, out);
+}
+using KernelFn = void (*)(const Block8Data&, const double*, const double*, bool, Sums*);
+KernelFn PickKernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return &Kernel8Avx512;
+  if (__builtin_cpu_supports("avx2")) return &Kernel8Avx2;
+  return &Kernel8Base;
+}
+
 // The smoothed P2 of one problem, laid out for fast repeated evaluation. For kept exit q < m-1 and
 // sample n the smoothed stop indicator is 1 / (1 + u), u = exp(sg k (x - t)) with sg = +1 for an
 // ascending measure (stops when x < t) and -1 for a descending one. Since u factorises as
@@ -49,6 +141,26 @@ class Smoothed {
         corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] = (*p.correct)(p.kept[q], i);
     cost_.resize(m_ + 1);
     for (int q = 0; q <= m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
+    if (factored_ && m_ <= 64) {
+      blocks_.m = m_;
+      blocks_.blocks = (n_ + 7) / 8;
+      blocks_.a.resize(static_cast<std::size_t>(blocks_.blocks) * m_ * 8);
+      blocks_.corr.resize(static_cast<std::size_t>(blocks_.blocks) * (m_ + 1) * 8);
+      blocks_.mask.resize(static_cast<std::size_t>(blocks_.blocks) * 8);
+      for (int b = 0; b < blocks_.blocks; ++b)
+        for (int l = 0; l < 8; ++l) {
+          const int i = 8 * b + l;
+          const bool real = i < n_;
+          blocks_.mask[static_cast<std::size_t>(b) * 8 + l] = real ? 1.0 : 0.0;
+          for (int q = 0; q < m_; ++q)
+            blocks_.a[(static_cast<std::size_t>(b) * m_ + q) * 8 + l] =
+                real ? a_[static_cast<std::size_t>(i) * m_ + q] : 1.0;
+          for (int q = 0; q <= m_; ++q)
+            blocks_.corr[(static_cast<std::size_t>(b) * (m_ + 1) + q) * 8 + l] =
+                real ? corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] : 0.0;
+        }
+      kernel_ = PickKernel();
+    }
   }
 
   int m() const { return m_; }
@@ -59,6 +171,22 @@ class Smoothed {
     std::vector<double> e(m), cur(m), prev(m), g(m + 1);
     if (factored_) {
       for (int q = 0; q < m; ++q) e[q] = std::exp(-sg_ * k_ * (t[q] - c0_));
+    }
+    if (kernel_ != nullptr) {
+      Sums sums;
+      kernel_(blocks_, e.data(), cost_.data(), want_grad, &sums);
+      out->accuracy = sums.so / n_;
+      out->cost = sums.sc / n_;
+      if (want_grad) {
+        const double f = sg_ * k_ / n_;
+        out->grad_accuracy.resize(m);
+        out->grad_cost.resize(m);
+        for (int q = 0; q < m; ++q) {
+          out->grad_accuracy[q] = f * sums.go[q];
+          out->grad_cost[q] = f * sums.gc[q];
+        }
+      }
+      return;
     }
     double so = 0.0, sc = 0.0;
     std::vector<double> go(want_grad ? m : 0, 0.0), gc(want_grad ? m : 0, 0.0);
@@ -124,6 +252,8 @@ class Smoothed {
   std::vector<double> x_, a_;            // N x m, sample-major
   std::vector<double> corr_;             // N x (m+1)
   std::vector<double> cost_;             // m+1
+  Block8Data blocks_;
+  KernelFn kernel_ = nullptr;
 };
 
 // Brent's root finder, following SciPy's brentq (scipy/optimize/Zeros/brentq.c) step for step so

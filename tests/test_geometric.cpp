@@ -51,10 +51,12 @@ TEST_CASE("geometric solves r exactly and applies cascade quotas") {
     const double r = 1 / std::sqrt(2.0);
     const double z = 1 + r + r * r;
     CHECK(s.trace[0] == Approx(1 / z).epsilon(1e-12));
-    // Cumulative quotas: round(6 / z) = round(2.93) = 3 stop at exit 1, round(6 (1 + r)/z) = 5.
+    // Cumulative quotas rounded up: ceil(6 / z) = ceil(2.93) = 3 stop at exit 1,
+    // ceil(6 (1 + r) / z) = ceil(4.64) = 5 by exit 2.
     CHECK(s.fit.exit_count[0] == 3);
     CHECK(s.fit.exit_count[1] == 2);
     CHECK(s.fit.exit_count[2] == 1);
+    CHECK(s.fit.mean_cost <= 2.0);
     // Exit 1 stops samples 0,1,2; of 3,4,5 the two most confident at exit 2 are 4 (0.75), 5 (0.3).
     CHECK(s.fit.accuracy == Approx((1 + 1 + 0 + 1 + 0 + 1) / 6.0));
   }

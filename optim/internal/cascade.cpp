@@ -8,14 +8,14 @@
 namespace exitplan::internal {
 
 std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
-  std::vector<int> idx(p.n());
-  std::iota(idx.begin(), idx.end(), 0);
-  const ScoreMatrix& s = *p.scores;
-  if (p.order == ScoreOrder::kDescending) {
-    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return s(exit, a) > s(exit, b); });
-  } else {
-    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return s(exit, a) < s(exit, b); });
-  }
+  // Sort (key, index) pairs: contiguous and deterministic (ties by index, as a stable sort).
+  const int n = p.n();
+  std::vector<std::pair<double, int>> kv(n);
+  const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
+  for (int i = 0; i < n; ++i) kv[i] = {sign * (*p.scores)(exit, i), i};
+  std::sort(kv.begin(), kv.end());
+  std::vector<int> idx(n);
+  for (int i = 0; i < n; ++i) idx[i] = kv[i].second;
   return idx;
 }
 

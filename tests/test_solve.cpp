@@ -1,0 +1,121 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "optim/single.hpp"
+#include "optim/solve.hpp"
+#include "test_util.hpp"
+
+using namespace exitplan;
+
+namespace {
+struct Random {
+  ScoreMatrix s;
+  CorrectMatrix c;
+  ThresholdProblem p;
+  Random(ScoreOrder order, int n, unsigned seed) : s(3, n), c(3, n) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < 3; ++e) {
+        s(e, i) = std::round(u(rng) * 50) / 50;  // ties
+        c(e, i) = u(rng) < 0.5 + 0.2 * e;
+      }
+    p.scores = &s;
+    p.correct = &c;
+    p.order = order;
+    p.kept = {0, 1, 2};
+    p.stop_cost = {1.0, 2.0, 3.0};
+  }
+};
+}  // namespace
+
+TEST_CASE("method names round-trip and bad names are rejected") {
+  for (const std::string& n : MethodNames()) CHECK(ToString(MethodFromString(n)) == n);
+  CHECK_THROWS_WITH(MethodFromString("fast"), Catch::Contains("--method: unknown method 'fast'"));
+}
+
+TEST_CASE("single finds the most expensive shared threshold within budget (brute force)") {
+  for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+    Random r(order, 200, 9);
+    for (double b : {1.1, 1.5, 2.0, 2.6}) {
+      r.p.budget = b;
+      const ThresholdSummary s = SolveSingle(r.p);
+      REQUIRE(s.ok());
+      CHECK(s.fit.mean_cost <= b);
+      double best_cost = -1;
+      for (int t = -1; t <= 51; ++t) {
+        const double th = t / 50.0;
+        const Evaluation ev = r.p.Evaluate({r.p.kept, {th, th}});
+        if (ev.mean_cost <= b) best_cost = std::max(best_cost, ev.mean_cost);
+      }
+      CHECK(s.fit.mean_cost == Approx(best_cost));
+    }
+  }
+}
+
+TEST_CASE("bootstrap cost margin matches the normal approximation") {
+  Random r(ScoreOrder::kDescending, 400, 2);
+  Evaluation fit;
+  fit.n = 400;
+  fit.exit_fraction = {0.5, 0.0, 0.5};  // costs 1 and 3: sd of one sample 1, of the mean 1/20
+  fit.mean_cost = 2.0;
+  const double m = BootstrapCostMargin(r.p, fit, 0.95, 4000, 1);
+  CHECK(m == Approx(1.645 / 20).epsilon(0.12));
+  fit.exit_fraction = {0.0, 1.0, 0.0};
+  fit.mean_cost = 2.0;
+  CHECK(BootstrapCostMargin(r.p, fit, 0.95, 1000, 1) == 0.0);
+}
+
+TEST_CASE("budget margin tightens the fitted budget") {
+  Random r(ScoreOrder::kDescending, 400, 4);
+  r.p.budget = 2.0;
+  SolverOptions o;
+  const ThresholdSummary plain = Solve(Method::kSingle, r.p, o);
+  o.budget_margin = 0.95;
+  const ThresholdSummary tight = Solve(Method::kSingle, r.p, o);
+  REQUIRE(tight.ok());
+  CHECK(tight.fit_budget < 2.0);
+  CHECK(tight.fit_budget > 1.8);
+  CHECK(tight.fit.mean_cost <= tight.fit_budget);
+  CHECK(tight.fit.mean_cost < plain.fit.mean_cost);
+  CHECK_THAT(tight.message, Catch::Contains("budget margin at level 0.95"));
+}
+
+TEST_CASE("accuracy-target mode returns the cheapest solution within the tolerance") {
+  Random r(ScoreOrder::kDescending, 300, 5);
+  r.p.budget = 0;  // ignored in this mode
+  SolverOptions o;
+  o.accuracy_drop = 0.02;
+  o.exact.start_ippp = false;
+  double full = 0;
+  for (int i = 0; i < 300; ++i) full += r.c(2, i);
+  full /= 300;
+  for (Method m : {Method::kSingle, Method::kExact}) {
+    const ThresholdSummary s = Solve(m, r.p, o);
+    REQUIRE(s.ok());
+    CHECK(s.fit.accuracy >= full - 0.02 - 1e-12);
+    CHECK(s.fit.mean_cost < 3.0);
+  }
+  // exact is at least as cheap as single for the same target (single's answer is one of its starts
+  // at single's budget).
+  const double se = Solve(Method::kExact, r.p, o).fit.mean_cost;
+  const double ss = Solve(Method::kSingle, r.p, o).fit.mean_cost;
+  CHECK(se <= ss + 0.02);
+}
+
+TEST_CASE("options validate themselves, one line per broken rule") {
+  SolverOptions o;
+  CHECK(o.Validate().empty());
+  o.budget_margin = 1.5;
+  o.box_lo = 1;
+  o.box_hi = 0;
+  o.exact.max_sweeps = 0;
+  const std::string e = o.Validate();
+  CHECK_THAT(e, Catch::Contains("budget_margin = 1.5: must be a confidence level"));
+  CHECK_THAT(e, Catch::Contains("box = [1, 0]"));
+  CHECK_THAT(e, Catch::Contains("exact.max_sweeps = 0: must be >= 1"));
+  Random r(ScoreOrder::kDescending, 10, 1);
+  r.p.budget = 2;
+  CHECK_THROWS_WITH(Solve(Method::kSingle, r.p, o), Catch::Contains("solver options"));
+}
