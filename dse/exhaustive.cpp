@@ -199,20 +199,14 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
             starts.push_back(cuts);
           }
         }
-        // The most accurate Lagrangian point that fits, and the cheapest one that does not.
+        // The most accurate Lagrangian point that fits. (Also starting from the cheapest one that
+        // does not fit cost 1.7x the time on fmnist-resnet8 for no gain after polishing.)
         const Hull* in = nullptr;
-        const Hull* over = nullptr;
         for (const Hull& h : hull) {
-          if (h.cost <= clamped) {
-            if (!in || h.right > in->right) in = &h;
-          } else if (!over || h.cost < over->cost) {
-            over = &h;
-          }
+          if (h.cost <= clamped && (!in || h.right > in->right)) in = &h;
         }
-        for (const Hull* h : {in, over}) {
-          if (h && std::find(starts.begin(), starts.end(), h->cuts) == starts.end()) {
-            starts.push_back(h->cuts);
-          }
+        if (in && std::find(starts.begin(), starts.end(), in->cuts) == starts.end()) {
+          starts.push_back(in->cuts);
         }
         if (starts.empty()) starts.push_back(std::vector<int>(kept.size() - 1, 0));
         int sweeps = hull_sweeps;
