@@ -417,7 +417,7 @@ void RegisterPlace(CLI::App& root, std::vector<Command>& out) {
                 "budget) pair (warm-started across budgets) instead of the fast path; slow");
   app->add_option("--polish", a->polish,
                   "exhaustive fast path: re-solve the best N subsets of every budget with the full "
-                  "exact solver and keep the better answer (about 0.5 s per solve on 9 exits)")
+                  "exact solver and keep the better answer (0.1-0.5 s per solve on 9 exits)")
       ->capture_default_str();
   app->add_option("--out", a->out, "Pareto CSV to write; the SVG plot goes beside it");
   app->add_flag("-v,--verbose", a->verbose, "print the greedy rules' per-exit decisions");

@@ -143,9 +143,9 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
           const double lam = g == options.lagrange_points
                                  ? 0.0
                                  : 100.0 * std::pow(1e-4, g / (options.lagrange_points - 1.0)) / span;
-          cuts = path->Ascend(0.0, cuts, 8, &hull_sweeps, lam);
-          Hull h{cuts, 0, 0.0};
-          path->Value(cuts, &h.right, &h.cost);
+          Hull h{{}, 0, 0.0};
+          cuts = path->Ascend(0.0, cuts, 8, &hull_sweeps, lam, &h.right, &h.cost);
+          h.cuts = cuts;
           hull.push_back(std::move(h));
         }
       }
@@ -199,20 +199,14 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
             starts.push_back(cuts);
           }
         }
-        // The most accurate Lagrangian point that fits, and the cheapest one that does not.
+        // The most accurate Lagrangian point that fits. (Also starting from the cheapest one that
+        // does not fit cost 1.7x the time on fmnist-resnet8 for no gain after polishing.)
         const Hull* in = nullptr;
-        const Hull* over = nullptr;
         for (const Hull& h : hull) {
-          if (h.cost <= clamped) {
-            if (!in || h.right > in->right) in = &h;
-          } else if (!over || h.cost < over->cost) {
-            over = &h;
-          }
+          if (h.cost <= clamped && (!in || h.right > in->right)) in = &h;
         }
-        for (const Hull* h : {in, over}) {
-          if (h && std::find(starts.begin(), starts.end(), h->cuts) == starts.end()) {
-            starts.push_back(h->cuts);
-          }
+        if (in && std::find(starts.begin(), starts.end(), in->cuts) == starts.end()) {
+          starts.push_back(in->cuts);
         }
         if (starts.empty()) starts.push_back(std::vector<int>(kept.size() - 1, 0));
         int sweeps = hull_sweeps;
@@ -222,10 +216,9 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
         double best_cost = 0;
         bool best_feas = false;
         for (const auto& st : starts) {
-          const std::vector<int> cuts = path->Ascend(clamped, st, 50, &sweeps);
           std::int64_t right = 0;
           double cost = 0;
-          path->Value(cuts, &right, &cost);
+          const std::vector<int> cuts = path->Ascend(clamped, st, 50, &sweeps, -1.0, &right, &cost);
           const bool feas = cost <= clamped * (1 + 1e-12);
           const bool better = best_right < 0 || (feas != best_feas ? feas
                                                  : feas && right != best_right

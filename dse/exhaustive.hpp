@@ -12,8 +12,8 @@
 //   pose the same problem, solved once. With a warm solver (exact), each smaller budget starts from
 //   the previous budget's thresholds instead of re-running every start (the subset's first budget
 //   gets the full method). The fast path (exact_path) also solves each subset's Lagrangian
-//   relaxation on a lambda grid once and starts every budget from the best Lagrangian point that
-//   fits and the cheapest that does not (as the exact method's Lagrangian start does).
+//   relaxation on a lambda grid once and starts every budget from the most accurate Lagrangian
+//   point that fits (as the exact method's Lagrangian start does).
 // - pruning: a subset S can only reach fit accuracy UB(S) = the fraction of fit samples that at
 //   least one exit of S classifies correctly, and never costs less than L(S) = the stop cost of its
 //   first kept exit. If an already solved point (a, c) has a >= UB(S) and c <= L(S), one strictly,

@@ -76,8 +76,11 @@ void PathSolver::Value(const std::vector<int>& cuts, std::int64_t* correct,
 }
 
 std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int max_sweeps,
-                                    int* sweeps, double lambda) const {
+                                    int* sweeps, double lambda, std::int64_t* out_right,
+                                    double* out_mean_cost) const {
   const bool lagrangian = lambda >= 0.0;
+  std::int64_t last_right = -1;  // the state's figures as the last update saw them
+  double last_total = 0.0;
   const int n = s_.n;
   // Bit p of pass[i]: sample i passes slot p under the current cuts (m - 1 <= 30 slots).
   std::vector<std::uint32_t> pass(n, 0);
@@ -90,6 +93,7 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
   const double slack = 1e-12 * std::max(1.0, std::abs(budget));
   const double limit = (budget + slack) * n;
   int sw = 0;
+  bool converged = false;
   for (; sw < max_sweeps; ++sw) {
     bool changed = false;
     for (int q = 0; q < m_ - 1; ++q) {
@@ -134,7 +138,11 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
         const bool feas = lagrangian || total <= limit;
         const double value = lagrangian ? static_cast<double>(right) - lambda * total
                                         : static_cast<double>(right);
-        if (c == cuts[q]) cur_pos = c, cur_feas = feas, cur_right = value, cur_cost = cost;
+        if (c == cuts[q]) {
+          cur_pos = c, cur_feas = feas, cur_right = value, cur_cost = cost;
+          last_right = right;
+          last_total = total;
+        }
         bool better;
         if (best_c < 0) {
           better = true;
@@ -165,14 +173,24 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
         }
         cuts[q] = best_c;
         changed = true;
+        last_right = -1;
       }
     }
     if (!changed) {
       ++sw;
+      converged = true;
       break;
     }
   }
   if (sweeps) *sweeps += sw;
+  if (out_right != nullptr && out_mean_cost != nullptr) {
+    if (converged && last_right >= 0 && n > 0) {
+      *out_right = last_right;
+      *out_mean_cost = last_total / n;
+    } else {
+      Value(cuts, out_right, out_mean_cost);
+    }
+  }
   return cuts;
 }
 

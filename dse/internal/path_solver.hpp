@@ -40,8 +40,11 @@ class PathSolver {
   // Coordinate ascent at `budget` from `start` cuts (size kept-1); returns the final cuts. With
   // lambda >= 0 the budget is ignored and the ascent maximises correct - lambda x total cost (the
   // Lagrangian relaxation, whose answers lie on the convex hull of the subset's front).
+  // When out_right and out_mean_cost are given they receive the final state's correct count and
+  // mean cost (Value()), taken from the last update when the ascent converged.
   std::vector<int> Ascend(double budget, std::vector<int> start, int max_sweeps, int* sweeps,
-                          double lambda = -1.0) const;
+                          double lambda = -1.0, std::int64_t* out_right = nullptr,
+                          double* out_mean_cost = nullptr) const;
   // Cuts of given thresholds, and thresholds realising given cuts.
   std::vector<int> CutsOf(const std::vector<double>& thresholds) const;
   std::vector<double> ThresholdsOf(const std::vector<int>& cuts) const;
