@@ -40,7 +40,7 @@ struct Sums {
 };
 
 inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const double* e,
-                                                   const double* cost, bool want_grad, Sums* out) {
+                                                   const double* cost, int want_grad, Sums* out) {
   const int m = d.m;
   alignas(64) V8 cur[64], prev[64], g[65];
   alignas(64) V8 go[64], gc[64];
@@ -72,10 +72,8 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
     V8 so_suf = g[m] * cr[m], sc_suf = g[m] * cw[m];
     for (int q = m - 1; q >= 0; --q) {
       const V8 wo = g[q] * cr[q], wc = g[q] * cw[q];
-      if (want_grad) {
-        go[q] += wo * prev[q] - cur[q] * so_suf;
-        gc[q] += wc * prev[q] - cur[q] * sc_suf;
-      }
+      if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
+      if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
       so_suf += wo;
       sc_suf += wc;
     }
@@ -93,17 +91,17 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
 }
 
 __attribute__((target("avx512f"))) void Kernel8Avx512(const Block8Data& d, const double* e,
-                                                      const double* cost, bool g, Sums* out) {
+                                                      const double* cost, int g, Sums* out) {
   Kernel8(d, e, cost, g, out);
 }
 __attribute__((target("avx2"))) void Kernel8Avx2(const Block8Data& d, const double* e,
-                                                 const double* cost, bool g, Sums* out) {
+                                                 const double* cost, int g, Sums* out) {
   Kernel8(d, e, cost, g, out);
 }
-void Kernel8Base(const Block8Data& d, const double* e, const double* cost, bool g, Sums* out) {
+void Kernel8Base(const Block8Data& d, const double* e, const double* cost, int g, Sums* out) {
   Kernel8(d, e, cost, g, out);
 }
-using KernelFn = void (*)(const Block8Data&, const double*, const double*, bool, Sums*);
+using KernelFn = void (*)(const Block8Data&, const double*, const double*, int, Sums*);
 KernelFn PickKernel() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return &Kernel8Avx512;
@@ -165,8 +163,10 @@ class Smoothed {
 
   int m() const { return m_; }
 
-  // Smoothed accuracy and mean cost; gradients when want_grad.
-  void Eval(const double* t, bool want_grad, SmoothedValue* out) const {
+  // Smoothed accuracy and mean cost; gradients when want_grad (bit 1: accuracy, bit 2: cost; the
+  // scalar fallback always computes both).
+  void Eval(const double* t, bool want_grad, SmoothedValue* out) const { Eval(t, want_grad ? 3 : 0, out); }
+  void Eval(const double* t, int want_grad, SmoothedValue* out) const {
     const int m = m_;
     std::vector<double> e(m), cur(m), prev(m), g(m + 1);
     if (factored_) {
@@ -394,13 +394,21 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
   std::vector<double> v(m), w(m), v_old(m), grad(m), opt_t = t;
   double opt = std::numeric_limits<double>::infinity();
   SmoothedValue val;
+  bool penalty_active = true;
   for (int it = 0; it < o.outer_iters; ++it) {
     v = t;
     w = t;
     for (int j = 0; j < o.inner_iters; ++j) {
       v_old = v;
-      sm.Eval(w.data(), true, &val);
-      const double c = val.cost - p.budget;
+      // The cost gradient is only used while the penalty is active (c > 0): predict that from
+      // the previous step and re-evaluate on a miss (results are identical either way).
+      sm.Eval(w.data(), penalty_active ? 3 : 1, &val);
+      double c = val.cost - p.budget;
+      if (c > 0.0 && !penalty_active) {
+        sm.Eval(w.data(), 3, &val);
+        c = val.cost - p.budget;
+      }
+      penalty_active = c > 0.0;
       for (int q = 0; q < m; ++q) {
         grad[q] = -val.grad_accuracy[q] + o.gamma * (w[q] - t[q]);
         if (c > 0.0) grad[q] += beta * c * val.grad_cost[q];
@@ -446,7 +454,7 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   auto objective = [](unsigned n, const double* t, double* grad, void* data) -> double {
     Ctx* c = static_cast<Ctx*>(data);
     SmoothedValue v;
-    c->sm->Eval(t, grad != nullptr, &v);
+    c->sm->Eval(t, grad != nullptr ? 1 : 0, &v);
     ++c->evals;
     if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = -v.grad_accuracy[q];
     return -v.accuracy;
@@ -454,7 +462,7 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   auto constraint = [](unsigned n, const double* t, double* grad, void* data) -> double {
     Ctx* c = static_cast<Ctx*>(data);
     SmoothedValue v;
-    c->sm->Eval(t, grad != nullptr, &v);
+    c->sm->Eval(t, grad != nullptr ? 2 : 0, &v);
     if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = v.grad_cost[q] / c->budget;
     return v.cost / c->budget - 1.0;  // relative, so the tolerance is unit-free
   };
