@@ -19,8 +19,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitBadInput;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "exitplan: error: " << e.what() << " (run with --help for the options)\n";
+    return kExitBadInput;
   }
   try {
     for (const Command& c : commands) {
