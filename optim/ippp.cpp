@@ -59,7 +59,6 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
   const V8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
   const V8 one = zero + 1.0;
   const I8 lane_bits = {1, 2, 4, 8, 16, 32, 64, 128};
-  const I8 one_bits = reinterpret_cast<I8>(one);
 #pragma GCC unroll 8
   for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
   V8 so = zero, sc = zero;
@@ -72,12 +71,9 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
     // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
     // sample and exit pair, which matters because the loop is bound by memory traffic.
     const unsigned char* crb = &d.corr[static_cast<std::size_t>(b) * (m + 1)];
-    V8 cr[kA];
+    I8 hit[kA];  // all ones where the sample is correct at the exit
 #pragma GCC unroll 8
-    for (int q = 0; q <= m; ++q) {
-      const I8 hit = ((I8{} + crb[q]) & lane_bits) != 0;
-      cr[q] = reinterpret_cast<V8>(hit & one_bits);
-    }
+    for (int q = 0; q <= m; ++q) hit[q] = ((I8{} + crb[q]) & lane_bits) != 0;
     // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so
     // the products are exact).
     const V8 mk = b + 1 < d.blocks ? one : mk_last;
@@ -85,6 +81,7 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
 #pragma GCC unroll 8
     for (int q = 0; q <= m; ++q) cw[q] = cost_full[q] * mk;
     V8 reach = one;
+    {
 #pragma GCC unroll 8
       for (int q = 0; q < m; ++q) {
         const V8 u = a[q] * e[q];
@@ -94,11 +91,13 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
         g[q] = reach * r;
         reach = reach * prev[q];
       }
+    }
     g[m] = reach;
-    V8 so_suf = g[m] * cr[m], sc_suf = g[m] * cw[m];
+    // g * correct as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
+    V8 so_suf = hit[m] ? g[m] : zero, sc_suf = g[m] * cw[m];
 #pragma GCC unroll 8
     for (int q = m - 1; q >= 0; --q) {
-      const V8 wo = g[q] * cr[q], wc = g[q] * cw[q];
+      const V8 wo = hit[q] ? g[q] : zero, wc = g[q] * cw[q];
       if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
       if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
       so_suf += wo;
