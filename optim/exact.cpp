@@ -175,14 +175,27 @@ class ExactSolver {
     return true;
   }
 
+  // Cyclic coordinate ascent over the exits, at most max_sweeps sweeps. An update is idempotent
+  // (with the others fixed it keeps the first best cut), so once the cycle comes back to the
+  // last exit that changed, every further update would be a no-op: stopping there gives the
+  // same state as finishing the sweep and running a confirming one, with fewer updates.
   int Ascend(double lambda, int max_sweeps) {
-    int sweeps = 0;
-    for (; sweeps < max_sweeps; ++sweeps) {
-      bool changed = false;
-      for (int q = 0; q + 1 < m_; ++q) changed |= Update(q, lambda);
-      if (!changed) break;
+    const int k = m_ - 1;
+    if (k <= 0) return 1;
+    const long limit = static_cast<long>(max_sweeps) * k;
+    int last = -1, since = 0;
+    long u = 0;
+    for (; u < limit; ++u) {
+      const int q = static_cast<int>(u % k);
+      if (q == last || since == k) break;
+      if (Update(q, lambda)) {
+        last = q;
+        since = 0;
+      } else {
+        ++since;
+      }
     }
-    return sweeps + 1;
+    return static_cast<int>((u + k - 1) / k);
   }
 
   const std::vector<int>& cut() const { return cut_; }
