@@ -21,11 +21,7 @@ ThresholdSummary SolveSingle(const ThresholdProblem& p) {
     const auto row = p.scores->row(p.kept[q]);
     for (int i = 0; i < p.n(); ++i) u.push_back(row(i));
   }
-  if (p.order == ScoreOrder::kAscending) {
-    std::sort(u.begin(), u.end());
-  } else {
-    std::sort(u.begin(), u.end(), std::greater<double>());
-  }
+  internal::SortValues(u, p.order == ScoreOrder::kDescending);
   u.erase(std::unique(u.begin(), u.end()), u.end());
   const int nu = static_cast<int>(u.size());
   auto threshold = [&](int i) {  // stops exactly the values u[0..i-1]

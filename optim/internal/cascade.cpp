@@ -9,45 +9,68 @@
 
 namespace exitplan::internal {
 
-std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
-  // Indices sorted by key = sign * score, ties by index. A stable LSD radix sort on the key's
-  // order-preserving bit pattern gives exactly the order of sorting (key, index) pairs, about 5x
-  // faster than std::sort for the 50,000-sample problems solved per budget (no listed library
-  // offers a radix sort). -0.0 is folded into +0.0 (they compare equal). NaN scores have no
-  // meaningful order either way.
-  const int n = p.n();
-  const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
-  std::vector<std::uint64_t> key(n), key2(n);
-  std::vector<int> idx(n), idx2(n);
-  for (int i = 0; i < n; ++i) {
-    const double v = sign * (*p.scores)(exit, i) + 0.0;
-    std::uint64_t u;
-    std::memcpy(&u, &v, sizeof u);
-    key[i] = (u >> 63) ? ~u : (u | (std::uint64_t{1} << 63));
-    idx[i] = i;
-  }
+namespace {
+
+// Order-preserving map of a double to an unsigned integer (-0.0 folded into +0.0).
+inline std::uint64_t OrderKey(double v) {
+  v += 0.0;
+  std::uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u >> 63) ? ~u : (u | (std::uint64_t{1} << 63));
+}
+
+// Stable LSD radix sort of (key, payload) by key; written out because no listed library offers
+// a radix sort and it is ~5x faster than std::sort on the 50,000-200,000 keys sorted per solve.
+template <class T>
+void RadixSort(std::vector<std::uint64_t>& key, std::vector<T>& payload) {
+  const std::size_t n = key.size();
+  if (n == 0) return;
+  std::vector<std::uint64_t> key2(n);
+  std::vector<T> pay2(n);
   constexpr int kBits = 11, kBuckets = 1 << kBits;
-  if (n == 0) return idx;
-  std::vector<int> count(kBuckets);
+  std::vector<std::size_t> count(kBuckets);
   for (int shift = 0; shift < 64; shift += kBits) {
     std::fill(count.begin(), count.end(), 0);
-    for (int i = 0; i < n; ++i) ++count[(key[i] >> shift) & (kBuckets - 1)];
+    for (std::size_t i = 0; i < n; ++i) ++count[(key[i] >> shift) & (kBuckets - 1)];
     if (count[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: order unchanged
-    int sum = 0;
-    for (int& c : count) {
-      const int t = c;
+    std::size_t sum = 0;
+    for (std::size_t& c : count) {
+      const std::size_t t = c;
       c = sum;
       sum += t;
     }
-    for (int i = 0; i < n; ++i) {
-      const int dst = count[(key[i] >> shift) & (kBuckets - 1)]++;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t dst = count[(key[i] >> shift) & (kBuckets - 1)]++;
       key2[dst] = key[i];
-      idx2[dst] = idx[i];
+      pay2[dst] = payload[i];
     }
     key.swap(key2);
-    idx.swap(idx2);
+    payload.swap(pay2);
   }
+}
+
+}  // namespace
+
+std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
+  // Indices sorted by key = sign * score, ties by index: the stable radix sort gives exactly the
+  // order of sorting (key, index) pairs. NaN scores have no meaningful order either way.
+  const int n = p.n();
+  const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
+  std::vector<std::uint64_t> key(n);
+  std::vector<int> idx(n);
+  for (int i = 0; i < n; ++i) {
+    key[i] = OrderKey(sign * (*p.scores)(exit, i));
+    idx[i] = i;
+  }
+  RadixSort(key, idx);
   return idx;
+}
+
+void SortValues(std::vector<double>& values, bool descending) {
+  const double sign = descending ? -1.0 : 1.0;
+  std::vector<std::uint64_t> key(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) key[i] = OrderKey(sign * values[i]);
+  RadixSort(key, values);
 }
 
 double ThresholdNone(double most_confident, ScoreOrder order) {

@@ -17,6 +17,10 @@ inline bool MoreConfident(double a, double b, ScoreOrder order) {
 // Indices 0..N-1 sorted most confident first at exit `exit` (stable, so ties keep index order).
 std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit);
 
+// Sorts `values` ascending (descending when asked), like std::sort (stable radix sort; the
+// relative order of -0.0 and +0.0, which compare equal, is their input order).
+void SortValues(std::vector<double>& values, bool descending);
+
 // `values` sorted most confident first. Returns a threshold under which exactly the first n
 // values pass when values[n-1] and values[n] differ; with ties at the cut, an ascending order
 // stops fewer and a descending order more (the rule Passes() defines). n may be 0 or size().
