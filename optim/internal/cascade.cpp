@@ -66,6 +66,23 @@ std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
   return idx;
 }
 
+void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, bool descending) {
+  const double sign = descending ? -1.0 : 1.0;
+  const std::size_t n = values.size();
+  std::vector<std::uint64_t> key(n);
+  std::vector<std::pair<double, int>> vi(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    key[i] = OrderKey(sign * values[i]);
+    vi[i] = {values[i], static_cast<int>(i)};
+  }
+  RadixSort(key, vi);
+  index.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = vi[i].first;
+    index[i] = vi[i].second;
+  }
+}
+
 void SortValues(std::vector<double>& values, bool descending) {
   const double sign = descending ? -1.0 : 1.0;
   std::vector<std::uint64_t> key(values.size());

@@ -20,6 +20,8 @@ std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit);
 // Sorts `values` ascending (descending when asked), like std::sort (stable radix sort; the
 // relative order of -0.0 and +0.0, which compare equal, is their input order).
 void SortValues(std::vector<double>& values, bool descending);
+// The same sort, also returning each sorted value's original position in `index`.
+void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, bool descending);
 
 // `values` sorted most confident first. Returns a threshold under which exactly the first n
 // values pass when values[n-1] and values[n] differ; with ties at the cut, an ascending order
