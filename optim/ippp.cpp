@@ -172,25 +172,15 @@ class Smoothed {
     sg_ = p.order == ScoreOrder::kAscending ? 1.0 : -1.0;
     c0_ = 0.5 * (box_lo + box_hi);
     double dev_t = 0.5 * std::fabs(box_hi - box_lo), dev_x = 0.0;
-    x_.resize(static_cast<std::size_t>(n_) * m_);
-    for (int i = 0; i < n_; ++i)
-      for (int q = 0; q < m_; ++q) {
-        const double x = (*p.scores)(p.kept[q], i);
-        x_[static_cast<std::size_t>(i) * m_ + q] = x;
-        dev_x = std::max(dev_x, std::fabs(x - c0_));
-      }
+    auto score = [&](int q, int i) { return (*p.scores)(p.kept[q], i); };
+    for (int q = 0; q < m_; ++q)
+      for (int i = 0; i < n_; ++i) dev_x = std::max(dev_x, std::fabs(score(q, i) - c0_));
     factored_ = k * (dev_x + dev_t) < 650.0;
-    if (factored_) {
-      a_.resize(x_.size());
-      for (std::size_t j = 0; j < x_.size(); ++j) a_[j] = std::exp(sg_ * k * (x_[j] - c0_));
-    }
-    corr_.resize(static_cast<std::size_t>(n_) * (m_ + 1));
-    for (int i = 0; i < n_; ++i)
-      for (int q = 0; q <= m_; ++q)
-        corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] = (*p.correct)(p.kept[q], i);
     cost_.resize(m_ + 1);
     for (int q = 0; q <= m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
     if (factored_ && m_ <= 64) {
+      // The blocked layout only (the sample-major copies below serve the scalar fallback):
+      // fewer fresh megabytes per solve, whose first-touch page faults are costly on a VM.
       blocks_.m = m_;
       blocks_.blocks = (n_ + 7) / 8;
       blocks_.a.resize(static_cast<std::size_t>(blocks_.blocks) * m_ * 8);
@@ -203,14 +193,26 @@ class Smoothed {
           blocks_.mask[static_cast<std::size_t>(b) * 8 + l] = real ? 1.0 : 0.0;
           for (int q = 0; q < m_; ++q)
             blocks_.a[(static_cast<std::size_t>(b) * m_ + q) * 8 + l] =
-                real ? a_[static_cast<std::size_t>(i) * m_ + q] : 1.0;
+                real ? std::exp(sg_ * k * (score(q, i) - c0_)) : 1.0;
           for (int q = 0; q <= m_; ++q)
-            if (real && corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] != 0.0)
+            if (real && static_cast<double>((*p.correct)(p.kept[q], i)) != 0.0)
               blocks_.corr[static_cast<std::size_t>(b) * (m_ + 1) + q] |=
                   static_cast<unsigned char>(1u << l);
         }
       kernel_ = PickKernel(m_);
+      return;
     }
+    x_.resize(static_cast<std::size_t>(n_) * m_);
+    for (int i = 0; i < n_; ++i)
+      for (int q = 0; q < m_; ++q) x_[static_cast<std::size_t>(i) * m_ + q] = score(q, i);
+    if (factored_) {
+      a_.resize(x_.size());
+      for (std::size_t j = 0; j < x_.size(); ++j) a_[j] = std::exp(sg_ * k * (x_[j] - c0_));
+    }
+    corr_.resize(static_cast<std::size_t>(n_) * (m_ + 1));
+    for (int i = 0; i < n_; ++i)
+      for (int q = 0; q <= m_; ++q)
+        corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] = (*p.correct)(p.kept[q], i);
   }
 
   int m() const { return m_; }

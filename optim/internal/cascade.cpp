@@ -25,8 +25,12 @@ template <class T>
 void RadixSort(std::vector<std::uint64_t>& key, std::vector<T>& payload) {
   const std::size_t n = key.size();
   if (n == 0) return;
-  std::vector<std::uint64_t> key2(n);
-  std::vector<T> pay2(n);
+  // Scratch kept per thread across calls: on the shared VM, first-touch page faults of fresh
+  // multi-megabyte buffers cost more than the sort itself.
+  thread_local std::vector<std::uint64_t> key2;
+  thread_local std::vector<T> pay2;
+  if (key2.size() < n) key2.resize(n);
+  if (pay2.size() < n) pay2.resize(n);
   constexpr int kBits = 11, kBuckets = 1 << kBits;
   std::vector<std::size_t> count(kBuckets);
   for (int shift = 0; shift < 64; shift += kBits) {
@@ -46,6 +50,8 @@ void RadixSort(std::vector<std::uint64_t>& key, std::vector<T>& payload) {
     }
     key.swap(key2);
     payload.swap(pay2);
+    key.resize(n);  // the scratch may have been larger
+    payload.resize(n);
   }
 }
 
