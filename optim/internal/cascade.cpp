@@ -57,18 +57,24 @@ void RadixSort(std::vector<std::uint64_t>& key, std::vector<T>& payload) {
 
 }  // namespace
 
-std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
+void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& idx) {
   // Indices sorted by key = sign * score, ties by index: the stable radix sort gives exactly the
   // order of sorting (key, index) pairs. NaN scores have no meaningful order either way.
   const int n = p.n();
   const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
-  std::vector<std::uint64_t> key(n);
-  std::vector<int> idx(n);
+  thread_local std::vector<std::uint64_t> key;
+  key.resize(n);
+  idx.resize(n);
   for (int i = 0; i < n; ++i) {
     key[i] = OrderKey(sign * (*p.scores)(exit, i));
     idx[i] = i;
   }
   RadixSort(key, idx);
+}
+
+std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
+  std::vector<int> idx;
+  ConfidenceOrder(p, exit, idx);
   return idx;
 }
 

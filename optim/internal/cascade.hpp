@@ -16,6 +16,8 @@ inline bool MoreConfident(double a, double b, ScoreOrder order) {
 
 // Indices 0..N-1 sorted most confident first at exit `exit` (stable, so ties keep index order).
 std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit);
+// The same into `out` (its storage is reused).
+void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& out);
 
 // Sorts `values` ascending (descending when asked), like std::sort (stable radix sort; the
 // relative order of -0.0 and +0.0, which compare equal, is their input order).
