@@ -81,23 +81,23 @@ std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
 void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, bool descending) {
   const double sign = descending ? -1.0 : 1.0;
   const std::size_t n = values.size();
-  std::vector<std::uint64_t> key(n);
-  std::vector<std::pair<double, int>> vi(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    key[i] = OrderKey(sign * values[i]);
-    vi[i] = {values[i], static_cast<int>(i)};
-  }
-  RadixSort(key, vi);
+  thread_local std::vector<std::uint64_t> key;
+  thread_local std::vector<double> copy;
+  key.resize(n);
+  copy.assign(values.begin(), values.end());
   index.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    values[i] = vi[i].first;
-    index[i] = vi[i].second;
+    key[i] = OrderKey(sign * values[i]);
+    index[i] = static_cast<int>(i);
   }
+  RadixSort(key, index);
+  for (std::size_t i = 0; i < n; ++i) values[i] = copy[index[i]];
 }
 
 void SortValues(std::vector<double>& values, bool descending) {
   const double sign = descending ? -1.0 : 1.0;
-  std::vector<std::uint64_t> key(values.size());
+  thread_local std::vector<std::uint64_t> key;
+  key.resize(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) key[i] = OrderKey(sign * values[i]);
   RadixSort(key, values);
 }
