@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
             // exact with the other methods' answers as extra starts (what Solve(kExact) does with
             // its own iPPP run), so the sweep does not solve iPPP twice.
             const auto t = std::chrono::steady_clock::now();
-            s = SolveExact(p, o.exact, starts);
+            ExactOptions eo = o.exact;
+            eo.start_heuristics = false;  // their answers are in `starts` already
+            s = SolveExact(p, eo, starts);
             s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
           } else {
             s = Solve(kMethods[k], p, o);

@@ -28,14 +28,19 @@ struct Value {
 
 class ExactSolver {
  public:
-  explicit ExactSolver(const ThresholdProblem& p)
-      : p_(p), n_(p.n()), m_(static_cast<int>(p.kept.size())) {
+  // Set up for a problem. The storage is kept between problems (SolveExact keeps one solver per
+  // thread): on the shared VM, first-touch page faults of fresh buffers cost as much as sorting.
+  void Reset(const ThresholdProblem& p) {
+    p_ = &p;
+    n_ = p.n();
+    m_ = static_cast<int>(p.kept.size());
     order_.resize(m_ - 1);
     vals_.resize(m_ - 1);
-    rank_.assign(m_ - 1, std::vector<int>(n_));
+    rank_.resize(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
-      order_[q] = internal::ConfidenceOrder(p, p.kept[q]);
+      internal::ConfidenceOrder(p, p.kept[q], order_[q]);
       vals_[q].resize(n_);
+      rank_[q].resize(n_);
       for (int j = 0; j < n_; ++j) {
         vals_[q][j] = (*p.scores)(p.kept[q], order_[q][j]);
         rank_[q][order_[q][j]] = j;
@@ -46,6 +51,8 @@ class ExactSolver {
       for (int q = 0; q < m_; ++q) corr_[static_cast<std::size_t>(i) * m_ + q] = (*p.correct)(p.kept[q], i);
     cost_.resize(m_);
     for (int q = 0; q < m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
+    cut_.clear();
+    ex_.clear();
   }
 
   int m() const { return m_; }
@@ -54,7 +61,7 @@ class ExactSolver {
     std::vector<int> cut(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
       int c = 0;
-      for (int i = 0; i < n_; ++i) c += Passes((*p_.scores)(p_.kept[q], i), t[q], p_.order);
+      for (int i = 0; i < n_; ++i) c += Passes((*p_->scores)(p_->kept[q], i), t[q], p_->order);
       cut[q] = c;
     }
     return cut;
@@ -64,9 +71,9 @@ class ExactSolver {
     std::vector<double> t(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
       const std::vector<double>& v = vals_[q];
-      if (cut[q] <= 0) t[q] = internal::ThresholdNone(v.front(), p_.order);
-      else if (cut[q] >= n_) t[q] = internal::ThresholdAll(v.back(), p_.order);
-      else t[q] = internal::ThresholdBetween(v[cut[q] - 1], v[cut[q]], p_.order);
+      if (cut[q] <= 0) t[q] = internal::ThresholdNone(v.front(), p_->order);
+      else if (cut[q] >= n_) t[q] = internal::ThresholdAll(v.back(), p_->order);
+      else t[q] = internal::ThresholdBetween(v[cut[q] - 1], v[cut[q]], p_->order);
     }
     return t;
   }
@@ -94,7 +101,7 @@ class ExactSolver {
     Value v;
     v.correct = correct;
     v.cost = MeanCost(cnt);
-    v.feasible = v.cost <= p_.budget;
+    v.feasible = v.cost <= p_->budget;
     return v;
   }
 
@@ -117,7 +124,7 @@ class ExactSolver {
     auto score = [&](std::int64_t c, const std::vector<std::int64_t>& k, Value* out) {
       out->correct = c;
       out->cost = MeanCost(k);
-      out->feasible = out->cost <= p_.budget;
+      out->feasible = out->cost <= p_->budget;
     };
     auto better = [&](const Value& a, const Value& b) {
       if (lambda >= 0) {
@@ -136,7 +143,7 @@ class ExactSolver {
     double total = 0.0;
     for (int e = 0; e < m_; ++e) total += static_cast<double>(cnt[e]) * cost_[e];
     const double slack = 1e-9 * (std::fabs(total) + 1.0);
-    const double budget_total = p_.budget * n_;
+    const double budget_total = p_->budget * n_;
     for (int j = 0; j < n_; ++j) {
       const int i = ord[j];
       if (ex_[i] >= q) {  // reaches q: moves from its downstream exit to q
@@ -175,14 +182,27 @@ class ExactSolver {
     return true;
   }
 
+  // Cyclic coordinate ascent over the exits, at most max_sweeps sweeps. An update is idempotent
+  // (with the others fixed it keeps the first best cut), so once the cycle comes back to the
+  // last exit that changed, every further update would be a no-op: stopping there gives the
+  // same state as finishing the sweep and running a confirming one, with fewer updates.
   int Ascend(double lambda, int max_sweeps) {
-    int sweeps = 0;
-    for (; sweeps < max_sweeps; ++sweeps) {
-      bool changed = false;
-      for (int q = 0; q + 1 < m_; ++q) changed |= Update(q, lambda);
-      if (!changed) break;
+    const int k = m_ - 1;
+    if (k <= 0) return 1;
+    const long limit = static_cast<long>(max_sweeps) * k;
+    int last = -1, since = 0;
+    long u = 0;
+    for (; u < limit; ++u) {
+      const int q = static_cast<int>(u % k);
+      if (q == last || since == k) break;
+      if (Update(q, lambda)) {
+        last = q;
+        since = 0;
+      } else {
+        ++since;
+      }
     }
-    return sweeps + 1;
+    return static_cast<int>((u + k - 1) / k);
   }
 
   const std::vector<int>& cut() const { return cut_; }
@@ -195,8 +215,8 @@ class ExactSolver {
     return m_ - 1;
   }
 
-  const ThresholdProblem& p_;
-  int n_, m_;
+  const ThresholdProblem* p_ = nullptr;
+  int n_ = 0, m_ = 0;
   std::vector<std::vector<int>> order_, rank_;
   std::vector<std::vector<double>> vals_;
   std::vector<std::uint8_t> corr_;
@@ -219,7 +239,8 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
   ThresholdSummary s;
   s.method = "exact";
   s.policy.kept = p.kept;
-  ExactSolver solver(p);
+  thread_local ExactSolver solver;
+  solver.Reset(p);
   const int m = solver.m();
   std::vector<std::vector<int>> cut_starts;
   int sweeps = 0;

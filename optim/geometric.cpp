@@ -152,11 +152,7 @@ ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
   for (int b = 0; b + 1 < m; ++b) {
     const int e = p.kept[b];
     for (int i = 0; i < n; ++i) sorted[i] = (*p.scores)(e, i);
-    if (p.order == ScoreOrder::kAscending) {
-      std::sort(sorted.begin(), sorted.end());
-    } else {
-      std::sort(sorted.begin(), sorted.end(), std::greater<double>());
-    }
+    internal::SortValues(sorted, p.order == ScoreOrder::kDescending);
     cum += pk[b];
     const long idx = std::min<long>(static_cast<long>(std::floor(n * cum)), n - 1);
     s.policy.thresholds[b] = sorted[idx];

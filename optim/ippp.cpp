@@ -24,13 +24,17 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 // AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
 // operations in the same order (no FMA contraction in ISO C++ mode), so results do not depend on
 // the machine. Layout: blocks of 8 samples, [block][exit][lane].
+// The fixed-m kernels below would otherwise get FMA contraction (target avx2 / avx512f) and
+// change results by rounding.
+#pragma GCC optimize("fp-contract=off")
 typedef double V8 __attribute__((vector_size(64)));
 typedef double V8u __attribute__((vector_size(64), aligned(8)));  // heap storage: unaligned loads
+typedef long long I8 __attribute__((vector_size(64)));
 
 struct Block8Data {
   int blocks = 0, m = 0;
   std::vector<double> a;     // blocks x m: exp(sg k (x - c0))
-  std::vector<double> corr;  // blocks x (m+1): 0/1
+  std::vector<unsigned char> corr;  // blocks x (m+1): bit l = sample 8 b + l correct
   std::vector<double> mask;  // blocks: 1 for real samples, 0 for padding
 };
 
@@ -39,27 +43,46 @@ struct Sums {
   double go[64] = {}, gc[64] = {};
 };
 
+// M > 0: the number of exits m known at compile time, so the loops over exits unroll and the
+// per-exit accumulators stay in registers (with a run-time m they live on the stack and the
+// store-to-load chains through them bound the loop); G: want_grad known at compile time (-1: at
+// run time). The arithmetic is the same in every instantiation.
+template <int M, int G>
 inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const double* e,
-                                                   const double* cost, bool want_grad, Sums* out) {
-  const int m = d.m;
-  alignas(64) V8 cur[64], prev[64], g[65];
-  alignas(64) V8 go[64], gc[64];
+                                                   const double* cost, int want_grad_rt,
+                                                   Sums* out) {
+  const int m = M > 0 ? M : d.m;
+  const int want_grad = G >= 0 ? G : want_grad_rt;
+  constexpr int kA = M > 0 ? M + 1 : 65;  // array size
+  V8 cur[kA], prev[kA], g[kA];
+  V8 go[kA], gc[kA];
   const V8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
   const V8 one = zero + 1.0;
+  const I8 lane_bits = {1, 2, 4, 8, 16, 32, 64, 128};
+#pragma GCC unroll 8
   for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
   V8 so = zero, sc = zero;
-  alignas(64) V8 cost_full[65], cost_last[65];
+  V8 cost_full[kA];
   const V8 mk_last = *reinterpret_cast<const V8u*>(&d.mask[static_cast<std::size_t>(d.blocks - 1) * 8]);
-  for (int q = 0; q <= m; ++q) {
-    cost_full[q] = zero + cost[q];
-    cost_last[q] = mk_last * cost[q];
-  }
+#pragma GCC unroll 8
+  for (int q = 0; q <= m; ++q) cost_full[q] = zero + cost[q];
   for (int b = 0; b < d.blocks; ++b) {
     const V8u* a = reinterpret_cast<const V8u*>(&d.a[static_cast<std::size_t>(b) * m * 8]);
-    const V8u* cr = reinterpret_cast<const V8u*>(&d.corr[static_cast<std::size_t>(b) * (m + 1) * 8]);
-    // Cost weights per lane: the padding lanes of the last block weigh nothing.
-    const V8* cw = b + 1 < d.blocks ? cost_full : cost_last;
+    // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
+    // sample and exit pair, which matters because the loop is bound by memory traffic.
+    const unsigned char* crb = &d.corr[static_cast<std::size_t>(b) * (m + 1)];
+    I8 hit[kA];  // all ones where the sample is correct at the exit
+#pragma GCC unroll 8
+    for (int q = 0; q <= m; ++q) hit[q] = ((I8{} + crb[q]) & lane_bits) != 0;
+    // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so
+    // the products are exact).
+    const V8 mk = b + 1 < d.blocks ? one : mk_last;
+    V8 cw[kA];
+#pragma GCC unroll 8
+    for (int q = 0; q <= m; ++q) cw[q] = cost_full[q] * mk;
     V8 reach = one;
+    {
+#pragma GCC unroll 8
       for (int q = 0; q < m; ++q) {
         const V8 u = a[q] * e[q];
         const V8 r = one / (one + u);
@@ -68,14 +91,15 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
         g[q] = reach * r;
         reach = reach * prev[q];
       }
+    }
     g[m] = reach;
-    V8 so_suf = g[m] * cr[m], sc_suf = g[m] * cw[m];
+    // g * correct as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
+    V8 so_suf = hit[m] ? g[m] : zero, sc_suf = g[m] * cw[m];
+#pragma GCC unroll 8
     for (int q = m - 1; q >= 0; --q) {
-      const V8 wo = g[q] * cr[q], wc = g[q] * cw[q];
-      if (want_grad) {
-        go[q] += wo * prev[q] - cur[q] * so_suf;
-        gc[q] += wc * prev[q] - cur[q] * sc_suf;
-      }
+      const V8 wo = hit[q] ? g[q] : zero, wc = g[q] * cw[q];
+      if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
+      if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
       so_suf += wo;
       sc_suf += wc;
     }
@@ -92,23 +116,48 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
   }
 }
 
+template <int M>
+inline __attribute__((always_inline)) void Kernel8Dispatch(const Block8Data& d, const double* e,
+                                                           const double* cost, int g, Sums* out) {
+  switch (g) {
+    case 0: Kernel8<M, 0>(d, e, cost, g, out); break;
+    case 1: Kernel8<M, 1>(d, e, cost, g, out); break;
+    case 2: Kernel8<M, 2>(d, e, cost, g, out); break;
+    default: Kernel8<M, 3>(d, e, cost, g, out); break;
+  }
+}
+template <int M>
 __attribute__((target("avx512f"))) void Kernel8Avx512(const Block8Data& d, const double* e,
-                                                      const double* cost, bool g, Sums* out) {
-  Kernel8(d, e, cost, g, out);
+                                                      const double* cost, int g, Sums* out) {
+  Kernel8Dispatch<M>(d, e, cost, g, out);
 }
+template <int M>
 __attribute__((target("avx2"))) void Kernel8Avx2(const Block8Data& d, const double* e,
-                                                 const double* cost, bool g, Sums* out) {
-  Kernel8(d, e, cost, g, out);
+                                                 const double* cost, int g, Sums* out) {
+  Kernel8Dispatch<M>(d, e, cost, g, out);
 }
-void Kernel8Base(const Block8Data& d, const double* e, const double* cost, bool g, Sums* out) {
-  Kernel8(d, e, cost, g, out);
+template <int M>
+void Kernel8Base(const Block8Data& d, const double* e, const double* cost, int g, Sums* out) {
+  Kernel8Dispatch<M>(d, e, cost, g, out);
 }
-using KernelFn = void (*)(const Block8Data&, const double*, const double*, bool, Sums*);
-KernelFn PickKernel() {
+using KernelFn = void (*)(const Block8Data&, const double*, const double*, int, Sums*);
+template <int M>
+KernelFn PickKernelM() {
+  if (__builtin_cpu_supports("avx512f")) return &Kernel8Avx512<M>;
+  if (__builtin_cpu_supports("avx2")) return &Kernel8Avx2<M>;
+  return &Kernel8Base<M>;
+}
+KernelFn PickKernel(int m) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return &Kernel8Avx512;
-  if (__builtin_cpu_supports("avx2")) return &Kernel8Avx2;
-  return &Kernel8Base;
+  switch (m) {
+    case 1: return PickKernelM<1>();
+    case 2: return PickKernelM<2>();
+    case 3: return PickKernelM<3>();
+    case 4: return PickKernelM<4>();
+    case 5: return PickKernelM<5>();
+    case 6: return PickKernelM<6>();
+    default: return PickKernelM<0>();
+  }
 }
 
 // The smoothed P2 of one problem, laid out for fast repeated evaluation. For kept exit q < m-1 and
@@ -123,29 +172,19 @@ class Smoothed {
     sg_ = p.order == ScoreOrder::kAscending ? 1.0 : -1.0;
     c0_ = 0.5 * (box_lo + box_hi);
     double dev_t = 0.5 * std::fabs(box_hi - box_lo), dev_x = 0.0;
-    x_.resize(static_cast<std::size_t>(n_) * m_);
-    for (int i = 0; i < n_; ++i)
-      for (int q = 0; q < m_; ++q) {
-        const double x = (*p.scores)(p.kept[q], i);
-        x_[static_cast<std::size_t>(i) * m_ + q] = x;
-        dev_x = std::max(dev_x, std::fabs(x - c0_));
-      }
+    auto score = [&](int q, int i) { return (*p.scores)(p.kept[q], i); };
+    for (int q = 0; q < m_; ++q)
+      for (int i = 0; i < n_; ++i) dev_x = std::max(dev_x, std::fabs(score(q, i) - c0_));
     factored_ = k * (dev_x + dev_t) < 650.0;
-    if (factored_) {
-      a_.resize(x_.size());
-      for (std::size_t j = 0; j < x_.size(); ++j) a_[j] = std::exp(sg_ * k * (x_[j] - c0_));
-    }
-    corr_.resize(static_cast<std::size_t>(n_) * (m_ + 1));
-    for (int i = 0; i < n_; ++i)
-      for (int q = 0; q <= m_; ++q)
-        corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] = (*p.correct)(p.kept[q], i);
     cost_.resize(m_ + 1);
     for (int q = 0; q <= m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
     if (factored_ && m_ <= 64) {
+      // The blocked layout only (the sample-major copies below serve the scalar fallback):
+      // fewer fresh megabytes per solve, whose first-touch page faults are costly on a VM.
       blocks_.m = m_;
       blocks_.blocks = (n_ + 7) / 8;
       blocks_.a.resize(static_cast<std::size_t>(blocks_.blocks) * m_ * 8);
-      blocks_.corr.resize(static_cast<std::size_t>(blocks_.blocks) * (m_ + 1) * 8);
+      blocks_.corr.assign(static_cast<std::size_t>(blocks_.blocks) * (m_ + 1), 0);
       blocks_.mask.resize(static_cast<std::size_t>(blocks_.blocks) * 8);
       for (int b = 0; b < blocks_.blocks; ++b)
         for (int l = 0; l < 8; ++l) {
@@ -154,19 +193,34 @@ class Smoothed {
           blocks_.mask[static_cast<std::size_t>(b) * 8 + l] = real ? 1.0 : 0.0;
           for (int q = 0; q < m_; ++q)
             blocks_.a[(static_cast<std::size_t>(b) * m_ + q) * 8 + l] =
-                real ? a_[static_cast<std::size_t>(i) * m_ + q] : 1.0;
+                real ? std::exp(sg_ * k * (score(q, i) - c0_)) : 1.0;
           for (int q = 0; q <= m_; ++q)
-            blocks_.corr[(static_cast<std::size_t>(b) * (m_ + 1) + q) * 8 + l] =
-                real ? corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] : 0.0;
+            if (real && static_cast<double>((*p.correct)(p.kept[q], i)) != 0.0)
+              blocks_.corr[static_cast<std::size_t>(b) * (m_ + 1) + q] |=
+                  static_cast<unsigned char>(1u << l);
         }
-      kernel_ = PickKernel();
+      kernel_ = PickKernel(m_);
+      return;
     }
+    x_.resize(static_cast<std::size_t>(n_) * m_);
+    for (int i = 0; i < n_; ++i)
+      for (int q = 0; q < m_; ++q) x_[static_cast<std::size_t>(i) * m_ + q] = score(q, i);
+    if (factored_) {
+      a_.resize(x_.size());
+      for (std::size_t j = 0; j < x_.size(); ++j) a_[j] = std::exp(sg_ * k * (x_[j] - c0_));
+    }
+    corr_.resize(static_cast<std::size_t>(n_) * (m_ + 1));
+    for (int i = 0; i < n_; ++i)
+      for (int q = 0; q <= m_; ++q)
+        corr_[static_cast<std::size_t>(i) * (m_ + 1) + q] = (*p.correct)(p.kept[q], i);
   }
 
   int m() const { return m_; }
 
-  // Smoothed accuracy and mean cost; gradients when want_grad.
-  void Eval(const double* t, bool want_grad, SmoothedValue* out) const {
+  // Smoothed accuracy and mean cost; gradients when want_grad (bit 1: accuracy, bit 2: cost; the
+  // scalar fallback always computes both).
+  void Eval(const double* t, bool want_grad, SmoothedValue* out) const { Eval(t, want_grad ? 3 : 0, out); }
+  void Eval(const double* t, int want_grad, SmoothedValue* out) const {
     const int m = m_;
     std::vector<double> e(m), cur(m), prev(m), g(m + 1);
     if (factored_) {
@@ -394,13 +448,21 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
   std::vector<double> v(m), w(m), v_old(m), grad(m), opt_t = t;
   double opt = std::numeric_limits<double>::infinity();
   SmoothedValue val;
+  bool penalty_active = true;
   for (int it = 0; it < o.outer_iters; ++it) {
     v = t;
     w = t;
     for (int j = 0; j < o.inner_iters; ++j) {
       v_old = v;
-      sm.Eval(w.data(), true, &val);
-      const double c = val.cost - p.budget;
+      // The cost gradient is only used while the penalty is active (c > 0): predict that from
+      // the previous step and re-evaluate on a miss (results are identical either way).
+      sm.Eval(w.data(), penalty_active ? 3 : 1, &val);
+      double c = val.cost - p.budget;
+      if (c > 0.0 && !penalty_active) {
+        sm.Eval(w.data(), 3, &val);
+        c = val.cost - p.budget;
+      }
+      penalty_active = c > 0.0;
       for (int q = 0; q < m; ++q) {
         grad[q] = -val.grad_accuracy[q] + o.gamma * (w[q] - t[q]);
         if (c > 0.0) grad[q] += beta * c * val.grad_cost[q];
@@ -446,7 +508,7 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   auto objective = [](unsigned n, const double* t, double* grad, void* data) -> double {
     Ctx* c = static_cast<Ctx*>(data);
     SmoothedValue v;
-    c->sm->Eval(t, grad != nullptr, &v);
+    c->sm->Eval(t, grad != nullptr ? 1 : 0, &v);
     ++c->evals;
     if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = -v.grad_accuracy[q];
     return -v.accuracy;
@@ -454,7 +516,7 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   auto constraint = [](unsigned n, const double* t, double* grad, void* data) -> double {
     Ctx* c = static_cast<Ctx*>(data);
     SmoothedValue v;
-    c->sm->Eval(t, grad != nullptr, &v);
+    c->sm->Eval(t, grad != nullptr ? 2 : 0, &v);
     if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = v.grad_cost[q] / c->budget;
     return v.cost / c->budget - 1.0;  // relative, so the tolerance is unit-free
   };

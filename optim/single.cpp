@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "optim/internal/cascade.hpp"
 
@@ -21,17 +22,49 @@ ThresholdSummary SolveSingle(const ThresholdProblem& p) {
     const auto row = p.scores->row(p.kept[q]);
     for (int i = 0; i < p.n(); ++i) u.push_back(row(i));
   }
-  if (p.order == ScoreOrder::kAscending) {
-    std::sort(u.begin(), u.end());
-  } else {
-    std::sort(u.begin(), u.end(), std::greater<double>());
+  std::vector<int> pos;
+  internal::SortValuesWithIndex(u, pos, p.order == ScoreOrder::kDescending);
+  // rank[q n + i]: index among the distinct values of sample i's score at kept exit q.
+  const int n = p.n();
+  std::vector<int> rank(u.size());
+  for (std::size_t j = 0, r = 0; j < u.size(); ++j) {
+    if (j > 0 && u[j] != u[j - 1]) ++r;
+    rank[pos[j]] = static_cast<int>(r);
   }
   u.erase(std::unique(u.begin(), u.end()), u.end());
   const int nu = static_cast<int>(u.size());
+  // Threshold index i stops sample i at the first kept exit q with rank < i, i.e. with the prefix
+  // minimum pm_q = min(rank at exits 0..q) < i. The binary search below needs only the mean cost,
+  // computed from these counts exactly as the evaluator sums it (per exit, ascending exits), so
+  // each step costs O(N m) integer compares instead of a full evaluation.
+  for (int q = 1; q + 1 < m; ++q)
+    for (int i = 0; i < n; ++i) {
+      int& r = rank[static_cast<std::size_t>(q) * n + i];
+      r = std::min(r, rank[static_cast<std::size_t>(q - 1) * n + i]);
+    }
   auto threshold = [&](int i) {  // stops exactly the values u[0..i-1]
     if (i <= 0) return internal::ThresholdNone(u.front(), p.order);
     if (i >= nu) return internal::ThresholdAll(u.back(), p.order);
     return p.order == ScoreOrder::kAscending ? u[i] : u[i - 1];
+  };
+  const int k = static_cast<int>(p.scores->rows());
+  std::vector<std::int64_t> count(k);
+  auto cost_of = [&](int t) {
+    s.policy.thresholds.assign(m - 1, threshold(t));
+    ++s.iterations;
+    std::fill(count.begin(), count.end(), 0);
+    std::int64_t before = 0;
+    for (int q = 0; q + 1 < m; ++q) {
+      const int* r = &rank[static_cast<std::size_t>(q) * n];
+      std::int64_t c = 0;
+      for (int i = 0; i < n; ++i) c += r[i] < t;
+      count[p.kept[q]] = c - before;
+      before = c;
+    }
+    count[p.kept[m - 1]] = n - before;
+    double total = 0.0;
+    for (int e = 0; e < k; ++e) total += static_cast<double>(count[e]) * p.stop_cost[e];
+    return n > 0 ? total / n : 0.0;
   };
   auto eval = [&](int i) {
     s.policy.thresholds.assign(m - 1, threshold(i));
@@ -42,18 +75,18 @@ ThresholdSummary SolveSingle(const ThresholdProblem& p) {
   int lo = 0, hi = nu;  // invariant: cost(hi) <= budget (checked), answer in [lo, hi]
   if (m == 1 || u.empty()) {
     s.fit = eval(0);
-  } else if (eval(hi).mean_cost > p.budget) {
+  } else if (cost_of(hi) > p.budget) {
     s.outcome = Outcome::kInfeasible;
     s.message = "even stopping every sample at the first kept exit exceeds the budget";
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return s;
-  } else if (eval(0).mean_cost <= p.budget) {
+  } else if (cost_of(0) <= p.budget) {
     hi = 0;
   } else {
     lo = 1;
     while (lo < hi) {
       const int mid = lo + (hi - lo) / 2;
-      if (eval(mid).mean_cost <= p.budget) hi = mid; else lo = mid + 1;
+      if (cost_of(mid) <= p.budget) hi = mid; else lo = mid + 1;
     }
   }
   s.fit = eval(hi);

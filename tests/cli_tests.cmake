@@ -155,18 +155,20 @@ set_tests_properties(cli_thresholds_infeasible_msg PROPERTIES PASS_REGULAR_EXPRE
   "budget 0\\.01 is infeasible: below 0\\.0386")
 add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2 --relative)
 set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION "above the full cost")
-add_test(NAME cli_thresholds_bad_method COMMAND ${_thr} --method fast --budget 0.1)
-set_tests_properties(cli_thresholds_bad_method PROPERTIES WILL_FAIL TRUE)
-add_test(NAME cli_thresholds_bad_range COMMAND ${_thr} --method single --budget-range 0.1:0.2)
-set_tests_properties(cli_thresholds_bad_range PROPERTIES WILL_FAIL TRUE)
-add_test(NAME cli_thresholds_no_budget COMMAND ${_thr} --method single)
-set_tests_properties(cli_thresholds_no_budget PROPERTIES WILL_FAIL TRUE)
-add_test(NAME cli_thresholds_bad_eta COMMAND ${_thr} --method ippp --budget 0.2 --eta 0.5)
-set_tests_properties(cli_thresholds_bad_eta PROPERTIES PASS_REGULAR_EXPRESSION "ippp.eta = 0.5: must be > mu")
-add_test(NAME cli_thresholds_initial_out_of_range COMMAND ${_thr} --method ippp --budget 0.2
-         --initial 0.5,0.5,0.5,0.5,1.7)
-set_tests_properties(cli_thresholds_initial_out_of_range PROPERTIES PASS_REGULAR_EXPRESSION
-  "threshold 5 = 1.7 is outside the measure's range \\[0, 1\\]")
+set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
+exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
+                      ${_thr_args} --method fast --budget 0.1)
+exitplan_expect_error("thresholds bad range" "--budget-range: expected LO:HI:N"
+                      ${_thr_args} --method single --budget-range 0.1:0.2)
+exitplan_expect_error("thresholds no budget" "give exactly one of --budget B or --budget-range"
+                      ${_thr_args} --method single)
+exitplan_expect_error("thresholds bad eta" "ippp.eta = 0.5: must be > mu"
+                      ${_thr_args} --method ippp --budget 0.2 --eta 0.5)
+exitplan_expect_error("thresholds initial out of range"
+                      "threshold 5 = 1.7 is outside the measure's range \\[0, 1\\]"
+                      ${_thr_args} --method ippp --budget 0.2 --initial 0.5,0.5,0.5,0.5,1.7)
+exitplan_expect_error("thresholds bad margin" "budget_margin = 1.5: must be a confidence level"
+                      ${_thr_args} --method single --budget 0.2 --budget-margin 1.5)
 add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no-ippp-start --accuracy-drop 0.01)
 set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPRESSION "accuracy target")
 add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 0.5 --relative --budget-margin 0.95)

@@ -1,22 +1,105 @@
 #include "optim/internal/cascade.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
 namespace exitplan::internal {
 
-std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
-  // Sort (key, index) pairs: contiguous and deterministic (ties by index, as a stable sort).
+namespace {
+
+// Order-preserving map of a double to an unsigned integer (-0.0 folded into +0.0).
+inline std::uint64_t OrderKey(double v) {
+  v += 0.0;
+  std::uint64_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u >> 63) ? ~u : (u | (std::uint64_t{1} << 63));
+}
+
+// Stable LSD radix sort of (key, payload) by key; written out because no listed library offers
+// a radix sort and it is ~5x faster than std::sort on the 50,000-200,000 keys sorted per solve.
+template <class T>
+void RadixSort(std::vector<std::uint64_t>& key, std::vector<T>& payload) {
+  const std::size_t n = key.size();
+  if (n == 0) return;
+  // Scratch kept per thread across calls: on the shared VM, first-touch page faults of fresh
+  // multi-megabyte buffers cost more than the sort itself.
+  thread_local std::vector<std::uint64_t> key2;
+  thread_local std::vector<T> pay2;
+  if (key2.size() < n) key2.resize(n);
+  if (pay2.size() < n) pay2.resize(n);
+  constexpr int kBits = 11, kBuckets = 1 << kBits;
+  std::vector<std::size_t> count(kBuckets);
+  for (int shift = 0; shift < 64; shift += kBits) {
+    std::fill(count.begin(), count.end(), 0);
+    for (std::size_t i = 0; i < n; ++i) ++count[(key[i] >> shift) & (kBuckets - 1)];
+    if (count[(key[0] >> shift) & (kBuckets - 1)] == n) continue;  // one bucket: order unchanged
+    std::size_t sum = 0;
+    for (std::size_t& c : count) {
+      const std::size_t t = c;
+      c = sum;
+      sum += t;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t dst = count[(key[i] >> shift) & (kBuckets - 1)]++;
+      key2[dst] = key[i];
+      pay2[dst] = payload[i];
+    }
+    key.swap(key2);
+    payload.swap(pay2);
+    key.resize(n);  // the scratch may have been larger
+    payload.resize(n);
+  }
+}
+
+}  // namespace
+
+void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& idx) {
+  // Indices sorted by key = sign * score, ties by index: the stable radix sort gives exactly the
+  // order of sorting (key, index) pairs. NaN scores have no meaningful order either way.
   const int n = p.n();
-  std::vector<std::pair<double, int>> kv(n);
   const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
-  for (int i = 0; i < n; ++i) kv[i] = {sign * (*p.scores)(exit, i), i};
-  std::sort(kv.begin(), kv.end());
-  std::vector<int> idx(n);
-  for (int i = 0; i < n; ++i) idx[i] = kv[i].second;
+  thread_local std::vector<std::uint64_t> key;
+  key.resize(n);
+  idx.resize(n);
+  for (int i = 0; i < n; ++i) {
+    key[i] = OrderKey(sign * (*p.scores)(exit, i));
+    idx[i] = i;
+  }
+  RadixSort(key, idx);
+}
+
+std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
+  std::vector<int> idx;
+  ConfidenceOrder(p, exit, idx);
   return idx;
+}
+
+void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, bool descending) {
+  const double sign = descending ? -1.0 : 1.0;
+  const std::size_t n = values.size();
+  thread_local std::vector<std::uint64_t> key;
+  thread_local std::vector<double> copy;
+  key.resize(n);
+  copy.assign(values.begin(), values.end());
+  index.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    key[i] = OrderKey(sign * values[i]);
+    index[i] = static_cast<int>(i);
+  }
+  RadixSort(key, index);
+  for (std::size_t i = 0; i < n; ++i) values[i] = copy[index[i]];
+}
+
+void SortValues(std::vector<double>& values, bool descending) {
+  const double sign = descending ? -1.0 : 1.0;
+  thread_local std::vector<std::uint64_t> key;
+  key.resize(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) key[i] = OrderKey(sign * values[i]);
+  RadixSort(key, values);
 }
 
 double ThresholdNone(double most_confident, ScoreOrder order) {

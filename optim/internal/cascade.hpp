@@ -16,6 +16,14 @@ inline bool MoreConfident(double a, double b, ScoreOrder order) {
 
 // Indices 0..N-1 sorted most confident first at exit `exit` (stable, so ties keep index order).
 std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit);
+// The same into `out` (its storage is reused).
+void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& out);
+
+// Sorts `values` ascending (descending when asked), like std::sort (stable radix sort; the
+// relative order of -0.0 and +0.0, which compare equal, is their input order).
+void SortValues(std::vector<double>& values, bool descending);
+// The same sort, also returning each sorted value's original position in `index`.
+void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, bool descending);
 
 // `values` sorted most confident first. Returns a threshold under which exactly the first n
 // values pass when values[n-1] and values[n] differ; with ties at the cut, an ascending order
