@@ -31,7 +31,8 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target exitplan
 	./scripts/run-example.sh $(BUILD)
 
 test: build
