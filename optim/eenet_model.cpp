@@ -8,6 +8,7 @@
 
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
+#include "profiles/softmax.hpp"
 
 namespace exitplan {
 namespace {
@@ -158,28 +159,12 @@ EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& 
     for (int j = 0; j < k; ++j) {
       split.Logits(i, j, z.data());
       const double inv_t = temperatures.empty() ? 1.0 : 1.0 / temperatures[j];
-      int arg = 0;
-      for (int q = 0; q < c; ++q) {
-        if (!std::isfinite(z[q])) {
-          throw InputError(split.source, "non-finite logit at sample " + std::to_string(i) +
-                                             ", exit " + std::to_string(j + 1));
-        }
-        z[q] *= inv_t;
-        if (z[q] > z[arg]) arg = q;
-      }
-      const double zmax = z[arg];
-      double sum = 0.0;
-      for (int q = 0; q < c; ++q) sum += (z[q] = std::exp(z[q] - zmax));
-      const double log_s = std::log(sum);
-      double h = 0.0;
+      const ExitSoftmax sm = ComputeExitSoftmax(z.data(), c, inv_t, log_c, split.source, i, j);
+      const int arg = sm.arg;
       Eigen::MatrixXd& b = in.base[j];
-      for (int q = 0; q < c; ++q) {
-        const double p = z[q] / sum;
-        b(q, i) = p;
-        if (z[q] > 0.0) h -= p * (std::log(z[q]) - log_s);
-      }
-      b(c, i) = 1.0 / sum;                            // eq. 5
-      b(c + 1, i) = c > 1 ? 1.0 - h / log_c : 1.0;    // eq. 6
+      for (int q = 0; q < c; ++q) b(q, i) = z[q] / sm.sum;
+      b(c, i) = sm.max_prob;    // eq. 5
+      b(c + 1, i) = sm.entropy;  // eq. 6
       best_votes = std::max(best_votes, ++votes[arg]);
       b(c + 2, i) = static_cast<double>(best_votes) / (j + 1);  // eq. 7
     }

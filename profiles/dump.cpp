@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "profiles/error.hpp"
+#include "profiles/softmax.hpp"
 
 namespace exitplan {
 namespace fs = std::filesystem;
@@ -77,38 +78,12 @@ void SplitData::ComputeFeatures(const std::vector<double>& temps) {
     int best_votes = 0;
     for (int j = 0; j < k; ++j) {
       Logits(i, j, z.data());
-      const double inv_t = 1.0 / temperatures[j];
-      int arg = 0;
-      for (int q = 0; q < c; ++q) {
-        if (!std::isfinite(z[q])) {
-          throw InputError(logits_.source(), "non-finite logit (" + FormatDouble(z[q]) +
-                                                 ") at sample " + std::to_string(i) + ", exit " +
-                                                 std::to_string(j + 1) + ", class " +
-                                                 std::to_string(q));
-        }
-        z[q] *= inv_t;
-        if (z[q] > z[arg]) arg = q;
-      }
-      // Stable softmax: p_q = exp(z_q - z_max) / s. Entropy from log p_q = z_q - z_max - log s.
-      const double zmax = z[arg];
-      double s = 0.0, second = -INFINITY;
-      for (int q = 0; q < c; ++q) {
-        const double e = std::exp(z[q] - zmax);
-        z[q] = e;  // reuse z for exp values
-        s += e;
-        if (q != arg && e > second) second = e;
-      }
-      const double log_s = std::log(s);
-      double h = 0.0;
-      for (int q = 0; q < c; ++q) {
-        if (z[q] > 0.0) {
-          const double p = z[q] / s;
-          h -= p * (std::log(z[q]) - log_s);
-        }
-      }
-      max_prob(j, i) = 1.0 / s;
-      entropy(j, i) = c > 1 ? 1.0 - h / log_c : 1.0;
-      margin(j, i) = c > 1 ? (1.0 - second) / s : 1.0;
+      const ExitSoftmax sm =
+          ComputeExitSoftmax(z.data(), c, 1.0 / temperatures[j], log_c, logits_.source(), i, j);
+      const int arg = sm.arg;
+      max_prob(j, i) = sm.max_prob;
+      entropy(j, i) = sm.entropy;
+      margin(j, i) = sm.margin;
       predicted(j, i) = arg;
       correct(j, i) = arg == labels[i] ? 1 : 0;
       patience(j, i) = (j > 0 && predicted(j - 1, i) == arg) ? patience(j - 1, i) + 1.0 : 0.0;
