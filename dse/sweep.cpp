@@ -31,6 +31,7 @@
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/io.hpp"
+#include "profiles/yaml_check.hpp"
 #include "profiles/profile.hpp"
 
 namespace fs = std::filesystem;
@@ -43,26 +44,10 @@ namespace {
 
 struct Yaml {
   std::string source;
-  std::string Where(const YAML::Node& node) const {
-    const YAML::Mark m = node.Mark();
-    return m.line < 0 ? source : source + ":" + std::to_string(m.line + 1);
-  }
+  std::string Where(const YAML::Node& node) const { return YamlWhere(source, node); }
   void Keys(const YAML::Node& map, const std::set<std::string>& allowed,
             const std::string& context) const {
-    if (!map.IsMap()) throw InputError(Where(map), context + ": expected a mapping");
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-      const std::string key = kv.first.as<std::string>();
-      if (!allowed.count(key)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        throw InputError(Where(kv.first), "unknown key '" + key + "' in " + context +
-                                              " (expected one of: " + list + ")");
-      }
-      if (!seen.insert(key).second) {
-        throw InputError(Where(kv.first), "duplicate key '" + key + "' in " + context);
-      }
-    }
+    CheckYamlKeys(source, map, allowed, context);
   }
   std::string Str(const YAML::Node& node, const std::string& key) const {
     if (!node.IsScalar()) throw InputError(Where(node), key + ": expected a string");

@@ -9,6 +9,7 @@
 
 #include "profiles/error.hpp"
 #include "profiles/types.hpp"
+#include "profiles/yaml_check.hpp"
 
 namespace exitplan {
 namespace {
@@ -16,71 +17,46 @@ namespace {
 const std::vector<std::string> kUnits = {"ms",     "us",     "s",  "flops",
                                          "mflops", "gflops", "mj", "relative"};
 
-std::string Where(const std::string& path, const YAML::Node& node) {
-  const YAML::Mark m = node.Mark();
-  if (m.line < 0) return path;
-  return path + ":" + std::to_string(m.line + 1);
-}
-
-// Checks a map node for unknown and duplicate keys (yaml-cpp 0.7 accepts duplicates silently).
-void CheckKeys(const std::string& path, const YAML::Node& map, const std::set<std::string>& allowed,
-               const std::string& context) {
-  if (!map.IsMap()) throw InputError(Where(path, map), context + ": expected a mapping");
-  std::set<std::string> seen;
-  for (const auto& kv : map) {
-    const std::string key = kv.first.as<std::string>();
-    if (!allowed.count(key)) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw InputError(Where(path, kv.first),
-                       "unknown key '" + key + "' in " + context + " (expected one of: " + list + ")");
-    }
-    if (!seen.insert(key).second) {
-      throw InputError(Where(path, kv.first), "duplicate key '" + key + "' in " + context);
-    }
-  }
-}
-
 double Number(const std::string& path, const YAML::Node& node, const std::string& what) {
-  if (!node.IsScalar()) throw InputError(Where(path, node), what + ": expected a number");
+  if (!node.IsScalar()) throw InputError(YamlWhere(path, node), what + ": expected a number");
   double v = 0;
   try {
     v = node.as<double>();
   } catch (const YAML::Exception&) {
-    throw InputError(Where(path, node), what + ": expected a number, found '" +
+    throw InputError(YamlWhere(path, node), what + ": expected a number, found '" +
                                             node.as<std::string>() + "'");
   }
-  if (!std::isfinite(v)) throw InputError(Where(path, node), what + ": must be finite");
+  if (!std::isfinite(v)) throw InputError(YamlWhere(path, node), what + ": must be finite");
   if (v < 0) {
-    throw InputError(Where(path, node), what + " = " + FormatDouble(v) + ": costs must be >= 0");
+    throw InputError(YamlWhere(path, node), what + " = " + FormatDouble(v) + ": costs must be >= 0");
   }
   return v;
 }
 
 CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const std::string& name) {
-  CheckKeys(path, node, {"unit", "target", "exits", "cumulative"},
+  CheckYamlKeys(path, node, {"unit", "target", "exits", "cumulative"},
             name.empty() ? "the profile" : "target '" + name + "'");
   CostProfile p;
   p.source = path;
   p.target = name;
   if (node["target"]) p.target = node["target"].as<std::string>();
   if (p.target.empty()) p.target = "default";
-  if (!node["unit"]) throw InputError(Where(path, node), "missing key 'unit'");
+  if (!node["unit"]) throw InputError(YamlWhere(path, node), "missing key 'unit'");
   p.unit = node["unit"].as<std::string>();
   if (std::find(kUnits.begin(), kUnits.end(), p.unit) == kUnits.end()) {
-    throw InputError(Where(path, node["unit"]),
+    throw InputError(YamlWhere(path, node["unit"]),
                      "unknown unit '" + p.unit +
                          "' (expected ms, us, s, flops, mflops, gflops, mj or relative)");
   }
   const bool has_exits = static_cast<bool>(node["exits"]);
   const bool has_cum = static_cast<bool>(node["cumulative"]);
   if (has_exits == has_cum) {
-    throw InputError(Where(path, node), "expected exactly one of 'exits' or 'cumulative'");
+    throw InputError(YamlWhere(path, node), "expected exactly one of 'exits' or 'cumulative'");
   }
   if (has_cum) {
     const YAML::Node cum = node["cumulative"];
     if (!cum.IsSequence() || cum.size() == 0) {
-      throw InputError(Where(path, cum), "cumulative: expected a non-empty list of costs");
+      throw InputError(YamlWhere(path, cum), "cumulative: expected a non-empty list of costs");
     }
     p.has_heads = false;
     for (std::size_t i = 0; i < cum.size(); ++i) {
@@ -91,13 +67,13 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
   } else {
     const YAML::Node exits = node["exits"];
     if (!exits.IsSequence() || exits.size() == 0) {
-      throw InputError(Where(path, exits), "exits: expected a non-empty list");
+      throw InputError(YamlWhere(path, exits), "exits: expected a non-empty list");
     }
     for (std::size_t i = 0; i < exits.size(); ++i) {
       const YAML::Node e = exits[i];
       const std::string ctx = "exits[" + std::to_string(i) + "]";
-      CheckKeys(path, e, {"name", "backbone", "head"}, ctx);
-      if (!e["backbone"]) throw InputError(Where(path, e), ctx + ": missing key 'backbone'");
+      CheckYamlKeys(path, e, {"name", "backbone", "head"}, ctx);
+      if (!e["backbone"]) throw InputError(YamlWhere(path, e), ctx + ": missing key 'backbone'");
       p.names.push_back(e["name"] ? e["name"].as<std::string>() : "exit" + std::to_string(i + 1));
       p.backbone.push_back(Number(path, e["backbone"], ctx + ".backbone"));
       p.head.push_back(e["head"] ? Number(path, e["head"], ctx + ".head") : 0.0);
@@ -106,7 +82,7 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
   for (std::size_t i = 1; i < p.backbone.size(); ++i) {
     if (p.backbone[i] < p.backbone[i - 1]) {
       const YAML::Node at = has_cum ? node["cumulative"][i] : node["exits"][i];
-      throw InputError(Where(path, at),
+      throw InputError(YamlWhere(path, at),
                        std::string(has_cum ? "cumulative" : "backbone") + " costs decrease at exit " +
                            std::to_string(i + 1) + " (" + FormatDouble(p.backbone[i - 1]) +
                            " then " + FormatDouble(p.backbone[i]) +
@@ -151,16 +127,16 @@ std::vector<CostProfile> LoadProfiles(const std::string& path) {
   if (!root.IsMap()) throw InputError(path, "expected a YAML mapping (unit and exits, or targets)");
   std::vector<CostProfile> out;
   if (root["targets"]) {
-    CheckKeys(path, root, {"targets"}, "the profile");
+    CheckYamlKeys(path, root, {"targets"}, "the profile");
     const YAML::Node targets = root["targets"];
     if (!targets.IsMap() || targets.size() == 0) {
-      throw InputError(Where(path, targets), "targets: expected a mapping of target names");
+      throw InputError(YamlWhere(path, targets), "targets: expected a mapping of target names");
     }
     std::set<std::string> seen;
     for (const auto& kv : targets) {
       const std::string name = kv.first.as<std::string>();
       if (!seen.insert(name).second) {
-        throw InputError(Where(path, kv.first), "duplicate target '" + name + "'");
+        throw InputError(YamlWhere(path, kv.first), "duplicate target '" + name + "'");
       }
       out.push_back(ParseTarget(path, kv.second, name));
       out.back().target = name;
