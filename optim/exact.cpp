@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <sstream>
+#include <type_traits>
 
 #include "optim/geometric.hpp"
 #include "optim/internal/cascade.hpp"
@@ -26,38 +27,77 @@ struct Value {
   }
 };
 
-class ExactSolver {
+// The per-sample state word: bit q of the low half is set when the sample passes kept exit q's
+// threshold (the final exit always passes), bit q of the high half when it is correct at exit q.
+// A sample stops at the lowest set pass bit. Word = uint32_t for up to 16 kept exits (the
+// smaller the word, the more of the randomly read state stays in cache), uint64_t for up to 32,
+// unsigned __int128 for up to 64.
+template <class Word>
+struct Bits {
+  static constexpr int kHalf = static_cast<int>(sizeof(Word) * 4);
+  using Half = std::conditional_t<kHalf == 16, std::uint16_t,
+                                  std::conditional_t<kHalf == 32, std::uint32_t, std::uint64_t>>;
+  static Half Pass(Word w) { return static_cast<Half>(w); }
+  static Half Corr(Word w) { return static_cast<Half>(w >> kHalf); }
+  static int Lowest(Half h) {  // h != 0
+    if constexpr (kHalf <= 32) return __builtin_ctz(h);
+    else return __builtin_ctzll(h);
+  }
+};
+
+class ExactSolverBase {
+ public:
+  virtual ~ExactSolverBase() = default;
+  virtual void Reset(const ThresholdProblem& p) = 0;
+  virtual int m() const = 0;
+  virtual std::vector<int> CutsOf(const std::vector<double>& t) const = 0;
+  virtual std::vector<double> ThresholdsOf(const std::vector<int>& cut) const = 0;
+  virtual void Assign(const std::vector<int>& cut) = 0;
+  virtual Value Current() const = 0;
+  virtual int Ascend(double lambda, int max_sweeps) = 0;
+  virtual const std::vector<int>& cut() const = 0;
+};
+
+template <class Word>
+class ExactSolver final : public ExactSolverBase {
+  using B = Bits<Word>;
+  using Half = typename B::Half;
+
  public:
   // Set up for a problem. The storage is kept between problems (SolveExact keeps one solver per
   // thread): on the shared VM, first-touch page faults of fresh buffers cost as much as sorting.
-  void Reset(const ThresholdProblem& p) {
+  void Reset(const ThresholdProblem& p) override {
     p_ = &p;
     n_ = p.n();
     m_ = static_cast<int>(p.kept.size());
     order_.resize(m_ - 1);
     vals_.resize(m_ - 1);
-    rank_.resize(m_ - 1);
+    ordb_.resize(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
       internal::ConfidenceOrder(p, p.kept[q], order_[q]);
       vals_[q].resize(n_);
-      rank_[q].resize(n_);
-      for (int j = 0; j < n_; ++j) {
-        vals_[q][j] = (*p.scores)(p.kept[q], order_[q][j]);
-        rank_[q][order_[q][j]] = j;
-      }
+      for (int j = 0; j < n_; ++j) vals_[q][j] = (*p.scores)(p.kept[q], order_[q][j]);
+      ordb_[q].resize(n_);
+      for (int j = 0; j < n_; ++j)
+        ordb_[q][j] = static_cast<std::uint32_t>(order_[q][j]) |
+                      (j + 1 == n_ || vals_[q][j + 1] != vals_[q][j] ? kLastOfValue : 0u);
     }
-    corr_.resize(static_cast<std::size_t>(n_) * m_);
-    for (int i = 0; i < n_; ++i)
-      for (int q = 0; q < m_; ++q) corr_[static_cast<std::size_t>(i) * m_ + q] = (*p.correct)(p.kept[q], i);
+    corr_bits_.resize(n_);
+    for (int i = 0; i < n_; ++i) {
+      Word c = 0;
+      for (int q = 0; q < m_; ++q)
+        if ((*p.correct)(p.kept[q], i) != 0) c |= Word{1} << (B::kHalf + q);
+      corr_bits_[i] = c;
+    }
     cost_.resize(m_);
     for (int q = 0; q < m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
     cut_.clear();
-    ex_.clear();
+    st_.clear();
   }
 
-  int m() const { return m_; }
+  int m() const override { return m_; }
 
-  std::vector<int> CutsOf(const std::vector<double>& t) const {
+  std::vector<int> CutsOf(const std::vector<double>& t) const override {
     std::vector<int> cut(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
       int c = 0;
@@ -67,7 +107,7 @@ class ExactSolver {
     return cut;
   }
 
-  std::vector<double> ThresholdsOf(const std::vector<int>& cut) const {
+  std::vector<double> ThresholdsOf(const std::vector<int>& cut) const override {
     std::vector<double> t(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
       const std::vector<double>& v = vals_[q];
@@ -85,42 +125,53 @@ class ExactSolver {
     return total / n_;
   }
 
-  void Assign(const std::vector<int>& cut) {
+  void Assign(const std::vector<int>& cut) override {
     cut_ = cut;
-    ex_.assign(n_, m_ - 1);
-    for (int i = 0; i < n_; ++i) ex_[i] = Down(i, -1);
+    const Word fin = Word{1} << (m_ - 1);
+    st_.resize(n_);
+    for (int i = 0; i < n_; ++i) st_[i] = corr_bits_[i] | fin;
+    for (int q = 0; q + 1 < m_; ++q)
+      for (int j = 0; j < cut_[q]; ++j) st_[order_[q][j]] |= Word{1} << q;
+    cnt_.assign(m_, 0);
+    correct_ = 0;
+    for (int i = 0; i < n_; ++i) {
+      const int e = B::Lowest(B::Pass(st_[i]));
+      ++cnt_[e];
+      correct_ += (B::Corr(st_[i]) >> e) & 1;
+    }
   }
 
-  Value Current() const {
-    std::vector<std::int64_t> cnt(m_, 0);
-    std::int64_t correct = 0;
-    for (int i = 0; i < n_; ++i) {
-      ++cnt[ex_[i]];
-      correct += corr_[static_cast<std::size_t>(i) * m_ + ex_[i]];
-    }
+  Value Current() const override {
     Value v;
-    v.correct = correct;
-    v.cost = MeanCost(cnt);
+    v.correct = correct_;
+    v.cost = MeanCost(cnt_);
     v.feasible = v.cost <= p_->budget;
     return v;
   }
 
   // One exact coordinate update of exit q. lambda >= 0: maximise correct - lambda * N * mean
   // cost; lambda < 0: the constrained rule of Value::Better. Returns true when the cut changed.
+  // Cost O(N) for the scan of q's order plus O(cut) and O(|change|) for the state; one random
+  // read of a state word per sample.
   bool Update(int q, double lambda) {
-    // Counts and correct with nobody stopping at q.
-    std::vector<std::int64_t> cnt(m_, 0);
-    std::int64_t correct = 0;
-    down_.resize(n_);
-    for (int i = 0; i < n_; ++i) {
-      int e = ex_[i];
-      if (e == q) e = Down(i, q);
-      down_[i] = e;
-      ++cnt[e];
-      correct += corr_[static_cast<std::size_t>(i) * m_ + e];
-    }
     const std::vector<int>& ord = order_[q];
-    const std::vector<double>& v = vals_[q];
+    const Half before = static_cast<Half>((Half{1} << q) - 1);            // exits before q
+    const Half after = static_cast<Half>(~((Half{1} << q) | before));     // after q (final too)
+    // Counts and correct with nobody stopping at q: the current state minus the samples that
+    // stop at q now (they reach q and are in its prefix), which go to their next passing exit.
+    std::vector<std::int64_t>& cnt = cnt_tmp_;
+    cnt = cnt_;
+    std::int64_t correct = correct_;
+    for (int j = 0; j < cut_[q]; ++j) {
+      const Word w = st_[ord[j]];
+      const Half pass = B::Pass(w);
+      if (pass & before) continue;
+      const int d = B::Lowest(pass & after);
+      --cnt[q];
+      ++cnt[d];
+      const Half c = B::Corr(w);
+      correct += static_cast<std::int64_t>((c >> d) & 1) - static_cast<std::int64_t>((c >> q) & 1);
+    }
     auto score = [&](std::int64_t c, const std::vector<std::int64_t>& k, Value* out) {
       out->correct = c;
       out->cost = MeanCost(k);
@@ -136,6 +187,9 @@ class ExactSolver {
     };
     Value best, cur, at_current;
     score(correct, cnt, &best);
+    std::vector<std::int64_t>& best_cnt = cnt_best_;
+    best_cnt = cnt;
+    std::int64_t best_correct = correct;
     int best_cut = 0;
     if (cut_[q] == 0) at_current = best;
     // The running total cost screens candidates cheaply; the exact evaluator-order mean is computed
@@ -144,41 +198,74 @@ class ExactSolver {
     for (int e = 0; e < m_; ++e) total += static_cast<double>(cnt[e]) * cost_[e];
     const double slack = 1e-9 * (std::fabs(total) + 1.0);
     const double budget_total = p_->budget * n_;
+    // Screening bounds of the best so far, recomputed only when it changes.
+    double lambda_bound = 0.0;
+    auto rebound = [&] {
+      if (lambda >= 0) {
+        const double sb = best.correct - lambda * n_ * best.cost;
+        lambda_bound = sb - lambda * slack - 1e-9;
+      }
+    };
+    rebound();
+    double best_total = total;  // the running total at the best so far
+    // A boundary with no reaching sample since the previous one has the previous state, which
+    // was either screened out or scored already: it cannot beat the best (only the current cut
+    // needs its value).
+    bool dirty = false;
+    const std::uint32_t* const ob = ordb_[q].data();
+    const double cq = cost_[q];
     for (int j = 0; j < n_; ++j) {
-      const int i = ord[j];
-      if (ex_[i] >= q) {  // reaches q: moves from its downstream exit to q
-        const int d = down_[i];
+      const std::uint32_t oj = ob[j];
+      const Word w = st_[oj & kIndexMask];
+      const Half pass = B::Pass(w);
+      if (!(pass & before)) {  // reaches q: moves from its downstream exit to q
+        const int d = B::Lowest(pass & after);
         --cnt[d];
         ++cnt[q];
-        total += cost_[q] - cost_[d];
-        correct += corr_[static_cast<std::size_t>(i) * m_ + q] - corr_[static_cast<std::size_t>(i) * m_ + d];
+        total += cq - cost_[d];
+        const Half c = B::Corr(w);
+        correct += static_cast<std::int64_t>((c >> q) & 1) - static_cast<std::int64_t>((c >> d) & 1);
+        dirty = true;
       }
-      if (j + 1 == n_ || v[j + 1] != v[j]) {
+      if (oj & kLastOfValue) {  // a cut may fall after j
+        const bool here = j + 1 == cut_[q];
+        if (!dirty && !here) continue;
+        dirty = false;
         bool candidate;
         if (lambda >= 0) {
-          const double sb = best.correct - lambda * n_ * best.cost;
-          candidate = correct - lambda * total >= sb - lambda * slack - 1e-9;
+          candidate = correct - lambda * total >= lambda_bound;
         } else if (total <= budget_total + slack) {
-          candidate = !best.feasible || correct >= best.correct;
+          // An equally accurate state must be cheaper to win; the running totals of two states
+          // are within 2 slack of their exact (evaluator-order) costs' order.
+          candidate = !best.feasible || correct > best.correct ||
+                      (correct == best.correct && total < best_total + 2 * slack);
         } else {
           candidate = !best.feasible && total <= best.cost * n_ + slack;
         }
-        const bool here = j + 1 == cut_[q];
         if (!candidate && !here) continue;
         score(correct, cnt, &cur);
         if (here) at_current = cur;
         if (better(cur, best)) {
           best = cur;
           best_cut = j + 1;
+          best_cnt = cnt;
+          best_correct = correct;
+          best_total = total;
+          rebound();
         }
       }
     }
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
-    cut_[q] = best_cut;
-    for (int i = 0; i < n_; ++i) {
-      if (ex_[i] < q) continue;
-      ex_[i] = rank_[q][i] < best_cut ? q : down_[i];
+    // Only the samples between the old and the new cut change their pass bit at q.
+    const Word bit = Word{1} << q;
+    if (best_cut > cut_[q]) {
+      for (int j = cut_[q]; j < best_cut; ++j) st_[ord[j]] |= bit;
+    } else {
+      for (int j = best_cut; j < cut_[q]; ++j) st_[ord[j]] &= ~bit;
     }
+    cut_[q] = best_cut;
+    cnt_ = best_cnt;
+    correct_ = best_correct;
     return true;
   }
 
@@ -186,7 +273,7 @@ class ExactSolver {
   // (with the others fixed it keeps the first best cut), so once the cycle comes back to the
   // last exit that changed, every further update would be a no-op: stopping there gives the
   // same state as finishing the sweep and running a confirming one, with fewer updates.
-  int Ascend(double lambda, int max_sweeps) {
+  int Ascend(double lambda, int max_sweeps) override {
     const int k = m_ - 1;
     if (k <= 0) return 1;
     const long limit = static_cast<long>(max_sweeps) * k;
@@ -205,24 +292,34 @@ class ExactSolver {
     return static_cast<int>((u + k - 1) / k);
   }
 
-  const std::vector<int>& cut() const { return cut_; }
+  const std::vector<int>& cut() const override { return cut_; }
 
  private:
-  // First kept slot after `after` at which sample i stops under the current cuts.
-  int Down(int i, int after) const {
-    for (int q = after + 1; q + 1 < m_; ++q)
-      if (rank_[q][i] < cut_[q]) return q;
-    return m_ - 1;
-  }
-
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
-  std::vector<std::vector<int>> order_, rank_;
-  std::vector<std::vector<double>> vals_;
-  std::vector<std::uint8_t> corr_;
+  std::vector<std::vector<int>> order_;  // per non-final kept exit: samples, most confident first
+  std::vector<std::vector<double>> vals_;  // their scores in that order
+  // The order again, packed with a flag on the last sample of each run of equal scores (where a
+  // cut may fall), so that the scan reads one array.
+  static constexpr std::uint32_t kLastOfValue = 0x80000000u, kIndexMask = 0x7fffffffu;
+  std::vector<std::vector<std::uint32_t>> ordb_;
+  std::vector<Word> corr_bits_;          // per sample: correctness bits (high half)
+  std::vector<Word> st_;                 // per sample: state word (pass bits | correctness bits)
   std::vector<double> cost_;
-  std::vector<int> cut_, ex_, down_;
+  std::vector<int> cut_;
+  std::vector<std::int64_t> cnt_, cnt_tmp_, cnt_best_;  // samples stopping at each kept exit
+  std::int64_t correct_ = 0;
 };
+
+// One solver per thread and word size, reused across problems.
+ExactSolverBase& SolverFor(int kept) {
+  thread_local ExactSolver<std::uint32_t> narrow;
+  thread_local ExactSolver<std::uint64_t> medium;
+  thread_local ExactSolver<unsigned __int128> wide;
+  if (kept <= 16) return narrow;
+  if (kept <= 32) return medium;
+  return wide;
+}
 
 }  // namespace
 
@@ -239,7 +336,12 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
   ThresholdSummary s;
   s.method = "exact";
   s.policy.kept = p.kept;
-  thread_local ExactSolver solver;
+  if (p.kept.size() > 64) {
+    s.outcome = Outcome::kFailure;
+    s.message = "exact supports at most 64 kept exits, got " + std::to_string(p.kept.size());
+    return s;
+  }
+  ExactSolverBase& solver = SolverFor(static_cast<int>(p.kept.size()));
   solver.Reset(p);
   const int m = solver.m();
   std::vector<std::vector<int>> cut_starts;
