@@ -218,6 +218,9 @@ void RegisterThresholds(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--eta", a->solver.ippp.eta, "ippp: smoothness (step 1/eta)")->capture_default_str();
   app->add_option("--mu", a->solver.ippp.mu, "ippp: strong convexity (momentum (eta-mu)/(eta+mu))")
       ->capture_default_str();
+  app->add_option("--ippp-precision", a->solver.ippp.precision,
+                  "ippp: arithmetic of the iteration, single (float, ~2x faster) or double")
+      ->capture_default_str();
   app->add_option("--initial", a->initial,
                   "ippp/ippp-nlopt: start from these thresholds instead of the warm start");
   app->add_option("--nlopt-algorithm", a->solver.ippp.nlopt_algorithm,

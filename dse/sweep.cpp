@@ -155,6 +155,7 @@ const std::map<std::string, Setter>& ThresholdOptionTable() {
       {"eta", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.eta = OptionDouble(k, v); }},
       {"mu", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.mu = OptionDouble(k, v); }},
       {"warm_start", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.warm_start = OptionBool(k, v); }},
+      {"precision", [](SolverOptions& o, const std::string&, const std::string& v) { o.ippp.precision = v; }},
       {"nlopt_algorithm", [](SolverOptions& o, const std::string&, const std::string& v) { o.ippp.nlopt_algorithm = v; }},
       {"nlopt_xtol", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_xtol = OptionDouble(k, v); }},
       {"nlopt_max_evals", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_max_evals = OptionInt(k, v); }},

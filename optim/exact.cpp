@@ -78,9 +78,11 @@ class ExactSolver final : public ExactSolverBase {
       vals_[q].resize(n_);
       for (int j = 0; j < n_; ++j) vals_[q][j] = (*p.scores)(p.kept[q], order_[q][j]);
       ordb_[q].resize(n_);
-      for (int j = 0; j < n_; ++j)
-        ordb_[q][j] = static_cast<std::uint32_t>(order_[q][j]) |
-                      (j + 1 == n_ || vals_[q][j + 1] != vals_[q][j] ? kLastOfValue : 0u);
+      for (int j = n_ - 1, after = n_; j >= 0; --j) {
+        if (j + 1 < n_ && vals_[q][j + 1] != vals_[q][j]) after = j + 1;
+        ordb_[q][j] = static_cast<std::uint64_t>(order_[q][j]) |
+                      static_cast<std::uint64_t>(after) << 32;
+      }
     }
     corr_bits_.resize(n_);
     for (int i = 0; i < n_; ++i) {
@@ -151,26 +153,39 @@ class ExactSolver final : public ExactSolverBase {
 
   // One exact coordinate update of exit q. lambda >= 0: maximise correct - lambda * N * mean
   // cost; lambda < 0: the constrained rule of Value::Better. Returns true when the cut changed.
-  // Cost O(N) for the scan of q's order plus O(cut) and O(|change|) for the state; one random
-  // read of a state word per sample.
+  // Two passes: a branch-free one over q's order that packs the samples reaching q (whether a
+  // sample reaches q is unpredictable, so a branch on it stalls), then the scan of the prefixes
+  // over those samples only. Cost O(N) + O(reaching) + O(|change|) for the state.
   bool Update(int q, double lambda) {
-    const std::vector<int>& ord = order_[q];
     const Half before = static_cast<Half>((Half{1} << q) - 1);            // exits before q
     const Half after = static_cast<Half>(~((Half{1} << q) | before));     // after q (final too)
-    // Counts and correct with nobody stopping at q: the current state minus the samples that
-    // stop at q now (they reach q and are in its prefix), which go to their next passing exit.
+    // 1. The samples reaching q in q's order, each as (cut after its run of equal scores << 8 |
+    //    correct(q) - correct(down) + 1 << 6 | down).
+    reach_.resize(n_);
+    std::uint64_t* out = reach_.data();
+    {
+      const std::uint64_t* const ob = ordb_[q].data();
+      for (int j = 0; j < n_; ++j) {
+        const std::uint64_t o = ob[j];
+        const Word w = st_[static_cast<std::uint32_t>(o)];
+        const Half pass = B::Pass(w), c = B::Corr(w);
+        const int d = B::Lowest(static_cast<Half>(pass & after));
+        const std::uint64_t dc = ((c >> q) & 1) + 1 - ((c >> d) & 1);
+        *out = (o >> 32) << 8 | dc << 6 | static_cast<std::uint64_t>(d);
+        out += !(pass & before);
+      }
+    }
+    const std::uint64_t* const rs = reach_.data();
+    const std::size_t nr = static_cast<std::size_t>(out - rs);
+    // 2. Counts and correct with nobody stopping at q: the current state minus the reaching
+    //    samples in q's prefix (they stop at q now), which go to their next passing exit.
     std::vector<std::int64_t>& cnt = cnt_tmp_;
     cnt = cnt_;
     std::int64_t correct = correct_;
-    for (int j = 0; j < cut_[q]; ++j) {
-      const Word w = st_[ord[j]];
-      const Half pass = B::Pass(w);
-      if (pass & before) continue;
-      const int d = B::Lowest(pass & after);
+    for (std::size_t k = 0; k < nr && static_cast<int>(rs[k] >> 8) <= cut_[q]; ++k) {
       --cnt[q];
-      ++cnt[d];
-      const Half c = B::Corr(w);
-      correct += static_cast<std::int64_t>((c >> d) & 1) - static_cast<std::int64_t>((c >> q) & 1);
+      ++cnt[rs[k] & 63];
+      correct -= static_cast<std::int64_t>((rs[k] >> 6) & 3) - 1;
     }
     auto score = [&](std::int64_t c, const std::vector<std::int64_t>& k, Value* out) {
       out->correct = c;
@@ -185,15 +200,15 @@ class ExactSolver final : public ExactSolverBase {
       }
       return a.Better(b);
     };
-    Value best, cur, at_current;
+    Value best, cur;
+    const Value at_current = Current();
     score(correct, cnt, &best);
     std::vector<std::int64_t>& best_cnt = cnt_best_;
     best_cnt = cnt;
     std::int64_t best_correct = correct;
     int best_cut = 0;
-    if (cut_[q] == 0) at_current = best;
     // The running total cost screens candidates cheaply; the exact evaluator-order mean is computed
-    // only for candidates that may beat the best so far (and at the current cut).
+    // only for candidates that may beat the best so far.
     double total = 0.0;
     for (int e = 0; e < m_; ++e) total += static_cast<double>(cnt[e]) * cost_[e];
     const double slack = 1e-9 * (std::fabs(total) + 1.0);
@@ -208,55 +223,46 @@ class ExactSolver final : public ExactSolverBase {
     };
     rebound();
     double best_total = total;  // the running total at the best so far
-    // A boundary with no reaching sample since the previous one has the previous state, which
-    // was either screened out or scored already: it cannot beat the best (only the current cut
-    // needs its value).
-    bool dirty = false;
-    const std::uint32_t* const ob = ordb_[q].data();
     const double cq = cost_[q];
-    for (int j = 0; j < n_; ++j) {
-      const std::uint32_t oj = ob[j];
-      const Word w = st_[oj & kIndexMask];
-      const Half pass = B::Pass(w);
-      if (!(pass & before)) {  // reaches q: moves from its downstream exit to q
-        const int d = B::Lowest(pass & after);
-        --cnt[d];
-        ++cnt[q];
-        total += cq - cost_[d];
-        const Half c = B::Corr(w);
-        correct += static_cast<std::int64_t>((c >> q) & 1) - static_cast<std::int64_t>((c >> d) & 1);
-        dirty = true;
+    std::int64_t cnt_q = cnt[q];  // in a register during the scan; cnt[q] is set before scoring
+    // 3. The prefixes: a cut can only fall at the end of a run of equal scores, and only a cut
+    //    after a reaching sample gives a new state (a cut with no reaching sample since the
+    //    previous one repeats that state, which was either screened out or scored already).
+    for (std::size_t k = 0; k < nr; ++k) {
+      const std::uint64_t r = rs[k];
+      const int d = static_cast<int>(r & 63);
+      --cnt[d];
+      ++cnt_q;
+      total += cq - cost_[d];
+      correct += static_cast<std::int64_t>((r >> 6) & 3) - 1;
+      const std::uint64_t run = r >> 8;
+      if (k + 1 < nr && (rs[k + 1] >> 8) == run) continue;
+      bool candidate;
+      if (lambda >= 0) {
+        candidate = correct - lambda * total >= lambda_bound;
+      } else if (total <= budget_total + slack) {
+        // An equally accurate state must be cheaper to win; the running totals of two states
+        // are within 2 slack of their exact (evaluator-order) costs' order.
+        candidate = !best.feasible || correct > best.correct ||
+                    (correct == best.correct && total < best_total + 2 * slack);
+      } else {
+        candidate = !best.feasible && total <= best.cost * n_ + slack;
       }
-      if (oj & kLastOfValue) {  // a cut may fall after j
-        const bool here = j + 1 == cut_[q];
-        if (!dirty && !here) continue;
-        dirty = false;
-        bool candidate;
-        if (lambda >= 0) {
-          candidate = correct - lambda * total >= lambda_bound;
-        } else if (total <= budget_total + slack) {
-          // An equally accurate state must be cheaper to win; the running totals of two states
-          // are within 2 slack of their exact (evaluator-order) costs' order.
-          candidate = !best.feasible || correct > best.correct ||
-                      (correct == best.correct && total < best_total + 2 * slack);
-        } else {
-          candidate = !best.feasible && total <= best.cost * n_ + slack;
-        }
-        if (!candidate && !here) continue;
-        score(correct, cnt, &cur);
-        if (here) at_current = cur;
-        if (better(cur, best)) {
-          best = cur;
-          best_cut = j + 1;
-          best_cnt = cnt;
-          best_correct = correct;
-          best_total = total;
-          rebound();
-        }
+      if (!candidate) continue;
+      cnt[q] = cnt_q;
+      score(correct, cnt, &cur);
+      if (better(cur, best)) {
+        best = cur;
+        best_cut = static_cast<int>(run);
+        best_cnt = cnt;
+        best_correct = correct;
+        best_total = total;
+        rebound();
       }
     }
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
     // Only the samples between the old and the new cut change their pass bit at q.
+    const std::vector<int>& ord = order_[q];
     const Word bit = Word{1} << q;
     if (best_cut > cut_[q]) {
       for (int j = cut_[q]; j < best_cut; ++j) st_[ord[j]] |= bit;
@@ -299,10 +305,10 @@ class ExactSolver final : public ExactSolverBase {
   int n_ = 0, m_ = 0;
   std::vector<std::vector<int>> order_;  // per non-final kept exit: samples, most confident first
   std::vector<std::vector<double>> vals_;  // their scores in that order
-  // The order again, packed with a flag on the last sample of each run of equal scores (where a
-  // cut may fall), so that the scan reads one array.
-  static constexpr std::uint32_t kLastOfValue = 0x80000000u, kIndexMask = 0x7fffffffu;
-  std::vector<std::vector<std::uint32_t>> ordb_;
+  // The order again, each sample packed with the cut that follows its run of equal scores (cuts
+  // fall only there), so that the scan reads one array.
+  std::vector<std::vector<std::uint64_t>> ordb_;  // sample | cut after its run of equal scores << 32
+  std::vector<std::uint64_t> reach_;               // Update's packed reaching samples
   std::vector<Word> corr_bits_;          // per sample: correctness bits (high half)
   std::vector<Word> st_;                 // per sample: state word (pass bits | correctness bits)
   std::vector<double> cost_;
@@ -395,9 +401,15 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
   if (cut_starts.empty()) cut_starts.push_back(std::vector<int>(m - 1, 0));
   Value best;
   std::vector<int> best_cut;
+  // A start equal to an earlier start or to an earlier polished state ends where that one did
+  // (the ascent is deterministic and stops at once on a converged state): skip it.
+  std::vector<std::vector<int>> seen;
   for (const auto& c : cut_starts) {
+    if (std::find(seen.begin(), seen.end(), c) != seen.end()) continue;
+    seen.push_back(c);
     solver.Assign(c);
     sweeps += solver.Ascend(-1.0, o.max_sweeps);
+    seen.push_back(solver.cut());
     const Value v = solver.Current();
     if (best_cut.empty() || v.Better(best)) {
       best = v;

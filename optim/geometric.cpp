@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "optim/internal/cascade.hpp"
@@ -84,10 +85,10 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
     const long target = std::min<long>(n, static_cast<long>(std::ceil(cum * n - 1e-9)));
     const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
     prev_target = target;
-    const std::vector<int> order = internal::ConfidenceOrder(p, e);
     vals.clear();
-    for (int i : order) if (!stopped[i]) vals.push_back((*p.scores)(e, i));
-    const double t = internal::ThresholdForTop(vals, static_cast<std::size_t>(want), p.order);
+    for (int i = 0; i < n; ++i) if (!stopped[i]) vals.push_back((*p.scores)(e, i));
+    // By selection, not a sort: only the values at the cut matter.
+    const double t = internal::ThresholdForTopUnsorted(vals, static_cast<std::size_t>(want), p.order);
     s.policy.thresholds[q] = t;
     for (int i = 0; i < n; ++i) {
       if (!stopped[i] && Passes((*p.scores)(e, i), t, p.order)) {
@@ -152,9 +153,13 @@ ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
   for (int b = 0; b + 1 < m; ++b) {
     const int e = p.kept[b];
     for (int i = 0; i < n; ++i) sorted[i] = (*p.scores)(e, i);
-    internal::SortValues(sorted, p.order == ScoreOrder::kDescending);
     cum += pk[b];
     const long idx = std::min<long>(static_cast<long>(std::floor(n * cum)), n - 1);
+    // The idx-th of the sorted values, by selection (the same value a full sort puts there).
+    if (p.order == ScoreOrder::kDescending)
+      std::nth_element(sorted.begin(), sorted.begin() + idx, sorted.end(), std::greater<double>());
+    else
+      std::nth_element(sorted.begin(), sorted.begin() + idx, sorted.end());
     s.policy.thresholds[b] = sorted[idx];
   }
   s.fit = p.Evaluate(s.policy);

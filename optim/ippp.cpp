@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include <nlopt.hpp>
@@ -27,15 +28,44 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 // The fixed-m kernels below would otherwise get FMA contraction (target avx2 / avx512f) and
 // change results by rounding.
 #pragma GCC optimize("fp-contract=off")
-typedef double V8 __attribute__((vector_size(64)));
-typedef double V8u __attribute__((vector_size(64), aligned(8)));  // heap storage: unaligned loads
-typedef long long I8 __attribute__((vector_size(64)));
 
-struct Block8Data {
+// Lane types: 64-byte vectors of 8 doubles or 16 floats, their integer masks, and the bit set
+// of correct samples per block and exit.
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<double> {
+  static constexpr int kN = 8;
+  typedef double V __attribute__((vector_size(64)));
+  typedef double Vu __attribute__((vector_size(64), aligned(8)));  // heap storage
+  typedef long long I __attribute__((vector_size(64)));
+  using Bits = unsigned char;
+  static constexpr I kLaneBits = {1, 2, 4, 8, 16, 32, 64, 128};
+  // Lane sums are flushed into double totals only at the end: double accumulates exactly as it
+  // always did.
+  static constexpr int kFlushBlocks = 1 << 30;
+};
+template <>
+struct Lanes<float> {
+  static constexpr int kN = 16;
+  typedef float V __attribute__((vector_size(64)));
+  typedef float Vu __attribute__((vector_size(64), aligned(4)));
+  typedef int I __attribute__((vector_size(64)));
+  using Bits = unsigned short;
+  static constexpr I kLaneBits = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
+                                  8192, 16384, 32768};
+  // float lane sums are flushed into double totals every 64 blocks (1,024 samples), so a sum
+  // over the whole split loses no more than a float sum over 64 terms.
+  static constexpr int kFlushBlocks = 64;
+};
+
+// Blocks of kN samples, [block][exit][lane].
+template <class T>
+struct BlockData {
   int blocks = 0, m = 0;
-  std::vector<double> a;     // blocks x m: exp(sg k (x - c0))
-  std::vector<unsigned char> corr;  // blocks x (m+1): bit l = sample 8 b + l correct
-  std::vector<double> mask;  // blocks: 1 for real samples, 0 for padding
+  std::vector<T> a;                               // blocks x m x kN: exp(sg k (x - c0))
+  std::vector<typename Lanes<T>::Bits> corr;      // blocks x (m+1): bit l = sample kN b + l correct
+  std::vector<T> mask;                            // kN lanes of the last block: 1 real, 0 padding
 };
 
 struct Sums {
@@ -46,46 +76,61 @@ struct Sums {
 // M > 0: the number of exits m known at compile time, so the loops over exits unroll and the
 // per-exit accumulators stay in registers (with a run-time m they live on the stack and the
 // store-to-load chains through them bound the loop); G: want_grad known at compile time (-1: at
-// run time). The arithmetic is the same in every instantiation.
-template <int M, int G>
-inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const double* e,
-                                                   const double* cost, int want_grad_rt,
-                                                   Sums* out) {
+// run time). The arithmetic is the same in every instantiation for a given T.
+template <class T, int M, int G>
+inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e,
+                                                  const T* cost, int want_grad_rt, Sums* out) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  using Vu = typename L::Vu;
+  using I = typename L::I;
+  constexpr int kN = L::kN;
   const int m = M > 0 ? M : d.m;
+  if (m < 0 || m > 64) __builtin_unreachable();  // (so the compiler sees hit[m], cw[m] are set)
   const int want_grad = G >= 0 ? G : want_grad_rt;
   constexpr int kA = M > 0 ? M + 1 : 65;  // array size
-  V8 cur[kA], prev[kA], g[kA];
-  V8 go[kA], gc[kA];
-  const V8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-  const V8 one = zero + 1.0;
-  const I8 lane_bits = {1, 2, 4, 8, 16, 32, 64, 128};
+  V cur[kA], prev[kA], g[kA];
+  V go[kA], gc[kA];
+  const V zero = {};
+  const V one = zero + T(1);
+  const I lane_bits = L::kLaneBits;
 #pragma GCC unroll 8
   for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
-  V8 so = zero, sc = zero;
-  V8 cost_full[kA];
-  const V8 mk_last = *reinterpret_cast<const V8u*>(&d.mask[static_cast<std::size_t>(d.blocks - 1) * 8]);
+  V so = zero, sc = zero;
+  V cost_full[kA];
+  const V mk_last = *reinterpret_cast<const Vu*>(d.mask.data());
 #pragma GCC unroll 8
   for (int q = 0; q <= m; ++q) cost_full[q] = zero + cost[q];
+  auto flush = [&] {
+    for (int l = 0; l < kN; ++l) {
+      out->so += so[l];
+      out->sc += sc[l];
+      for (int q = 0; q < m; ++q) {
+        out->go[q] += go[q][l];
+        out->gc[q] += gc[q][l];
+      }
+    }
+  };
+  // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so the
+  // products are exact and the other blocks can use the unmasked costs).
+  V cost_last[kA];
+#pragma GCC unroll 8
+  for (int q = 0; q <= m; ++q) cost_last[q] = cost_full[q] * mk_last;
   for (int b = 0; b < d.blocks; ++b) {
-    const V8u* a = reinterpret_cast<const V8u*>(&d.a[static_cast<std::size_t>(b) * m * 8]);
+    const Vu* a = reinterpret_cast<const Vu*>(&d.a[static_cast<std::size_t>(b) * m * kN]);
     // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
     // sample and exit pair, which matters because the loop is bound by memory traffic.
-    const unsigned char* crb = &d.corr[static_cast<std::size_t>(b) * (m + 1)];
-    I8 hit[kA];  // all ones where the sample is correct at the exit
+    const typename L::Bits* crb = &d.corr[static_cast<std::size_t>(b) * (m + 1)];
+    I hit[kA];  // all ones where the sample is correct at the exit
 #pragma GCC unroll 8
-    for (int q = 0; q <= m; ++q) hit[q] = ((I8{} + crb[q]) & lane_bits) != 0;
-    // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so
-    // the products are exact).
-    const V8 mk = b + 1 < d.blocks ? one : mk_last;
-    V8 cw[kA];
-#pragma GCC unroll 8
-    for (int q = 0; q <= m; ++q) cw[q] = cost_full[q] * mk;
-    V8 reach = one;
+    for (int q = 0; q <= m; ++q) hit[q] = ((I{} + crb[q]) & lane_bits) != 0;
+    const V* cw = b + 1 < d.blocks ? cost_full : cost_last;
+    V reach = one;
     {
 #pragma GCC unroll 8
       for (int q = 0; q < m; ++q) {
-        const V8 u = a[q] * e[q];
-        const V8 r = one / (one + u);
+        const V u = a[q] * e[q];
+        const V r = one / (one + u);
         cur[q] = r;
         prev[q] = u * r;
         g[q] = reach * r;
@@ -94,10 +139,10 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
     }
     g[m] = reach;
     // g * correct as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
-    V8 so_suf = hit[m] ? g[m] : zero, sc_suf = g[m] * cw[m];
+    V so_suf = hit[m] ? g[m] : zero, sc_suf = g[m] * cw[m];
 #pragma GCC unroll 8
     for (int q = m - 1; q >= 0; --q) {
-      const V8 wo = hit[q] ? g[q] : zero, wc = g[q] * cw[q];
+      const V wo = hit[q] ? g[q] : zero, wc = g[q] * cw[q];
       if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
       if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
       so_suf += wo;
@@ -105,58 +150,59 @@ inline __attribute__((always_inline)) void Kernel8(const Block8Data& d, const do
     }
     so += so_suf;
     sc += sc_suf;
-  }
-  for (int l = 0; l < 8; ++l) {
-    out->so += so[l];
-    out->sc += sc[l];
-    for (int q = 0; q < m; ++q) {
-      out->go[q] += go[q][l];
-      out->gc[q] += gc[q][l];
+    if (L::kFlushBlocks < (1 << 30) && (b + 1) % L::kFlushBlocks == 0) {
+      flush();
+      so = sc = zero;
+#pragma GCC unroll 8
+      for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
     }
   }
+  flush();
 }
 
-template <int M>
-inline __attribute__((always_inline)) void Kernel8Dispatch(const Block8Data& d, const double* e,
-                                                           const double* cost, int g, Sums* out) {
+template <class T, int M>
+inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T>& d, const T* e,
+                                                          const T* cost, int g, Sums* out) {
   switch (g) {
-    case 0: Kernel8<M, 0>(d, e, cost, g, out); break;
-    case 1: Kernel8<M, 1>(d, e, cost, g, out); break;
-    case 2: Kernel8<M, 2>(d, e, cost, g, out); break;
-    default: Kernel8<M, 3>(d, e, cost, g, out); break;
+    case 0: Kernel<T, M, 0>(d, e, cost, g, out); break;
+    case 1: Kernel<T, M, 1>(d, e, cost, g, out); break;
+    case 2: Kernel<T, M, 2>(d, e, cost, g, out); break;
+    default: Kernel<T, M, 3>(d, e, cost, g, out); break;
   }
 }
-template <int M>
-__attribute__((target("avx512f"))) void Kernel8Avx512(const Block8Data& d, const double* e,
-                                                      const double* cost, int g, Sums* out) {
-  Kernel8Dispatch<M>(d, e, cost, g, out);
+template <class T, int M>
+__attribute__((target("avx512f"))) void KernelAvx512(const BlockData<T>& d, const T* e,
+                                                     const T* cost, int g, Sums* out) {
+  KernelDispatch<T, M>(d, e, cost, g, out);
 }
-template <int M>
-__attribute__((target("avx2"))) void Kernel8Avx2(const Block8Data& d, const double* e,
-                                                 const double* cost, int g, Sums* out) {
-  Kernel8Dispatch<M>(d, e, cost, g, out);
+template <class T, int M>
+__attribute__((target("avx2"))) void KernelAvx2(const BlockData<T>& d, const T* e, const T* cost,
+                                                int g, Sums* out) {
+  KernelDispatch<T, M>(d, e, cost, g, out);
 }
-template <int M>
-void Kernel8Base(const Block8Data& d, const double* e, const double* cost, int g, Sums* out) {
-  Kernel8Dispatch<M>(d, e, cost, g, out);
+template <class T, int M>
+void KernelBase(const BlockData<T>& d, const T* e, const T* cost, int g, Sums* out) {
+  KernelDispatch<T, M>(d, e, cost, g, out);
 }
-using KernelFn = void (*)(const Block8Data&, const double*, const double*, int, Sums*);
-template <int M>
-KernelFn PickKernelM() {
-  if (__builtin_cpu_supports("avx512f")) return &Kernel8Avx512<M>;
-  if (__builtin_cpu_supports("avx2")) return &Kernel8Avx2<M>;
-  return &Kernel8Base<M>;
+template <class T>
+using KernelFn = void (*)(const BlockData<T>&, const T*, const T*, int, Sums*);
+template <class T, int M>
+KernelFn<T> PickKernelM() {
+  if (__builtin_cpu_supports("avx512f")) return &KernelAvx512<T, M>;
+  if (__builtin_cpu_supports("avx2")) return &KernelAvx2<T, M>;
+  return &KernelBase<T, M>;
 }
-KernelFn PickKernel(int m) {
+template <class T>
+KernelFn<T> PickKernel(int m) {
   __builtin_cpu_init();
   switch (m) {
-    case 1: return PickKernelM<1>();
-    case 2: return PickKernelM<2>();
-    case 3: return PickKernelM<3>();
-    case 4: return PickKernelM<4>();
-    case 5: return PickKernelM<5>();
-    case 6: return PickKernelM<6>();
-    default: return PickKernelM<0>();
+    case 1: return PickKernelM<T, 1>();
+    case 2: return PickKernelM<T, 2>();
+    case 3: return PickKernelM<T, 3>();
+    case 4: return PickKernelM<T, 4>();
+    case 5: return PickKernelM<T, 5>();
+    case 6: return PickKernelM<T, 6>();
+    default: return PickKernelM<T, 0>();
   }
 }
 
@@ -167,7 +213,8 @@ KernelFn PickKernel(int m) {
 // evaluation needs one exp per exit instead of one per sample and exit (the hot loop of iPPP).
 class Smoothed {
  public:
-  Smoothed(const ThresholdProblem& p, double k, double box_lo, double box_hi)
+  // single: also lay out a float copy for Eval(..., single = true) (see IpppOptions::precision).
+  Smoothed(const ThresholdProblem& p, double k, double box_lo, double box_hi, bool single = false)
       : n_(p.n()), m_(static_cast<int>(p.kept.size()) - 1), k_(k) {
     sg_ = p.order == ScoreOrder::kAscending ? 1.0 : -1.0;
     c0_ = 0.5 * (box_lo + box_hi);
@@ -179,27 +226,21 @@ class Smoothed {
     cost_.resize(m_ + 1);
     for (int q = 0; q <= m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
     if (factored_ && m_ <= 64) {
-      // The blocked layout only (the sample-major copies below serve the scalar fallback):
-      // fewer fresh megabytes per solve, whose first-touch page faults are costly on a VM.
-      blocks_.m = m_;
-      blocks_.blocks = (n_ + 7) / 8;
-      blocks_.a.resize(static_cast<std::size_t>(blocks_.blocks) * m_ * 8);
-      blocks_.corr.assign(static_cast<std::size_t>(blocks_.blocks) * (m_ + 1), 0);
-      blocks_.mask.resize(static_cast<std::size_t>(blocks_.blocks) * 8);
-      for (int b = 0; b < blocks_.blocks; ++b)
-        for (int l = 0; l < 8; ++l) {
-          const int i = 8 * b + l;
-          const bool real = i < n_;
-          blocks_.mask[static_cast<std::size_t>(b) * 8 + l] = real ? 1.0 : 0.0;
-          for (int q = 0; q < m_; ++q)
-            blocks_.a[(static_cast<std::size_t>(b) * m_ + q) * 8 + l] =
-                real ? std::exp(sg_ * k * (score(q, i) - c0_)) : 1.0;
-          for (int q = 0; q <= m_; ++q)
-            if (real && static_cast<double>((*p.correct)(p.kept[q], i)) != 0.0)
-              blocks_.corr[static_cast<std::size_t>(b) * (m_ + 1) + q] |=
-                  static_cast<unsigned char>(1u << l);
-        }
-      kernel_ = PickKernel(m_);
+      // The blocked layouts only (the sample-major copies below serve the scalar fallback).
+      // float needs u = exp(sg k (x - t)) within its range: |k (x - t)| < 80.
+      const bool with_float = single && k * (dev_x + dev_t) < 80.0;
+      blocks_ = Pool<double>().Take();
+      Fill(p, blocks_.get(), [&](int q, int i) { return std::exp(sg_ * k * (score(q, i) - c0_)); });
+      kernel_ = PickKernel<double>(m_);
+      if (with_float) {
+        blocks_f_ = Pool<float>().Take();
+        const BlockData<double>& d = *blocks_;
+        Fill(p, blocks_f_.get(), [&](int q, int i) {
+          return d.a[(static_cast<std::size_t>(i / 8) * m_ + q) * 8 + i % 8];
+        });
+        kernel_f_ = PickKernel<float>(m_);
+        cost_f_.assign(cost_.begin(), cost_.end());
+      }
       return;
     }
     x_.resize(static_cast<std::size_t>(n_) * m_);
@@ -219,8 +260,10 @@ class Smoothed {
 
   // Smoothed accuracy and mean cost; gradients when want_grad (bit 1: accuracy, bit 2: cost; the
   // scalar fallback always computes both).
+  // single: use the float kernel when it was laid out (else double).
+  bool has_single() const { return kernel_f_ != nullptr; }
   void Eval(const double* t, bool want_grad, SmoothedValue* out) const { Eval(t, want_grad ? 3 : 0, out); }
-  void Eval(const double* t, int want_grad, SmoothedValue* out) const {
+  void Eval(const double* t, int want_grad, SmoothedValue* out, bool single = false) const {
     const int m = m_;
     std::vector<double> e(m), cur(m), prev(m), g(m + 1);
     if (factored_) {
@@ -228,7 +271,13 @@ class Smoothed {
     }
     if (kernel_ != nullptr) {
       Sums sums;
-      kernel_(blocks_, e.data(), cost_.data(), want_grad, &sums);
+      if (single && kernel_f_ != nullptr) {
+        float ef[64];
+        for (int q = 0; q < m; ++q) ef[q] = static_cast<float>(e[q]);
+        kernel_f_(*blocks_f_, ef, cost_f_.data(), want_grad, &sums);
+      } else {
+        kernel_(*blocks_, e.data(), cost_.data(), want_grad, &sums);
+      }
       out->accuracy = sums.so / n_;
       out->cost = sums.sc / n_;
       if (want_grad) {
@@ -306,8 +355,64 @@ class Smoothed {
   std::vector<double> x_, a_;            // N x m, sample-major
   std::vector<double> corr_;             // N x (m+1)
   std::vector<double> cost_;             // m+1
-  Block8Data blocks_;
-  KernelFn kernel_ = nullptr;
+  // Blocked layouts come from a per-thread pool and go back to it: on the shared VM the
+  // first-touch page faults and zeroing of fresh megabytes cost as much as a third of a solve.
+  template <class T>
+  struct BufferPool {
+    std::vector<std::unique_ptr<BlockData<T>>> free;
+    std::shared_ptr<BlockData<T>> Take() {
+      std::unique_ptr<BlockData<T>> d;
+      if (free.empty()) {
+        d = std::make_unique<BlockData<T>>();
+      } else {
+        d = std::move(free.back());
+        free.pop_back();
+      }
+      BufferPool* pool = this;
+      return std::shared_ptr<BlockData<T>>(d.release(), [pool](BlockData<T>* b) {
+        pool->free.emplace_back(b);
+      });
+    }
+  };
+  template <class T>
+  static BufferPool<T>& Pool() {
+    thread_local BufferPool<T> pool;
+    return pool;
+  }
+
+  std::shared_ptr<BlockData<double>> blocks_;
+  KernelFn<double> kernel_ = nullptr;
+  std::shared_ptr<BlockData<float>> blocks_f_;
+  KernelFn<float> kernel_f_ = nullptr;
+  std::vector<float> cost_f_;
+
+  // The blocked layout of a(q, i) (rounded to T) and of the correctness bits.
+  template <class T, class A>
+  void Fill(const ThresholdProblem& p, BlockData<T>* d, A a) const {
+    constexpr int kN = Lanes<T>::kN;
+    using Bits = typename Lanes<T>::Bits;
+    d->m = m_;
+    d->blocks = (n_ + kN - 1) / kN;
+    d->a.resize(static_cast<std::size_t>(d->blocks) * m_ * kN);
+    d->corr.assign(static_cast<std::size_t>(d->blocks) * (m_ + 1), 0);
+    d->mask.resize(kN);
+    for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n_ ? T(1) : T(0);
+    for (int b = 0; b < d->blocks; ++b)
+      for (int q = 0; q < m_; ++q) {
+        T* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
+        for (int l = 0; l < kN; ++l) {
+          const int i = kN * b + l;
+          out[l] = i < n_ ? static_cast<T>(a(q, i)) : T(1);
+        }
+      }
+    for (int q = 0; q <= m_; ++q) {
+      const int e = p.kept[q];
+      for (int i = 0; i < n_; ++i)
+        if (static_cast<double>((*p.correct)(e, i)) != 0.0)
+          d->corr[static_cast<std::size_t>(i / kN) * (m_ + 1) + q] |=
+              static_cast<Bits>(1u << (i % kN));
+    }
+  }
 };
 
 // Brent's root finder, following SciPy's brentq (scipy/optimize/Zeros/brentq.c) step for step so
@@ -405,6 +510,8 @@ std::string IpppOptions::Validate() const {
   if (inner_iters < 1) out += "ippp.inner_iters = " + std::to_string(inner_iters) + ": must be >= 1\n";
   if (!(mu > 0)) out += "ippp.mu = " + Num(mu) + ": must be > 0\n";
   if (!(eta > mu)) out += "ippp.eta = " + Num(eta) + ": must be > mu = " + Num(mu) + "\n";
+  if (precision != "single" && precision != "double")
+    out += "ippp.precision = '" + precision + "': must be single or double\n";
   if (nlopt_algorithm != "slsqp" && nlopt_algorithm != "mma" && nlopt_algorithm != "auglag-lbfgs")
     out += "ippp.nlopt_algorithm = '" + nlopt_algorithm + "': must be slsqp, mma or auglag-lbfgs\n";
   if (!(nlopt_xtol > 0)) out += "ippp.nlopt_xtol = " + Num(nlopt_xtol) + ": must be > 0\n";
@@ -414,12 +521,13 @@ std::string IpppOptions::Validate() const {
 }
 
 SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness,
-                               const std::vector<double>& t) {
+                               const std::vector<double>& t, const std::string& precision) {
   double lo, hi;
   internal::InferBox(problem, &lo, &hi);
-  Smoothed sm(problem, steepness, lo, hi);
+  const bool single = precision == "single";
+  Smoothed sm(problem, steepness, lo, hi, single);
   SmoothedValue v;
-  sm.Eval(t.data(), true, &v);
+  sm.Eval(t.data(), 3, &v, single);
   return v;
 }
 
@@ -439,7 +547,8 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
   ThresholdSummary s;
   s.method = "ippp";
   s.policy.kept = p.kept;
-  const Smoothed sm(p, o.steepness, lo, hi);
+  const bool single = o.precision == "single";
+  const Smoothed sm(p, o.steepness, lo, hi, single);
   const int m = sm.m();
   const double beta = std::isnan(o.beta) ? IpppAutoBeta(p, o.beta_scale) : o.beta;
   std::vector<double> t = o.warm_start || o.initial.empty() ? WarmStart(sm, p, lo, hi) : o.initial;
@@ -456,10 +565,10 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
       v_old = v;
       // The cost gradient is only used while the penalty is active (c > 0): predict that from
       // the previous step and re-evaluate on a miss (results are identical either way).
-      sm.Eval(w.data(), penalty_active ? 3 : 1, &val);
+      sm.Eval(w.data(), penalty_active ? 3 : 1, &val, single);
       double c = val.cost - p.budget;
       if (c > 0.0 && !penalty_active) {
-        sm.Eval(w.data(), 3, &val);
+        sm.Eval(w.data(), 3, &val, single);
         c = val.cost - p.budget;
       }
       penalty_active = c > 0.0;

@@ -164,6 +164,8 @@ exitplan_expect_error("thresholds no budget" "give exactly one of --budget B or 
                       ${_thr_args} --method single)
 exitplan_expect_error("thresholds bad eta" "ippp.eta = 0.5: must be > mu"
                       ${_thr_args} --method ippp --budget 0.2 --eta 0.5)
+exitplan_expect_error("thresholds bad precision" "ippp.precision = 'half': must be single or double"
+                      ${_thr_args} --method ippp --budget 0.2 --ippp-precision half)
 exitplan_expect_error("thresholds initial out of range"
                       "threshold 5 = 1.7 is outside the measure's range \\[0, 1\\]"
                       ${_thr_args} --method ippp --budget 0.2 --initial 0.5,0.5,0.5,0.5,1.7)

@@ -52,6 +52,48 @@ TEST_CASE("smoothed gradient matches central differences") {
   }
 }
 
+TEST_CASE("the single-precision kernel agrees with double to float rounding") {
+  // 5,000 samples: several of the float kernel's 1,024-sample partial sums; 3 sigmoid exits use
+  // the kernel specialised for m = 3, 8 exits the run-time-m one.
+  for (int exits : {4, 9}) {
+    const int n = 5000;
+    ScoreMatrix s(exits, n);
+    CorrectMatrix c(exits, n);
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < exits; ++e) {
+        s(e, i) = u(rng);
+        c(e, i) = u(rng) < 0.5 + 0.05 * e;
+      }
+    ThresholdProblem p;
+    p.scores = &s;
+    p.correct = &c;
+    p.order = ScoreOrder::kDescending;
+    for (int e = 0; e < exits; ++e) {
+      p.kept.push_back(e);
+      p.stop_cost.push_back(1e8 * (1.0 + e));  // FLOP-sized costs
+    }
+    p.budget = 3e8;
+    std::vector<double> t(exits - 1);
+    for (int q = 0; q + 1 < exits; ++q) t[q] = 0.35 + 0.05 * q;
+    const SmoothedValue d = EvaluateSmoothed(p, 30.0, t, "double");
+    const SmoothedValue f = EvaluateSmoothed(p, 30.0, t, "single");
+    CHECK(f.accuracy == Approx(d.accuracy).epsilon(1e-5));
+    CHECK(f.cost == Approx(d.cost).epsilon(1e-5));
+    CHECK(f.accuracy != d.accuracy);  // the float kernel did run
+    for (int q = 0; q + 1 < exits; ++q) {
+      CHECK(f.grad_accuracy[q] == Approx(d.grad_accuracy[q]).epsilon(1e-4));
+      CHECK(f.grad_cost[q] == Approx(d.grad_cost[q]).epsilon(1e-4));
+    }
+    // Beyond float's exponent range (k |x - t| up to 100 here) it falls back to double exactly.
+    const SmoothedValue d2 = EvaluateSmoothed(p, 100.0, t, "double");
+    const SmoothedValue f2 = EvaluateSmoothed(p, 100.0, t, "single");
+    CHECK(f2.accuracy == d2.accuracy);
+    CHECK(f2.grad_cost == d2.grad_cost);
+  }
+}
+
 TEST_CASE("smoothed terms tend to the exact evaluator as k grows") {
   Random r(ScoreOrder::kAscending);
   const std::vector<double> t = {0.3, 0.55};
@@ -134,4 +176,19 @@ TEST_CASE("ippp reproduces the published iPPP curves of aaai21") {
     CHECK(within03 >= 0.9 * count);
     if (name == "alex") CHECK(within001 >= 0.95 * count);
   }
+}
+
+TEST_CASE("ippp in double precision reproduces the stable alex curve too") {
+  const std::string dir = testing::SharedData("aaai21/alex");
+  if (dir.empty()) return;
+  const aaai21::Model m = aaai21::Load(dir, "alex");
+  const auto budgets = m.budgets();
+  SolverOptions o = aaai21::PaperOptions(m);
+  o.ippp.precision = "double";
+  int within001 = 0, count = 0;
+  for (std::size_t i = 0; i < budgets.size(); i += 4, ++count) {
+    const ThresholdSummary s = Solve(Method::kIppp, aaai21::Problem(m, budgets[i]), o);
+    within001 += std::fabs(100 * (s.fit.accuracy - m.fit_acc[2][i])) <= 0.01;
+  }
+  CHECK(within001 >= 0.95 * count);
 }

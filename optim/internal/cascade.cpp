@@ -1,6 +1,7 @@
 #include "optim/internal/cascade.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cstdint>
 #include <cstring>
 #include <cmath>
@@ -121,6 +122,23 @@ double ThresholdForTop(const std::vector<double>& values, std::size_t n, ScoreOr
   if (n == 0) return ThresholdNone(values.front(), order);
   if (n >= values.size()) return ThresholdAll(values.back(), order);
   return order == ScoreOrder::kAscending ? values[n] : values[n - 1];
+}
+
+double ThresholdForTopUnsorted(std::vector<double>& values, std::size_t n, ScoreOrder order) {
+  if (values.empty()) return order == ScoreOrder::kAscending ? -1e300 : 1e300;
+  const bool asc = order == ScoreOrder::kAscending;
+  if (n == 0 || n >= values.size()) {
+    const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+    if (n == 0) return ThresholdNone(asc ? *lo : *hi, order);
+    return ThresholdAll(asc ? *hi : *lo, order);
+  }
+  // Sorted most confident first, ascending picks values[n] and descending values[n - 1].
+  if (asc) {
+    std::nth_element(values.begin(), values.begin() + n, values.end());
+    return values[n];
+  }
+  std::nth_element(values.begin(), values.begin() + (n - 1), values.end(), std::greater<double>());
+  return values[n - 1];
 }
 
 double ThresholdBetween(double more, double less, ScoreOrder order) {

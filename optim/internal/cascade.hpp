@@ -30,6 +30,10 @@ void SortValuesWithIndex(std::vector<double>& values, std::vector<int>& index, b
 // stops fewer and a descending order more (the rule Passes() defines). n may be 0 or size().
 double ThresholdForTop(const std::vector<double>& values, std::size_t n, ScoreOrder order);
 
+// The same threshold from unsorted values, by selection instead of a sort (O(size)); `values`
+// is reordered. The returned value equals ThresholdForTop's on the sorted values.
+double ThresholdForTopUnsorted(std::vector<double>& values, std::size_t n, ScoreOrder order);
+
 // A threshold that lies strictly between two distinct sorted neighbours `more` (passes) and
 // `less` (does not pass), as close to the middle as doubles allow.
 double ThresholdBetween(double more, double less, ScoreOrder order);
