@@ -70,13 +70,16 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
   std::vector<double> frac = r >= 1e300 ? std::vector<double>(m, 0.0) : GeometricFractions(r, m);
   if (r >= 1e300) frac.back() = 1.0;
   // Cascade quotas on the fit split.
-  std::vector<char> stopped(n, 0);
+  // Scratch kept per thread: fresh megabytes per solve cost page faults on a VM.
+  thread_local std::vector<char> stopped;
+  thread_local std::vector<double> vals;
+  stopped.assign(n, 0);
+  vals.reserve(n);
   s.policy.kept = p.kept;
   s.policy.thresholds.assign(m - 1, 0.0);
   double cum = 0.0;
   long prev_target = 0;
   long stopped_count = 0;
-  std::vector<double> vals;
   for (int q = 0; q + 1 < m; ++q) {
     const int e = p.kept[q];
     cum += frac[q];
@@ -148,7 +151,8 @@ ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
     return s;
   }
   s.policy.thresholds.assign(m - 1, 0.0);
-  std::vector<double> sorted(n);
+  thread_local std::vector<double> sorted;
+  sorted.resize(n);
   double cum = 0.0;
   for (int b = 0; b + 1 < m; ++b) {
     const int e = p.kept[b];

@@ -16,17 +16,19 @@ ThresholdSummary SolveSingle(const ThresholdProblem& p) {
   s.policy.kept = p.kept;
   // Candidates sorted most confident first: threshold index i stops (for i = 0..U) the samples
   // whose score is among the first i distinct values; more stops = lower cost.
-  std::vector<double> u;
+  // Scratch kept per thread: fresh megabytes per solve cost page faults on a VM.
+  thread_local std::vector<double> u;
+  thread_local std::vector<int> pos, rank;
+  u.clear();
   u.reserve(static_cast<std::size_t>(p.n()) * (m - 1));
   for (int q = 0; q + 1 < m; ++q) {
     const auto row = p.scores->row(p.kept[q]);
     for (int i = 0; i < p.n(); ++i) u.push_back(row(i));
   }
-  std::vector<int> pos;
   internal::SortValuesWithIndex(u, pos, p.order == ScoreOrder::kDescending);
   // rank[q n + i]: index among the distinct values of sample i's score at kept exit q.
   const int n = p.n();
-  std::vector<int> rank(u.size());
+  rank.resize(u.size());
   for (std::size_t j = 0, r = 0; j < u.size(); ++j) {
     if (j > 0 && u[j] != u[j - 1]) ++r;
     rank[pos[j]] = static_cast<int>(r);
