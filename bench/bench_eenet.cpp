@@ -15,6 +15,7 @@
 
 #include "exitplan_paths.hpp"
 #include "optim/eenet.hpp"
+#include "optim/internal/float_gemm.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
 
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   if (argc > 1) opt.learning_rate = std::atof(argv[1]);
   if (argc > 2) opt.hidden_ratio = std::atof(argv[2]);
   const double frac = argc > 3 ? std::atof(argv[3]) : 0.5;
+  std::printf("training products (float32): %s kernel\n", internal::FloatGemmKernel());
   const std::string shared = std::string(EXITPLAN_SHARED_DIR) + "/data/fmnist-resnet8";
   if (fs::exists(shared)) {
     const Dump dump = LoadDump(shared);

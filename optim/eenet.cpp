@@ -279,14 +279,10 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
   std::vector<int> train_idx(perm.begin() + n_hold, perm.end());
   std::sort(hold_idx.begin(), hold_idx.end());
   std::sort(train_idx.begin(), train_idx.end());
-  const EENetInputs train = all.Gather(train_idx);
-  const CorrectMatrix train_correct = correct(Eigen::all, train_idx);
-  const Eigen::MatrixXd train_r = r_all(Eigen::all, train_idx);
   const bool use_hold = n_hold > 0;
-  const EENetInputs hold = use_hold ? all.Gather(hold_idx) : EENetInputs{};
-  const CorrectMatrix hold_correct = use_hold ? CorrectMatrix(correct(Eigen::all, hold_idx)) : CorrectMatrix();
-  const Eigen::MatrixXd hold_r = use_hold ? Eigen::MatrixXd(r_all(Eigen::all, hold_idx)) : Eigen::MatrixXd();
 
+  // Mini-batches and the held-out part are read in place from `all` (columns lists), with the
+  // per-exit products in single precision (EENetPrecision).
   EENetLossWeights weights{options.alpha, options.beta, options.weight_decay};
   Eigen::VectorXd m = Eigen::VectorXd::Zero(layout.size), v = Eigen::VectorXd::Zero(layout.size);
   Eigen::VectorXd grad, best_theta = theta;
@@ -296,6 +292,8 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
   const int nt = static_cast<int>(train_idx.size());
   std::vector<int> order(nt);
   std::iota(order.begin(), order.end(), 0);
+  std::vector<int> batch;
+  batch.reserve(std::min(nt, options.batch_size));
   const double b1 = options.adam_beta1, b2 = options.adam_beta2;
   bool stopped_early = false;
   for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
@@ -304,11 +302,11 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
     int batches = 0;
     for (int s = 0; s < nt; s += options.batch_size) {
       const int e = std::min(nt, s + options.batch_size);
-      std::vector<int> idx(order.begin() + s, order.begin() + e);
-      const EENetInputs batch = train.Gather(idx);
+      batch.clear();
+      for (int i = s; i < e; ++i) batch.push_back(train_idx[order[i]]);
       const EENetLoss loss =
-          EENetLossAndGradient(layout, theta, batch, train_correct(Eigen::all, idx),
-                               train_r(Eigen::all, idx), stop_cost, budget, weights, &grad);
+          EENetLossAndGradient(layout, theta, all, correct, r_all, stop_cost, budget, weights,
+                               &grad, nullptr, EENetPrecision::kFloat, batch);
       epoch_loss += loss.total;
       ++batches;
       ++step;
@@ -322,8 +320,8 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
     }
     sum.train_loss.push_back(epoch_loss / std::max(1, batches));
     const double watch =
-        use_hold ? EENetLossAndGradient(layout, theta, hold, hold_correct, hold_r, stop_cost,
-                                        budget, weights, nullptr)
+        use_hold ? EENetLossAndGradient(layout, theta, all, correct, r_all, stop_cost, budget,
+                                        weights, nullptr, nullptr, EENetPrecision::kFloat, hold_idx)
                        .total
                  : sum.train_loss.back();
     sum.holdout_loss.push_back(watch);

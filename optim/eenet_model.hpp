@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include <Eigen/Core>
@@ -43,8 +44,11 @@ struct EENetLayout {
 
 // The base inputs of each exit: [y_k; max prob; entropy conf; vote], one (C + 3) x N matrix per exit
 // (column n = sample n). The earlier utility scores are appended during the forward pass.
+// Stored in single precision: half the memory of doubles (at ImageNet scale, 50k x K x 1003 values
+// per split), and what the single-precision training products read directly. Their rounding
+// (relative 6e-8) is far below anything the scorer resolves.
 struct EENetInputs {
-  std::vector<Eigen::MatrixXd> base;  // size K, each (C + 3) x N
+  std::vector<Eigen::MatrixXf> base;  // size K, each (C + 3) x N
   int n() const { return base.empty() ? 0 : static_cast<int>(base.front().cols()); }
   // The columns `index` of every exit's matrix.
   EENetInputs Gather(const std::vector<int>& index) const;
@@ -55,7 +59,7 @@ struct EENetInputs {
 EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& temperatures);
 
 // Forward pass: q (K x N utility scores, eq. 9) and optionally r (K x N assignment probabilities,
-// eq. 10; column n sums to 1).
+// eq. 10; column n sums to 1), in double precision.
 void EENetForward(const EENetLayout& layout, const Eigen::VectorXd& theta, const EENetInputs& in,
                   ScoreMatrix* q, ScoreMatrix* r);
 
@@ -74,17 +78,28 @@ struct EENetLoss {
   double mean_cost = 0.0;  // sum_k mean_n r_nk c_k, the cost the assignment head predicts
 };
 
+// The arithmetic of the per-exit layers (the H x D products, nearly all of the work). kFloat is
+// what training uses (twice the SIMD width of double; PyTorch, and the published EENet code, train
+// in float32 too); the scores, logits, the loss and the parameters stay double either way.
+// kDouble is exact enough for the central-difference gradient check.
+enum class EENetPrecision { kDouble, kFloat };
+
 // L = L_g + alpha L_budget + beta L_CE + weight_decay/2 |theta|^2 over the given samples (eq.
 // 11-15, with eq. 12 as the usual negative log-likelihood), and its gradient when `grad` is set.
 // The survival weights of eq. 13 are computed from the current r and held constant (outside the
 // graph, as the paper says); `fixed_survival` (K x N, from EENetSurvival) replaces them, which a
 // finite-difference check needs. `correct` and `r_target` are K x N for the same samples as `in`.
+// `columns` (empty = all) restricts the loss to those samples (columns of `in`, `correct` and
+// `r_target`, read in place: a mini-batch without copies); `fixed_survival` then has one column
+// per listed sample.
 EENetLoss EENetLossAndGradient(const EENetLayout& layout, const Eigen::VectorXd& theta,
                                const EENetInputs& in, const CorrectMatrix& correct,
                                const Eigen::MatrixXd& r_target, const std::vector<double>& cost,
                                double budget, const EENetLossWeights& weights,
                                Eigen::VectorXd* grad,
-                               const Eigen::MatrixXd* fixed_survival = nullptr);
+                               const Eigen::MatrixXd* fixed_survival = nullptr,
+                               EENetPrecision precision = EENetPrecision::kDouble,
+                               std::span<const int> columns = {});
 
 // 1 - sum_{k'<k} r_nk' (clamped at 0): the unnormalised survival weights of eq. 13.
 Eigen::MatrixXd EENetSurvival(const Eigen::MatrixXd& r);
