@@ -34,6 +34,24 @@ EENetInputs RandomInputs(int k, int c, int n, unsigned seed) {
   return in;
 }
 
+// Random parameters in [-spread, spread], correctness with probability p_correct and the
+// assignment targets, from one seed (parameters drawn first, then correctness exit by exit).
+struct RandomTargets {
+  Eigen::VectorXd theta;
+  CorrectMatrix correct;
+  Eigen::MatrixXd rt;
+  RandomTargets(const EENetLayout& l, int k, int n, unsigned seed, double spread, double p_correct)
+      : theta(l.size), correct(k, n) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(-spread, spread);
+    std::bernoulli_distribution coin(p_correct);
+    for (int i = 0; i < l.size; ++i) theta(i) = u(rng);
+    for (int j = 0; j < k; ++j)
+      for (int i = 0; i < n; ++i) correct(j, i) = coin(rng);
+    rt = EENetAssignmentTargets(correct);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("layout: D_k = C + k + 2 (1-based k) and hidden = round(ratio * D)", "[eenet]") {
@@ -111,15 +129,10 @@ TEST_CASE("hand-derived gradient equals central differences", "[eenet][gradient]
   const int k = 4, c = 5, n = 37;
   const EENetLayout l = EENetLayout::Make(k, c, 0.5);
   const EENetInputs in = RandomInputs(k, c, n, 3);
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<double> u(-0.8, 0.8);
-  std::bernoulli_distribution coin(0.6);
-  Eigen::VectorXd theta(l.size);
-  for (int i = 0; i < l.size; ++i) theta(i) = u(rng);
-  CorrectMatrix correct(k, n);
-  for (int j = 0; j < k; ++j)
-    for (int i = 0; i < n; ++i) correct(j, i) = coin(rng);
-  const Eigen::MatrixXd rt = EENetAssignmentTargets(correct);
+  const RandomTargets r(l, k, n, 11, 0.8, 0.6);
+  const Eigen::VectorXd& theta = r.theta;
+  const CorrectMatrix& correct = r.correct;
+  const Eigen::MatrixXd& rt = r.rt;
   const std::vector<double> cost = {1.0, 2.0, 3.5, 5.0};
   for (double budget : {2.0, 4.5}) {  // both signs of the budget gap
     EENetLossWeights w;
@@ -199,15 +212,10 @@ TEST_CASE("single-precision training loss and gradient agree with double; column
   const int k = 3, c = 20, n = 300;
   const EENetLayout l = EENetLayout::Make(k, c, 2.0);
   const EENetInputs in = RandomInputs(k, c, n, 13);
-  std::mt19937 rng(17);
-  std::uniform_real_distribution<double> u(-0.5, 0.5);
-  std::bernoulli_distribution coin(0.5);
-  Eigen::VectorXd theta(l.size);
-  for (int i = 0; i < l.size; ++i) theta(i) = u(rng);
-  CorrectMatrix correct(k, n);
-  for (int j = 0; j < k; ++j)
-    for (int i = 0; i < n; ++i) correct(j, i) = coin(rng);
-  const Eigen::MatrixXd rt = EENetAssignmentTargets(correct);
+  const RandomTargets r(l, k, n, 17, 0.5, 0.5);
+  const Eigen::VectorXd& theta = r.theta;
+  const CorrectMatrix& correct = r.correct;
+  const Eigen::MatrixXd& rt = r.rt;
   const std::vector<double> cost = {1.0, 2.0, 3.0};
   EENetLossWeights w;
   w.alpha = 0.5;
