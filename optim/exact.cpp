@@ -70,18 +70,16 @@ class ExactSolver final : public ExactSolverBase {
     p_ = &p;
     n_ = p.n();
     m_ = static_cast<int>(p.kept.size());
-    order_.resize(m_ - 1);
     vals_.resize(m_ - 1);
     ordb_.resize(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
-      internal::ConfidenceOrder(p, p.kept[q], order_[q]);
+      internal::ConfidenceOrder(p, p.kept[q], order_);
       vals_[q].resize(n_);
-      for (int j = 0; j < n_; ++j) vals_[q][j] = (*p.scores)(p.kept[q], order_[q][j]);
+      for (int j = 0; j < n_; ++j) vals_[q][j] = (*p.scores)(p.kept[q], order_[j]);
       ordb_[q].resize(n_);
       for (int j = n_ - 1, after = n_; j >= 0; --j) {
         if (j + 1 < n_ && vals_[q][j + 1] != vals_[q][j]) after = j + 1;
-        ordb_[q][j] = static_cast<std::uint64_t>(order_[q][j]) |
-                      static_cast<std::uint64_t>(after) << 32;
+        ordb_[q][j] = static_cast<std::uint64_t>(order_[j]) | static_cast<std::uint64_t>(after) << 32;
       }
     }
     corr_bits_.resize(n_);
@@ -133,7 +131,7 @@ class ExactSolver final : public ExactSolverBase {
     st_.resize(n_);
     for (int i = 0; i < n_; ++i) st_[i] = corr_bits_[i] | fin;
     for (int q = 0; q + 1 < m_; ++q)
-      for (int j = 0; j < cut_[q]; ++j) st_[order_[q][j]] |= Word{1} << q;
+      for (int j = 0; j < cut_[q]; ++j) st_[Sample(q, j)] |= Word{1} << q;
     cnt_.assign(m_, 0);
     correct_ = 0;
     for (int i = 0; i < n_; ++i) {
@@ -262,12 +260,11 @@ class ExactSolver final : public ExactSolverBase {
     }
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
     // Only the samples between the old and the new cut change their pass bit at q.
-    const std::vector<int>& ord = order_[q];
     const Word bit = Word{1} << q;
     if (best_cut > cut_[q]) {
-      for (int j = cut_[q]; j < best_cut; ++j) st_[ord[j]] |= bit;
+      for (int j = cut_[q]; j < best_cut; ++j) st_[Sample(q, j)] |= bit;
     } else {
-      for (int j = best_cut; j < cut_[q]; ++j) st_[ord[j]] &= ~bit;
+      for (int j = best_cut; j < cut_[q]; ++j) st_[Sample(q, j)] &= ~bit;
     }
     cut_[q] = best_cut;
     cnt_ = best_cnt;
@@ -303,11 +300,12 @@ class ExactSolver final : public ExactSolverBase {
  private:
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
-  std::vector<std::vector<int>> order_;  // per non-final kept exit: samples, most confident first
+  // Per non-final kept exit, the samples most confident first, each packed with the cut that
+  // follows its run of equal scores (cuts fall only there): sample | cut << 32.
+  std::vector<std::vector<std::uint64_t>> ordb_;
   std::vector<std::vector<double>> vals_;  // their scores in that order
-  // The order again, each sample packed with the cut that follows its run of equal scores (cuts
-  // fall only there), so that the scan reads one array.
-  std::vector<std::vector<std::uint64_t>> ordb_;  // sample | cut after its run of equal scores << 32
+  std::vector<int> order_;                 // Reset's scratch
+  int Sample(int q, int j) const { return static_cast<std::uint32_t>(ordb_[q][j]); }
   std::vector<std::uint64_t> reach_;               // Update's packed reaching samples
   std::vector<Word> corr_bits_;          // per sample: correctness bits (high half)
   std::vector<Word> st_;                 // per sample: state word (pass bits | correctness bits)
