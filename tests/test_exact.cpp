@@ -89,6 +89,53 @@ TEST_CASE("exact equals brute force on tiny instances in most cases") {
   CHECK(equal >= 0.9 * total);
 }
 
+TEST_CASE("exact works with many kept exits (every per-sample state width) and refuses > 64") {
+  // 16 kept exits use 32-bit state words, 17-32 use 64-bit ones, 33-64 128-bit ones. Exits 1-16
+  // are always wrong and the later ones more and more accurate, with a budget that cannot pay for
+  // the final exit for everyone: the answer has to stop samples at the deep exits.
+  for (int k : {16, 20, 40, 64}) {
+    const int n = 400;
+    ScoreMatrix s(k, n);
+    CorrectMatrix c(k, n);
+    std::mt19937 rng(7 + k);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < k; ++e) {
+        s(e, i) = u(rng);
+        const double pc = e < 16 ? 0.0 : 0.3 + 0.6 * (e - 16) / std::max(1, k - 17) + 0.3 * (s(e, i) - 0.5);
+        c(e, i) = u(rng) < pc;
+      }
+    ThresholdProblem p;
+    p.scores = &s;
+    p.correct = &c;
+    p.order = ScoreOrder::kDescending;
+    for (int e = 0; e < k; ++e) {
+      p.kept.push_back(e);
+      p.stop_cost.push_back(1.0 + e);
+    }
+    p.budget = 1.0 + (k <= 16 ? 8 : 16 + (k - 16) / 2);
+    const ThresholdSummary e = Solve(Method::kExact, p);
+    INFO(k << " exits: " << e.message);
+    REQUIRE(e.ok());
+    CHECK(e.fit.mean_cost <= p.budget);
+    for (Method m : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle}) {
+      const ThresholdSummary h = Solve(m, p);
+      if (h.ok() && h.fit.mean_cost <= p.budget) CHECK(e.fit.accuracy >= h.fit.accuracy);
+    }
+    if (k > 16) {
+      double deep = 0;  // stopped at exits 17..K-1, whose state bits lie beyond 16
+      for (int q = 16; q + 1 < k; ++q) deep += e.fit.exit_fraction[q];
+      CHECK(deep > 0.2);
+      CHECK(e.fit.accuracy > 0.3);
+    }
+  }
+  Random r(ScoreOrder::kDescending, 50, 65, 3);
+  r.p.budget = 0.5 * (r.p.MinCost() + r.p.MaxCost());
+  const ThresholdSummary e = Solve(Method::kExact, r.p);
+  CHECK(e.outcome == Outcome::kFailure);
+  CHECK_THAT(e.message, Catch::Contains("at most 64 kept exits, got 65"));
+}
+
 TEST_CASE("exact handles degenerate inputs") {
   Random r(ScoreOrder::kAscending, 10, 2, 5);
   r.p.budget = r.p.MinCost();  // zero slack: everything must stop at exit 1

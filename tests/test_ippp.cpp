@@ -55,7 +55,8 @@ TEST_CASE("smoothed gradient matches central differences") {
 TEST_CASE("the single-precision kernel agrees with double to float rounding") {
   // 5,000 samples: several of the float kernel's 1,024-sample partial sums; 3 sigmoid exits use
   // the kernel specialised for m = 3, 8 exits the run-time-m one.
-  for (int exits : {4, 9}) {
+  for (int exits : {4, 9})
+  for (ScoreOrder order : {ScoreOrder::kDescending, ScoreOrder::kAscending}) {
     const int n = 5000;
     ScoreMatrix s(exits, n);
     CorrectMatrix c(exits, n);
@@ -69,7 +70,7 @@ TEST_CASE("the single-precision kernel agrees with double to float rounding") {
     ThresholdProblem p;
     p.scores = &s;
     p.correct = &c;
-    p.order = ScoreOrder::kDescending;
+    p.order = order;
     for (int e = 0; e < exits; ++e) {
       p.kept.push_back(e);
       p.stop_cost.push_back(1e8 * (1.0 + e));  // FLOP-sized costs
