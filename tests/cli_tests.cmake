@@ -44,6 +44,21 @@ exitplan_expect_error("not a dump file" "not a .npy file"
   inspect --dump ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/not_npy)
 exitplan_expect_error("multi-target needs --target" "several targets"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --thresholds 0.5)
+exitplan_expect_error("eval split typo" "no eval split 'valid'"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --thresholds 0.5 --eval-split valid)
+exitplan_expect_error("exits unsorted" "--exits: '4,2': list the exits in ascending order"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --exits 4,2 --thresholds 0.9,0.8)
+add_test(NAME "cli: evaluate without eval split"
+         COMMAND exitplan evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --thresholds 2,2,2,2,2 --format csv --eval-split none)
+set_tests_properties("cli: evaluate without eval split" PROPERTIES PASS_REGULAR_EXPRESSION
+  "split,accuracy,mean_cost,exit_fractions\nval,0\\.9106,[^\n]*\n$")
+add_test(NAME "cli: inspect --profile"
+         COMMAND exitplan inspect --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml)
+set_tests_properties("cli: inspect --profile" PROPERTIES PASS_REGULAR_EXPRESSION
+  "profile [^\n]*profile-flops.yaml: target flops, unit mflops, K=6.*full cost \\(every exit kept, running to the final exit\\): 3\\.759[0-9]* mflops = 100%")
+exitplan_expect_error("renamed flag" "--threads: no longer an option: use -j/--jobs"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --threads 2)
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
 
