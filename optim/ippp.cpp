@@ -416,7 +416,7 @@ class Smoothed {
 };
 
 // Brent's root finder, following SciPy's brentq (scipy/optimize/Zeros/brentq.c) step for step so
-// that the warm start matches seed 004's code (root_scalar(..., method='brentq')); written out
+// that the warm start matches Tan et al.'s code (root_scalar(..., method='brentq')); written out
 // because no listed library offers a bracketed scalar root finder.
 template <class F>
 double Brentq(F f, double xa, double xb, double xtol = 2e-12, double rtol = 8.881784197001252e-16,
@@ -651,7 +651,7 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
     s.outcome = r == nlopt::MAXEVAL_REACHED ? Outcome::kIterationLimit : Outcome::kConverged;
     note = "nlopt result " + std::to_string(static_cast<int>(r));
   } catch (const nlopt::roundoff_limited&) {
-    s.outcome = Outcome::kConverged;  // usually at the optimum already (DEPENDENCIES.md trap 6)
+    s.outcome = Outcome::kConverged;  // usually at the optimum already (NLopt reports a stopping criterion, not optimality)
     note = "nlopt roundoff-limited; the last point is kept";
   } catch (const std::exception& e) {
     s.outcome = Outcome::kConverged;
