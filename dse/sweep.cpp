@@ -97,7 +97,9 @@ std::string SweepSummary::BriefReport() const {
   s << "sweep: " << cells_total << " cells";
   if (cells_in_shard != cells_total) s << " (" << cells_in_shard << " in this shard)";
   s << ", " << cells_run << " run, " << cells_skipped << " already done, " << cells_failed
-    << " failed, " << FormatDouble(std::round(seconds * 100) / 100) << " s";
+    << " failed, ";
+  if (cells_over_budget) s << cells_over_budget << " over budget (kept off the front), ";
+  s << FormatDouble(std::round(seconds * 100) / 100) << " s";
   if (!complete) s << "; reports not written (cells missing: run the other shards, then merge)";
   return s.str();
 }
@@ -216,6 +218,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         const SweepMethodFn fn = FindSweepMethod(method.method);
         fn(in, row);
         if (row.outcome.empty()) row.outcome = "error", row.message = "method set no outcome";
+        LabelRowBudget(row, profile.FullCost());
       } catch (const std::exception& e) {
         row.outcome = "error";
         row.message = e.what();
@@ -243,9 +246,12 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       complete = false;
       continue;
     }
-    if (c.index % options.shard_count == options.shard_index && Failed(*r)) {
+    if (c.index % options.shard_count != options.shard_index) continue;
+    if (Failed(*r)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*r) + ": " + r->outcome + ": " + r->message);
+    } else if (OverBudget(*r)) {
+      ++summary.cells_over_budget;
     }
   }
   summary.complete = complete;
@@ -293,6 +299,8 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
     if (Failed(*best)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*best) + ": " + best->outcome + ": " + best->message);
+    } else if (OverBudget(*best)) {
+      ++summary.cells_over_budget;
     }
   }
   if (missing) {

@@ -194,7 +194,7 @@ std::optional<ResultRow> ReadCell(const std::string& path) {
   }
 }
 
-bool Failed(const ResultRow& r) { return !r.has_solution(); }
+bool Failed(const ResultRow& r) { return !r.has_policy(); }
 
 std::string Describe(const ResultRow& r) {
   return r.model + "/" + r.target + " " + r.method + " " + r.measure + " budget " +

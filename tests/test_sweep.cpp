@@ -456,7 +456,7 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
                     Catch::Contains("eenet learns its own scores"));
 }
 
-TEST_CASE("budget-free placement rules report one policy, infeasible above the budget") {
+TEST_CASE("budget-free placement rules report one policy, over_budget above the budget") {
   Fixture f;
   SweepSpec spec = LoadSweepSpec(f.Write(
       "rules",
@@ -474,8 +474,16 @@ TEST_CASE("budget-free placement rules report one policy, infeasible above the b
     INFO(high.method << ": " << high.message);
     REQUIRE(high.has_solution());
     CHECK(high.fit_cost <= high.budget);
-    CHECK(low.outcome == "infeasible");  // 5% of the full cost is below any policy's cost
+    CHECK(high.outcome == "unconstrained");  // 100% of the full cost cannot bind
+    // 5% of the full cost is below the rule's policy: the policy is shown, labelled, off the front.
+    CHECK(low.outcome == "over_budget");
+    CHECK(low.has_policy());
     CHECK_FALSE(low.has_solution());
+    CHECK_FALSE(low.pareto);
+    CHECK(low.fit_cost == high.fit_cost);  // the same policy at both budgets
+    CHECK(low.budget_fraction() == Approx(low.fit_cost / low.budget));
+    CHECK_THAT(low.message, Catch::Contains("exceeds the budget"));
   }
-  CHECK(s.cells_failed == 2);
+  CHECK(s.cells_failed == 0);
+  CHECK(s.cells_over_budget == 2);
 }

@@ -65,7 +65,11 @@ Manifest ManifestFromFile(const std::string& path);
 std::string CellPath(const std::string& out, const std::string& hash);
 // A finished cell result, or nullopt when absent, unreadable or an "error" to retry.
 std::optional<ResultRow> ReadCell(const std::string& path);
+// No policy at all (error, infeasible, failure); over-budget rows are not failures (they are
+// counted apart).
 bool Failed(const ResultRow& r);
+// A policy over its budget (outcome over_budget, or fit cost above the budget).
+inline bool OverBudget(const ResultRow& r) { return r.has_policy() && !r.has_solution(); }
 std::string Describe(const ResultRow& r);
 
 // A run killed while writing a cell leaves "<hash>.csv.tmp.<pid>" behind (WriteFileAtomic); the
