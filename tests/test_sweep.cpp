@@ -487,3 +487,25 @@ TEST_CASE("budget-free placement rules report one policy, over_budget above the 
   CHECK(s.cells_failed == 0);
   CHECK(s.cells_over_budget == 2);
 }
+
+TEST_CASE("every sweep method answers at the full cost: unconstrained, within budget") {
+  Fixture f;
+  std::string methods;
+  for (const std::string& m : SweepMethodNames()) {
+    methods += "  - {method: " + m + (m == "eenet" ? ", options: {max_epochs: 5}" : "") + "}\n";
+  }
+  SweepSpec spec = LoadSweepSpec(f.Write("full", methods, "[1.0]"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  CHECK(s.cells_failed == 0);
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == SweepMethodNames().size());
+  for (const ResultRow& r : rows) {
+    INFO(r.method << ": " << r.outcome << ": " << r.message);
+    CHECK(r.outcome == "unconstrained");
+    CHECK(r.has_solution());
+    CHECK(r.within_budget());
+    CHECK(r.budget_fraction() <= 1.0);
+  }
+}
