@@ -275,6 +275,9 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
     }
   }
   MarkPareto(rows);
+  const Policy run_to_end = RunToEndPolicy(AllExits(k), problem.order);
+  res.reference_fit = problem.EvaluateFit(run_to_end);
+  res.reference_eval = problem.EvaluateEval(run_to_end);
   return res;
 }
 

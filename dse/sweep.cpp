@@ -55,6 +55,22 @@ class Progress {
   double last_ = -1.0;
 };
 
+// The final-exit reference of the group's plots: the full cost and the final exit's accuracy
+// against the labels (left NaN when the dump has no labels to compare with).
+void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
+  g.reference_cost = profile.FullCost();
+  auto final_acc = [&](const SplitData& split) {
+    try {
+      return split.Correct(Target::kLabels).row(dump.k - 1).cast<double>().mean();
+    } catch (const std::exception&) {
+      return std::nan("");
+    }
+  };
+  g.reference_fit_acc = final_acc(dump.fit);
+  if (dump.eval) g.reference_eval_acc = final_acc(*dump.eval);
+  if (std::isnan(g.reference_fit_acc)) g.reference_cost = std::nan("");
+}
+
 }  // namespace
 
 namespace internal {
@@ -152,6 +168,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         if (me.calibrate) g.calibrated.push_back(me.label);
       }
       if (!g.calibrated.empty()) g.temperatures = lm.temperatures;
+      SetReference(lm.dump, p, g);
       group_of[key] = static_cast<int>(manifest.groups.size());
       manifest.groups.push_back(g);
     }

@@ -71,6 +71,12 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
     WriteFileAtomic(base + ".csv", ResultsToCsv(rs));
     PlotOptions po;
     po.title = gr.model + " / " + gr.target;
+    // The reference on the plotted split: eval when the rows have eval figures, else fit.
+    const bool eval = std::any_of(rs.begin(), rs.end(), [](const ResultRow& r) {
+      return !std::isnan(r.eval_acc) && !std::isnan(r.eval_cost);
+    });
+    po.reference_cost = gr.reference_cost;
+    po.reference_acc = eval ? gr.reference_eval_acc : gr.reference_fit_acc;
     WritePlotSvg(base + ".svg", rs, po);
     summary.reports.push_back(base + ".csv");
     summary.reports.push_back(base + ".svg");

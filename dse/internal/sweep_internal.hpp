@@ -3,6 +3,7 @@
 // dse/sweep_reports.cpp (reports) and dse/sweep.cpp (running and merging).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ struct Group {
   std::vector<std::string> inputs;  // "name sha256"
   std::vector<double> temperatures;     // fitted per exit when some method calibrates
   std::vector<std::string> calibrated;  // labels of the methods using them
+  // The final-exit reference of the plots: every exit kept, every sample to the final exit (full
+  // cost; accuracy against the labels on each split). NaN when unknown (older manifests).
+  double reference_cost = std::numeric_limits<double>::quiet_NaN();
+  double reference_fit_acc = std::numeric_limits<double>::quiet_NaN();
+  double reference_eval_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Manifest {
