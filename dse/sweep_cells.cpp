@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -128,6 +129,15 @@ std::string ManifestToYaml(const Manifest& m) {
       e << YAML::Key << "temperatures" << YAML::Value << YAML::Flow << t << YAML::Key
         << "calibrated" << YAML::Value << YAML::Flow << g.calibrated;
     }
+    if (std::isfinite(g.reference_cost)) {
+      e << YAML::Key << "reference" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "cost" << YAML::Value << FormatDouble(g.reference_cost) << YAML::Key << "fit_acc"
+        << YAML::Value << FormatDouble(g.reference_fit_acc);
+      if (std::isfinite(g.reference_eval_acc)) {
+        e << YAML::Key << "eval_acc" << YAML::Value << FormatDouble(g.reference_eval_acc);
+      }
+      e << YAML::EndMap;
+    }
     e << YAML::EndMap;
   }
   e << YAML::EndSeq << YAML::Key << "cells" << YAML::Value << YAML::BeginSeq;
@@ -164,6 +174,14 @@ Manifest ManifestFromFile(const std::string& path) {
           gr.temperatures.push_back(ParseDoubleList(t.as<std::string>(), path + " temperatures")[0]);
         }
       }
+      if (const YAML::Node r = g["reference"]; r && r.IsMap()) {  // absent in older manifests
+        const std::string where = path + " reference";
+        gr.reference_cost = ParseDoubleList(r["cost"].as<std::string>(), where)[0];
+        gr.reference_fit_acc = ParseDoubleList(r["fit_acc"].as<std::string>(), where)[0];
+        if (r["eval_acc"]) {
+          gr.reference_eval_acc = ParseDoubleList(r["eval_acc"].as<std::string>(), where)[0];
+        }
+      }
       m.groups.push_back(gr);
     }
     for (const auto& c : root["cells"]) {
@@ -194,7 +212,7 @@ std::optional<ResultRow> ReadCell(const std::string& path) {
   }
 }
 
-bool Failed(const ResultRow& r) { return !r.has_solution(); }
+bool Failed(const ResultRow& r) { return !r.has_policy(); }
 
 std::string Describe(const ResultRow& r) {
   return r.model + "/" + r.target + " " + r.method + " " + r.measure + " budget " +
