@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                                        ? ", options: {solver: single}}\n"
                                        : "}\n");
   }
-  yaml += "budgets: {range: {from: 0.2, to: 1.0, count: 100}}\n";
+  yaml += "budgets: \"20%:100%:100\"\n";
   WriteFileAtomic((tmp / "bench.yaml").string(), yaml);
   SweepSpec spec = LoadSweepSpec((tmp / "bench.yaml").string());
 
