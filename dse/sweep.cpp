@@ -55,6 +55,12 @@ class Progress {
   double last_ = -1.0;
 };
 
+// Test only (SweepOptions::abort_in_reports): ends the process before that rename of the reports.
+int g_abort_in_reports = -1;
+void AbortBeforeRename(int done) {
+  if (done >= g_abort_in_reports) std::_Exit(137);
+}
+
 }  // namespace
 
 namespace internal {
@@ -156,8 +162,14 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     manifest.cells.push_back({c.hash, group_of[key]});
   }
   manifest.sweep = Sha256Hex(all_hashes);
-  fs::create_directories(spec.output + "/cells");
-  RemoveStaleTemporaries(spec.output + "/cells");
+  CreateDirectories(spec.output + "/cells");
+  // Temporaries of a killed run go, unless another run shares the directory right now.
+  DirectoryLock lock(spec.output);
+  if (lock.TryExclusive()) {
+    RemoveStaleTemporaries(spec.output);
+    RemoveStaleTemporaries(spec.output + "/cells");
+  }
+  lock.Shared();
   WriteFileAtomic(spec.output + "/manifest.yaml", ManifestToYaml(manifest));
 
   // This shard's cells, and which of them still need computing.
@@ -183,9 +195,14 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   std::atomic<std::size_t> next{0};
   std::atomic<int> written{0};
   Progress progress(options.progress, static_cast<int>(todo.size()));
+  // A cell that cannot be written (disk full) stops every worker; the first such error is
+  // rethrown here after the join, so it reaches the one catch site in cli/main.cpp.
   std::mutex err_mu;
+  std::exception_ptr write_error;
+  std::atomic<bool> stop{false};
   auto worker = [&]() {
     for (;;) {
+      if (stop) return;
       const std::size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
       const SweepCell& c = *todo[i];
@@ -221,7 +238,14 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         row.message = e.what();
       }
       row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-      WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}));
+      try {
+        WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        if (!write_error) write_error = std::current_exception();
+        stop = true;
+        return;
+      }
       const int done = ++written;
       if (options.abort_after >= 0 && done >= options.abort_after) {
         std::_Exit(137);  // test only: as if the process were killed here
@@ -233,6 +257,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
   if (!todo.empty()) worker();
   for (auto& t : pool) t.join();
+  if (write_error) std::rethrow_exception(write_error);
   summary.cells_run = static_cast<int>(todo.size());
 
   // Failures of this shard (computed now or before), and the reports when every cell is there.
@@ -249,7 +274,11 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
   summary.complete = complete;
-  if (complete) WriteReports(manifest, spec.output, options.command_line, summary);
+  if (complete) {
+    g_abort_in_reports = options.abort_in_reports;
+    WriteReports(manifest, spec.output, options.command_line, summary,
+                 options.abort_in_reports >= 0 ? AbortBeforeRename : nullptr);
+  }
   summary.done = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
@@ -270,9 +299,12 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
                                     ")");
     }
   }
-  fs::create_directories(output + "/cells");
+  // Everything is read and checked before anything is written: the best result of each cell
+  // (a finished one over an "error" to retry), and the reports rendered in memory.
   int missing = 0;
   std::string first_missing;
+  std::vector<ResultRow> best_rows;
+  std::vector<std::string> sources;
   for (const auto& [hash, group] : first.cells) {
     std::optional<ResultRow> best;
     std::string from;
@@ -287,9 +319,8 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
       if (!missing++) first_missing = hash;
       continue;
     }
-    const std::string to = CellPath(output, hash);
-    std::error_code ec;
-    if (!fs::exists(to) || !fs::equivalent(from, to, ec)) WriteFileAtomic(to, ReadFile(from));
+    best_rows.push_back(*best);
+    sources.push_back(from);
     if (Failed(*best)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*best) + ": " + best->outcome + ": " + best->message);
@@ -301,11 +332,31 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
                                   " cells have no result in any directory given (first: cells/" +
                                   first_missing + ".csv): run the missing shards first");
   }
-  WriteFileAtomic(output + "/manifest.yaml", ManifestToYaml(first));
+  OutputSet set;
   summary.cells_total = summary.cells_in_shard = static_cast<int>(first.cells.size());
   summary.cells_skipped = summary.cells_total;
   summary.complete = true;
-  WriteReports(first, output, command_line, summary);
+  AddReports(first, best_rows, output, command_line, set, summary);
+  for (std::size_t i = 0; i < first.cells.size(); ++i) {
+    const std::string to = CellPath(output, first.cells[i].first);
+    std::error_code ec;
+    if (fs::exists(to, ec) && fs::equivalent(sources[i], to, ec)) continue;
+    std::string content = ReadFile(sources[i]);
+    if (fs::exists(to, ec) && fs::is_regular_file(to, ec) && ReadFile(to) == content) continue;
+    set.Add(to, std::move(content));
+  }
+  set.Add(output + "/manifest.yaml", ManifestToYaml(first));
+  std::error_code ec;
+  std::optional<DirectoryLock> lock;
+  if (fs::is_directory(output, ec)) {
+    lock.emplace(output);
+    if (lock->TryExclusive()) {
+      RemoveStaleTemporaries(output);
+      RemoveStaleTemporaries(output + "/cells");
+    }
+    lock->Shared();
+  }
+  set.Commit();
   summary.done = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
