@@ -170,9 +170,9 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     RemoveStaleTemporaries(spec.output + "/cells");
   }
   lock.Shared();
-  WriteFileAtomic(spec.output + "/manifest.yaml", ManifestToYaml(manifest));
 
-  // This shard's cells, and which of them still need computing.
+  // This shard's cells, and which of them still need computing (a damaged cell file is refused
+  // here, before anything is written).
   std::vector<const SweepCell*> todo;
   for (const SweepCell& c : cells) {
     if (c.index % options.shard_count != options.shard_index) continue;
@@ -187,6 +187,13 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     todo.push_back(&c);
   }
   summary.cells_total = static_cast<int>(cells.size());
+  {
+    const std::string path = spec.output + "/manifest.yaml", text = ManifestToYaml(manifest);
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || ReadFile(path) != text) {
+      WriteFileAtomic(path, text);
+    }
+  }
 
   // The thread pool: workers take the next cell index; each cell is independent and writes its
   // own file, so the results do not depend on the number of jobs or on the order of completion.
@@ -345,8 +352,12 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
     if (fs::exists(to, ec) && fs::is_regular_file(to, ec) && ReadFile(to) == content) continue;
     set.Add(to, std::move(content));
   }
-  set.Add(output + "/manifest.yaml", ManifestToYaml(first));
+  const std::string manifest_text = ManifestToYaml(first);
   std::error_code ec;
+  if (!fs::is_regular_file(fs::symlink_status(output + "/manifest.yaml", ec)) ||
+      ReadFile(output + "/manifest.yaml") != manifest_text) {
+    set.Add(output + "/manifest.yaml", manifest_text);
+  }
   std::optional<DirectoryLock> lock;
   if (fs::is_directory(output, ec)) {
     lock.emplace(output);

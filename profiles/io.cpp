@@ -106,7 +106,10 @@ void MakeDirs(const std::string& dir, const std::string& for_path,
       }
       break;
     }
-    if (errno != ENOENT) Fail(for_path, "cannot write (directory " + p.string() + ")", errno);
+    // ENOTDIR: a component above is a file; the walk up finds and names it.
+    if (errno != ENOENT && errno != ENOTDIR) {
+      Fail(for_path, "cannot write (directory " + p.string() + ")", errno);
+    }
     missing.push_back(p);
     if (!p.has_parent_path() || p.parent_path() == p) break;
     p = p.parent_path();
