@@ -12,12 +12,14 @@
 #include "dse/exhaustive.hpp"
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
+#include "dse/place_run.hpp"
 #include "dse/placement.hpp"
 #include "dse/sweep.hpp"
 #include "optim/calibration.hpp"
 #include "optim/eenet.hpp"
 #include "optim/eenet_compare.hpp"
 #include "optim/solve.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/stats.hpp"
@@ -140,85 +142,18 @@ std::string Options::CallText() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The budget grammar: `3` or `3ms` in the profile's unit, `40%` or `0.4x` of the full cost,
-// comma lists, `LO:HI:N` ranges (N evenly spaced values, both ends included).
-
-namespace {
-
-// One budget as (value, scale): the budget is value x scale, scale being 1 for the profile's unit
-// and the full cost (or a hundredth of it) for relative ones.
-std::pair<double, double> OneBudget(std::string item, const CostProfile& profile, bool relative,
-                                    const std::string& what) {
-  const std::string original = item;
-  double scale = relative ? profile.FullCost() : 1.0;
-  auto strip = [&](const std::string& suffix) {
-    if (item.size() > suffix.size() &&
-        item.compare(item.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      item = item.substr(0, item.size() - suffix.size());
-      return true;
-    }
-    return false;
-  };
-  if (strip("%")) {
-    scale = profile.FullCost() / 100.0;
-  } else if (strip("x")) {
-    scale = profile.FullCost();
-  } else if (!item.empty() && std::isalpha(static_cast<unsigned char>(item.back()))) {
-    std::size_t p = item.size();
-    while (p > 0 && std::isalpha(static_cast<unsigned char>(item[p - 1]))) --p;
-    const std::string unit = item.substr(p);
-    if (unit != profile.unit) {
-      throw InputError(what, "budget '" + original + "': unit '" + unit + "', but the profile " +
-                                 profile.source + " is in " + profile.unit + " (write a number in " +
-                                 profile.unit + ", N% or Fx of the full cost)");
-    }
-    item = item.substr(0, p);
-    scale = 1.0;
-  }
-  const std::vector<double> v = ParseDoubleList(item, what);
-  if (v.size() != 1) throw InputError(what, "budget '" + original + "': expected one number");
-  const double b = v[0] * scale;
-  if (!(std::isfinite(b) && b > 0)) {
-    throw InputError(what, "budget " + original + ": must be a positive number");
-  }
-  return {v[0], scale};
-}
-
-}  // namespace
+// Budgets: profiles/budget.hpp's grammar, as every command reads it.
 
 std::vector<double> ParseBudgetGrammar(const std::string& text, const CostProfile& profile,
                                        bool relative, const std::string& what) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (item.find(':') == std::string::npos) {
-      const auto [v, scale] = OneBudget(item, profile, relative, what);
-      out.push_back(scale == 1.0 ? v : v * scale);
-      continue;
-    }
-    std::vector<std::string> parts;
-    std::stringstream rs(item);
-    std::string part;
-    while (std::getline(rs, part, ':')) parts.push_back(part);
-    if (parts.size() != 3) throw InputError(what, "expected LO:HI:N, got '" + item + "'");
-    const std::vector<int> n = ParseIntList(parts[2], what);
-    if (n.size() != 1 || n[0] < 1) throw InputError(what, "N = " + parts[2] + ": must be >= 1");
-    auto [lo, lo_scale] = OneBudget(parts[0], profile, relative, what);
-    auto [hi, hi_scale] = OneBudget(parts[1], profile, relative, what);
-    // Ends in the same unit are spaced in it, then scaled (as --budget-range --relative does).
-    double scale = lo_scale;
-    if (lo_scale != hi_scale) lo *= lo_scale, hi *= hi_scale, scale = 1.0;
-    if (!(lo <= hi)) throw InputError(what, "LO = " + parts[0] + " must be <= HI = " + parts[1]);
-    for (int i = 0; i < n[0]; ++i) {
-      const double v = n[0] == 1 ? hi : lo + (hi - lo) * i / (n[0] - 1);
-      out.push_back(scale == 1.0 ? v : v * scale);
+  std::vector<Budget> budgets = ParseBudgets(text, what);
+  // --relative (thresholds): bare numbers are fractions of the full cost.
+  if (relative) {
+    for (Budget& b : budgets) {
+      if (!b.relative && b.unit.empty()) b.relative = true;
     }
   }
-  if (out.empty()) throw InputError(what, "no budget given");
-  return out;
+  return ResolveBudgets(budgets, profile);
 }
 
 namespace {
@@ -415,60 +350,61 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
 
 std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProfile& prof,
                                 py::kwargs kw) {
-  Options o(kw, "place");
-  const std::string call = o.CallText();
-  const std::string methods_text = o.Text("method", "flop-score");
-  const std::string measure_text = o.Text("measure", "max_prob");
-  const std::string correct_text = o.Text("correct", "labels");
-  const std::string ca_text = o.Text("ca", "agreement");
-  const std::string solver_text = o.Text("solver", "exact");
-  const std::string budgets_text = o.Text("budget");
-  const std::string budget_unit = o.Text("budget_unit", "relative");
-  const double tolerance = o.Number("tolerance", 0.05);
-  const double th = o.Number("th", 0.9);
-  const int threads = o.Int("threads", 2);
-  const int even = o.Int("even", 3);
-  const bool compare = o.Flag("compare");
-  const bool all_rows = o.Flag("all_rows");
-  const bool no_path = o.Flag("no_path");
-  const int polish = o.Int("polish", 0);
-  const int max_candidates = o.Int("max_candidates", -1);
-  const std::string out = o.Text("out");
-  o.Flag("verbose");  // the CLI prints the greedy rules' decisions; nothing to print here
-  o.Finish();
-  std::vector<PlacementMethod> methods;
+  Options opt(kw, "place");
+  const std::string call = opt.CallText();
+  PlaceRunOptions o;
+  const std::string methods_text = opt.Text("method", "flop-score");
+  const std::string measure_text = opt.Text("measure", "max_prob");
+  const std::string correct_text = opt.Text("correct", "labels");
+  const std::string ca_text = opt.Text("ca", "agreement");
+  const std::string solver_text = opt.Text("solver", "exact");
+  const std::string budgets_text = opt.Text("budget");
+  const std::string budget_unit = opt.Text("budget_unit", "relative");
+  o.tolerance = opt.Number("tolerance", o.tolerance);
+  o.th = opt.Number("th", o.th);
+  o.threads = opt.Int("threads", o.threads);
+  o.even = opt.Int("even", o.even);
+  o.compare = opt.Flag("compare");
+  o.all_rows = opt.Flag("all_rows");
+  o.exact_path = !opt.Flag("no_path");
+  o.polish = opt.Int("polish", o.polish);
+  o.max_candidates = opt.Int("max_candidates", o.max_candidates);
+  const std::string out = opt.Text("out");
+  o.verbose = opt.Flag("verbose");
+  opt.Finish();
   {
     std::stringstream ss(methods_text);
     std::string item;
-    while (std::getline(ss, item, ',')) methods.push_back(PlacementMethodFromString(item));
-    if (methods.empty()) throw InputError("--method", "no method given");
+    while (std::getline(ss, item, ',')) o.methods.push_back(PlacementMethodFromString(item));
+    if (o.methods.empty()) throw InputError("--method", "no method given");
   }
   const Measure measure = MeasureFromString(measure_text);
   const Target target = TargetFromString(correct_text, "--correct");
   const Target ca_target = TargetFromString(ca_text, "--ca");
-  const Method solver_method = MethodFromString(solver_text, "--solver");
+  o.solver = MethodFromString(solver_text, "--solver");
   if (budget_unit != "relative" && budget_unit != "absolute") {
     throw InputError("--budget-unit", "unknown unit '" + budget_unit +
                                           "' (expected relative or absolute)");
   }
-  if (!(tolerance > 0.0 && tolerance < 1.0)) {
-    throw InputError("--tolerance", "tolerance = " + FormatDouble(tolerance) +
+  if (!(o.tolerance > 0.0 && o.tolerance < 1.0)) {
+    throw InputError("--tolerance", "tolerance = " + FormatDouble(o.tolerance) +
                                         ": must be in (0, 1) (a fraction of accuracy)");
   }
-  if (!(th >= 0.0 && th <= 1.0)) throw InputError("--th", "TH = " + FormatDouble(th) + ": must be in [0, 1]");
-  if (threads < 1) throw InputError("--threads", "must be >= 1");
-  if (even < 0) throw InputError("--even", "must be >= 0");
-  if (polish < 0) throw InputError("--polish", "must be >= 0");
+  if (!(o.th >= 0.0 && o.th <= 1.0)) {
+    throw InputError("--th", "TH = " + FormatDouble(o.th) + ": must be in [0, 1]");
+  }
+  if (o.threads < 1) throw InputError("--threads", "must be >= 1");
+  if (o.even < 0) throw InputError("--even", "must be >= 0");
+  if (o.polish < 0) throw InputError("--polish", "must be >= 0");
   const Dump& dump = d->dump;
   CheckProfile(*d, prof);
-  std::vector<double> budgets =
-      budgets_text.empty() ? std::vector<double>{}
-                           : ParseBudgetGrammar(budgets_text, prof, budget_unit == "relative",
-                                                "--budget");
-  const bool needs_budget = std::any_of(methods.begin(), methods.end(), [](PlacementMethod m) {
+  o.budgets = budgets_text.empty()
+                  ? std::vector<double>{}
+                  : ParseBudgetGrammar(budgets_text, prof, budget_unit == "relative", "--budget");
+  const bool needs_budget = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
     return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
   });
-  if (needs_budget && budgets.empty()) {
+  if (needs_budget && o.budgets.empty()) {
     throw InputError("--budget", "greedy-forward and greedy-backward need at least one budget");
   }
   const SplitData& fit = dump.fit;
@@ -476,7 +412,7 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
   problem.scores = &fit.Scores(measure);
   problem.order = fit.Order(measure);
   problem.correct = &fit.Correct(target);
-  const bool rules = std::any_of(methods.begin(), methods.end(), [](PlacementMethod m) {
+  const bool rules = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
     return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
            m == PlacementMethod::kGreedyTh;
   });
@@ -492,104 +428,19 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
     problem.eval_scores = &dump.eval->Scores(measure);
     problem.eval_correct = &dump.eval->Correct(target);
   }
-  const double full = prof.FullCost();
-  double cheapest = full;
-  for (int j = 0; j < dump.k; ++j) cheapest = std::min(cheapest, prof.backbone[j] + prof.head[j]);
-  const bool has_exhaustive =
-      std::find(methods.begin(), methods.end(), PlacementMethod::kExhaustive) != methods.end();
-  if (budgets.empty() && has_exhaustive) {
-    for (int i = 0; i < 50; ++i) budgets.push_back(cheapest + (full - cheapest) * i / 49.0);
-  }
-  std::vector<ResultRow> rows;
+  const bool has_exhaustive = std::find(o.methods.begin(), o.methods.end(),
+                                        PlacementMethod::kExhaustive) != o.methods.end();
+  if (o.budgets.empty() && has_exhaustive) o.budgets = DefaultPlaceBudgets(prof);
+  o.model = d->name;
+  o.measure = measure_text;
+  PlaceRunResult res;
   {
     py::gil_scoped_release release;
-    SolverOptions solver_options;
-    const ThresholdSolverFn solver = SolverFor(solver_method, solver_options);
-    auto add_row = [&](ResultRow r) {
-      r.model = d->name;
-      r.measure = measure_text;
-      rows.push_back(std::move(r));
-    };
-    auto series = [&](const std::string& name, const std::vector<int>& kept) {
-      for (double b : budgets) {
-        const ThresholdSummary s = solver(problem.Thresholds(kept, b));
-        ResultRow r = MakeRow(problem, name, s.policy, s.ok() ? s.fit : Evaluation{}, b, s.seconds,
-                              ToString(s.outcome), s.message);
-        r.kept_exits = kept;
-        add_row(std::move(r));
-      }
-    };
-    for (PlacementMethod m : methods) {
-      const std::string name = ToString(m);
-      if (m == PlacementMethod::kFlopScore) {
-        FlopScoreOptions fo;
-        fo.tolerance = tolerance;
-        fo.threads = threads;
-        fo.keep_top = 5;
-        if (max_candidates > 0) fo.max_candidates = max_candidates;
-        const FlopScoreSummary s = FlopScore(problem, fo);
-        add_row(MakeRow(problem, name, s.policy, s.fit, kNaN, s.seconds, ToString(s.outcome),
-                        s.message));
-        if (!budgets.empty()) series(name + "+" + solver_text, s.policy.kept);
-      } else if (m == PlacementMethod::kGreedyEfficiency || m == PlacementMethod::kGreedyTh) {
-        GreedyOptions go;
-        go.rule = m == PlacementMethod::kGreedyTh ? GreedyRule::kTh : GreedyRule::kEfficiency;
-        go.tolerance = tolerance;
-        go.th = th;
-        const GreedySummary s = Greedy(problem, go);
-        add_row(MakeRow(problem, name, s.policy, s.fit, kNaN, s.seconds, ToString(s.outcome),
-                        s.message));
-        if (!budgets.empty()) series(name + "+" + solver_text, s.policy.kept);
-      } else if (m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward) {
-        for (double b : budgets) {
-          GreedyOptions go;
-          go.rule = m == PlacementMethod::kGreedyForward ? GreedyRule::kForward
-                                                         : GreedyRule::kBackward;
-          go.budget = b;
-          const GreedySummary s = Greedy(problem, go, solver);
-          add_row(MakeRow(problem, name, s.policy, s.ok() ? s.fit : Evaluation{}, b, s.seconds,
-                          ToString(s.outcome), s.message));
-        }
-      } else {
-        ExhaustiveOptions eo;
-        eo.budgets = budgets;
-        eo.threads = threads;
-        if (max_candidates > 0) eo.max_candidates = max_candidates;
-        eo.exact_path = solver_method == Method::kExact && !no_path;
-        eo.polish_top = eo.exact_path ? polish : 0;
-        const ExhaustiveSummary s = Exhaustive(problem, eo, solver, WarmSolverFor(solver_method));
-        std::map<SubsetMask, double> acc_sum;
-        for (const SubsetSolution& sol : s.solutions) acc_sum[sol.mask] += sol.summary.fit.accuracy;
-        for (std::size_t bi = 0; bi < budgets.size(); ++bi) {
-          const int q = s.best_per_budget[bi];
-          if (q < 0 || all_rows) continue;
-          const SubsetSolution& sol = s.solutions[q];
-          add_row(MakeRow(problem, name, sol.summary.policy, sol.summary.fit, budgets[bi],
-                          sol.summary.seconds, ToString(sol.summary.outcome), sol.summary.message));
-        }
-        if (all_rows) {
-          for (const SubsetSolution& sol : s.solutions) {
-            add_row(MakeRow(problem, name + ":" + KeptText(sol.summary.policy.kept),
-                            sol.summary.policy, sol.summary.fit, sol.budget, sol.summary.seconds,
-                            ToString(sol.summary.outcome), sol.reused ? "reused" : ""));
-          }
-        }
-        SubsetMask best = 0;
-        double best_sum = -1;
-        for (const auto& [mask, sum] : acc_sum) {
-          if (sum > best_sum) best = mask, best_sum = sum;
-        }
-        if (best_sum > 0 && compare) series("best-subset", KeptFromMask(best, dump.k));
-      }
-    }
-    if (compare && !budgets.empty()) {
-      series("all-exits", AllExits(dump.k));
-      series("even-" + std::to_string(even), EvenlySpacedExits(prof, even));
-    }
-    MarkPareto(rows);
+    res = RunPlace(problem, o);
   }
-  if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(rows));
-  return ResultsOf(rows, *d, prof, call);
+  if (o.verbose) py::module_::import("sys").attr("stdout").attr("write")(res.text);
+  if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(res.rows));
+  return ResultsOf(res.rows, *d, prof, call);
 }
 
 // ---------------------------------------------------------------------------------------------
