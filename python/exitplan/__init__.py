@@ -33,6 +33,7 @@ from ._core import (  # noqa: F401
     calibrate,
     export,
     fit_scorer,
+    load_config,
     load_dump,
     load_profile,
     load_profiles,
@@ -43,7 +44,7 @@ from ._core import (  # noqa: F401
 __all__ = [
     "Calibration", "Dump", "Evaluation", "InputError", "Policy", "Profile", "Result", "ScorerFit",
     "Split", "SweepSummary", "RESULT_COLUMNS", "calibrate", "evaluate", "export", "fit_scorer",
-    "inspect", "load_dump", "load_profile", "load_profiles", "place", "read_report",
+    "inspect", "load_config", "load_dump", "load_profile", "load_profiles", "place", "read_report",
     "results_to_csv", "results_to_dataframe", "sweep", "thresholds",
 ]
 

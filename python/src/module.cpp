@@ -15,6 +15,7 @@ namespace exitplan::python {
 namespace {
 
 namespace fs = std::filesystem;
+namespace json = runtime::json;
 
 // ---------------------------------------------------------------------------------------------
 // NumPy arrays in and out without copies.
@@ -413,6 +414,63 @@ void SavePolicy(const PyPolicy& p, const std::string& path, std::string format) 
   }
 }
 
+// A deployment config file (the JSON twin), checked by the runtime's own reader, as a Policy that
+// writes the same fields back.
+PyPolicy LoadConfigPy(const std::string& path) {
+  const runtime::Config rc = runtime::LoadConfig(path);
+  const json::Value root = json::Parser(ReadFile(path), path).ParseDocument();
+  auto number = [](const json::Value* v) {
+    return v && v->type == json::Value::Type::kNumber ? v->number
+                                                      : std::numeric_limits<double>::quiet_NaN();
+  };
+  auto text = [](const json::Value* v) {
+    return v && v->type == json::Value::Type::kString ? v->string : std::string();
+  };
+  PyPolicy p;
+  DeployConfig& c = p.config;
+  c.model = rc.model;
+  c.target = rc.target;
+  c.unit = rc.unit;
+  c.method = rc.method;
+  c.measure = rc.measure_name;
+  c.score_order = rc.ascending ? "ascending" : "descending";
+  c.num_exits = rc.num_exits;
+  for (const runtime::ExitRule& r : rc.exits) {
+    ConfigExit e;
+    e.index = r.index;
+    e.name = r.name;
+    e.measure = rc.measure_name;
+    e.temperature = r.temperature;
+    e.final = r.final;
+    if (!r.final) e.threshold = r.threshold;
+    c.exits.push_back(e);
+  }
+  c.budget = number(root.Find("budget"));
+  if (const json::Value* ex = root.Find("expected")) {
+    c.fit_accuracy = number(ex->Find("fit_accuracy"));
+    c.fit_cost = number(ex->Find("fit_cost"));
+    c.eval_accuracy = number(ex->Find("eval_accuracy"));
+    c.eval_cost = number(ex->Find("eval_cost"));
+    if (const json::Value* f = ex->Find("exit_fractions")) {
+      for (const json::Value& v : f->array) c.exit_fractions.push_back(number(&v));
+    }
+  }
+  if (const json::Value* pv = root.Find("provenance")) {
+    c.exitplan_version = text(pv->Find("exitplan_version"));
+    c.command_line = text(pv->Find("command_line"));
+    c.report = text(pv->Find("report"));
+    c.report_row = static_cast<int>(number(pv->Find("report_row")) == number(pv->Find("report_row"))
+                                        ? number(pv->Find("report_row"))
+                                        : 0);
+    if (const json::Value* in = pv->Find("inputs")) {
+      for (const json::Value& v : in->array) {
+        p.extra_inputs.push_back(text(v.Find("file")) + " " + text(v.Find("sha256")));
+      }
+    }
+  }
+  return p;
+}
+
 py::dict EvaluationDict(const Evaluation& ev) {
   py::dict d;
   d["n"] = ev.n;
@@ -720,6 +778,9 @@ PYBIND11_MODULE(_core, m) {
           return ResultsToCsv(rows);
         }, py::arg("results"), "the rows as the Pareto CSV the CLI writes");
   m.def("evaluation_dict", &EvaluationDict);
+  m.def("load_config", &LoadConfigPy, py::arg("path"),
+        "a deployment config (the JSON twin `exitplan export` writes) as a Policy, read and "
+        "checked by the C++ runtime's reader");
 
   BindVerbs(m);
 }

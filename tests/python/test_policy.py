@@ -104,3 +104,35 @@ def test_solves_release_the_gil(dump, cpu):
     done.set()
     t.join()
     assert len(ticks) > 5
+
+
+def test_load_config_round_trips_and_applies(dump, cpu, arrays, tmp_path):
+    for measure in ("max_prob", "entropy", "margin", "patience", "vote"):
+        r = exitplan.thresholds(dump, cpu, method="single", measure=measure, exits="2,3,5",
+                                budget="50%")[0]
+        path = tmp_path / f"{measure}.json"
+        r.policy.save(str(path))
+        back = exitplan.load_config(str(path))
+        assert back.to_json() == path.read_text()
+        assert back.kept_exits == r.kept_exits and back.thresholds == r.thresholds
+        for a, b in zip(back.apply(arrays["test_logits"]), r.policy.apply(arrays["test_logits"])):
+            assert np.array_equal(a, b)
+    (tmp_path / "bad.json").write_text('{"schema_version": 2}')
+    with pytest.raises(exitplan.InputError, match="schema_version 2 is not supported"):
+        exitplan.load_config(str(tmp_path / "bad.json"))
+
+
+def test_sweep_configs_replay_their_expected_figures(tmp_path, arrays):
+    # Every config a sweep writes (every method, measure and calibrated series on the front), read
+    # back and applied to the fit split's logits, gives the config's expected figures exactly.
+    s = exitplan.sweep(str(EXAMPLE.parent / "examples" / "sweep.yaml"), output=str(tmp_path), jobs=2)
+    configs = sorted((tmp_path / "configs").rglob("*.json"))
+    assert len(configs) > 20
+    measures = set()
+    for path in configs:
+        c = exitplan.load_config(str(path))
+        measures.add((c.measure, tuple(c.temperatures) != (1.0,) * len(c.temperatures)))
+        exits, preds = c.apply(arrays["val_logits"])
+        assert float(np.mean(preds == arrays["val_labels"])) == c.fit_accuracy
+        assert list(np.bincount(exits, minlength=7)[1:] / 5000) == c.exit_fractions
+    assert {("max_prob", False), ("max_prob", True)} <= measures  # calibrated and not
