@@ -127,8 +127,10 @@ int Run(const ExportArgs& args) {
     return kExitOk;
   }
   if (a.format == "both") {
-    WriteFileAtomic(a.out + ".yaml", ConfigToYaml(c));
-    WriteFileAtomic(a.out + ".json", ConfigToJson(c));
+    OutputSet both;  // both files or neither
+    both.Add(a.out + ".yaml", ConfigToYaml(c));
+    both.Add(a.out + ".json", ConfigToJson(c));
+    both.Commit();
     std::printf("wrote %s.yaml and %s.json (row %d: %s %s, budget %s)\n", a.out.c_str(),
                 a.out.c_str(), index + 1, row.method.c_str(), row.measure.c_str(),
                 FormatDouble(row.budget).c_str());

@@ -95,6 +95,7 @@ struct SweepOptions {
   bool progress = false;   // print "cells done / total, elapsed, estimate" to stderr
   bool force = false;      // recompute cells even when their result exists
   int abort_after = -1;    // test only: _Exit(137) after this many cells were written (a "kill")
+  int abort_in_reports = -1;  // test only: _Exit(137) before the (N+1)-th rename of the reports
   std::string command_line;  // provenance, written into configs
   std::string Validate() const;  // "" or one line per broken rule
 };
