@@ -184,8 +184,16 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
     throw InputError(labels.source(), "expected integer labels, found " + labels.Describe());
   }
   if (labels.ndim() != 1 || labels.shape()[0] != static_cast<std::size_t>(s.n)) {
+    std::string hint;
+    if (labels.ndim() == 1 && labels.shape()[0] == (options.layout == Layout::kNKC ? sh[1] : sh[0])) {
+      hint = options.layout == Layout::kNKC
+                 ? "; the logits look like [K, N, C]: give --layout kn (in a sweep: layout: kn)"
+                 : "; the logits look like [N, K, C]: give --layout nk (the default)";
+    }
     throw InputError(labels.source(), "expected labels of shape [" + std::to_string(s.n) +
-                                          "] (N of the logits), found " + labels.Describe());
+                                          "] (N of the logits " + logits.Describe() + " as " +
+                                          (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
+                                          "), found " + labels.Describe() + hint);
   }
   s.labels.resize(s.n);
   for (int i = 0; i < s.n; ++i) {

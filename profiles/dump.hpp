@@ -1,4 +1,4 @@
-// Dumps: per-exit outputs of one model on its splits (DESIGN.md "Inputs").
+// Dumps: per-exit outputs of one model on its splits (docs/formats.md).
 //
 // Logits mode: <split>_logits.npy [N, K, C] (or [K, N, C] with Layout::kKNC) and
 // <split>_labels.npy [N], or <split>.npz holding `logits` and `labels`. The logits stay

@@ -310,7 +310,23 @@ NpyArray ReadNpzMember(const std::string& path, const std::string& name) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat(zip, member.c_str(), 0, &st) != 0) {
-    throw InputError(path, "the .npz has no array '" + member.substr(0, member.size() - 4) + "'");
+    // Name what is there, and the fix when the arrays were saved positionally (arr_0, arr_1).
+    std::string names;
+    const zip_int64_t count = zip_get_num_entries(zip, 0);
+    for (zip_int64_t i = 0; i < count && i < 20; ++i) {
+      const char* n = zip_get_name(zip, static_cast<zip_uint64_t>(i), 0);
+      if (n == nullptr) continue;
+      std::string e = n;
+      if (e.ends_with(".npy")) e.resize(e.size() - 4);
+      names += (names.empty() ? "" : ", ") + e;
+    }
+    std::string msg = "the .npz has no array '" + member.substr(0, member.size() - 4) + "'";
+    if (!names.empty()) msg += " (it holds: " + names + ")";
+    if (names.find("arr_0") != std::string::npos) {
+      msg += "; the arrays were saved positionally: save them by name, e.g. "
+             "np.savez(path, logits=logits, labels=labels)";
+    }
+    throw InputError(path, msg);
   }
   auto buffer = std::make_shared<std::vector<char>>(st.size);
   zip_file_t* f = zip_fopen(zip, member.c_str(), 0);
