@@ -31,7 +31,7 @@ def test_apply_equals_the_evaluator_sample_by_sample(dump, cpu, arrays, measure,
 
 
 def test_apply_takes_every_layout_and_dtype(dump, cpu, arrays):
-    r = exitplan.thresholds(dump, cpu, method="ippp", budget="40%")[0]
+    r = exitplan.thresholds(dump, cpu, method="single", budget="40%")[0]
     want = r.policy.apply(arrays["test_logits"])
     kn = np.ascontiguousarray(arrays["test_logits"].transpose(1, 0, 2))
     for got in (r.policy.apply(kn, layout="kn"),
@@ -100,7 +100,7 @@ def test_solves_release_the_gil(dump, cpu):
 
     t = threading.Thread(target=ticker)
     t.start()
-    exitplan.thresholds(dump, cpu, method="exact", budget_range="0.2:0.6:6", relative=True)
+    exitplan.thresholds(dump, cpu, method="exact", budget="20%:60%:6")
     done.set()
     t.join()
     assert len(ticks) > 5
@@ -125,7 +125,7 @@ def test_load_config_round_trips_and_applies(dump, cpu, arrays, tmp_path):
 def test_sweep_configs_replay_their_expected_figures(tmp_path, arrays):
     # Every config a sweep writes (every method, measure and calibrated series on the front), read
     # back and applied to the fit split's logits, gives the config's expected figures exactly.
-    s = exitplan.sweep(str(EXAMPLE.parent / "examples" / "sweep.yaml"), output=str(tmp_path), jobs=2)
+    s = exitplan.sweep(str(EXAMPLE.parent / "examples" / "sweep.yaml"), out=str(tmp_path), jobs=2)
     configs = sorted((tmp_path / "configs").rglob("*.json"))
     assert len(configs) > 20
     measures = set()
