@@ -49,9 +49,12 @@ int Run(const SweepArgs& a) {
   }
   const SweepSummary s = RunSweep(spec, o);
   std::printf("%s\n", s.BriefReport().c_str());
-  const std::size_t shown = std::min<std::size_t>(s.errors.size(), 20);
+  const std::size_t shown =
+      v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);
   for (std::size_t i = 0; i < shown; ++i) std::printf("  failed: %s\n", s.errors[i].c_str());
-  if (s.errors.size() > shown) std::printf("  ... and %zu more failed cells\n", s.errors.size() - shown);
+  if (s.errors.size() > shown) {
+    std::printf("  ... and %zu more failed cells (-v lists them all)\n", s.errors.size() - shown);
+  }
   if (s.complete) {
     std::printf("reports: %s/reports/ (Pareto CSV + SVG plot per model/target)\n", spec.output.c_str());
     std::printf("summary: %s/summary.md\n", spec.output.c_str());
