@@ -42,8 +42,8 @@ int Run(const SweepArgs& a) {
             std::find(m.targets.begin(), m.targets.end(), p.target) == m.targets.end()) {
           continue;
         }
-        std::fprintf(stderr, "%s / %s: %s\n", m.name.c_str(), p.target.c_str(),
-                     FullCostLine(p).c_str());
+        // On stdout with the summary: stderr carries progress and, on failure, the one error line.
+        std::printf("%s / %s: %s\n", m.name.c_str(), p.target.c_str(), FullCostLine(p).c_str());
       }
     }
   }
