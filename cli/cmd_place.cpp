@@ -181,6 +181,9 @@ int Run(const PlaceArgs& a) {
           ".svg";
     PlotOptions po;
     po.title = o.model + " / " + prof.target + ": exit placement";
+    const Evaluation& ref = res.reference_eval.n > 0 ? res.reference_eval : res.reference_fit;
+    po.reference_cost = ref.mean_cost;
+    po.reference_acc = ref.accuracy;
     WritePlotSvg(svg, res.rows, po);
     std::printf("\nwrote %s (%zu rows, pareto = no other row of the same model and target has "
                 "fit_acc >= and fit_cost <=, one strictly) and %s\n",

@@ -132,7 +132,7 @@ int Run(ThresholdsArgs& a) {
     r.seconds = s.seconds;
     r.outcome = ToString(s.outcome);
     r.message = s.message;
-    if (s.ok()) {
+    if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
       r.thresholds = s.policy.thresholds;
       r.fit_acc = s.fit.accuracy;
       r.fit_cost = s.fit.mean_cost;
@@ -142,9 +142,11 @@ int Run(ThresholdsArgs& a) {
         r.eval_acc = ev.accuracy;
         r.eval_cost = ev.mean_cost;
       }
-    } else {
+    }
+    if (!s.ok()) {
       ++failed;
-      std::cerr << "exitplan: " << s.method << ": " << s.message << "\n";
+      std::cerr << "exitplan: " << s.method << ": " << ToString(s.outcome) << ": " << s.message
+                << "\n";
     }
     rows.push_back(r);
   }

@@ -1,10 +1,12 @@
 #include "dse/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
 
 #include "dse/pareto.hpp"
+#include "optim/problem.hpp"
 #include "profiles/error.hpp"
 #include "profiles/numbers.hpp"
 #include "profiles/types.hpp"
@@ -15,7 +17,10 @@ namespace {
 const std::vector<std::string> kColumns = {
     "model",    "target",   "unit",     "method",   "measure",  "kept_exits",
     "budget",   "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
-    "exit_fractions", "pareto", "seconds", "outcome", "message"};
+    "exit_fractions", "pareto", "within_budget", "budget_fraction", "seconds", "outcome",
+    "message"};
+// Derived columns: written, recomputed on reading, not required (older CSVs lack them).
+const std::vector<std::string> kDerived = {"within_budget", "budget_fraction"};
 
 std::string Num(double v) { return std::isnan(v) ? "" : FormatDouble(v); }
 
@@ -45,6 +50,40 @@ std::vector<std::string> SplitOn(const std::string& s, char sep) {
 }  // namespace
 
 std::vector<std::string> ResultColumns() { return kColumns; }
+
+bool ResultRow::within_budget() const {
+  if (!has_policy()) return false;
+  if (std::isnan(budget)) return true;
+  return fit_cost <= budget * (1.0 + kBudgetTolerance);
+}
+
+void LabelRowBudget(ResultRow& row, double full_cost) {
+  if (!row.has_policy() || std::isnan(row.budget)) return;
+  if (!row.within_budget()) {
+    if (row.outcome == "over_budget") return;
+    row.message = "fit cost " + FormatDouble(row.fit_cost) + " exceeds the budget " +
+                  FormatDouble(row.budget) + " by " +
+                  FormatDouble(std::round((row.budget_fraction() - 1.0) * 1e4) / 100) +
+                  "% (the method said " + row.outcome +
+                  (row.message.empty() ? "" : ": " + row.message) + ")";
+    row.outcome = "over_budget";
+    return;
+  }
+  Outcome o;
+  if (row.budget >= full_cost * (1.0 - kBudgetTolerance) && OutcomeFromString(row.outcome, &o) &&
+      HasSolution(o) && o != Outcome::kUnconstrained) {
+    row.message = "the budget is at or above the full cost " + FormatDouble(full_cost) +
+                  " (every exit kept, every sample to the final exit): it cannot bind (the "
+                  "method said " + row.outcome + (row.message.empty() ? "" : ": " + row.message) +
+                  ")";
+    row.outcome = "unconstrained";
+  }
+}
+
+double ResultRow::budget_fraction() const {
+  if (!has_policy() || std::isnan(budget) || !(budget > 0)) return std::nan("");
+  return fit_cost / budget;
+}
 
 void MarkPareto(std::vector<ResultRow>& rows) {
   std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> groups;
@@ -156,7 +195,8 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
         r.model, r.target, r.unit, r.method, r.measure, kept, Num(r.budget),
         JoinDoubles(r.thresholds, ";"), Num(r.fit_acc), Num(r.fit_cost), Num(r.eval_acc),
         Num(r.eval_cost), JoinDoubles(r.exit_fractions, ";"), r.pareto ? "true" : "false",
-        Num(r.seconds), r.outcome, r.message};
+        !r.has_policy() || std::isnan(r.budget) ? "" : (r.within_budget() ? "true" : "false"),
+        Num(r.budget_fraction()), Num(r.seconds), r.outcome, r.message};
     for (std::size_t c = 0; c < f.size(); ++c) out += (c ? "," : "") + CsvField(f[c]);
     out += "\n";
   }
@@ -177,6 +217,7 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
       }
     }
     for (const std::string& need : kColumns) {
+      if (std::find(kDerived.begin(), kDerived.end(), need) != kDerived.end()) continue;
       if (!col.count(need)) {
         throw InputError(source + ":" + std::to_string(records[0].line),
                          "missing column '" + need + "'");

@@ -61,6 +61,22 @@ void AbortBeforeRename(int done) {
   if (done >= g_abort_in_reports) std::_Exit(137);
 }
 
+// The final-exit reference of the group's plots: the full cost and the final exit's accuracy
+// against the labels (left NaN when the dump has no labels to compare with).
+void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
+  g.reference_cost = profile.FullCost();
+  auto final_acc = [&](const SplitData& split) {
+    try {
+      return split.Correct(Target::kLabels).row(dump.k - 1).cast<double>().mean();
+    } catch (const std::exception&) {
+      return std::nan("");
+    }
+  };
+  g.reference_fit_acc = final_acc(dump.fit);
+  if (dump.eval) g.reference_eval_acc = final_acc(*dump.eval);
+  if (std::isnan(g.reference_fit_acc)) g.reference_cost = std::nan("");
+}
+
 }  // namespace
 
 namespace internal {
@@ -103,7 +119,9 @@ std::string SweepSummary::BriefReport() const {
   s << "sweep: " << cells_total << " cells";
   if (cells_in_shard != cells_total) s << " (" << cells_in_shard << " in this shard)";
   s << ", " << cells_run << " run, " << cells_skipped << " already done, " << cells_failed
-    << " failed, " << FormatDouble(std::round(seconds * 100) / 100) << " s";
+    << " failed, ";
+  if (cells_over_budget) s << cells_over_budget << " over budget (kept off the front), ";
+  s << FormatDouble(std::round(seconds * 100) / 100) << " s";
   if (!complete) s << "; reports not written (cells missing: run the other shards, then merge)";
   return s.str();
 }
@@ -156,6 +174,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         if (me.calibrate) g.calibrated.push_back(me.label);
       }
       if (!g.calibrated.empty()) g.temperatures = lm.temperatures;
+      SetReference(lm.dump, p, g);
       group_of[key] = static_cast<int>(manifest.groups.size());
       manifest.groups.push_back(g);
     }
@@ -240,6 +259,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         const SweepMethodFn fn = FindSweepMethod(method.method);
         fn(in, row);
         if (row.outcome.empty()) row.outcome = "error", row.message = "method set no outcome";
+        LabelRowBudget(row, profile.FullCost());
       } catch (const std::exception& e) {
         row.outcome = "error";
         row.message = e.what();
@@ -275,9 +295,12 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       complete = false;
       continue;
     }
-    if (c.index % options.shard_count == options.shard_index && Failed(*r)) {
+    if (c.index % options.shard_count != options.shard_index) continue;
+    if (Failed(*r)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*r) + ": " + r->outcome + ": " + r->message);
+    } else if (OverBudget(*r)) {
+      ++summary.cells_over_budget;
     }
   }
   summary.complete = complete;
@@ -331,6 +354,8 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
     if (Failed(*best)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*best) + ": " + best->outcome + ": " + best->message);
+    } else if (OverBudget(*best)) {
+      ++summary.cells_over_budget;
     }
   }
   if (missing) {

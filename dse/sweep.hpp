@@ -119,6 +119,7 @@ struct SweepSummary {
   int cells_run = 0;        // computed in this run
   int cells_skipped = 0;    // result already present with the same hash
   int cells_failed = 0;     // outcome "error" or a solver failure/infeasible without solution
+  int cells_over_budget = 0;  // a policy whose fit cost exceeds its budget (outcome over_budget)
   bool complete = false;    // every cell of the sweep has a result: reports were written
   double seconds = 0.0;
   std::vector<std::string> errors;   // "<cell>: <message>" per failed cell

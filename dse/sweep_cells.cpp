@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -130,6 +132,15 @@ std::string ManifestToYaml(const Manifest& m) {
       e << YAML::Key << "temperatures" << YAML::Value << YAML::Flow << t << YAML::Key
         << "calibrated" << YAML::Value << YAML::Flow << g.calibrated;
     }
+    if (std::isfinite(g.reference_cost)) {
+      e << YAML::Key << "reference" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "cost" << YAML::Value << FormatDouble(g.reference_cost) << YAML::Key << "fit_acc"
+        << YAML::Value << FormatDouble(g.reference_fit_acc);
+      if (std::isfinite(g.reference_eval_acc)) {
+        e << YAML::Key << "eval_acc" << YAML::Value << FormatDouble(g.reference_eval_acc);
+      }
+      e << YAML::EndMap;
+    }
     e << YAML::EndMap;
   }
   e << YAML::EndSeq << YAML::Key << "cells" << YAML::Value << YAML::BeginSeq;
@@ -236,6 +247,16 @@ Manifest ManifestFromFile(const std::string& path) {
                                                 where(v) + " temperature", 1e-300, 1e300));
         }
       }
+      if (const YAML::Node r = g["reference"]; r && r.IsMap()) {  // absent in older manifests
+        gr.reference_cost = ParseDouble(str(r, "cost"), where(r["cost"]) + " reference cost", 0.0,
+                                        std::numeric_limits<double>::max());
+        gr.reference_fit_acc =
+            ParseDouble(str(r, "fit_acc"), where(r["fit_acc"]) + " reference fit_acc", 0.0, 1.0);
+        if (r["eval_acc"]) {
+          gr.reference_eval_acc = ParseDouble(str(r, "eval_acc"),
+                                              where(r["eval_acc"]) + " reference eval_acc", 0.0, 1.0);
+        }
+      }
       m.groups.push_back(gr);
     }
     const YAML::Node cells = root["cells"];
@@ -284,7 +305,7 @@ std::optional<ResultRow> ReadCell(const std::string& path) {
   return rows[0];
 }
 
-bool Failed(const ResultRow& r) { return !r.has_solution(); }
+bool Failed(const ResultRow& r) { return !r.has_policy(); }
 
 std::string Describe(const ResultRow& r) {
   return r.model + "/" + r.target + " " + r.method + " " + r.measure + " budget " +

@@ -132,7 +132,7 @@ void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row)
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   row.kept_exits = s.policy.kept.empty() ? in.kept : s.policy.kept;
-  if (!s.ok()) return;
+  if (!s.has_policy()) return;  // over-budget answers keep their figures (labelled, off the front)
   row.thresholds = s.policy.thresholds;
   row.fit_acc = s.fit.accuracy;
   row.fit_cost = s.fit.mean_cost;
@@ -221,14 +221,8 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
 
 // Budget-free placement rules (flop-score, greedy-th, greedy-efficiency) choose a policy from a
 // tolerance T (option `tolerance`, and `th` for greedy-th) without a budget: the cell reports that
-// policy at every budget, as infeasible when its fit cost exceeds the budget.
-void BudgetCheck(const SweepCellInput& in, ResultRow& row) {
-  if (row.has_solution() && row.fit_cost > in.budget * (1 + 1e-12)) {
-    row.outcome = ToString(Outcome::kInfeasible);
-    row.message = "the rule's policy costs " + FormatDouble(row.fit_cost) + " > budget";
-    row.fit_acc = row.fit_cost = row.eval_acc = row.eval_cost = std::nan("");
-  }
-}
+// policy at every budget, labelled over_budget by the sweep (LabelRowBudget) where its fit cost
+// exceeds the budget.
 
 double DoubleOption(const SweepMethod& m, const std::string& key, double fallback) {
   auto it = m.options.find(key);
@@ -258,7 +252,6 @@ void RunRule(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
-  BudgetCheck(in, row);
 }
 
 void RunFlopScore(const SweepCellInput& in, ResultRow& row) {
@@ -272,7 +265,6 @@ void RunFlopScore(const SweepCellInput& in, ResultRow& row) {
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
-  BudgetCheck(in, row);
 }
 
 // EENet (optim/eenet.hpp, issue 5): a learned utility scorer trained per cell at its budget; the
@@ -313,7 +305,7 @@ void RunEENet(const SweepCellInput& in, ResultRow& row) {
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   row.kept_exits = s.policy.kept;
-  if (!s.ok()) return;
+  if (!HasPolicy(s.outcome)) return;
   Evaluation eval;
   if (in.dump->eval) {
     const ScoreMatrix q = s.scorer.Score(*in.dump->eval);

@@ -153,8 +153,14 @@ set_tests_properties(cli_thresholds_infeasible PROPERTIES WILL_FAIL TRUE)
 add_test(NAME cli_thresholds_infeasible_msg COMMAND ${_thr} --method geometric --budget 0.01)
 set_tests_properties(cli_thresholds_infeasible_msg PROPERTIES PASS_REGULAR_EXPRESSION
   "budget 0\\.01 is infeasible: below 0\\.0386")
+# Above the full cost every method answers (outcome unconstrained, exit 0): every sample runs to the
+# final exit, thresholds that never pass.
 add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2 --relative)
-set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION "above the full cost")
+set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION
+  "inf;inf;inf;inf;inf,0\\.9106,0\\.3342,[^\n]*,unconstrained,the budget is at or above the kept exits' full cost 0\\.3342")
+foreach(_m single geometric geometric-quantile ippp ippp-nlopt exact)
+  add_test(NAME cli_thresholds_above_full_exit0_${_m} COMMAND ${_thr} --method ${_m} --budget 1 --relative)
+endforeach()
 set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
                       ${_thr_args} --method fast --budget 0.1)

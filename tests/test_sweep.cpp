@@ -456,7 +456,7 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
                     Catch::Contains("eenet learns its own scores"));
 }
 
-TEST_CASE("budget-free placement rules report one policy, infeasible above the budget") {
+TEST_CASE("budget-free placement rules report one policy, over_budget above the budget") {
   Fixture f;
   SweepSpec spec = LoadSweepSpec(f.Write(
       "rules",
@@ -474,8 +474,38 @@ TEST_CASE("budget-free placement rules report one policy, infeasible above the b
     INFO(high.method << ": " << high.message);
     REQUIRE(high.has_solution());
     CHECK(high.fit_cost <= high.budget);
-    CHECK(low.outcome == "infeasible");  // 5% of the full cost is below any policy's cost
+    CHECK(high.outcome == "unconstrained");  // 100% of the full cost cannot bind
+    // 5% of the full cost is below the rule's policy: the policy is shown, labelled, off the front.
+    CHECK(low.outcome == "over_budget");
+    CHECK(low.has_policy());
     CHECK_FALSE(low.has_solution());
+    CHECK_FALSE(low.pareto);
+    CHECK(low.fit_cost == high.fit_cost);  // the same policy at both budgets
+    CHECK(low.budget_fraction() == Approx(low.fit_cost / low.budget));
+    CHECK_THAT(low.message, Catch::Contains("exceeds the budget"));
   }
-  CHECK(s.cells_failed == 2);
+  CHECK(s.cells_failed == 0);
+  CHECK(s.cells_over_budget == 2);
+}
+
+TEST_CASE("every sweep method answers at the full cost: unconstrained, within budget") {
+  Fixture f;
+  std::string methods;
+  for (const std::string& m : SweepMethodNames()) {
+    methods += "  - {method: " + m + (m == "eenet" ? ", options: {max_epochs: 5}" : "") + "}\n";
+  }
+  SweepSpec spec = LoadSweepSpec(f.Write("full", methods, "[1.0]"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  CHECK(s.cells_failed == 0);
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == SweepMethodNames().size());
+  for (const ResultRow& r : rows) {
+    INFO(r.method << ": " << r.outcome << ": " << r.message);
+    CHECK(r.outcome == "unconstrained");
+    CHECK(r.has_solution());
+    CHECK(r.within_budget());
+    CHECK(r.budget_fraction() <= 1.0);
+  }
 }

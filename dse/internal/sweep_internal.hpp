@@ -3,6 +3,7 @@
 // dse/sweep_reports.cpp (reports) and dse/sweep.cpp (running and merging).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ struct Group {
   std::vector<std::string> inputs;  // "name sha256"
   std::vector<double> temperatures;     // fitted per exit when some method calibrates
   std::vector<std::string> calibrated;  // labels of the methods using them
+  // The final-exit reference of the plots: every exit kept, every sample to the final exit (full
+  // cost; accuracy against the labels on each split). NaN when unknown (older manifests).
+  double reference_cost = std::numeric_limits<double>::quiet_NaN();
+  double reference_fit_acc = std::numeric_limits<double>::quiet_NaN();
+  double reference_eval_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Manifest {
@@ -66,7 +72,11 @@ Manifest ManifestFromFile(const std::string& path);
 std::string CellPath(const std::string& out, const std::string& hash);
 // A finished cell result, or nullopt when absent; throws InputError for a damaged cell file.
 std::optional<ResultRow> ReadCell(const std::string& path);
+// No policy at all (error, infeasible, failure); over-budget rows are not failures (they are
+// counted apart).
 bool Failed(const ResultRow& r);
+// A policy over its budget (outcome over_budget, or fit cost above the budget).
+inline bool OverBudget(const ResultRow& r) { return r.has_policy() && !r.has_solution(); }
 std::string Describe(const ResultRow& r);
 
 // --- dse/sweep_reports.cpp
