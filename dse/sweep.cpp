@@ -55,12 +55,6 @@ class Progress {
   double last_ = -1.0;
 };
 
-// Test only (SweepOptions::abort_in_reports): ends the process before that rename of the reports.
-int g_abort_in_reports = -1;
-void AbortBeforeRename(int done) {
-  if (done >= g_abort_in_reports) std::_Exit(137);
-}
-
 // The final-exit reference of the group's plots: the full cost and the final exit's accuracy
 // against the labels (left NaN when the dump has no labels to compare with).
 void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
@@ -75,6 +69,12 @@ void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
   g.reference_fit_acc = final_acc(dump.fit);
   if (dump.eval) g.reference_eval_acc = final_acc(*dump.eval);
   if (std::isnan(g.reference_fit_acc)) g.reference_cost = std::nan("");
+}
+
+// Test only (SweepOptions::abort_in_reports): ends the process before that rename of the reports.
+int g_abort_in_reports = -1;
+void AbortBeforeRename(int done) {
+  if (done >= g_abort_in_reports) std::_Exit(137);
 }
 
 }  // namespace

@@ -326,15 +326,15 @@ std::vector<SweepCell> EnumerateCells(const SweepSpec& spec,
       const double full = p.FullCost();
       for (std::size_t me = 0; me < spec.methods.size(); ++me) {
         for (const std::string& measure : spec.methods[me].measures) {
-          for (double b : spec.budgets.values) {
+          for (const Budget& b : spec.budgets.items) {
             SweepCell c;
             c.index = static_cast<int>(cells.size());
             c.model = static_cast<int>(mi);
             c.method = static_cast<int>(me);
             c.target = TargetName(p);
             c.measure = measure;
-            c.budget_value = b;
-            c.budget = spec.budgets.relative ? b * full : b;
+            c.budget_value = b.value;
+            c.budget = b.Resolve(full, p.unit);
             cells.push_back(c);
           }
         }
