@@ -34,7 +34,8 @@ int Run(const SweepArgs& a) {
   if (const std::string bad = o.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(a.file);
   if (v.Has("out")) spec.output = v.Text("out");  // the command line over the sweep file
-  // The reference of the relative budgets, per model and target.
+  // The reference of the relative budgets, per model and target (on stdout: stderr is kept for
+  // the one line of an error).
   if (!v.Bool("quiet")) {
     for (const SweepModel& m : spec.models) {
       for (const CostProfile& p : LoadProfiles(m.profile)) {
@@ -42,8 +43,7 @@ int Run(const SweepArgs& a) {
             std::find(m.targets.begin(), m.targets.end(), p.target) == m.targets.end()) {
           continue;
         }
-        std::fprintf(stderr, "%s / %s: %s\n", m.name.c_str(), p.target.c_str(),
-                     FullCostLine(p).c_str());
+        std::printf("%s / %s: %s\n", m.name.c_str(), p.target.c_str(), FullCostLine(p).c_str());
       }
     }
   }
