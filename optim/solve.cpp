@@ -53,6 +53,11 @@ std::string SolverOptions::Validate() const {
     out += "accuracy_drop = " + Num(accuracy_drop) + ": must be in [0, 1]\n";
   }
   if (target_iters < 1) out += "target_iters = " + std::to_string(target_iters) + ": must be >= 1\n";
+  out += guarantee.Validate();
+  if (guarantee.on() && budget_margin > 0.0) {
+    out += "guarantee = " + Num(guarantee.level) + " with budget_margin = " + Num(budget_margin) +
+           ": give one of them (the guarantee already covers sampling noise)\n";
+  }
   return out;
 }
 
@@ -239,13 +244,17 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     }
   }
   ThresholdSummary s;
-  if (!std::isnan(options.accuracy_drop)) {
+  if (options.guarantee.on() && !std::isnan(options.accuracy_drop)) {
+    s = SolveWithGuarantee(method, problem, options);
+  } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);
   } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
     s.method = ToString(method);
     s.policy.kept = problem.kept;
     s.outcome = Outcome::kInfeasible;
     s.message = err;
+  } else if (options.guarantee.on()) {
+    s = SolveWithGuarantee(method, problem, options);
   } else {
     s = SolveWithMargin(method, problem, options);
   }

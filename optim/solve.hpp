@@ -11,6 +11,7 @@
 
 #include "optim/exact.hpp"
 #include "optim/geometric.hpp"
+#include "optim/guarantee.hpp"
 #include "optim/ippp.hpp"
 #include "optim/problem.hpp"
 
@@ -50,6 +51,9 @@ struct SolverOptions {
   // ignored. In [0, 1].
   double accuracy_drop = std::numeric_limits<double>::quiet_NaN();
   int target_iters = 40;        // bisection steps on the budget in accuracy-target mode
+  // --guarantee: a finite-sample, distribution-free guarantee on the deployed samples
+  // (optim/guarantee.hpp); excludes budget_margin.
+  GuaranteeOptions guarantee;
   // Returns "" or one line per broken constraint naming the field, its value and the rule.
   std::string Validate() const;
 };
