@@ -171,13 +171,16 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
   ThresholdSummary s = SolveAtBudget(method, problem, options);
   const double limit = problem.budget * (1.0 + 1e-12);
   if (!s.ok() || s.fit.mean_cost <= limit || options.feasibility_rounds == 0) return s;
-  // Tighten-and-resolve: the budget handed to the method is lowered by the last excess; the first
-  // answer within B wins.
+  // Tighten-and-resolve: the budget handed to the method is lowered by the last excess (times
+  // 2^round); the first answer within B wins.
   const double first_cost = s.fit.mean_cost;
   ThresholdProblem tight = problem;
   int round = 0;
   for (; round < options.feasibility_rounds; ++round) {
-    tight.budget = std::max(problem.MinCost(), tight.budget - (s.fit.mean_cost - problem.budget));
+    // The step doubles each round: a method whose cost barely moves with its budget (iPPP's
+    // smoothing) still gets within B in a few rounds.
+    tight.budget = std::max(problem.MinCost(),
+                            tight.budget - std::ldexp(s.fit.mean_cost - problem.budget, round));
     ThresholdSummary next = SolveAtBudget(method, tight, options);
     if (!next.ok()) break;
     s = next;
