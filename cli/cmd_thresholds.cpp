@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
 #include "dse/report.hpp"
+#include "optim/shift.hpp"
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
@@ -38,6 +39,9 @@ struct ThresholdsArgs {
   std::string initial;
   bool no_ippp_start = false;
   bool no_heuristic_starts = false;
+  std::string horizon;          // --horizon: a sample count or inf; "" = the eval split's size
+  std::string guarantee_bound = "wsr";
+  std::string ippp_settings = "default";
 };
 
 std::vector<double> Budgets(const ThresholdsArgs& a, double full_cost) {
@@ -96,6 +100,26 @@ int Run(ThresholdsArgs& a) {
     a.solver.ippp.warm_start = false;
     a.solver.ippp.initial = ParseDoubleList(a.initial, "--initial");
   }
+  if (!a.horizon.empty()) {
+    if (a.horizon == "inf") {
+      a.solver.guarantee.horizon = std::numeric_limits<double>::infinity();
+    } else {
+      const std::vector<double> h = ParseDoubleList(a.horizon, "--horizon");
+      if (h.size() != 1) throw InputError("--horizon", "expected one number or inf, got '" + a.horizon + "'");
+      a.solver.guarantee.horizon = h[0];
+    }
+  }
+  a.solver.guarantee.bound = GuaranteeBoundFromString(a.guarantee_bound, "--guarantee-bound");
+  if (a.ippp_settings == "paper") {
+    // Tan et al. (AAAI 2021): their steepness and penalty are the defaults already; the paper
+    // setting also keeps iPPP's raw answers (no feasibility step), which may exceed the budget.
+    a.solver.feasibility_rounds = 0;
+  } else if (a.ippp_settings != "default") {
+    throw InputError("--ippp-settings", "expected default or paper, got '" + a.ippp_settings + "'");
+  }
+  if (!a.horizon.empty() && !a.solver.guarantee.on()) {
+    throw InputError("--horizon", "only meaningful with --guarantee");
+  }
   a.solver.exact.start_ippp = !a.no_ippp_start;
   a.solver.exact.start_heuristics = !a.no_heuristic_starts;
   if (const std::string err = a.solver.Validate(); !err.empty()) {
@@ -115,11 +139,19 @@ int Run(ThresholdsArgs& a) {
   std::string model = a.model;
   if (model.empty()) model = std::filesystem::path(a.dump.dump).lexically_normal().filename().string();
   if (model.empty()) model = std::filesystem::path(a.dump.dump).lexically_normal().parent_path().filename().string();
+  // The guarantee's default horizon: as many deployed samples as the eval split holds (its
+  // violation is then what the eval split measures), or the population mean without one.
+  if (a.solver.guarantee.on() && a.horizon.empty()) {
+    a.solver.guarantee.horizon =
+        dump.eval ? static_cast<double>(dump.eval->n) : std::numeric_limits<double>::infinity();
+  }
   std::vector<ResultRow> rows;
-  int failed = 0;
-  for (double b : budgets) {
-    const ThresholdProblem p = ThresholdProblem::From(dump.fit, measure, target, profile, kept, b);
-    const ThresholdSummary s = Solve(method, p, a.solver);
+  int failed = 0, shift_fired = 0;
+  const ThresholdProblem base = ThresholdProblem::From(dump.fit, measure, target, profile, kept, 0.0);
+  const std::vector<ThresholdSummary> solved = SolveBudgets(method, base, budgets, a.solver);
+  for (std::size_t bi = 0; bi < budgets.size(); ++bi) {
+    const double b = budgets[bi];
+    const ThresholdSummary& s = solved[bi];
     if (a.verbose) std::cerr << s.FullReport();
     ResultRow r;
     r.model = model;
@@ -141,12 +173,24 @@ int Run(ThresholdsArgs& a) {
         const Evaluation ev = EvaluateSplit(*dump.eval, measure, target, profile, s.policy);
         r.eval_acc = ev.accuracy;
         r.eval_cost = ev.mean_cost;
+        // Shift check: are the eval split's costs and correctness under this policy
+        // exchangeable with the fit split's?
+        const ThresholdProblem ep =
+            ThresholdProblem::From(*dump.eval, measure, target, profile, kept, b);
+        const ShiftResult sh = ShiftCheck(base, ep, s.policy, 0.05);
+        r.message += "; shift check p = " + FormatDouble(sh.p_value) +
+                     (sh.shifted ? " (shifted)" : "");
+        if (sh.shifted && shift_fired++ == 0) std::cerr << "exitplan: " << sh.Warning() << "\n";
       }
     } else {
       ++failed;
       std::cerr << "exitplan: " << s.method << ": " << s.message << "\n";
     }
     rows.push_back(r);
+  }
+  if (shift_fired > 1) {
+    std::cerr << "exitplan: the shift check fired at " << shift_fired << " of " << rows.size()
+              << " budgets\n";
   }
   MarkPareto(rows);
   const std::string csv = ResultsToCsv(rows);
@@ -191,16 +235,39 @@ void RegisterThresholds(CLI::App& root, std::vector<Command>& out) {
                   "LO:HI range of the measure (thresholds are projected onto it by iPPP); default "
                   "[0,1] if all scores lie in it, else [-1,0] likewise, else the data's range");
   app->add_option("--budget-margin", a->solver.budget_margin,
-                  "confidence level (e.g. 0.95) of a bootstrap upper bound on the mean cost; the "
-                  "fit budget is tightened by (UCB - mean) so eval cost stays within budget more "
-                  "often; 0 = off")
+                  "confidence level (e.g. 0.95) of a bootstrap upper bound on the fit "
+                  "distribution's mean cost; the fit budget is tightened by (UCB - mean). It "
+                  "bounds the true mean, not the mean of a fresh sample (which varies about "
+                  "sqrt(2) times more for an eval split of the fit split's size), and comes with "
+                  "no finite-sample guarantee: use --guarantee for one; 0 = off")
+      ->capture_default_str();
+  app->add_option("--guarantee", a->solver.guarantee.level,
+                  "1 - delta (e.g. 0.95): with this probability over the fit split and the next "
+                  "--horizon deployed samples (i.i.d.), their mean cost is <= the budget (with "
+                  "--accuracy-drop: their accuracy >= their final-exit accuracy - the drop); "
+                  "0 = off. See docs/guarantees.md")
+      ->capture_default_str();
+  app->add_option("--horizon", a->horizon,
+                  "--guarantee: number of deployed samples M the mean is taken over, or inf for "
+                  "the population mean (default: the eval split's size, inf without one)");
+  app->add_option("--guarantee-bound", a->guarantee_bound,
+                  "--guarantee: test on the calibration part, wsr (Waudby-Smith & Ramdas betting) "
+                  "or hoeffding-bentkus")
+      ->capture_default_str();
+  app->add_option("--search-fraction", a->solver.guarantee.search_fraction,
+                  "--guarantee: share of the fit split the method searches on (the rest "
+                  "calibrates; split at random with --seed)")
+      ->capture_default_str();
+  app->add_option("--ippp-settings", a->ippp_settings,
+                  "default (a feasibility step re-solves any method's answer that exceeds the "
+                  "budget on the fit split) or paper (Tan et al., AAAI 2021: iPPP's raw answers)")
       ->capture_default_str();
   app->add_option("--margin-resamples", a->solver.margin_resamples, "bootstrap resamples")
       ->capture_default_str();
   app->add_option("--accuracy-drop", a->solver.accuracy_drop,
                   "accuracy-target mode: minimise mean cost subject to fit accuracy >= final-exit "
                   "accuracy - this tolerance (a fraction, e.g. 0.005); budgets are then ignored");
-  app->add_option("--seed", a->solver.seed, "master seed (bootstrap)")->capture_default_str();
+  app->add_option("--seed", a->solver.seed, "master seed (bootstrap, the guarantee's search/calibration split)")->capture_default_str();
   app->add_flag("--verbose", a->verbose, "print each solve's full report to stderr");
   // iPPP (seed 004) options, defaults as in the paper.
   app->add_option("--steepness", a->solver.ippp.steepness, "ippp: sigmoid slope k")
