@@ -158,6 +158,11 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
           const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
           if (fixed.ok()) starts.push_back(fixed.policy.thresholds);
         }
+        // ippp-nlopt (the same smoothed problem, a few ms) as returned by `ippp-nlopt`.
+        if (options.feasibility_rounds > 0) {
+          const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, problem, options);
+          if (nl.ok()) starts.push_back(nl.policy.thresholds);
+        }
       }
       s = SolveExact(problem, options.exact, starts);
       break;
