@@ -220,3 +220,21 @@ add_test(NAME "cli: fit-scorer infeasible budget"
                  "-DEXPECT_REGEX=budget 0.01 is below the cheapest exit's cost 0.0386.*no scorer written"
                  -DEXPECT_CODE=3 "-DNO_FILE=${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
                  -P ${EXPECT_ERROR})
+
+# ---- deployment guarantee and shift check ------------------------------------------------------
+add_test(NAME "cli: thresholds guarantee example"
+         COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --method single --budget 0.5 --relative --guarantee 0.95)
+# Fitted on 2500 search samples, certified on 2500; fit cost below B = 1.879744; shift check run.
+set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "1\\.879744,[^,]*,0\\.9104,1\\.75005[0-9]*,0\\.9014,1\\.7537[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 2500 fit samples, calibrated on 2500.*shift check p = ")
+exitplan_expect_error("thresholds guarantee level" "guarantee = 1\\.5: must be a probability"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 1.5)
+exitplan_expect_error("thresholds horizon without guarantee" "--horizon: only meaningful with --guarantee"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --horizon 10)
+exitplan_expect_error("thresholds guarantee and margin" "give one of them"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 0.9 --budget-margin 0.9)
+exitplan_expect_error("thresholds bad guarantee bound" "--guarantee-bound: unknown bound 'chernoff'"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 0.9 --guarantee-bound chernoff)
+exitplan_expect_error("thresholds bad ippp settings" "--ippp-settings: expected default or paper"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method ippp --budget 1 --ippp-settings fast)
