@@ -124,6 +124,7 @@ std::vector<std::string> Split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when redirected
   int resplits = 20, nbudgets = 25;
   unsigned seed = 1;
   double level = 0.95;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -156,12 +157,14 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
         if (ip.ok() && ip.fit.mean_cost > problem.budget && options.feasibility_rounds > 0) {
           const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
-          if (fixed.ok()) starts.push_back(fixed.policy.thresholds);
+          if (fixed.ok() && fixed.fit.mean_cost <= problem.budget) {
+            starts.push_back(fixed.policy.thresholds);
+          }
         }
         // ippp-nlopt (the same smoothed problem, a few ms) as returned by `ippp-nlopt`.
         if (options.feasibility_rounds > 0) {
           const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, problem, options);
-          if (nl.ok()) starts.push_back(nl.policy.thresholds);
+          if (nl.ok() && nl.fit.mean_cost <= problem.budget) starts.push_back(nl.policy.thresholds);
         }
       }
       s = SolveExact(problem, options.exact, starts);
@@ -178,6 +181,7 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
   if (!s.ok() || s.fit.mean_cost <= limit || options.feasibility_rounds == 0) return s;
   // Tighten-and-resolve: the budget handed to the method is lowered by the last excess (times
   // 2^round); the first answer within B wins.
+  ThresholdSummary first = s;
   const double first_cost = s.fit.mean_cost;
   ThresholdProblem tight = problem;
   int round = 0;
@@ -198,10 +202,10 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
     }
     if (tight.budget <= problem.MinCost()) break;
   }
-  s.outcome = Outcome::kOverBudget;
-  s.message = "fit cost " + Num(s.fit.mean_cost) + " exceeds the budget " + Num(problem.budget) +
-              " after " + std::to_string(round) + " tighten-and-resolve rounds; " + s.message;
-  return s;
+  // Still over: the method's own answer at B, noted; Solve() labels it over_budget.
+  first.message = "feasibility step: " + std::to_string(round) +
+                  " tighten-and-resolve rounds did not bring it within budget; " + first.message;
+  return first;
 }
 
 std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
@@ -300,7 +304,59 @@ ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem
   return best;
 }
 
+// At or above the kept set's full cost the budget cannot bind. The answer is running every sample
+// to the final exit (thresholds that never pass), or the method's own answer at the full cost when
+// that is more accurate on the fit split; either way the outcome says `unconstrained`.
+ThresholdSummary SolveUnconstrained(Method method, const ThresholdProblem& problem,
+                                    const SolverOptions& options) {
+  ThresholdSummary s;
+  s.policy = RunToEndPolicy(problem.kept, problem.order);
+  s.fit = problem.Evaluate(s.policy);
+  s.outcome = Outcome::kUnconstrained;
+  s.message = "the budget is at or above the kept exits' full cost " + Num(problem.MaxCost()) +
+              ": every sample runs to the final exit";
+  if (problem.kept.size() > 1) {
+    ThresholdProblem full = problem;
+    full.budget = problem.MaxCost();
+    const ThresholdSummary m = SolveAtBudget(method, full, options);
+    if (m.ok() && m.fit.mean_cost <= full.budget * (1 + kBudgetTolerance) &&
+        m.fit.accuracy > s.fit.accuracy) {
+      s.policy = m.policy;
+      s.fit = m.fit;
+      s.iterations = m.iterations;
+      s.trace = m.trace;
+      s.message = "the budget is at or above the kept exits' full cost " +
+                  Num(problem.MaxCost()) + ": the method's answer there, more accurate on the fit "
+                  "split than running every sample to the final exit (" + m.message + ")";
+    }
+  }
+  return s;
+}
+
 }  // namespace
+
+bool IsUnconstrained(double budget, double full_cost) {
+  return budget >= full_cost * (1.0 - kBudgetTolerance);
+}
+
+Policy RunToEndPolicy(const std::vector<int>& kept, ScoreOrder order) {
+  Policy p;
+  p.kept = kept;
+  const double never = order == ScoreOrder::kDescending ? std::numeric_limits<double>::infinity()
+                                                        : -std::numeric_limits<double>::infinity();
+  p.thresholds.assign(kept.empty() ? 0 : kept.size() - 1, never);
+  return p;
+}
+
+void LabelOverBudget(double budget, ThresholdSummary& s) {
+  if (!s.has_policy() || s.outcome == Outcome::kOverBudget) return;
+  if (!(s.fit.mean_cost > budget * (1.0 + kBudgetTolerance))) return;
+  const std::string was = ToString(s.outcome);
+  s.outcome = Outcome::kOverBudget;
+  s.message = "fit cost " + Num(s.fit.mean_cost) + " exceeds the budget " + Num(budget) + " by " +
+              Num(std::round((s.fit.mean_cost / budget - 1.0) * 1e4) / 100) + "% (the method said " +
+              was + (s.message.empty() ? "" : ": " + s.message) + ")";
+}
 
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
                        const SolverOptions& options) {
@@ -326,6 +382,8 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s = SolveWithGuarantee(method, problem, options);
   } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);
+  } else if (IsUnconstrained(problem.budget, problem.MaxCost())) {
+    s = SolveUnconstrained(method, problem, options);
   } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
     s.method = ToString(method);
     s.policy.kept = problem.kept;
@@ -335,6 +393,7 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s = SolveWithGuarantee(method, problem, options);
   } else {
     s = SolveWithMargin(method, problem, options);
+    LabelOverBudget(problem.budget, s);
   }
   s.method = ToString(method);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
