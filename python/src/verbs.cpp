@@ -14,6 +14,7 @@
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
 #include "dse/place_run.hpp"
+#include "dse/threshold_rows.hpp"
 #include "dse/placement.hpp"
 #include "dse/sweep.hpp"
 #include "optim/calibration.hpp"
@@ -228,14 +229,14 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
   }
   const std::vector<Budget> budget_text =
       v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
-  MethodSettings settings;
-  v.ApplyTo(settings);
-  const SolverOptions& solver = settings.solver;
+  bool horizon_given = false;
+  SolverOptions solver = ThresholdSolverOptions(v, &horizon_given);
   CheckProfile(*d, profile);
   const std::string model = ModelName(v, *d);
   const std::string exits = v.Text("exits");
   std::vector<ResultRow> rows;
   std::string reports;
+  std::vector<std::string> notes;
   Dump copy;
   const Dump* dump = &d->dump;
   {
@@ -249,41 +250,33 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
     const std::vector<int> kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
     const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
                                                         : ResolveBudgets(budget_text, profile);
-    for (double b : budgets) {
-      const ThresholdProblem p = ThresholdProblem::From(dump->fit, measure, target, profile, kept, b);
-      const ThresholdSummary s = Solve(method, p, solver);
-      if (v.Bool("verbose")) reports += s.FullReport();
-      ResultRow r;
-      r.model = model;
-      r.target = profile.target;
-      r.unit = profile.unit;
-      r.method = s.method;
-      r.measure = ToString(measure);
-      r.kept_exits = kept;
-      r.budget = accuracy_target ? kNaN : b;
-      r.seconds = s.seconds;
-      r.outcome = ToString(s.outcome);
-      r.message = s.message;
-      if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
-        r.thresholds = s.policy.thresholds;
-        r.fit_acc = s.fit.accuracy;
-        r.fit_cost = s.fit.mean_cost;
-        r.exit_fractions = s.fit.exit_fraction;
-        if (dump->eval) {
-          const Evaluation ev = EvaluateSplit(*dump->eval, measure, target, profile, s.policy);
-          r.eval_acc = ev.accuracy;
-          r.eval_cost = ev.mean_cost;
-        }
-      }
-      rows.push_back(r);
-      if (!progress.is_none()) {
+    DefaultHorizon(*dump, horizon_given, solver);
+    ThresholdRowsRequest q;
+    q.method = method;
+    q.measure = measure;
+    q.target = target;
+    q.kept = kept;
+    q.budgets = budgets;
+    q.accuracy_target = accuracy_target;
+    q.model = model;
+    q.verbose = v.Bool("verbose");
+    if (!progress.is_none()) {
+      q.progress = [&progress](std::size_t done, std::size_t total) {
         py::gil_scoped_acquire gil;
-        progress(rows.size(), budgets.size());  // an exception raised here ends the call
-      }
+        progress(done, total);  // an exception raised here ends the call
+      };
     }
-    MarkPareto(rows);
+    ThresholdRowsResult run = ThresholdRows(*dump, profile, q, solver);
+    rows = std::move(run.rows);
+    reports = std::move(run.reports);
+    notes = std::move(run.notes);
   }
   if (!reports.empty()) py::module_::import("sys").attr("stderr").attr("write")(reports);
+  // The lines the CLI prints on stderr (unsolved budgets, shift-check warnings) go to logging.
+  if (!notes.empty()) {
+    py::object log = py::module_::import("logging").attr("getLogger")("exitplan");
+    for (const std::string& line : notes) log.attr("warning")(line);
+  }
   if (v.Has("out")) WriteFileAtomic(v.Text("out"), ResultsToCsv(rows));
   return ResultsOf(rows, *d, *dump, profile, call);
 }
