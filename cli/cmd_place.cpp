@@ -36,7 +36,7 @@ struct PlaceArgs {
   int even = 3;
   bool compare = false;
   bool all_rows = false;
-  bool no_path = false;
+  bool fast = false;
   int polish = 0;
   int max_candidates = -1;
   std::string out;
@@ -159,7 +159,11 @@ int Run(const PlaceArgs& a) {
   o.compare = a.compare;
   o.even = a.even;
   o.all_rows = a.all_rows;
-  o.exact_path = !a.no_path;
+  if (a.fast && o.solver != Method::kExact) {
+    throw InputError("--fast", "the fast path is the exact method's; give --solver exact");
+  }
+  if (a.polish > 0 && !a.fast) throw InputError("--polish", "polishes the fast path: give --fast");
+  o.exact_path = a.fast;
   o.polish = a.polish;
   o.verbose = a.verbose;
   std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",
@@ -240,11 +244,13 @@ void RegisterPlace(CLI::App& root, std::vector<Command>& out) {
                   "enumeration limit on K-1 (flop-score 24, exhaustive 16 by default)");
   app->add_flag("--all-rows", a->all_rows,
                 "exhaustive: write every (subset, budget) solution, not only the best per budget");
-  app->add_flag("--no-path", a->no_path,
-                "exhaustive with --solver exact: call the full exact solver for every (subset, "
-                "budget) pair (warm-started across budgets) instead of the fast path; slow");
+  app->add_flag("--fast", a->fast,
+                "exhaustive with --solver exact: a fast approximation (the exact method's "
+                "coordinate updates along each subset's budgets, shared sort orders and warm "
+                "starts) instead of the full exact solver per (subset, budget); may return less "
+                "accurate placements. Off by default: exhaustive means exhaustive");
   app->add_option("--polish", a->polish,
-                  "exhaustive fast path: re-solve the best N subsets of every budget with the full "
+                  "with --fast: re-solve the best N subsets of every budget with the full "
                   "exact solver and keep the better answer (0.1-0.5 s per solve on 9 exits)")
       ->capture_default_str();
   app->add_option("--out", a->out, "Pareto CSV to write; the SVG plot goes beside it");

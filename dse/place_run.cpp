@@ -198,7 +198,10 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
       o.exact_path = a.solver == Method::kExact && a.exact_path;
       o.polish_top = o.exact_path ? a.polish : 0;
-      const ExhaustiveSummary s = Exhaustive(problem, o, solver, WarmSolverFor(a.solver));
+      // Warm starts across budgets belong to the fast path: a warm-started exact solve can end
+      // below the cold one, and exhaustive must never be below any kept set solved alone.
+      const ExhaustiveSummary s = Exhaustive(problem, o, solver,
+                                             o.exact_path ? WarmSolverFor(a.solver) : WarmSolverFn{});
       Appendf(text, "\n%s\n", s.BriefReport().c_str());
       if (!s.ok()) ++res.failures;
       // Best subset per budget.

@@ -142,7 +142,8 @@ void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row)
 
 // Placement methods (dse/, issue 4) choose the kept exits themselves at the cell's budget; the
 // thresholds come from a threshold method (`solver:` option, default exact).
-const std::set<std::string> kPlacementKeys = {"solver", "max_candidates", "prune", "reuse"};
+const std::set<std::string> kPlacementKeys = {"solver", "max_candidates", "prune", "reuse",
+                                               "fast"};
 
 PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
   PlacementProblem p;
@@ -206,6 +207,17 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   e.max_candidates = IntOption(*in.method, "max_candidates", e.max_candidates);
   e.prune = BoolOption(*in.method, "prune", e.prune);
   e.reuse = BoolOption(*in.method, "reuse", e.reuse);
+  // `fast`: the exact method's approximate fast path, only when asked (as `place --fast`).
+  const auto solver = in.method->options.find("solver");
+  const Method method = solver == in.method->options.end()
+                            ? Method::kExact
+                            : MethodFromString(solver->second, "option solver");
+  e.exact_path = BoolOption(*in.method, "fast", false);
+  if (e.exact_path && method != Method::kExact) {
+    throw InputError("option fast of method exhaustive",
+                     "the fast path is the exact method's; set solver: exact");
+  }
+  // One budget per cell: no warm starts across budgets to share.
   const ExhaustiveSummary s = Exhaustive(p, e, PlacementSolver(*in.method));
   const int best = s.best_per_budget.empty() ? -1 : s.best_per_budget[0];
   if (best < 0) {
