@@ -9,8 +9,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "dse/config.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/profile.hpp"
@@ -19,16 +21,14 @@ namespace exitplan::cli {
 namespace {
 
 struct ExportArgs {
-  std::string from;
+  RegistryFlags flags;
+};
+
+// The command's values, read once from the registry's flags.
+struct Args {
+  std::string from, method, measure, format, out, profile, target, score_order;
   int row = -1;
-  double budget = std::nan("");
-  std::string method;
-  std::string measure;
-  std::string format;  // empty: from the extension of --out (YAML on stdout)
-  std::string out;
-  std::string profile;
-  std::string target;
-  std::string score_order;
+  double budget = std::nan("");  // absolute, resolved
   bool allow_over_budget = false;
 };
 
@@ -53,7 +53,7 @@ std::string Describe(const ResultRow& r, int index) {
 
 // The rows of the method (and measure) in `rows`; throws when there are none, or when the
 // method has several measures and none was given.
-std::vector<int> MethodRows(const std::vector<ResultRow>& rows, const ExportArgs& a) {
+std::vector<int> MethodRows(const std::vector<ResultRow>& rows, const Args& a) {
   std::vector<int> idx;
   std::vector<std::string> measures;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -83,7 +83,7 @@ std::vector<int> MethodRows(const std::vector<ResultRow>& rows, const ExportArgs
 // The row solved at budget B: a row of the method (and measure) whose budget is B. A report holds
 // answers at its own budgets only, so any other B is refused, naming the rows with the nearest
 // budgets (solving at B needs the dump: exitplan thresholds, place or a sweep at B).
-int RowAtBudget(const std::vector<ResultRow>& rows, const ExportArgs& a) {
+int RowAtBudget(const std::vector<ResultRow>& rows, const Args& a) {
   const std::vector<int> idx = MethodRows(rows, a);
   for (int i : idx) {
     if (std::fabs(rows[i].budget - a.budget) <= 1e-9 * std::fabs(a.budget)) return i;
@@ -105,7 +105,19 @@ int RowAtBudget(const std::vector<ResultRow>& rows, const ExportArgs& a) {
                                    FormatDouble(a.budget) + " with exitplan thresholds or a sweep");
 }
 
-int Run(const ExportArgs& a) {
+int Run(const ExportArgs& args) {
+  const OptionValues v = args.flags.Values();
+  Args a;
+  a.from = v.Text("from");
+  a.method = v.Text("method");
+  a.measure = v.Text("measure");
+  a.format = v.Has("format") ? v.Text("format") : "";  // empty: from the extension of --out
+  a.out = v.Text("out");
+  a.profile = v.Text("profile");
+  a.target = v.Text("target");
+  a.score_order = v.Has("score_order") ? v.Text("score_order") : "";
+  a.row = v.Has("row") ? v.Int("row") : -1;
+  a.allow_over_budget = v.Bool("allow_over_budget");
   if (!a.format.empty() && a.format != "yaml" && a.format != "json" && a.format != "both") {
     throw InputError("--format", "unknown format '" + a.format + "' (expected yaml, json or both)");
   }
@@ -121,14 +133,31 @@ int Run(const ExportArgs& a) {
     throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
   }
   const bool by_row = a.row >= 0;
-  const bool by_budget = !std::isnan(a.budget) || !a.method.empty();
+  const bool by_budget = v.Has("budget") || !a.method.empty();
   if (by_row == by_budget) {
     throw InputError("exitplan export", "give either --row N or --budget B --method M");
   }
-  if (by_budget && (std::isnan(a.budget) || a.method.empty())) {
+  if (by_budget && (!v.Has("budget") || a.method.empty())) {
     throw InputError("exitplan export", "--budget and --method go together");
   }
+  std::vector<Budget> budget_text;
+  if (by_budget) {
+    budget_text = v.Budgets("budget");
+    if (budget_text.size() != 1) throw InputError("--budget", "export takes one budget");
+    if (budget_text[0].relative && a.profile.empty()) {
+      throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full cost: "
+                                   "give --profile (and --target), or an absolute budget");
+    }
+  }
   const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(a.from), a.from);
+  if (by_budget) {
+    if (!a.profile.empty()) {
+      a.budget = budget_text[0].Resolve(LoadProfile(a.profile, a.target));
+    } else {
+      const std::string unit = rows.empty() ? "" : rows.front().unit;
+      a.budget = budget_text[0].Resolve(0.0, unit);
+    }
+  }
   int index = -1;
   if (by_row) {
     if (a.row >= static_cast<int>(rows.size())) {
@@ -176,8 +205,10 @@ int Run(const ExportArgs& a) {
                                  : (std::filesystem::path(a.out).parent_path() /
                                     std::filesystem::path(a.out).stem())
                                        .string();
-    WriteFileAtomic(stem + ".yaml", ConfigToYaml(c));
-    WriteFileAtomic(stem + ".json", ConfigToJson(c));
+    OutputSet both;  // both files or neither
+    both.Add(stem + ".yaml", ConfigToYaml(c));
+    both.Add(stem + ".json", ConfigToJson(c));
+    both.Commit();
     std::printf("wrote %s.yaml and %s.json: %s\n", stem.c_str(), stem.c_str(), chosen.c_str());
   } else {
     WriteFileAtomic(a.out, format == "json" ? ConfigToJson(c) : ConfigToYaml(c));
@@ -192,29 +223,7 @@ void RegisterExport(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* app = root.add_subcommand(
       "export", "write the deployment config (YAML or JSON) of one row of a Pareto report");
-  app->add_option("--from", a->from, "a report CSV (exitplan sweep's reports/*.csv)")->required();
-  app->add_option("--row", a->row,
-                  "0-based data row of the CSV (the index pandas.read_csv gives it)")
-      ->check(CLI::NonNegativeNumber);
-  app->add_option("--budget", a->budget,
-                  "with --method: the row of that method solved at budget B (absolute, in the "
-                  "CSV's unit); other budgets are refused, naming the nearest rows");
-  app->add_option("--method", a->method, "method column of the row (with --budget)");
-  app->add_option("--measure", a->measure,
-                  "measure column; required when the method has rows with several measures");
-  app->add_option("--format", a->format,
-                  "yaml, json or both (default: from the extension of --out, .json or "
-                  ".yaml/.yml; YAML on stdout)");
-  app->add_option("-o,--out", a->out,
-                  "file to write (default: stdout); with --format both, FILE.yaml and FILE.json "
-                  "(an extension of FILE is replaced)");
-  app->add_flag("--allow-over-budget", a->allow_over_budget,
-                "export a row whose fit cost exceeds its budget (outcome over_budget)");
-  app->add_option("--profile", a->profile,
-                  "cost profile for exit names (default: from the sweep's manifest)");
-  app->add_option("--target", a->target, "target of --profile");
-  app->add_option("--score-order", a->score_order,
-                  "order of the `confidence` measure (default: from the sweep's manifest)");
+  a->flags.Add(*app, "export", {"from"});
   out.push_back({app, [a]() { return Run(*a); }});
 }
 

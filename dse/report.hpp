@@ -57,10 +57,29 @@ void LabelRowBudget(ResultRow& row, double full_cost);
 void MarkPareto(std::vector<ResultRow>& rows);
 
 std::string ResultsToCsv(const std::vector<ResultRow>& rows);
-// Parses a CSV written by ResultsToCsv; throws InputError naming the file and line.
+// The rows as a table for people: budget, method, measure, fit and eval accuracy (%) and cost,
+// budget fraction, front, outcome; thresholds on a line below each row.
+std::string ResultsTable(const std::vector<ResultRow>& rows);
+// Parses a CSV written by ResultsToCsv; throws InputError naming the file, line, row and column
+// of the first field that is not what ResultsToCsv writes: numbers out of range (accuracies and
+// exit fractions in [0, 1], costs, budgets and seconds finite and >= 0, no NaN anywhere), kept
+// exits not 1-based, not strictly increasing or beyond the row's exit count, `pareto` other than
+// true/false. Columns are found by name; extra columns are ignored.
 std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string& source);
 
-// Splits one CSV line (RFC 4180 quoting).
+// The most exits a kept_exits field may name when its row has no exit_fractions to give K.
+inline constexpr int kMaxExitsInCsv = 4096;
+
+// RFC 4180 records: fields split on ',', records on LF or CRLF, double-quoted fields holding ',',
+// '""' and line breaks. `line` is the 1-based line where the record starts. Blank lines are
+// skipped. Throws InputError("<source>:<line>") on an unclosed quote or a stray '"'.
+struct CsvRecord {
+  int line = 0;
+  std::vector<std::string> fields;
+};
+std::vector<CsvRecord> ParseCsv(const std::string& text, const std::string& source);
+
+// Splits one CSV record (RFC 4180 quoting).
 std::vector<std::string> SplitCsvLine(const std::string& line);
 std::string CsvField(const std::string& field);  // quotes when needed
 

@@ -52,13 +52,24 @@ std::string Fix(double v) {
 }  // namespace
 
 void WriteReports(const Manifest& m, const std::string& out, const std::string& command_line,
-                  SweepSummary& summary) {
-  std::vector<std::vector<ResultRow>> rows(m.groups.size());
+                  SweepSummary& summary, void (*before_rename)(int)) {
+  std::vector<ResultRow> cells;
   for (const auto& [hash, group] : m.cells) {
     std::optional<ResultRow> r = ReadCell(CellPath(out, hash));
     if (!r) throw InputError(CellPath(out, hash), "missing cell result");
-    rows[group].push_back(*r);
+    cells.push_back(*r);
   }
+  OutputSet set;
+  AddReports(m, cells, out, command_line, set, summary);
+  set.Commit(before_rename);
+}
+
+void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const std::string& out,
+                const std::string& command_line, OutputSet& set, SweepSummary& summary) {
+  std::vector<std::vector<ResultRow>> rows(m.groups.size());
+  for (std::size_t i = 0; i < m.cells.size(); ++i) rows[m.cells[i].second].push_back(cells[i]);
+  set.ReplaceDirectory(out + "/reports");
+  if (m.configs) set.ReplaceDirectory(out + "/configs");
   std::ostringstream md;
   md << "# exitplan sweep summary\n\nSweep `" << m.source << "` (" << m.cells.size()
      << " cells). Pareto front chosen on the fit split; accuracy and cost measured on the eval "
@@ -68,7 +79,7 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
     std::vector<ResultRow>& rs = rows[g];
     MarkPareto(rs);
     const std::string base = out + "/reports/" + SafeName(gr.model) + "__" + SafeName(gr.target);
-    WriteFileAtomic(base + ".csv", ResultsToCsv(rs));
+    set.Add(base + ".csv", ResultsToCsv(rs));
     PlotOptions po;
     po.title = gr.model + " / " + gr.target;
     // The reference on the plotted split: eval when the rows have eval figures, else fit.
@@ -77,7 +88,7 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
     });
     po.reference_cost = gr.reference_cost;
     po.reference_acc = eval ? gr.reference_eval_acc : gr.reference_fit_acc;
-    WritePlotSvg(base + ".svg", rs, po);
+    set.Add(base + ".svg", PlotSvg(rs, po));
     summary.reports.push_back(base + ".csv");
     summary.reports.push_back(base + ".svg");
 
@@ -185,13 +196,14 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
         std::snprintf(name, sizeof name, "row%04zu", i);
         const std::string stem = cdir + "/" + name + "_" + SafeName(rs[i].method) + "_" +
                                  SafeName(rs[i].measure);
-        WriteFileAtomic(stem + ".yaml", ConfigToYaml(c));
-        WriteFileAtomic(stem + ".json", ConfigToJson(c));
+        set.Add(stem + ".yaml", ConfigToYaml(c));
+        set.Add(stem + ".json", ConfigToJson(c));
         summary.reports.push_back(stem + ".yaml");
       }
     }
   }
-  WriteFileAtomic(out + "/summary.md", md.str());
+  set.Add(out + "/summary.md", md.str());
+  set.SetMarker(out + "/summary.md");
   summary.reports.push_back(out + "/summary.md");
 }
 

@@ -8,6 +8,7 @@ Prints the accuracy and the exit fractions on the split (val by default: the con
 fit figures). Works for max_prob, entropy and margin configs (patience and vote need the
 predictions of every earlier exit; see docs/sweeps.md).
 """
+import argparse
 import json
 import sys
 
@@ -56,10 +57,29 @@ def stop_exits(config, logits):
 
 
 def main():
-    config = json.load(open(sys.argv[1]))
-    dump, split = sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "val")
-    logits = np.load("%s/%s_logits.npy" % (dump, split))
-    labels = np.load("%s/%s_labels.npy" % (dump, split))
+    parser = argparse.ArgumentParser(
+        description="Apply an exitplan deployment config (JSON) to a logits dump with numpy, as "
+        "include/exitplan/runtime.hpp does, and compare with the config's expected figures.")
+    parser.add_argument("config", help="deployment config, JSON (exitplan export -o FILE.json)")
+    parser.add_argument("dump", help="dump directory with <split>_logits.npy and <split>_labels.npy")
+    parser.add_argument("split", nargs="?", default="val",
+                        help="split to replay (default val: the config's fit split)")
+    args = parser.parse_args()
+    try:
+        with open(args.config) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        parser.exit(2, "runtime_example.py: error: %s: %s\n" % (args.config, e))
+    dump, split = args.dump, args.split
+    try:
+        logits = np.load("%s/%s_logits.npy" % (dump, split))
+        labels = np.load("%s/%s_labels.npy" % (dump, split))
+    except OSError as e:
+        parser.exit(2, "runtime_example.py: error: %s\n" % e)
+    if config["measure"] not in ("max_prob", "entropy", "margin"):
+        parser.exit(2, "runtime_example.py: error: %s: measure %s needs every earlier exit's "
+                    "predictions; this example handles max_prob, entropy and margin\n"
+                    % (args.config, config["measure"]))
     stop = stop_exits(config, logits)
     pred = logits[np.arange(len(stop)), stop, :].argmax(axis=1)
     acc = float((pred == labels).mean())
