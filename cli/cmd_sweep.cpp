@@ -2,13 +2,16 @@
 // thread pool, resumable and shardable; writes Pareto CSVs, plots, a summary and configs.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/option_flags.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
+#include "profiles/profile.hpp"
 
 namespace exitplan::cli {
 namespace {
@@ -31,6 +34,19 @@ int Run(const SweepArgs& a) {
   if (const std::string bad = o.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(a.file);
   if (v.Has("out")) spec.output = v.Text("out");  // the command line over the sweep file
+  // The reference of the relative budgets, per model and target.
+  if (!v.Bool("quiet")) {
+    for (const SweepModel& m : spec.models) {
+      for (const CostProfile& p : LoadProfiles(m.profile)) {
+        if (!m.targets.empty() &&
+            std::find(m.targets.begin(), m.targets.end(), p.target) == m.targets.end()) {
+          continue;
+        }
+        // On stdout with the summary: stderr carries progress and, on failure, the one error line.
+        std::printf("%s / %s: %s\n", m.name.c_str(), p.target.c_str(), FullCostLine(p).c_str());
+      }
+    }
+  }
   const SweepSummary s = RunSweep(spec, o);
   std::printf("%s\n", s.BriefReport().c_str());
   const std::size_t shown = std::min<std::size_t>(s.errors.size(), 20);

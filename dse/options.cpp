@@ -693,7 +693,8 @@ std::string OptionsMarkdown() {
   for (const OptionSpec& s : Options()) {
     std::string flag = "`" + s.Flag() + "`";
     if (!s.short_flag.empty()) flag = "`" + s.short_flag + "`, " + flag;
-    if (s.type == OptionType::kSwitch) flag += ", `--no-" + s.Flag().substr(2) + "`";
+    // A switch on by default is turned off with --no-key (cli/option_flags.cpp).
+    if (s.type == OptionType::kSwitch && s.default_text == "true") flag = "`--no-" + s.Flag().substr(2) + "`";
     if (s.commands.empty()) flag = "";
     std::string yaml = s.methods.empty() && !s.sweep_key ? "" : "`" + s.key + "`";
     if (yaml.empty() && s.commands.empty()) continue;
