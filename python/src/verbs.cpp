@@ -206,6 +206,15 @@ py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profi
 
 std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile,
                                      py::kwargs kw) {
+  // progress=callable(done, total): called after each budget's solve (not a CLI option).
+  py::object progress = py::none();
+  if (kw.contains("progress")) {
+    progress = kw["progress"];
+    PyDict_DelItemString(kw.ptr(), "progress");
+    if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
+      throw InputError("exitplan.thresholds", "progress: expected a callable progress(done, total)");
+    }
+  }
   const std::string call = CallText("thresholds", kw);
   const OptionValues v = ValuesFor(kw, "thresholds", kObjectKeys);
   if (!v.Has("method")) throw InputError("--method", "required");
@@ -267,6 +276,10 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
         }
       }
       rows.push_back(r);
+      if (!progress.is_none()) {
+        py::gil_scoped_acquire gil;
+        progress(rows.size(), budgets.size());  // an exception raised here ends the call
+      }
     }
     MarkPareto(rows);
   }

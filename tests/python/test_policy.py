@@ -136,3 +136,18 @@ def test_sweep_configs_replay_their_expected_figures(tmp_path, arrays):
         assert float(np.mean(preds == arrays["val_labels"])) == c.fit_accuracy
         assert list(np.bincount(exits, minlength=7)[1:] / 5000) == c.exit_fractions
     assert {("max_prob", False), ("max_prob", True)} <= measures  # calibrated and not
+
+
+def test_thresholds_reports_progress(dump, cpu):
+    seen = []
+    rows = exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5",
+                               progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)] and len(rows) == 5
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5", progress=stop)
+    with pytest.raises(exitplan.InputError, match="progress: expected a callable"):
+        exitplan.thresholds(dump, cpu, method="single", budget="20%", progress=3)
