@@ -31,6 +31,10 @@ struct ThresholdsArgs {
 int Run(ThresholdsArgs& args) {
   // Option checks before any file is read.
   const OptionValues v = args.flags.Values();
+  const std::string format = v.Has("format") ? v.Text("format") : "text";
+  if (format != "text" && format != "csv") {
+    throw InputError("--format", "unknown format '" + format + "' (expected text or csv)");
+  }
   const Method method = MethodFromString(v.Text("method"));
   const Target target = TargetFromString(v.Text("correct"), "--correct");
   CheckGivenOptionsApply(v, {ToString(method)});
@@ -69,11 +73,18 @@ int Run(ThresholdsArgs& args) {
   const std::vector<ResultRow>& rows = run.rows;
   const int failed = run.failed;
   Note(v, FullCostLine(profile));
+  // A readable table on stdout unless --format csv; the CSV goes to --out when given.
   const std::string csv = ResultsToCsv(rows);
-  if (!v.Has("out")) {
-    std::fwrite(csv.data(), 1, csv.size(), stdout);
-  } else {
+  if (v.Has("out")) {
     WriteFileAtomic(v.Text("out"), csv);
+    Note(v, "wrote " + v.Text("out") + " (" + std::to_string(rows.size()) + " row" +
+                (rows.size() == 1 ? "" : "s") + ", the columns of docs/thresholds.md)");
+  }
+  if (format == "csv") {
+    if (!v.Has("out")) std::fwrite(csv.data(), 1, csv.size(), stdout);
+  } else {
+    const std::string table = ResultsTable(rows);
+    std::fwrite(table.data(), 1, table.size(), stdout);
   }
   return failed == static_cast<int>(rows.size()) ? kExitSolverFailure : kExitOk;
 }

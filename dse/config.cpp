@@ -54,9 +54,9 @@ std::string Join(const std::vector<double>& v, std::string (*f)(double)) {
 DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
   const std::string where = ctx.report.empty() ? std::string("row")
                                                : ctx.report + " row " + std::to_string(ctx.row);
-  if (!row.has_solution()) {
-    throw InputError(where, "has no solution (outcome " + row.outcome + ": " + row.message +
-                                "): nothing to deploy");
+  if (!row.has_solution() && !(ctx.allow_over_budget && row.has_policy())) {
+    throw InputError(where, (row.has_policy() ? "is over its budget (outcome " : "has no solution (outcome ") +
+                                row.outcome + ": " + row.message + "): nothing to deploy");
   }
   if (row.measure == "eenet") {
     throw InputError(where, "is an EENet row: its stopping rule is a learned scorer, which a "

@@ -53,11 +53,12 @@ struct ConfigContext {
   std::vector<std::string> inputs;
   std::string command_line;
   std::string report;
-  int row = 0;
+  int row = 0;                     // 0-based data row of `report` (pandas' index)
+  bool allow_over_budget = false;  // build configs of rows over their budget too
 };
 
-// Builds the config of one report row. Throws InputError when the row has no solution or its
-// thresholds do not match its kept exits.
+// Builds the config of one report row. Throws InputError when the row has no solution (over its
+// budget counts, unless context.allow_over_budget) or its thresholds do not match its kept exits.
 DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& context);
 
 std::string ConfigToYaml(const DeployConfig& config);

@@ -269,8 +269,9 @@ std::vector<OptionSpec> Build() {
       .Short("-o").Commands({"thresholds", "place", "fit-scorer", "export", "sweep", "merge"})
       .Sweep();
   opt("format", T::kText,
-      "output format: text or csv (evaluate); yaml, json or both (export)")
-      .Commands({"evaluate", "export"});
+      "output format: text or csv (evaluate, thresholds); yaml, json or both (export; default: the "
+      "extension of --out, .json or .yaml/.yml)")
+      .Commands({"evaluate", "thresholds", "export"});
   opt("verbose", T::kSwitch,
       "more detail where there is any: each solve's full report (thresholds, fit-scorer), the "
       "greedy rules' per-exit decisions (place), every failed cell (sweep)")
@@ -296,7 +297,11 @@ std::vector<OptionSpec> Build() {
 
   opt("from", T::kText, "export: the report CSV to take the row from (a sweep's reports/*.csv)")
       .Commands({"export"});
-  opt("row", T::kInt, "export: the 1-based data row of the CSV").Min(1).Commands({"export"});
+  opt("row", T::kInt, "export: the 0-based data row of the CSV (the index pandas.read_csv gives it)")
+      .Min(0).Commands({"export"});
+  opt("allow_over_budget", T::kSwitch,
+      "export: write the config of a row whose fit cost exceeds its budget (outcome over_budget)")
+      .Default("false").Commands({"export"});
 
   // ---- threshold methods -------------------------------------------------------------------
   opt("box_lo", T::kDouble,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -203,6 +204,45 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
   return out;
 }
 
+std::string ResultsTable(const std::vector<ResultRow>& rows) {
+  auto pct = [](double v) {
+    char b[32];
+    if (std::isnan(v)) return std::string("-");
+    std::snprintf(b, sizeof b, "%.2f", 100 * v);
+    return std::string(b);
+  };
+  auto g = [](double v) {
+    char b[32];
+    if (std::isnan(v)) return std::string("-");
+    std::snprintf(b, sizeof b, "%.6g", v);
+    return std::string(b);
+  };
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-18s %-9s %9s %11s %9s %11s %8s %5s  %s\n", "budget",
+                "method", "measure", "fit acc%", "fit cost", "eval acc%", "eval cost", "cost/B",
+                "front", "outcome");
+  out += line;
+  for (const ResultRow& r : rows) {
+    const double frac = r.budget_fraction();
+    std::snprintf(line, sizeof line, "%-12s %-18s %-9s %9s %11s %9s %11s %8s %5s  %s\n",
+                  g(r.budget).c_str(), r.method.c_str(), r.measure.c_str(), pct(r.fit_acc).c_str(),
+                  g(r.fit_cost).c_str(), pct(r.eval_acc).c_str(), g(r.eval_cost).c_str(),
+                  std::isnan(frac) ? "-" : (pct(frac) + "%").c_str(), r.pareto ? "yes" : "",
+                  r.outcome.c_str());
+    out += line;
+    if (r.has_policy()) {
+      std::string kept;
+      for (std::size_t q = 0; q < r.kept_exits.size(); ++q) {
+        kept += (q ? "," : "") + std::to_string(r.kept_exits[q] + 1);
+      }
+      out += "    kept exits " + kept + "; thresholds " + JoinDoubles(r.thresholds, ", ") + "\n";
+    }
+    if (!r.has_solution() && !r.message.empty()) out += "    " + r.message + "\n";
+  }
+  return out;
+}
+
 std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string& source) {
   std::vector<ResultRow> rows;
   const std::vector<CsvRecord> records = ParseCsv(text, source);
@@ -227,7 +267,7 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
   for (std::size_t ri = 1; ri < records.size(); ++ri) {
     const std::vector<std::string>& f = records[ri].fields;
     const std::string where =
-        source + ":" + std::to_string(records[ri].line) + " (row " + std::to_string(ri) + ")";
+        source + ":" + std::to_string(records[ri].line) + " (row " + std::to_string(ri - 1) + ")";  // 0-based, as export --row
     if (f.size() != col.size()) {
       throw InputError(where, "expected " + std::to_string(col.size()) + " fields, found " +
                                   std::to_string(f.size()));

@@ -57,6 +57,9 @@ void LabelRowBudget(ResultRow& row, double full_cost);
 void MarkPareto(std::vector<ResultRow>& rows);
 
 std::string ResultsToCsv(const std::vector<ResultRow>& rows);
+// The rows as a table for people: budget, method, measure, fit and eval accuracy (%) and cost,
+// budget fraction, front, outcome; thresholds on a line below each row.
+std::string ResultsTable(const std::vector<ResultRow>& rows);
 // Parses a CSV written by ResultsToCsv; throws InputError naming the file, line, row and column
 // of the first field that is not what ResultsToCsv writes: numbers out of range (accuracies and
 // exit fractions in [0, 1], costs, budgets and seconds finite and >= 0, no NaN anywhere), kept

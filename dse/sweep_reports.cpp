@@ -185,7 +185,7 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
         // EENet rows need the scorer's weights, which the runtime does not evaluate: refit with
         // `exitplan fit-scorer --budget B` for a scorer file.
         if (rs[i].measure == "eenet") continue;
-        ctx.row = static_cast<int>(i) + 1;
+        ctx.row = static_cast<int>(i);  // 0-based, as export --row takes it
         ctx.temperatures.clear();
         if (std::find(gr.calibrated.begin(), gr.calibrated.end(), rs[i].method) !=
             gr.calibrated.end()) {
@@ -193,7 +193,7 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
         }
         const DeployConfig c = ConfigFromRow(rs[i], ctx);
         char name[64];
-        std::snprintf(name, sizeof name, "row%04zu", i + 1);
+        std::snprintf(name, sizeof name, "row%04zu", i);
         const std::string stem = cdir + "/" + name + "_" + SafeName(rs[i].method) + "_" +
                                  SafeName(rs[i].measure);
         set.Add(stem + ".yaml", ConfigToYaml(c));

@@ -96,21 +96,34 @@ set_tests_properties("cli: merge shards" PROPERTIES FIXTURES_REQUIRED sweep_shar
   FIXTURES_SETUP sweep_merged
   PASS_REGULAR_EXPRESSION "merged 2 directories: 16 cells, 0 failed")
 add_test(NAME "cli: export row yaml"
-         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 2)
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 1)
 set_tests_properties("cli: export row yaml" PROPERTIES FIXTURES_REQUIRED sweep_single
   PASS_REGULAR_EXPRESSION "schema_version: 1\nmodel: \"fmnist\"\ntarget: \"flops\"\nunit: \"mflops\"\nmethod: \"single\".*kept_exits: \\[1, 2, 3, 4, 5, 6\\].*sha256: \"[0-9a-f]+\"")
 add_test(NAME "cli: export budget json"
          COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv
-                 --budget 2.0 --method geometric --format json)
+                 --budget 1.879744 --method geometric --format json)
 set_tests_properties("cli: export budget json" PROPERTIES FIXTURES_REQUIRED sweep_single
-  PASS_REGULAR_EXPRESSION "\"schema_version\": 1,.*\"method\": \"geometric\".*\"threshold\": ")
+  PASS_REGULAR_EXPRESSION "\"schema_version\": 1,.*\"method\": \"geometric\".*\"threshold\": .*\"budget\": 1\\.879744,")
+# export --budget B: the row solved at B, or a refusal naming the nearest rows.
+exitplan_expect_error("export budget not solved" "--budget: no row of geometric was solved at 2 in .*nearest: row 5 \\(geometric max_prob, budget 1\\.879744"
+  export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --budget 2 --method geometric)
+set_tests_properties("cli: export budget not solved" PROPERTIES FIXTURES_REQUIRED sweep_single)
+# The format follows the extension of -o; --format both replaces it (never y.json.yaml).
+add_test(NAME "cli: export format by extension"
+         COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:exitplan>
+                 -DCSV=${SWEEP_OUT}/single/reports/fmnist__flops.csv -DOUT=${SWEEP_OUT}/export
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/export_formats.cmake)
+set_tests_properties("cli: export format by extension" PROPERTIES FIXTURES_REQUIRED sweep_single)
+exitplan_expect_error("export format vs extension" "--format: yaml does not match the extension of --out x.json"
+  export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 0 --format yaml -o x.json)
+set_tests_properties("cli: export format vs extension" PROPERTIES FIXTURES_REQUIRED sweep_single)
 exitplan_expect_error("sweep unknown key" "bad_key.yaml:6: unknown key 'tragets' in a model"
   sweep ${SWEEP_FIX}/bad_key.yaml -o ${SWEEP_OUT}/bad)
 exitplan_expect_error("sweep bad shard" "--shard: expected I/N with 1 <= I <= N"
   sweep ${SWEEP_FIX}/small.yaml --shard 3/2 -o ${SWEEP_OUT}/bad)
 exitplan_expect_error("merge not a sweep" "manifest.yaml: missing: not the output directory"
   merge ${SWEEP_FIX})
-exitplan_expect_error("export row out of range" "--row: 999 is outside 1..8"
+exitplan_expect_error("export row out of range" "--row: 999 is outside 0..7 \\(0-based data rows"
   export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 999)
 set_tests_properties("cli: export row out of range" PROPERTIES FIXTURES_REQUIRED sweep_single)
 exitplan_expect_error("sweep unknown option" "bad_option.yaml:13: unknown option 'warp_speed' of method single"
@@ -150,7 +163,7 @@ exitplan_expect_error("evaluate needs thresholds or scorer" "--thresholds: requi
 # ---- exitplan thresholds ----------------------------------------------------------
 set(_ex "${EXITPLAN_SOURCE_DIR}/data/example")
 set(_thr $<TARGET_FILE:exitplan> thresholds --dump ${_ex} --profile ${_ex}/profile.yaml
-         --target cpu-1thread)
+         --target cpu-1thread --format csv)
 foreach(_m geometric geometric-quantile single ippp ippp-nlopt exact)
   add_test(NAME cli_thresholds_${_m} COMMAND ${_thr} --method ${_m} --budget 50%)
   # One CSV row after the header, with a solution (converged/optimal) and eval figures.
@@ -255,7 +268,7 @@ add_test(NAME "cli: fit-scorer infeasible budget"
 # ---- deployment guarantee and shift check ------------------------------------------------------
 add_test(NAME "cli: thresholds guarantee example"
          COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
-                 --method single --budget 50% --guarantee 0.95)
+                 --method single --budget 50% --guarantee 0.95 --format csv)
 # Fitted on 2500 search samples, certified on 2500; fit cost below B = 1.879744; shift check run.
 set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
   "1\\.879744,[^,]*,0\\.9104,1\\.75005[0-9]*,0\\.9014,1\\.7537[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 2500 fit samples, calibrated on 2500.*shift check p = ")

@@ -41,7 +41,7 @@ std::string ReportCsv(const std::map<std::string, std::string>& over = {}) {
 }
 
 std::vector<std::string> Export(const BadInputCase& t, const std::string& out = "out.yaml") {
-  return {"export", "--from", t / "r.csv", "--row", "1", "-o", t / out};
+  return {"export", "--from", t / "r.csv", "--row", "0", "-o", t / out};
 }
 
 // Refuses a report CSV whose field `column` is `text`, naming the file and the column.
@@ -49,7 +49,7 @@ void RefusedField(const std::string& column, const std::string& text,
                   const std::string& says = "") {
   BadInputCase t;
   t.Write("r.csv", ReportCsv({{column, text}}));
-  t.ExpectRefused(Export(t), "r.csv:2 (row 1) column " + column, says);
+  t.ExpectRefused(Export(t), "r.csv:2 (row 0) column " + column, says);
 }
 
 // A sweep of the example data (2 targets x 1 method x 2 budgets = 4 cells, configs on) run into
@@ -145,7 +145,7 @@ TEST_CASE("bad input: output: --format both with the JSON target a directory wri
   BadInputCase t;
   t.Write("r.csv", ReportCsv());
   t.Mkdir("cfg.json");
-  t.ExpectRefused({"export", "--from", t / "r.csv", "--row", "1", "--format", "both", "-o",
+  t.ExpectRefused({"export", "--from", t / "r.csv", "--row", "0", "--format", "both", "-o",
                    t / "cfg"},
                   "cfg.json", "is a directory");
 }
@@ -281,7 +281,7 @@ TEST_CASE("bad input: report csv: kept_exits without K, beyond the cap", "[bad-i
 TEST_CASE("bad input: report csv: kept exits not ending at the final exit", "[bad-input]") {
   BadInputCase t;
   t.Write("r.csv", ReportCsv({{"kept_exits", "1;2"}, {"thresholds", "0.5"}}));
-  t.ExpectRefused(Export(t), "r.csv row 1", "final exit");
+  t.ExpectRefused(Export(t), "r.csv row 0", "final exit");
 }
 TEST_CASE("bad input: report csv: threshold nan", "[bad-input]") {
   RefusedField("thresholds", "0.5;nan", "not a number");
@@ -319,7 +319,7 @@ TEST_CASE("bad input: report csv: control bytes in a field are escaped", "[bad-i
 TEST_CASE("bad input: report csv: newline inside a quoted number", "[bad-input]") {
   BadInputCase t;
   t.Write("r.csv", ReportCsv({{"kept_exits", "\"1\n2;3\""}}));
-  t.ExpectRefused(Export(t), "r.csv:2 (row 1) column kept_exits", "'1\\n2'");
+  t.ExpectRefused(Export(t), "r.csv:2 (row 0) column kept_exits", "'1\\n2'");
 }
 TEST_CASE("bad input: report csv: unclosed quote", "[bad-input]") {
   BadInputCase t;
@@ -339,7 +339,7 @@ TEST_CASE("bad input: report csv: text after a closing quote", "[bad-input]") {
 TEST_CASE("bad input: report csv: wrong number of fields", "[bad-input]") {
   BadInputCase t;
   t.Write("r.csv", ReportCsv({{"message", "a,b"}}));
-  t.ExpectRefused(Export(t), "r.csv:2 (row 1)", "expected 17 fields, found 18");
+  t.ExpectRefused(Export(t), "r.csv:2 (row 0)", "expected 17 fields, found 18");
 }
 TEST_CASE("bad input: report csv: missing column", "[bad-input]") {
   BadInputCase t;
@@ -433,7 +433,7 @@ TEST_CASE("bad input: manifest: score_order unknown", "[bad-input]") {
   BadInputCase t;
   RunSmallSweep(t);
   Edit(t / "out/manifest.yaml", "score_order: descending", "score_order: sideways");
-  t.ExpectRefused({"export", "--from", t / "out/reports/m__flops.csv", "--row", "1"},
+  t.ExpectRefused({"export", "--from", t / "out/reports/m__flops.csv", "--row", "0"},
                   "manifest.yaml:", "sideways");
 }
 TEST_CASE("bad input: manifest: sweep hash not a SHA-256", "[bad-input]") {
@@ -458,7 +458,7 @@ TEST_CASE("bad input: merge: a damaged cell is named, nothing written", "[bad-in
   RunSmallSweep(t);
   const std::string cell = FirstCell(t);
   Edit(cell, ",1;2;3;4;5;6,", ",1;2;3;4;5;999,");
-  t.ExpectRefused({"merge", t / "out", "-o", t / "merged"}, cell + ":2 (row 1) column kept_exits",
+  t.ExpectRefused({"merge", t / "out", "-o", t / "merged"}, cell + ":2 (row 0) column kept_exits",
                   "outside 1..6");
 }
 TEST_CASE("bad input: merge: a front row that cannot become a config writes nothing",
@@ -493,7 +493,7 @@ TEST_CASE("bad input: sweep resume: a damaged cell is named before anything is w
   const std::string yaml = RunSmallSweep(t);
   const std::string cell = FirstCell(t);
   Edit(cell, ",1;2;3;4;5;6,", ",nan,");
-  t.ExpectRefused({"sweep", yaml}, cell + ":2 (row 1) column kept_exits", "not a whole number");
+  t.ExpectRefused({"sweep", yaml}, cell + ":2 (row 0) column kept_exits", "not a whole number");
 }
 TEST_CASE("bad input: sweep resume: stale temporaries go, without reading pids", "[bad-input]") {
   BadInputCase t;

@@ -212,3 +212,43 @@ TEST_CASE("the exact fast path meets every budget and stays close to brute force
     }
   }
 }
+
+// The solver place and sweeps use by default: exact, no warm starts, no fast path. (Warm starts
+// across budgets, part of `--fast`, fail this: a warm-started solve can end below the cold one.)
+TEST_CASE("exhaustive is never below any fixed kept set at the same budget") {
+  for (unsigned seed = 1; seed <= 4; ++seed) {
+    const auto sp = MakeSmallProblem(5, 40, 40 + seed, 8);
+    const PlacementProblem p = sp.problem();
+    const double full = sp.profile.FullCost();
+    ExhaustiveOptions o;
+    for (double f : {0.25, 0.35, 0.5, 0.65, 0.8, 0.95, 1.0, 1.3}) o.budgets.push_back(f * full);
+    const ThresholdSolverFn exact = SolverFor(Method::kExact);
+    const ExhaustiveSummary s = Exhaustive(p, o, exact);
+    const ExhaustiveSummary brute = Exhaustive(p, o, BruteForceSolve);
+    REQUIRE(s.ok());
+    for (std::size_t bi = 0; bi < o.budgets.size(); ++bi) {
+      INFO("seed " << seed << " budget " << o.budgets[bi] << " (full " << full << ")");
+      const int q = s.best_per_budget[bi];
+      // Every kept set (all exits included), solved alone by the same solver and by brute force.
+      for (SubsetMask m = 0; m < (SubsetMask{1} << 4); ++m) {
+        const ThresholdProblem t = p.Thresholds(KeptFromMask(m, 5), o.budgets[bi]);
+        const ThresholdSummary alone = exact(t);
+        if (!alone.ok()) continue;
+        REQUIRE(q >= 0);
+        INFO("kept " << KeptText(KeptFromMask(m, 5)));
+        CHECK(s.solutions[q].summary.fit.accuracy >= alone.fit.accuracy);
+        CHECK(s.solutions[q].summary.fit.mean_cost <= o.budgets[bi] * (1 + 1e-9));
+        // Brute-force exhaustive: never below the brute-force optimum of any fixed set.
+        const int bq = brute.best_per_budget[bi];
+        REQUIRE(bq >= 0);
+        CHECK(brute.solutions[bq].summary.fit.accuracy >= BruteForceSolve(t).fit.accuracy);
+      }
+      // At or above the full cost: never below running every sample to the final exit.
+      if (o.budgets[bi] >= full) {
+        const Evaluation run = p.EvaluateFit(RunToEndPolicy(AllExits(5), p.order));
+        CHECK(s.solutions[q].summary.fit.accuracy >= run.accuracy);
+        CHECK(s.solutions[q].summary.outcome == Outcome::kUnconstrained);
+      }
+    }
+  }
+}

@@ -289,7 +289,7 @@ TEST_CASE("result CSV: hostile strings round-trip (RFC 4180)") {
   const std::string two = header + CsvField("a\nb") + ",t,ms,m,max_prob,1,1,,,,,,,false,,,0,x,y\n" +
                           "a,t,ms,m,max_prob,9;2,1,,,,,,,false,,,0,x,y\n";
   CHECK_THROWS_WITH(ResultsFromCsv(two, "r.csv"),
-                    "r.csv:4 (row 2) column kept_exits: '9;2' is not strictly increasing (kept "
+                    "r.csv:4 (row 1) column kept_exits: '9;2' is not strictly increasing (kept "
                     "exits are listed shallow to deep, each once)");
   CHECK_THROWS_WITH(ParseCsv("a,\"b\nc", "q.csv"), Catch::Contains("q.csv:1: a quoted field is not closed"));
   CHECK_THROWS_WITH(ParseCsv("a,b\"c\n", "q.csv"), Catch::Contains("q.csv:1: a '\"' inside an unquoted field"));

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <type_traits>
 
 #include "dse/config.hpp"
 #include "exitplan/runtime.hpp"
@@ -147,7 +148,8 @@ TEST_CASE("runtime: infinite thresholds round-trip, protocol errors are ConfigEr
   Policy pv;
   pv.kept = {0, 1, 2};
   pv.thresholds = {1.0, 1.0};
-  rt::Decider dv(Roundtrip(pv, "patience", 3));
+  const rt::Config cv = Roundtrip(pv, "patience", 3);  // outlives the Decider
+  rt::Decider dv(cv);
   CHECK_THROWS_WITH(dv.Step(1, z, 3), Catch::Contains("exit 0 was skipped"));
 }
 
@@ -187,3 +189,13 @@ TEST_CASE("runtime: malformed configs are clear errors") {
   CHECK_THAT(err(R"({"a": 1, "a": 2})"), Catch::Contains("duplicate key \"a\""));
   CHECK_THROWS_WITH(rt::LoadConfig("/nonexistent/c.json"), Catch::Contains("cannot open"));
 }
+
+// `Decider d(LoadConfig(path))` kept a pointer to the temporary Config: it must not compile.
+static_assert(!std::is_constructible_v<exitplan::runtime::Decider, exitplan::runtime::Config&&>,
+              "a Decider must not be built from a temporary Config (it would dangle)");
+static_assert(!std::is_constructible_v<exitplan::runtime::Decider, exitplan::runtime::Config>,
+              "a Decider must not be built from a temporary Config (it would dangle)");
+static_assert(std::is_constructible_v<exitplan::runtime::Decider, const exitplan::runtime::Config&>,
+              "a Decider is built from a Config that outlives it");
+static_assert(std::is_constructible_v<exitplan::runtime::Decider, exitplan::runtime::Config&>,
+              "a Decider is built from a Config variable");

@@ -418,7 +418,11 @@ inline bool Passes(double score, double threshold, bool ascending) {
 // The per-sample state: which exits were fed, their predictions (for patience and vote).
 class Decider {
  public:
+  // Keeps a pointer to `config`, which must outlive the Decider.
   explicit Decider(const Config& config) : c_(&config) { Reset(); }
+  // A temporary config would dangle (`Decider d(LoadConfig(path))`): keep the Config in a
+  // variable and pass that.
+  explicit Decider(Config&&) = delete;
 
   // Forget the current sample.
   void Reset() {

@@ -641,14 +641,14 @@ PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
   const std::string profile = v.Text("profile");
   const std::string target = v.Text("target");
   const std::string score_order = v.Has("score_order") ? v.Text("score_order") : "";
-  const int row_arg = v.Has("row") ? v.Int("row") : 0;
+  const int row_arg = v.Has("row") ? v.Int("row") : -1;  // 0-based, as the CLI's --row
   if (format != "yaml" && format != "json" && format != "both") {
     throw InputError("--format", "unknown format '" + format + "' (expected yaml, json or both)");
   }
   if (format == "both" && out.empty()) {
     throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
   }
-  const bool by_row = row_arg != 0;
+  const bool by_row = row_arg >= 0;
   const bool by_budget = v.Has("budget") || !method.empty();
   if (by_row == by_budget) throw InputError("exitplan export", "give either --row N or --budget B --method M");
   if (by_budget && (!v.Has("budget") || method.empty())) {
@@ -674,11 +674,12 @@ PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
     }
   }
   if (by_row) {
-    if (row_arg < 1 || row_arg > static_cast<int>(rows.size())) {
-      throw InputError("--row", std::to_string(row_arg) + " is outside 1.." +
-                                    std::to_string(rows.size()) + " (data rows of " + from + ")");
+    if (row_arg >= static_cast<int>(rows.size())) {
+      throw InputError("--row", std::to_string(row_arg) + " is outside 0.." +
+                                    std::to_string(static_cast<int>(rows.size()) - 1) +
+                                    " (0-based data rows of " + from + ", as pandas numbers them)");
     }
-    index = row_arg - 1;
+    index = row_arg;
   } else {
     double best_acc = -INFINITY, best_cost = INFINITY, lowest = INFINITY;
     bool method_seen = false;
@@ -710,7 +711,7 @@ PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
   ConfigContext ctx;
   ctx.command_line = call;
   ctx.report = from;
-  ctx.row = index + 1;
+  ctx.row = index;  // 0-based
   if (!SweepReportContext(from, row, ctx)) {
     ctx.inputs = {std::filesystem::path(from).filename().string() + " " + Sha256File(from)};
   }
@@ -744,7 +745,7 @@ std::vector<PyResult> ReadReport(const std::string& path) {
     if (r.row.has_solution() && r.row.measure != "eenet") {
       ConfigContext ctx;
       ctx.report = path;
-      ctx.row = static_cast<int>(i) + 1;
+      ctx.row = static_cast<int>(i);  // 0-based
       ctx.command_line = "exitplan.read_report(" + std::string(py::repr(py::str(path))) + ")";
       if (!SweepReportContext(path, r.row, ctx)) ctx.inputs.clear();
       try {

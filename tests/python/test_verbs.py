@@ -18,7 +18,7 @@ def test_thresholds_every_method_equals_cli(dump, cpu, method):
     rows = exitplan.thresholds(dump, cpu, method=method, budget="30%:90%:4")
     # Status 3 when every answer is over its budget (ippp here): the rows are written all the same.
     out = cli("thresholds", *DUMP_ARGS, "--method", method, "--budget", "30%:90%:4",
-              check=False).stdout
+              "--format", "csv", check=False).stdout
     want = csv_rows(out)
     got = csv_rows(exitplan.results_to_csv(rows))
     assert len(got) == 4
@@ -36,7 +36,8 @@ def test_thresholds_options_and_measures_equal_cli(file_dump, cpu):
     rows = exitplan.thresholds(file_dump, cpu, method="exact", measure="entropy", exits=[1, 3, 5],
                                budget=0.15, start_ippp=False, correct="agreement")
     out = cli("thresholds", *DUMP_ARGS, "--method", "exact", "--measure", "entropy", "--exits",
-              "1,3,5", "--budget", "0.15", "--no-start-ippp", "--correct", "agreement").stdout
+              "1,3,5", "--budget", "0.15", "--no-start-ippp", "--correct", "agreement",
+              "--format", "csv").stdout
     assert without(csv_rows(exitplan.results_to_csv(rows)), "seconds") == without(csv_rows(out), "seconds")
     assert rows[0].kept_exits == [1, 3, 5, 6]
 
@@ -212,9 +213,9 @@ def test_export_equals_cli(tmp_path):
 def test_policy_save_writes_what_export_writes(file_dump, cpu, tmp_path):
     rep = tmp_path / "t.csv"
     cli("thresholds", *DUMP_ARGS, "--method", "single", "--budget", "0.15", "--out", rep)
-    want_yaml = cli("export", "--from", rep, "--row", "1", "--profile", PROFILE,
+    want_yaml = cli("export", "--from", rep, "--row", "0", "--profile", PROFILE,
                     "--target", "cpu-1thread").stdout
-    want_json = cli("export", "--from", rep, "--row", "1", "--profile", PROFILE, "--target",
+    want_json = cli("export", "--from", rep, "--row", "0", "--profile", PROFILE, "--target",
                     "cpu-1thread", "--format", "json").stdout
     r = exitplan.thresholds(file_dump, cpu, method="single", budget=0.15)[0]
     r.policy.save(str(tmp_path / "cpu.json"))
