@@ -563,10 +563,14 @@ std::shared_ptr<char[]> InflateMember(const unsigned char* in, std::uint64_t com
     throw InputError(where, "truncated .npy header (it declares " + std::to_string(header_end) +
                                 " bytes, the member has " + std::to_string(out_size) + ")");
   }
+  // The first bytes may already reach past a short header (a 10-byte prefix, empty header).
   const std::size_t have = head.size();
-  head.resize(static_cast<std::size_t>(header_end));
-  got = inflate_into(reinterpret_cast<unsigned char*>(head.data()) + have, header_end - have, ended);
-  if (got < header_end - have) throw short_error(have + got);
+  if (header_end > have) {
+    head.resize(static_cast<std::size_t>(header_end));
+    got = inflate_into(reinterpret_cast<unsigned char*>(head.data()) + have, header_end - have,
+                       ended);
+    if (got < header_end - have) throw short_error(have + got);
+  }
   const NpyHeader h = ParseHeader(head.data(), head.size(), where);
   const std::uint64_t expected = static_cast<std::uint64_t>(h.data_offset) + h.data_bytes;
   if (expected != out_size) {
@@ -579,8 +583,9 @@ std::shared_ptr<char[]> InflateMember(const unsigned char* in, std::uint64_t com
   std::shared_ptr<char[]> buffer(new char[static_cast<std::size_t>(out_size)]);
   std::memcpy(buffer.get(), head.data(), head.size());
   unsigned char* out = reinterpret_cast<unsigned char*>(buffer.get());
-  got = ended ? 0 : inflate_into(out + header_end, out_size - header_end, ended);
-  if (header_end + got < out_size) throw short_error(header_end + got);
+  const std::uint64_t done = head.size();  // <= out_size: both header_end and 12 are
+  got = ended ? 0 : inflate_into(out + done, out_size - done, ended);
+  if (done + got < out_size) throw short_error(done + got);
   if (!ended) {
     unsigned char extra = 0;
     if (inflate_into(&extra, 1, ended) > 0) {

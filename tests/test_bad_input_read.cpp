@@ -836,3 +836,51 @@ TEST_CASE("bad input: option: invalid UTF-8 in a path", "[bad-input]") {
   t.ExpectRefused({"inspect", "--dump", t / "\xff\xfe\xc0\xaf"}, "\\xff\\xfe\\xc0\\xaf",
                   "no such dump directory");
 }
+
+// ---- sweep files (the parser's reading side) -------------------------------------------------
+
+// A sweep file around the small dump of WriteSmallDump and a valid profile, with `methods` text.
+std::string RefuseSweep(const std::string& methods, const std::string& names,
+                        const std::string& says) {
+  BadInputCase t;
+  WriteSmallDump(t / "d");
+  t.Write("p.yaml", SmallProfile());
+  t.Write("s.yaml", "output: out\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n" +
+                        methods + "budgets: [50%]\n");
+  return t.ExpectRefused({"sweep", t / "s.yaml", "-o", t / "out"}, names, says);
+}
+
+TEST_CASE("bad input harness: the small sweep runs") {
+  BadInputCase t;
+  WriteSmallDump(t / "d");
+  t.Write("p.yaml", SmallProfile());
+  t.Write("s.yaml", "output: out\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n"
+                    "  - method: single\nbudgets: [50%]\n");
+  t.ExpectSuccess({"sweep", t / "s.yaml", "-o", t / "out"});
+}
+
+TEST_CASE("bad input: sweep: options key is a sequence", "[bad-input]") {
+  RefuseSweep("  - method: single\n    options:\n      ? [a, b]\n      : 1\n", "s.yaml:7",
+              "keys must be plain names");
+}
+
+TEST_CASE("bad input: sweep: complex key at the top", "[bad-input]") {
+  RefuseSweep("  - method: single\n? {x: 1}\n: 2\n", "s.yaml:6", "keys must be plain names");
+}
+
+TEST_CASE("bad input: sweep: nesting 100000 deep", "[bad-input]") {
+  RefuseSweep("  - method: " + std::string(100000, '[') + "\n", "s.yaml", "");
+}
+
+TEST_CASE("bad input: sweep: method is a mapping", "[bad-input]") {
+  RefuseSweep("  - method: {a: 1}\n", "s.yaml:5", "method: expected a string");
+}
+
+// Found by fuzz_npz: a deflated member whose .npy prefix declares an empty header (shorter than
+// the first bytes inflated) made the reader inflate past its header buffer.
+TEST_CASE("bad input: npz: deflated member with an empty .npy header", "[bad-input]") {
+  BadInputCase t;
+  const std::string npy = std::string("\x93NUMPY\x01\x00\x00\x00", 10) + std::string(200, 'x');
+  t.Write("d/val.npz", ZipBytes({{"logits.npy", npy, true}, {"labels.npy", LabelsNpy()}}));
+  t.ExpectRefused(Inspect(t), "val.npz:logits.npy", "not a valid .npy header");
+}
