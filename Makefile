@@ -1,13 +1,27 @@
 # exitplan: two commands on a fresh Debian machine.
 #   make run   installs missing Debian packages (when root), builds, runs the example on data/
 #   make test  the same set-up, then every test
+#   make test-asan       every test again, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#                        (float-cast-overflow included, any report fails) in build-asan/
+#   make fuzz FUZZ_SECONDS=N   libFuzzer targets (clang) built in build-fuzz/, each run N seconds
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES = cmake g++ make ninja-build pkg-config libeigen3-dev libnlopt-cxx-dev libceres-dev \
            libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev \
            pybind11-dev python3-dev python3-numpy python3-pytest
+FUZZ_PACKAGES = clang libclang-rt-dev
+ASAN_BUILD   ?= build-asan
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_OUT     ?= /tmp/exitplan-fuzz
+CMAKE_ARGS   ?=   # extra cmake arguments for the sanitizer and fuzz builds, e.g. a compiler launcher
+SAN_FLAGS     = -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+# Tests too slow under the sanitizers carry the CTest label "heavy" and run in `make test` only.
+ASAN_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run test test-asan fuzz bench clean
 all: build
 
 deps:
@@ -39,8 +53,23 @@ run: configure
 test: build
 	cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(CMAKE_ARGS) \
+	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g $(SAN_FLAGS)" "-DCMAKE_EXE_LINKER_FLAGS=$(SAN_FLAGS)"
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --no-tests=error --output-on-failure -j $(JOBS) -LE heavy
+
+fuzz: deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DEXITPLAN_FUZZ=ON -DEXITPLAN_BUILD_TESTS=OFF -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(CMAKE_ARGS) \
+	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno-sanitize-recover=all" \
+	  "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined,float-cast-overflow"
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all exitplan
+	./scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_OUT)
+
 bench: build
 	./scripts/run-bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

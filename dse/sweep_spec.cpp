@@ -85,12 +85,7 @@ std::string Scalar(const YAML::Node& n) {
 SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source,
                          const std::string& base_dir) {
   const Yaml y{source};
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(source + ":" + std::to_string(e.mark.line + 1), "invalid YAML: " + e.msg);
-  }
+  const YAML::Node root = LoadYamlText(yaml_text, source);
   if (!root.IsMap()) throw InputError(source, "a sweep file is a mapping (models:, methods:, ...)");
   y.Keys(root, {"output", "fit_split", "eval_split", "configs", "models", "methods", "budgets"},
          "the sweep file");
@@ -202,7 +197,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
       if (!on.IsMap()) throw InputError(y.Where(on), "options: expected a mapping");
       std::set<std::string> seen;
       for (const auto& kv : on) {
-        const std::string key = kv.first.as<std::string>();
+        const std::string key = YamlKey(source, kv.first, "options");
         if (!seen.insert(key).second) {
           throw InputError(y.Where(kv.first), "duplicate key '" + key + "' in options");
         }
@@ -211,7 +206,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
       const bool declared = MethodOptionKeys(m.method) != "none" || IsSearchMethod(m.method);
       const auto solver = m.options.find("solver");
       for (const auto& kv : on) {
-        const std::string key = kv.first.as<std::string>();
+        const std::string key = YamlKey(source, kv.first, "options");
         const OptionSpec* o = FindOption(key);
         if (!o || (o->methods.empty() && declared)) {
           throw InputError(y.Where(kv.first), "unknown option '" + key + "' of method " +

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "profiles/error.hpp"
+#include "profiles/memory.hpp"
 #include "profiles/softmax.hpp"
 
 namespace exitplan {
@@ -96,7 +97,22 @@ void SplitData::ComputeFeatures(const std::vector<double>& temps) {
 
 namespace {
 
-bool Exists(const fs::path& p) { return fs::exists(p); }
+// True when something is at p, even a dangling link or an entry that cannot be examined: the
+// reader then says what is wrong with it.
+bool Exists(const fs::path& p) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(p, ec);
+  return st.type() != fs::file_type::not_found && (ec ? ec != std::errc::no_such_file_or_directory
+                                                      : st.type() != fs::file_type::none);
+}
+
+// Refuses, before allocating, a split whose K x N per-exit matrices do not fit in memory.
+void CheckFeatureMemory(const std::string& source, std::size_t k, std::size_t n,
+                        std::uint64_t bytes_per_sample_exit) {
+  CheckMemory(source, SaturatingMul(SaturatingMul(k, n), bytes_per_sample_exit),
+              "the per-exit features of " + std::to_string(n) + " samples x " +
+                  std::to_string(k) + " exits");
+}
 
 void CheckZeroOne(const NpyArray& a) {
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -119,6 +135,8 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
                                         conf_name + ", found " +
                                         corr.Describe());
   }
+  CheckFeatureMemory(conf.source(), conf.shape()[0], conf.shape()[1],
+                     sizeof(double) + sizeof(std::uint8_t));
   CheckZeroOne(corr);
   SplitData s;
   s.name = split;
@@ -174,6 +192,10 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
   s.source = logits.source();
   s.mode = DumpMode::kLogits;
   const auto& sh = logits.shape();
+  // Five score matrices (double), predictions (int32), correct and agrees_final (bytes).
+  CheckFeatureMemory(logits.source(), options.layout == Layout::kNKC ? sh[1] : sh[0],
+                     options.layout == Layout::kNKC ? sh[0] : sh[1],
+                     5 * sizeof(double) + sizeof(std::int32_t) + 2);
   s.n = static_cast<int>(options.layout == Layout::kNKC ? sh[0] : sh[1]);
   s.k = static_cast<int>(options.layout == Layout::kNKC ? sh[1] : sh[0]);
   s.c = static_cast<int>(sh[2]);

@@ -209,7 +209,8 @@ void OutputSet::Commit(void (*before_rename)(int done), bool sync_directories) {
   // What goes where: top-level files (renamed one by one) and staged directories.
   std::vector<std::string> top;
   std::map<std::string, std::vector<std::string>> inside;  // dir -> files under it
-  for (const auto& [path, content] : files_) {
+  for (const auto& entry : files_) {
+    const std::string& path = entry.first;  // (clang 14 cannot capture structured bindings)
     auto d = std::find_if(dirs_.begin(), dirs_.end(),
                           [&](const std::string& dir) { return Under(path, dir); });
     if (d == dirs_.end()) {

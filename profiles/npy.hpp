@@ -2,8 +2,11 @@
 //
 // .npy files are memory-mapped: a 1 GB dump is not copied, and elements are converted to double
 // on access. Supported: format versions 1.0, 2.0 and 3.0; dtypes float16/32/64, signed and unsigned
-// integers of 1-8 bytes and bool; little- and big-endian; C and Fortran order. .npz members
-// (stored or deflated, read with libzip) are decompressed into memory.
+// integers of 1-8 bytes and bool; little- and big-endian; C and Fortran order. .npz archives are
+// memory-mapped too: stored members are used in place, deflated ones are inflated (zlib) straight
+// into one buffer of the size their .npy header needs, checked before inflating. CRC-32s are
+// checked; shapes and sizes that overflow 64 bits, truncated or trailing data, non-regular files
+// (FIFOs, devices: never opened blocking) and dangling links are refused with InputError.
 #pragma once
 
 #include <cstddef>
@@ -80,6 +83,11 @@ NpyArray ReadNpzMember(const std::string& path, const std::string& name);
 // Parses .npy bytes held by `owner` (exposed for tests and .npz members).
 NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes, std::size_t length,
                   const std::string& source);
+
+// Reads member `name` of .npz bytes held by `owner` (exposed for tests and fuzzing); `source`
+// names the archive in messages.
+NpyArray ParseNpzMember(std::shared_ptr<const void> owner, const char* bytes, std::size_t length,
+                        const std::string& source, const std::string& name);
 
 // Writes a C-order little-endian float64 / int64 array as .npy (used by tests and reports).
 void WriteNpy(const std::string& path, const std::vector<std::size_t>& shape,

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <set>
 
 #include "profiles/error.hpp"
@@ -18,15 +17,7 @@ const std::vector<std::string> kUnits = {"ms",     "us",     "s",  "flops",
                                          "mflops", "gflops", "mj", "relative"};
 
 double Number(const std::string& path, const YAML::Node& node, const std::string& what) {
-  if (!node.IsScalar()) throw InputError(YamlWhere(path, node), what + ": expected a number");
-  double v = 0;
-  try {
-    v = node.as<double>();
-  } catch (const YAML::Exception&) {
-    throw InputError(YamlWhere(path, node), what + ": expected a number, found '" +
-                                            node.as<std::string>() + "'");
-  }
-  if (!std::isfinite(v)) throw InputError(YamlWhere(path, node), what + ": must be finite");
+  const double v = YamlDouble(path, node, what);
   if (v < 0) {
     throw InputError(YamlWhere(path, node), what + " = " + FormatDouble(v) + ": costs must be >= 0");
   }
@@ -39,10 +30,10 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
   CostProfile p;
   p.source = path;
   p.target = name;
-  if (node["target"]) p.target = node["target"].as<std::string>();
+  if (node["target"]) p.target = YamlString(path, node["target"], "target");
   if (p.target.empty()) p.target = "default";
   if (!node["unit"]) throw InputError(YamlWhere(path, node), "missing key 'unit'");
-  p.unit = node["unit"].as<std::string>();
+  p.unit = YamlString(path, node["unit"], "unit");
   if (std::find(kUnits.begin(), kUnits.end(), p.unit) == kUnits.end()) {
     throw InputError(YamlWhere(path, node["unit"]),
                      "unknown unit '" + p.unit +
@@ -74,7 +65,8 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
       const std::string ctx = "exits[" + std::to_string(i) + "]";
       CheckYamlKeys(path, e, {"name", "backbone", "head"}, ctx);
       if (!e["backbone"]) throw InputError(YamlWhere(path, e), ctx + ": missing key 'backbone'");
-      p.names.push_back(e["name"] ? e["name"].as<std::string>() : "exit" + std::to_string(i + 1));
+      p.names.push_back(e["name"] ? YamlString(path, e["name"], ctx + ".name")
+                                  : "exit" + std::to_string(i + 1));
       p.backbone.push_back(Number(path, e["backbone"], ctx + ".backbone"));
       p.head.push_back(e["head"] ? Number(path, e["head"], ctx + ".head") : 0.0);
     }
@@ -88,6 +80,19 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
                            " then " + FormatDouble(p.backbone[i]) +
                            "): cumulative costs must be non-decreasing");
     }
+  }
+  // Costs must give a positive, finite reference: relative budgets are fractions of it, and mean
+  // costs sum a cost per sample (a limit of 1e250 keeps sums over 10^50 samples finite).
+  const double full = p.FullCost();
+  const YAML::Node at = has_cum ? node["cumulative"] : node["exits"];
+  if (!(full <= 1e250)) {
+    throw InputError(YamlWhere(path, at), "the cost of running every exit is " + FormatDouble(full) +
+                                              "; costs above 1e250 are refused (sums over samples "
+                                              "would overflow)");
+  }
+  if (full <= 0) {
+    throw InputError(YamlWhere(path, at),
+                     "every cost is 0: the cost of running to the final exit must be positive");
   }
   return p;
 }
@@ -116,14 +121,20 @@ std::vector<double> CostProfile::StopCostsAllKept() const { return StopCosts(All
 
 double CostProfile::FullCost() const { return StopCostsAllKept().back(); }
 
+namespace {
+std::vector<CostProfile> ProfilesFromYaml(const YAML::Node& root, const std::string& path);
+}  // namespace
+
 std::vector<CostProfile> LoadProfiles(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw InputError(path, "no such profile file");
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1), "invalid YAML: " + e.msg);
-  }
+  return ProfilesFromYaml(LoadYamlFile(path, "no such profile file"), path);
+}
+
+std::vector<CostProfile> ParseProfiles(const std::string& yaml_text, const std::string& source) {
+  return ProfilesFromYaml(LoadYamlText(yaml_text, source), source);
+}
+
+namespace {
+std::vector<CostProfile> ProfilesFromYaml(const YAML::Node& root, const std::string& path) {
   if (!root.IsMap()) throw InputError(path, "expected a YAML mapping (unit and exits, or targets)");
   std::vector<CostProfile> out;
   if (root["targets"]) {
@@ -134,7 +145,7 @@ std::vector<CostProfile> LoadProfiles(const std::string& path) {
     }
     std::set<std::string> seen;
     for (const auto& kv : targets) {
-      const std::string name = kv.first.as<std::string>();
+      const std::string name = YamlKey(path, kv.first, "targets");
       if (!seen.insert(name).second) {
         throw InputError(YamlWhere(path, kv.first), "duplicate target '" + name + "'");
       }
@@ -146,6 +157,7 @@ std::vector<CostProfile> LoadProfiles(const std::string& path) {
   }
   return out;
 }
+}  // namespace
 
 CostProfile LoadProfile(const std::string& path, const std::string& target) {
   std::vector<CostProfile> all = LoadProfiles(path);

@@ -44,6 +44,8 @@ std::vector<std::string> KnownUnits();
 // Reads every target in a profile file. Throws InputError naming the file, the YAML line and the
 // key on unknown or duplicate keys, unknown units, negative or decreasing costs.
 std::vector<CostProfile> LoadProfiles(const std::string& path);
+// The same from YAML text; `source` names it in messages (for tests and fuzzing).
+std::vector<CostProfile> ParseProfiles(const std::string& yaml_text, const std::string& source);
 // Reads one target (`target` empty: the file must hold exactly one).
 CostProfile LoadProfile(const std::string& path, const std::string& target = "");
 // Throws InputError when the profile's K differs from the dump's.

@@ -1,0 +1,38 @@
+// libFuzzer target: the sweep manifest and cell-file readers on arbitrary bytes. They read files,
+// so each input is written to one scratch file of this process first.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+#include "dse/internal/sweep_internal.hpp"
+#include "profiles/error.hpp"
+
+namespace {
+
+const std::string& ScratchPath() {
+  static const std::string path =
+      "/tmp/exitplan-fuzz-manifest-" + std::to_string(::getpid()) + ".yaml";
+  return path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  {
+    std::ofstream out(ScratchPath(), std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  try {
+    const exitplan::Manifest m = exitplan::ManifestFromFile(ScratchPath());
+    (void)exitplan::ManifestToYaml(m);
+  } catch (const exitplan::InputError&) {
+  }
+  try {
+    (void)exitplan::ReadCell(ScratchPath());
+  } catch (const exitplan::InputError&) {
+  }
+  return 0;
+}
