@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "profiles/error.hpp"
+#include "profiles/features.hpp"
 #include "profiles/softmax.hpp"
 
 namespace exitplan {
@@ -59,39 +60,7 @@ void SplitData::ComputeFeatures(const std::vector<double>& temps) {
     throw InputError("temperatures", "expected " + std::to_string(k) + " values, got " +
                                          std::to_string(temperatures.size()));
   }
-  for (int m = 0; m < kNumMeasures; ++m) {
-    if (static_cast<Measure>(m) != Measure::kConfidence) scores_[m].resize(k, n);
-  }
-  predicted.resize(k, n);
-  correct.resize(k, n);
-  agrees_final.resize(k, n);
-  ScoreMatrix& max_prob = scores_[static_cast<int>(Measure::kMaxProb)];
-  ScoreMatrix& entropy = scores_[static_cast<int>(Measure::kEntropy)];
-  ScoreMatrix& margin = scores_[static_cast<int>(Measure::kMargin)];
-  ScoreMatrix& patience = scores_[static_cast<int>(Measure::kPatience)];
-  ScoreMatrix& vote = scores_[static_cast<int>(Measure::kVote)];
-  const double log_c = std::log(static_cast<double>(c));
-  std::vector<double> z(c);
-  std::vector<int> votes(c);
-  for (int i = 0; i < n; ++i) {
-    std::fill(votes.begin(), votes.end(), 0);
-    int best_votes = 0;
-    for (int j = 0; j < k; ++j) {
-      Logits(i, j, z.data());
-      const ExitSoftmax sm =
-          ComputeExitSoftmax(z.data(), c, 1.0 / temperatures[j], log_c, logits_.source(), i, j);
-      const int arg = sm.arg;
-      max_prob(j, i) = sm.max_prob;
-      entropy(j, i) = sm.entropy;
-      margin(j, i) = sm.margin;
-      predicted(j, i) = arg;
-      correct(j, i) = arg == labels[i] ? 1 : 0;
-      patience(j, i) = (j > 0 && predicted(j - 1, i) == arg) ? patience(j - 1, i) + 1.0 : 0.0;
-      best_votes = std::max(best_votes, ++votes[arg]);
-      vote(j, i) = static_cast<double>(best_votes) / (j + 1);
-    }
-    for (int j = 0; j < k; ++j) agrees_final(j, i) = predicted(j, i) == predicted(k - 1, i);
-  }
+  ComputeLogitFeatures(*this);
 }
 
 namespace {
