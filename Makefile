@@ -4,7 +4,7 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES = cmake g++ make ninja-build pkg-config libeigen3-dev libnlopt-cxx-dev libceres-dev \
-           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev
+           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev libssl-dev
 
 .PHONY: all deps configure build run test bench clean
 all: build

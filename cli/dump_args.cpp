@@ -1,5 +1,7 @@
 #include "cli/dump_args.hpp"
 
+#include "profiles/feature_cache.hpp"
+
 namespace exitplan::cli {
 
 void DumpArgs::Add(CLI::App& app) {
@@ -16,6 +18,9 @@ void DumpArgs::Add(CLI::App& app) {
                  "scores mode: descending (larger is more confident, stop if score >= t) or "
                  "ascending (stop if score < t)")
       ->capture_default_str();
+  app.add_flag("--no-cache", no_cache,
+               "do not read or write the logits feature cache ($EXITPLAN_CACHE_DIR, else "
+               "$XDG_CACHE_HOME/exitplan or ~/.cache/exitplan)");
 }
 
 DumpOptions DumpArgs::Options() const {
@@ -24,6 +29,7 @@ DumpOptions DumpArgs::Options() const {
   o.eval_split = eval_split;
   o.layout = LayoutFromString(layout);
   o.score_order = ScoreOrderFromString(score_order);
+  if (!no_cache) o.cache_dir = DefaultFeatureCacheDir();
   return o;
 }
 

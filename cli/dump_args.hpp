@@ -15,6 +15,7 @@ struct DumpArgs {
   std::string eval_split = "test";
   std::string layout = "nk";
   std::string score_order = "descending";
+  bool no_cache = false;
 
   void Add(CLI::App& app);
   DumpOptions Options() const;  // validates the option values (throws InputError)

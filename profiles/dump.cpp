@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "profiles/error.hpp"
+#include "profiles/feature_cache.hpp"
 #include "profiles/features.hpp"
 #include "profiles/softmax.hpp"
 
@@ -60,7 +61,14 @@ void SplitData::ComputeFeatures(const std::vector<double>& temps) {
     throw InputError("temperatures", "expected " + std::to_string(k) + " values, got " +
                                          std::to_string(temperatures.size()));
   }
+  features_from_cache = false;
+  const std::string key = FeatureCacheKey(*this);
+  if (!key.empty() && ReadCachedFeatures(*this, key)) {
+    features_from_cache = true;
+    return;
+  }
   ComputeLogitFeatures(*this);
+  if (!key.empty()) WriteCachedFeatures(*this, key);
 }
 
 namespace {
@@ -95,7 +103,6 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
                                         conf_path.filename().string() + ", found " +
                                         corr.Describe());
   }
-  CheckZeroOne(corr);
   SplitData s;
   s.name = split;
   s.source = conf_path.string();
@@ -104,19 +111,14 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
   s.n = static_cast<int>(conf.shape()[1]);
   if (s.k < 1 || s.n < 1) throw InputError(conf.source(), "empty array " + conf.Describe());
   s.confidence_order = options.score_order;
-  ScoreMatrix& sc = s.scores_[static_cast<int>(Measure::kConfidence)];
-  sc.resize(s.k, s.n);
-  s.correct.resize(s.k, s.n);
-  for (int j = 0; j < s.k; ++j) {
-    for (int i = 0; i < s.n; ++i) {
-      const std::size_t idx = static_cast<std::size_t>(j) * s.n + i;
-      const double v = conf.At(idx);
-      if (std::isnan(v)) {
-        throw InputError(conf.source(), "NaN confidence at exit " + std::to_string(j + 1) +
-                                            ", sample " + std::to_string(i));
+  if (!LoadScoreFeatures(conf, corr, s)) {
+    // Name the first bad value, in the order the arrays are stored.
+    CheckZeroOne(corr);
+    for (std::size_t idx = 0; idx < conf.size(); ++idx) {
+      if (std::isnan(conf.At(idx))) {
+        throw InputError(conf.source(), "NaN confidence at exit " + std::to_string(idx / s.n + 1) +
+                                            ", sample " + std::to_string(idx % s.n));
       }
-      sc(j, i) = v;
-      s.correct(j, i) = corr.At(idx) != 0.0;
     }
   }
   s.temperatures.assign(s.k, 1.0);
@@ -124,7 +126,7 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
 }
 
 SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
-                     const DumpOptions& options) {
+                     const DumpOptions& options, std::vector<std::string> inputs) {
   if (!logits.is_float()) {
     throw InputError(logits.source(), "expected float16/32/64 logits, found " + logits.Describe());
   }
@@ -162,6 +164,10 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
     }
     s.labels[i] = static_cast<std::int32_t>(v);
   }
+  if (!options.cache_dir.empty() && logits.size() * logits.item_size() >= options.cache_min_bytes) {
+    s.cache_dir_ = options.cache_dir;
+    s.cache_inputs_ = std::move(inputs);
+  }
   s.logits_ = std::move(logits);
   s.layout_ = options.layout;
   s.ComputeFeatures();
@@ -184,11 +190,12 @@ std::optional<SplitData> LoadSplit(const std::string& dir, const std::string& sp
                                             logits.filename().string() + " and " +
                                             labels.filename().string() + ")");
     }
-    return LoadLogits(ReadNpy(logits.string()), ReadNpy(labels.string()), split, options);
+    return LoadLogits(ReadNpy(logits.string()), ReadNpy(labels.string()), split, options,
+                      {logits.string(), labels.string()});
   }
   if (Exists(npz)) {
     return LoadLogits(ReadNpzMember(npz.string(), "logits"), ReadNpzMember(npz.string(), "labels"),
-                      split, options);
+                      split, options, {npz.string()});
   }
   if (Exists(conf)) return LoadScores(conf, corr, split, options);
   if (Exists(corr)) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -141,6 +142,70 @@ void ComputeLogitFeatures(SplitData& s) {
     throw InputError(a.source(), "non-finite logit at sample " + std::to_string(i) + ", exit " +
                                      std::to_string(j + 1));
   }
+}
+
+namespace {
+
+// Element i of a C-order native float array as double, or through NpyArray::At otherwise.
+struct ConfReader {
+  const NpyArray& a;
+  int kind;  // 4, 8: direct float / double; 0: At
+  double operator()(std::size_t i) const {
+    if (kind == 4) {
+      float f;
+      std::memcpy(&f, a.raw_data() + 4 * i, 4);
+      return f;
+    }
+    if (kind == 8) {
+      double d;
+      std::memcpy(&d, a.raw_data() + 8 * i, 8);
+      return d;
+    }
+    return a.At(i);
+  }
+};
+
+}  // namespace
+
+bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s) {
+  const int k = s.k;
+  const std::size_t n = static_cast<std::size_t>(s.n);
+  ScoreMatrix& sc = s.scores_[static_cast<int>(Measure::kConfidence)];
+  sc.resize(k, s.n);
+  s.correct.resize(k, s.n);
+  const bool conf_direct = conf.is_float() && !conf.fortran_order() && conf.native_byte_order();
+  const ConfReader read{conf, conf_direct && conf.item_size() != 2 ? static_cast<int>(conf.item_size())
+                                                                   : 0};
+  const bool corr_bytes = corr.item_size() == 1 && !corr.fortran_order() &&
+                          (corr.kind() == NpyKind::kBool || corr.kind() == NpyKind::kUnsigned ||
+                           corr.kind() == NpyKind::kSigned);
+  double* out = sc.data();
+  std::uint8_t* right = s.correct.data();
+  const unsigned char* cb = corr.raw_data();
+  // Blocks of samples: K rows of `block` values read, `block` columns of K written (both cached).
+  const std::size_t block = 512;
+  auto body = [&](std::size_t begin, std::size_t end) {
+    bool ok = true;
+    for (int j = 0; j < k; ++j) {
+      const std::size_t row = static_cast<std::size_t>(j) * n;
+      for (std::size_t i = begin; i < end; ++i) {
+        const double v = read(row + i);
+        ok &= !std::isnan(v);
+        out[i * k + j] = v;
+        if (corr_bytes) {
+          const unsigned char b = cb[row + i];
+          ok &= b <= 1;
+          right[i * k + j] = b;
+        } else {
+          const double c = corr.At(row + i);
+          ok &= c == 0.0 || c == 1.0;
+          right[i * k + j] = c != 0.0;
+        }
+      }
+    }
+    return ok;
+  };
+  return ParallelBlocks(n, block, n * k, body);
 }
 
 }  // namespace exitplan

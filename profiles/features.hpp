@@ -17,6 +17,11 @@ namespace exitplan {
 // (the same message whatever the thread count).
 void ComputeLogitFeatures(SplitData& s);
 
+// Scores mode: fills s.scores_[kConfidence] and s.correct (K x N) from the [K, N] arrays in one
+// blocked, multi-threaded pass. Returns false, having filled nothing reliable, when a confidence
+// is NaN or a correctness value is not 0/1 (the caller then names the first one).
+bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s);
+
 // Runs body(begin, end) over [0, n) in blocks of `block` items on up to FeatureThreads() threads
 // (one when the work is small: `work` is the number of elements touched). body returns false to
 // stop handing out blocks after the current ones (an error); returns false when any body did.

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "profiles/sha256.hpp"
+
 namespace exitplan {
 
 // Writes `content` to a temporary file beside `path`, then renames it over `path`.
@@ -13,8 +15,6 @@ void WriteFileAtomic(const std::string& path, const std::string& content);
 // Whole file as a string; throws InputError when unreadable.
 std::string ReadFile(const std::string& path);
 
-// Lower-case hex SHA-256 of a byte string / a file's bytes (FIPS 180-4).
-std::string Sha256Hex(const std::string& bytes);
-std::string Sha256File(const std::string& path);
+// Sha256Hex, Sha256File: profiles/sha256.hpp (included above).
 
 }  // namespace exitplan

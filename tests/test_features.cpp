@@ -7,12 +7,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "exitplan/runtime.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
+#include "profiles/feature_cache.hpp"
 #include "profiles/features.hpp"
+#include "profiles/stats.hpp"
 #include "profiles/softmax_kernel.hpp"
 #include "test_util.hpp"
 
@@ -252,4 +256,111 @@ TEST_CASE("features: the first non-finite logit in sample order is named, whatev
                           Catch::Contains("non-finite logit (inf) at sample 700, exit 3, class 999"));
   }
   unsetenv("EXITPLAN_THREADS");
+}
+
+TEST_CASE("feature cache: a second load reads the entry; a corrupt or stale entry is never trusted") {
+  TempDir dir, cache;
+  testing::WriteRandomLogitsDump(dir.path(), "val", 300, 3, 20, 11);
+  DumpOptions opt;
+  opt.cache_dir = cache.path();
+  opt.cache_min_bytes = 0;
+  const Dump first = LoadDump(dir.path(), opt);
+  CHECK_FALSE(first.fit.features_from_cache);
+  const Dump second = LoadDump(dir.path(), opt);
+  CHECK(second.fit.features_from_cache);
+  for (Measure m : {Measure::kMaxProb, Measure::kEntropy, Measure::kMargin, Measure::kPatience,
+                    Measure::kVote}) {
+    CHECK(second.fit.Scores(m) == first.fit.Scores(m));
+  }
+  CHECK(second.fit.predicted == first.fit.predicted);
+  CHECK(second.fit.correct == first.fit.correct);
+  CHECK(second.fit.agrees_final == first.fit.agrees_final);
+  // Other temperatures: another entry, features as computed directly.
+  Dump t = LoadDump(dir.path(), opt);
+  t.fit.ComputeFeatures({1.5, 1.0, 0.5});
+  CHECK_FALSE(t.fit.features_from_cache);
+  Dump direct = LoadDump(dir.path());
+  direct.fit.ComputeFeatures({1.5, 1.0, 0.5});
+  CHECK(t.fit.Scores(Measure::kEntropy) == direct.fit.Scores(Measure::kEntropy));
+  t.fit.ComputeFeatures({1.5, 1.0, 0.5});
+  CHECK(t.fit.features_from_cache);
+  // Flip one byte in every entry: each is ignored, recomputed and rewritten.
+  int entries = 0;
+  for (const auto& f : std::filesystem::directory_iterator(cache / "features")) {
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(200);
+    io.put('\x7f');
+    ++entries;
+  }
+  CHECK(entries == 2);
+  const Dump corrupt = LoadDump(dir.path(), opt);
+  CHECK_FALSE(corrupt.fit.features_from_cache);
+  CHECK(corrupt.fit.Scores(Measure::kMaxProb) == first.fit.Scores(Measure::kMaxProb));
+  CHECK(LoadDump(dir.path(), opt).fit.features_from_cache);
+  // A truncated entry likewise.
+  for (const auto& f : std::filesystem::directory_iterator(cache / "features")) {
+    std::filesystem::resize_file(f.path(), 100);
+  }
+  CHECK_FALSE(LoadDump(dir.path(), opt).fit.features_from_cache);
+  // New labels (same size): the content hash changes, so does the key.
+  std::vector<double> labels(300, 1.0);
+  WriteNpyAs(dir / "val_labels.npy", "<i8", {300}, labels);
+  const Dump relabelled = LoadDump(dir.path(), opt);
+  CHECK_FALSE(relabelled.fit.features_from_cache);
+  for (int i = 0; i < 300; ++i) {
+    CHECK(relabelled.fit.correct(0, i) == (relabelled.fit.predicted(0, i) == 1));
+  }
+  // Files below the size threshold are not cached at all.
+  DumpOptions big = opt;
+  big.cache_min_bytes = std::size_t{1} << 30;
+  TempDir other;
+  testing::WriteRandomLogitsDump(other.path(), "val", 50, 3, 20, 12);
+  CHECK_FALSE(LoadDump(other.path(), big).fit.features_from_cache);
+  CHECK_FALSE(LoadDump(other.path(), big).fit.features_from_cache);
+}
+
+TEST_CASE("feature cache: default folder from EXITPLAN_CACHE_DIR, XDG_CACHE_HOME, HOME") {
+  setenv("EXITPLAN_CACHE_DIR", "/x/y", 1);
+  CHECK(DefaultFeatureCacheDir() == "/x/y");
+  setenv("EXITPLAN_CACHE_DIR", "", 1);
+  CHECK(DefaultFeatureCacheDir().empty());
+  unsetenv("EXITPLAN_CACHE_DIR");
+  const char* home = std::getenv("HOME");
+  const std::string saved_home = home ? home : "";
+  setenv("XDG_CACHE_HOME", "/c", 1);
+  CHECK(DefaultFeatureCacheDir() == "/c/exitplan");
+  unsetenv("XDG_CACHE_HOME");
+  setenv("HOME", "/h", 1);
+  CHECK(DefaultFeatureCacheDir() == "/h/.cache/exitplan");
+  if (home) setenv("HOME", saved_home.c_str(), 1);
+}
+
+TEST_CASE("quantiles by selection equal numpy's linear interpolation on the sorted values") {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> level(0, 6);
+  for (int n : {1, 2, 3, 10, 101, 1000}) {
+    for (int rep = 0; rep < 5; ++rep) {
+      std::vector<double> v(n);
+      for (double& x : v) x = rep % 2 ? level(rng) / 6.0 : std::ldexp(rng(), -32);  // ties / not
+      std::vector<double> sorted = v;
+      std::sort(sorted.begin(), sorted.end());
+      const std::vector<double> qs = {0.9, 0.1, 0.5, 0.0, 1.0, 0.37};
+      const std::vector<double> got = Quantiles(v, qs);
+      for (std::size_t t = 0; t < qs.size(); ++t) {
+        const double pos = qs[t] * (n - 1);
+        const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+        const std::size_t hi = std::min<std::size_t>(lo + 1, n - 1);
+        const double want = sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+        CHECK(got[t] == want);
+        CHECK(Quantile(v, qs[t]) == want);
+      }
+    }
+  }
+  CHECK(std::isnan(Quantile({}, 0.5)));
+  ScoreMatrix m(3, 5);
+  m << 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0, 0, 0, 0, 1;
+  const auto rows = RowQuantiles(m, {0.5, 0.25, 1.0});
+  CHECK(rows[0] == std::vector<double>{3, 2, 5});
+  CHECK(rows[1] == std::vector<double>{3, 2, 5});
+  CHECK(rows[2] == std::vector<double>{0, 0, 1});
 }
