@@ -157,7 +157,7 @@ struct SweepCellInput {
   double budget = 0.0;    // absolute
 };
 using SweepMethodFn = std::function<void(const SweepCellInput&, ResultRow&)>;
-// Adds a method to the sweep registry (dse/ methods call it from sweep.cpp's table).
+// Adds a method to the sweep registry (dse/ methods are listed in dse/sweep_methods.cpp's table).
 void RegisterSweepMethod(const std::string& name, SweepMethodFn fn);
 
 namespace internal {

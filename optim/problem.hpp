@@ -41,18 +41,32 @@ struct ThresholdProblem {
 };
 
 // What the answer was (HiGHS-style second axis; whether the call worked is InputError's job).
+// Every method, every entry point: the same word means the same thing.
 enum class Outcome {
   kNotRun,          // a default Summary: nothing filled it
   kOptimal,         // proven optimal for the problem solved
-  kConverged,       // converged / finished normally (no optimality proof)
-  kIterationLimit,  // stopped at an iteration limit; the best point found is returned
+  kConverged,       // the method's own stopping test was met (no optimality proof)
+  kIterationLimit,  // stopped at an iteration or evaluation limit; the best point found is returned
   kInfeasible,      // the budget cannot be met (below the cheapest policy's cost)
   kFailure,         // numerical failure; message says why
+  // The budget is at or above the full cost (every sample running to the final exit): everything
+  // fits, so the answer is "keep every exit, run to the end" (thresholds that never stop early).
+  kUnconstrained,
+  // The method returned a policy whose fit cost exceeds the budget it was asked to meet. The policy
+  // and its fit/eval figures are kept for reports, but it is not a solution at that budget: not on
+  // the deployable front, not exported, not counted by HasSolution.
+  kOverBudget,
 };
 std::string ToString(Outcome outcome);
+// The answer is a policy that meets the budget.
 inline bool HasSolution(Outcome o) {
-  return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit;
+  return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit ||
+         o == Outcome::kUnconstrained;
 }
+// A policy and its fit figures are filled (a solution, or an over-budget answer).
+inline bool HasPolicy(Outcome o) { return HasSolution(o) || o == Outcome::kOverBudget; }
+// The text of ToString back; false for an unknown word ("error" included).
+bool OutcomeFromString(const std::string& text, Outcome* outcome);
 
 struct ThresholdSummary {
   std::string method;                // e.g. "ippp"
@@ -67,6 +81,7 @@ struct ThresholdSummary {
   double fit_budget = std::numeric_limits<double>::quiet_NaN();
 
   bool ok() const { return HasSolution(outcome); }
+  bool has_policy() const { return HasPolicy(outcome); }
   std::string BriefReport() const;   // one line
   std::string FullReport() const;    // several lines, for --verbose
 };

@@ -35,6 +35,25 @@ TEST_CASE("method names round-trip and bad names are rejected") {
   CHECK_THROWS_WITH(MethodFromString("fast"), Catch::Contains("--method: unknown method 'fast'"));
 }
 
+TEST_CASE("outcome words round-trip; over_budget is a policy but not a solution") {
+  const Outcome all[] = {Outcome::kNotRun,         Outcome::kOptimal,    Outcome::kConverged,
+                         Outcome::kIterationLimit, Outcome::kInfeasible, Outcome::kFailure,
+                         Outcome::kUnconstrained,  Outcome::kOverBudget};
+  for (Outcome o : all) {
+    Outcome back = Outcome::kNotRun;
+    REQUIRE(OutcomeFromString(ToString(o), &back));
+    CHECK(back == o);
+  }
+  CHECK(ToString(Outcome::kUnconstrained) == "unconstrained");
+  CHECK(ToString(Outcome::kOverBudget) == "over_budget");
+  Outcome o;
+  CHECK_FALSE(OutcomeFromString("error", &o));
+  CHECK(HasSolution(Outcome::kUnconstrained));
+  CHECK_FALSE(HasSolution(Outcome::kOverBudget));
+  CHECK(HasPolicy(Outcome::kOverBudget));
+  CHECK_FALSE(HasPolicy(Outcome::kInfeasible));
+}
+
 TEST_CASE("single finds the most expensive shared threshold within budget (brute force)") {
   for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
     Random r(order, 200, 9);
