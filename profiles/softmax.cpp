@@ -13,8 +13,11 @@ namespace exitplan {
 namespace softmax {
 
 #if defined(EXITPLAN_AVX2_KERNELS)
-// profiles/softmax_avx2.cpp
+// profiles/softmax_avx2.cpp, profiles/softmax_avx512.cpp
 RowKernel Avx2RowKernel(Elem elem);
+#endif
+#if defined(EXITPLAN_AVX512_KERNELS)
+RowKernel Avx512RowKernel(Elem elem);
 #endif
 
 namespace {
@@ -51,6 +54,15 @@ bool Avx2Usable() {
 #endif
 }
 
+bool Avx512Usable() {
+#if defined(EXITPLAN_AVX512_KERNELS)
+  return Avx2Usable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 RowKernel PortableRowKernel(Elem elem) {
@@ -63,6 +75,10 @@ RowKernel PortableRowKernel(Elem elem) {
 }
 
 RowKernel PickRowKernel(Elem elem) {
+#if defined(EXITPLAN_AVX512_KERNELS)
+  static const bool avx512 = Avx512Usable();
+  if (avx512) return Avx512RowKernel(elem);
+#endif
 #if defined(EXITPLAN_AVX2_KERNELS)
   static const bool avx2 = Avx2Usable();
   if (avx2) return Avx2RowKernel(elem);
@@ -70,7 +86,16 @@ RowKernel PickRowKernel(Elem elem) {
   return PortableRowKernel(elem);
 }
 
-const char* KernelName() { return Avx2Usable() ? "avx2+fma+f16c" : "portable"; }
+RowKernel Avx2RowKernelIfUsable(Elem elem) {
+#if defined(EXITPLAN_AVX2_KERNELS)
+  if (Avx2Usable()) return Avx2RowKernel(elem);
+#endif
+  return nullptr;
+}
+
+const char* KernelName() {
+  return Avx512Usable() ? "avx512" : Avx2Usable() ? "avx2+fma+f16c" : "portable";
+}
 
 }  // namespace softmax
 

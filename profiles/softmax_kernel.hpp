@@ -1,7 +1,8 @@
 // Internal: the per-row softmax kernels behind the feature pass, one per stored element type, on
 // the widest SIMD the CPU offers. The portable kernels are profiles/softmax.hpp's reference
-// arithmetic; the AVX2 + FMA + F16C ones (profiles/softmax_avx2.cpp, compiled with those flags
-// alone and picked at run time) reproduce it bit for bit (tests/test_features.cpp checks).
+// arithmetic; the AVX2 + FMA + F16C and AVX-512 ones (profiles/softmax_avx2.cpp,
+// softmax_avx512.cpp, each compiled with its flags alone and picked at run time) reproduce it bit
+// for bit (tests/test_features.cpp checks).
 #pragma once
 
 #include <cstdint>
@@ -20,9 +21,10 @@ using RowKernel = bool (*)(const void* src, int c, double inv_t, double log_c, d
 
 inline int PaddedClasses(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
 
-// The kernel for this CPU ("avx2+fma+f16c" or "portable" from KernelName()).
+// The kernel for this CPU ("avx512", "avx2+fma+f16c" or "portable" from KernelName()).
 RowKernel PickRowKernel(Elem elem);
 RowKernel PortableRowKernel(Elem elem);
+RowKernel Avx2RowKernelIfUsable(Elem elem);  // nullptr when the CPU or the build has none
 const char* KernelName();
 
 }  // namespace exitplan::softmax
