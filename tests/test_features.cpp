@@ -349,10 +349,13 @@ TEST_CASE("feature cache: default folder from EXITPLAN_CACHE_DIR, XDG_CACHE_HOME
 TEST_CASE("quantiles by selection equal numpy's linear interpolation on the sorted values") {
   std::mt19937 rng(9);
   std::uniform_int_distribution<int> level(0, 6);
-  for (int n : {1, 2, 3, 10, 101, 1000}) {
+  for (int n : {1, 2, 3, 10, 101, 1000, 4096, 5000, 70001}) {
     for (int rep = 0; rep < 5; ++rep) {
       std::vector<double> v(n);
       for (double& x : v) x = rep % 2 ? level(rng) / 6.0 : std::ldexp(rng(), -32);  // ties / not
+      if (rep == 4) {
+        for (double& x : v) x = std::ldexp(static_cast<double>(rng()), -20) - 2048.0;  // signs
+      }
       std::vector<double> sorted = v;
       std::sort(sorted.begin(), sorted.end());
       const std::vector<double> qs = {0.9, 0.1, 0.5, 0.0, 1.0, 0.37};
