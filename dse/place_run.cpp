@@ -124,6 +124,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
   auto add_row = [&](ResultRow r) {
     r.model = a.model;
     r.measure = a.measure;
+    LabelRowBudget(r, prof.FullCost());
     rows.push_back(std::move(r));
   };
   // A fixed kept set solved at every budget, as a comparison series.
@@ -131,7 +132,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
     int solved = 0;
     for (double b : budgets) {
       const ThresholdSummary s = solver(problem.Thresholds(kept, b));
-      ResultRow r = MakeRow(problem, name, s.policy, s.ok() ? s.fit : Evaluation{}, b, s.seconds,
+      ResultRow r = MakeRow(problem, name, s.policy, s.has_policy() ? s.fit : Evaluation{}, b, s.seconds,
                             ToString(s.outcome), s.message);
       r.kept_exits = kept;
       if (s.ok()) ++solved;
@@ -274,6 +275,9 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
     }
   }
   MarkPareto(rows);
+  const Policy run_to_end = RunToEndPolicy(AllExits(k), problem.order);
+  res.reference_fit = problem.EvaluateFit(run_to_end);
+  res.reference_eval = problem.EvaluateEval(run_to_end);
   return res;
 }
 

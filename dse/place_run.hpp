@@ -37,6 +37,8 @@ struct PlaceRunResult {
   std::vector<double> budgets;   // the absolute budgets used
   std::string text;              // per method: what was found, as `exitplan place` prints it
   int failures = 0;              // budgeted searches without a solution
+  // Every exit kept, every sample to the final exit: the reference point of the plot.
+  Evaluation reference_fit, reference_eval;  // reference_eval.n = 0 without an eval split
   bool any_solution() const;
 };
 

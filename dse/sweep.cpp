@@ -55,6 +55,28 @@ class Progress {
   double last_ = -1.0;
 };
 
+// The final-exit reference of the group's plots: the full cost and the final exit's accuracy
+// against the labels (left NaN when the dump has no labels to compare with).
+void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
+  g.reference_cost = profile.FullCost();
+  auto final_acc = [&](const SplitData& split) {
+    try {
+      return split.Correct(Target::kLabels).row(dump.k - 1).cast<double>().mean();
+    } catch (const std::exception&) {
+      return std::nan("");
+    }
+  };
+  g.reference_fit_acc = final_acc(dump.fit);
+  if (dump.eval) g.reference_eval_acc = final_acc(*dump.eval);
+  if (std::isnan(g.reference_fit_acc)) g.reference_cost = std::nan("");
+}
+
+// Test only (SweepOptions::abort_in_reports): ends the process before that rename of the reports.
+int g_abort_in_reports = -1;
+void AbortBeforeRename(int done) {
+  if (done >= g_abort_in_reports) std::_Exit(137);
+}
+
 }  // namespace
 
 namespace internal {
@@ -97,7 +119,9 @@ std::string SweepSummary::BriefReport() const {
   s << "sweep: " << cells_total << " cells";
   if (cells_in_shard != cells_total) s << " (" << cells_in_shard << " in this shard)";
   s << ", " << cells_run << " run, " << cells_skipped << " already done, " << cells_failed
-    << " failed, " << FormatDouble(std::round(seconds * 100) / 100) << " s";
+    << " failed, ";
+  if (cells_over_budget) s << cells_over_budget << " over budget (kept off the front), ";
+  s << FormatDouble(std::round(seconds * 100) / 100) << " s";
   if (!complete) s << "; reports not written (cells missing: run the other shards, then merge)";
   return s.str();
 }
@@ -150,17 +174,24 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         if (me.calibrate) g.calibrated.push_back(me.label);
       }
       if (!g.calibrated.empty()) g.temperatures = lm.temperatures;
+      SetReference(lm.dump, p, g);
       group_of[key] = static_cast<int>(manifest.groups.size());
       manifest.groups.push_back(g);
     }
     manifest.cells.push_back({c.hash, group_of[key]});
   }
   manifest.sweep = Sha256Hex(all_hashes);
-  fs::create_directories(spec.output + "/cells");
-  RemoveStaleTemporaries(spec.output + "/cells");
-  WriteFileAtomic(spec.output + "/manifest.yaml", ManifestToYaml(manifest));
+  CreateDirectories(spec.output + "/cells");
+  // Temporaries of a killed run go, unless another run shares the directory right now.
+  DirectoryLock lock(spec.output);
+  if (lock.TryExclusive()) {
+    RemoveStaleTemporaries(spec.output);
+    RemoveStaleTemporaries(spec.output + "/cells");
+  }
+  lock.Shared();
 
-  // This shard's cells, and which of them still need computing.
+  // This shard's cells, and which of them still need computing (a damaged cell file is refused
+  // here, before anything is written).
   std::vector<const SweepCell*> todo;
   for (const SweepCell& c : cells) {
     if (c.index % options.shard_count != options.shard_index) continue;
@@ -175,6 +206,13 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     todo.push_back(&c);
   }
   summary.cells_total = static_cast<int>(cells.size());
+  {
+    const std::string path = spec.output + "/manifest.yaml", text = ManifestToYaml(manifest);
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)) || ReadFile(path) != text) {
+      WriteFileAtomic(path, text);
+    }
+  }
 
   // The thread pool: workers take the next cell index; each cell is independent and writes its
   // own file, so the results do not depend on the number of jobs or on the order of completion.
@@ -183,9 +221,14 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   std::atomic<std::size_t> next{0};
   std::atomic<int> written{0};
   Progress progress(options.progress, static_cast<int>(todo.size()));
+  // A cell that cannot be written (disk full) stops every worker; the first such error is
+  // rethrown here after the join, so it reaches the one catch site in cli/main.cpp.
   std::mutex err_mu;
+  std::exception_ptr write_error;
+  std::atomic<bool> stop{false};
   auto worker = [&]() {
     for (;;) {
+      if (stop) return;
       const std::size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
       const SweepCell& c = *todo[i];
@@ -216,12 +259,20 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
         const SweepMethodFn fn = FindSweepMethod(method.method);
         fn(in, row);
         if (row.outcome.empty()) row.outcome = "error", row.message = "method set no outcome";
+        LabelRowBudget(row, profile.FullCost());
       } catch (const std::exception& e) {
         row.outcome = "error";
         row.message = e.what();
       }
       row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-      WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}));
+      try {
+        WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        if (!write_error) write_error = std::current_exception();
+        stop = true;
+        return;
+      }
       const int done = ++written;
       if (options.abort_after >= 0 && done >= options.abort_after) {
         std::_Exit(137);  // test only: as if the process were killed here
@@ -233,6 +284,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
   if (!todo.empty()) worker();
   for (auto& t : pool) t.join();
+  if (write_error) std::rethrow_exception(write_error);
   summary.cells_run = static_cast<int>(todo.size());
 
   // Failures of this shard (computed now or before), and the reports when every cell is there.
@@ -243,13 +295,20 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       complete = false;
       continue;
     }
-    if (c.index % options.shard_count == options.shard_index && Failed(*r)) {
+    if (c.index % options.shard_count != options.shard_index) continue;
+    if (Failed(*r)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*r) + ": " + r->outcome + ": " + r->message);
+    } else if (OverBudget(*r)) {
+      ++summary.cells_over_budget;
     }
   }
   summary.complete = complete;
-  if (complete) WriteReports(manifest, spec.output, options.command_line, summary);
+  if (complete) {
+    g_abort_in_reports = options.abort_in_reports;
+    WriteReports(manifest, spec.output, options.command_line, summary,
+                 options.abort_in_reports >= 0 ? AbortBeforeRename : nullptr);
+  }
   summary.done = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
@@ -270,9 +329,12 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
                                     ")");
     }
   }
-  fs::create_directories(output + "/cells");
+  // Everything is read and checked before anything is written: the best result of each cell
+  // (a finished one over an "error" to retry), and the reports rendered in memory.
   int missing = 0;
   std::string first_missing;
+  std::vector<ResultRow> best_rows;
+  std::vector<std::string> sources;
   for (const auto& [hash, group] : first.cells) {
     std::optional<ResultRow> best;
     std::string from;
@@ -287,12 +349,13 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
       if (!missing++) first_missing = hash;
       continue;
     }
-    const std::string to = CellPath(output, hash);
-    std::error_code ec;
-    if (!fs::exists(to) || !fs::equivalent(from, to, ec)) WriteFileAtomic(to, ReadFile(from));
+    best_rows.push_back(*best);
+    sources.push_back(from);
     if (Failed(*best)) {
       ++summary.cells_failed;
       summary.errors.push_back(Describe(*best) + ": " + best->outcome + ": " + best->message);
+    } else if (OverBudget(*best)) {
+      ++summary.cells_over_budget;
     }
   }
   if (missing) {
@@ -301,11 +364,35 @@ SweepSummary MergeSweeps(const std::vector<std::string>& dirs, const std::string
                                   " cells have no result in any directory given (first: cells/" +
                                   first_missing + ".csv): run the missing shards first");
   }
-  WriteFileAtomic(output + "/manifest.yaml", ManifestToYaml(first));
+  OutputSet set;
   summary.cells_total = summary.cells_in_shard = static_cast<int>(first.cells.size());
   summary.cells_skipped = summary.cells_total;
   summary.complete = true;
-  WriteReports(first, output, command_line, summary);
+  AddReports(first, best_rows, output, command_line, set, summary);
+  for (std::size_t i = 0; i < first.cells.size(); ++i) {
+    const std::string to = CellPath(output, first.cells[i].first);
+    std::error_code ec;
+    if (fs::exists(to, ec) && fs::equivalent(sources[i], to, ec)) continue;
+    std::string content = ReadFile(sources[i]);
+    if (fs::exists(to, ec) && fs::is_regular_file(to, ec) && ReadFile(to) == content) continue;
+    set.Add(to, std::move(content));
+  }
+  const std::string manifest_text = ManifestToYaml(first);
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::symlink_status(output + "/manifest.yaml", ec)) ||
+      ReadFile(output + "/manifest.yaml") != manifest_text) {
+    set.Add(output + "/manifest.yaml", manifest_text);
+  }
+  std::optional<DirectoryLock> lock;
+  if (fs::is_directory(output, ec)) {
+    lock.emplace(output);
+    if (lock->TryExclusive()) {
+      RemoveStaleTemporaries(output);
+      RemoveStaleTemporaries(output + "/cells");
+    }
+    lock->Shared();
+  }
+  set.Commit();
   summary.done = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;

@@ -1,15 +1,16 @@
 // The sweep's cells and their store: inputs and their hashes, cell identities, the cell result
 // files under <output>/cells/ and the manifest that merge and export read back.
-#include <signal.h>
-#include <unistd.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "dse/config.hpp"
@@ -19,6 +20,8 @@
 #include "profiles/feature_cache.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/numbers.hpp"
+#include "profiles/yaml_check.hpp"
 #include "profiles/profile.hpp"
 
 namespace fs = std::filesystem;
@@ -130,6 +133,15 @@ std::string ManifestToYaml(const Manifest& m) {
       e << YAML::Key << "temperatures" << YAML::Value << YAML::Flow << t << YAML::Key
         << "calibrated" << YAML::Value << YAML::Flow << g.calibrated;
     }
+    if (std::isfinite(g.reference_cost)) {
+      e << YAML::Key << "reference" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "cost" << YAML::Value << FormatDouble(g.reference_cost) << YAML::Key << "fit_acc"
+        << YAML::Value << FormatDouble(g.reference_fit_acc);
+      if (std::isfinite(g.reference_eval_acc)) {
+        e << YAML::Key << "eval_acc" << YAML::Value << FormatDouble(g.reference_eval_acc);
+      }
+      e << YAML::EndMap;
+    }
     e << YAML::EndMap;
   }
   e << YAML::EndSeq << YAML::Key << "cells" << YAML::Value << YAML::BeginSeq;
@@ -140,41 +152,137 @@ std::string ManifestToYaml(const Manifest& m) {
   return std::string(e.c_str()) + "\n";
 }
 
+namespace {
+
+bool IsHash(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
 Manifest ManifestFromFile(const std::string& path) {
   Manifest m;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    throw InputError(path, "missing: not the output directory of an exitplan sweep");
+  }
+  const std::string text = ReadFile(path);  // names a dangling link, a directory, a FIFO
+  YAML::Node root;
   try {
-    const YAML::Node root = YAML::LoadFile(path);
-    if (root["schema"].as<std::string>() != "exitplan-sweep-manifest/1") {
-      throw InputError(path, "not an exitplan sweep manifest");
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1),
+                     "malformed sweep manifest: " + e.msg);
+  }
+  auto where = [&](const YAML::Node& n) { return YamlWhere(path, n); };
+  auto str = [&](const YAML::Node& parent, const char* key) {
+    const YAML::Node n = parent[key];
+    if (!n || !n.IsScalar()) {
+      throw InputError(where(n ? n : parent), std::string("manifest: '") + key +
+                                                  "' missing or not a string");
     }
-    m.sweep = root["sweep"].as<std::string>();
-    m.source = root["source"].as<std::string>();
-    m.configs = root["configs"].as<bool>();
-    for (const auto& g : root["groups"]) {
+    return n.as<std::string>();
+  };
+  auto strs = [&](const YAML::Node& parent, const char* key) {
+    const YAML::Node n = parent[key];
+    std::vector<std::string> out;
+    if (!n || !n.IsSequence()) {
+      throw InputError(where(n ? n : parent), std::string("manifest: '") + key +
+                                                  "' missing or not a list");
+    }
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        throw InputError(where(item), std::string("manifest: '") + key + "' holds a non-string");
+      }
+      out.push_back(item.as<std::string>());
+    }
+    return out;
+  };
+  try {
+    if (!root.IsMap() || !root["schema"] || !root["schema"].IsScalar() ||
+        root["schema"].as<std::string>() != "exitplan-sweep-manifest/1") {
+      throw InputError(path, "not an exitplan sweep manifest (schema exitplan-sweep-manifest/1)");
+    }
+    m.sweep = str(root, "sweep");
+    if (!IsHash(m.sweep)) throw InputError(where(root["sweep"]), "manifest: sweep is not a SHA-256");
+    m.source = str(root, "source");
+    const std::string configs = str(root, "configs");
+    if (configs != "true" && configs != "false") {
+      throw InputError(where(root["configs"]), "manifest: configs must be true or false");
+    }
+    m.configs = configs == "true";
+    const YAML::Node groups = root["groups"];
+    if (!groups || !groups.IsSequence() || groups.size() == 0) {
+      throw InputError(where(groups ? groups : root), "manifest: 'groups' missing or empty");
+    }
+    for (const auto& g : groups) {
+      if (!g.IsMap()) throw InputError(where(g), "manifest: a group is not a mapping");
       Group gr;
-      gr.model = g["model"].as<std::string>();
-      gr.target = g["target"].as<std::string>();
-      gr.unit = g["unit"].as<std::string>();
-      gr.score_order = g["score_order"].as<std::string>();
-      gr.dump = g["dump"].as<std::string>();
-      gr.profile = g["profile"].as<std::string>();
-      gr.exit_names = g["exit_names"].as<std::vector<std::string>>();
-      gr.inputs = g["inputs"].as<std::vector<std::string>>();
+      gr.model = str(g, "model");
+      gr.target = str(g, "target");
+      gr.unit = str(g, "unit");
+      gr.score_order = str(g, "score_order");
+      if (gr.score_order != "descending" && gr.score_order != "ascending") {
+        throw InputError(where(g["score_order"]), "manifest: score_order " +
+                                                      QuoteForError(gr.score_order) +
+                                                      " is not descending or ascending");
+      }
+      gr.dump = str(g, "dump");
+      gr.profile = str(g, "profile");
+      gr.exit_names = strs(g, "exit_names");
+      if (gr.exit_names.empty() || gr.exit_names.size() > kMaxExitsInCsv) {
+        throw InputError(where(g["exit_names"]), "manifest: exit_names must name 1.." +
+                                                     std::to_string(kMaxExitsInCsv) + " exits");
+      }
+      gr.inputs = strs(g, "inputs");
       if (g["calibrated"]) {
-        gr.calibrated = g["calibrated"].as<std::vector<std::string>>();
-        for (const auto& t : g["temperatures"]) {
-          gr.temperatures.push_back(ParseDoubleList(t.as<std::string>(), path + " temperatures")[0]);
+        gr.calibrated = strs(g, "calibrated");
+        const YAML::Node t = g["temperatures"];
+        if (!t || !t.IsSequence() || t.size() != gr.exit_names.size()) {
+          throw InputError(where(t ? t : g), "manifest: expected one temperature per exit (" +
+                                                 std::to_string(gr.exit_names.size()) + ")");
+        }
+        for (const auto& v : t) {
+          if (!v.IsScalar()) throw InputError(where(v), "manifest: a temperature is not a number");
+          gr.temperatures.push_back(ParseDouble(v.as<std::string>(),
+                                                where(v) + " temperature", 1e-300, 1e300));
+        }
+      }
+      if (const YAML::Node r = g["reference"]; r && r.IsMap()) {  // absent in older manifests
+        const std::string where = path + " reference";
+        gr.reference_cost = ParseDoubleList(r["cost"].as<std::string>(), where)[0];
+        gr.reference_fit_acc = ParseDoubleList(r["fit_acc"].as<std::string>(), where)[0];
+        if (r["eval_acc"]) {
+          gr.reference_eval_acc = ParseDoubleList(r["eval_acc"].as<std::string>(), where)[0];
         }
       }
       m.groups.push_back(gr);
     }
-    for (const auto& c : root["cells"]) {
-      m.cells.push_back({c[0].as<std::string>(), c[1].as<int>()});
+    const YAML::Node cells = root["cells"];
+    if (!cells || !cells.IsSequence() || cells.size() == 0) {
+      throw InputError(where(cells ? cells : root), "manifest: 'cells' missing or empty");
     }
-  } catch (const YAML::BadFile&) {
-    throw InputError(path, "missing: not the output directory of an exitplan sweep");
+    std::set<std::string> seen;
+    for (const auto& c : cells) {
+      if (!c.IsSequence() || c.size() != 2 || !c[0].IsScalar() || !c[1].IsScalar()) {
+        throw InputError(where(c), "manifest: a cell is not [hash, group]");
+      }
+      const std::string hash = c[0].as<std::string>();
+      if (!IsHash(hash)) {
+        throw InputError(where(c[0]), "manifest: cell " + QuoteForError(hash) +
+                                          " is not a SHA-256 (64 lower-case hex digits)");
+      }
+      if (!seen.insert(hash).second) {
+        throw InputError(where(c[0]), "manifest: cell " + hash.substr(0, 12) + " appears twice");
+      }
+      const int group = static_cast<int>(
+          ParseInt(c[1].as<std::string>(), where(c[1]) + " cell group", 0,
+                   static_cast<std::int64_t>(m.groups.size()) - 1));
+      m.cells.push_back({hash, group});
+    }
   } catch (const YAML::Exception& e) {
-    throw InputError(path, std::string("malformed sweep manifest: ") + e.what());
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1),
+                     "malformed sweep manifest: " + e.msg);
   }
   return m;
 }
@@ -183,42 +291,24 @@ std::string CellPath(const std::string& out, const std::string& hash) {
   return out + "/cells/" + hash + ".csv";
 }
 
-// A finished cell result, or nullopt when absent, unreadable or an "error" to retry.
+// A finished cell result, or nullopt when there is none yet. A cell file that is not what exitplan
+// writes (cells are never half-written: WriteFileAtomic) is refused, naming its field.
 std::optional<ResultRow> ReadCell(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
-  try {
-    std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(path), path);
-    if (rows.size() != 1) return std::nullopt;
-    return rows[0];
-  } catch (const InputError&) {
-    return std::nullopt;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return std::nullopt;
+  std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(path), path);
+  if (rows.size() != 1) {
+    throw InputError(path, "a cell result holds one row, found " + std::to_string(rows.size()) +
+                               " (remove the file to compute the cell again)");
   }
+  return rows[0];
 }
 
-bool Failed(const ResultRow& r) { return !r.has_solution(); }
+bool Failed(const ResultRow& r) { return !r.has_policy(); }
 
 std::string Describe(const ResultRow& r) {
   return r.model + "/" + r.target + " " + r.method + " " + r.measure + " budget " +
          FormatDouble(r.budget);
-}
-
-// A run killed while writing a cell leaves "<hash>.csv.tmp.<pid>" behind (WriteFileAtomic); the
-// final names are never half-written. Removes those whose process is gone (on this host: a live
-// shard sharing the directory keeps its files).
-void RemoveStaleTemporaries(const std::string& dir) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    const auto at = name.rfind(".tmp.");
-    if (at == std::string::npos) continue;
-    const std::string pid_text = name.substr(at + 5);
-    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
-    const long pid = std::stol(pid_text);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      fs::remove(e.path(), ec);
-    }
-  }
 }
 
 }  // namespace internal::sweep
@@ -235,15 +325,15 @@ std::vector<SweepCell> EnumerateCells(const SweepSpec& spec,
       const double full = p.FullCost();
       for (std::size_t me = 0; me < spec.methods.size(); ++me) {
         for (const std::string& measure : spec.methods[me].measures) {
-          for (double b : spec.budgets.values) {
+          for (const Budget& b : spec.budgets.items) {
             SweepCell c;
             c.index = static_cast<int>(cells.size());
             c.model = static_cast<int>(mi);
             c.method = static_cast<int>(me);
             c.target = TargetName(p);
             c.measure = measure;
-            c.budget_value = b;
-            c.budget = spec.budgets.relative ? b * full : b;
+            c.budget_value = b.value;
+            c.budget = b.Resolve(full, p.unit);
             cells.push_back(c);
           }
         }

@@ -11,6 +11,7 @@
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
 #include "dse/internal/sweep_internal.hpp"
+#include "dse/options.hpp"
 #include "dse/placement.hpp"
 #include "dse/sweep.hpp"
 #include "optim/eenet.hpp"
@@ -32,89 +33,29 @@ std::mutex& RegistryMutex() {
 }
 std::map<std::string, SweepMethodFn>& Registry();
 
-double OptionDouble(const std::string& key, const std::string& value) {
-  const std::vector<double> v = ParseDoubleList(value, "option " + key);
-  if (v.size() != 1) throw InputError("option " + key, "expected one number, found '" + value + "'");
-  return v[0];
+// A method's `options:` through the option registry (dse/options.hpp); the keys were checked
+// against the method when the sweep file was parsed, the values again here.
+MethodSettings SettingsOf(const SweepMethod& m) {
+  OptionValues v;
+  for (const auto& [key, value] : m.options) v.Set(key, value, "option " + key + " of method " + m.method);
+  MethodSettings s;
+  v.ApplyTo(s);
+  return s;
 }
 
-int OptionInt(const std::string& key, const std::string& value) {
-  const double v = OptionDouble(key, value);
-  if (v != std::floor(v) || std::fabs(v) > 2e9) {
-    throw InputError("option " + key, "expected an integer, found '" + value + "'");
-  }
-  return static_cast<int>(v);
-}
-bool OptionBool(const std::string& key, const std::string& value) {
-  if (value == "true" || value == "yes") return true;
-  if (value == "false" || value == "no") return false;
-  throw InputError("option " + key, "expected true or false, found '" + value + "'");
-}
+SolverOptions ThresholdOptions(const SweepMethod& m) { return SettingsOf(m).solver; }
 
-// The `options:` keys of threshold methods, one line each: key -> the SolverOptions field
-// (optim/solve.hpp and the method headers document units and ranges).
-using Setter = void (*)(SolverOptions&, const std::string&, const std::string&);
-const std::map<std::string, Setter>& ThresholdOptionTable() {
-  static const std::map<std::string, Setter> table = {
-      {"seed", [](SolverOptions& o, const std::string& k, const std::string& v) {
-         const int s = OptionInt(k, v);
-         if (s < 0) throw InputError("option seed", "must be >= 0");
-         o.seed = static_cast<unsigned>(s);
-       }},
-      {"box_lo", [](SolverOptions& o, const std::string& k, const std::string& v) { o.box_lo = OptionDouble(k, v); }},
-      {"box_hi", [](SolverOptions& o, const std::string& k, const std::string& v) { o.box_hi = OptionDouble(k, v); }},
-      {"budget_margin", [](SolverOptions& o, const std::string& k, const std::string& v) { o.budget_margin = OptionDouble(k, v); }},
-      {"margin_resamples", [](SolverOptions& o, const std::string& k, const std::string& v) { o.margin_resamples = OptionInt(k, v); }},
-      {"margin_rounds", [](SolverOptions& o, const std::string& k, const std::string& v) { o.margin_rounds = OptionInt(k, v); }},
-      {"accuracy_drop", [](SolverOptions& o, const std::string& k, const std::string& v) { o.accuracy_drop = OptionDouble(k, v); }},
-      {"target_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.target_iters = OptionInt(k, v); }},
-      {"quantile_p_step", [](SolverOptions& o, const std::string& k, const std::string& v) { o.geometric.quantile_p_step = OptionDouble(k, v); }},
-      {"steepness", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.steepness = OptionDouble(k, v); }},
-      {"beta", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.beta = OptionDouble(k, v); }},
-      {"beta_scale", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.beta_scale = OptionDouble(k, v); }},
-      {"gamma", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.gamma = OptionDouble(k, v); }},
-      {"outer_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.outer_iters = OptionInt(k, v); }},
-      {"inner_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.inner_iters = OptionInt(k, v); }},
-      {"eta", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.eta = OptionDouble(k, v); }},
-      {"mu", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.mu = OptionDouble(k, v); }},
-      {"warm_start", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.warm_start = OptionBool(k, v); }},
-      {"precision", [](SolverOptions& o, const std::string&, const std::string& v) { o.ippp.precision = v; }},
-      {"nlopt_algorithm", [](SolverOptions& o, const std::string&, const std::string& v) { o.ippp.nlopt_algorithm = v; }},
-      {"nlopt_xtol", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_xtol = OptionDouble(k, v); }},
-      {"nlopt_max_evals", [](SolverOptions& o, const std::string& k, const std::string& v) { o.ippp.nlopt_max_evals = OptionInt(k, v); }},
-      {"lambda_iters", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.lambda_iters = OptionInt(k, v); }},
-      {"max_sweeps", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.max_sweeps = OptionInt(k, v); }},
-      {"start_ippp", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.start_ippp = OptionBool(k, v); }},
-      {"start_heuristics", [](SolverOptions& o, const std::string& k, const std::string& v) { o.exact.start_heuristics = OptionBool(k, v); }},
-  };
-  return table;
-}
-
-// Applies the sweep's `options:` of a threshold method. An unknown key or a bad value is a cell
-// error (the sweep records it and goes on), naming the method and the known keys.
-SolverOptions ThresholdOptions(const SweepMethod& m, const std::set<std::string>& also = {}) {
-  SolverOptions o;
-  const auto& table = ThresholdOptionTable();
-  for (const auto& [key, value] : m.options) {
-    if (also.count(key)) continue;  // the caller's own keys (placement methods)
-    auto it = table.find(key);
-    if (it == table.end()) {
-      std::string known;
-      for (const auto& kv : table) known += (known.empty() ? "" : ", ") + kv.first;
-      for (const auto& a : also) known += ", " + a;
-      throw InputError("option '" + key + "' of method " + m.method,
-                       "unknown option (known: " + known + ")");
-    }
-    it->second(o, key, value);
+// `ca` of the placement rules: agreement with the final exit (the default) or labels.
+const CorrectMatrix* CaCorrect(const SweepCellInput& in) {
+  auto it = in.method->options.find("ca");
+  const Target ca = TargetFromString(it == in.method->options.end() ? "agreement" : it->second,
+                                     "option ca");
+  if (ca == Target::kAgreement && !in.dump->fit.has_logits()) {
+    throw InputError("option ca of method " + in.method->method,
+                     "agreement with the final exit needs logits, but this is a scores-mode dump: "
+                     "give ca: labels");
   }
-  if (const std::string bad = o.Validate(); !bad.empty()) {
-    std::string one = bad;
-    for (char& ch : one) {
-      if (ch == '\n') ch = ';';
-    }
-    throw InputError("options of method " + m.method, one);
-  }
-  return o;
+  return &in.dump->fit.Correct(ca);
 }
 
 void FillEval(const SweepCellInput& in, const Policy& policy, ResultRow& row) {
@@ -132,7 +73,7 @@ void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row)
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   row.kept_exits = s.policy.kept.empty() ? in.kept : s.policy.kept;
-  if (!s.ok()) return;
+  if (!s.has_policy()) return;  // over-budget answers keep their figures (labelled, off the front)
   row.thresholds = s.policy.thresholds;
   row.fit_acc = s.fit.accuracy;
   row.fit_cost = s.fit.mean_cost;
@@ -140,9 +81,8 @@ void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row)
   FillEval(in, s.policy, row);
 }
 
-// Placement methods (dse/, issue 4) choose the kept exits themselves at the cell's budget; the
+// Placement methods (dse/) choose the kept exits themselves at the cell's budget; the
 // thresholds come from a threshold method (`solver:` option, default exact).
-const std::set<std::string> kPlacementKeys = {"solver", "max_candidates", "prune", "reuse"};
 
 PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
   PlacementProblem p;
@@ -158,11 +98,8 @@ PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
 }
 
 ThresholdSolverFn PlacementSolver(const SweepMethod& m) {
-  const SolverOptions o = ThresholdOptions(m, kPlacementKeys);
-  auto it = m.options.find("solver");
-  const Method method =
-      it == m.options.end() ? Method::kExact : MethodFromString(it->second, "option solver");
-  return SolverFor(method, o);
+  const MethodSettings s = SettingsOf(m);
+  return SolverFor(MethodFromString(s.placement_solver, "option solver"), s.solver);
 }
 
 void FillPolicy(const Policy& policy, const Evaluation& fit, const Evaluation& eval,
@@ -189,23 +126,17 @@ void RunGreedy(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
 }
 
-int IntOption(const SweepMethod& m, const std::string& key, int fallback) {
-  auto it = m.options.find(key);
-  return it == m.options.end() ? fallback : OptionInt(key, it->second);
-}
-bool BoolOption(const SweepMethod& m, const std::string& key, bool fallback) {
-  auto it = m.options.find(key);
-  return it == m.options.end() ? fallback : OptionBool(key, it->second);
-}
-
 void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   const PlacementProblem p = MakePlacementProblem(in);
-  ExhaustiveOptions e;
+  const MethodSettings st = SettingsOf(*in.method);
+  ExhaustiveOptions e = st.exhaustive;
   e.budgets = {in.budget};
   e.threads = 1;  // the sweep already runs cells in parallel
-  e.max_candidates = IntOption(*in.method, "max_candidates", e.max_candidates);
-  e.prune = BoolOption(*in.method, "prune", e.prune);
-  e.reuse = BoolOption(*in.method, "reuse", e.reuse);
+  if (in.method->options.count("max_candidates")) e.max_candidates = st.exhaustive.max_candidates;
+  if (st.fast && st.placement_solver != "exact") {
+    throw InputError("option fast of method exhaustive", "the fast path exists for solver exact only");
+  }
+  e.exact_path = st.fast;
   const ExhaustiveSummary s = Exhaustive(p, e, PlacementSolver(*in.method));
   const int best = s.best_per_budget.empty() ? -1 : s.best_per_budget[0];
   if (best < 0) {
@@ -221,88 +152,35 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
 
 // Budget-free placement rules (flop-score, greedy-th, greedy-efficiency) choose a policy from a
 // tolerance T (option `tolerance`, and `th` for greedy-th) without a budget: the cell reports that
-// policy at every budget, as infeasible when its fit cost exceeds the budget.
-void BudgetCheck(const SweepCellInput& in, ResultRow& row) {
-  if (row.has_solution() && row.fit_cost > in.budget * (1 + 1e-12)) {
-    row.outcome = ToString(Outcome::kInfeasible);
-    row.message = "the rule's policy costs " + FormatDouble(row.fit_cost) + " > budget";
-    row.fit_acc = row.fit_cost = row.eval_acc = row.eval_cost = std::nan("");
-  }
-}
-
-double DoubleOption(const SweepMethod& m, const std::string& key, double fallback) {
-  auto it = m.options.find(key);
-  return it == m.options.end() ? fallback : OptionDouble(key, it->second);
-}
-
-void CheckOnly(const SweepMethod& m, const std::set<std::string>& known) {
-  for (const auto& kv : m.options) {
-    if (!known.count(kv.first)) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw InputError("option '" + kv.first + "' of method " + m.method,
-                       "unknown option (known: " + list + ")");
-    }
-  }
-}
+// policy at every budget, labelled over_budget by the sweep (LabelRowBudget) where its fit cost
+// exceeds the budget.
 
 void RunRule(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
-  CheckOnly(*in.method, {"tolerance", "th"});
-  const PlacementProblem p = MakePlacementProblem(in);
-  GreedyOptions g;
+  PlacementProblem p = MakePlacementProblem(in);
+  p.ca_correct = CaCorrect(in);
+  GreedyOptions g = SettingsOf(*in.method).greedy;
   g.rule = rule;
-  g.tolerance = DoubleOption(*in.method, "tolerance", g.tolerance);
-  g.th = DoubleOption(*in.method, "th", g.th);
   g.budget = in.budget;
   const GreedySummary s = Greedy(p, g);
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
-  BudgetCheck(in, row);
 }
 
 void RunFlopScore(const SweepCellInput& in, ResultRow& row) {
-  CheckOnly(*in.method, {"tolerance", "max_candidates"});
-  const PlacementProblem p = MakePlacementProblem(in);
-  FlopScoreOptions o;
-  o.tolerance = DoubleOption(*in.method, "tolerance", o.tolerance);
-  o.max_candidates = IntOption(*in.method, "max_candidates", o.max_candidates);
+  PlacementProblem p = MakePlacementProblem(in);
+  p.ca_correct = CaCorrect(in);
+  FlopScoreOptions o = SettingsOf(*in.method).flop_score;
   o.threads = 1;  // the sweep already runs cells in parallel
   const FlopScoreSummary s = FlopScore(p, o);
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
-  BudgetCheck(in, row);
 }
 
-// EENet (optim/eenet.hpp, issue 5): a learned utility scorer trained per cell at its budget; the
+// EENet (optim/eenet.hpp): a learned utility scorer trained per cell at its budget; the
 // row's measure is "eenet" and its thresholds apply to the scorer's outputs.
-EENetOptions EENetOptionsFrom(const SweepMethod& m) {
-  EENetOptions o;
-  for (const auto& [key, value] : m.options) {
-    if (key == "hidden_ratio") o.hidden_ratio = OptionDouble(key, value);
-    else if (key == "learning_rate") o.learning_rate = OptionDouble(key, value);
-    else if (key == "alpha") o.alpha = OptionDouble(key, value);
-    else if (key == "beta") o.beta = OptionDouble(key, value);
-    else if (key == "weight_decay") o.weight_decay = OptionDouble(key, value);
-    else if (key == "batch_size") o.batch_size = OptionInt(key, value);
-    else if (key == "max_epochs") o.max_epochs = OptionInt(key, value);
-    else if (key == "patience") o.patience = OptionInt(key, value);
-    else if (key == "holdout_fraction") o.holdout_fraction = OptionDouble(key, value);
-    else if (key == "budget_fit") o.budget_fit = BudgetFitFromString(value, "option budget_fit");
-    else if (key == "seed") o.seed = static_cast<unsigned>(OptionInt(key, value));
-    else {
-      throw InputError("option '" + key + "' of method eenet",
-                       "unknown option (known: alpha, batch_size, beta, budget_fit, "
-                       "hidden_ratio, holdout_fraction, learning_rate, max_epochs, patience, "
-                       "seed, weight_decay)");
-    }
-  }
-  if (const std::string bad = o.Validate(); !bad.empty()) {
-    throw InputError("options of method eenet", bad.substr(0, bad.find('\n')));
-  }
-  return o;
-}
+EENetOptions EENetOptionsFrom(const SweepMethod& m) { return SettingsOf(m).eenet; }
 
 void RunEENet(const SweepCellInput& in, ResultRow& row) {
   const EENetOptions o = EENetOptionsFrom(*in.method);
@@ -313,7 +191,7 @@ void RunEENet(const SweepCellInput& in, ResultRow& row) {
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   row.kept_exits = s.policy.kept;
-  if (!s.ok()) return;
+  if (!HasPolicy(s.outcome)) return;
   Evaluation eval;
   if (in.dump->eval) {
     const ScoreMatrix q = s.scorer.Score(*in.dump->eval);

@@ -52,13 +52,24 @@ std::string Fix(double v) {
 }  // namespace
 
 void WriteReports(const Manifest& m, const std::string& out, const std::string& command_line,
-                  SweepSummary& summary) {
-  std::vector<std::vector<ResultRow>> rows(m.groups.size());
+                  SweepSummary& summary, void (*before_rename)(int)) {
+  std::vector<ResultRow> cells;
   for (const auto& [hash, group] : m.cells) {
     std::optional<ResultRow> r = ReadCell(CellPath(out, hash));
     if (!r) throw InputError(CellPath(out, hash), "missing cell result");
-    rows[group].push_back(*r);
+    cells.push_back(*r);
   }
+  OutputSet set;
+  AddReports(m, cells, out, command_line, set, summary);
+  set.Commit(before_rename);
+}
+
+void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const std::string& out,
+                const std::string& command_line, OutputSet& set, SweepSummary& summary) {
+  std::vector<std::vector<ResultRow>> rows(m.groups.size());
+  for (std::size_t i = 0; i < m.cells.size(); ++i) rows[m.cells[i].second].push_back(cells[i]);
+  set.ReplaceDirectory(out + "/reports");
+  if (m.configs) set.ReplaceDirectory(out + "/configs");
   std::ostringstream md;
   md << "# exitplan sweep summary\n\nSweep `" << m.source << "` (" << m.cells.size()
      << " cells). Pareto front chosen on the fit split; accuracy and cost measured on the eval "
@@ -68,19 +79,25 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
     std::vector<ResultRow>& rs = rows[g];
     MarkPareto(rs);
     const std::string base = out + "/reports/" + SafeName(gr.model) + "__" + SafeName(gr.target);
-    WriteFileAtomic(base + ".csv", ResultsToCsv(rs));
+    set.Add(base + ".csv", ResultsToCsv(rs));
     PlotOptions po;
     po.title = gr.model + " / " + gr.target;
-    WritePlotSvg(base + ".svg", rs, po);
+    // The reference on the plotted split: eval when the rows have eval figures, else fit.
+    const bool eval = std::any_of(rs.begin(), rs.end(), [](const ResultRow& r) {
+      return !std::isnan(r.eval_acc) && !std::isnan(r.eval_cost);
+    });
+    po.reference_cost = gr.reference_cost;
+    po.reference_acc = eval ? gr.reference_eval_acc : gr.reference_fit_acc;
+    set.Add(base + ".svg", PlotSvg(rs, po));
     summary.reports.push_back(base + ".csv");
     summary.reports.push_back(base + ".svg");
 
     md << "\n## " << gr.model << " / " << gr.target << " (" << gr.unit << ")\n\n"
        << "Report: `reports/" << fs::path(base).filename().string() << ".csv`, plot: `reports/"
        << fs::path(base).filename().string() << ".svg`\n\n"
-       << "| method | measure | cells | solved | on front | eval acc % (lowest budget) | eval "
-          "acc % (highest budget) | eval cost range | mean s/cell |\n"
-       << "|---|---|---:|---:|---:|---:|---:|---|---:|\n";
+       << "| method | measure | cells | solved | over budget | on front | eval acc % (lowest "
+          "budget) | eval acc % (highest budget) | eval cost range | mean s/cell |\n"
+       << "|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n";
     std::vector<std::pair<std::string, std::string>> series;
     for (const ResultRow& r : rs) {
       if (std::find(series.begin(), series.end(), std::make_pair(r.method, r.measure)) ==
@@ -89,13 +106,14 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
       }
     }
     for (const auto& [method, measure] : series) {
-      int cells = 0, solved = 0, front = 0;
+      int cells = 0, solved = 0, over = 0, front = 0;
       double secs = 0, lo_b = INFINITY, hi_b = -INFINITY, acc_lo = NAN, acc_hi = NAN;
       double cmin = INFINITY, cmax = -INFINITY;
       for (const ResultRow& r : rs) {
         if (r.method != method || r.measure != measure) continue;
         ++cells;
         secs += r.seconds;
+        over += OverBudget(r);
         if (!r.has_solution()) continue;
         ++solved;
         front += r.pareto;
@@ -107,7 +125,7 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
         cmax = std::max(cmax, cost);
       }
       md << "| " << method << " | " << measure << " | " << cells << " | " << solved << " | "
-         << front << " | " << Pct(acc_lo) << " | " << Pct(acc_hi) << " | "
+         << over << " | " << front << " | " << Pct(acc_lo) << " | " << Pct(acc_hi) << " | "
          << (solved ? Fix(cmin) + " - " + Fix(cmax) : "-") << " | " << Fix(secs / std::max(1, cells))
          << " |\n";
     }
@@ -178,13 +196,14 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
         std::snprintf(name, sizeof name, "row%04zu", i + 1);
         const std::string stem = cdir + "/" + name + "_" + SafeName(rs[i].method) + "_" +
                                  SafeName(rs[i].measure);
-        WriteFileAtomic(stem + ".yaml", ConfigToYaml(c));
-        WriteFileAtomic(stem + ".json", ConfigToJson(c));
+        set.Add(stem + ".yaml", ConfigToYaml(c));
+        set.Add(stem + ".json", ConfigToJson(c));
         summary.reports.push_back(stem + ".yaml");
       }
     }
   }
-  WriteFileAtomic(out + "/summary.md", md.str());
+  set.Add(out + "/summary.md", md.str());
+  set.SetMarker(out + "/summary.md");
   summary.reports.push_back(out + "/summary.md");
 }
 

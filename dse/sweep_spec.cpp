@@ -7,7 +7,9 @@
 #include <set>
 #include <string>
 
+#include "dse/options.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/yaml_check.hpp"
@@ -18,7 +20,7 @@ namespace exitplan {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Sweep file parsing (yaml-cpp; unknown/duplicate keys checked by hand, DEPENDENCIES.md trap 7).
+// Sweep file parsing (yaml-cpp, which accepts unknown and duplicate keys: both checked by hand).
 
 struct Yaml {
   std::string source;
@@ -193,6 +195,9 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     if (mn["exits"]) m.exits = y.Str(mn["exits"], "exits");
     if (mn["calibrate"]) m.calibrate = y.Bool(mn["calibrate"], "calibrate");
     if (mn["options"]) {
+      // Every key must be a registry option that applies to this method (a placement search:
+      // also its solver's options), with a valid value: refused here, with the line, not when
+      // cells run.
       const YAML::Node on = mn["options"];
       if (!on.IsMap()) throw InputError(y.Where(on), "options: expected a mapping");
       std::set<std::string> seen;
@@ -202,6 +207,22 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
           throw InputError(y.Where(kv.first), "duplicate key '" + key + "' in options");
         }
         m.options[key] = Scalar(kv.second);
+      }
+      const bool declared = MethodOptionKeys(m.method) != "none" || IsSearchMethod(m.method);
+      const auto solver = m.options.find("solver");
+      for (const auto& kv : on) {
+        const std::string key = kv.first.as<std::string>();
+        const OptionSpec* o = FindOption(key);
+        if (!o || (o->methods.empty() && declared)) {
+          throw InputError(y.Where(kv.first), "unknown option '" + key + "' of method " +
+                                                  m.method + " (it takes: " +
+                                                  MethodOptionKeys(m.method) + ")");
+        }
+        if (!declared) continue;  // a method registered elsewhere checks its own options
+        const std::string why =
+            CheckApplies(*o, m.method, solver == m.options.end() ? "" : solver->second);
+        if (!why.empty()) throw InputError(y.Where(kv.first), why);
+        CheckOptionValue(*o, m.options[key], y.Where(kv.second) + ": option " + key);
       }
     }
     for (const std::string& ms : m.measures) {
@@ -213,37 +234,30 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     spec.methods.push_back(m);
   }
 
+  // Budgets: the one grammar of profiles/budget.hpp, as a list of items (each may be a range)
+  // or one string: [30%, 50%, 2ms] or "20%:100%:20". A bare number is absolute (profile unit).
   const YAML::Node b = root["budgets"];
+  if (b.IsMap()) {
+    throw InputError(y.Where(b), "budgets: write a list in the budget grammar, e.g. budgets: "
+                                 "[30%, 50%, 80%] or budgets: \"20%:100%:20\" (a bare number is "
+                                 "absolute, in the profile's unit; see docs/formats.md)");
+  }
+  std::vector<YAML::Node> items;
   if (b.IsSequence()) {
-    for (const auto& v : b) spec.budgets.values.push_back(y.Num(v, "budgets"));
+    for (const auto& v : b) items.push_back(v);
   } else {
-    y.Keys(b, {"relative", "values", "range"}, "budgets");
-    if (b["relative"]) spec.budgets.relative = y.Bool(b["relative"], "relative");
-    if (b["values"]) {
-      if (!b["values"].IsSequence()) throw InputError(y.Where(b["values"]), "values: expected a list");
-      for (const auto& v : b["values"]) spec.budgets.values.push_back(y.Num(v, "values"));
+    items.push_back(b);
+  }
+  for (const YAML::Node& v : items) {
+    if (!v.IsScalar()) throw InputError(y.Where(v), "budgets: expected a budget such as 40% or 2ms");
+    for (const Budget& x : ParseBudgets(v.as<std::string>(), y.Where(v) + ": budgets")) {
+      spec.budgets.items.push_back(x);
     }
-    if (b["range"]) {
-      const YAML::Node r = b["range"];
-      y.Keys(r, {"from", "to", "count"}, "budgets range");
-      for (const char* need : {"from", "to", "count"}) {
-        if (!r[need]) throw InputError(y.Where(r), std::string("range: missing key '") + need + "'");
-      }
-      const double from = y.Num(r["from"], "from"), to = y.Num(r["to"], "to");
-      const int count = y.Int(r["count"], "count");
-      if (count < 1) throw InputError(y.Where(r["count"]), "count: must be >= 1");
-      if (to < from) throw InputError(y.Where(r["to"]), "to: must be >= from");
-      for (int i = 0; i < count; ++i) {
-        spec.budgets.values.push_back(count == 1 ? from : from + (to - from) * i / (count - 1));
-      }
+    if (spec.budgets.items.size() > static_cast<std::size_t>(kMaxBudgets)) {
+      throw InputError(y.Where(v), "budgets: more than " + std::to_string(kMaxBudgets));
     }
   }
-  if (spec.budgets.values.empty()) throw InputError(y.Where(b), "budgets: no budget given");
-  for (double v : spec.budgets.values) {
-    if (!(v > 0)) {
-      throw InputError(y.Where(b), "budgets: " + FormatDouble(v) + " is not > 0");
-    }
-  }
+  if (spec.budgets.items.empty()) throw InputError(y.Where(b), "budgets: no budget given");
   return spec;
 }
 

@@ -58,6 +58,8 @@ enum class Outcome {
   kOverBudget,
 };
 std::string ToString(Outcome outcome);
+// Relative tolerance of every "within budget" test: fit cost <= budget x (1 + kBudgetTolerance).
+inline constexpr double kBudgetTolerance = 1e-9;
 // The answer is a policy that meets the budget.
 inline bool HasSolution(Outcome o) {
   return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit ||

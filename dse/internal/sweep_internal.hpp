@@ -3,6 +3,7 @@
 // dse/sweep_reports.cpp (reports) and dse/sweep.cpp (running and merging).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "dse/report.hpp"
 #include "dse/sweep.hpp"
 #include "profiles/dump.hpp"
+#include "profiles/io.hpp"
 #include "profiles/profile.hpp"
 
 namespace exitplan::internal::sweep {
@@ -49,6 +51,11 @@ struct Group {
   std::vector<std::string> inputs;  // "name sha256"
   std::vector<double> temperatures;     // fitted per exit when some method calibrates
   std::vector<std::string> calibrated;  // labels of the methods using them
+  // The final-exit reference of the plots: every exit kept, every sample to the final exit (full
+  // cost; accuracy against the labels on each split). NaN when unknown (older manifests).
+  double reference_cost = std::numeric_limits<double>::quiet_NaN();
+  double reference_fit_acc = std::numeric_limits<double>::quiet_NaN();
+  double reference_eval_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Manifest {
@@ -63,21 +70,26 @@ std::string ManifestToYaml(const Manifest& m);
 Manifest ManifestFromFile(const std::string& path);
 
 std::string CellPath(const std::string& out, const std::string& hash);
-// A finished cell result, or nullopt when absent, unreadable or an "error" to retry.
+// A finished cell result, or nullopt when absent; throws InputError for a damaged cell file.
 std::optional<ResultRow> ReadCell(const std::string& path);
+// No policy at all (error, infeasible, failure); over-budget rows are not failures (they are
+// counted apart).
 bool Failed(const ResultRow& r);
+// A policy over its budget (outcome over_budget, or fit cost above the budget).
+inline bool OverBudget(const ResultRow& r) { return r.has_policy() && !r.has_solution(); }
 std::string Describe(const ResultRow& r);
-
-// A run killed while writing a cell leaves "<hash>.csv.tmp.<pid>" behind (WriteFileAtomic); the
-// final names are never half-written. Removes those whose process is gone (on this host: a live
-// shard sharing the directory keeps its files).
-void RemoveStaleTemporaries(const std::string& dir);
 
 // --- dse/sweep_reports.cpp
 
 // Writes <out>/reports/<model>__<target>.{csv,svg}, <out>/summary.md and (when the manifest says
-// so) the deployment configs of the front's rows; appends the files written to summary.reports.
+// so) the deployment configs of the front's rows, all or none (OutputSet: reports/ and configs/
+// are replaced whole, summary.md is written last and exists only beside a complete set); appends
+// the files written to summary.reports. `before_rename`: OutputSet::Commit's test hook.
 void WriteReports(const Manifest& m, const std::string& out, const std::string& command_line,
-                  SweepSummary& summary);
+                  SweepSummary& summary, void (*before_rename)(int) = nullptr);
+// The same into `set` (not committed), from the cell results `cells` (one per m.cells, in order).
+// Throws InputError (a row that cannot become a config) before anything is written.
+void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const std::string& out,
+                const std::string& command_line, OutputSet& set, SweepSummary& summary);
 
 }  // namespace exitplan::internal::sweep
