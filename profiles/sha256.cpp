@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,19 +58,33 @@ std::string Sha256Hex(const std::string& bytes) {
 }
 
 std::string Sha256File(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw InputError(path, std::string("cannot open for reading: ") + std::strerror(errno));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it (the same checks
+  // and messages as ReadFile in profiles/io.cpp).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    struct stat st;
+    if (err == ENOENT && ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      throw InputError(path, "cannot open for reading: a dangling symbolic link");
+    }
+    throw InputError(path, std::string("cannot open for reading: ") + std::strerror(err));
+  }
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw InputError(path, S_ISDIR(st.st_mode) ? "is a directory (expected a file)"
+                                               : "is not a regular file (a FIFO, device or socket)");
+  }
   Hasher h;
   std::vector<char> buf(std::size_t{1} << 20);
   for (;;) {
     const ssize_t got = ::read(fd, buf.data(), buf.size());
     if (got == 0) break;
     if (got < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       throw InputError(path, std::string("cannot read: ") + std::strerror(errno));
     }
     h.Update(buf.data(), static_cast<std::size_t>(got));
