@@ -2,9 +2,9 @@
 // model, or a re-run) does not redo the pass over the logits.
 //
 // An entry is keyed by the SHA-256 of: a format version, the content SHA-256 of every input file
-// (logits and labels), the layout and the exact per-exit temperatures. Hashing a file costs about
-// as much as the feature pass itself (OpenSSL SHA-256 runs at ~1.3 GB/s per core, the pass at
-// several GB/s), so each file's content hash is remembered beside the cache under the file's
+// (logits and labels), the layout and the exact per-exit temperatures. Hashing a file costs more
+// than the feature pass itself (OpenSSL SHA-256 runs at ~1.3 GB/s on one core, the pass at
+// about 2 GB/s per core), so each file's content hash is remembered beside the cache under the file's
 // identity (device, inode, size, modification and status-change times in nanoseconds): a file is
 // re-hashed only when one of those changes. The status-change time cannot be set by any program
 // and changes on every write, so an edited file is always re-hashed. The one window - a file

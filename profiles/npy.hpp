@@ -33,6 +33,17 @@ class NpyArray {
   // vectorised readers (profiles/features.cpp) of C-order native arrays.
   const unsigned char* raw_data() const { return data_; }
   bool native_byte_order() const { return !swap_; }
+  // The elements in storage order, and what keeps them alive (the mapping, a buffer, or a
+  // caller's array).
+  const void* data() const { return data_; }
+  const std::shared_ptr<const void>& owner() const { return owner_; }
+
+  // A view of `shape` elements held by `owner` at `data` (e.g. a NumPy array handed over from
+  // Python): nothing is copied. `descr` is the NumPy type string ("<f4"); C order unless
+  // `fortran_order`. Throws InputError naming `source` for a dtype ReadNpy would refuse.
+  static NpyArray View(std::shared_ptr<const void> owner, const void* data, const std::string& descr,
+                       std::vector<std::size_t> shape, bool fortran_order,
+                       const std::string& source);
 
   // Element at C-order (row-major) linear index i, converted to double. Handles Fortran order and
   // byte order.
@@ -46,6 +57,8 @@ class NpyArray {
  private:
   friend NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes,
                            std::size_t length, const std::string& source);
+  // Sets kind, item size and byte order from a NumPy type string such as "<f4".
+  void SetDtype(const std::string& descr);
   double Load(std::size_t storage_index) const;
   std::size_t StorageIndex(std::size_t c_index) const;
 

@@ -31,8 +31,8 @@ namespace exitplan {
 struct ExitSoftmax {
   int arg = 0;            // argmax class (first of ties)
   double sum = 0.0;       // s = sum_q exp(z_q - z_max); p_q = exp_q / s
-  double max_prob = 0.0;  // 1 / s (max softmax probability)
-  double entropy = 0.0;   // 1 - H(p) / log C (normalised entropy confidence); 1 when C = 1
+  double max_prob = 0.0;  // 1 / s (max softmax probability; Ilhan et al. 2023 eq. 5)
+  double entropy = 0.0;   // 1 - H(p) / log C (Ilhan et al. 2023 eq. 6); 1 when C = 1
   double margin = 0.0;    // top-1 minus top-2 probability; 1 when C = 1
 };
 
