@@ -176,7 +176,9 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
     }
     s.labels[i] = static_cast<std::int32_t>(v);
   }
-  if (!options.cache_dir.empty() && logits.size() * logits.item_size() >= options.cache_min_bytes) {
+  // Cached only when read from files (their content hashes are the key).
+  if (!options.cache_dir.empty() && !inputs.empty() &&
+      logits.size() * logits.item_size() >= options.cache_min_bytes) {
     s.cache_dir_ = options.cache_dir;
     s.cache_inputs_ = std::move(inputs);
   }
@@ -266,7 +268,7 @@ Dump LoadDump(const std::string& dir, const DumpOptions& options) {
 
 SplitData SplitFromLogits(NpyArray logits, NpyArray labels, const std::string& split,
                           const DumpOptions& options) {
-  return LoadLogits(std::move(logits), std::move(labels), split, options);
+  return LoadLogits(std::move(logits), std::move(labels), split, options, {});  // not cached
 }
 
 SplitData SplitFromScores(NpyArray confidence, NpyArray correct, const std::string& split,
