@@ -7,7 +7,7 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES = cmake g++ make ninja-build pkg-config libeigen3-dev libnlopt-cxx-dev libceres-dev \
-           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev \
+           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev libssl-dev \
            pybind11-dev python3-dev python3-numpy python3-pytest
 FUZZ_PACKAGES = clang libclang-rt-dev
 ASAN_BUILD   ?= build-asan

@@ -41,15 +41,11 @@ void PrintSplit(const SplitData& s) {
   }
   for (Measure m : measures) std::printf(" %23s", ToString(m).c_str());
   std::printf("\n");
+  std::vector<std::vector<std::vector<double>>> quantiles;  // per measure, exit: q10, q50, q90
+  for (Measure m : measures) quantiles.push_back(RowQuantiles(s.Scores(m), {0.1, 0.5, 0.9}));
   for (int j = 0; j < s.k; ++j) {
     std::printf("  %-5d", j + 1);
-    for (Measure m : measures) {
-      const ScoreMatrix& sc = s.Scores(m);
-      std::vector<double> row(s.n);
-      for (int i = 0; i < s.n; ++i) row[i] = sc(j, i);
-      std::printf(" %7.3f/%7.3f/%7.3f", Quantile(row, 0.1), Quantile(row, 0.5),
-                  Quantile(row, 0.9));
-    }
+    for (const auto& q : quantiles) std::printf(" %7.3f/%7.3f/%7.3f", q[j][0], q[j][1], q[j][2]);
     std::printf("\n");
   }
 }

@@ -5,6 +5,7 @@
 
 #include "optim/calibration.hpp"
 #include "profiles/error.hpp"
+#include "profiles/feature_cache.hpp"
 
 namespace exitplan::cli {
 
@@ -17,6 +18,7 @@ DumpOptions DumpOptionsFrom(const OptionValues& v) {
   o.require_eval = v.Has("eval_split") && v.Text("eval_split") != "none";
   o.layout = LayoutFromString(v.Text("layout"));
   o.score_order = ScoreOrderFromString(v.Text("score_order"));
+  if (v.Bool("cache")) o.cache_dir = DefaultFeatureCacheDir();
   return o;
 }
 

@@ -168,6 +168,10 @@ std::vector<OptionSpec> Build() {
       "if score < t)")
       .Choices({"descending", "ascending"}).Default("descending")
       .Commands(Join({kDumpCommands, {"export"}})).Sweep();
+  opt("cache", T::kSwitch,
+      "read and write the logits feature cache ($EXITPLAN_CACHE_DIR, else "
+      "$XDG_CACHE_HOME/exitplan or ~/.cache/exitplan; logits files of 64 MiB or more)")
+      .Default("true").Commands(kDumpCommands);
   opt("profile", T::kText, "cost profile YAML (docs/formats.md)")
       .Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("target", T::kText, "target inside a multi-target profile")

@@ -18,6 +18,7 @@
 #include "dse/internal/sweep_internal.hpp"
 #include "dse/sweep.hpp"
 #include "optim/calibration.hpp"
+#include "profiles/feature_cache.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/numbers.hpp"
@@ -54,6 +55,7 @@ LoadedModel LoadModel(const SweepSpec& spec, const SweepModel& m, bool calibrate
   o.eval_split = spec.eval_split;
   o.layout = LayoutFromString(m.layout, "sweep model " + m.name + " layout");
   o.score_order = ScoreOrderFromString(m.score_order, "sweep model " + m.name + " score_order");
+  o.cache_dir = DefaultFeatureCacheDir();  // EXITPLAN_CACHE_DIR= (empty) turns it off
   out.dump = LoadDump(m.dump, o);
   if (calibrate) {
     if (!out.dump.fit.has_logits()) {

@@ -6,6 +6,8 @@
 
 #include "profiles/error.hpp"
 #include "profiles/memory.hpp"
+#include "profiles/feature_cache.hpp"
+#include "profiles/features.hpp"
 #include "profiles/softmax.hpp"
 
 namespace exitplan {
@@ -60,39 +62,14 @@ void SplitData::ComputeFeatures(const std::vector<double>& temps) {
     throw InputError("temperatures", "expected " + std::to_string(k) + " values, got " +
                                          std::to_string(temperatures.size()));
   }
-  for (int m = 0; m < kNumMeasures; ++m) {
-    if (static_cast<Measure>(m) != Measure::kConfidence) scores_[m].resize(k, n);
+  features_from_cache = false;
+  const std::string key = FeatureCacheKey(*this);
+  if (!key.empty() && ReadCachedFeatures(*this, key)) {
+    features_from_cache = true;
+    return;
   }
-  predicted.resize(k, n);
-  correct.resize(k, n);
-  agrees_final.resize(k, n);
-  ScoreMatrix& max_prob = scores_[static_cast<int>(Measure::kMaxProb)];
-  ScoreMatrix& entropy = scores_[static_cast<int>(Measure::kEntropy)];
-  ScoreMatrix& margin = scores_[static_cast<int>(Measure::kMargin)];
-  ScoreMatrix& patience = scores_[static_cast<int>(Measure::kPatience)];
-  ScoreMatrix& vote = scores_[static_cast<int>(Measure::kVote)];
-  const double log_c = std::log(static_cast<double>(c));
-  std::vector<double> z(c);
-  std::vector<int> votes(c);
-  for (int i = 0; i < n; ++i) {
-    std::fill(votes.begin(), votes.end(), 0);
-    int best_votes = 0;
-    for (int j = 0; j < k; ++j) {
-      Logits(i, j, z.data());
-      const ExitSoftmax sm =
-          ComputeExitSoftmax(z.data(), c, 1.0 / temperatures[j], log_c, logits_.source(), i, j);
-      const int arg = sm.arg;
-      max_prob(j, i) = sm.max_prob;
-      entropy(j, i) = sm.entropy;
-      margin(j, i) = sm.margin;
-      predicted(j, i) = arg;
-      correct(j, i) = arg == labels[i] ? 1 : 0;
-      patience(j, i) = (j > 0 && predicted(j - 1, i) == arg) ? patience(j - 1, i) + 1.0 : 0.0;
-      best_votes = std::max(best_votes, ++votes[arg]);
-      vote(j, i) = static_cast<double>(best_votes) / (j + 1);
-    }
-    for (int j = 0; j < k; ++j) agrees_final(j, i) = predicted(j, i) == predicted(k - 1, i);
-  }
+  ComputeLogitFeatures(*this);
+  if (!key.empty()) WriteCachedFeatures(*this, key);
 }
 
 namespace {
@@ -137,7 +114,6 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
   }
   CheckFeatureMemory(conf.source(), conf.shape()[0], conf.shape()[1],
                      sizeof(double) + sizeof(std::uint8_t));
-  CheckZeroOne(corr);
   SplitData s;
   s.name = split;
   s.source = conf.source();
@@ -146,19 +122,14 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
   s.n = static_cast<int>(conf.shape()[1]);
   if (s.k < 1 || s.n < 1) throw InputError(conf.source(), "empty array " + conf.Describe());
   s.confidence_order = options.score_order;
-  ScoreMatrix& sc = s.scores_[static_cast<int>(Measure::kConfidence)];
-  sc.resize(s.k, s.n);
-  s.correct.resize(s.k, s.n);
-  for (int j = 0; j < s.k; ++j) {
-    for (int i = 0; i < s.n; ++i) {
-      const std::size_t idx = static_cast<std::size_t>(j) * s.n + i;
-      const double v = conf.At(idx);
-      if (std::isnan(v)) {
-        throw InputError(conf.source(), "NaN confidence at exit " + std::to_string(j + 1) +
-                                            ", sample " + std::to_string(i));
+  if (!LoadScoreFeatures(conf, corr, s)) {
+    // Name the first bad value, in the order the arrays are stored.
+    CheckZeroOne(corr);
+    for (std::size_t idx = 0; idx < conf.size(); ++idx) {
+      if (std::isnan(conf.At(idx))) {
+        throw InputError(conf.source(), "NaN confidence at exit " + std::to_string(idx / s.n + 1) +
+                                            ", sample " + std::to_string(idx % s.n));
       }
-      sc(j, i) = v;
-      s.correct(j, i) = corr.At(idx) != 0.0;
     }
   }
   s.temperatures.assign(s.k, 1.0);
@@ -177,7 +148,7 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
 }
 
 SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
-                     const DumpOptions& options) {
+                     const DumpOptions& options, std::vector<std::string> inputs) {
   if (!logits.is_float()) {
     throw InputError(logits.source(), "expected float16/32/64 logits, found " + logits.Describe());
   }
@@ -227,6 +198,12 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
     }
     s.labels[i] = static_cast<std::int32_t>(v);
   }
+  // Cached only when read from files (their content hashes are the key).
+  if (!options.cache_dir.empty() && !inputs.empty() &&
+      logits.size() * logits.item_size() >= options.cache_min_bytes) {
+    s.cache_dir_ = options.cache_dir;
+    s.cache_inputs_ = std::move(inputs);
+  }
   s.logits_ = std::move(logits);
   s.layout_ = options.layout;
   s.ComputeFeatures();
@@ -267,11 +244,12 @@ std::optional<SplitData> LoadSplit(const std::string& dir, const std::string& sp
                                             logits.filename().string() + " and " +
                                             labels.filename().string() + ")");
     }
-    return LoadLogits(ReadNpy(logits.string()), ReadNpy(labels.string()), split, options);
+    return LoadLogits(ReadNpy(logits.string()), ReadNpy(labels.string()), split, options,
+                      {logits.string(), labels.string()});
   }
   if (Exists(npz)) {
     return LoadLogits(ReadNpzMember(npz.string(), "logits"), ReadNpzMember(npz.string(), "labels"),
-                      split, options);
+                      split, options, {npz.string()});
   }
   if (Exists(conf)) return LoadScores(conf, corr, split, options);
   if (Exists(corr)) {
@@ -312,7 +290,7 @@ Dump LoadDump(const std::string& dir, const DumpOptions& options) {
 
 SplitData SplitFromLogits(NpyArray logits, NpyArray labels, const std::string& split,
                           const DumpOptions& options) {
-  return LoadLogits(std::move(logits), std::move(labels), split, options);
+  return LoadLogits(std::move(logits), std::move(labels), split, options, {});  // not cached
 }
 
 SplitData SplitFromScores(NpyArray confidence, NpyArray correct, const std::string& split,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ struct DumpOptions {
   // measures are always descending.
   ScoreOrder score_order = ScoreOrder::kDescending;
   bool require_eval = false;        // error when the eval split is absent
+  // Logits-mode feature cache (profiles/feature_cache.hpp): its folder, "" = no cache (the
+  // command-line tools pass DefaultFeatureCacheDir() unless --no-cache), and the smallest logits
+  // file worth caching (below it the pass takes less time than hashing and reading an entry).
+  std::string cache_dir;
+  std::size_t cache_min_bytes = std::size_t{64} << 20;
 };
 
 // One split, laid out for the evaluator. Every K x N matrix is column-major.
@@ -62,7 +68,12 @@ class SplitData {
   // (empty = all 1). Throws InputError on NaN or Inf logits.
   void ComputeFeatures(const std::vector<double>& temperatures = {});
 
+  // True when the last ComputeFeatures came from the feature cache (no pass over the logits).
+  bool features_from_cache = false;
+
   // Internal: set by the loader.
+  std::string cache_dir_;                  // "" = not cached
+  std::vector<std::string> cache_inputs_;  // the files the features depend on
   NpyArray logits_;
   Layout layout_ = Layout::kNKC;
   std::array<ScoreMatrix, kNumMeasures> scores_;

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "profiles/sha256.hpp"
+
 namespace exitplan {
 
 // Writes `content` to a temporary file beside `path`, then renames it over `path` (rules above).
@@ -89,8 +91,6 @@ int RemoveStaleTemporaries(const std::string& dir);
 // not a regular file (a FIFO is never opened for blocking reads), or unreadable.
 std::string ReadFile(const std::string& path);
 
-// Lower-case hex SHA-256 of a byte string / a file's bytes (FIPS 180-4).
-std::string Sha256Hex(const std::string& bytes);
-std::string Sha256File(const std::string& path);
+// Sha256Hex, Sha256File: profiles/sha256.hpp (included above).
 
 }  // namespace exitplan

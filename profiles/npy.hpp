@@ -32,6 +32,10 @@ class NpyArray {
   const std::string& descr() const { return descr_; }  // e.g. "<f4"
   const std::string& source() const { return source_; }  // file name, for messages
   bool is_float() const { return kind_ == NpyKind::kFloat; }
+  // The stored bytes (storage order) and whether elements are in the host's byte order: for
+  // vectorised readers (profiles/features.cpp) of C-order native arrays.
+  const unsigned char* raw_data() const { return data_; }
+  bool native_byte_order() const { return !swap_; }
   // The elements in storage order, and what keeps them alive (the mapping, a buffer, or a
   // caller's array).
   const void* data() const { return data_; }

@@ -1,47 +1,118 @@
 #include "profiles/softmax.hpp"
 
+#include <Eigen/Core>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "profiles/error.hpp"
+#include "profiles/softmax_kernel.hpp"
 #include "profiles/types.hpp"
 
 namespace exitplan {
+namespace softmax {
+
+#if defined(EXITPLAN_AVX2_KERNELS)
+// profiles/softmax_avx2.cpp, profiles/softmax_avx512.cpp
+RowKernel Avx2RowKernel(Elem elem);
+#endif
+#if defined(EXITPLAN_AVX512_KERNELS)
+RowKernel Avx512RowKernel(Elem elem);
+#endif
+
+namespace {
+
+template <typename T>
+double ToDouble(const void* src, int q) {
+  T v;
+  std::memcpy(&v, static_cast<const unsigned char*>(src) + sizeof(T) * q, sizeof(T));
+  if constexpr (sizeof(T) == 2) {
+    return static_cast<double>(static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(v)));
+  } else {
+    return static_cast<double>(v);
+  }
+}
+
+template <typename T>
+bool PortableRow(const void* src, int c, double inv_t, double log_c, double* y, double* e,
+                 ExitSoftmax* out) {
+  for (int q = 0; q < c; ++q) {
+    const double z = ToDouble<T>(src, q);
+    if (!std::isfinite(z)) return false;
+    y[q] = z * inv_t;
+  }
+  *out = ExitSoftmaxOfScaled(y, c, log_c, e);
+  return true;
+}
+
+bool Avx2Usable() {
+#if defined(EXITPLAN_AVX2_KERNELS)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+bool Avx512Usable() {
+#if defined(EXITPLAN_AVX512_KERNELS)
+  return Avx2Usable() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+RowKernel PortableRowKernel(Elem elem) {
+  switch (elem) {
+    case Elem::kF16: return &PortableRow<std::uint16_t>;
+    case Elem::kF32: return &PortableRow<float>;
+    case Elem::kF64: break;
+  }
+  return &PortableRow<double>;
+}
+
+RowKernel PickRowKernel(Elem elem) {
+#if defined(EXITPLAN_AVX512_KERNELS)
+  static const bool avx512 = Avx512Usable();
+  if (avx512) return Avx512RowKernel(elem);
+#endif
+#if defined(EXITPLAN_AVX2_KERNELS)
+  static const bool avx2 = Avx2Usable();
+  if (avx2) return Avx2RowKernel(elem);
+#endif
+  return PortableRowKernel(elem);
+}
+
+RowKernel Avx2RowKernelIfUsable(Elem elem) {
+#if defined(EXITPLAN_AVX2_KERNELS)
+  if (Avx2Usable()) return Avx2RowKernel(elem);
+#endif
+  return nullptr;
+}
+
+const char* KernelName() {
+  return Avx512Usable() ? "avx512" : Avx2Usable() ? "avx2+fma+f16c" : "portable";
+}
+
+}  // namespace softmax
 
 ExitSoftmax ComputeExitSoftmax(double* z, int c, double inv_t, double log_c,
                                const std::string& source, int sample, int exit) {
-  ExitSoftmax out;
-  int arg = 0;
   for (int q = 0; q < c; ++q) {
     if (!std::isfinite(z[q])) {
       throw InputError(source, "non-finite logit (" + FormatDouble(z[q]) + ") at sample " +
                                    std::to_string(sample) + ", exit " + std::to_string(exit + 1) +
                                    ", class " + std::to_string(q));
     }
-    z[q] *= inv_t;
-    if (z[q] > z[arg]) arg = q;
   }
-  // Stable softmax: p_q = exp(z_q - z_max) / s. Entropy from log p_q = z_q - z_max - log s.
-  const double zmax = z[arg];
-  double s = 0.0, second = -INFINITY;
-  for (int q = 0; q < c; ++q) {
-    const double e = std::exp(z[q] - zmax);
-    z[q] = e;  // reuse z for exp values
-    s += e;
-    if (q != arg && e > second) second = e;
-  }
-  const double log_s = std::log(s);
-  double h = 0.0;
-  for (int q = 0; q < c; ++q) {
-    if (z[q] > 0.0) {
-      const double p = z[q] / s;
-      h -= p * (std::log(z[q]) - log_s);
-    }
-  }
-  out.arg = arg;
-  out.sum = s;
-  out.max_prob = 1.0 / s;
-  out.entropy = c > 1 ? 1.0 - h / log_c : 1.0;
-  out.margin = c > 1 ? (1.0 - second) / s : 1.0;
+  thread_local std::vector<double> y;
+  y.resize(static_cast<std::size_t>(softmax::PaddedClasses(c)));
+  static const softmax::RowKernel kernel = softmax::PickRowKernel(softmax::Elem::kF64);
+  ExitSoftmax out;
+  kernel(z, c, inv_t, log_c, y.data(), z, &out);
   return out;
 }
 

@@ -21,7 +21,9 @@
 // Decisions are those of exitplan's evaluator: a sample stops at the first kept exit whose score
 // passes its threshold (score >= t for descending measures, score < t for ascending ones, a tie
 // does not stop), and always at the last kept exit. The measure is computed from the exit's logits
-// divided by the exit's temperature, with the same arithmetic as profiles/dump.cpp:
+// divided by the exit's temperature, with the same arithmetic, operation for operation, as
+// exitplan's feature pass (detail::Softmax below; the scores are bit-identical, so a threshold
+// that equals a sample's score decides that sample alike):
 //   max_prob = 1 / sum_q exp(z_q - z_max);  entropy = 1 - H(p) / log C;
 //   margin = (1 - exp(z_2nd - z_max)) / sum_q exp(z_q - z_max);
 //   patience = number of consecutive earlier exits (every exit of the network, kept or not)
@@ -34,6 +36,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -313,6 +317,64 @@ inline double OptNumber(const json::Value& obj, const std::string& key) {
                                                     : std::numeric_limits<double>::quiet_NaN();
 }
 
+// The softmax measures of one exit's scaled logits y (y_q = z_q * (1 / T), finite): a verbatim
+// copy of exitplan's reference arithmetic (profiles/softmax.hpp there), kept here so this file
+// stands alone. exp is a fixed polynomial, the sums run over 8 interleaved partials combined in a
+// fixed order, and every multiply-add is an explicit std::fma, so no compiler flag changes a bit.
+struct Softmax {
+  int arg = 0;
+  double sum = 0.0, max_prob = 0.0, entropy = 0.0, margin = 0.0;
+};
+
+inline double ExpNonPositive(double d) {
+  constexpr double kPoly[12] = {
+      1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+      1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+      1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+  if (!(d >= -708.0)) return 0.0;
+  const double n = std::nearbyint(d * 1.4426950408889634);
+  double r = std::fma(-n, 0.693147180369123816490, d);
+  r = std::fma(-n, 1.90821492927058770002e-10, r);
+  double p = kPoly[0];
+  for (int i = 1; i < 12; ++i) p = std::fma(p, r, kPoly[i]);
+  p = std::fma(p, r, 1.0);
+  p = std::fma(p, r, 1.0);
+  const std::uint64_t bits = static_cast<std::uint64_t>(static_cast<std::int64_t>(n) + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline double CombineLanes(const double* p) {
+  return ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
+}
+
+inline Softmax SoftmaxOfScaled(const double* y, int c) {
+  int arg = 0;
+  for (int q = 1; q < c; ++q) {
+    if (y[q] > y[arg]) arg = q;
+  }
+  const double ymax = y[arg];
+  double s[8] = {}, a[8] = {};
+  double second = 0.0;
+  for (int q = 0; q < c; ++q) {
+    const double d = y[q] - ymax;
+    const double eq = ExpNonPositive(d);
+    s[q % 8] += eq;
+    a[q % 8] = std::fma(eq, d, a[q % 8]);
+    if (q != arg && eq > second) second = eq;
+  }
+  Softmax out;
+  out.arg = arg;
+  out.sum = CombineLanes(s);
+  const double acc = CombineLanes(a);
+  out.max_prob = 1.0 / out.sum;
+  out.entropy =
+      c > 1 ? 1.0 - (std::log(out.sum) - acc / out.sum) / std::log(static_cast<double>(c)) : 1.0;
+  out.margin = c > 1 ? (1.0 - second) / out.sum : 1.0;
+  return out;
+}
+
 }  // namespace detail
 
 // Parses a config's JSON text. Throws ConfigError naming `source`, the field and the problem.
@@ -449,41 +511,22 @@ class Decider {
     if (num_classes < 1) throw ConfigError("Step: num_classes must be >= 1");
     const int rule = c_->rule_of[static_cast<std::size_t>(exit)];
     const double temperature = rule >= 0 ? c_->exits[static_cast<std::size_t>(rule)].temperature : 1.0;
-    // Exactly the arithmetic of SplitData::ComputeFeatures.
+    // Exactly the arithmetic of exitplan's feature pass (detail::SoftmaxOfScaled).
     const int cc = num_classes;
     z_.resize(static_cast<std::size_t>(cc));
-    for (int q = 0; q < cc; ++q) z_[q] = static_cast<double>(logits[q]);
     const double inv_t = 1.0 / temperature;
-    int arg = 0;
     for (int q = 0; q < cc; ++q) {
-      if (!std::isfinite(z_[q])) throw ConfigError("Step: non-finite logit");
-      z_[q] *= inv_t;
-      if (z_[q] > z_[arg]) arg = q;
+      const double z = static_cast<double>(logits[q]);
+      if (!std::isfinite(z)) throw ConfigError("Step: non-finite logit");
+      z_[q] = z * inv_t;
     }
-    const double zmax = z_[arg];
-    double s = 0.0, second = -INFINITY;
-    for (int q = 0; q < cc; ++q) {
-      const double e = std::exp(z_[q] - zmax);
-      z_[q] = e;
-      s += e;
-      if (q != arg && e > second) second = e;
-    }
+    const detail::Softmax sm = detail::SoftmaxOfScaled(z_.data(), cc);
+    const int arg = sm.arg;
     double score = 0.0;
     switch (c_->measure) {
-      case Measure::kMaxProb: score = 1.0 / s; break;
-      case Measure::kEntropy: {
-        const double log_s = std::log(s);
-        double h = 0.0;
-        for (int q = 0; q < cc; ++q) {
-          if (z_[q] > 0.0) {
-            const double p = z_[q] / s;
-            h -= p * (std::log(z_[q]) - log_s);
-          }
-        }
-        score = cc > 1 ? 1.0 - h / std::log(static_cast<double>(cc)) : 1.0;
-        break;
-      }
-      case Measure::kMargin: score = cc > 1 ? (1.0 - second) / s : 1.0; break;
+      case Measure::kMaxProb: score = sm.max_prob; break;
+      case Measure::kEntropy: score = sm.entropy; break;
+      case Measure::kMargin: score = sm.margin; break;
       default: break;
     }
     // History for patience and vote (every exit fed so far).
