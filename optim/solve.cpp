@@ -141,8 +141,8 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
     case Method::kIpppNlopt: s = SolveIpppNlopt(problem, options.ippp, lo, hi); break;
     case Method::kExact: {
       std::vector<std::vector<double>> starts;
-      if (options.exact.start_ippp) {
-        ThresholdSummary ip = SolveIppp(problem, options.ippp, lo, hi);
+      if (options.exact.start_ippp && ExactLimitProblem(problem).empty()) {
+        ThresholdSummary ip = SolveIpppStart(problem, options.ippp, lo, hi);
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
       }
       s = SolveExact(problem, options.exact, starts);
@@ -239,7 +239,9 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     }
   }
   ThresholdSummary s;
-  if (!std::isnan(options.accuracy_drop)) {
+  if (method == Method::kExact && !ExactLimitProblem(problem).empty()) {
+    s = SolveExact(problem, options.exact, {});  // refuses at once, saying why
+  } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);
   } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
     s.method = ToString(method);
