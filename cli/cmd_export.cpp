@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "dse/config.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/profile.hpp"
@@ -16,19 +18,24 @@ namespace exitplan::cli {
 namespace {
 
 struct ExportArgs {
-  std::string from;
-  int row = 0;
-  double budget = std::nan("");
-  std::string method;
-  std::string measure;
-  std::string format = "yaml";
-  std::string out;
-  std::string profile;
-  std::string target;
-  std::string score_order;
+  RegistryFlags flags;
 };
 
-int Run(const ExportArgs& a) {
+int Run(const ExportArgs& args) {
+  const OptionValues v = args.flags.Values();
+  struct {
+    std::string from, method, measure, format, out, profile, target, score_order;
+    int row = 0;
+  } a;
+  a.from = v.Text("from");
+  a.method = v.Text("method");
+  a.measure = v.Text("measure");
+  a.format = v.Has("format") ? v.Text("format") : "yaml";
+  a.out = v.Text("out");
+  a.profile = v.Text("profile");
+  a.target = v.Text("target");
+  a.score_order = v.Has("score_order") ? v.Text("score_order") : "";
+  a.row = v.Has("row") ? v.Int("row") : 0;
   if (a.format != "yaml" && a.format != "json" && a.format != "both") {
     throw InputError("--format", "unknown format '" + a.format + "' (expected yaml, json or both)");
   }
@@ -36,15 +43,33 @@ int Run(const ExportArgs& a) {
     throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
   }
   const bool by_row = a.row != 0;
-  const bool by_budget = !std::isnan(a.budget) || !a.method.empty();
+  const bool by_budget = v.Has("budget") || !a.method.empty();
   if (by_row == by_budget) {
     throw InputError("exitplan export", "give either --row N or --budget B --method M");
   }
-  if (by_budget && (std::isnan(a.budget) || a.method.empty())) {
+  if (by_budget && (!v.Has("budget") || a.method.empty())) {
     throw InputError("exitplan export", "--budget and --method go together");
+  }
+  std::vector<Budget> budget_text;
+  if (by_budget) {
+    budget_text = v.Budgets("budget");
+    if (budget_text.size() != 1) throw InputError("--budget", "export takes one budget");
+    if (budget_text[0].relative && a.profile.empty()) {
+      throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full cost: "
+                                   "give --profile (and --target), or an absolute budget");
+    }
   }
   const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(a.from), a.from);
   int index = -1;
+  double budget = 0.0;
+  if (by_budget) {
+    if (!a.profile.empty()) {
+      budget = budget_text[0].Resolve(LoadProfile(a.profile, a.target));
+    } else {
+      const std::string unit = rows.empty() ? "" : rows.front().unit;
+      budget = budget_text[0].Resolve(0.0, unit);
+    }
+  }
   if (by_row) {
     if (a.row < 1 || a.row > static_cast<int>(rows.size())) {
       throw InputError("--row", std::to_string(a.row) + " is outside 1.." +
@@ -63,7 +88,7 @@ int Run(const ExportArgs& a) {
       method_seen = true;
       if (!r.has_solution()) continue;
       lowest = std::min(lowest, r.fit_cost);
-      if (r.fit_cost > a.budget * (1 + 1e-12)) continue;
+      if (r.fit_cost > budget * (1 + 1e-12)) continue;
       if (r.fit_acc > best_acc || (r.fit_acc == best_acc && r.fit_cost < best_cost)) {
         best_acc = r.fit_acc;
         best_cost = r.fit_cost;
@@ -76,7 +101,7 @@ int Run(const ExportArgs& a) {
                                        "' in " + a.from);
     }
     if (index < 0) {
-      throw InputError("--budget", FormatDouble(a.budget) + " is below the fit cost of every " +
+      throw InputError("--budget", FormatDouble(budget) + " is below the fit cost of every " +
                                        "solved row of " + a.method + " in " + a.from +
                                        " (lowest " + FormatDouble(lowest) + ")");
     }
@@ -102,8 +127,10 @@ int Run(const ExportArgs& a) {
     return kExitOk;
   }
   if (a.format == "both") {
-    WriteFileAtomic(a.out + ".yaml", ConfigToYaml(c));
-    WriteFileAtomic(a.out + ".json", ConfigToJson(c));
+    OutputSet both;  // both files or neither
+    both.Add(a.out + ".yaml", ConfigToYaml(c));
+    both.Add(a.out + ".json", ConfigToJson(c));
+    both.Commit();
     std::printf("wrote %s.yaml and %s.json (row %d: %s %s, budget %s)\n", a.out.c_str(),
                 a.out.c_str(), index + 1, row.method.c_str(), row.measure.c_str(),
                 FormatDouble(row.budget).c_str());
@@ -121,20 +148,7 @@ void RegisterExport(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* app = root.add_subcommand(
       "export", "write the deployment config (YAML or JSON) of one row of a Pareto report");
-  app->add_option("--from", a->from, "a report CSV (exitplan sweep's reports/*.csv)")->required();
-  app->add_option("--row", a->row, "1-based data row of the CSV");
-  app->add_option("--budget", a->budget,
-                  "with --method: the most accurate row (fit split) whose fit cost is <= B (absolute, in "
-                  "the CSV's unit)");
-  app->add_option("--method", a->method, "method column of the row (with --budget)");
-  app->add_option("--measure", a->measure, "measure column, when the method has several");
-  app->add_option("--format", a->format, "yaml, json or both")->capture_default_str();
-  app->add_option("-o,--out", a->out, "file to write (default: stdout)");
-  app->add_option("--profile", a->profile,
-                  "cost profile for exit names (default: from the sweep's manifest)");
-  app->add_option("--target", a->target, "target of --profile");
-  app->add_option("--score-order", a->score_order,
-                  "order of the `confidence` measure (default: from the sweep's manifest)");
+  a->flags.Add(*app, "export", {"from"});
   out.push_back({app, [a]() { return Run(*a); }});
 }
 

@@ -1,4 +1,4 @@
-// exitplan fit-scorer: trains an EENet exit utility scorer (seed 001) on the fit split for a
+// exitplan fit-scorer: trains an EENet exit utility scorer (Ilhan et al. 2023) on the fit split for a
 // budget, sets thresholds (Algorithm 1, or re-solved on the learned scores with an optim/ solver),
 // reports fit and eval figures next to the max-prob baseline, and saves the scorer as YAML.
 #include <cmath>
@@ -7,10 +7,12 @@
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
+#include "cli/option_flags.hpp"
 #include "optim/calibration.hpp"
 #include "optim/eenet.hpp"
 #include "optim/eenet_compare.hpp"
 #include "optim/solve.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/io.hpp"
@@ -19,17 +21,7 @@ namespace exitplan::cli {
 namespace {
 
 struct FitScorerArgs {
-  DumpArgs dump;
-  ProfileArgs profile;
-  double budget = std::nan("");
-  double budget_fraction = std::nan("");
-  std::string out;
-  std::string thresholds = "algorithm1";
-  std::string budget_fit = "best";
-  std::string correct = "labels";
-  bool calibrate = false;
-  bool verbose = false;
-  EENetOptions eenet;
+  RegistryFlags flags;
 };
 
 void PrintEval(const char* what, const std::string& split, const Evaluation& ev) {
@@ -37,41 +29,41 @@ void PrintEval(const char* what, const std::string& split, const Evaluation& ev)
               ev.accuracy, ev.mean_cost, JoinDoubles(ev.exit_fraction, ",").c_str());
 }
 
-int Run(FitScorerArgs& a) {
-  // Options first, before any file is read (STYLE.md 2).
-  a.eenet.budget_fit = BudgetFitFromString(a.budget_fit);
-  if (const std::string err = a.eenet.Validate(); !err.empty()) throw InputError("fit-scorer options", err);
-  if (std::isnan(a.budget) == std::isnan(a.budget_fraction)) {
-    throw InputError("--budget", "give exactly one of --budget (absolute, profile unit) and "
-                                 "--budget-fraction (of the full cost)");
-  }
-  if (a.thresholds != "algorithm1" && a.thresholds != "best") MethodFromString(a.thresholds, "--thresholds");
-  const Target target = TargetFromString(a.correct, "--correct");
-  Dump dump = a.dump.Load();
-  const CostProfile profile = a.profile.Load(dump);
+int Run(FitScorerArgs& args) {
+  // Options first, before any file is read.
+  const OptionValues v = args.flags.Values();
+  CheckGivenOptionsApply(v, {"eenet"});
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  EENetOptions& eenet = settings.eenet;
+  if (!v.Has("budget")) throw InputError("--budget", std::string("required: ") + kBudgetGrammar);
+  const std::vector<Budget> budgets = v.Budgets("budget");
+  if (budgets.size() != 1) throw InputError("--budget", "fit-scorer trains for one budget");
+  const std::string threshold_method = v.Text("threshold_method");
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  Dump dump = LoadDumpFrom(v);
+  const CostProfile profile = LoadProfileFor(v, dump);
   if (!dump.fit.has_logits()) {
     throw InputError(dump.fit.source, "fit-scorer needs per-exit logits, but this is a scores-mode dump");
   }
-  const double budget = std::isnan(a.budget) ? a.budget_fraction * profile.FullCost() : a.budget;
-  if (!(budget > 0) || !std::isfinite(budget)) {
-    throw InputError("--budget", "must be finite and > 0, got " + FormatDouble(budget));
-  }
-  if (a.calibrate) {
+  const double budget = budgets[0].Resolve(profile);
+  if (v.Bool("calibrate")) {
     CalibrationOptions co;
     co.use_agreement = target == Target::kAgreement;
     const CalibrationSummary cs = FitTemperatures(dump.fit, co);
     std::printf("%s\n", cs.BriefReport().c_str());
-    a.eenet.temperatures = cs.temperatures;
+    eenet.temperatures = cs.temperatures;
     dump.fit.ComputeFeatures(cs.temperatures);
     if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
   }
   const std::vector<int> all = AllExits(dump.k);
   const std::vector<double> cost = profile.StopCosts(all);
   const CorrectMatrix& correct = dump.fit.Correct(target);
-  std::printf("budget %.6g %s (%.4f of the full cost %.6g)\n", budget, profile.unit.c_str(),
-              budget / profile.FullCost(), profile.FullCost());
-  const EENetSummary s = FitEENet(dump.fit, correct, cost, budget, a.eenet);
-  std::printf("%s", a.verbose ? s.FullReport().c_str() : (s.BriefReport() + "\n").c_str());
+  std::printf("budget %.6g %s (%.4f of the full cost %.6g %s: every exit kept, running to the final "
+              "exit)\n", budget, profile.unit.c_str(), budget / profile.FullCost(),
+              profile.FullCost(), profile.unit.c_str());
+  const EENetSummary s = FitEENet(dump.fit, correct, cost, budget, eenet);
+  std::printf("%s", v.Bool("verbose") ? s.FullReport().c_str() : (s.BriefReport() + "\n").c_str());
   if (!s.ok()) {
     std::fprintf(stderr, "exitplan: fit-scorer: %s (no scorer written)\n", s.message.c_str());
     return kExitSolverFailure;
@@ -84,12 +76,12 @@ int Run(FitScorerArgs& a) {
   Policy policy = s.policy;
   Evaluation fit = s.fit;
   std::vector<std::string> candidates;
-  if (a.thresholds == "best") {
+  if (threshold_method == "best") {
     candidates = {"exact", "ippp"};
-  } else if (a.thresholds != "algorithm1") {
-    candidates = {a.thresholds};
+  } else if (threshold_method != "algorithm1") {
+    candidates = {threshold_method};
   }
-  const bool must_replace = a.thresholds != "algorithm1" && a.thresholds != "best";
+  const bool must_replace = threshold_method != "algorithm1" && threshold_method != "best";
   for (const std::string& m : candidates) {
     ThresholdProblem p;
     p.scores = &fit_q;
@@ -124,7 +116,7 @@ int Run(FitScorerArgs& a) {
                     BudgetFit::kRepair, &base);
   const Evaluation base_fit = Evaluate(mp, ScoreOrder::kDescending, correct, cost, base);
   PrintEval("max_prob + geometric", dump.fit.name, base_fit);
-  // And the exact solver on max prob (optim/, issue 3): the strongest hand-made policy.
+  // And the exact solver on max prob: the strongest hand-made policy.
   ThresholdProblem mp_problem;
   mp_problem.scores = &mp;
   mp_problem.correct = &correct;
@@ -160,7 +152,7 @@ int Run(FitScorerArgs& a) {
     std::printf("note: the scorer beats %s on the fit split (%.4f vs %.4f)\n", best_name,
                 fit.accuracy, best_base);
   }
-  if (!a.out.empty()) {
+  if (v.Has("out")) {
     ScorerFile f;
     f.scorer = s.scorer;
     f.policy = policy;
@@ -171,9 +163,9 @@ int Run(FitScorerArgs& a) {
     f.fit_accuracy = fit.accuracy;
     f.fit_cost = fit.mean_cost;
     f.provenance = CommandLine() + " | fit split sha256 " + Sha256File(dump.fit.source) +
-                   " | seed " + std::to_string(a.eenet.seed);
-    SaveScorer(a.out, f);
-    std::printf("wrote %s\n", a.out.c_str());
+                   " | seed " + std::to_string(eenet.seed);
+    SaveScorer(v.Text("out"), f);
+    std::printf("wrote %s\n", v.Text("out").c_str());
   }
   return kExitOk;
 }
@@ -183,35 +175,9 @@ int Run(FitScorerArgs& a) {
 void RegisterFitScorer(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<FitScorerArgs>();
   CLI::App* app = root.add_subcommand(
-      "fit-scorer", "train an EENet exit utility scorer (seed 001) for a budget and save it as YAML");
-  a->dump.Add(*app);
-  a->profile.Add(*app);
-  app->add_option("--budget", a->budget, "mean cost budget per sample, in the profile's unit");
-  app->add_option("--budget-fraction", a->budget_fraction,
-                  "budget as a fraction of the full cost (every exit kept, run to exit K)");
-  app->add_option("--out", a->out, "scorer YAML to write");
-  app->add_option("--thresholds", a->thresholds,
-                  "algorithm1 (seed 001), exact, ippp (re-solved on the learned scores) or best")
-      ->capture_default_str();
-  app->add_option("--budget-fit", a->budget_fit,
-                  "how Algorithm 1's distribution meets the budget: none (as written), repair "
-                  "(only when over), match (largest cost within budget), best (the tilt with the best fit "
-                  "accuracy within budget)")
-      ->capture_default_str();
-  app->add_option("--correct", a->correct, "correctness target: labels or agreement")->capture_default_str();
-  app->add_flag("--calibrate", a->calibrate, "fit per-exit temperatures first (NLL, Ceres) and train on calibrated probabilities");
-  app->add_flag("--verbose", a->verbose, "full training report");
-  EENetOptions& e = a->eenet;
-  app->add_option("--hidden-ratio", e.hidden_ratio, "hidden size D_h / D (seed 001: 0.5 images, 2 text)")->capture_default_str();
-  app->add_option("--learning-rate", e.learning_rate, "Adam step size")->capture_default_str();
-  app->add_option("--alpha", e.alpha, "weight of L_budget (eq. 14)")->capture_default_str();
-  app->add_option("--beta", e.beta, "weight of L_CE (eq. 15)")->capture_default_str();
-  app->add_option("--weight-decay", e.weight_decay, "L2 weight")->capture_default_str();
-  app->add_option("--batch-size", e.batch_size, "samples per Adam step")->capture_default_str();
-  app->add_option("--max-epochs", e.max_epochs, "epoch limit")->capture_default_str();
-  app->add_option("--patience", e.patience, "early stopping patience in epochs")->capture_default_str();
-  app->add_option("--holdout", e.holdout_fraction, "share of the fit split held out for early stopping")->capture_default_str();
-  app->add_option("--seed", e.seed, "master seed (initialisation, holdout, batch order)")->capture_default_str();
+      "fit-scorer", "train an EENet exit utility scorer (Ilhan et al. 2023) for a budget and save "
+                    "it as YAML");
+  a->flags.Add(*app, "fit-scorer", {"dump", "profile"});
   out.push_back({app, [a]() { return Run(*a); }});
 }
 

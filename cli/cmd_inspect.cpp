@@ -4,7 +4,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
+#include "cli/option_flags.hpp"
 #include "optim/calibration.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::cli {
@@ -52,7 +54,7 @@ void PrintSplit(const SplitData& s) {
   }
 }
 
-// --calibrate (issue 5): per-exit temperatures fitted on the fit split, ECE before and after on
+// --calibrate: per-exit temperatures fitted on the fit split, ECE before and after on
 // every split.
 void PrintCalibration(Dump& dump) {
   const CalibrationSummary cs = FitTemperatures(dump.fit);
@@ -82,9 +84,24 @@ void PrintCalibration(Dump& dump) {
   }
 }
 
+// --profile: the profile's costs per exit and the full cost, the reference of relative budgets.
+void PrintProfile(const CostProfile& p) {
+  std::printf("profile %s: target %s, unit %s, K=%d%s\n", p.source.c_str(), p.target.c_str(),
+              p.unit.c_str(), p.k(), p.has_heads ? "" : " (cumulative costs)");
+  const std::vector<double> stop = p.StopCostsAllKept();
+  std::printf("  %-5s %-16s %12s %12s %14s\n", "exit", "name", "backbone", "head",
+              "stop (all kept)");
+  for (int j = 0; j < p.k(); ++j) {
+    std::printf("  %-5d %-16s %12.6g %12.6g %14.6g\n", j + 1,
+                p.names.empty() ? "" : p.names[j].c_str(), p.backbone[j], p.head[j], stop[j]);
+  }
+  std::printf("  %s\n", FullCostLine(p).c_str());
+  std::printf("  without early exits (final exit's head only): %s %s\n",
+              FormatDouble(p.BackboneOnlyCost()).c_str(), p.unit.c_str());
+}
+
 struct InspectArgs {
-  DumpArgs dump;
-  bool calibrate = false;
+  RegistryFlags flags;
 };
 
 }  // namespace
@@ -93,15 +110,16 @@ void RegisterInspect(CLI::App& root, std::vector<Command>& out) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App* app = root.add_subcommand(
       "inspect", "print per split: N, K, C, per-exit accuracy, expected calibration error (15 "
-                 "bins of max_prob), agreement with the final exit, and confidence quantiles");
-  args->dump.Add(*app);
-  app->add_flag("--calibrate", args->calibrate,
-                "also fit per-exit temperatures on the fit split (NLL) and print ECE before/after");
+                 "bins of max_prob), agreement with the final exit, and confidence quantiles; "
+                 "with --profile, the profile's costs and the full cost");
+  args->flags.Add(*app, "inspect", {"dump"});
   out.push_back({app, [args]() {
-                   Dump dump = args->dump.Load();
+                   const OptionValues v = args->flags.Values();
+                   Dump dump = LoadDumpFrom(v);
                    PrintSplit(dump.fit);
                    if (dump.eval) PrintSplit(*dump.eval);
-                   if (args->calibrate) PrintCalibration(dump);
+                   if (v.Has("profile")) PrintProfile(LoadProfileFor(v, dump));
+                   if (v.Bool("calibrate")) PrintCalibration(dump);
                    return kExitOk;
                  }});
 }

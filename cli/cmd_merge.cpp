@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "dse/sweep.hpp"
 
 namespace exitplan::cli {
@@ -11,11 +12,12 @@ namespace {
 
 struct MergeArgs {
   std::vector<std::string> dirs;
-  std::string output;
+  RegistryFlags flags;
 };
 
 int Run(const MergeArgs& a) {
-  const std::string out = a.output.empty() ? a.dirs.front() : a.output;
+  const OptionValues v = a.flags.Values();
+  const std::string out = v.Has("out") ? v.Text("out") : a.dirs.front();
   const SweepSummary s = MergeSweeps(a.dirs, out, CommandLine());
   std::printf("merged %zu directories: %d cells, %d failed\n", a.dirs.size(), s.cells_total,
               s.cells_failed);
@@ -31,7 +33,7 @@ void RegisterMerge(CLI::App& root, std::vector<Command>& out) {
       "merge", "join the output directories of the shards of one sweep (exitplan sweep --shard) "
                "and write the reports");
   app->add_option("dirs", a->dirs, "shard output directories")->required();
-  app->add_option("-o,--output", a->output, "where to write (default: the first directory)");
+  a->flags.Add(*app, "merge");
   out.push_back({app, [a]() { return Run(*a); }});
 }
 

@@ -2,37 +2,51 @@
 // thread pool, resumable and shardable; writes Pareto CSVs, plots, a summary and configs.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/option_flags.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
+#include "profiles/profile.hpp"
 
 namespace exitplan::cli {
 namespace {
 
 struct SweepArgs {
   std::string file;
-  int jobs = 0;
-  std::string shard = "1/1";
-  std::string output;
-  bool force = false;
-  bool quiet = false;
+  RegistryFlags flags;
   int abort_after = -1;
 };
 
 int Run(const SweepArgs& a) {
+  const OptionValues v = a.flags.Values();
   SweepOptions o;
-  o.jobs = a.jobs;
-  internal::ParseShard(a.shard, o.shard_index, o.shard_count);
-  o.force = a.force;
+  o.jobs = v.Int("jobs");
+  internal::ParseShard(v.Text("shard"), o.shard_index, o.shard_count);
+  o.force = v.Bool("force");
   o.abort_after = a.abort_after;
-  o.progress = !a.quiet && isatty(STDERR_FILENO);
+  o.progress = !v.Bool("quiet") && isatty(STDERR_FILENO);
   o.command_line = CommandLine();
   if (const std::string bad = o.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(a.file);
-  if (!a.output.empty()) spec.output = a.output;
+  if (v.Has("out")) spec.output = v.Text("out");  // the command line over the sweep file
+  // The reference of the relative budgets, per model and target.
+  if (!v.Bool("quiet")) {
+    for (const SweepModel& m : spec.models) {
+      for (const CostProfile& p : LoadProfiles(m.profile)) {
+        if (!m.targets.empty() &&
+            std::find(m.targets.begin(), m.targets.end(), p.target) == m.targets.end()) {
+          continue;
+        }
+        std::fprintf(stderr, "%s / %s: %s\n", m.name.c_str(), p.target.c_str(),
+                     FullCostLine(p).c_str());
+      }
+    }
+  }
   const SweepSummary s = RunSweep(spec, o);
   std::printf("%s\n", s.BriefReport().c_str());
   const std::size_t shown = std::min<std::size_t>(s.errors.size(), 20);
@@ -57,14 +71,7 @@ void RegisterSweep(CLI::App& root, std::vector<Command>& out) {
       "sweep", "run a YAML experiment file: every model x target x method x measure x budget "
                "cell, resumable (finished cells are skipped), shardable; writes reports");
   app->add_option("file", a->file, "the sweep file (docs/sweeps.md)")->required();
-  app->add_option("-j,--jobs", a->jobs, "worker threads (0: all cores)")->capture_default_str();
-  app->add_option("--shard", a->shard,
-                  "run only share I of N (1 <= I <= N, e.g. $SLURM_ARRAY_TASK_ID/4); join the "
-                  "outputs with exitplan merge")
-      ->capture_default_str();
-  app->add_option("-o,--output", a->output, "output directory (default: the file's output:)");
-  app->add_flag("--force", a->force, "recompute every cell even when its result exists");
-  app->add_flag("-q,--quiet", a->quiet, "no progress line on stderr");
+  a->flags.Add(*app, "sweep");
   app->add_option("--abort-after", a->abort_after,
                   "testing only: exit abruptly (status 137) after writing this many cells")
       ->group("");

@@ -1,4 +1,4 @@
-// exitplan thresholds: budget-constrained thresholds with one method (issue 3), one CSV row per
+// exitplan thresholds: budget-constrained thresholds with one method, one CSV row per
 // budget with the columns of dse/report.hpp (ResultsToCsv), to stdout or --out.
 #include <cmath>
 #include <cstdio>
@@ -9,8 +9,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
+#include "cli/option_flags.hpp"
 #include "dse/report.hpp"
 #include "optim/solve.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/io.hpp"
@@ -21,106 +23,41 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct ThresholdsArgs {
-  DumpArgs dump;
-  ProfileArgs profile;
-  std::string method;
-  std::string measure;  // empty: max_prob for logits, confidence for scores-mode dumps
-  std::string correct = "labels";
-  std::string exits;
-  double budget = kNaN;
-  std::string budget_range;
-  bool relative = false;
-  std::string out;
-  std::string model;
-  std::string box;
-  bool verbose = false;
-  SolverOptions solver;
-  std::string initial;
-  bool no_ippp_start = false;
-  bool no_heuristic_starts = false;
+  RegistryFlags flags;
 };
 
-std::vector<double> Budgets(const ThresholdsArgs& a, double full_cost) {
-  std::vector<double> b;
-  if (!std::isnan(a.budget)) {
-    b.push_back(a.budget);
-  } else {
-    const std::vector<std::string> parts = [&] {
-      std::vector<std::string> p;
-      std::string cur;
-      for (char ch : a.budget_range) {
-        if (ch == ':') { p.push_back(cur); cur.clear(); } else { cur += ch; }
-      }
-      p.push_back(cur);
-      return p;
-    }();
-    if (parts.size() != 3) {
-      throw InputError("--budget-range", "expected LO:HI:N, got '" + a.budget_range + "'");
-    }
-    const std::vector<double> lohi = ParseDoubleList(parts[0] + "," + parts[1], "--budget-range");
-    const std::vector<int> n = ParseIntList(parts[2], "--budget-range");
-    if (n[0] < 1) throw InputError("--budget-range", "N = " + parts[2] + ": must be >= 1");
-    if (!(lohi[0] <= lohi[1])) {
-      throw InputError("--budget-range", "LO = " + parts[0] + " must be <= HI = " + parts[1]);
-    }
-    for (int i = 0; i < n[0]; ++i) {
-      b.push_back(n[0] == 1 ? lohi[1] : lohi[0] + (lohi[1] - lohi[0]) * i / (n[0] - 1));
-    }
+int Run(ThresholdsArgs& args) {
+  // Option checks before any file is read.
+  const OptionValues v = args.flags.Values();
+  const Method method = MethodFromString(v.Text("method"));
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  CheckGivenOptionsApply(v, {ToString(method)});
+  const bool accuracy_target = v.Has("accuracy_drop");
+  if (v.Has("budget") == accuracy_target) {
+    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
+                                     ") or --accuracy-drop");
   }
-  for (double& v : b) {
-    if (!(std::isfinite(v) && v > 0)) {
-      throw InputError(std::isnan(a.budget) ? "--budget-range" : "--budget",
-                       "budget " + FormatDouble(v) + ": must be a positive number");
-    }
-    if (a.relative) v *= full_cost;
-  }
-  return b;
-}
-
-int Run(ThresholdsArgs& a) {
-  // Option checks before any file is read (STYLE.md 2).
-  const Method method = MethodFromString(a.method);
-  const Target target = TargetFromString(a.correct, "--correct");
-  if (std::isnan(a.budget) == a.budget_range.empty() && std::isnan(a.solver.accuracy_drop)) {
-    throw InputError("--budget", "give exactly one of --budget B or --budget-range LO:HI:N "
-                                 "(or --accuracy-drop)");
-  }
-  if (!a.box.empty()) {
-    const auto colon = a.box.find(':');
-    if (colon == std::string::npos) throw InputError("--box", "expected LO:HI, got '" + a.box + "'");
-    const auto v = ParseDoubleList(a.box.substr(0, colon) + "," + a.box.substr(colon + 1), "--box");
-    a.solver.box_lo = v[0];
-    a.solver.box_hi = v[1];
-  }
-  if (!a.initial.empty()) {
-    a.solver.ippp.warm_start = false;
-    a.solver.ippp.initial = ParseDoubleList(a.initial, "--initial");
-  }
-  a.solver.exact.start_ippp = !a.no_ippp_start;
-  a.solver.exact.start_heuristics = !a.no_heuristic_starts;
-  if (const std::string err = a.solver.Validate(); !err.empty()) {
-    throw InputError("option", err.substr(0, err.find('\n')));
-  }
-  const Dump dump = a.dump.Load();
-  const CostProfile profile = a.profile.Load(dump);
-  const Measure measure = a.measure.empty()
-                              ? (dump.fit.has_logits() ? Measure::kMaxProb : Measure::kConfidence)
-                              : MeasureFromString(a.measure);
-  const std::vector<int> kept = a.exits.empty() ? AllExits(dump.k) : ParseKeptExits(a.exits, dump.k);
-  std::vector<double> budgets = std::isnan(a.solver.accuracy_drop) || !std::isnan(a.budget) ||
-                                        !a.budget_range.empty()
-                                    ? std::vector<double>{}
-                                    : std::vector<double>{profile.FullCost()};
-  if (budgets.empty()) budgets = Budgets(a, profile.FullCost());
-  std::string model = a.model;
-  if (model.empty()) model = std::filesystem::path(a.dump.dump).lexically_normal().filename().string();
-  if (model.empty()) model = std::filesystem::path(a.dump.dump).lexically_normal().parent_path().filename().string();
+  const std::vector<Budget> budget_text =
+      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  const SolverOptions& solver = settings.solver;
+  Dump dump = LoadDumpFrom(v);
+  const CostProfile profile = LoadProfileFor(v, dump);
+  CalibrateIfAsked(v, dump, target);
+  const Measure measure = MeasureFor(v, dump);
+  const std::string exits = v.Text("exits");
+  const std::vector<int> kept = exits.empty() ? AllExits(dump.k) : ParseKeptExits(exits, dump.k);
+  // Accuracy-target mode solves once (the budget is searched); else one solve per budget.
+  const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
+                                                      : ResolveBudgets(budget_text, profile);
+  const std::string model = ModelName(v, dump);
   std::vector<ResultRow> rows;
   int failed = 0;
   for (double b : budgets) {
     const ThresholdProblem p = ThresholdProblem::From(dump.fit, measure, target, profile, kept, b);
-    const ThresholdSummary s = Solve(method, p, a.solver);
-    if (a.verbose) std::cerr << s.FullReport();
+    const ThresholdSummary s = Solve(method, p, solver);
+    if (v.Bool("verbose")) std::cerr << s.FullReport();
     ResultRow r;
     r.model = model;
     r.target = profile.target;
@@ -128,11 +65,11 @@ int Run(ThresholdsArgs& a) {
     r.method = s.method;
     r.measure = ToString(measure);
     r.kept_exits = kept;
-    r.budget = std::isnan(a.solver.accuracy_drop) ? b : kNaN;
+    r.budget = accuracy_target ? kNaN : b;
     r.seconds = s.seconds;
     r.outcome = ToString(s.outcome);
     r.message = s.message;
-    if (s.ok()) {
+    if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
       r.thresholds = s.policy.thresholds;
       r.fit_acc = s.fit.accuracy;
       r.fit_cost = s.fit.mean_cost;
@@ -142,18 +79,21 @@ int Run(ThresholdsArgs& a) {
         r.eval_acc = ev.accuracy;
         r.eval_cost = ev.mean_cost;
       }
-    } else {
+    }
+    if (!s.ok()) {
       ++failed;
-      std::cerr << "exitplan: " << s.method << ": " << s.message << "\n";
+      std::cerr << "exitplan: " << s.method << ": " << ToString(s.outcome) << ": " << s.message
+                << "\n";
     }
     rows.push_back(r);
   }
   MarkPareto(rows);
+  Note(v, FullCostLine(profile));
   const std::string csv = ResultsToCsv(rows);
-  if (a.out.empty()) {
+  if (!v.Has("out")) {
     std::fwrite(csv.data(), 1, csv.size(), stdout);
   } else {
-    WriteFileAtomic(a.out, csv);
+    WriteFileAtomic(v.Text("out"), csv);
   }
   return failed == static_cast<int>(rows.size()) ? kExitSolverFailure : kExitOk;
 }
@@ -166,73 +106,7 @@ void RegisterThresholds(CLI::App& root, std::vector<Command>& out) {
       "thresholds",
       "choose thresholds that maximise fit accuracy under a mean-cost budget (one CSV row per "
       "budget: fit and eval accuracy and cost, thresholds, exit fractions)");
-  a->dump.Add(*app);
-  a->profile.Add(*app);
-  app->add_option("--method", a->method,
-                  "geometric (MSDNet baseline, p solved exactly, cascade quotas), "
-                  "geometric-quantile (seed 004 code's per-exit quantiles on a 1% grid of p), "
-                  "single (one shared threshold), ippp (seed 004 Algorithm 1), ippp-nlopt "
-                  "(smoothed P2 with NLopt), exact (our step-function solver)")
-      ->required();
-  app->add_option("--measure", a->measure,
-                  "confidence measure: max_prob, entropy, margin, patience, vote (logits) or "
-                  "confidence (scores mode); default max_prob, or confidence for scores dumps");
-  app->add_option("--correct", a->correct, "correctness target: labels or agreement (with exit K)")
-      ->capture_default_str();
-  app->add_option("--exits", a->exits, "kept exits, 1-based (default: all; the final is added)");
-  app->add_option("--budget", a->budget, "mean cost budget per sample (profile unit; see --relative)");
-  app->add_option("--budget-range", a->budget_range,
-                  "LO:HI:N: N budgets evenly spaced from LO to HI inclusive");
-  app->add_flag("--relative", a->relative,
-                "budgets are fractions of the full cost (every exit kept, running to exit K)");
-  app->add_option("--out", a->out, "CSV file to write (default: stdout)");
-  app->add_option("--model", a->model, "model name for the CSV (default: the dump folder name)");
-  app->add_option("--box", a->box,
-                  "LO:HI range of the measure (thresholds are projected onto it by iPPP); default "
-                  "[0,1] if all scores lie in it, else [-1,0] likewise, else the data's range");
-  app->add_option("--budget-margin", a->solver.budget_margin,
-                  "confidence level (e.g. 0.95) of a bootstrap upper bound on the mean cost; the "
-                  "fit budget is tightened by (UCB - mean) so eval cost stays within budget more "
-                  "often; 0 = off")
-      ->capture_default_str();
-  app->add_option("--margin-resamples", a->solver.margin_resamples, "bootstrap resamples")
-      ->capture_default_str();
-  app->add_option("--accuracy-drop", a->solver.accuracy_drop,
-                  "accuracy-target mode: minimise mean cost subject to fit accuracy >= final-exit "
-                  "accuracy - this tolerance (a fraction, e.g. 0.005); budgets are then ignored");
-  app->add_option("--seed", a->solver.seed, "master seed (bootstrap)")->capture_default_str();
-  app->add_flag("--verbose", a->verbose, "print each solve's full report to stderr");
-  // iPPP (seed 004) options, defaults as in the paper.
-  app->add_option("--steepness", a->solver.ippp.steepness, "ippp: sigmoid slope k")
-      ->capture_default_str();
-  app->add_option("--beta", a->solver.ippp.beta,
-                  "ippp: penalty weight in raw cost units (default: beta-scale / (d_K - d_1)^2)");
-  app->add_option("--beta-scale", a->solver.ippp.beta_scale,
-                  "ippp: automatic beta = beta-scale / cost span^2")
-      ->capture_default_str();
-  app->add_option("--gamma", a->solver.ippp.gamma, "ippp: proximal weight")->capture_default_str();
-  app->add_option("--outer-iters", a->solver.ippp.outer_iters, "ippp: outer iterations T")
-      ->capture_default_str();
-  app->add_option("--inner-iters", a->solver.ippp.inner_iters, "ippp: inner iterations J")
-      ->capture_default_str();
-  app->add_option("--eta", a->solver.ippp.eta, "ippp: smoothness (step 1/eta)")->capture_default_str();
-  app->add_option("--mu", a->solver.ippp.mu, "ippp: strong convexity (momentum (eta-mu)/(eta+mu))")
-      ->capture_default_str();
-  app->add_option("--ippp-precision", a->solver.ippp.precision,
-                  "ippp: arithmetic of the iteration, single (float, ~2x faster) or double")
-      ->capture_default_str();
-  app->add_option("--initial", a->initial,
-                  "ippp/ippp-nlopt: start from these thresholds instead of the warm start");
-  app->add_option("--nlopt-algorithm", a->solver.ippp.nlopt_algorithm,
-                  "ippp-nlopt: slsqp, mma or auglag-lbfgs")
-      ->capture_default_str();
-  app->add_option("--lambda-iters", a->solver.exact.lambda_iters, "exact: bisection steps on lambda")
-      ->capture_default_str();
-  app->add_option("--max-sweeps", a->solver.exact.max_sweeps, "exact: coordinate sweeps per start")
-      ->capture_default_str();
-  app->add_flag("--no-ippp-start", a->no_ippp_start, "exact: do not start from iPPP's answer");
-  app->add_flag("--no-heuristic-starts", a->no_heuristic_starts,
-                "exact: do not start from geometric, geometric-quantile and single");
+  a->flags.Add(*app, "thresholds", {"dump", "profile", "method"});
   out.push_back({app, [a]() { return Run(*a); }});
 }
 

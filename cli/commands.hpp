@@ -1,5 +1,5 @@
 // The exitplan executable's subcommands. cli/ only parses and dispatches: everything testable lives
-// in the profiles, optim and dse libraries (STYLE.md 6).
+// in the profiles, optim and dse libraries.
 //
 // Each subcommand lives in its own cli/cmd_<name>.cpp and registers itself with a Register*
 // function listed here and called from main.cpp.
@@ -30,7 +30,8 @@ void RegisterMerge(CLI::App& root, std::vector<Command>& out);
 void RegisterExport(CLI::App& root, std::vector<Command>& out);
 void RegisterFitScorer(CLI::App& root, std::vector<Command>& out);
 void RegisterThresholds(CLI::App& root, std::vector<Command>& out);
-void RegisterPlace(CLI::App& root, std::vector<Command>& out);  // issue 4
+void RegisterPlace(CLI::App& root, std::vector<Command>& out);
+void RegisterOptions(CLI::App& root, std::vector<Command>& out);
 
 // The whole command line, quoted, for provenance in reports and configs.
 const std::string& CommandLine();

@@ -1,44 +1,61 @@
 #include "cli/dump_args.hpp"
 
+#include <cstdio>
+#include <filesystem>
+
+#include "optim/calibration.hpp"
+#include "profiles/error.hpp"
+
 namespace exitplan::cli {
 
-void DumpArgs::Add(CLI::App& app) {
-  app.add_option("--dump", dump,
-                 "dump directory: <split>_logits.npy + <split>_labels.npy, <split>.npz, or "
-                 "<split>_confidence.npy + <split>_correct.npy (scores mode)")
-      ->required();
-  app.add_option("--fit-split", fit_split, "split the policy is chosen on")->capture_default_str();
-  app.add_option("--eval-split", eval_split, "split that only measures the policy (optional)")
-      ->capture_default_str();
-  app.add_option("--layout", layout, "logits axis order: nk = [N,K,C], kn = [K,N,C]")
-      ->capture_default_str();
-  app.add_option("--score-order", score_order,
-                 "scores mode: descending (larger is more confident, stop if score >= t) or "
-                 "ascending (stop if score < t)")
-      ->capture_default_str();
-}
-
-DumpOptions DumpArgs::Options() const {
+DumpOptions DumpOptionsFrom(const OptionValues& v) {
   DumpOptions o;
-  o.fit_split = fit_split;
-  o.eval_split = eval_split;
-  o.layout = LayoutFromString(layout);
-  o.score_order = ScoreOrderFromString(score_order);
+  o.fit_split = v.Text("fit_split");
+  o.eval_split = v.Text("eval_split");
+  if (o.eval_split == "none") o.eval_split = o.fit_split;  // no eval split
+  // A split the user named must exist (a typo must not silently drop the eval figures).
+  o.require_eval = v.Has("eval_split") && v.Text("eval_split") != "none";
+  o.layout = LayoutFromString(v.Text("layout"));
+  o.score_order = ScoreOrderFromString(v.Text("score_order"));
   return o;
 }
 
-Dump DumpArgs::Load() const { return LoadDump(dump, Options()); }
+Dump LoadDumpFrom(const OptionValues& v) { return LoadDump(v.Text("dump"), DumpOptionsFrom(v)); }
 
-void ProfileArgs::Add(CLI::App& app, bool required) {
-  auto* opt = app.add_option("--profile", profile, "cost profile YAML (DESIGN.md format)");
-  if (required) opt->required();
-  app.add_option("--target", target, "target inside a multi-target profile");
-}
-
-CostProfile ProfileArgs::Load(const Dump& dump) const {
-  CostProfile p = LoadProfile(profile, target);
+CostProfile LoadProfileFor(const OptionValues& v, const Dump& dump) {
+  CostProfile p = LoadProfile(v.Text("profile"), v.Text("target"));
   CheckProfileMatches(p, dump.k, dump.fit.source);
   return p;
+}
+
+void Note(const OptionValues& v, const std::string& line) {
+  if (!v.Bool("quiet")) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void CalibrateIfAsked(const OptionValues& v, Dump& dump, Target target) {
+  if (!v.Bool("calibrate")) return;
+  if (!dump.fit.has_logits()) {
+    throw InputError("--calibrate", "temperature scaling needs logits, but " + dump.fit.source +
+                                        " is a scores-mode dump");
+  }
+  CalibrationOptions co;
+  co.use_agreement = target == Target::kAgreement;
+  const CalibrationSummary cs = FitTemperatures(dump.fit, co);
+  Note(v, cs.BriefReport());
+  dump.fit.ComputeFeatures(cs.temperatures);
+  if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
+}
+
+Measure MeasureFor(const OptionValues& v, const Dump& dump) {
+  if (v.Has("measure")) return MeasureFromString(v.Text("measure"));
+  return dump.fit.has_logits() ? Measure::kMaxProb : Measure::kConfidence;
+}
+
+std::string ModelName(const OptionValues& v, const Dump& dump) {
+  if (v.Has("model")) return v.Text("model");
+  const std::filesystem::path d = std::filesystem::path(dump.dir).lexically_normal();
+  const std::string name = d.filename().string();
+  return name.empty() ? d.parent_path().filename().string() : name;
 }
 
 }  // namespace exitplan::cli

@@ -1,5 +1,5 @@
 // exitplan: the command-line front end. The one place that catches exceptions and maps them to
-// documented exit codes (STYLE.md 4).
+// documented exit codes.
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   RegisterFitScorer(app, commands);
   RegisterThresholds(app, commands);
   RegisterPlace(app, commands);
+  RegisterOptions(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

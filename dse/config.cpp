@@ -81,6 +81,23 @@ DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
     throw InputError(where, "the profile names " + std::to_string(ctx.exit_names.size()) +
                                 " exits, the row has " + std::to_string(c.num_exits));
   }
+  for (std::size_t q = 0; q < row.kept_exits.size(); ++q) {
+    const int e = row.kept_exits[q];
+    if (e < 0 || e >= c.num_exits || (q > 0 && e <= row.kept_exits[q - 1])) {
+      throw InputError(where, "kept exit " + std::to_string(e + 1) + " is not in 1.." +
+                                  std::to_string(c.num_exits) +
+                                  " after the kept exits before it (expected a strictly "
+                                  "increasing list of exits of the dump)");
+    }
+  }
+  for (double t : row.thresholds) {
+    if (std::isnan(t)) throw InputError(where, "a threshold is NaN: nothing to deploy");
+  }
+  for (double t : ctx.temperatures) {
+    if (!(std::isfinite(t) && t > 0)) {
+      throw InputError(where, "temperature " + FormatDouble(t) + " is not finite and > 0");
+    }
+  }
   if (row.kept_exits.back() != c.num_exits - 1) {
     throw InputError(where, "the last kept exit must be the final exit " +
                                 std::to_string(c.num_exits));

@@ -93,6 +93,29 @@ std::string Marker(int shape, double x, double y, const std::string& color, doub
   return o.str();
 }
 
+// An answer over its budget: a red ring crossed by an X.
+std::string OverBudgetMarker(double x, double y) {
+  const double r = 4.5;
+  std::ostringstream o;
+  o << "<g class=\"over-budget\" stroke=\"#d62728\" stroke-width=\"1.4\" fill=\"none\"><circle cx=\""
+    << F(x) << "\" cy=\"" << F(y) << "\" r=\"" << F(r) << "\"/><path d=\"M" << F(x - r) << ","
+    << F(y - r) << "L" << F(x + r) << "," << F(y + r) << "M" << F(x - r) << "," << F(y + r) << "L"
+    << F(x + r) << "," << F(y - r) << "\"/></g>";
+  return o.str();
+}
+
+// The final-exit reference: a black five-pointed star.
+std::string ReferenceMarker(double x, double y) {
+  std::ostringstream o;
+  o << "<polygon class=\"reference\" fill=\"black\" points=\"";
+  for (int i = 0; i < 10; ++i) {
+    const double a = -M_PI / 2 + i * M_PI / 5, r = i % 2 ? 3.0 : 7.0;
+    o << (i ? " " : "") << F(x + r * std::cos(a)) << "," << F(y + r * std::sin(a));
+  }
+  o << "\"/>";
+  return o.str();
+}
+
 struct Range {
   double lo = 0, hi = 1;
 };
@@ -144,9 +167,10 @@ std::string PlotOptions::Validate() const {
 
 std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& options) {
   if (const std::string bad = options.Validate(); !bad.empty()) throw InputError("plot", bad);
-  std::vector<ResultRow> rows;
+  std::vector<ResultRow> rows, over;  // solutions; policies over their budget
   for (const ResultRow& r : input) {
     if (r.has_solution()) rows.push_back(r);
+    else if (r.has_policy()) over.push_back(r);
   }
   bool any_front = false;
   for (const ResultRow& r : rows) any_front |= r.pareto;
@@ -156,15 +180,29 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   if (eval) {
     bool have = false;
     for (const ResultRow& r : rows) have |= !std::isnan(r.eval_acc) && !std::isnan(r.eval_cost);
+    for (const ResultRow& r : over) have |= !std::isnan(r.eval_acc) && !std::isnan(r.eval_cost);
     eval = have;
   }
   const double scale = options.percent ? 100.0 : 1.0;
   auto px = [&](const ResultRow& r) { return eval ? r.eval_cost : r.fit_cost; };
   auto py = [&](const ResultRow& r) { return (eval ? r.eval_acc : r.fit_acc) * scale; };
-  std::vector<ResultRow> shown;
+  std::vector<ResultRow> shown, shown_over;
   for (const ResultRow& r : rows) {
     if (std::isfinite(px(r)) && std::isfinite(py(r))) shown.push_back(r);
   }
+  for (const ResultRow& r : over) {
+    if (std::isfinite(px(r)) && std::isfinite(py(r))) shown_over.push_back(r);
+  }
+  const bool reference =
+      std::isfinite(options.reference_cost) && std::isfinite(options.reference_acc);
+  std::vector<double> budgets = options.budgets;
+  if (budgets.empty()) {
+    for (const ResultRow& r : input) {
+      if (std::isfinite(r.budget)) budgets.push_back(r.budget);
+    }
+  }
+  std::sort(budgets.begin(), budgets.end());
+  budgets.erase(std::unique(budgets.begin(), budgets.end()), budgets.end());
 
   // Series keys: method, + measure when the method has several, + model/target when several.
   std::set<std::pair<std::string, std::string>> groups;
@@ -215,7 +253,7 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
       "mean " + split + " cost per sample" + (unit.empty() ? "" : " [" + unit + "]");
   const std::string ylabel = split + " accuracy" + (options.percent ? " [%]" : "");
 
-  if (shown.empty()) {
+  if (shown.empty() && shown_over.empty()) {
     o << "<rect x=\"" << F(x0) << "\" y=\"" << F(y0) << "\" width=\"" << F(x1 - x0)
       << "\" height=\"" << F(y1 - y0) << "\" fill=\"none\" stroke=\"#333\"/>\n"
       << "<text x=\"" << F((x0 + x1) / 2) << "\" y=\"" << F((y0 + y1) / 2)
@@ -224,11 +262,29 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   }
 
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-  for (const ResultRow& r : shown) {
-    xmin = std::min(xmin, px(r));
-    xmax = std::max(xmax, px(r));
-    ymin = std::min(ymin, py(r));
-    ymax = std::max(ymax, py(r));
+  for (const std::vector<ResultRow>* set : {&shown, &shown_over}) {
+    for (const ResultRow& r : *set) {
+      xmin = std::min(xmin, px(r));
+      xmax = std::max(xmax, px(r));
+      ymin = std::min(ymin, py(r));
+      ymax = std::max(ymax, py(r));
+    }
+  }
+  if (reference) {
+    xmin = std::min(xmin, options.reference_cost);
+    xmax = std::max(xmax, options.reference_cost);
+    ymin = std::min(ymin, options.reference_acc * scale);
+    ymax = std::max(ymax, options.reference_acc * scale);
+  }
+  // Budgets inside the span of the points (a budget far above the full cost would squash them).
+  if (options.mark_budgets) {
+    std::vector<double> inside;
+    for (double b : budgets) {
+      if (b >= xmin - 0.05 * (xmax - xmin) && b <= xmax + 0.05 * (xmax - xmin)) inside.push_back(b);
+    }
+    budgets = inside;
+  } else {
+    budgets.clear();
   }
   const Range xr = Padded(xmin, xmax), yr = Padded(ymin, ymax);
   auto sx = [&](double v) { return x0 + (v - xr.lo) / (xr.hi - xr.lo) * (x1 - x0); };
@@ -264,6 +320,11 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   o << "<defs><clipPath id=\"area\"><rect x=\"" << F(x0) << "\" y=\"" << F(y0) << "\" width=\""
     << F(x1 - x0) << "\" height=\"" << F(y1 - y0) << "\"/></clipPath></defs>\n"
     << "<g clip-path=\"url(#area)\">\n";
+  // The requested budgets, below everything else.
+  for (double b : budgets) {
+    o << "<line class=\"budget\" x1=\"" << F(sx(b)) << "\" y1=\"" << F(y0) << "\" x2=\"" << F(sx(b))
+      << "\" y2=\"" << F(y1) << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>\n";
+  }
   for (std::size_t s = 0; s < keys.size(); ++s) {
     const std::string color = kColors[s % kNumColors];
     const auto& pts = series[keys[s]];
@@ -298,6 +359,11 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
         << "\" r=\"6.5\" fill=\"none\" stroke=\"black\" stroke-width=\"1.3\"/>\n";
     }
   }
+  // Over-budget answers: red crossed rings, not joined, not on the front.
+  for (const ResultRow& r : shown_over) o << OverBudgetMarker(sx(px(r)), sy(py(r))) << "\n";
+  if (reference) {
+    o << ReferenceMarker(sx(options.reference_cost), sy(options.reference_acc * scale)) << "\n";
+  }
   o << "</g>\n";
 
   // Legend, right of the plot area.
@@ -322,6 +388,24 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
       << "\" r=\"6.5\" fill=\"none\" stroke=\"black\" stroke-width=\"1.3\"/>\n"
       << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4)
       << "\">Pareto front (chosen on fit)</text>\n";
+    ly += 20;
+  }
+  if (!shown_over.empty()) {
+    o << OverBudgetMarker(lx + 13, ly) << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4)
+      << "\">over budget (not deployable)</text>\n";
+    ly += 20;
+  }
+  if (!budgets.empty()) {
+    o << "<line x1=\"" << F(lx + 13) << "\" y1=\"" << F(ly - 8) << "\" x2=\"" << F(lx + 13)
+      << "\" y2=\"" << F(ly + 8) << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>"
+      << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4) << "\">requested budget"
+      << (budgets.size() > 1 ? "s" : "") << "</text>\n";
+    ly += 20;
+  }
+  if (reference) {
+    o << ReferenceMarker(lx + 13, ly) << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4)
+      << "\">final exit, full cost</text>\n";
+    ly += 20;
   }
   o << "</g>\n</svg>\n";
   return o.str();

@@ -1,4 +1,4 @@
-// Accuracy-against-cost plots of result rows (issue 6 "Reports").
+// Accuracy-against-cost plots of result rows .
 //
 // exitplan writes the SVG itself rather than calling gnuplot: SVG needs no extra package on the
 // deployment machine or in CI, the output is deterministic text (byte-identical for the same
@@ -9,8 +9,13 @@
 // when the rows hold several), points joined in cost order; the Pareto front (rows with
 // `pareto` set, chosen on the fit split, see MarkPareto) is drawn as a dashed black step line
 // through ringed points; axes carry ticks and the cost unit; a legend sits right of the plot.
+// Rows over their budget (ResultRow::has_policy but not has_solution) are drawn apart as red
+// crossed rings, never joined to their series nor on the front; the requested budgets are dotted
+// vertical lines; the final-exit reference (every exit kept, every sample to the final exit) is a
+// black star.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,12 +30,18 @@ struct PlotOptions {
   int height = 540;        // pixels (>= 300)
   bool mark_front = true;  // draw the Pareto front of the rows (their `pareto` flags)
   bool percent = true;     // accuracy axis in percent (else as a fraction)
+  bool mark_budgets = true;  // dotted vertical lines at the requested budgets
+  std::vector<double> budgets;  // profile unit; empty = the distinct budgets of the rows
+  // The final-exit reference point (accuracy as a fraction, on the plotted split, and the full
+  // cost); NaN = not drawn.
+  double reference_cost = std::numeric_limits<double>::quiet_NaN();
+  double reference_acc = std::numeric_limits<double>::quiet_NaN();
 
   // "" when valid, else one line per broken rule.
   std::string Validate() const;
 };
 
-// The SVG document as text. Rows without a solution are skipped; with none left the picture says
+// The SVG document as text. Rows without a policy are skipped; with none left the picture says
 // so. When no row has `pareto` set the front is computed on a copy (MarkPareto).
 std::string PlotSvg(const std::vector<ResultRow>& rows, const PlotOptions& options = {});
 

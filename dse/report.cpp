@@ -1,12 +1,15 @@
 #include "dse/report.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <sstream>
 
 #include "dse/pareto.hpp"
+#include "optim/problem.hpp"
 #include "profiles/error.hpp"
+#include "profiles/numbers.hpp"
 #include "profiles/types.hpp"
 
 namespace exitplan {
@@ -15,35 +18,73 @@ namespace {
 const std::vector<std::string> kColumns = {
     "model",    "target",   "unit",     "method",   "measure",  "kept_exits",
     "budget",   "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
-    "exit_fractions", "pareto", "seconds", "outcome", "message"};
+    "exit_fractions", "pareto", "within_budget", "budget_fraction", "seconds", "outcome",
+    "message"};
+// Derived columns: written, recomputed on reading, not required (older CSVs lack them).
+const std::vector<std::string> kDerived = {"within_budget", "budget_fraction"};
 
 std::string Num(double v) { return std::isnan(v) ? "" : FormatDouble(v); }
 
-double ParseNum(const std::string& s, const std::string& where) {
+constexpr double kMax = std::numeric_limits<double>::max();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// An optional number: empty is "none" (NaN), anything else must parse and lie in [lo, hi].
+double OptNum(const std::string& s, const std::string& what, double lo, double hi) {
   if (s.empty()) return std::numeric_limits<double>::quiet_NaN();
-  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (s == "inf") return INFINITY;
-  if (s == "-inf") return -INFINITY;
-  double v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
-    throw InputError(where, "'" + s + "' is not a number");
-  }
-  return v;
+  return ParseDouble(s, what, lo, hi);
 }
 
+// ';'-joined list; an empty field is an empty list, an empty item is an error (ParseDouble's).
 std::vector<std::string> SplitOn(const std::string& s, char sep) {
   std::vector<std::string> out;
   if (s.empty()) return out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep)) out.push_back(item);
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t at = s.find(sep, start);
+    out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
+  }
   return out;
 }
 
 }  // namespace
 
 std::vector<std::string> ResultColumns() { return kColumns; }
+
+bool ResultRow::within_budget() const {
+  if (!has_policy()) return false;
+  if (std::isnan(budget)) return true;
+  return fit_cost <= budget * (1.0 + kBudgetTolerance);
+}
+
+void LabelRowBudget(ResultRow& row, double full_cost) {
+  if (!row.has_policy() || std::isnan(row.budget)) return;
+  if (!row.within_budget()) {
+    if (row.outcome == "over_budget") return;
+    row.message = "fit cost " + FormatDouble(row.fit_cost) + " exceeds the budget " +
+                  FormatDouble(row.budget) + " by " +
+                  FormatDouble(std::round((row.budget_fraction() - 1.0) * 1e4) / 100) +
+                  "% (the method said " + row.outcome +
+                  (row.message.empty() ? "" : ": " + row.message) + ")";
+    row.outcome = "over_budget";
+    return;
+  }
+  Outcome o;
+  if (row.budget >= full_cost * (1.0 - kBudgetTolerance) && OutcomeFromString(row.outcome, &o) &&
+      HasSolution(o) && o != Outcome::kUnconstrained) {
+    row.message = "the budget is at or above the full cost " + FormatDouble(full_cost) +
+                  " (every exit kept, every sample to the final exit): it cannot bind (the "
+                  "method said " + row.outcome + (row.message.empty() ? "" : ": " + row.message) +
+                  ")";
+    row.outcome = "unconstrained";
+  }
+}
+
+double ResultRow::budget_fraction() const {
+  if (!has_policy() || std::isnan(budget) || !(budget > 0)) return std::nan("");
+  return fit_cost / budget;
+}
 
 void MarkPareto(std::vector<ResultRow>& rows) {
   std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> groups;
@@ -69,34 +110,77 @@ std::string CsvField(const std::string& field) {
   return out + "\"";
 }
 
-std::vector<std::string> SplitCsvLine(const std::string& line) {
-  std::vector<std::string> out;
+std::vector<CsvRecord> ParseCsv(const std::string& text, const std::string& source) {
+  // RFC 4180: fields separated by ',', records by CRLF or LF; a field in double quotes may hold
+  // ',', '"' (doubled) and line breaks. Written by hand: a few lines, and the project's listed
+  // libraries have no CSV reader.
+  std::vector<CsvRecord> out;
+  CsvRecord rec;
   std::string cur;
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
+  bool quoted = false, field_started = false, after_quote = false;
+  int line = 1;
+  rec.line = 1;
+  auto end_field = [&]() {
+    rec.fields.push_back(cur);
+    cur.clear();
+    field_started = after_quote = false;
+  };
+  auto end_record = [&]() {
+    end_field();
+    if (!(rec.fields.size() == 1 && rec.fields[0].empty())) out.push_back(rec);  // blank line
+    rec = CsvRecord();
+    rec.line = line;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
     if (quoted) {
       if (ch == '"') {
-        if (i + 1 < line.size() && line[i + 1] == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
           cur += '"';
           ++i;
         } else {
           quoted = false;
+          after_quote = true;
         }
       } else {
+        if (ch == '\n') ++line;
         cur += ch;
       }
+      continue;
+    }
+    if (ch == ',') {
+      end_field();
+    } else if (ch == '\n' || (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      if (ch == '\r') ++i;
+      ++line;
+      end_record();
     } else if (ch == '"') {
+      if (field_started || after_quote) {
+        throw InputError(source + ":" + std::to_string(line),
+                         "a '\"' inside an unquoted field (RFC 4180 quotes the whole field)");
+      }
       quoted = true;
-    } else if (ch == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else if (ch != '\r') {
+      field_started = true;
+    } else {
+      if (after_quote) {
+        throw InputError(source + ":" + std::to_string(line),
+                         "text after the closing '\"' of a quoted field");
+      }
       cur += ch;
+      field_started = true;
     }
   }
-  out.push_back(cur);
+  if (quoted) {
+    throw InputError(source + ":" + std::to_string(rec.line),
+                     "a quoted field is not closed before the end of the file (truncated?)");
+  }
+  if (field_started || after_quote || !rec.fields.empty()) end_record();
   return out;
+}
+
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  const std::vector<CsvRecord> r = ParseCsv(line, "CSV line");
+  return r.empty() ? std::vector<std::string>{""} : r[0].fields;
 }
 
 std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
@@ -112,7 +196,8 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
         r.model, r.target, r.unit, r.method, r.measure, kept, Num(r.budget),
         JoinDoubles(r.thresholds, ";"), Num(r.fit_acc), Num(r.fit_cost), Num(r.eval_acc),
         Num(r.eval_cost), JoinDoubles(r.exit_fractions, ";"), r.pareto ? "true" : "false",
-        Num(r.seconds), r.outcome, r.message};
+        !r.has_policy() || std::isnan(r.budget) ? "" : (r.within_budget() ? "true" : "false"),
+        Num(r.budget_fraction()), Num(r.seconds), r.outcome, r.message};
     for (std::size_t c = 0; c < f.size(); ++c) out += (c ? "," : "") + CsvField(f[c]);
     out += "\n";
   }
@@ -121,54 +206,76 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
 
 std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string& source) {
   std::vector<ResultRow> rows;
-  std::stringstream ss(text);
-  std::string line;
-  int line_no = 0;
+  const std::vector<CsvRecord> records = ParseCsv(text, source);
+  if (records.empty()) throw InputError(source, "empty CSV (no header)");
   std::map<std::string, int> col;
-  while (std::getline(ss, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    const std::vector<std::string> f = SplitCsvLine(line);
-    const std::string where = source + ":" + std::to_string(line_no);
-    if (col.empty()) {
-      for (std::size_t c = 0; c < f.size(); ++c) col[f[c]] = static_cast<int>(c);
-      for (const std::string& need : kColumns) {
-        if (!col.count(need)) throw InputError(where, "missing column '" + need + "'");
+  {
+    const std::vector<std::string>& f = records[0].fields;
+    for (std::size_t c = 0; c < f.size(); ++c) {
+      if (!col.emplace(f[c], static_cast<int>(c)).second) {
+        throw InputError(source + ":" + std::to_string(records[0].line),
+                         "column " + QuoteForError(f[c]) + " appears twice in the header");
       }
-      continue;
     }
+    for (const std::string& need : kColumns) {
+      if (std::find(kDerived.begin(), kDerived.end(), need) != kDerived.end()) continue;
+      if (!col.count(need)) {
+        throw InputError(source + ":" + std::to_string(records[0].line),
+                         "missing column '" + need + "'");
+      }
+    }
+  }
+  for (std::size_t ri = 1; ri < records.size(); ++ri) {
+    const std::vector<std::string>& f = records[ri].fields;
+    const std::string where =
+        source + ":" + std::to_string(records[ri].line) + " (row " + std::to_string(ri) + ")";
     if (f.size() != col.size()) {
       throw InputError(where, "expected " + std::to_string(col.size()) + " fields, found " +
                                   std::to_string(f.size()));
     }
-    auto get = [&](const std::string& name) { return f[col.at(name)]; };
+    auto get = [&](const std::string& name) -> const std::string& { return f[col.at(name)]; };
+    auto what = [&](const std::string& name) { return where + " column " + name; };
     ResultRow r;
     r.model = get("model");
     r.target = get("target");
     r.unit = get("unit");
     r.method = get("method");
     r.measure = get("measure");
-    for (const std::string& e : SplitOn(get("kept_exits"), ';')) {
-      r.kept_exits.push_back(static_cast<int>(ParseNum(e, where + " kept_exits")) - 1);
-    }
-    r.budget = ParseNum(get("budget"), where + " budget");
-    for (const std::string& t : SplitOn(get("thresholds"), ';')) {
-      r.thresholds.push_back(ParseNum(t, where + " thresholds"));
-    }
-    r.fit_acc = ParseNum(get("fit_acc"), where + " fit_acc");
-    r.fit_cost = ParseNum(get("fit_cost"), where + " fit_cost");
-    r.eval_acc = ParseNum(get("eval_acc"), where + " eval_acc");
-    r.eval_cost = ParseNum(get("eval_cost"), where + " eval_cost");
     for (const std::string& t : SplitOn(get("exit_fractions"), ';')) {
-      r.exit_fractions.push_back(ParseNum(t, where + " exit_fractions"));
+      r.exit_fractions.push_back(ParseDouble(t, what("exit_fractions"), 0.0, 1.0));
     }
-    r.pareto = get("pareto") == "true";
-    r.seconds = ParseNum(get("seconds"), where + " seconds");
+    // Kept exits: 1-based, strictly increasing, within the dump's K when the row gives it.
+    const std::int64_t k_max = r.exit_fractions.empty()
+                                   ? kMaxExitsInCsv
+                                   : static_cast<std::int64_t>(r.exit_fractions.size());
+    for (const std::string& e : SplitOn(get("kept_exits"), ';')) {
+      const int v = static_cast<int>(ParseInt(e, what("kept_exits"), 1, k_max)) - 1;
+      if (!r.kept_exits.empty() && v <= r.kept_exits.back()) {
+        throw InputError(what("kept_exits"),
+                         QuoteForError(get("kept_exits")) +
+                             " is not strictly increasing (kept exits are listed shallow to "
+                             "deep, each once)");
+      }
+      r.kept_exits.push_back(v);
+    }
+    r.budget = OptNum(get("budget"), what("budget"), 0.0, kMax);
+    for (const std::string& t : SplitOn(get("thresholds"), ';')) {
+      r.thresholds.push_back(ParseDouble(t, what("thresholds"), -kInf, kInf));
+    }
+    r.fit_acc = OptNum(get("fit_acc"), what("fit_acc"), 0.0, 1.0);
+    r.fit_cost = OptNum(get("fit_cost"), what("fit_cost"), 0.0, kMax);
+    r.eval_acc = OptNum(get("eval_acc"), what("eval_acc"), 0.0, 1.0);
+    r.eval_cost = OptNum(get("eval_cost"), what("eval_cost"), 0.0, kMax);
+    const std::string& pareto = get("pareto");
+    if (pareto != "true" && pareto != "false") {
+      throw InputError(what("pareto"), "expected true or false, found " + QuoteForError(pareto));
+    }
+    r.pareto = pareto == "true";
+    r.seconds = OptNum(get("seconds"), what("seconds"), 0.0, kMax);
     r.outcome = get("outcome");
     r.message = get("message");
     rows.push_back(std::move(r));
   }
-  if (col.empty()) throw InputError(source, "empty CSV (no header)");
   return rows;
 }
 

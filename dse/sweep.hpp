@@ -1,4 +1,4 @@
-// YAML experiment sweeps (issue 6): models x targets x methods (x measures) x budgets, run as
+// YAML experiment sweeps: models x targets x methods (x measures) x budgets, run as
 // independent, deterministic cells on a thread pool, each cell's result written atomically to
 // <output>/cells/<hash>.csv so that reruns skip finished cells, with --shard I/N and merge.
 //
@@ -21,12 +21,9 @@
 //       measures: [max_prob, entropy]   # or measure: max_prob (default max_prob)
 //       correct: labels             # labels | agreement
 //       exits: all                  # or "1,3,6" (1-based; the final is always added)
-//       options: {seed: 3}          # method options
+//       options: {seed: 3}          # method options (dse/options.hpp, docs/options.md)
 //       calibrate: true             # per-exit temperature scaling fitted on the fit split
-//   budgets:                        # fractions of the full cost (default) or absolute
-//     relative: true
-//     values: [0.3, 0.5, 0.8]       # and/or
-//     range: {from: 0.3, to: 1.0, count: 100}
+//   budgets: [30%, 50%, "60%:100%:5", 2ms]   # the budget grammar (profiles/budget.hpp)
 //
 // Cell identity: SHA-256 over the SHA-256 of every input file (the dump's files of the fit and
 // eval splits, the profile) and the cell's settings; the cell file's name is that hash.
@@ -38,6 +35,7 @@
 #include <vector>
 
 #include "dse/report.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
 
 namespace exitplan {
@@ -67,8 +65,9 @@ struct SweepMethod {
 };
 
 struct SweepBudgets {
-  bool relative = true;         // values are fractions of CostProfile::FullCost()
-  std::vector<double> values;   // in ascending order of appearance (values, then range)
+  // In order of appearance, in the budget grammar (profiles/budget.hpp): relative items are
+  // fractions of each profile's CostProfile::FullCost(), absolute ones in its unit.
+  std::vector<Budget> items;
 };
 
 struct SweepSpec {
@@ -96,6 +95,7 @@ struct SweepOptions {
   bool progress = false;   // print "cells done / total, elapsed, estimate" to stderr
   bool force = false;      // recompute cells even when their result exists
   int abort_after = -1;    // test only: _Exit(137) after this many cells were written (a "kill")
+  int abort_in_reports = -1;  // test only: _Exit(137) before the (N+1)-th rename of the reports
   std::string command_line;  // provenance, written into configs
   std::string Validate() const;  // "" or one line per broken rule
 };
@@ -107,7 +107,7 @@ struct SweepCell {
   int model = 0, method = 0;
   std::string target;     // profile target name
   std::string measure;
-  double budget_value = 0.0;   // as written in the sweep (fraction or absolute)
+  double budget_value = 0.0;   // as written in the sweep (a fraction, or absolute)
   double budget = 0.0;         // absolute, in the profile's unit
 };
 
@@ -118,6 +118,7 @@ struct SweepSummary {
   int cells_run = 0;        // computed in this run
   int cells_skipped = 0;    // result already present with the same hash
   int cells_failed = 0;     // outcome "error" or a solver failure/infeasible without solution
+  int cells_over_budget = 0;  // a policy whose fit cost exceeds its budget (outcome over_budget)
   bool complete = false;    // every cell of the sweep has a result: reports were written
   double seconds = 0.0;
   std::vector<std::string> errors;   // "<cell>: <message>" per failed cell
@@ -157,7 +158,7 @@ struct SweepCellInput {
   double budget = 0.0;    // absolute
 };
 using SweepMethodFn = std::function<void(const SweepCellInput&, ResultRow&)>;
-// Adds a method to the sweep registry (dse/ methods call it from sweep.cpp's table).
+// Adds a method to the sweep registry (dse/ methods are listed in dse/sweep_methods.cpp's table).
 void RegisterSweepMethod(const std::string& name, SweepMethodFn fn);
 
 namespace internal {

@@ -599,6 +599,23 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
   return s;
 }
 
+namespace {
+// NLopt's result codes as named outcomes (the negative ones arrive as C++ exceptions).
+Outcome NloptOutcome(nlopt::result r, std::string* note) {
+  switch (r) {
+    case nlopt::SUCCESS: *note = "converged (NLopt SUCCESS)"; return Outcome::kConverged;
+    case nlopt::STOPVAL_REACHED: *note = "converged: objective stop value reached"; return Outcome::kConverged;
+    case nlopt::FTOL_REACHED: *note = "converged: objective tolerance reached"; return Outcome::kConverged;
+    case nlopt::XTOL_REACHED: *note = "converged: step below nlopt_xtol"; return Outcome::kConverged;
+    case nlopt::MAXEVAL_REACHED: *note = "stopped at nlopt_max_evals evaluations"; return Outcome::kIterationLimit;
+    case nlopt::MAXTIME_REACHED: *note = "stopped at the time limit"; return Outcome::kIterationLimit;
+    default: break;
+  }
+  *note = "NLopt failed (code " + std::to_string(static_cast<int>(r)) + ")";
+  return Outcome::kFailure;
+}
+}  // namespace
+
 ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o, double lo,
                                 double hi) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -648,14 +665,18 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   std::string note;
   try {
     const nlopt::result r = opt.optimize(x, f);
-    s.outcome = r == nlopt::MAXEVAL_REACHED ? Outcome::kIterationLimit : Outcome::kConverged;
-    note = "nlopt result " + std::to_string(static_cast<int>(r));
+    s.outcome = NloptOutcome(r, &note);
   } catch (const nlopt::roundoff_limited&) {
-    s.outcome = Outcome::kConverged;  // usually at the optimum already (DEPENDENCIES.md trap 6)
-    note = "nlopt roundoff-limited; the last point is kept";
+    // Usually at the optimum already, but NLopt's own test was not met: not "converged".
+    s.outcome = Outcome::kIterationLimit;
+    note = "stopped early: round-off errors limited progress (NLopt ROUNDOFF_LIMITED); the last "
+           "point is kept";
+  } catch (const nlopt::forced_stop&) {
+    s.outcome = Outcome::kFailure;
+    note = "NLopt FORCED_STOP";
   } catch (const std::exception& e) {
-    s.outcome = Outcome::kConverged;
-    note = std::string("nlopt stopped (") + e.what() + "); the last point is kept";
+    s.outcome = Outcome::kFailure;  // NLopt FAILURE, INVALID_ARGS or OUT_OF_MEMORY
+    note = std::string("NLopt failed: ") + e.what();
   }
   Project(x, lo, hi);
   s.policy.thresholds = x;

@@ -45,14 +45,28 @@ std::string ToString(Outcome outcome) {
     case Outcome::kIterationLimit: return "iteration_limit";
     case Outcome::kInfeasible: return "infeasible";
     case Outcome::kFailure: return "failure";
+    case Outcome::kUnconstrained: return "unconstrained";
+    case Outcome::kOverBudget: return "over_budget";
   }
   return "?";
+}
+
+bool OutcomeFromString(const std::string& text, Outcome* outcome) {
+  for (Outcome o : {Outcome::kNotRun, Outcome::kOptimal, Outcome::kConverged,
+                    Outcome::kIterationLimit, Outcome::kInfeasible, Outcome::kFailure,
+                    Outcome::kUnconstrained, Outcome::kOverBudget}) {
+    if (text == ToString(o)) {
+      *outcome = o;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string ThresholdSummary::BriefReport() const {
   std::ostringstream s;
   s << method << ": " << ToString(outcome);
-  if (ok()) {
+  if (has_policy()) {
     s << ", fit accuracy " << fit.accuracy << ", fit cost " << fit.mean_cost;
   }
   s << ", " << iterations << " iterations, " << seconds << " s";
@@ -66,7 +80,7 @@ std::string ThresholdSummary::FullReport() const {
   s << "  kept exits (1-based):";
   for (int e : policy.kept) s << " " << e + 1;
   s << "\n  thresholds: " << JoinDoubles(policy.thresholds, ", ") << "\n";
-  if (ok()) s << "  exit fractions: " << JoinDoubles(fit.exit_fraction, ", ") << "\n";
+  if (has_policy()) s << "  exit fractions: " << JoinDoubles(fit.exit_fraction, ", ") << "\n";
   if (!trace.empty()) s << "  trace: " << trace.size() << " entries, last " << trace.back() << "\n";
   return s.str();
 }

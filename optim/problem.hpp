@@ -1,5 +1,5 @@
-// The budget-constrained threshold problem (seed 004 P2; seed 001 eq. 2) and the Summary every
-// threshold solver returns (STYLE.md 1, 3).
+// The budget-constrained threshold problem (Tan et al. (AAAI 2021) P2; Ilhan et al. 2023 eq. 2) and the Summary every
+// threshold solver returns.
 //
 // Given K x N scores of one confidence measure, K x N correctness, kept exits S and stop costs,
 // find thresholds t (one per kept exit before the final) maximising accuracy on the fit split
@@ -41,18 +41,34 @@ struct ThresholdProblem {
 };
 
 // What the answer was (HiGHS-style second axis; whether the call worked is InputError's job).
+// Every method, every entry point: the same word means the same thing.
 enum class Outcome {
   kNotRun,          // a default Summary: nothing filled it
   kOptimal,         // proven optimal for the problem solved
-  kConverged,       // converged / finished normally (no optimality proof)
-  kIterationLimit,  // stopped at an iteration limit; the best point found is returned
+  kConverged,       // the method's own stopping test was met (no optimality proof)
+  kIterationLimit,  // stopped at an iteration or evaluation limit; the best point found is returned
   kInfeasible,      // the budget cannot be met (below the cheapest policy's cost)
   kFailure,         // numerical failure; message says why
+  // The budget is at or above the full cost (every sample running to the final exit): everything
+  // fits, so the answer is "keep every exit, run to the end" (thresholds that never stop early).
+  kUnconstrained,
+  // The method returned a policy whose fit cost exceeds the budget it was asked to meet. The policy
+  // and its fit/eval figures are kept for reports, but it is not a solution at that budget: not on
+  // the deployable front, not exported, not counted by HasSolution.
+  kOverBudget,
 };
 std::string ToString(Outcome outcome);
+// Relative tolerance of every "within budget" test: fit cost <= budget x (1 + kBudgetTolerance).
+inline constexpr double kBudgetTolerance = 1e-9;
+// The answer is a policy that meets the budget.
 inline bool HasSolution(Outcome o) {
-  return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit;
+  return o == Outcome::kOptimal || o == Outcome::kConverged || o == Outcome::kIterationLimit ||
+         o == Outcome::kUnconstrained;
 }
+// A policy and its fit figures are filled (a solution, or an over-budget answer).
+inline bool HasPolicy(Outcome o) { return HasSolution(o) || o == Outcome::kOverBudget; }
+// The text of ToString back; false for an unknown word ("error" included).
+bool OutcomeFromString(const std::string& text, Outcome* outcome);
 
 struct ThresholdSummary {
   std::string method;                // e.g. "ippp"
@@ -67,6 +83,7 @@ struct ThresholdSummary {
   double fit_budget = std::numeric_limits<double>::quiet_NaN();
 
   bool ok() const { return HasSolution(outcome); }
+  bool has_policy() const { return HasPolicy(outcome); }
   std::string BriefReport() const;   // one line
   std::string FullReport() const;    // several lines, for --verbose
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -217,7 +218,59 @@ ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem
   return best;
 }
 
+// At or above the kept set's full cost the budget cannot bind. The answer is running every sample
+// to the final exit (thresholds that never pass), or the method's own answer at the full cost when
+// that is more accurate on the fit split; either way the outcome says `unconstrained`.
+ThresholdSummary SolveUnconstrained(Method method, const ThresholdProblem& problem,
+                                    const SolverOptions& options) {
+  ThresholdSummary s;
+  s.policy = RunToEndPolicy(problem.kept, problem.order);
+  s.fit = problem.Evaluate(s.policy);
+  s.outcome = Outcome::kUnconstrained;
+  s.message = "the budget is at or above the kept exits' full cost " + Num(problem.MaxCost()) +
+              ": every sample runs to the final exit";
+  if (problem.kept.size() > 1) {
+    ThresholdProblem full = problem;
+    full.budget = problem.MaxCost();
+    const ThresholdSummary m = SolveAtBudget(method, full, options);
+    if (m.ok() && m.fit.mean_cost <= full.budget * (1 + kBudgetTolerance) &&
+        m.fit.accuracy > s.fit.accuracy) {
+      s.policy = m.policy;
+      s.fit = m.fit;
+      s.iterations = m.iterations;
+      s.trace = m.trace;
+      s.message = "the budget is at or above the kept exits' full cost " +
+                  Num(problem.MaxCost()) + ": the method's answer there, more accurate on the fit "
+                  "split than running every sample to the final exit (" + m.message + ")";
+    }
+  }
+  return s;
+}
+
 }  // namespace
+
+bool IsUnconstrained(double budget, double full_cost) {
+  return budget >= full_cost * (1.0 - kBudgetTolerance);
+}
+
+Policy RunToEndPolicy(const std::vector<int>& kept, ScoreOrder order) {
+  Policy p;
+  p.kept = kept;
+  const double never = order == ScoreOrder::kDescending ? std::numeric_limits<double>::infinity()
+                                                        : -std::numeric_limits<double>::infinity();
+  p.thresholds.assign(kept.empty() ? 0 : kept.size() - 1, never);
+  return p;
+}
+
+void LabelOverBudget(double budget, ThresholdSummary& s) {
+  if (!s.has_policy() || s.outcome == Outcome::kOverBudget) return;
+  if (!(s.fit.mean_cost > budget * (1.0 + kBudgetTolerance))) return;
+  const std::string was = ToString(s.outcome);
+  s.outcome = Outcome::kOverBudget;
+  s.message = "fit cost " + Num(s.fit.mean_cost) + " exceeds the budget " + Num(budget) + " by " +
+              Num(std::round((s.fit.mean_cost / budget - 1.0) * 1e4) / 100) + "% (the method said " +
+              was + (s.message.empty() ? "" : ": " + s.message) + ")";
+}
 
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
                        const SolverOptions& options) {
@@ -243,6 +296,8 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s = SolveExact(problem, options.exact, {});  // refuses at once, saying why
   } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);
+  } else if (IsUnconstrained(problem.budget, problem.MaxCost())) {
+    s = SolveUnconstrained(method, problem, options);
   } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
     s.method = ToString(method);
     s.policy.kept = problem.kept;
@@ -250,6 +305,7 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s.message = err;
   } else {
     s = SolveWithMargin(method, problem, options);
+    LabelOverBudget(problem.budget, s);
   }
   s.method = ToString(method);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,4 +1,4 @@
-// One entry point for every budget-constrained threshold method, selectable by name (issue 3).
+// One entry point for every budget-constrained threshold method, selectable by name.
 //
 // The per-method option structs live in their own headers (optim/geometric.hpp, optim/ippp.hpp,
 // optim/exact.hpp, ...) and are gathered in SolverOptions so the CLI, YAML sweeps and dse/ can pass
@@ -18,9 +18,9 @@ namespace exitplan {
 
 enum class Method {
   kGeometric,          // MSDNet's geometric exit distribution, p solved exactly, cascade quotas
-  kGeometricQuantile,  // seed 004 code's variant (Heuristic.py): 1% grid of p, per-exit quantiles
+  kGeometricQuantile,  // Tan et al.'s code's variant (Heuristic.py): 1% grid of p, per-exit quantiles
   kSingle,             // one threshold shared by all exits, bisection on the budget
-  kIppp,               // seed 004 Algorithm 1
+  kIppp,               // Tan et al. (AAAI 2021) Algorithm 1
   kIpppNlopt,          // the smoothed P2 handed to NLopt
   kExact,              // our own solver on the true step-function problem
 };
@@ -55,13 +55,25 @@ struct SolverOptions {
 };
 
 // Solves the problem with one method. Never throws for an infeasible budget (Outcome::kInfeasible);
-// throws InputError only for a malformed problem or options.
+// throws InputError only for a malformed problem or options. A budget at or above the kept set's
+// full cost gives Outcome::kUnconstrained (SolveUnconstrained in solve.cpp: running to the end, or
+// the method's answer at the full cost when more accurate); an answer over its budget gives
+// Outcome::kOverBudget (LabelOverBudget).
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
                        const SolverOptions& options = {});
 
 // One budget, no margin, no accuracy target: the method itself (Solve() wraps it).
 ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
                                const SolverOptions& options);
+
+// The budget is at or above the full cost (within kBudgetTolerance): it cannot bind.
+bool IsUnconstrained(double budget, double full_cost);
+// Thresholds that never pass (+inf for descending measures, -inf for ascending): every sample runs
+// to the final exit of `kept`.
+Policy RunToEndPolicy(const std::vector<int>& kept, ScoreOrder order);
+// Relabels an answer whose fit cost exceeds `budget` (beyond kBudgetTolerance) as
+// Outcome::kOverBudget, naming the excess and the method's own outcome in the message.
+void LabelOverBudget(double budget, ThresholdSummary& summary);
 
 // "" when the budget is feasible for the problem, else one line: below the cost of stopping every
 // sample at the first kept exit, or above the full cost (every sample to the final exit).

@@ -187,9 +187,15 @@ std::vector<int> ParseKeptExits(const std::string& text, int k) {
     }
     kept.push_back(e - 1);
   }
-  std::sort(kept.begin(), kept.end());
-  if (std::adjacent_find(kept.begin(), kept.end()) != kept.end()) {
+  if (std::adjacent_find(kept.begin(), kept.end()) != kept.end() ||
+      std::set<int>(kept.begin(), kept.end()).size() != kept.size()) {
     throw InputError("--exits", "an exit is listed twice in '" + text + "'");
+  }
+  // Refused rather than sorted: thresholds are given in the order of the kept exits, and a
+  // silent sort would pair them with the wrong exits.
+  if (!std::is_sorted(kept.begin(), kept.end())) {
+    throw InputError("--exits", "'" + text + "': list the exits in ascending order (and any "
+                                "thresholds in the same order)");
   }
   if (kept.back() != k - 1) kept.push_back(k - 1);
   return kept;

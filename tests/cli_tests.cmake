@@ -9,7 +9,7 @@ function(exitplan_expect_error name regex)
                    "-DEXPECT_REGEX=${regex}" -P ${EXPECT_ERROR})
 endfunction()
 
-# ---- issue 2: inspect and evaluate -------------------------------------------------------------
+# ---- inspect and evaluate -------------------------------------------------------------
 add_test(NAME "cli: inspect example" COMMAND exitplan inspect --dump ${EXAMPLE})
 set_tests_properties("cli: inspect example" PROPERTIES PASS_REGULAR_EXPRESSION
   "split val \\([^)]*val_logits.npy\\): N=5000 K=6 C=10, logits mode.*  1 +0\\.7572 .*split test")
@@ -44,10 +44,25 @@ exitplan_expect_error("not a dump file" "not a .npy file"
   inspect --dump ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/not_npy)
 exitplan_expect_error("multi-target needs --target" "several targets"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --thresholds 0.5)
+exitplan_expect_error("eval split typo" "no eval split 'valid'"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --thresholds 0.5 --eval-split valid)
+exitplan_expect_error("exits unsorted" "--exits: '4,2': list the exits in ascending order"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --exits 4,2 --thresholds 0.9,0.8)
+add_test(NAME "cli: evaluate without eval split"
+         COMMAND exitplan evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --thresholds 2,2,2,2,2 --format csv --eval-split none)
+set_tests_properties("cli: evaluate without eval split" PROPERTIES PASS_REGULAR_EXPRESSION
+  "split,accuracy,mean_cost,exit_fractions\nval,0\\.9106,[^\n]*\n$")
+add_test(NAME "cli: inspect --profile"
+         COMMAND exitplan inspect --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml)
+set_tests_properties("cli: inspect --profile" PROPERTIES PASS_REGULAR_EXPRESSION
+  "profile [^\n]*profile-flops.yaml: target flops, unit mflops, K=6.*full cost \\(every exit kept, running to the final exit\\): 3\\.759[0-9]* mflops = 100%")
+exitplan_expect_error("renamed flag" "--threads: no longer an option: use -j/--jobs"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --threads 2)
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
 
-# ---- issue 6: sweeps, merge, export ------------------------------------------------------------
+# ---- sweeps, merge, export ------------------------------------------------------------
 set(SWEEP_FIX "${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue6")
 set(SWEEP_OUT "${CMAKE_CURRENT_BINARY_DIR}/issue6")
 add_test(NAME "cli: sweep setup" COMMAND ${CMAKE_COMMAND} -E rm -rf ${SWEEP_OUT})
@@ -91,23 +106,16 @@ exitplan_expect_error("merge not a sweep" "manifest.yaml: missing: not the outpu
 exitplan_expect_error("export row out of range" "--row: 999 is outside 1..8"
   export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --row 999)
 set_tests_properties("cli: export row out of range" PROPERTIES FIXTURES_REQUIRED sweep_single)
-add_test(NAME "cli: sweep failing cells"
-         COMMAND exitplan sweep ${SWEEP_FIX}/bad_option.yaml -o ${SWEEP_OUT}/badopt)
-# Status 3 (failed cells) with a summary naming the option; the good cells still ran.
-set_tests_properties("cli: sweep failing cells" PROPERTIES FIXTURES_REQUIRED sweep_clean
-  WILL_FAIL TRUE)
-add_test(NAME "cli: sweep failing cells summary"
-         COMMAND ${CMAKE_COMMAND} -E cat ${SWEEP_OUT}/badopt/summary.md)
-set_tests_properties("cli: sweep failing cells summary" PROPERTIES DEPENDS "cli: sweep failing cells"
-  PASS_REGULAR_EXPRESSION "\\| single \\| max_prob \\| 2 \\| 2 \\|.*\\| single-bad \\| max_prob \\| 2 \\| 0 \\|.*option 'warp_speed' of method single: unknown option")
+exitplan_expect_error("sweep unknown option" "bad_option.yaml:13: unknown option 'warp_speed' of method single"
+  sweep ${SWEEP_FIX}/bad_option.yaml -o ${SWEEP_OUT}/badopt)
 
-# ---- issue 5: EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
+# ---- EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
 add_test(NAME "cli: fit-scorer example"
          COMMAND exitplan fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
-                 --target cpu-1thread --budget-fraction 0.5 --max-epochs 30
+                 --target cpu-1thread --budget 50% --max-epochs 30
                  --out ${CMAKE_CURRENT_BINARY_DIR}/issue5_scorer.yaml)
 set_tests_properties("cli: fit-scorer example" PROPERTIES FIXTURES_SETUP issue5_scorer
-  PASS_REGULAR_EXPRESSION "budget 0\\.1671 ms \\(0\\.5000 of the full cost 0\\.3342\\).*eenet +val +accuracy 0\\.[89][0-9]+ +mean_cost 0\\.16[0-9]+.*wrote ")
+  PASS_REGULAR_EXPRESSION "budget 0\\.1671 ms \\(0\\.5000 of the full cost 0\\.3342 ms.*eenet +val +accuracy 0\\.[89][0-9]+ +mean_cost 0\\.16[0-9]+.*wrote ")
 add_test(NAME "cli: evaluate --scorer"
          COMMAND exitplan evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
                  --target cpu-1thread --scorer ${CMAKE_CURRENT_BINARY_DIR}/issue5_scorer.yaml --format csv)
@@ -119,9 +127,9 @@ add_test(NAME "cli: inspect --calibrate"
 # Exit 1 of the example is under-confident: T < 1 and its val ECE drops from 0.2 to below 0.05.
 set_tests_properties("cli: inspect --calibrate" PROPERTIES PASS_REGULAR_EXPRESSION
   "calibration: per-exit temperature scaling.*converged\n.*\n  1 +0\\.4[0-9]+ +[0-9.]+ +[0-9.]+ +0\\.2[0-9]+ +0\\.0[0-4][0-9]+")
-exitplan_expect_error("fit-scorer needs a budget" "--budget: give exactly one of --budget"
+exitplan_expect_error("fit-scorer needs a budget" "--budget: required: B or Bunit"
   fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
-exitplan_expect_error("fit-scorer bad option" "learning_rate = -1: must be > 0"
+exitplan_expect_error("fit-scorer bad option" "--learning-rate: '-1': must be > 0"
   fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread --budget 0.2 --learning-rate -1)
 exitplan_expect_error("evaluate scorer K mismatch" "trained for K = 3 exits and C = 4 classes, but this dump has K = 6, C = 10"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread
@@ -132,20 +140,20 @@ exitplan_expect_error("evaluate scorer bad schema" "scorer_v9.yaml: schema_versi
 exitplan_expect_error("evaluate needs thresholds or scorer" "--thresholds: required \\(unless --scorer"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
 
-# ---- issue 3: exitplan thresholds ----------------------------------------------------------
+# ---- exitplan thresholds ----------------------------------------------------------
 set(_ex "${EXITPLAN_SOURCE_DIR}/data/example")
 set(_thr $<TARGET_FILE:exitplan> thresholds --dump ${_ex} --profile ${_ex}/profile.yaml
          --target cpu-1thread)
 foreach(_m geometric geometric-quantile single ippp ippp-nlopt exact)
-  add_test(NAME cli_thresholds_${_m} COMMAND ${_thr} --method ${_m} --budget 0.5 --relative)
+  add_test(NAME cli_thresholds_${_m} COMMAND ${_thr} --method ${_m} --budget 50%)
   # One CSV row after the header, with a solution (converged/optimal) and eval figures.
   set_tests_properties(cli_thresholds_${_m} PROPERTIES PASS_REGULAR_EXPRESSION
     "model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,eval_cost,exit_fractions,pareto,seconds,outcome,message\nexample,cpu-1thread,ms,${_m},max_prob,1;2;3;4;5;6,0\\.1671,[^\n]*,0\\.9[0-9]*,0\\.1[0-9]*,0\\.[89][0-9]*,0\\.1[0-9]*,[^\n]*,(converged|optimal),")
 endforeach()
 # exact on the example at 50% of the full cost: fit accuracy 0.9112 (hand-checked >= every other method).
-add_test(NAME cli_thresholds_exact_value COMMAND ${_thr} --method exact --budget 0.5 --relative)
+add_test(NAME cli_thresholds_exact_value COMMAND ${_thr} --method exact --budget 50%)
 set_tests_properties(cli_thresholds_exact_value PROPERTIES PASS_REGULAR_EXPRESSION ",0\\.9112,0\\.16598372,")
-add_test(NAME cli_thresholds_range COMMAND ${_thr} --method single --budget-range 0.4:1:3 --relative --exits 2,4)
+add_test(NAME cli_thresholds_range COMMAND ${_thr} --method single --budget 40%:100%:3 --exits 2,4)
 set_tests_properties(cli_thresholds_range PROPERTIES PASS_REGULAR_EXPRESSION
   "single,max_prob,2;4;6,[^\n]*\n[^\n]*single,max_prob,2;4;6,[^\n]*\n[^\n]*single,max_prob,2;4;6,0\\.3342,")
 add_test(NAME cli_thresholds_infeasible COMMAND ${_thr} --method exact --budget 0.01)
@@ -153,34 +161,48 @@ set_tests_properties(cli_thresholds_infeasible PROPERTIES WILL_FAIL TRUE)
 add_test(NAME cli_thresholds_infeasible_msg COMMAND ${_thr} --method geometric --budget 0.01)
 set_tests_properties(cli_thresholds_infeasible_msg PROPERTIES PASS_REGULAR_EXPRESSION
   "budget 0\\.01 is infeasible: below 0\\.0386")
-add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2 --relative)
-set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION "above the full cost")
+# Above the full cost every method answers (outcome unconstrained, exit 0): every sample runs to the
+# final exit, thresholds that never pass.
+add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2ms)
+set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION
+  "inf;inf;inf;inf;inf,0\\.9106,0\\.3342,[^\n]*,unconstrained,the budget is at or above the kept exits' full cost 0\\.3342")
+foreach(_m single geometric geometric-quantile ippp ippp-nlopt exact)
+  add_test(NAME cli_thresholds_above_full_exit0_${_m} COMMAND ${_thr} --method ${_m} --budget 100%)
+endforeach()
 set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
                       ${_thr_args} --method fast --budget 0.1)
-exitplan_expect_error("thresholds bad range" "--budget-range: expected LO:HI:N"
-                      ${_thr_args} --method single --budget-range 0.1:0.2)
-exitplan_expect_error("thresholds no budget" "give exactly one of --budget B or --budget-range"
+exitplan_expect_error("thresholds bad range" "--budget: budget range '0.1:0.2': expected LO:HI:N"
+                      ${_thr_args} --method single --budget 0.1:0.2)
+exitplan_expect_error("thresholds relative above 100%" "--budget: budget '200%': a relative budget above 100%"
+                      ${_thr_args} --method single --budget 200%)
+exitplan_expect_error("thresholds unit mismatch" "--budget: budget '3us': the profile's unit is ms, not us"
+                      ${_thr_args} --method single --budget 3us)
+exitplan_expect_error("thresholds removed --relative" "--relative: no longer an option: write relative budgets with a suffix"
+                      ${_thr_args} --method single --budget 0.5 --relative)
+exitplan_expect_error("thresholds option of another method" "--steepness: option 'steepness' is not for method single"
+                      ${_thr_args} --method single --budget 50% --steepness 20)
+exitplan_expect_error("thresholds no budget" "--budget: give either --budget"
                       ${_thr_args} --method single)
 exitplan_expect_error("thresholds bad eta" "ippp.eta = 0.5: must be > mu"
                       ${_thr_args} --method ippp --budget 0.2 --eta 0.5)
-exitplan_expect_error("thresholds bad precision" "ippp.precision = 'half': must be single or double"
+exitplan_expect_error("thresholds bad precision" "--ippp-precision: 'half': expected one of: single, double"
                       ${_thr_args} --method ippp --budget 0.2 --ippp-precision half)
 exitplan_expect_error("thresholds initial out of range"
                       "threshold 5 = 1.7 is outside the measure's range \\[0, 1\\]"
                       ${_thr_args} --method ippp --budget 0.2 --initial 0.5,0.5,0.5,0.5,1.7)
-exitplan_expect_error("thresholds bad margin" "budget_margin = 1.5: must be a confidence level"
+exitplan_expect_error("thresholds bad margin" "--budget-margin: '1.5': must be in \\[0, 1\\)"
                       ${_thr_args} --method single --budget 0.2 --budget-margin 1.5)
-add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no-ippp-start --accuracy-drop 0.01)
+add_test(NAME cli_thresholds_accuracy_target COMMAND ${_thr} --method exact --no-start-ippp --accuracy-drop 1%)
 set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPRESSION "accuracy target")
-add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 0.5 --relative --budget-margin 0.95)
+add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 50% --budget-margin 0.95)
 set_tests_properties(cli_thresholds_margin PROPERTIES PASS_REGULAR_EXPRESSION "budget margin at level 0.95")
 
-# ---- issue 4: exit placement (exitplan place) --------------------------------------------------
+# ---- exit placement (exitplan place) --------------------------------------------------
 set(PLACE_PROFILE ${EXAMPLE}/profile-flops.yaml)
 add_test(NAME "cli: place flop-score example"
          COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method flop-score)
-# Best of the 2^5 subsets by seed 002 eq. 4 at tolerance 0.05 (agreement CA).
+# Best of the 2^5 subsets by the unsupervised early-exit paper (2023) eq. 4 at tolerance 0.05 (agreement CA).
 set_tests_properties("cli: place flop-score example" PROPERTIES PASS_REGULAR_EXPRESSION
   "flop-score: optimal, kept exits 1;2;4;5;6, score 12835\\.[0-9]*, fit accuracy 0\\.8914.*32 subsets")
 add_test(NAME "cli: place greedy rules example"
@@ -190,17 +212,17 @@ set_tests_properties("cli: place greedy rules example" PROPERTIES PASS_REGULAR_E
   "greedy-th: converged, kept exits 1;2;4;5;6.*greedy-efficiency: converged, kept exits 1;4;6,")
 add_test(NAME "cli: place exhaustive example"
          COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive
-                 --budget 0.3,0.5 --compare --out ${CMAKE_CURRENT_BINARY_DIR}/place_example.csv)
+                 --budget 30%,50% --compare --out ${CMAKE_CURRENT_BINARY_DIR}/place_example.csv)
 set_tests_properties("cli: place exhaustive example" PROPERTIES PASS_REGULAR_EXPRESSION
   "exhaustive: converged, 32 subsets .*1\\.87974 +1;2;3;4;5;6 +0\\.913.*even-3 \\(2;4;5;6\\).*wrote .*place_example.csv .*place_example.svg")
 add_test(NAME "cli: place greedy-forward example"
          COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward
-                 --budget 0.5 --solver single)
+                 --budget 50% --solver single)
 set_tests_properties("cli: place greedy-forward example" PROPERTIES PASS_REGULAR_EXPRESSION
   "greedy-forward: converged, kept exits [0-9;]*6, fit accuracy 0\\.9")
-exitplan_expect_error("place tolerance out of range" "--tolerance: tolerance = 1\\.5: must be in \\(0, 1\\)"
+exitplan_expect_error("place tolerance out of range" "--tolerance: '1\\.5': must be in \\(0, 1\\)"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 1.5)
-exitplan_expect_error("place tolerance zero" "--tolerance: tolerance = 0: must be in \\(0, 1\\)"
+exitplan_expect_error("place tolerance zero" "--tolerance: '0': must be in \\(0, 1\\)"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 0)
 exitplan_expect_error("place cumulative profile" "method flop-score needs per-exit head costs, but .*issue4_cumulative.yaml gives only"
   place --dump ${EXAMPLE} --profile ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue4_cumulative.yaml)
@@ -212,8 +234,8 @@ exitplan_expect_error("place unknown method" "--method: unknown placement method
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method best)
 exitplan_expect_error("place forward needs budget" "--budget: greedy-forward and greedy-backward need"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method greedy-forward)
-exitplan_expect_error("place bad budget range" "--budget: range '1:0:5'"
-  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --budget 1:0:5)
+exitplan_expect_error("place bad budget range" "--budget: budget range '3:1:5': LO must be <= HI"
+  place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --budget 3:1:5)
 # A budget below the cheapest exit: exit status 3 (solver outcome), a message, no scorer written.
 add_test(NAME "cli: fit-scorer infeasible budget"
          COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;0.01;--max-epochs;5;--out;${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"

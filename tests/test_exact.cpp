@@ -178,7 +178,7 @@ TEST_CASE("exact beats geometric, single and ippp on aaai21 at every budget, wit
       for (Method meth : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
                           Method::kIppp}) {
         const ThresholdSummary h = Solve(meth, p, o);
-        REQUIRE(h.ok());
+        REQUIRE(h.has_policy());  // iPPP's answer may be over budget (outcome over_budget)
         starts.push_back(h.policy.thresholds);
         if (h.fit.mean_cost <= p.budget) best = std::max(best, h.fit.accuracy);
       }

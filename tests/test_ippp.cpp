@@ -132,7 +132,8 @@ TEST_CASE("ippp and ippp-nlopt run and stay in the box") {
   for (double t : s.policy.thresholds) CHECK((t >= 0.0 && t <= 1.0));
   CHECK(s.trace.size() == 100);
   ThresholdSummary n = Solve(Method::kIpppNlopt, r.p, o);
-  REQUIRE(n.ok());
+  REQUIRE(n.has_policy());  // up to 5% over budget: labelled over_budget, still compared
+  CHECK(n.ok() == (n.fit.mean_cost <= r.p.budget * (1 + kBudgetTolerance)));
   CHECK(n.fit.mean_cost <= r.p.budget * 1.05);
 }
 
@@ -164,7 +165,7 @@ TEST_CASE("ippp reproduces the published iPPP curves of aaai21") {
     int count = 0;
     for (std::size_t i = 0; i < budgets.size(); i += step) {
       ThresholdSummary s = Solve(Method::kIppp, aaai21::Problem(m, budgets[i]), o);
-      REQUIRE(s.ok());
+      REQUIRE(s.has_policy());  // the published curves include points over their budget
       const double d = 100 * (s.fit.accuracy - m.fit_acc[2][i]);
       sum += d;
       within03 += std::fabs(d) <= 0.3;

@@ -125,3 +125,33 @@ TEST_CASE("WritePlotSvg writes atomically and rejects bad options") {
   CHECK(o.Validate() == "plot width = 10: must be >= 400");
   CHECK_THROWS_AS(WritePlotSvg(dir / "x.svg", {}, o), InputError);
 }
+
+TEST_CASE("PlotSvg marks over-budget rows apart, draws the budgets and the final-exit reference") {
+  std::vector<ResultRow> rows = {Row("exact", "max_prob", 1.0, 0.80, 1.0, 0.79),
+                                 Row("exact", "max_prob", 2.0, 0.85, 2.0, 0.84),
+                                 Row("ippp", "max_prob", 2.2, 0.90, 2.2, 0.89)};
+  rows[0].budget = 1.0;
+  rows[1].budget = 2.0;
+  rows[2].budget = 2.0;  // fit cost 2.2 > 2: over budget
+  MarkPareto(rows);
+  REQUIRE_FALSE(rows[2].pareto);
+  PlotOptions po;
+  po.reference_cost = 3.0;
+  po.reference_acc = 0.86;
+  const std::string svg = PlotSvg(rows, po);
+  CHECK(Count(svg, "class=\"over-budget\"") == 2);  // the point and its legend entry
+  CHECK(Count(svg, "class=\"budget\"") == 2);       // budgets 1 and 2
+  CHECK(Count(svg, "class=\"reference\"") == 2);    // the star and its legend entry
+  CHECK_THAT(svg, Catch::Contains("over budget (not deployable)"));
+  CHECK_THAT(svg, Catch::Contains("requested budgets"));
+  CHECK_THAT(svg, Catch::Contains("final exit, full cost"));
+  // The over-budget row is not a series of its own (its method has no legend line).
+  CHECK(Count(svg, ">ippp<") == 0);
+  // Without over-budget rows, budgets or a reference: none of the three.
+  po = PlotOptions();
+  po.mark_budgets = false;
+  const std::string plain = PlotSvg({rows[0], rows[1]}, po);
+  CHECK(Count(plain, "over-budget") == 0);
+  CHECK(Count(plain, "class=\"budget\"") == 0);
+  CHECK(Count(plain, "class=\"reference\"") == 0);
+}

@@ -85,7 +85,10 @@ TEST_CASE("profile: bad input names the file, the YAML line and the key") {
 
 TEST_CASE("kept exits: parsing adds the final exit and rejects bad lists") {
   CHECK(ParseKeptExits("1,3", 5) == std::vector<int>{0, 2, 4});
-  CHECK(ParseKeptExits("5,2", 5) == std::vector<int>{1, 4});
+  CHECK(ParseKeptExits("2,5", 5) == std::vector<int>{1, 4});
+  // Unsorted lists are refused, not sorted (thresholds follow the order of the exits).
+  CHECK_THROWS_WITH(ParseKeptExits("5,2", 5), Catch::Contains("ascending order"));
+  CHECK_THROWS_WITH(ParseKeptExits("4,2", 5), Catch::Contains("'4,2'"));
   CHECK_THROWS_WITH(ParseKeptExits("0,2", 5), Catch::Contains("out of range 1..5"));
   CHECK_THROWS_WITH(ParseKeptExits("2,2", 5), Catch::Contains("listed twice"));
   CHECK_THROWS_WITH(ParseKeptExits("a", 5), Catch::Contains("not a whole number"));

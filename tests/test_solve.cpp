@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <random>
 
 #include "optim/single.hpp"
@@ -33,6 +34,25 @@ struct Random {
 TEST_CASE("method names round-trip and bad names are rejected") {
   for (const std::string& n : MethodNames()) CHECK(ToString(MethodFromString(n)) == n);
   CHECK_THROWS_WITH(MethodFromString("fast"), Catch::Contains("--method: unknown method 'fast'"));
+}
+
+TEST_CASE("outcome words round-trip; over_budget is a policy but not a solution") {
+  const Outcome all[] = {Outcome::kNotRun,         Outcome::kOptimal,    Outcome::kConverged,
+                         Outcome::kIterationLimit, Outcome::kInfeasible, Outcome::kFailure,
+                         Outcome::kUnconstrained,  Outcome::kOverBudget};
+  for (Outcome o : all) {
+    Outcome back = Outcome::kNotRun;
+    REQUIRE(OutcomeFromString(ToString(o), &back));
+    CHECK(back == o);
+  }
+  CHECK(ToString(Outcome::kUnconstrained) == "unconstrained");
+  CHECK(ToString(Outcome::kOverBudget) == "over_budget");
+  Outcome o;
+  CHECK_FALSE(OutcomeFromString("error", &o));
+  CHECK(HasSolution(Outcome::kUnconstrained));
+  CHECK_FALSE(HasSolution(Outcome::kOverBudget));
+  CHECK(HasPolicy(Outcome::kOverBudget));
+  CHECK_FALSE(HasPolicy(Outcome::kInfeasible));
 }
 
 TEST_CASE("single finds the most expensive shared threshold within budget (brute force)") {
@@ -118,4 +138,60 @@ TEST_CASE("options validate themselves, one line per broken rule") {
   Random r(ScoreOrder::kDescending, 10, 1);
   r.p.budget = 2;
   CHECK_THROWS_WITH(Solve(Method::kSingle, r.p, o), Catch::Contains("solver options"));
+}
+
+TEST_CASE("every method answers a budget at or above the full cost: unconstrained") {
+  for (ScoreOrder order : {ScoreOrder::kDescending, ScoreOrder::kAscending}) {
+    Random r(order, 200, 5);
+    // Accuracy of running every sample to the final exit: the floor of every answer.
+    double final_acc = 0;
+    for (int i = 0; i < r.p.n(); ++i) final_acc += r.c(2, i);
+    final_acc /= r.p.n();
+    for (double budget : {3.0, 3.0 * (1 + 1e-12), 4.5, 1e9}) {
+      r.p.budget = budget;
+      for (const std::string& name : MethodNames()) {
+        const ThresholdSummary s = Solve(MethodFromString(name), r.p);
+        INFO(name << " budget " << budget << ": " << s.message);
+        CHECK(s.outcome == Outcome::kUnconstrained);
+        CHECK(s.ok());
+        CHECK(s.fit.mean_cost <= 3.0 * (1 + 1e-12));
+        CHECK(s.fit.accuracy >= final_acc);
+        REQUIRE(s.policy.thresholds.size() == 2);
+      }
+    }
+    // Just below the full cost the methods solve as usual.
+    r.p.budget = 2.999;
+    CHECK(Solve(Method::kExact, r.p).outcome != Outcome::kUnconstrained);
+  }
+  // Running to the end: thresholds that never pass.
+  const Policy run = RunToEndPolicy({0, 2, 4}, ScoreOrder::kDescending);
+  CHECK(run.thresholds == std::vector<double>(2, std::numeric_limits<double>::infinity()));
+  CHECK(RunToEndPolicy({1, 3}, ScoreOrder::kAscending).thresholds ==
+        std::vector<double>{-std::numeric_limits<double>::infinity()});
+}
+
+TEST_CASE("an answer over its budget is labelled over_budget, with its figures") {
+  Random r(ScoreOrder::kDescending, 300, 7);
+  r.p.budget = 1.6;
+  SolverOptions o;
+  o.ippp.beta = 1e-12;  // a penalty too weak to bind: iPPP maximises accuracy and ignores the budget
+  const ThresholdSummary s = Solve(Method::kIppp, r.p, o);
+  INFO(s.message);
+  REQUIRE(s.fit.mean_cost > r.p.budget);
+  CHECK(s.outcome == Outcome::kOverBudget);
+  CHECK_FALSE(s.ok());
+  CHECK(s.has_policy());
+  CHECK(s.fit.mean_cost == r.p.Evaluate(s.policy).mean_cost);
+  CHECK(s.fit.accuracy == r.p.Evaluate(s.policy).accuracy);
+  CHECK_THAT(s.message, Catch::Contains("exceeds the budget 1.6 by") &&
+                            Catch::Contains("the method said converged"));
+  // The same method with its default penalty meets the budget or says so.
+  const ThresholdSummary d = Solve(Method::kIppp, r.p);
+  CHECK(d.ok() == (d.fit.mean_cost <= r.p.budget * (1 + kBudgetTolerance)));
+  // LabelOverBudget leaves answers within the budget alone.
+  ThresholdSummary e = Solve(Method::kExact, r.p);
+  REQUIRE(e.ok());
+  const Outcome before = e.outcome;
+  LabelOverBudget(r.p.budget, e);
+  CHECK(e.outcome == before);
 }

@@ -41,7 +41,7 @@ struct Fixture {
                        "    cumulative: [10, 25, 45, 70]\n");
   }
   std::string Write(const std::string& name, const std::string& methods,
-                    const std::string& budgets = "{range: {from: 0.3, to: 1.0, count: 6}}",
+                    const std::string& budgets = "\"30%:100%:6\"",
                     const std::string& extra = "") {
     const std::string text = "output: out-" + name +
                              "\nmodels:\n"
@@ -103,9 +103,25 @@ TEST_CASE("sweep files: unknown keys, wrong types and bad values name file, line
   CHECK_THAT(err(head + "methods:\n  - {method: single, measure: [a, b]}\nbudgets: [0.5]\n"),
              Catch::Contains("bad.yaml:5") && Catch::Contains("measure: expected a string"));
   CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [0.5, abc]\n"),
-             Catch::Contains("bad.yaml:6") && Catch::Contains("expected a number, found 'abc'"));
-  CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: {range: {from: 1, to: 0.5, count: 3}}\n"),
-             Catch::Contains("to: must be >= from"));
+             Catch::Contains("bad.yaml:6") && Catch::Contains("budget 'abc': not a number"));
+  CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [\"100%:50%:3\"]\n"),
+             Catch::Contains("bad.yaml:6") && Catch::Contains("LO must be <= HI"));
+  CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [150%]\n"),
+             Catch::Contains("bad.yaml:6") && Catch::Contains("above 100%"));
+  // The mapping form of earlier versions is refused with the grammar that replaced it.
+  CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: {relative: true, values: [0.5]}\n"),
+             Catch::Contains("bad.yaml:6") && Catch::Contains("write a list in the budget grammar"));
+  // Options are checked at parse time, with the line: unknown keys, keys of another method, values.
+  CHECK_THAT(err(head + "methods:\n  - method: ippp\n    options: {outer_iter: 5}\nbudgets: [50%]\n"),
+             Catch::Contains("bad.yaml:6") && Catch::Contains("unknown option 'outer_iter' of method ippp"));
+  CHECK_THAT(err(head + "methods:\n  - method: single\n    options:\n      steepness: 5\nbudgets: [50%]\n"),
+             Catch::Contains("bad.yaml:7") && Catch::Contains("option 'steepness' is not for method single"));
+  CHECK_THAT(err(head + "methods:\n  - method: ippp\n    options: {outer_iters: 0}\nbudgets: [50%]\n"),
+             Catch::Contains("bad.yaml:6") && Catch::Contains("'0': must be >= 1"));
+  CHECK_THAT(err(head + "methods:\n  - method: eenet\n    options: {beta: 0.1}\nbudgets: [50%]\n"),
+             Catch::Contains("option 'beta' is not for method eenet") && Catch::Contains("eenet_beta"));
+  CHECK_THAT(err(head + "methods:\n  - method: greedy-forward\n    options: {solver: single, max_sweeps: 3}\nbudgets: [50%]\n"),
+             Catch::Contains("option 'max_sweeps' is not for method greedy-forward (solver single)"));
   CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [0.5]\nconfigs: maybe\n"),
              Catch::Contains("configs: expected true or false"));
   CHECK_THAT(err("output: o\nmethods: []\nbudgets: [1]\n"), Catch::Contains("missing key 'models'"));
@@ -117,10 +133,16 @@ TEST_CASE("sweep files: unknown keys, wrong types and bad values name file, line
 
   // A good one: ranges expand, paths resolve against the file's folder.
   const SweepSpec s = LoadSweepSpec(f.Write("good", kMethods));
-  REQUIRE(s.budgets.values.size() == 6);
-  CHECK(s.budgets.values[0] == 0.3);
-  CHECK(s.budgets.values[5] == Approx(1.0));
-  CHECK(s.budgets.values[1] == Approx(0.44));
+  REQUIRE(s.budgets.items.size() == 6);
+  CHECK(s.budgets.items[0].value == 0.3);
+  CHECK(s.budgets.items[0].relative);
+  CHECK(s.budgets.items[5].value == 1.0);
+  CHECK(s.budgets.items[1].value == Approx(0.44));
+  // A bare number is absolute (the profile's unit), as on the command line.
+  const SweepSpec abs = LoadSweepSpec(f.Write("abs", kMethods, "[2, 3ms]"));
+  REQUIRE(abs.budgets.items.size() == 2);
+  CHECK_FALSE(abs.budgets.items[0].relative);
+  CHECK(abs.budgets.items[1].unit == "ms");
   CHECK(s.models[0].dump == (f.dir / "dump"));
   CHECK(s.methods[0].measures == std::vector<std::string>{"max_prob", "entropy"});
   CHECK(s.methods[1].measures == std::vector<std::string>{"max_prob"});
@@ -139,7 +161,7 @@ TEST_CASE("shard parsing") {
 
 TEST_CASE("a sweep runs every cell, writes reports, and gives the same results for any jobs") {
   Fixture f;
-  SweepSpec spec = LoadSweepSpec(f.Write("a", kMethods, "{range: {from: 0.3, to: 1.0, count: 6}}",
+  SweepSpec spec = LoadSweepSpec(f.Write("a", kMethods, "\"30%:100%:6\"",
                                          "configs: true\n"));
   SweepOptions o;
   o.jobs = 1;
@@ -206,7 +228,7 @@ TEST_CASE("a rerun skips finished cells and recomputes only changed ones") {
   CHECK(s2.cells_skipped == 36);
   CHECK(CellFiles(spec.output) == before);  // untouched
   // One more budget: only its cells run (2 targets x 3 series).
-  spec.budgets.values.push_back(0.95);
+  spec.budgets.items.push_back(ParseBudget("95%", "test"));
   const SweepSummary s3 = RunSweep(spec, {});
   CHECK(s3.cells_run == 6);
   CHECK(s3.cells_skipped == 36);
@@ -291,11 +313,13 @@ TEST_CASE("shards merge to the report of a single run") {
 
 TEST_CASE("failing cells are recorded and the sweep goes on") {
   Fixture f;
-  const SweepSpec spec = LoadSweepSpec(f.Write(
+  SweepSpec spec = LoadSweepSpec(f.Write(
       "f",
       "  - {method: single}\n"
-      "  - {method: geometric, label: bad, options: {no_such_option: 1}}\n",
-      "{values: [0.001, 0.5, 0.8]}"));
+      "  - {method: geometric, label: bad}\n",
+      "[0.1%, 50%, 80%]"));
+  // An option the parser would refuse, set behind its back: the cells fail, the sweep goes on.
+  spec.methods[1].options["no_such_option"] = "1";
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_total == 12);
   CHECK(s.complete);
@@ -337,7 +361,7 @@ TEST_CASE("placement methods run as sweep cells and choose their own kept exits"
       "  - {method: greedy-backward, options: {solver: single}}\n"
       "  - {method: exhaustive, options: {solver: single}}\n"
       "  - {method: single}\n",
-      "{values: [0.5, 0.7]}"));
+      "[50%, 70%]"));
   SweepSpec cpu = spec;
   cpu.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(cpu, {});
@@ -377,7 +401,7 @@ TEST_CASE("calibrate: true fits temperatures; configs carry them and the runtime
       "c",
       "  - {method: single, label: single-cal, calibrate: true, measures: [max_prob, entropy]}\n"
       "  - {method: single}\n",
-      "{values: [0.5, 0.7]}", "configs: true\n"));
+      "[50%, 70%]", "configs: true\n"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   REQUIRE(s.cells_failed == 0);
@@ -438,7 +462,7 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
   Fixture f;
   SweepSpec spec = LoadSweepSpec(f.Write(
       "e", "  - {method: eenet, options: {max_epochs: 20, patience: 5}}\n",
-      "{values: [0.6]}", "configs: true\n"));
+      "[60%]", "configs: true\n"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_total == 1);
@@ -456,13 +480,13 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
                     Catch::Contains("eenet learns its own scores"));
 }
 
-TEST_CASE("budget-free placement rules report one policy, infeasible above the budget") {
+TEST_CASE("budget-free placement rules report one policy, over_budget above the budget") {
   Fixture f;
   SweepSpec spec = LoadSweepSpec(f.Write(
       "rules",
       "  - {method: flop-score, options: {tolerance: 0.05}}\n"
       "  - {method: greedy-th, options: {tolerance: 0.05, th: 0.9}}\n",
-      "{values: [0.05, 1.0]}"));
+      "[5%, 100%]"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   const std::vector<ResultRow> rows =
@@ -474,8 +498,38 @@ TEST_CASE("budget-free placement rules report one policy, infeasible above the b
     INFO(high.method << ": " << high.message);
     REQUIRE(high.has_solution());
     CHECK(high.fit_cost <= high.budget);
-    CHECK(low.outcome == "infeasible");  // 5% of the full cost is below any policy's cost
+    CHECK(high.outcome == "unconstrained");  // 100% of the full cost cannot bind
+    // 5% of the full cost is below the rule's policy: the policy is shown, labelled, off the front.
+    CHECK(low.outcome == "over_budget");
+    CHECK(low.has_policy());
     CHECK_FALSE(low.has_solution());
+    CHECK_FALSE(low.pareto);
+    CHECK(low.fit_cost == high.fit_cost);  // the same policy at both budgets
+    CHECK(low.budget_fraction() == Approx(low.fit_cost / low.budget));
+    CHECK_THAT(low.message, Catch::Contains("exceeds the budget"));
   }
-  CHECK(s.cells_failed == 2);
+  CHECK(s.cells_failed == 0);
+  CHECK(s.cells_over_budget == 2);
+}
+
+TEST_CASE("every sweep method answers at the full cost: unconstrained, within budget") {
+  Fixture f;
+  std::string methods;
+  for (const std::string& m : SweepMethodNames()) {
+    methods += "  - {method: " + m + (m == "eenet" ? ", options: {max_epochs: 5}" : "") + "}\n";
+  }
+  SweepSpec spec = LoadSweepSpec(f.Write("full", methods, "[100%]"));
+  spec.models[0].targets = {"cpu"};
+  const SweepSummary s = RunSweep(spec, {});
+  CHECK(s.cells_failed == 0);
+  const std::vector<ResultRow> rows =
+      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  REQUIRE(rows.size() == SweepMethodNames().size());
+  for (const ResultRow& r : rows) {
+    INFO(r.method << ": " << r.outcome << ": " << r.message);
+    CHECK(r.outcome == "unconstrained");
+    CHECK(r.has_solution());
+    CHECK(r.within_budget());
+    CHECK(r.budget_fraction() <= 1.0);
+  }
 }

@@ -1,0 +1,284 @@
+#include "dse/place_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+
+#include "dse/exhaustive.hpp"
+#include "dse/flop_score.hpp"
+#include "dse/greedy.hpp"
+#include "profiles/error.hpp"
+#include "profiles/io.hpp"
+
+namespace exitplan {
+namespace {
+
+void Appendf(std::string& out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void Appendf(std::string& out, const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (static_cast<std::size_t>(n) < sizeof buf) {
+    out += buf;
+    return;
+  }
+  std::string big(static_cast<std::size_t>(n) + 1, '\0');
+  va_start(ap, fmt);
+  std::vsnprintf(big.data(), big.size(), fmt, ap);
+  va_end(ap);
+  big.pop_back();
+  out += big;
+}
+
+std::string Fmt(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+std::string Names(const CostProfile& p, const std::vector<int>& kept) {
+  std::string s;
+  for (std::size_t q = 0; q < kept.size(); ++q) {
+    if (q) s += ",";
+    s += p.names.empty() ? std::to_string(kept[q] + 1) : p.names[kept[q]];
+  }
+  return s;
+}
+
+void PolicyText(std::string& out, const CostProfile& prof, const Policy& pol,
+                const Evaluation& fit, const Evaluation& eval, const std::string& indent) {
+  Appendf(out, "%skept exits: %s (%s)\n", indent.c_str(), KeptText(pol.kept).c_str(),
+          Names(prof, pol.kept).c_str());
+  Appendf(out, "%sthresholds: %s\n", indent.c_str(), JoinDoubles(pol.thresholds, ", ").c_str());
+  Appendf(out, "%sfit:  accuracy %.4f  cost %s %s\n", indent.c_str(), fit.accuracy,
+          Fmt(fit.mean_cost).c_str(), prof.unit.c_str());
+  if (eval.n > 0) {
+    Appendf(out, "%seval: accuracy %.4f  cost %s %s\n", indent.c_str(), eval.accuracy,
+            Fmt(eval.mean_cost).c_str(), prof.unit.c_str());
+  }
+}
+
+}  // namespace
+
+std::string PlaceRunOptions::Validate() const {
+  std::string out;
+  if (methods.empty()) out += "no placement method given\n";
+  if (!(tolerance > 0.0 && tolerance < 1.0)) {
+    out += "tolerance = " + FormatDouble(tolerance) + ": must be in (0, 1) (a fraction of accuracy)\n";
+  }
+  if (!(th >= 0.0 && th <= 1.0)) out += "TH = " + FormatDouble(th) + ": must be in [0, 1]\n";
+  if (threads < 1) out += "threads = " + std::to_string(threads) + ": must be >= 1\n";
+  if (even < 0) out += "even = " + std::to_string(even) + ": must be >= 0\n";
+  if (polish < 0) out += "polish = " + std::to_string(polish) + ": must be >= 0\n";
+  for (double b : budgets) {
+    if (!(std::isfinite(b) && b > 0)) {
+      out += "budget " + FormatDouble(b) + ": must be finite and > 0\n";
+      break;
+    }
+  }
+  const bool needs_budget = std::any_of(methods.begin(), methods.end(), [](PlacementMethod m) {
+    return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
+  });
+  if (needs_budget && budgets.empty()) {
+    out += "greedy-forward and greedy-backward need at least one budget\n";
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+bool PlaceRunResult::any_solution() const {
+  return std::any_of(rows.begin(), rows.end(), [](const ResultRow& r) { return r.has_solution(); });
+}
+
+std::vector<double> DefaultPlaceBudgets(const CostProfile& prof) {
+  const double full = prof.FullCost();
+  double cheapest = full;  // cheapest policy of any kept set: everything stops at one exit
+  for (int j = 0; j < prof.k(); ++j) cheapest = std::min(cheapest, prof.backbone[j] + prof.head[j]);
+  std::vector<double> budgets;
+  for (int i = 0; i < 50; ++i) budgets.push_back(cheapest + (full - cheapest) * i / 49.0);
+  return budgets;
+}
+
+PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& a) {
+  if (const std::string bad = a.Validate(); !bad.empty()) throw InputError("place", bad);
+  if (const std::string bad = problem.Check(); !bad.empty()) throw InputError("place", bad);
+  const CostProfile& prof = *problem.profile;
+  const int k = problem.k();
+  PlaceRunResult res;
+  std::string& text = res.text;
+  std::vector<double>& budgets = res.budgets;
+  budgets = a.budgets;
+  const bool has_exhaustive = std::find(a.methods.begin(), a.methods.end(),
+                                        PlacementMethod::kExhaustive) != a.methods.end();
+  if (budgets.empty() && has_exhaustive) budgets = DefaultPlaceBudgets(prof);
+  const std::string solver_name = ToString(a.solver);
+
+  SolverOptions solver_options;
+  const ThresholdSolverFn solver = SolverFor(a.solver, solver_options);
+  std::vector<ResultRow>& rows = res.rows;
+  auto add_row = [&](ResultRow r) {
+    r.model = a.model;
+    r.measure = a.measure;
+    LabelRowBudget(r, prof.FullCost());
+    rows.push_back(std::move(r));
+  };
+  // A fixed kept set solved at every budget, as a comparison series.
+  auto series = [&](const std::string& name, const std::vector<int>& kept) {
+    int solved = 0;
+    for (double b : budgets) {
+      const ThresholdSummary s = solver(problem.Thresholds(kept, b));
+      ResultRow r = MakeRow(problem, name, s.policy, s.has_policy() ? s.fit : Evaluation{}, b, s.seconds,
+                            ToString(s.outcome), s.message);
+      r.kept_exits = kept;
+      if (s.ok()) ++solved;
+      add_row(std::move(r));
+    }
+    return solved;
+  };
+
+  for (PlacementMethod m : a.methods) {
+    const std::string name = ToString(m);
+    if (m == PlacementMethod::kFlopScore) {
+      FlopScoreOptions o;
+      o.tolerance = a.tolerance;
+      o.threads = a.threads;
+      o.keep_top = 5;
+      if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
+      const FlopScoreSummary s = FlopScore(problem, o);
+      Appendf(text, "\n%s\n", s.BriefReport().c_str());
+      PolicyText(text, prof, s.policy, s.fit, s.eval, "  ");
+      Appendf(text, "  best subsets by eq. 4 (score in %s x samples):\n", prof.unit.c_str());
+      for (const SubsetScore& t : s.top) {
+        Appendf(text, "    %-20s score %s\n", KeptText(t.kept).c_str(), Fmt(t.score).c_str());
+      }
+      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds,
+                      ToString(s.outcome), s.message));
+      if (!budgets.empty()) series(name + "+" + solver_name, s.policy.kept);
+    } else if (m == PlacementMethod::kGreedyEfficiency || m == PlacementMethod::kGreedyTh) {
+      GreedyOptions o;
+      o.rule = m == PlacementMethod::kGreedyTh ? GreedyRule::kTh : GreedyRule::kEfficiency;
+      o.tolerance = a.tolerance;
+      o.th = a.th;
+      const GreedySummary s = Greedy(problem, o);
+      Appendf(text, "\n%s\n", s.BriefReport().c_str());
+      PolicyText(text, prof, s.policy, s.fit, s.eval, "  ");
+      if (a.verbose) {
+        for (const GreedyStep& st : s.steps) {
+          Appendf(text, "    exit %d: I=%.4f I'=%.4f lhs=%s rhs=%s -> %s\n", st.exit + 1,
+                  st.i_reach, st.i_next, Fmt(st.lhs).c_str(), Fmt(st.rhs).c_str(),
+                  st.kept ? "keep" : "drop");
+        }
+      }
+      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds,
+                      ToString(s.outcome), s.message));
+      if (!budgets.empty()) series(name + "+" + solver_name, s.policy.kept);
+    } else if (m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward) {
+      Appendf(text, "\n%s (thresholds by %s):\n", name.c_str(), solver_name.c_str());
+      for (double b : budgets) {
+        GreedyOptions o;
+        o.rule = m == PlacementMethod::kGreedyForward ? GreedyRule::kForward
+                                                      : GreedyRule::kBackward;
+        o.budget = b;
+        const GreedySummary s = Greedy(problem, o, solver);
+        Appendf(text, "  budget %s: %s\n", Fmt(b).c_str(), s.BriefReport().c_str());
+        if (s.ok()) PolicyText(text, prof, s.policy, s.fit, s.eval, "    ");
+        if (!s.ok()) ++res.failures;
+        add_row(MakeRow(problem, name, s.policy, s.ok() ? s.fit : Evaluation{}, b, s.seconds,
+                        ToString(s.outcome), s.message));
+      }
+    } else {
+      ExhaustiveOptions o;
+      o.budgets = budgets;
+      o.threads = a.threads;
+      if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
+      o.exact_path = a.solver == Method::kExact && a.exact_path;
+      o.polish_top = o.exact_path ? a.polish : 0;
+      const ExhaustiveSummary s = Exhaustive(problem, o, solver, WarmSolverFor(a.solver));
+      Appendf(text, "\n%s\n", s.BriefReport().c_str());
+      if (!s.ok()) ++res.failures;
+      // Best subset per budget.
+      Appendf(text, "  %-10s %-18s %9s %11s %9s %11s\n", "budget", "kept exits", "fit_acc",
+              "fit_cost", "eval_acc", "eval_cost");
+      std::map<SubsetMask, int> wins;
+      std::map<SubsetMask, double> acc_sum;
+      for (const SubsetSolution& sol : s.solutions) acc_sum[sol.mask] += sol.summary.fit.accuracy;
+      for (std::size_t bi = 0; bi < budgets.size(); ++bi) {
+        const int q = s.best_per_budget.empty() ? -1 : s.best_per_budget[bi];
+        if (q < 0) {
+          Appendf(text, "  %-10s infeasible\n", Fmt(budgets[bi]).c_str());
+          continue;
+        }
+        const SubsetSolution& sol = s.solutions[q];
+        ++wins[sol.mask];
+        ResultRow r = MakeRow(problem, name, sol.summary.policy, sol.summary.fit, budgets[bi],
+                              sol.summary.seconds, ToString(sol.summary.outcome),
+                              sol.summary.message);
+        Appendf(text, "  %-10s %-18s %9.4f %11s %9.4f %11s\n", Fmt(budgets[bi]).c_str(),
+                KeptText(sol.summary.policy.kept).c_str(), r.fit_acc, Fmt(r.fit_cost).c_str(),
+                r.eval_acc, Fmt(r.eval_cost).c_str());
+        if (!a.all_rows) add_row(std::move(r));
+      }
+      if (a.all_rows) {
+        for (const SubsetSolution& sol : s.solutions) {
+          add_row(MakeRow(problem, name + ":" + KeptText(sol.summary.policy.kept),
+                          sol.summary.policy, sol.summary.fit, sol.budget, sol.summary.seconds,
+                          ToString(sol.summary.outcome), sol.reused ? "reused" : ""));
+        }
+      }
+      // The single best kept set over the whole range: the highest fit accuracy summed over the
+      // budgets (0 where it cannot meet the budget); ties to the smaller mask.
+      SubsetMask best = 0;
+      double best_sum = -1;
+      for (const auto& [mask, sum] : acc_sum) {
+        if (sum > best_sum) best = mask, best_sum = sum;
+      }
+      if (best_sum > 0) {
+        const std::vector<int> kept = KeptFromMask(best, k);
+        Appendf(text, "  best single kept set over the budgets: %s (%s), best at %d of %zu "
+                "budgets, mean fit accuracy %.4f\n",
+                KeptText(kept).c_str(), Names(prof, kept).c_str(), wins[best], budgets.size(),
+                best_sum / budgets.size());
+        if (a.compare) series("best-subset", kept);
+      }
+    }
+  }
+  if (a.compare && !budgets.empty()) {
+    const std::vector<int> even = EvenlySpacedExits(prof, a.even);
+    Appendf(text, "\ncomparison series (thresholds by %s at every budget): all-exits (%s), even-%d "
+            "(%s)\n",
+            solver_name.c_str(), KeptText(AllExits(k)).c_str(), a.even, KeptText(even).c_str());
+    series("all-exits", AllExits(k));
+    series("even-" + std::to_string(a.even), even);
+    // Mean accuracy per comparison series over the budgets all of them meet.
+    std::map<std::string, std::pair<double, int>> mean_fit, mean_eval;
+    for (const ResultRow& r : rows) {
+      if (!r.has_solution() || std::isnan(r.budget)) continue;
+      mean_fit[r.method].first += r.fit_acc;
+      mean_fit[r.method].second += 1;
+      if (!std::isnan(r.eval_acc)) {
+        mean_eval[r.method].first += r.eval_acc;
+        mean_eval[r.method].second += 1;
+      }
+    }
+    for (const auto& [meth, v] : mean_fit) {
+      Appendf(text, "  %-28s mean fit accuracy %.4f over %d budgets", meth.c_str(),
+              v.first / v.second, v.second);
+      if (mean_eval.count(meth)) {
+        Appendf(text, ", mean eval accuracy %.4f", mean_eval[meth].first / mean_eval[meth].second);
+      }
+      Appendf(text, "\n");
+    }
+  }
+  MarkPareto(rows);
+  const Policy run_to_end = RunToEndPolicy(AllExits(k), problem.order);
+  res.reference_fit = problem.EvaluateFit(run_to_end);
+  res.reference_eval = problem.EvaluateEval(run_to_end);
+  return res;
+}
+
+}  // namespace exitplan

@@ -1,0 +1,52 @@
+// One placement run as `exitplan place` does it: each requested placement method on one dump and
+// profile, plus comparison series (fixed kept sets solved at every budget), as report rows with the
+// Pareto front marked, and the human-readable text of what was found.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dse/placement.hpp"
+#include "dse/report.hpp"
+
+namespace exitplan {
+
+struct PlaceRunOptions {
+  std::vector<PlacementMethod> methods;  // non-empty
+  std::string model;           // the rows' `model` column
+  std::string measure;         // the rows' `measure` column (the measure's name)
+  Method solver = Method::kExact;  // thresholds of the budgeted searches and comparison series
+  // Absolute budgets (profile unit). Empty: none for the budget-free rules; for exhaustive the
+  // default grid DefaultPlaceBudgets gives.
+  std::vector<double> budgets;
+  double tolerance = 0.05;     // flop-score and the greedy rules
+  double th = 0.9;             // greedy-th
+  int threads = 2;
+  int max_candidates = -1;     // <= 0: each method's default
+  bool compare = false;        // also the series all-exits, even-<even> and best-subset
+  int even = 3;
+  bool all_rows = false;       // exhaustive: every (subset, budget) solution as a row
+  bool exact_path = false;     // exhaustive with solver exact: the fast path
+  int polish = 0;              // exhaustive fast path: polish_top
+  bool verbose = false;        // greedy rules: their per-exit decisions in the text
+  std::string Validate() const;  // "" or one line per broken rule
+};
+
+struct PlaceRunResult {
+  std::vector<ResultRow> rows;   // Pareto column marked (MarkPareto)
+  std::vector<double> budgets;   // the absolute budgets used
+  std::string text;              // per method: what was found, as `exitplan place` prints it
+  int failures = 0;              // budgeted searches without a solution
+  // Every exit kept, every sample to the final exit: the reference point of the plot.
+  Evaluation reference_fit, reference_eval;  // reference_eval.n = 0 without an eval split
+  bool any_solution() const;
+};
+
+// 50 budgets from the cheapest policy of any kept set (every sample stops at the cheapest single
+// exit) to the full cost, inclusive.
+std::vector<double> DefaultPlaceBudgets(const CostProfile& profile);
+
+// Throws InputError for invalid options.
+PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& options);
+
+}  // namespace exitplan
