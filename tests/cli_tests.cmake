@@ -59,6 +59,13 @@ set_tests_properties("cli: inspect --profile" PROPERTIES PASS_REGULAR_EXPRESSION
   "profile [^\n]*profile-flops.yaml: target flops, unit mflops, K=6.*full cost \\(every exit kept, running to the final exit\\): 3\\.759[0-9]* mflops = 100%")
 exitplan_expect_error("renamed flag" "--threads: no longer an option: use -j/--jobs"
   place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --threads 2)
+exitplan_expect_error("place --fast needs exact" "--fast: the fast path exists for --solver exact only"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method exhaustive --solver single --fast)
+exitplan_expect_error("place --polish needs --fast" "--polish: polishes the fast path's answers: give --fast too"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method exhaustive --polish 2)
+add_test(NAME "cli: options of a command" COMMAND exitplan options --command thresholds)
+set_tests_properties("cli: options of a command" PROPERTIES PASS_REGULAR_EXPRESSION
+  "outer_iters  \\(--outer-iters, integer, default 100, >= 1\\)")
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
 

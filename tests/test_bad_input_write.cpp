@@ -507,3 +507,26 @@ TEST_CASE("bad input: sweep resume: stale temporaries go, without reading pids",
     CHECK_FALSE(exitplan::IsTemporaryName(e.path().filename().string()));
   }
 }
+
+// ---- numbers that make no budget ---------------------------------------------------------------
+
+TEST_CASE("bad input: budget: a fraction of a profile whose costs are all 0", "[bad-input]") {
+  BadInputCase t;
+  exitplan::testing::WriteSmallDump(t / "d");
+  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 0, head: 0}\n"
+                    "  - {name: b, backbone: 0, head: 0}\n  - {name: c, backbone: 0, head: 0}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
+                   "single", "--budget", "50%"},
+                  "--budget", "full cost, which is 0 ms");
+}
+
+TEST_CASE("bad input: budget: a fraction of a full cost that overflows", "[bad-input]") {
+  BadInputCase t;
+  exitplan::testing::WriteSmallDump(t / "d");
+  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 1e308, head: 1e308}\n"
+                    "  - {name: b, backbone: 1e308, head: 1e308}\n"
+                    "  - {name: c, backbone: 1e308, head: 1e308}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
+                   "single", "--budget", "50%"},
+                  "--budget", "which is inf ms");
+}

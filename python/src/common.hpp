@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dse/config.hpp"
+#include "dse/options.hpp"
 #include "dse/report.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/evaluator.hpp"
@@ -69,43 +70,22 @@ struct PyResult {
   std::optional<PyPolicy> policy;
 };
 
-// Keyword options of a verb, named as the CLI's options (`--foo-bar` is `foo_bar`). Values may be
-// Python numbers, strings, booleans or lists; every kwarg must be used (Finish()).
-class Options {
- public:
-  Options(const py::kwargs& kwargs, std::string verb);
-  bool Has(const std::string& name) const;
-  // As the CLI would receive the text: numbers in shortest round-trip form, lists joined by ','.
-  std::string Text(const std::string& name, const std::string& fallback = "");
-  double Number(const std::string& name, double fallback);
-  int Int(const std::string& name, int fallback);
-  unsigned Unsigned(const std::string& name, unsigned fallback);
-  bool Flag(const std::string& name, bool fallback = false);
-  // Raises InputError naming any kwarg the verb does not take.
-  void Finish() const;
-  // "exitplan.thresholds(method='exact', budget='40%')": the call, for provenance.
-  std::string CallText() const;
-
- private:
-  py::object Take(const std::string& name);
-  std::string verb_;
-  std::vector<std::pair<std::string, py::object>> items_;
-  std::vector<std::string> used_;
-};
-
-// Option name as the CLI spells it ("--budget-range" for budget_range), for messages.
-std::string CliName(const std::string& kwarg);
-
-// Budgets in absolute units from a kwarg value: a number, a list of numbers, or text in the
-// budget grammar (`3`, `3ms`, `40%`, `0.4x`, comma lists, `LO:HI:N`).
-std::vector<double> ParseBudgetGrammar(const std::string& text, const CostProfile& profile,
-                                       bool relative, const std::string& what);
+// The keyword options of a verb as the option registry's values (dse/options.hpp): kwarg
+// `foo_bar` is the CLI's `--foo-bar` (key foo_bar), checked by the registry exactly as the flag
+// is. Python numbers, strings, booleans and lists are turned into the text the flag would get.
+// Keys in `fixed` belong to the objects passed in (the Dump, the Profile) and are refused.
+OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
+                       const std::vector<std::string>& fixed = {});
+// "exitplan.thresholds(method='exact', budget='40%')": the call, for provenance.
+std::string CallText(const std::string& verb, const py::kwargs& kwargs);
 
 // Policies and rows.
-PyPolicy PolicyOf(const ResultRow& row, const PyDump& dump, const CostProfile& profile,
-                  const std::string& call);
+// `used` is the dump the rows were computed on (a calibrated copy of dump.dump with --calibrate).
+PyPolicy PolicyOf(const ResultRow& row, const PyDump& dump, const Dump& used,
+                  const CostProfile& profile, const std::string& call);
 std::vector<PyResult> ResultsOf(const std::vector<ResultRow>& rows, const PyDump& dump,
-                                const CostProfile& profile, const std::string& call);
+                                const Dump& used, const CostProfile& profile,
+                                const std::string& call);
 
 void BindVerbs(py::module_& m);
 

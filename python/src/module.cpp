@@ -145,10 +145,13 @@ DumpOptions OptionsOf(const std::string& fit_split, const std::string& eval_spli
 std::string Repr(const std::string& s) { return py::repr(py::str(s)); }
 
 std::shared_ptr<PyDump> LoadDumpPy(const std::string& dir, const std::string& fit_split,
-                                   const std::string& eval_split, const std::string& layout,
+                                   std::optional<std::string> eval_split, const std::string& layout,
                                    const std::string& score_order, const std::string& name) {
   auto d = std::make_shared<PyDump>();
-  d->options = OptionsOf(fit_split, eval_split, layout, score_order);
+  // As --eval-split: a split named explicitly must exist; `none`: no eval split.
+  const std::string e = eval_split.value_or("test");
+  d->options = OptionsOf(fit_split, e == "none" ? fit_split : e, layout, score_order);
+  d->options.require_eval = eval_split.has_value() && e != "none";
   {
     py::gil_scoped_release release;
     d->dump = LoadDump(dir, d->options);
@@ -407,8 +410,10 @@ void SavePolicy(const PyPolicy& p, const std::string& path, std::string format) 
     throw InputError("format", "unknown format '" + format + "' (expected yaml, json or both)");
   }
   if (format == "both") {
-    WriteFileAtomic(path + ".yaml", p.TextYaml());
-    WriteFileAtomic(path + ".json", p.TextJson());
+    OutputSet both;  // both files or neither
+    both.Add(path + ".yaml", p.TextYaml());
+    both.Add(path + ".json", p.TextJson());
+    both.Commit();
   } else {
     WriteFileAtomic(path, format == "json" ? p.TextJson() : p.TextYaml());
   }
@@ -495,12 +500,12 @@ DeployConfig PyPolicy::WithProvenance() const {
 std::string PyPolicy::TextYaml() const { return ConfigToYaml(WithProvenance()); }
 std::string PyPolicy::TextJson() const { return ConfigToJson(WithProvenance()); }
 
-PyPolicy PolicyOf(const ResultRow& row, const PyDump& dump, const CostProfile& profile,
-                  const std::string& call) {
+PyPolicy PolicyOf(const ResultRow& row, const PyDump& dump, const Dump& used,
+                  const CostProfile& profile, const std::string& call) {
   ConfigContext ctx;
   ctx.exit_names = profile.names;
   ctx.score_order = ToString(dump.options.score_order);
-  const SplitData& fit = dump.dump.fit;
+  const SplitData& fit = used.fit;
   if (fit.has_logits() && row.measure != "confidence") {
     bool calibrated = false;
     for (double t : fit.temperatures) calibrated = calibrated || t != 1.0;
@@ -518,14 +523,15 @@ PyPolicy PolicyOf(const ResultRow& row, const PyDump& dump, const CostProfile& p
 }
 
 std::vector<PyResult> ResultsOf(const std::vector<ResultRow>& rows, const PyDump& dump,
-                                const CostProfile& profile, const std::string& call) {
+                                const Dump& used, const CostProfile& profile,
+                                const std::string& call) {
   std::vector<PyResult> out;
   for (const ResultRow& r : rows) {
     PyResult res;
     res.row = r;
     if (r.has_solution() && r.measure != "eenet" &&
         r.thresholds.size() + 1 == r.kept_exits.size()) {
-      res.policy = PolicyOf(r, dump, profile, call);
+      res.policy = PolicyOf(r, dump, used, profile, call);
     }
     out.push_back(std::move(res));
   }
@@ -618,7 +624,7 @@ PYBIND11_MODULE(_core, m) {
       });
 
   m.def("load_dump", &LoadDumpPy, py::arg("dir"), py::kw_only(), py::arg("fit_split") = "val",
-        py::arg("eval_split") = "test", py::arg("layout") = "nk",
+        py::arg("eval_split") = py::none(), py::arg("layout") = "nk",
         py::arg("score_order") = "descending", py::arg("name") = "",
         "reads a dump directory as `--dump DIR` does (the .npy files are memory-mapped)");
 
@@ -756,7 +762,12 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("seconds", [](const PyResult& r) { return r.row.seconds; })
       .def_property_readonly("outcome", [](const PyResult& r) { return r.row.outcome; })
       .def_property_readonly("message", [](const PyResult& r) { return r.row.message; })
-      .def_property_readonly("has_solution", [](const PyResult& r) { return r.row.has_solution(); })
+      .def_property_readonly("within_budget", [](const PyResult& r) { return r.row.within_budget(); })
+      .def_property_readonly("budget_fraction", [](const PyResult& r) { return r.row.budget_fraction(); })
+      .def_property_readonly("has_policy", [](const PyResult& r) { return r.row.has_policy(); },
+                             "a policy and its fit figures are filled (it may be over its budget)")
+      .def_property_readonly("has_solution", [](const PyResult& r) { return r.row.has_solution(); },
+                             "a policy within its budget: what the front and configs use")
       .def_property_readonly("policy", [](const PyResult& r) -> py::object {
         if (!r.policy) return py::none();
         return py::cast(*r.policy);

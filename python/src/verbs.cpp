@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
 #include "dse/exhaustive.hpp"
@@ -41,7 +42,9 @@ std::string ValueText(py::handle v, const std::string& name) {
     return out;
   }
   if (py::hasattr(v, "__float__")) return FormatDouble(v.cast<double>());  // numpy scalars
-  throw InputError(CliName(name), "expected a number, text or a list, found " +
+  std::string flag = "--" + name;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  throw InputError(flag, "expected a number, text or a list, found " +
                                       std::string(py::str(py::type::of(v).attr("__name__"))));
 }
 
@@ -53,110 +56,75 @@ std::string CliName(const std::string& kwarg) {
   return s;
 }
 
-Options::Options(const py::kwargs& kwargs, std::string verb) : verb_(std::move(verb)) {
-  for (auto kv : kwargs) {
-    items_.emplace_back(kv.first.cast<std::string>(), py::reinterpret_borrow<py::object>(kv.second));
-  }
-}
-
-bool Options::Has(const std::string& name) const {
-  for (const auto& [k, v] : items_) {
-    if (k == name && !v.is_none()) return true;
-  }
-  return false;
-}
-
-py::object Options::Take(const std::string& name) {
-  used_.push_back(name);
-  for (const auto& [k, v] : items_) {
-    if (k == name) return v;
-  }
-  return py::none();
-}
-
-std::string Options::Text(const std::string& name, const std::string& fallback) {
-  const py::object v = Take(name);
-  return v.is_none() ? fallback : ValueText(v, name);
-}
-
-double Options::Number(const std::string& name, double fallback) {
-  const py::object v = Take(name);
-  if (v.is_none()) return fallback;
-  if (py::isinstance<py::str>(v)) {
-    const std::vector<double> d = ParseDoubleList(v.cast<std::string>(), CliName(name));
-    if (d.size() != 1) throw InputError(CliName(name), "expected one number, got '" + v.cast<std::string>() + "'");
-    return d[0];
-  }
-  if (py::isinstance<py::bool_>(v) || !py::hasattr(v, "__float__")) {
-    throw InputError(CliName(name), "expected a number, found " +
-                                        std::string(py::str(py::type::of(v).attr("__name__"))));
-  }
-  return v.cast<double>();
-}
-
-int Options::Int(const std::string& name, int fallback) {
-  const double d = Number(name, fallback);
-  if (d != std::floor(d) || std::fabs(d) > 2e9) {
-    throw InputError(CliName(name), "expected an integer, got " + FormatDouble(d));
-  }
-  return static_cast<int>(d);
-}
-
-unsigned Options::Unsigned(const std::string& name, unsigned fallback) {
-  const double d = Number(name, fallback);
-  if (d != std::floor(d) || d < 0 || d > 4e9) {
-    throw InputError(CliName(name), "expected a non-negative integer, got " + FormatDouble(d));
-  }
-  return static_cast<unsigned>(d);
-}
-
-bool Options::Flag(const std::string& name, bool fallback) {
-  const py::object v = Take(name);
-  if (v.is_none()) return fallback;
-  if (!py::isinstance<py::bool_>(v)) {
-    throw InputError(CliName(name), "expected True or False, found " + ValueText(v, name));
-  }
-  return v.cast<bool>();
-}
-
-void Options::Finish() const {
-  for (const auto& [k, v] : items_) {
-    if (std::find(used_.begin(), used_.end(), k) != used_.end()) continue;
-    std::vector<std::string> names = used_;
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    std::string list;
-    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-    throw InputError("exitplan." + verb_, "unknown option '" + k + "' (expected one of: " + list + ")");
-  }
-}
-
-std::string Options::CallText() const {
-  std::string s = "exitplan." + verb_ + "(";
+std::string CallText(const std::string& verb, const py::kwargs& kwargs) {
+  std::string s = "exitplan." + verb + "(";
   bool first = true;
-  for (const auto& [k, v] : items_) {
-    s += (first ? "" : ", ") + k + "=" + std::string(py::repr(v));
+  for (auto kv : kwargs) {
+    s += (first ? "" : ", ") + kv.first.cast<std::string>() + "=" + std::string(py::repr(kv.second));
     first = false;
   }
   return s + ")";
 }
 
-// ---------------------------------------------------------------------------------------------
-// Budgets: profiles/budget.hpp's grammar, as every command reads it.
-
-std::vector<double> ParseBudgetGrammar(const std::string& text, const CostProfile& profile,
-                                       bool relative, const std::string& what) {
-  std::vector<Budget> budgets = ParseBudgets(text, what);
-  // --relative (thresholds): bare numbers are fractions of the full cost.
-  if (relative) {
-    for (Budget& b : budgets) {
-      if (!b.relative && b.unit.empty()) b.relative = true;
+OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
+                       const std::vector<std::string>& fixed) {
+  std::string verb = command;
+  std::replace(verb.begin(), verb.end(), '-', '_');
+  OptionValues values;
+  for (auto kv : kwargs) {
+    const std::string key = kv.first.cast<std::string>();
+    if (kv.second.is_none()) continue;  // None: not given, the default applies
+    if (std::find(fixed.begin(), fixed.end(), key) != fixed.end()) {
+      const bool profile = key == "profile" || key == "target";
+      throw InputError("exitplan." + verb,
+                       "option '" + key + "' belongs to the " + (profile ? "Profile" : "Dump") +
+                           " passed in (give it to " +
+                           (profile ? "exitplan.load_profile" : "exitplan.load_dump or Dump.from_arrays") +
+                           ")");
     }
+    const OptionSpec* spec = FindOption(key);
+    if (spec == nullptr || !spec->ForCommand(command)) {
+      std::string keys;
+      for (const OptionSpec* o : OptionsOfCommand(command)) {
+        if (std::find(fixed.begin(), fixed.end(), o->key) != fixed.end()) continue;
+        keys += (keys.empty() ? "" : ", ") + o->key;
+      }
+      throw InputError("exitplan." + verb, "unknown option '" + key + "' (options of " + command +
+                                               ": " + keys + ")");
+    }
+    values.Set(key, ValueText(kv.second, key), spec->Flag());
   }
-  return ResolveBudgets(budgets, profile);
+  return values;
 }
 
 namespace {
+
+// The options a dump verb does not take as keywords: they were given to the Dump and Profile.
+const std::vector<std::string> kObjectKeys = {"dump", "profile", "target", "fit_split",
+                                              "eval_split", "layout", "score_order"};
+
+// --calibrate: a calibrated copy of the dump (the caller's Dump is never changed).
+void CalibrateIfAsked(const OptionValues& v, Dump& dump, Target target) {
+  if (!v.Bool("calibrate")) return;
+  if (!dump.fit.has_logits()) {
+    throw InputError("--calibrate", "temperature scaling needs logits, but " + dump.fit.source +
+                                        " is a scores-mode dump");
+  }
+  CalibrationOptions co;
+  co.use_agreement = target == Target::kAgreement;
+  const CalibrationSummary cs = FitTemperatures(dump.fit, co);
+  dump.fit.ComputeFeatures(cs.temperatures);
+  if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
+}
+
+Measure MeasureFor(const OptionValues& v, const Dump& dump) {
+  if (v.Has("measure")) return MeasureFromString(v.Text("measure"));
+  return dump.fit.has_logits() ? Measure::kMaxProb : Measure::kConfidence;
+}
+
+std::string ModelName(const OptionValues& v, const PyDump& d) {
+  return v.Has("model") ? v.Text("model") : d.name;
+}
 
 void CheckProfile(const PyDump& d, const CostProfile& p) {
   CheckProfileMatches(p, d.dump.k, d.dump.fit.source);
@@ -166,42 +134,50 @@ void CheckProfile(const PyDump& d, const CostProfile& p) {
 // evaluate
 
 py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile, py::kwargs kw) {
-  Options o(kw, "evaluate");
-  const Measure measure = MeasureFromString(o.Text("measure", "max_prob"));
-  const Target target = TargetFromString(o.Text("correct", "labels"), "--correct");
-  const std::string thresholds = o.Text("thresholds");
-  const std::string exits = o.Text("exits");
-  const std::string scorer_path = o.Text("scorer");
-  o.Finish();
+  const OptionValues v = ValuesFor(kw, "evaluate", kObjectKeys);
+  if (v.Has("format")) throw InputError("exitplan.evaluate", "format: the figures are returned");
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const std::string scorer_path = v.Text("scorer"), thresholds = v.Text("thresholds");
+  const std::string exits = v.Text("exits");
   if (scorer_path.empty() && thresholds.empty()) {
     throw InputError("--thresholds", "required (unless --scorer gives them)");
   }
+  if (!scorer_path.empty() && v.Bool("calibrate")) {
+    throw InputError("--calibrate", "a scorer file carries its own temperatures");
+  }
   std::optional<ScorerFile> scorer;
   if (!scorer_path.empty()) scorer = LoadScorer(scorer_path);
-  const Dump& dump = d->dump;
   CheckProfile(*d, profile);
-  Policy policy;
-  if (scorer) {
-    if (const std::string err = scorer->scorer.CheckSplit(dump.fit); !err.empty()) {
-      throw InputError(scorer_path, err);
-    }
-    policy = scorer->policy;
-    if (!exits.empty() && ParseKeptExits(exits, dump.k) != policy.kept) {
-      throw InputError("--exits", "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
-    }
-  } else {
-    policy.kept = exits.empty() ? AllExits(dump.k) : ParseKeptExits(exits, dump.k);
-  }
-  if (!thresholds.empty()) policy.thresholds = ParseDoubleList(thresholds, "--thresholds");
-  if (policy.thresholds.size() == policy.kept.size()) policy.thresholds.pop_back();
-  if (const std::string err = CheckPolicy(policy, dump.k); !err.empty()) {
-    throw InputError("--thresholds", err + " for kept exits " + exits);
-  }
   std::vector<std::pair<std::string, Evaluation>> out;
   {
     py::gil_scoped_release release;
-    std::vector<const SplitData*> splits = {&dump.fit};
-    if (dump.eval) splits.push_back(&*dump.eval);
+    Dump copy;
+    const Dump* dump = &d->dump;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    Policy policy;
+    if (scorer) {
+      if (const std::string err = scorer->scorer.CheckSplit(dump->fit); !err.empty()) {
+        throw InputError(scorer_path, err);
+      }
+      policy = scorer->policy;
+      if (!exits.empty() && ParseKeptExits(exits, dump->k) != policy.kept) {
+        throw InputError("--exits", "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
+      }
+    } else {
+      policy.kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
+    }
+    if (!thresholds.empty()) policy.thresholds = ParseDoubleList(thresholds, "--thresholds");
+    if (policy.thresholds.size() == policy.kept.size()) policy.thresholds.pop_back();
+    if (const std::string err = CheckPolicy(policy, dump->k); !err.empty()) {
+      throw InputError("--thresholds", err + " for kept exits " + exits);
+    }
+    std::vector<const SplitData*> splits = {&dump->fit};
+    if (dump->eval) splits.push_back(&*dump->eval);
     for (const SplitData* s : splits) {
       const Evaluation ev =
           scorer ? Evaluate(scorer->scorer.Score(*s), ScoreOrder::kDescending, s->Correct(target),
@@ -230,90 +206,53 @@ py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profi
 
 std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile,
                                      py::kwargs kw) {
-  Options o(kw, "thresholds");
-  const std::string call = o.CallText();
-  if (!o.Has("method")) throw InputError("--method", "required");
-  const Method method = MethodFromString(o.Text("method"));
-  const std::string measure_text = o.Text("measure");
-  const Target target = TargetFromString(o.Text("correct", "labels"), "--correct");
-  const bool has_budget = o.Has("budget");
-  const std::string budget_text = o.Text("budget");
-  const std::string budget_range = o.Text("budget_range");
-  const bool relative = o.Flag("relative");
-  const std::string out = o.Text("out");
-  const std::string model_opt = o.Text("model");
-  const std::string box = o.Text("box");
-  const bool verbose = o.Flag("verbose");
-  SolverOptions solver;
-  solver.budget_margin = o.Number("budget_margin", solver.budget_margin);
-  solver.margin_resamples = o.Int("margin_resamples", solver.margin_resamples);
-  solver.accuracy_drop = o.Number("accuracy_drop", solver.accuracy_drop);
-  solver.seed = o.Unsigned("seed", solver.seed);
-  IpppOptions& ip = solver.ippp;
-  ip.steepness = o.Number("steepness", ip.steepness);
-  ip.beta = o.Number("beta", ip.beta);
-  ip.beta_scale = o.Number("beta_scale", ip.beta_scale);
-  ip.gamma = o.Number("gamma", ip.gamma);
-  ip.outer_iters = o.Int("outer_iters", ip.outer_iters);
-  ip.inner_iters = o.Int("inner_iters", ip.inner_iters);
-  ip.eta = o.Number("eta", ip.eta);
-  ip.mu = o.Number("mu", ip.mu);
-  ip.precision = o.Text("ippp_precision", ip.precision);
-  const std::string initial = o.Text("initial");
-  ip.nlopt_algorithm = o.Text("nlopt_algorithm", ip.nlopt_algorithm);
-  solver.exact.lambda_iters = o.Int("lambda_iters", solver.exact.lambda_iters);
-  solver.exact.max_sweeps = o.Int("max_sweeps", solver.exact.max_sweeps);
-  const bool no_ippp_start = o.Flag("no_ippp_start");
-  const bool no_heuristic_starts = o.Flag("no_heuristic_starts");
-  const std::string exits_text = o.Text("exits");
-  o.Finish();
-  if (has_budget == !budget_range.empty() && std::isnan(solver.accuracy_drop)) {
-    throw InputError("--budget", "give exactly one of --budget B or --budget-range LO:HI:N "
-                                 "(or --accuracy-drop)");
-  }
-  if (!box.empty()) {
-    const auto colon = box.find(':');
-    if (colon == std::string::npos) throw InputError("--box", "expected LO:HI, got '" + box + "'");
-    const auto v = ParseDoubleList(box.substr(0, colon) + "," + box.substr(colon + 1), "--box");
-    solver.box_lo = v[0];
-    solver.box_hi = v[1];
-  }
-  if (!initial.empty()) {
-    solver.ippp.warm_start = false;
-    solver.ippp.initial = ParseDoubleList(initial, "--initial");
-  }
-  solver.exact.start_ippp = !no_ippp_start;
-  solver.exact.start_heuristics = !no_heuristic_starts;
-  if (const std::string err = solver.Validate(); !err.empty()) {
-    throw InputError("option", err.substr(0, err.find('\n')));
-  }
-  const Dump& dump = d->dump;
-  CheckProfile(*d, profile);
-  const Measure measure = measure_text.empty()
-                              ? (dump.fit.has_logits() ? Measure::kMaxProb : Measure::kConfidence)
-                              : MeasureFromString(measure_text);
-  const std::vector<int> kept =
-      exits_text.empty() ? AllExits(dump.k) : ParseKeptExits(exits_text, dump.k);
-  std::vector<double> budgets;
-  if (has_budget) {
-    budgets = ParseBudgetGrammar(budget_text, profile, relative, "--budget");
-  } else if (!budget_range.empty()) {
-    if (std::count(budget_range.begin(), budget_range.end(), ':') != 2) {
-      throw InputError("--budget-range", "expected LO:HI:N, got '" + budget_range + "'");
+  // progress=callable(done, total): called after each budget's solve (not a CLI option).
+  py::object progress = py::none();
+  if (kw.contains("progress")) {
+    progress = kw["progress"];
+    PyDict_DelItemString(kw.ptr(), "progress");
+    if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
+      throw InputError("exitplan.thresholds", "progress: expected a callable progress(done, total)");
     }
-    budgets = ParseBudgetGrammar(budget_range, profile, relative, "--budget-range");
-  } else {
-    budgets = {profile.FullCost()};
   }
-  const std::string model = model_opt.empty() ? d->name : model_opt;
+  const std::string call = CallText("thresholds", kw);
+  const OptionValues v = ValuesFor(kw, "thresholds", kObjectKeys);
+  if (!v.Has("method")) throw InputError("--method", "required");
+  const Method method = MethodFromString(v.Text("method"));
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  CheckGivenOptionsApply(v, {ToString(method)});
+  const bool accuracy_target = v.Has("accuracy_drop");
+  if (v.Has("budget") == accuracy_target) {
+    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
+                                     ") or --accuracy-drop");
+  }
+  const std::vector<Budget> budget_text =
+      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  const SolverOptions& solver = settings.solver;
+  CheckProfile(*d, profile);
+  const std::string model = ModelName(v, *d);
+  const std::string exits = v.Text("exits");
   std::vector<ResultRow> rows;
   std::string reports;
+  Dump copy;
+  const Dump* dump = &d->dump;
   {
     py::gil_scoped_release release;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    const std::vector<int> kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
+    const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
+                                                        : ResolveBudgets(budget_text, profile);
     for (double b : budgets) {
-      const ThresholdProblem p = ThresholdProblem::From(dump.fit, measure, target, profile, kept, b);
+      const ThresholdProblem p = ThresholdProblem::From(dump->fit, measure, target, profile, kept, b);
       const ThresholdSummary s = Solve(method, p, solver);
-      if (verbose) reports += s.FullReport();
+      if (v.Bool("verbose")) reports += s.FullReport();
       ResultRow r;
       r.model = model;
       r.target = profile.target;
@@ -321,28 +260,32 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
       r.method = s.method;
       r.measure = ToString(measure);
       r.kept_exits = kept;
-      r.budget = std::isnan(solver.accuracy_drop) ? b : kNaN;
+      r.budget = accuracy_target ? kNaN : b;
       r.seconds = s.seconds;
       r.outcome = ToString(s.outcome);
       r.message = s.message;
-      if (s.ok()) {
+      if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
         r.thresholds = s.policy.thresholds;
         r.fit_acc = s.fit.accuracy;
         r.fit_cost = s.fit.mean_cost;
         r.exit_fractions = s.fit.exit_fraction;
-        if (dump.eval) {
-          const Evaluation ev = EvaluateSplit(*dump.eval, measure, target, profile, s.policy);
+        if (dump->eval) {
+          const Evaluation ev = EvaluateSplit(*dump->eval, measure, target, profile, s.policy);
           r.eval_acc = ev.accuracy;
           r.eval_cost = ev.mean_cost;
         }
       }
       rows.push_back(r);
+      if (!progress.is_none()) {
+        py::gil_scoped_acquire gil;
+        progress(rows.size(), budgets.size());  // an exception raised here ends the call
+      }
     }
     MarkPareto(rows);
   }
-  if (verbose) py::module_::import("sys").attr("stderr").attr("write")(reports);
-  if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(rows));
-  return ResultsOf(rows, *d, profile, call);
+  if (!reports.empty()) py::module_::import("sys").attr("stderr").attr("write")(reports);
+  if (v.Has("out")) WriteFileAtomic(v.Text("out"), ResultsToCsv(rows));
+  return ResultsOf(rows, *d, *dump, profile, call);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,97 +293,96 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
 
 std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProfile& prof,
                                 py::kwargs kw) {
-  Options opt(kw, "place");
-  const std::string call = opt.CallText();
+  const std::string call = CallText("place", kw);
+  const OptionValues v = ValuesFor(kw, "place", kObjectKeys);
   PlaceRunOptions o;
-  const std::string methods_text = opt.Text("method", "flop-score");
-  const std::string measure_text = opt.Text("measure", "max_prob");
-  const std::string correct_text = opt.Text("correct", "labels");
-  const std::string ca_text = opt.Text("ca", "agreement");
-  const std::string solver_text = opt.Text("solver", "exact");
-  const std::string budgets_text = opt.Text("budget");
-  const std::string budget_unit = opt.Text("budget_unit", "relative");
-  o.tolerance = opt.Number("tolerance", o.tolerance);
-  o.th = opt.Number("th", o.th);
-  o.threads = opt.Int("threads", o.threads);
-  o.even = opt.Int("even", o.even);
-  o.compare = opt.Flag("compare");
-  o.all_rows = opt.Flag("all_rows");
-  o.exact_path = !opt.Flag("no_path");
-  o.polish = opt.Int("polish", o.polish);
-  o.max_candidates = opt.Int("max_candidates", o.max_candidates);
-  const std::string out = opt.Text("out");
-  o.verbose = opt.Flag("verbose");
-  opt.Finish();
+  std::vector<std::string> method_names;
   {
-    std::stringstream ss(methods_text);
+    std::stringstream ss(v.Has("method") ? v.Text("method") : "flop-score");
     std::string item;
-    while (std::getline(ss, item, ',')) o.methods.push_back(PlacementMethodFromString(item));
+    while (std::getline(ss, item, ',')) {
+      o.methods.push_back(PlacementMethodFromString(item));
+      method_names.push_back(ToString(o.methods.back()));
+    }
     if (o.methods.empty()) throw InputError("--method", "no method given");
   }
-  const Measure measure = MeasureFromString(measure_text);
-  const Target target = TargetFromString(correct_text, "--correct");
-  const Target ca_target = TargetFromString(ca_text, "--ca");
-  o.solver = MethodFromString(solver_text, "--solver");
-  if (budget_unit != "relative" && budget_unit != "absolute") {
-    throw InputError("--budget-unit", "unknown unit '" + budget_unit +
-                                          "' (expected relative or absolute)");
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  CheckGivenOptionsApply(v, method_names, settings.placement_solver);
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const Target ca_target = TargetFromString(v.Text("ca"), "--ca");
+  o.solver = MethodFromString(settings.placement_solver, "--solver");
+  if (settings.fast && o.solver != Method::kExact) {
+    throw InputError("--fast", "the fast path exists for --solver exact only");
   }
-  if (!(o.tolerance > 0.0 && o.tolerance < 1.0)) {
-    throw InputError("--tolerance", "tolerance = " + FormatDouble(o.tolerance) +
-                                        ": must be in (0, 1) (a fraction of accuracy)");
+  if (v.Has("polish") && !settings.fast) {
+    throw InputError("--polish", "polishes the fast path's answers: give --fast too");
   }
-  if (!(o.th >= 0.0 && o.th <= 1.0)) {
-    throw InputError("--th", "TH = " + FormatDouble(o.th) + ": must be in [0, 1]");
-  }
-  if (o.threads < 1) throw InputError("--threads", "must be >= 1");
-  if (o.even < 0) throw InputError("--even", "must be >= 0");
-  if (o.polish < 0) throw InputError("--polish", "must be >= 0");
-  const Dump& dump = d->dump;
-  CheckProfile(*d, prof);
-  o.budgets = budgets_text.empty()
-                  ? std::vector<double>{}
-                  : ParseBudgetGrammar(budgets_text, prof, budget_unit == "relative", "--budget");
+  const std::vector<Budget> budget_text =
+      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
   const bool needs_budget = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
     return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
   });
-  if (needs_budget && o.budgets.empty()) {
+  if (needs_budget && budget_text.empty()) {
     throw InputError("--budget", "greedy-forward and greedy-backward need at least one budget");
   }
-  const SplitData& fit = dump.fit;
-  PlacementProblem problem;
-  problem.scores = &fit.Scores(measure);
-  problem.order = fit.Order(measure);
-  problem.correct = &fit.Correct(target);
-  const bool rules = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
-    return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
-           m == PlacementMethod::kGreedyTh;
-  });
-  if (rules) {
-    if (ca_target == Target::kAgreement && !fit.has_logits()) {
-      throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
-                                   " is a scores-mode dump: use --ca labels");
-    }
-    problem.ca_correct = &fit.Correct(ca_target);
-  }
-  problem.profile = &prof;
-  if (dump.eval) {
-    problem.eval_scores = &dump.eval->Scores(measure);
-    problem.eval_correct = &dump.eval->Correct(target);
-  }
-  const bool has_exhaustive = std::find(o.methods.begin(), o.methods.end(),
-                                        PlacementMethod::kExhaustive) != o.methods.end();
-  if (o.budgets.empty() && has_exhaustive) o.budgets = DefaultPlaceBudgets(prof);
-  o.model = d->name;
-  o.measure = measure_text;
+  const std::string out = v.Text("out");
+  if (!out.empty() && out.size() < 5) throw InputError("--out", "expected a file name ending in .csv");
+  CheckProfile(*d, prof);
+  o.model = ModelName(v, *d);
+  o.tolerance = settings.greedy.tolerance;
+  o.th = settings.greedy.th;
+  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
+                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
+  o.compare = v.Bool("compare");
+  o.even = v.Int("even");
+  o.all_rows = v.Bool("all_rows");
+  o.exact_path = settings.fast;
+  o.polish = settings.exhaustive.polish_top;
+  o.verbose = v.Bool("verbose");
   PlaceRunResult res;
+  Dump copy;
+  const Dump* dump = &d->dump;
   {
     py::gil_scoped_release release;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    const SplitData& fit = dump->fit;
+    PlacementProblem problem;
+    problem.scores = &fit.Scores(measure);
+    problem.order = fit.Order(measure);
+    problem.correct = &fit.Correct(target);
+    const bool rules = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
+      return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
+             m == PlacementMethod::kGreedyTh;
+    });
+    if (rules) {
+      if (ca_target == Target::kAgreement && !fit.has_logits()) {
+        throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
+                                     " is a scores-mode dump: use --ca labels");
+      }
+      problem.ca_correct = &fit.Correct(ca_target);
+    }
+    problem.profile = &prof;
+    if (dump->eval) {
+      problem.eval_scores = &dump->eval->Scores(measure);
+      problem.eval_correct = &dump->eval->Correct(target);
+    }
+    o.budgets = ResolveBudgets(budget_text, prof);
+    const bool has_exhaustive = std::find(o.methods.begin(), o.methods.end(),
+                                          PlacementMethod::kExhaustive) != o.methods.end();
+    if (o.budgets.empty() && has_exhaustive) o.budgets = DefaultPlaceBudgets(prof);
+    o.measure = ToString(measure);
     res = RunPlace(problem, o);
   }
   if (o.verbose) py::module_::import("sys").attr("stdout").attr("write")(res.text);
   if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(res.rows));
-  return ResultsOf(res.rows, *d, prof, call);
+  return ResultsOf(res.rows, *d, *dump, prof, call);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,17 +438,9 @@ struct PyCalibration {
   std::shared_ptr<PyDump> dump;  // the calibrated copy
 };
 
-PyCalibration CalibrateVerb(const std::shared_ptr<PyDump>& d, py::kwargs kw) {
-  Options o(kw, "calibrate");
+PyCalibration CalibrateVerb(const std::shared_ptr<PyDump>& d, const std::string& correct) {
   CalibrationOptions co;
-  const Target target = TargetFromString(o.Text("correct", "labels"), "--correct");
-  co.use_agreement = target == Target::kAgreement;
-  co.min_temperature = o.Number("min_temperature", co.min_temperature);
-  co.max_temperature = o.Number("max_temperature", co.max_temperature);
-  co.max_iterations = o.Int("max_iterations", co.max_iterations);
-  co.gradient_tolerance = o.Number("gradient_tolerance", co.gradient_tolerance);
-  o.Finish();
-  if (const std::string err = co.Validate(); !err.empty()) throw InputError("calibrate options", err);
+  co.use_agreement = TargetFromString(correct, "--correct") == Target::kAgreement;
   PyCalibration c;
   auto copy = std::make_shared<PyDump>(*d);
   {
@@ -546,51 +480,25 @@ struct PyScorerFit {
 
 PyScorerFit FitScorerVerb(const std::shared_ptr<PyDump>& d_in, const CostProfile& profile,
                           py::kwargs kw) {
-  Options o(kw, "fit_scorer");
-  const std::string call = o.CallText();
-  EENetOptions e;
-  const bool has_budget = o.Has("budget");
-  const std::string budget_text = o.Text("budget");
-  const double budget_fraction = o.Number("budget_fraction", kNaN);
-  const std::string out = o.Text("out");
-  const std::string thresholds = o.Text("thresholds", "algorithm1");
-  e.budget_fit = BudgetFitFromString(o.Text("budget_fit", "best"));
-  const Target target = TargetFromString(o.Text("correct", "labels"), "--correct");
-  const bool calibrate = o.Flag("calibrate");
-  o.Flag("verbose");
-  e.hidden_ratio = o.Number("hidden_ratio", e.hidden_ratio);
-  e.learning_rate = o.Number("learning_rate", e.learning_rate);
-  e.alpha = o.Number("alpha", e.alpha);
-  e.beta = o.Number("beta", e.beta);
-  e.weight_decay = o.Number("weight_decay", e.weight_decay);
-  e.batch_size = o.Int("batch_size", e.batch_size);
-  e.max_epochs = o.Int("max_epochs", e.max_epochs);
-  e.patience = o.Int("patience", e.patience);
-  e.holdout_fraction = o.Number("holdout", e.holdout_fraction);
-  e.seed = o.Unsigned("seed", e.seed);
-  o.Finish();
-  if (const std::string err = e.Validate(); !err.empty()) throw InputError("fit-scorer options", err);
-  if (has_budget == !std::isnan(budget_fraction)) {
-    throw InputError("--budget", "give exactly one of --budget (absolute, profile unit) and "
-                                 "--budget-fraction (of the full cost)");
-  }
-  if (thresholds != "algorithm1" && thresholds != "best") MethodFromString(thresholds, "--thresholds");
+  const std::string call = CallText("fit_scorer", kw);
+  const OptionValues v = ValuesFor(kw, "fit-scorer", kObjectKeys);
+  CheckGivenOptionsApply(v, {"eenet"});
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  EENetOptions e = settings.eenet;
+  if (!v.Has("budget")) throw InputError("--budget", std::string("required: ") + kBudgetGrammar);
+  const std::vector<Budget> budgets = v.Budgets("budget");
+  if (budgets.size() != 1) throw InputError("--budget", "fit-scorer trains for one budget");
+  const std::string thresholds = v.Text("threshold_method");
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const bool calibrate = v.Bool("calibrate");
+  const std::string out = v.Text("out");
   CheckProfile(*d_in, profile);
   if (!d_in->dump.fit.has_logits()) {
     throw InputError(d_in->dump.fit.source,
                      "fit-scorer needs per-exit logits, but this is a scores-mode dump");
   }
-  double budget = 0;
-  if (has_budget) {
-    const std::vector<double> b = ParseBudgetGrammar(budget_text, profile, false, "--budget");
-    if (b.size() != 1) throw InputError("--budget", "one budget per scorer, got " + budget_text);
-    budget = b[0];
-  } else {
-    budget = budget_fraction * profile.FullCost();
-    if (!(budget > 0) || !std::isfinite(budget)) {
-      throw InputError("--budget", "must be finite and > 0, got " + FormatDouble(budget));
-    }
-  }
+  const double budget = budgets[0].Resolve(profile);
   PyScorerFit r;
   r.budget = budget;
   std::map<std::string, Evaluation> figs;
@@ -716,37 +624,31 @@ PyScorerFit FitScorerVerb(const std::shared_ptr<PyDump>& d_in, const CostProfile
 // sweep and export
 
 SweepSummary SweepVerb(const std::string& file, py::kwargs kw) {
-  Options o(kw, "sweep");
+  const OptionValues v = ValuesFor(kw, "sweep");
   SweepOptions so;
-  so.jobs = o.Int("jobs", 0);
-  internal::ParseShard(o.Text("shard", "1/1"), so.shard_index, so.shard_count);
-  const std::string output = o.Text("output");
-  so.force = o.Flag("force");
-  o.Flag("quiet");
+  so.jobs = v.Int("jobs");
+  internal::ParseShard(v.Text("shard"), so.shard_index, so.shard_count);
+  so.force = v.Bool("force");
   so.progress = false;
-  so.command_line = o.CallText();
-  o.Finish();
+  so.command_line = CallText("sweep", kw);
   if (const std::string bad = so.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(file);
-  if (!output.empty()) spec.output = output;
+  if (v.Has("out")) spec.output = v.Text("out");  // the call over the sweep file
   py::gil_scoped_release release;
   return RunSweep(spec, so);
 }
 
 PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
-  Options o(kw, "export");
-  const std::string call = o.CallText();
-  const int row_arg = o.Int("row", 0);
-  const bool has_budget = o.Has("budget");
-  const double budget = o.Number("budget", kNaN);
-  const std::string method = o.Text("method");
-  const std::string measure = o.Text("measure");
-  const std::string format = o.Text("format", "yaml");
-  const std::string out = o.Text("out");
-  const std::string profile = o.Text("profile");
-  const std::string target = o.Text("target");
-  const std::string score_order = o.Text("score_order");
-  o.Finish();
+  const std::string call = CallText("export", kw);
+  const OptionValues v = ValuesFor(kw, "export", {"from"});
+  const std::string method = v.Text("method");
+  const std::string measure = v.Text("measure");
+  const std::string format = v.Has("format") ? v.Text("format") : "yaml";
+  const std::string out = v.Text("out");
+  const std::string profile = v.Text("profile");
+  const std::string target = v.Text("target");
+  const std::string score_order = v.Has("score_order") ? v.Text("score_order") : "";
+  const int row_arg = v.Has("row") ? v.Int("row") : 0;
   if (format != "yaml" && format != "json" && format != "both") {
     throw InputError("--format", "unknown format '" + format + "' (expected yaml, json or both)");
   }
@@ -754,13 +656,30 @@ PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
     throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
   }
   const bool by_row = row_arg != 0;
-  const bool by_budget = has_budget || !method.empty();
+  const bool by_budget = v.Has("budget") || !method.empty();
   if (by_row == by_budget) throw InputError("exitplan export", "give either --row N or --budget B --method M");
-  if (by_budget && (!has_budget || method.empty())) {
+  if (by_budget && (!v.Has("budget") || method.empty())) {
     throw InputError("exitplan export", "--budget and --method go together");
+  }
+  std::vector<Budget> budget_text;
+  if (by_budget) {
+    budget_text = v.Budgets("budget");
+    if (budget_text.size() != 1) throw InputError("--budget", "export takes one budget");
+    if (budget_text[0].relative && profile.empty()) {
+      throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full cost: "
+                                   "give --profile (and --target), or an absolute budget");
+    }
   }
   const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(from), from);
   int index = -1;
+  double budget = 0.0;
+  if (by_budget) {
+    if (!profile.empty()) {
+      budget = budget_text[0].Resolve(LoadProfile(profile, target));
+    } else {
+      budget = budget_text[0].Resolve(0.0, rows.empty() ? "" : rows.front().unit);
+    }
+  }
   if (by_row) {
     if (row_arg < 1 || row_arg > static_cast<int>(rows.size())) {
       throw InputError("--row", std::to_string(row_arg) + " is outside 1.." +
@@ -810,8 +729,10 @@ PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
   p.config.inputs.clear();
   if (!out.empty()) {
     if (format == "both") {
-      WriteFileAtomic(out + ".yaml", p.TextYaml());
-      WriteFileAtomic(out + ".json", p.TextJson());
+      OutputSet both;  // both files or neither
+      both.Add(out + ".yaml", p.TextYaml());
+      both.Add(out + ".json", p.TextJson());
+      both.Commit();
     } else {
       WriteFileAtomic(out, format == "json" ? p.TextJson() : p.TextYaml());
     }
@@ -876,7 +797,7 @@ void BindVerbs(py::module_& m) {
                              "a copy of the dump whose measures use the temperatures (logits "
                              "shared, not copied); its policies carry the temperatures")
       .def("__repr__", [](const PyCalibration& c) { return "<exitplan.Calibration " + c.summary.BriefReport() + ">"; });
-  m.def("calibrate", &CalibrateVerb, py::arg("dump"),
+  m.def("calibrate", &CalibrateVerb, py::arg("dump"), py::kw_only(), py::arg("correct") = "labels",
         "per-exit temperature scaling (as `inspect --calibrate`)");
 
   py::class_<PyScorerFit>(m, "ScorerFit", "an EENet scorer trained for one budget")

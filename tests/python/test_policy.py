@@ -31,7 +31,7 @@ def test_apply_equals_the_evaluator_sample_by_sample(dump, cpu, arrays, measure,
 
 
 def test_apply_takes_every_layout_and_dtype(dump, cpu, arrays):
-    r = exitplan.thresholds(dump, cpu, method="ippp", budget="40%")[0]
+    r = exitplan.thresholds(dump, cpu, method="single", budget="40%")[0]
     want = r.policy.apply(arrays["test_logits"])
     kn = np.ascontiguousarray(arrays["test_logits"].transpose(1, 0, 2))
     for got in (r.policy.apply(kn, layout="kn"),
@@ -100,7 +100,7 @@ def test_solves_release_the_gil(dump, cpu):
 
     t = threading.Thread(target=ticker)
     t.start()
-    exitplan.thresholds(dump, cpu, method="exact", budget_range="0.2:0.6:6", relative=True)
+    exitplan.thresholds(dump, cpu, method="exact", budget="20%:60%:6")
     done.set()
     t.join()
     assert len(ticks) > 5
@@ -125,7 +125,7 @@ def test_load_config_round_trips_and_applies(dump, cpu, arrays, tmp_path):
 def test_sweep_configs_replay_their_expected_figures(tmp_path, arrays):
     # Every config a sweep writes (every method, measure and calibrated series on the front), read
     # back and applied to the fit split's logits, gives the config's expected figures exactly.
-    s = exitplan.sweep(str(EXAMPLE.parent / "examples" / "sweep.yaml"), output=str(tmp_path), jobs=2)
+    s = exitplan.sweep(str(EXAMPLE.parent / "examples" / "sweep.yaml"), out=str(tmp_path), jobs=2)
     configs = sorted((tmp_path / "configs").rglob("*.json"))
     assert len(configs) > 20
     measures = set()
@@ -136,3 +136,18 @@ def test_sweep_configs_replay_their_expected_figures(tmp_path, arrays):
         assert float(np.mean(preds == arrays["val_labels"])) == c.fit_accuracy
         assert list(np.bincount(exits, minlength=7)[1:] / 5000) == c.exit_fractions
     assert {("max_prob", False), ("max_prob", True)} <= measures  # calibrated and not
+
+
+def test_thresholds_reports_progress(dump, cpu):
+    seen = []
+    rows = exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5",
+                               progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)] and len(rows) == 5
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5", progress=stop)
+    with pytest.raises(exitplan.InputError, match="progress: expected a callable"):
+        exitplan.thresholds(dump, cpu, method="single", budget="20%", progress=3)

@@ -15,12 +15,13 @@ DUMP_ARGS = ["--dump", EXAMPLE, "--profile", PROFILE, "--target", "cpu-1thread"]
 
 @pytest.mark.parametrize("method", METHODS)
 def test_thresholds_every_method_equals_cli(dump, cpu, method):
-    rows = exitplan.thresholds(dump, cpu, method=method, budget_range="0.25:0.75:3", relative=True)
-    out = cli("thresholds", *DUMP_ARGS, "--method", method, "--budget-range", "0.25:0.75:3",
-              "--relative").stdout
+    rows = exitplan.thresholds(dump, cpu, method=method, budget="30%:90%:4")
+    # Status 3 when every answer is over its budget (ippp here): the rows are written all the same.
+    out = cli("thresholds", *DUMP_ARGS, "--method", method, "--budget", "30%:90%:4",
+              check=False).stdout
     want = csv_rows(out)
     got = csv_rows(exitplan.results_to_csv(rows))
-    assert len(got) == 3
+    assert len(got) == 4
     assert without(got, "seconds") == without(want, "seconds")
     # The fields are the CSV's, as numbers.
     r, w = rows[1], want[1]
@@ -33,9 +34,9 @@ def test_thresholds_every_method_equals_cli(dump, cpu, method):
 
 def test_thresholds_options_and_measures_equal_cli(file_dump, cpu):
     rows = exitplan.thresholds(file_dump, cpu, method="exact", measure="entropy", exits=[1, 3, 5],
-                               budget=0.15, no_ippp_start=True, correct="agreement")
+                               budget=0.15, start_ippp=False, correct="agreement")
     out = cli("thresholds", *DUMP_ARGS, "--method", "exact", "--measure", "entropy", "--exits",
-              "1,3,5", "--budget", "0.15", "--no-ippp-start", "--correct", "agreement").stdout
+              "1,3,5", "--budget", "0.15", "--no-start-ippp", "--correct", "agreement").stdout
     assert without(csv_rows(exitplan.results_to_csv(rows)), "seconds") == without(csv_rows(out), "seconds")
     assert rows[0].kept_exits == [1, 3, 5, 6]
 
@@ -44,10 +45,10 @@ def test_budget_grammar(dump, cpu):
     full = cpu.full_cost
     by_pct = exitplan.thresholds(dump, cpu, method="single", budget="40%")
     by_x = exitplan.thresholds(dump, cpu, method="single", budget="0.4x")
-    by_rel = exitplan.thresholds(dump, cpu, method="single", budget=0.4, relative=True)
     by_abs = exitplan.thresholds(dump, cpu, method="single", budget=f"{0.4 * full!r}ms")
-    assert by_pct[0].budget == by_x[0].budget == by_rel[0].budget == by_abs[0].budget == 0.4 * full
-    assert by_pct[0].thresholds == by_rel[0].thresholds
+    by_num = exitplan.thresholds(dump, cpu, method="single", budget=0.4 * full)  # bare: absolute
+    assert by_pct[0].budget == by_x[0].budget == by_abs[0].budget == by_num[0].budget == 0.4 * full
+    assert by_pct[0].thresholds == by_num[0].thresholds
     many = exitplan.thresholds(dump, cpu, method="single", budget="30%,0.5x,20%:40%:3")
     assert [r.budget for r in many] == pytest.approx([0.3 * full, 0.5 * full, 0.2 * full,
                                                       0.3 * full, 0.4 * full], rel=1e-15)
@@ -144,18 +145,18 @@ def test_calibrated_policy_carries_temperatures(dump, cpu):
 def test_place_equals_cli(dump, cpu, tmp_path):
     out = tmp_path / "place.csv"
     cli("place", *DUMP_ARGS, "--method", "flop-score,greedy-th,greedy-backward", "--budget",
-        "0.3,0.5", "--solver", "single", "--compare", "--out", out)
+        "30%,50%", "--solver", "single", "--compare", "-j", "2", "--out", out)
     rows = exitplan.place(dump, cpu, method="flop-score,greedy-th,greedy-backward",
-                          budget="0.3,0.5", solver="single", compare=True)
+                          budget=["30%", "50%"], solver="single", compare=True, jobs=2)
     want = csv_rows(out.read_text())
     assert without(csv_rows(exitplan.results_to_csv(rows)), "seconds") == without(want, "seconds")
     assert {r.method for r in rows} >= {"flop-score", "greedy-th", "greedy-backward", "all-exits"}
 
 
 def test_fit_scorer_equals_cli(dump, cpu, tmp_path):
-    out = cli("fit-scorer", *DUMP_ARGS, "--budget-fraction", "0.5", "--max-epochs", "30",
+    out = cli("fit-scorer", *DUMP_ARGS, "--budget", "50%", "--max-epochs", "30",
               "--out", tmp_path / "cli.yaml").stdout
-    fit = exitplan.fit_scorer(dump, cpu, budget_fraction=0.5, max_epochs=30)
+    fit = exitplan.fit_scorer(dump, cpu, budget="50%", max_epochs=30)
     assert fit.ok
     fit.save(str(tmp_path / "py.yaml"))
     m = re.search(r"thresholds \((\S+)\): (\S+)", out)
@@ -176,7 +177,7 @@ def test_fit_scorer_equals_cli(dump, cpu, tmp_path):
 
 def test_sweep_equals_cli(tmp_path):
     cli("sweep", ROOT / "data/examples/sweep.yaml", "-o", tmp_path / "cli", "-q", "-j", "2")
-    s = exitplan.sweep(str(ROOT / "data/examples/sweep.yaml"), output=str(tmp_path / "py"), jobs=2)
+    s = exitplan.sweep(str(ROOT / "data/examples/sweep.yaml"), out=str(tmp_path / "py"), jobs=2)
     assert s.complete and s.cells_total == 280 and s.cells_failed == 0
     for name in ("fmnist-cnn__cpu-1thread.csv", "fmnist-cnn__flops.csv"):
         py_rows = csv_rows((tmp_path / "py" / "reports" / name).read_text())
@@ -194,7 +195,7 @@ def _config_fields(text):
 
 def test_export_equals_cli(tmp_path):
     rep = tmp_path / "t.csv"
-    cli("thresholds", *DUMP_ARGS, "--method", "exact", "--budget-range", "0.1:0.25:4", "--out", rep)
+    cli("thresholds", *DUMP_ARGS, "--method", "exact", "--budget", "0.1:0.25:4", "--out", rep)
     want = cli("export", "--from", rep, "--budget", "0.2", "--method", "exact", "--format", "json",
                "--profile", PROFILE, "--target", "cpu-1thread").stdout
     p = exitplan.export(str(rep), budget=0.2, method="exact", profile=str(PROFILE),
@@ -210,12 +211,12 @@ def test_export_equals_cli(tmp_path):
 
 def test_policy_save_writes_what_export_writes(file_dump, cpu, tmp_path):
     rep = tmp_path / "t.csv"
-    cli("thresholds", *DUMP_ARGS, "--method", "ippp", "--budget", "0.15", "--out", rep)
+    cli("thresholds", *DUMP_ARGS, "--method", "single", "--budget", "0.15", "--out", rep)
     want_yaml = cli("export", "--from", rep, "--row", "1", "--profile", PROFILE,
                     "--target", "cpu-1thread").stdout
     want_json = cli("export", "--from", rep, "--row", "1", "--profile", PROFILE, "--target",
                     "cpu-1thread", "--format", "json").stdout
-    r = exitplan.thresholds(file_dump, cpu, method="ippp", budget=0.15)[0]
+    r = exitplan.thresholds(file_dump, cpu, method="single", budget=0.15)[0]
     r.policy.save(str(tmp_path / "cpu.json"))
     r.policy.save(str(tmp_path / "cpu.yaml"))
     r.policy.save(str(tmp_path / "both"), format="both")
@@ -227,4 +228,33 @@ def test_policy_save_writes_what_export_writes(file_dump, cpu, tmp_path):
     files = [i["file"] for i in prov["inputs"]]
     assert files == ["test_labels.npy", "test_logits.npy", "val_labels.npy", "val_logits.npy",
                      "profile.yaml"]
-    assert prov["command_line"].startswith("exitplan.thresholds(method='ippp'")
+    assert prov["command_line"].startswith("exitplan.thresholds(method='single'")
+
+
+@pytest.mark.parametrize("kwargs,flags", [
+    (dict(method="exact", budget="140%"), ["--method", "exact", "--budget", "140%"]),
+    (dict(method="exact", budget="3us"), ["--method", "exact", "--budget", "3us"]),
+    (dict(method="ippp", budget="40%", outer_iters=0), ["--method", "ippp", "--budget", "40%", "--outer-iters", "0"]),
+    (dict(method="exact", budget="40%", exits="3,1"), ["--method", "exact", "--budget", "40%", "--exits", "3,1"]),
+    (dict(method="exact", budget="40%", measure="loudness"), ["--method", "exact", "--budget", "40%", "--measure", "loudness"]),
+    (dict(method="exact"), ["--method", "exact"]),
+])
+def test_bad_options_raise_the_cli_message(dump, cpu, kwargs, flags):
+    p = cli("thresholds", *DUMP_ARGS, *flags, check=False)
+    assert p.returncode == 2
+    with pytest.raises(exitplan.InputError) as e:
+        exitplan.thresholds(dump, cpu, **kwargs)
+    assert "exitplan: error: " + str(e.value) == p.stderr.strip()
+
+
+def test_over_budget_answers_have_no_policy(dump, cpu):
+    rows = exitplan.thresholds(dump, cpu, method="ippp", budget="30%:60%:3")
+    over = [r for r in rows if r.outcome == "over_budget"]
+    assert over, "ippp goes over its budget on this dump"
+    for r in over:
+        assert r.has_policy and not r.has_solution and not r.within_budget
+        assert r.budget_fraction == r.fit_cost / r.budget > 1 and r.policy is None and not r.pareto
+    exact = exitplan.thresholds(dump, cpu, method="exact", budget="30%:60%:3")
+    assert all(r.has_solution and r.within_budget and r.policy for r in exact)
+    full = exitplan.thresholds(dump, cpu, method="exact", budget="100%")[0]
+    assert full.outcome == "unconstrained" and full.fit_acc >= 0.9106  # never below the final exit
