@@ -1,6 +1,7 @@
 // Prints every threshold method's answer (thresholds, fit accuracy and cost) at every budget of
 // the three aaai21 sweeps, one line per solve, so that a change meant to keep answers can be
-// diffed before/after. Usage: bench_solver_answers [method ...] (default: all threshold methods).
+// diffed before/after. Usage: bench_solver_answers all | method ... (without arguments, as in
+// `make bench`, it only says how to run it: the listing is thousands of lines).
 // Also every measure of data/example (descending scores, ties: patience, vote) at 9 budgets, for
 // every kept set of 2..K exits that keeps the final one, and for all exits. Skips the aaai21
 // part when the published data is absent.
@@ -15,8 +16,14 @@
 using namespace exitplan;
 
 int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::printf("bench_solver_answers: prints every answer for diffing; run with 'all' or method "
+                "names\n");
+    return 0;
+  }
   std::vector<Method> methods;
-  for (int a = 1; a < argc; ++a) methods.push_back(MethodFromString(argv[a]));
+  for (int a = 1; a < argc; ++a)
+    if (std::string(argv[a]) != "all") methods.push_back(MethodFromString(argv[a]));
   if (methods.empty())
     methods = {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle, Method::kIppp,
                Method::kExact};
