@@ -64,6 +64,7 @@ inline SolverOptions PaperOptions(const Model& m) {
   SolverOptions o;
   o.box_lo = m.box_lo;
   o.box_hi = m.box_hi;
+  ApplyPaperIpppSettings(&o);
   o.ippp.beta = m.beta;
   return o;
 }

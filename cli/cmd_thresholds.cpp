@@ -11,6 +11,7 @@
 #include "cli/dump_args.hpp"
 #include "cli/option_flags.hpp"
 #include "dse/report.hpp"
+#include "optim/shift.hpp"
 #include "optim/solve.hpp"
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
@@ -41,7 +42,30 @@ int Run(ThresholdsArgs& args) {
       v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
   MethodSettings settings;
   v.ApplyTo(settings);
-  const SolverOptions& solver = settings.solver;
+  SolverOptions& solver = settings.solver;
+  solver.guarantee.bound = GuaranteeBoundFromString(v.Text("guarantee_bound"), "--guarantee-bound");
+  if (v.Text("ippp_settings") == "paper") {
+    // Tan et al. (AAAI 2021): their steepness and penalty are the defaults already; the paper
+    // setting keeps iPPP's raw answers (no feasibility step), which may exceed the budget.
+    solver.feasibility_rounds = 0;
+  }
+  const bool horizon_given = v.Has("horizon");
+  if (horizon_given) {
+    const std::string h = v.Text("horizon");
+    if (!solver.guarantee.on()) throw InputError("--horizon", "only meaningful with --guarantee");
+    if (h == "inf") {
+      solver.guarantee.horizon = std::numeric_limits<double>::infinity();
+    } else {
+      const std::vector<double> hv = ParseDoubleList(h, "--horizon");
+      if (hv.size() != 1 || !(hv[0] >= 1.0) || !std::isfinite(hv[0])) {
+        throw InputError("--horizon", "expected a number of samples >= 1 or inf, got '" + h + "'");
+      }
+      solver.guarantee.horizon = hv[0];
+    }
+  }
+  if (const std::string err = solver.Validate(); !err.empty()) {
+    throw InputError("option", err.substr(0, err.find('\n')));
+  }
   Dump dump = LoadDumpFrom(v);
   const CostProfile profile = LoadProfileFor(v, dump);
   CalibrateIfAsked(v, dump, target);
@@ -52,11 +76,19 @@ int Run(ThresholdsArgs& args) {
   const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
                                                       : ResolveBudgets(budget_text, profile);
   const std::string model = ModelName(v, dump);
+  // The guarantee's default horizon: as many deployed samples as the eval split holds (its
+  // violation is then what the eval split measures), or the population mean without one.
+  if (solver.guarantee.on() && !horizon_given) {
+    solver.guarantee.horizon =
+        dump.eval ? static_cast<double>(dump.eval->n) : std::numeric_limits<double>::infinity();
+  }
   std::vector<ResultRow> rows;
-  int failed = 0;
-  for (double b : budgets) {
-    const ThresholdProblem p = ThresholdProblem::From(dump.fit, measure, target, profile, kept, b);
-    const ThresholdSummary s = Solve(method, p, solver);
+  int failed = 0, shift_fired = 0;
+  const ThresholdProblem base = ThresholdProblem::From(dump.fit, measure, target, profile, kept, 0.0);
+  const std::vector<ThresholdSummary> solved = SolveBudgets(method, base, budgets, solver);
+  for (std::size_t bi = 0; bi < budgets.size(); ++bi) {
+    const double b = budgets[bi];
+    const ThresholdSummary& s = solved[bi];
     if (v.Bool("verbose")) std::cerr << s.FullReport();
     ResultRow r;
     r.model = model;
@@ -78,6 +110,14 @@ int Run(ThresholdsArgs& args) {
         const Evaluation ev = EvaluateSplit(*dump.eval, measure, target, profile, s.policy);
         r.eval_acc = ev.accuracy;
         r.eval_cost = ev.mean_cost;
+        // Shift check: are the eval split's costs and correctness under this policy
+        // exchangeable with the fit split's?
+        const ThresholdProblem ep =
+            ThresholdProblem::From(*dump.eval, measure, target, profile, kept, b);
+        const ShiftResult sh = ShiftCheck(base, ep, s.policy, 0.05);
+        r.message += "; shift check p = " + FormatDouble(sh.p_value) +
+                     (sh.shifted ? " (shifted)" : "");
+        if (sh.shifted && shift_fired++ == 0) std::cerr << "exitplan: " << sh.Warning() << "\n";
       }
     }
     if (!s.ok()) {
@@ -86,6 +126,10 @@ int Run(ThresholdsArgs& args) {
                 << "\n";
     }
     rows.push_back(r);
+  }
+  if (shift_fired > 1) {
+    std::cerr << "exitplan: the shift check fired at " << shift_fired << " of " << rows.size()
+              << " budgets\n";
   }
   MarkPareto(rows);
   Note(v, FullCostLine(profile));

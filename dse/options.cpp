@@ -216,8 +216,10 @@ std::vector<OptionSpec> Build() {
       .Default("off").Auto().Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.accuracy_drop; });
   opt("budget_margin", T::kDouble,
-      "confidence level (e.g. 0.95) of a bootstrap upper bound on the mean cost: the fit budget "
-      "is tightened by (bound - mean) so the eval cost stays within budget more often; 0 = off")
+      "confidence level (e.g. 0.95) of a bootstrap upper bound on the fit distribution's mean "
+      "cost: the fit budget is tightened by (bound - mean). It bounds the true mean, not the mean "
+      "of a fresh sample (about sqrt(2) times more variable for an eval split of the fit split's "
+      "size), with no finite-sample guarantee (--guarantee has one); 0 = off")
       .Min(0).Max(1, true).Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.budget_margin; });
   opt("margin_resamples", T::kInt, "bootstrap resamples of --budget-margin").Min(100)
@@ -229,6 +231,36 @@ std::vector<OptionSpec> Build() {
   opt("target_iters", T::kInt, "bisection steps on the budget in accuracy-target mode").Min(1)
       .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.target_iters; });
+  // The deployment guarantee (docs/guarantees.md). Not for placement searches or sweeps: a
+  // search over placements on the fit split would void it.
+  opt("guarantee", T::kDouble,
+      "1 - delta (e.g. 0.95): with this probability over the fit split and the next --horizon "
+      "deployed samples (i.i.d.), their mean cost is <= the budget (with --accuracy-drop: their "
+      "accuracy >= their final-exit accuracy - the drop); 0 = off; see docs/guarantees.md")
+      .Min(0).Max(1, true).Commands({"thresholds"})
+      .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.level; });
+  opt("horizon", T::kText,
+      "--guarantee: number of deployed samples M the mean is taken over, or inf for the "
+      "population mean")
+      .Default("the eval split's size, inf without one").Commands({"thresholds"});
+  opt("guarantee_bound", T::kChoice,
+      "--guarantee: test on the calibration part, wsr (Waudby-Smith & Ramdas betting) or "
+      "hoeffding-bentkus")
+      .Choices({"wsr", "hoeffding-bentkus"}).Default("wsr").Commands({"thresholds"});
+  opt("search_fraction", T::kDouble,
+      "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
+      "at random with --seed)")
+      .Min(0, true).Max(1, true).Commands({"thresholds"})
+      .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.search_fraction; });
+  opt("feasibility_rounds", T::kInt,
+      "tighten-and-resolve rounds for an answer over the budget on the fit split (still over: "
+      "outcome over_budget); 0 = the method's raw answer")
+      .Min(0).Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Int([](MethodSettings& m) -> int& { return m.solver.feasibility_rounds; });
+  opt("ippp_settings", T::kChoice,
+      "default (with the feasibility step) or paper (Tan et al., AAAI 2021: iPPP's raw answers, "
+      "feasibility_rounds 0)")
+      .Choices({"default", "paper"}).Default("default").Commands({"thresholds"});
 
   // ---- output and running ------------------------------------------------------------------
   opt("out", T::kText,
@@ -250,8 +282,8 @@ std::vector<OptionSpec> Build() {
   opt("jobs", T::kInt, "worker threads, 0 = all cores (results do not depend on it)")
       .Short("-j").Min(0).Default("0").Commands({"place", "sweep"});
   opt("seed", T::kInt,
-      "master seed of every random stream (bootstrap resamples; EENet initialisation, holdout "
-      "split and batch order)")
+      "master seed of every random stream (bootstrap resamples; the guarantee's search / "
+      "calibration split; EENet initialisation, holdout split and batch order)")
       .Min(0).Max(4294967295.0).Commands({"thresholds", "place", "fit-scorer"})
       .Methods(Join({kThresholdMethods, kSearchMethods, {"eenet"}}));
   // (seed's binding is below: it writes both SolverOptions::seed and EENetOptions::seed.)

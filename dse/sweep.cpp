@@ -266,7 +266,9 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       }
       row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
       try {
-        WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}));
+        // The cells directory is flushed once after the pool (a cell lost to a power cut is
+        // only computed again; its content is always on disk before its name).
+        WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}), false);
       } catch (...) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (!write_error) write_error = std::current_exception();
@@ -284,6 +286,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
   if (!todo.empty()) worker();
   for (auto& t : pool) t.join();
+  if (!todo.empty()) SyncDirectory(spec.output + "/cells");
   if (write_error) std::rethrow_exception(write_error);
   summary.cells_run = static_cast<int>(todo.size());
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "optim/internal/cascade.hpp"
@@ -91,7 +92,19 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
     vals.clear();
     for (int i = 0; i < n; ++i) if (!stopped[i]) vals.push_back((*p.scores)(e, i));
     // By selection, not a sort: only the values at the cut matter.
-    const double t = internal::ThresholdForTopUnsorted(vals, static_cast<std::size_t>(want), p.order);
+    double t = internal::ThresholdForTopUnsorted(vals, static_cast<std::size_t>(want), p.order);
+    // Ties at the cut are resolved toward the budget: a tied group straddling the quota stops
+    // whole (more samples stop early, never fewer). For a descending measure score >= t already
+    // passes the whole group; for an ascending one score < t stops none of it, so t moves to the
+    // next double above the tied value. With every cumulative count at least its quota, the fit
+    // cost cannot exceed the budget.
+    if (p.order == ScoreOrder::kAscending && want > 0) {
+      long passing = 0;
+      for (int i = 0; i < n; ++i) {
+        if (!stopped[i] && Passes((*p.scores)(e, i), t, p.order)) ++passing;
+      }
+      if (passing < want) t = std::nextafter(t, std::numeric_limits<double>::infinity());
+    }
     s.policy.thresholds[q] = t;
     for (int i = 0; i < n; ++i) {
       if (!stopped[i] && Passes((*p.scores)(e, i), t, p.order)) {

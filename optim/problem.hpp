@@ -70,6 +70,25 @@ inline bool HasPolicy(Outcome o) { return HasSolution(o) || o == Outcome::kOverB
 // The text of ToString back; false for an unknown word ("error" included).
 bool OutcomeFromString(const std::string& text, Outcome* outcome);
 
+// What a guaranteed solve certified (optim/guarantee.hpp, docs/guarantees.md); level 0 = none.
+struct GuaranteeReport {
+  double level = 0.0;  // 1 - delta
+  double horizon = std::numeric_limits<double>::infinity();  // M deployed samples; inf = population
+  std::string bound;   // "wsr" or "hoeffding-bentkus"
+  int search_n = 0, calibration_n = 0;
+  int path_length = 0;  // candidates on the path
+  int certified = 0;    // candidates certified before the first that was not
+  // Budget mode: the guaranteed bound on the mean cost of the M deployed samples (= the budget).
+  // Accuracy-drop mode: an upper bound on it holding with probability >= 1 - delta on its own.
+  double cost_bound = std::numeric_limits<double>::quiet_NaN();
+  // Budget mode: a lower bound on the accuracy of the M deployed samples holding with probability
+  // >= 1 - delta on its own. Accuracy-drop mode: NaN (the guarantee is on the drop).
+  double accuracy_bound = std::numeric_limits<double>::quiet_NaN();
+  // Accuracy-drop mode: the guaranteed bound on the accuracy drop (= eps); NaN in budget mode.
+  double drop_bound = std::numeric_limits<double>::quiet_NaN();
+  bool on() const { return level > 0.0; }
+};
+
 struct ThresholdSummary {
   std::string method;                // e.g. "ippp"
   Outcome outcome = Outcome::kNotRun;
@@ -81,6 +100,7 @@ struct ThresholdSummary {
   std::vector<double> trace;         // method-specific (e.g. objective per outer iteration)
   // The budget actually fitted when it differs from the problem's (--budget-margin); NaN if not.
   double fit_budget = std::numeric_limits<double>::quiet_NaN();
+  GuaranteeReport guarantee;         // filled by a guaranteed solve (--guarantee)
 
   bool ok() const { return HasSolution(outcome); }
   bool has_policy() const { return HasPolicy(outcome); }

@@ -54,6 +54,14 @@ std::string SolverOptions::Validate() const {
     out += "accuracy_drop = " + Num(accuracy_drop) + ": must be in [0, 1]\n";
   }
   if (target_iters < 1) out += "target_iters = " + std::to_string(target_iters) + ": must be >= 1\n";
+  out += guarantee.Validate();
+  if (feasibility_rounds < 0) {
+    out += "feasibility_rounds = " + std::to_string(feasibility_rounds) + ": must be >= 0\n";
+  }
+  if (guarantee.on() && budget_margin > 0.0) {
+    out += "guarantee = " + Num(guarantee.level) + " with budget_margin = " + Num(budget_margin) +
+           ": give one of them (the guarantee already covers sampling noise)\n";
+  }
   return out;
 }
 
@@ -141,10 +149,27 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
     case Method::kIppp: s = SolveIppp(problem, options.ippp, lo, hi); break;
     case Method::kIpppNlopt: s = SolveIpppNlopt(problem, options.ippp, lo, hi); break;
     case Method::kExact: {
-      std::vector<std::vector<double>> starts;
+      std::vector<std::vector<double>> starts = options.exact_starts;
       if (options.exact.start_ippp && ExactLimitProblem(problem).empty()) {
+        // iPPP's raw answer, and when it is over budget also its answer after the feasibility
+        // step, so that exact is at least as accurate as what `ippp` itself returns. Above
+        // kIpppStartSamples fit samples iPPP runs on a strided subsample (SolveIpppStart) and the
+        // full-split feasibility and ippp-nlopt starts are skipped: each would cost more than
+        // the ascent itself (docs/thresholds.md, exact).
+        const bool full = problem.n() <= kIpppStartSamples;
         ThresholdSummary ip = SolveIpppStart(problem, options.ippp, lo, hi);
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
+        if (full && ip.ok() && ip.fit.mean_cost > problem.budget && options.feasibility_rounds > 0) {
+          const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
+          if (fixed.ok() && fixed.fit.mean_cost <= problem.budget) {
+            starts.push_back(fixed.policy.thresholds);
+          }
+        }
+        // ippp-nlopt (the same smoothed problem, a few ms) as returned by `ippp-nlopt`.
+        if (full && options.feasibility_rounds > 0) {
+          const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, problem, options);
+          if (nl.ok() && nl.fit.mean_cost <= problem.budget) starts.push_back(nl.policy.thresholds);
+        }
       }
       s = SolveExact(problem, options.exact, starts);
       break;
@@ -153,11 +178,76 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
   return s;
 }
 
+ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
+                               const SolverOptions& options) {
+  ThresholdSummary s = SolveAtBudget(method, problem, options);
+  const double limit = problem.budget * (1.0 + 1e-12);
+  if (!s.ok() || s.fit.mean_cost <= limit || options.feasibility_rounds == 0) return s;
+  // Tighten-and-resolve: the budget handed to the method is lowered by the last excess (times
+  // 2^round); the first answer within B wins.
+  ThresholdSummary first = s;
+  const double first_cost = s.fit.mean_cost;
+  ThresholdProblem tight = problem;
+  int round = 0;
+  for (; round < options.feasibility_rounds; ++round) {
+    // The step doubles each round: a method whose cost barely moves with its budget (iPPP's
+    // smoothing) still gets within B in a few rounds.
+    tight.budget = std::max(problem.MinCost(),
+                            tight.budget - std::ldexp(s.fit.mean_cost - problem.budget, round));
+    ThresholdSummary next = SolveAtBudget(method, tight, options);
+    if (!next.ok()) break;
+    s = next;
+    if (s.fit.mean_cost <= limit) {
+      s.fit_budget = tight.budget;
+      s.message = "feasibility step: the answer at B cost " + Num(first_cost) +
+                  " on the fit split; re-solved at " + Num(tight.budget) + " (round " +
+                  std::to_string(round + 1) + "); " + s.message;
+      return s;
+    }
+    if (tight.budget <= problem.MinCost()) break;
+  }
+  // Still over: the method's own answer at B, noted; Solve() labels it over_budget.
+  first.message = "feasibility step: " + std::to_string(round) +
+                  " tighten-and-resolve rounds did not bring it within budget; " + first.message;
+  return first;
+}
+
+std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
+                                           const std::vector<double>& budgets,
+                                           const SolverOptions& options) {
+  std::vector<std::size_t> order(budgets.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return budgets[a] < budgets[b]; });
+  std::vector<ThresholdSummary> out(budgets.size());
+  std::vector<double> previous;
+  for (std::size_t i : order) {
+    ThresholdProblem p = problem;
+    p.budget = budgets[i];
+    SolverOptions o = options;
+    const bool chain = method == Method::kExact && std::isnan(options.accuracy_drop) &&
+                       !options.guarantee.on() && options.budget_margin <= 0.0;
+    if (chain && !previous.empty()) o.exact_starts.push_back(previous);
+    out[i] = Solve(method, p, o);
+    if (chain && out[i].ok() && out[i].policy.thresholds.size() + 1 == problem.kept.size()) {
+      previous = out[i].policy.thresholds;
+    }
+  }
+  return out;
+}
+
+void ApplyPaperIpppSettings(SolverOptions* options) {
+  options->ippp.steepness = 30.0;
+  options->ippp.beta = std::numeric_limits<double>::quiet_NaN();
+  options->ippp.beta_scale = 100.0;
+  options->feasibility_rounds = 0;
+}
+
 namespace {
 
 ThresholdSummary SolveWithMargin(Method method, const ThresholdProblem& problem,
                                  const SolverOptions& options) {
-  ThresholdSummary s = SolveAtBudget(method, problem, options);
+  ThresholdSummary s = SolveFeasible(method, problem, options);
   if (options.budget_margin <= 0.0 || !s.ok()) return s;
   ThresholdProblem tight = problem;
   double margin = 0.0;
@@ -165,7 +255,7 @@ ThresholdSummary SolveWithMargin(Method method, const ThresholdProblem& problem,
     margin = BootstrapCostMargin(problem, s.fit, options.budget_margin, options.margin_resamples,
                                  options.seed + 7919u * round);
     tight.budget = std::max(problem.MinCost(), problem.budget - margin);
-    ThresholdSummary next = SolveAtBudget(method, tight, options);
+    ThresholdSummary next = SolveFeasible(method, tight, options);
     if (!next.ok()) break;
     s = next;
   }
@@ -294,6 +384,8 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
   ThresholdSummary s;
   if (method == Method::kExact && !ExactLimitProblem(problem).empty()) {
     s = SolveExact(problem, options.exact, {});  // refuses at once, saying why
+  } else if (options.guarantee.on() && !std::isnan(options.accuracy_drop)) {
+    s = SolveWithGuarantee(method, problem, options);
   } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);
   } else if (IsUnconstrained(problem.budget, problem.MaxCost())) {
@@ -303,6 +395,8 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s.policy.kept = problem.kept;
     s.outcome = Outcome::kInfeasible;
     s.message = err;
+  } else if (options.guarantee.on()) {
+    s = SolveWithGuarantee(method, problem, options);
   } else {
     s = SolveWithMargin(method, problem, options);
     LabelOverBudget(problem.budget, s);

@@ -11,6 +11,7 @@
 
 #include "optim/exact.hpp"
 #include "optim/geometric.hpp"
+#include "optim/guarantee.hpp"
 #include "optim/ippp.hpp"
 #include "optim/problem.hpp"
 
@@ -50,6 +51,16 @@ struct SolverOptions {
   // ignored. In [0, 1].
   double accuracy_drop = std::numeric_limits<double>::quiet_NaN();
   int target_iters = 40;        // bisection steps on the budget in accuracy-target mode
+  // --guarantee: a finite-sample, distribution-free guarantee on the deployed samples
+  // (optim/guarantee.hpp); excludes budget_margin.
+  GuaranteeOptions guarantee;
+  // Final feasibility step (every method): an answer whose fit cost exceeds B is re-solved at a
+  // budget tightened by the excess, up to this many rounds; still over -> outcome over_budget.
+  // 0 = off (the published methods' raw answers, e.g. the paper settings of iPPP).
+  int feasibility_rounds = 8;
+  // Extra starts for `exact` (threshold vectors of size kept - 1), e.g. a neighbouring budget's
+  // answer (SolveBudgets).
+  std::vector<std::vector<double>> exact_starts;
   // Returns "" or one line per broken constraint naming the field, its value and the rule.
   std::string Validate() const;
 };
@@ -65,6 +76,21 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
 // One budget, no margin, no accuracy target: the method itself (Solve() wraps it).
 ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
                                const SolverOptions& options);
+
+// The method at B followed by the feasibility step (SolverOptions::feasibility_rounds).
+ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
+                               const SolverOptions& options);
+
+// One method over several budgets (any order; answers in the given order). For `exact` each budget
+// also starts from the answer at the next smaller budget (feasible there, so at least as accurate
+// as it), so exact's fit accuracy never falls as the budget rises.
+std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
+                                           const std::vector<double>& budgets,
+                                           const SolverOptions& options);
+
+// Sets the published iPPP settings (Tan et al., AAAI 2021): steepness 30, automatic beta, and no
+// feasibility step (their raw answers, which may exceed the budget on the fit split).
+void ApplyPaperIpppSettings(SolverOptions* options);
 
 // The budget is at or above the full cost (within kBudgetTolerance): it cannot bind.
 bool IsUnconstrained(double budget, double full_cost);

@@ -184,11 +184,13 @@ std::string Normal(const std::string& path) {
 
 }  // namespace
 
-void WriteFileAtomic(const std::string& path, const std::string& content) {
+void WriteFileAtomic(const std::string& path, const std::string& content, bool sync_directory) {
   OutputSet set;
   set.Add(path, content);
-  set.Commit();
+  set.Commit(nullptr, sync_directory);
 }
+
+void SyncDirectory(const std::string& dir) { SyncDir(dir); }
 
 void CreateDirectories(const std::string& dir) {
   std::vector<std::string> created;
@@ -203,7 +205,7 @@ void OutputSet::ReplaceDirectory(const std::string& dir) { dirs_.push_back(Norma
 
 void OutputSet::SetMarker(const std::string& path) { marker_ = Normal(path); }
 
-void OutputSet::Commit(void (*before_rename)(int done)) {
+void OutputSet::Commit(void (*before_rename)(int done), bool sync_directories) {
   // What goes where: top-level files (renamed one by one) and staged directories.
   std::vector<std::string> top;
   std::map<std::string, std::vector<std::string>> inside;  // dir -> files under it
@@ -326,7 +328,9 @@ void OutputSet::Commit(void (*before_rename)(int done)) {
     if (::rename(tmp.c_str(), target.c_str()) != 0) publish_failed(i, target, errno);
     ++done;
   }
-  for (const std::string& p : parents) SyncDir(p);
+  if (sync_directories) {
+    for (const std::string& p : parents) SyncDir(p);
+  }
 }
 
 DirectoryLock::DirectoryLock(const std::string& dir) {

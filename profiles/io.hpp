@@ -30,7 +30,13 @@ namespace exitplan {
 // Writes `content` to a temporary file beside `path`, then renames it over `path` (rules above).
 // Creates missing parent directories (removed again on failure). Throws InputError naming the path
 // and the system's reason on failure.
-void WriteFileAtomic(const std::string& path, const std::string& content);
+// `sync_directory` false skips the directory's fsync after the rename (the file itself is always
+// flushed before it): for many small files whose loss after a power cut only means redoing them
+// (sweep cells), the caller then calls SyncDirectory once for all of them.
+void WriteFileAtomic(const std::string& path, const std::string& content,
+                     bool sync_directory = true);
+// fsync(2) of a directory (best effort: some file systems refuse it).
+void SyncDirectory(const std::string& dir);
 
 // Creates `dir` and its missing parents; throws InputError naming `dir` and the reason (a file in
 // the way, permission denied, read-only file system).
@@ -48,7 +54,7 @@ class OutputSet {
   // Writes everything; throws InputError (nothing changed) when any file cannot be written.
   // `before_rename`, when set, is called before each rename with the number of renames done
   // (tests use it to kill the process at every point of the publication).
-  void Commit(void (*before_rename)(int done) = nullptr);
+  void Commit(void (*before_rename)(int done) = nullptr, bool sync_directories = true);
   bool empty() const { return files_.empty(); }
 
  private:

@@ -170,12 +170,14 @@ set_tests_properties(cli_thresholds_infeasible_msg PROPERTIES PASS_REGULAR_EXPRE
   "budget 0\\.01 is infeasible: below 0\\.0386")
 # Above the full cost every method answers (outcome unconstrained, exit 0): every sample runs to the
 # final exit, thresholds that never pass.
-add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2ms)
+add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2)
 set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION
   "inf;inf;inf;inf;inf,0\\.9106,0\\.3342,[^\n]*,unconstrained,the budget is at or above the kept exits' full cost 0\\.3342")
 foreach(_m single geometric geometric-quantile ippp ippp-nlopt exact)
   add_test(NAME cli_thresholds_above_full_exit0_${_m} COMMAND ${_thr} --method ${_m} --budget 100%)
 endforeach()
+add_test(NAME cli_thresholds_above_full_unit COMMAND ${_thr} --method single --budget 2ms)
+set_tests_properties(cli_thresholds_above_full_unit PROPERTIES PASS_REGULAR_EXPRESSION "at or above the kept exits' full cost")
 set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
                       ${_thr_args} --method fast --budget 0.1)
@@ -249,3 +251,21 @@ add_test(NAME "cli: fit-scorer infeasible budget"
                  "-DEXPECT_REGEX=budget 0.01 is below the cheapest exit's cost 0.0386.*no scorer written"
                  -DEXPECT_CODE=3 "-DNO_FILE=${CMAKE_CURRENT_BINARY_DIR}/issue5_infeasible.yaml"
                  -P ${EXPECT_ERROR})
+
+# ---- deployment guarantee and shift check ------------------------------------------------------
+add_test(NAME "cli: thresholds guarantee example"
+         COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --method single --budget 50% --guarantee 0.95)
+# Fitted on 2500 search samples, certified on 2500; fit cost below B = 1.879744; shift check run.
+set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "1\\.879744,[^,]*,0\\.9104,1\\.75005[0-9]*,0\\.9014,1\\.7537[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 2500 fit samples, calibrated on 2500.*shift check p = ")
+exitplan_expect_error("thresholds guarantee level" "--guarantee: '1\\.5': must be in \\[0, 1\\)"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 1.5)
+exitplan_expect_error("thresholds horizon without guarantee" "--horizon: only meaningful with --guarantee"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --horizon 10)
+exitplan_expect_error("thresholds guarantee and margin" "give one of them"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 0.9 --budget-margin 0.9)
+exitplan_expect_error("thresholds bad guarantee bound" "--guarantee-bound: 'chernoff': expected one of: wsr"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 0.9 --guarantee-bound chernoff)
+exitplan_expect_error("thresholds bad ippp settings" "--ippp-settings: 'fast': expected one of: default, paper"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method ippp --budget 1 --ippp-settings fast)

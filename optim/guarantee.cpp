@@ -1,0 +1,470 @@
+#include "optim/guarantee.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "optim/solve.hpp"
+#include "profiles/error.hpp"
+
+namespace exitplan {
+namespace {
+
+std::string Num(double v) { return FormatDouble(v); }
+
+// Bisection for the boundary of a monotone predicate on [lo, hi]: returns the largest x with
+// pred(x) true (pred true at lo, false at hi assumed), to `tol`.
+template <typename Pred>
+double LargestTrue(double lo, double hi, Pred pred, double tol = 1e-10) {
+  for (int it = 0; it < 200 && hi - lo > tol; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (pred(mid)) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
+// Bennett (1962) tail of the mean of M independent draws with variance <= v and upper deviation
+// <= c: P(mean_M - mu >= h) <= exp(-(M v / c^2) phi(c h / v)), phi(u) = (1 + u) log(1 + u) - u.
+double BennettTail(double h, double v, double c, double horizon) {
+  if (h <= 0.0) return 1.0;
+  if (!std::isfinite(horizon)) return 0.0;
+  if (v <= 0.0) return 0.0;
+  const double u = c * h / v;
+  return std::exp(-(horizon * v / (c * c)) * ((1.0 + u) * std::log1p(u) - u));
+}
+
+// Deviation h with BennettTail(h) = delta2.
+double BennettWidth(double v, double c, double horizon, double delta2) {
+  if (!std::isfinite(horizon) || v <= 0.0) return 0.0;
+  double hi = 1.0;
+  while (BennettTail(hi, v, c, horizon) > delta2) hi *= 2.0;
+  // BennettTail decreases in h: the smallest h with tail <= delta2.
+  return hi - LargestTrue(0.0, hi, [&](double g) { return BennettTail(hi - g, v, c, horizon) <= delta2; });
+}
+
+// A seeded permutation of 0..n-1 (Fisher-Yates with our own unbiased draw, so the split is the
+// same with every standard library).
+std::vector<int> Permutation(int n, unsigned seed) {
+  std::mt19937_64 rng(0x5DEECE66DULL ^ (static_cast<std::uint64_t>(seed) * 0x9E3779B97F4A7C15ULL));
+  std::vector<int> p(n);
+  for (int i = 0; i < n; ++i) p[i] = i;
+  for (int i = n - 1; i > 0; --i) {
+    const std::uint64_t range = static_cast<std::uint64_t>(i) + 1;
+    const std::uint64_t limit = ~0ULL - (~0ULL % range);
+    std::uint64_t r;
+    do r = rng(); while (r >= limit);
+    std::swap(p[i], p[static_cast<int>(r % range)]);
+  }
+  return p;
+}
+
+struct SubProblem {
+  ScoreMatrix scores;
+  CorrectMatrix correct;
+  ThresholdProblem problem;
+};
+
+void MakeSub(const ThresholdProblem& p, const std::vector<int>& idx, SubProblem* out) {
+  out->scores.resize(p.k(), static_cast<Eigen::Index>(idx.size()));
+  out->correct.resize(p.k(), static_cast<Eigen::Index>(idx.size()));
+  for (std::size_t j = 0; j < idx.size(); ++j) {
+    out->scores.col(static_cast<Eigen::Index>(j)) = p.scores->col(idx[j]);
+    out->correct.col(static_cast<Eigen::Index>(j)) = p.correct->col(idx[j]);
+  }
+  out->problem = p;
+  out->problem.scores = &out->scores;
+  out->problem.correct = &out->correct;
+}
+
+double Mean(const std::vector<double>& x) {
+  double s = 0.0;
+  for (double v : x) s += v;
+  return x.empty() ? 0.0 : s / static_cast<double>(x.size());
+}
+
+}  // namespace
+
+std::string ToString(GuaranteeBound bound) {
+  return bound == GuaranteeBound::kWsr ? "wsr" : "hoeffding-bentkus";
+}
+
+GuaranteeBound GuaranteeBoundFromString(const std::string& text, const std::string& what) {
+  if (text == "wsr") return GuaranteeBound::kWsr;
+  if (text == "hoeffding-bentkus") return GuaranteeBound::kHoeffdingBentkus;
+  throw InputError(what, "unknown bound '" + text + "' (expected wsr or hoeffding-bentkus)");
+}
+
+std::string GuaranteeOptions::Validate() const {
+  std::string out;
+  if (!(level == 0.0 || (level > 0.0 && level < 1.0))) {
+    out += "guarantee = " + Num(level) + ": must be a probability 1 - delta in (0, 1), or 0 for none\n";
+  }
+  if (!(horizon >= 1.0)) {
+    out += "horizon = " + Num(horizon) + ": must be a number of samples >= 1, or inf\n";
+  }
+  if (!(search_fraction > 0.0 && search_fraction < 1.0)) {
+    out += "guarantee search_fraction = " + Num(search_fraction) + ": must be in (0, 1)\n";
+  }
+  return out;
+}
+
+// ---- Bounds ----
+
+double BernoulliKl(double a, double b) {
+  auto term = [](double p, double q) {
+    if (p <= 0.0) return 0.0;
+    if (q <= 0.0) return std::numeric_limits<double>::infinity();
+    return p * std::log(p / q);
+  };
+  return term(a, b) + term(1.0 - a, 1.0 - b);
+}
+
+double BinomialCdf(std::int64_t k, std::int64_t n, double p) {
+  if (k < 0) return 0.0;
+  if (k >= n) return 1.0;
+  if (p <= 0.0) return 1.0;
+  if (p >= 1.0) return 0.0;
+  const double lp = std::log(p), lq = std::log1p(-p);
+  const double lgn = std::lgamma(static_cast<double>(n) + 1.0);
+  auto pmf = [&](std::int64_t i) {
+    return std::exp(lgn - std::lgamma(static_cast<double>(i) + 1.0) -
+                    std::lgamma(static_cast<double>(n - i) + 1.0) + static_cast<double>(i) * lp +
+                    static_cast<double>(n - i) * lq);
+  };
+  // Sum the tail that lies away from the mode, from its end nearest the mode outward (terms
+  // decrease geometrically there); the other tail is 1 minus it.
+  const double mode = static_cast<double>(n) * p;
+  double sum = 0.0;
+  if (static_cast<double>(k) < mode) {
+    for (std::int64_t i = k; i >= 0; --i) {
+      const double t = pmf(i);
+      sum += t;
+      if (t < 1e-300 || t < 1e-17 * sum) break;
+    }
+    return std::clamp(sum, 0.0, 1.0);
+  }
+  for (std::int64_t i = k + 1; i <= n; ++i) {
+    const double t = pmf(i);
+    sum += t;
+    if (t < 1e-300 || t < 1e-17 * sum) break;
+  }
+  return std::clamp(1.0 - sum, 0.0, 1.0);
+}
+
+double HoeffdingPValue(double mean, std::int64_t n, double m) {
+  if (mean >= m) return 1.0;
+  return std::min(1.0, std::exp(-static_cast<double>(n) * BernoulliKl(std::max(0.0, mean), m)));
+}
+
+double BentkusPValue(double mean, std::int64_t n, double m) {
+  const auto k = static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * mean - 1e-9));
+  return std::min(1.0, std::exp(1.0) * BinomialCdf(k, n, m));
+}
+
+double HoeffdingBentkusPValue(double mean, std::int64_t n, double m, bool binary) {
+  if (binary) {
+    const auto k = static_cast<std::int64_t>(std::llround(static_cast<double>(n) * mean));
+    return BinomialCdf(k, n, m);
+  }
+  return std::min(HoeffdingPValue(mean, n, m), BentkusPValue(mean, n, m));
+}
+
+bool WsrRejects(const std::vector<double>& x, double m, double delta) {
+  const double n = static_cast<double>(x.size());
+  const double log_target = std::log(1.0 / delta);
+  double sum = 0.0, sum_sq = 0.0, log_k = 0.0;
+  double sigma2 = 0.25;  // sigma2_{i-1}: the prior value before any sample
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double nu = std::min(1.0, std::sqrt(2.0 * log_target / (n * sigma2)));
+    const double f = 1.0 - nu * (x[i] - m);
+    if (f <= 0.0) return false;  // only when x = 1 and nu = 1, m = 0: capital lost
+    log_k += std::log(f);
+    if (log_k >= log_target) return true;
+    // Running estimates of RCPS (Bates et al. 2021): mu_t = (sum + 1/2) / (t + 1), sigma2_t =
+    // (sum (x - mu)^2 + 1/4) / (t + 1).
+    sum += x[i];
+    const double t = static_cast<double>(i + 1);
+    const double mu = (sum + 0.5) / (t + 1.0);
+    sum_sq += (x[i] - mu) * (x[i] - mu);
+    sigma2 = (sum_sq + 0.25) / (t + 1.0);
+  }
+  return false;
+}
+
+double WsrUpperBound(const std::vector<double>& x, double delta) {
+  if (!WsrRejects(x, 1.0 - 1e-12, delta)) return 1.0;
+  // Rejection of H0: mean >= m is monotone in m up to the bets' dependence on m (none here).
+  return 1.0 - LargestTrue(0.0, 1.0, [&](double u) { return WsrRejects(x, 1.0 - u, delta); }, 1e-9);
+}
+
+double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bool binary) {
+  const double mean = Mean(x);
+  const auto n = static_cast<std::int64_t>(x.size());
+  if (!(HoeffdingBentkusPValue(mean, n, 1.0 - 1e-12, binary) <= delta)) return 1.0;
+  return 1.0 - LargestTrue(0.0, 1.0, [&](double u) {
+           return HoeffdingBentkusPValue(mean, n, 1.0 - u, binary) <= delta;
+         }, 1e-9);
+}
+
+double FreshMeanTail(double m, double b, double horizon) {
+  if (b >= 1.0) return 0.0;
+  if (m >= b) return 1.0;
+  if (!std::isfinite(horizon)) return 0.0;
+  const double hoeffding = std::exp(-horizon * BernoulliKl(b, m));
+  // Upper tail of Bentkus' bound: P(S >= s) <= e P(Bin(M, m) >= floor(s)).
+  const auto mm = static_cast<std::int64_t>(std::llround(horizon));
+  const auto s = static_cast<std::int64_t>(std::floor(static_cast<double>(mm) * b + 1e-9));
+  const double bentkus = std::exp(1.0) * (1.0 - BinomialCdf(s - 1, mm, m));
+  return std::min({1.0, hoeffding, bentkus});
+}
+
+double FreshMeanCap(double b, double horizon, double delta2) {
+  if (!std::isfinite(horizon)) return b;
+  if (b <= 0.0) return 0.0;
+  if (FreshMeanTail(0.0, b, horizon) > delta2) return 0.0;
+  return LargestTrue(0.0, b, [&](double m) { return FreshMeanTail(m, b, horizon) <= delta2; });
+}
+
+void PerSample(const ThresholdProblem& p, const Policy& policy, std::vector<double>* cost,
+               std::vector<std::uint8_t>* correct) {
+  const std::vector<int> exits = ExitOfSamples(*p.scores, p.order, policy);
+  cost->resize(exits.size());
+  correct->resize(exits.size());
+  for (std::size_t i = 0; i < exits.size(); ++i) {
+    (*cost)[i] = p.stop_cost[exits[i]];
+    (*correct)[i] = (*p.correct)(exits[i], static_cast<Eigen::Index>(i));
+  }
+}
+
+namespace {
+
+// The smallest b >= m with FreshMeanTail(m, b, M) <= delta2: an upper (1 - delta2) quantile of the
+// mean of M fresh draws whose population mean is <= m.
+double FreshMeanQuantile(double m, double horizon, double delta2) {
+  if (!std::isfinite(horizon)) return m;
+  if (FreshMeanTail(m, 1.0 - 1e-12, horizon) > delta2) return 1.0;
+  return 1.0 - LargestTrue(0.0, 1.0 - m, [&](double u) {
+           return FreshMeanTail(m, 1.0 - u, horizon) <= delta2;
+         });
+}
+
+double UpperBound(const std::vector<double>& x, double delta, GuaranteeBound bound) {
+  return bound == GuaranteeBound::kWsr ? WsrUpperBound(x, delta) : HoeffdingBentkusUpperBound(x, delta);
+}
+
+bool MeanTestRejects(const std::vector<double>& x, double m, double delta, GuaranteeBound bound) {
+  if (bound == GuaranteeBound::kWsr) return WsrRejects(x, m, delta);
+  return HoeffdingBentkusPValue(Mean(x), static_cast<std::int64_t>(x.size()), m) <= delta;
+}
+
+// Tightening multipliers of the estimated width along the path: safest first, the target last.
+const double kPath[] = {3.0, 2.5, 2.0, 1.75, 1.5, 1.375, 1.25, 1.125, 1.0,
+                        0.875, 0.75, 0.625, 0.5, 0.25, 0.0};
+
+}  // namespace
+
+ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& problem,
+                                    const SolverOptions& options) {
+  const GuaranteeOptions& g = options.guarantee;
+  const double delta = 1.0 - g.level;
+  const bool finite = std::isfinite(g.horizon);
+  const double d1 = finite ? 0.5 * delta : delta, d2 = finite ? 0.5 * delta : 0.0;
+  const bool acc_mode = !std::isnan(options.accuracy_drop);
+  SolverOptions inner = options;
+  inner.guarantee.level = 0.0;
+
+  ThresholdSummary out;
+  out.method = ToString(method);
+  out.policy.kept = problem.kept;
+  const int n = problem.n();
+  const int ns = std::clamp(static_cast<int>(std::lround(g.search_fraction * n)), 1, n - 1);
+  if (n < 2) {
+    out.outcome = Outcome::kInfeasible;
+    out.message = "guarantee: needs at least 2 fit samples (a search and a calibration part)";
+    return out;
+  }
+  std::vector<int> perm = Permutation(n, options.seed * 2654435761u + 0x4755u);
+  std::vector<int> search(perm.begin(), perm.begin() + ns), cal(perm.begin() + ns, perm.end());
+  std::sort(search.begin(), search.end());  // the search part in the fit split's order
+  SubProblem sp, cp;
+  MakeSub(problem, search, &sp);
+  MakeSub(problem, cal, &cp);
+  const int nc = n - ns;
+
+  GuaranteeReport rep;
+  rep.level = g.level;
+  rep.horizon = g.horizon;
+  rep.bound = ToString(g.bound);
+  rep.search_n = ns;
+  rep.calibration_n = nc;
+
+  const double cmin = problem.MinCost(), cmax = problem.MaxCost();
+  const double span = cmax - cmin;
+  auto norm_cost = [&](const std::vector<double>& c) {
+    std::vector<double> x(c.size());
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      x[i] = span > 0.0 ? std::clamp((c[i] - cmin) / span, 0.0, 1.0) : 0.0;
+    }
+    return x;
+  };
+  const Eigen::Index last = problem.kept.back();
+
+  ThresholdSummary best;
+  double best_fit_target = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> costs;
+  std::vector<std::uint8_t> corr;
+  int total_iterations = 0;
+  std::ostringstream why;  // why the sequence stopped
+
+  if (!acc_mode) {
+    const double b = span > 0.0 ? (problem.budget - cmin) / span : 1.0;
+    const double mstar = FreshMeanCap(b, g.horizon, d2);
+    // Pilot on the search part at B: its per-sample cost spread sets the scale of the path.
+    sp.problem.budget = problem.budget;
+    ThresholdSummary pilot = Solve(method, sp.problem, inner);
+    total_iterations += pilot.iterations;
+    double var = 0.25;
+    if (pilot.ok()) {
+      PerSample(sp.problem, pilot.policy, &costs, &corr);
+      const std::vector<double> x = norm_cost(costs);
+      const double mu = Mean(x);
+      var = 0.0;
+      for (double v : x) var += (v - mu) * (v - mu);
+      var /= std::max<std::size_t>(1, x.size() - 1);
+    }
+    const double l1 = std::log(1.0 / d1);
+    const double width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
+    std::vector<double> path;
+    for (double mult : kPath) {
+      const double raw = std::max(cmin, cmin + span * (b - mult * width));
+      if (path.empty() || raw > path.back()) path.push_back(raw);
+    }
+    rep.path_length = static_cast<int>(path.size());
+    for (double raw : path) {
+      sp.problem.budget = raw;
+      ThresholdSummary cand =
+          (raw == problem.budget && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
+      total_iterations += cand.iterations;
+      if (!cand.ok()) {
+        why << "the candidate at search budget " << Num(raw) << " has no solution ("
+            << ToString(cand.outcome) << ")";
+        break;
+      }
+      PerSample(cp.problem, cand.policy, &costs, &corr);
+      if (!MeanTestRejects(norm_cost(costs), mstar, d1, g.bound)) {
+        why << "the candidate at search budget " << Num(raw) << " was not certified";
+        break;
+      }
+      best = cand;
+      best_fit_target = raw;
+      ++rep.certified;
+    }
+    rep.cost_bound = problem.budget;
+    if (rep.certified > 0) {
+      // Accuracy lower bound, Bonferroni over the path, then the fresh-sample quantile.
+      PerSample(cp.problem, best.policy, &costs, &corr);
+      std::vector<double> err(corr.size());
+      for (std::size_t i = 0; i < corr.size(); ++i) err[i] = corr[i] ? 0.0 : 1.0;
+      const double pop = HoeffdingBentkusUpperBound(err, d1 / rep.path_length, true);
+      rep.accuracy_bound = 1.0 - FreshMeanQuantile(pop, g.horizon, d2);
+    }
+  } else {
+    const double eps = options.accuracy_drop;
+    // Per-sample drop l = correct(final) - correct(policy) in {-1, 0, 1}; x = (l + 1) / 2 in [0, 1];
+    // d = |l| (the policy and the final exit differ in correctness).
+    auto losses = [&](const ThresholdProblem& p, const Policy& pol, std::vector<double>* x,
+                      double* dis) {
+      PerSample(p, pol, &costs, &corr);
+      x->resize(corr.size());
+      double d = 0.0;
+      for (std::size_t i = 0; i < corr.size(); ++i) {
+        const double l = static_cast<double>((*p.correct)(last, static_cast<Eigen::Index>(i))) -
+                         static_cast<double>(corr[i]);
+        (*x)[i] = 0.5 * (l + 1.0);
+        d += std::fabs(l);
+      }
+      *dis = d;
+    };
+    // q*: a cap on the disagreement rate fixed from the search part only.
+    // (An upper estimate of the search part's rate, widened by the calibration part's noise, so
+    // that the binomial test on the calibration part passes with high probability; a search rate
+    // of 0 still gets room for a few disagreements.)
+    auto qcap = [&](double q_search) {
+      const double hi = q_search + 3.0 * std::sqrt((q_search + 1.0 / ns) / ns) + 3.0 / ns;
+      return std::min(1.0, hi + 3.0 * std::sqrt(hi / nc) + 3.0 / nc);
+    };
+    ThresholdSummary pilot = Solve(method, sp.problem, inner);
+    total_iterations += pilot.iterations;
+    double width = eps;
+    const double l1 = std::log(1.0 / d1);
+    if (pilot.ok()) {
+      std::vector<double> x;
+      double dis = 0.0;
+      losses(sp.problem, pilot.policy, &x, &dis);
+      const double qs = dis / ns, qc = qcap(qs);
+      width = BennettWidth(qc, 1.0 + qc, g.horizon, d2) + std::sqrt(2.0 * qc * l1 / nc) + l1 / nc;
+    }
+    std::vector<double> path;
+    for (double mult : kPath) {
+      const double e = std::max(0.0, eps - mult * width);
+      if (path.empty() || e > path.back()) path.push_back(e);
+    }
+    rep.path_length = static_cast<int>(path.size());
+    for (double e : path) {
+      inner.accuracy_drop = e;
+      ThresholdSummary cand = (e == eps && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
+      total_iterations += cand.iterations;
+      if (!cand.ok()) {
+        why << "the candidate at search drop " << Num(e) << " has no solution ("
+            << ToString(cand.outcome) << ")";
+        break;
+      }
+      std::vector<double> xs, xc;
+      double ds = 0.0, dc = 0.0;
+      losses(sp.problem, cand.policy, &xs, &ds);
+      const double qc = qcap(ds / ns);
+      const double mstar = eps - BennettWidth(qc, 1.0 + qc, g.horizon, d2);
+      losses(cp.problem, cand.policy, &xc, &dc);
+      const bool mean_ok = mstar > -1.0 && MeanTestRejects(xc, 0.5 * (mstar + 1.0), d1, g.bound);
+      const bool var_ok =
+          HoeffdingBentkusPValue(dc / nc, nc, qc, /*binary=*/true) <= d1 || qc >= 1.0;
+      if (!(mean_ok && var_ok)) {
+        why << "the candidate at search drop " << Num(e) << " was not certified"
+            << (mean_ok ? " (disagreement rate above its cap)" : "");
+        break;
+      }
+      best = cand;
+      best_fit_target = e;
+      ++rep.certified;
+    }
+    rep.drop_bound = eps;
+    if (rep.certified > 0) {
+      PerSample(cp.problem, best.policy, &costs, &corr);
+      const double pop = UpperBound(norm_cost(costs), d1 / rep.path_length, g.bound);
+      rep.cost_bound = cmin + span * FreshMeanQuantile(pop, g.horizon, d2);
+    }
+  }
+
+  std::ostringstream m;
+  m << "guarantee " << Num(g.level) << " (" << rep.bound << ", horizon "
+    << (finite ? Num(g.horizon) : std::string("inf")) << "): searched on " << ns
+    << " fit samples, calibrated on " << nc << "; " << rep.certified << " of " << rep.path_length
+    << " path candidates certified";
+  if (rep.certified < rep.path_length && !why.str().empty()) m << " (" << why.str() << ")";
+  if (rep.certified == 0) {
+    out.outcome = Outcome::kInfeasible;
+    out.message = m.str() + ": no policy certified at this level";
+    out.guarantee = rep;
+    out.iterations = total_iterations;
+    return out;
+  }
+  best.fit = problem.Evaluate(best.policy);  // the exact evaluator on the whole fit split
+  best.fit_budget = acc_mode ? std::numeric_limits<double>::quiet_NaN() : best_fit_target;
+  best.message = m.str() + "; " + best.message;
+  best.guarantee = rep;
+  best.iterations = total_iterations;
+  return best;
+}
+
+}  // namespace exitplan

@@ -1,0 +1,92 @@
+// Budgets that hold on unseen data: finite-sample, distribution-free guarantees for any threshold
+// method (docs/guarantees.md has the statement and its derivation).
+//
+// With `level` = 1 - delta, the returned policy satisfies, with probability >= 1 - delta over the
+// draw of the fit split and of the next M deployed samples (all i.i.d. from one distribution):
+//   budget mode:         mean cost of the M deployed samples <= B;
+//   accuracy-drop mode:  accuracy of the policy on the M samples >= accuracy of the final exit on
+//                        the same M samples - eps.
+// M = `horizon`; M = inf means the population mean (expected cost / expected accuracy gap).
+//
+// How: the fit split is split at random (seeded) into a search part and a calibration part. The
+// method is solved on the search part at a fixed sequence of tightened targets (the "path",
+// ordered from the safest candidate to the least safe, fixed before the calibration part is
+// looked at). Each candidate is tested on the calibration part against the null hypothesis "the
+// candidate's mean loss exceeds m*", where m* is the largest population mean whose M-sample mean
+// still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus 2004 tail for M
+// fresh draws); the test is a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus p-value
+// at level delta1, delta1 + delta2 = delta. Fixed-sequence testing (Learn-then-Test, Angelopoulos
+// et al. 2021) stops at the first candidate not certified; the last certified one is returned.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "optim/problem.hpp"
+
+namespace exitplan {
+
+enum class Method;
+struct SolverOptions;
+
+// The p-value / confidence bound used on the calibration part.
+enum class GuaranteeBound {
+  kWsr,               // Waudby-Smith & Ramdas (JRSS-B 2023) betting test, variance-adaptive
+  kHoeffdingBentkus,  // min of the Hoeffding (1963) and Bentkus (2004) p-values (Bates et al. 2021)
+};
+std::string ToString(GuaranteeBound bound);
+GuaranteeBound GuaranteeBoundFromString(const std::string& text,
+                                        const std::string& what = "--guarantee-bound");
+
+struct GuaranteeOptions {
+  double level = 0.0;  // 1 - delta in (0, 1); 0 = off
+  double horizon = std::numeric_limits<double>::infinity();  // M >= 1, or inf (population mean)
+  double search_fraction = 0.5;  // share of the fit split the method searches on, in (0, 1)
+  GuaranteeBound bound = GuaranteeBound::kWsr;
+  std::string Validate() const;
+  bool on() const { return level > 0.0; }
+};
+
+// ---- Bounds on means of [0, 1]-valued losses (exposed for tests) ----
+
+// KL divergence of Bernoulli(a) from Bernoulli(b), natural log; +inf when b is 0 or 1 and a != b.
+double BernoulliKl(double a, double b);
+// P(Binomial(n, p) <= k), computed in log space (no listed library has the binomial tail; Eigen
+// does not). k < 0 gives 0, k >= n gives 1.
+double BinomialCdf(std::int64_t k, std::int64_t n, double p);
+// Hoeffding (1963, Theorem 1) p-value of H0: mean >= m given the sample mean `mean` of n losses in
+// [0, 1]: exp(-n KL(mean || m)) when mean < m, else 1.
+double HoeffdingPValue(double mean, std::int64_t n, double m);
+// Bentkus (2004) p-value of H0: mean >= m: e * P(Bin(n, m) <= ceil(n mean)).
+double BentkusPValue(double mean, std::int64_t n, double m);
+// min of the two (Bates, Angelopoulos, Lei, Malik, Jordan, JACM 2021, "RCPS"); the exact
+// binomial p-value P(Bin(n, m) <= n mean) when the losses are binary.
+double HoeffdingBentkusPValue(double mean, std::int64_t n, double m, bool binary = false);
+// Waudby-Smith-Ramdas betting test of H0: mean >= m for x_1..x_n in [0, 1] taken in the given
+// order: capital K_t = prod_{i<=t} (1 - nu_i (x_i - m)), nu_i = min(1, sqrt(2 log(1/delta) /
+// (n sigma2_{i-1}))) with the running variance estimate of RCPS / RC-EENN; rejects (returns true)
+// when max_t K_t >= 1/delta (Ville's inequality).
+bool WsrRejects(const std::vector<double>& x, double m, double delta);
+// Upper confidence bounds at level 1 - delta for the mean of x in [0, 1] (the smallest m not
+// rejected), by bisection to 1e-9.
+double WsrUpperBound(const std::vector<double>& x, double delta);
+double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bool binary = false);
+// Tail of the mean of M fresh draws in [0, 1] with population mean <= m:
+// P(mean_M > b) <= min(exp(-M KL(b || m)), e P(Bin(M, m) >= ceil(M b))) (0 when b >= 1).
+double FreshMeanTail(double m, double b, double horizon);
+// The largest m in [0, b] with FreshMeanTail(m, b, M) <= delta2 (b itself when M is inf).
+double FreshMeanCap(double b, double horizon, double delta2);
+
+// ---- The guarantee driver ----
+
+// Per-sample costs and correctness of a policy on a problem's samples.
+void PerSample(const ThresholdProblem& problem, const Policy& policy, std::vector<double>* cost,
+               std::vector<std::uint8_t>* correct);
+
+// Solve() with options.guarantee on (Solve() calls this). `solve` is Solve without the guarantee.
+ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& problem,
+                                    const SolverOptions& options);
+
+}  // namespace exitplan
