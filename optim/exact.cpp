@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "optim/geometric.hpp"
+#include "optim/ippp.hpp"
 #include "optim/internal/cascade.hpp"
 #include "optim/single.hpp"
 
@@ -27,28 +28,11 @@ struct Value {
   }
 };
 
-// The per-sample state word: bit q of the low half is set when the sample passes kept exit q's
-// threshold (the final exit always passes), bit q of the high half when it is correct at exit q.
-// A sample stops at the lowest set pass bit. Word = uint32_t for up to 16 kept exits (the
-// smaller the word, the more of the randomly read state stays in cache), uint64_t for up to 32,
-// unsigned __int128 for up to 64.
-template <class Word>
-struct Bits {
-  static constexpr int kHalf = static_cast<int>(sizeof(Word) * 4);
-  using Half = std::conditional_t<kHalf == 16, std::uint16_t,
-                                  std::conditional_t<kHalf == 32, std::uint32_t, std::uint64_t>>;
-  static Half Pass(Word w) { return static_cast<Half>(w); }
-  static Half Corr(Word w) { return static_cast<Half>(w >> kHalf); }
-  static int Lowest(Half h) {  // h != 0
-    if constexpr (kHalf <= 32) return __builtin_ctz(h);
-    else return __builtin_ctzll(h);
-  }
-};
-
 class ExactSolverBase {
  public:
   virtual ~ExactSolverBase() = default;
   virtual void Reset(const ThresholdProblem& p) = 0;
+  virtual void Release() = 0;
   virtual int m() const = 0;
   virtual std::vector<int> CutsOf(const std::vector<double>& t) const = 0;
   virtual std::vector<double> ThresholdsOf(const std::vector<int>& cut) const = 0;
@@ -58,11 +42,17 @@ class ExactSolverBase {
   virtual const std::vector<int>& cut() const = 0;
 };
 
-template <class Word>
+// Per sample: the pass bits (bit q set when the sample passes kept exit q's threshold; the final
+// exit always passes) and the correctness bits, in W 64-bit words each (W = 1 up to 64 kept exits,
+// 2 up to 128). A sample stops at its lowest pass bit.
+//
+// The hot loop (Update) reads, for every sample in exit q's order, only a 16-bit summary of the
+// sample's state: its stop exit f and the next passing exit after f, each with its correctness
+// bit. It is kept up to date for the few samples whose pass bits change, so an update reads 4
+// bytes of order and gathers 2 bytes per sample: 2 N bytes of summaries stay in cache where the
+// full state would not (at N = 4M, 8 MB instead of 32-64 MB).
+template <int W>
 class ExactSolver final : public ExactSolverBase {
-  using B = Bits<Word>;
-  using Half = typename B::Half;
-
  public:
   // Set up for a problem. The storage is kept between problems (SolveExact keeps one solver per
   // thread): on the shared VM, first-touch page faults of fresh buffers cost as much as sorting.
@@ -70,50 +60,48 @@ class ExactSolver final : public ExactSolverBase {
     p_ = &p;
     n_ = p.n();
     m_ = static_cast<int>(p.kept.size());
-    vals_.resize(m_ - 1);
-    ordb_.resize(m_ - 1);
-    for (int q = 0; q + 1 < m_; ++q) {
-      internal::ConfidenceOrder(p, p.kept[q], order_);
-      vals_[q].resize(n_);
-      for (int j = 0; j < n_; ++j) vals_[q][j] = (*p.scores)(p.kept[q], order_[j]);
-      ordb_[q].resize(n_);
-      for (int j = n_ - 1, after = n_; j >= 0; --j) {
-        if (j + 1 < n_ && vals_[q][j + 1] != vals_[q][j]) after = j + 1;
-        ordb_[q][j] = static_cast<std::uint64_t>(order_[j]) | static_cast<std::uint64_t>(after) << 32;
-      }
-    }
-    corr_bits_.resize(n_);
+    ord_.resize(m_ - 1);
+    for (int q = 0; q + 1 < m_; ++q) internal::ConfidenceOrderPacked(p, p.kept[q], ord_[q]);
+    st_.assign(static_cast<std::size_t>(n_) * 2 * W, 0);
     for (int i = 0; i < n_; ++i) {
-      Word c = 0;
+      const std::uint8_t* c = &(*p.correct)(0, i);
       for (int q = 0; q < m_; ++q)
-        if ((*p.correct)(p.kept[q], i) != 0) c |= Word{1} << (B::kHalf + q);
-      corr_bits_[i] = c;
+        if (c[p.kept[q]] != 0) st_[static_cast<std::size_t>(i) * 2 * W + W + q / 64] |= Bit(q);
     }
     cost_.resize(m_);
     for (int q = 0; q < m_; ++q) cost_[q] = p.stop_cost[p.kept[q]];
     cut_.clear();
-    st_.clear();
+  }
+
+  // Frees the storage (large problems: do not hold gigabytes between solves).
+  void Release() override {
+    std::vector<std::vector<std::uint32_t>>().swap(ord_);
+    std::vector<std::uint64_t>().swap(st_);
+    std::vector<std::uint16_t>().swap(sum_);
+    std::vector<std::uint64_t>().swap(reach_);
   }
 
   int m() const override { return m_; }
 
+  // One pass over the samples (their exits are contiguous in the score matrix).
   std::vector<int> CutsOf(const std::vector<double>& t) const override {
-    std::vector<int> cut(m_ - 1);
-    for (int q = 0; q + 1 < m_; ++q) {
-      int c = 0;
-      for (int i = 0; i < n_; ++i) c += Passes((*p_->scores)(p_->kept[q], i), t[q], p_->order);
-      cut[q] = c;
-    }
+    std::vector<int> cut(m_ - 1, 0);
+    const int k = p_->k();
+    const double* s = p_->scores->data();
+    const int* kept = p_->kept.data();
+    for (int i = 0; i < n_; ++i, s += k)
+      for (int q = 0; q + 1 < m_; ++q) cut[q] += Passes(s[kept[q]], t[q], p_->order);
     return cut;
   }
+
+  double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], Sample(q, j)); }
 
   std::vector<double> ThresholdsOf(const std::vector<int>& cut) const override {
     std::vector<double> t(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
-      const std::vector<double>& v = vals_[q];
-      if (cut[q] <= 0) t[q] = internal::ThresholdNone(v.front(), p_->order);
-      else if (cut[q] >= n_) t[q] = internal::ThresholdAll(v.back(), p_->order);
-      else t[q] = internal::ThresholdBetween(v[cut[q] - 1], v[cut[q]], p_->order);
+      if (cut[q] <= 0) t[q] = internal::ThresholdNone(ScoreAt(q, 0), p_->order);
+      else if (cut[q] >= n_) t[q] = internal::ThresholdAll(ScoreAt(q, n_ - 1), p_->order);
+      else t[q] = internal::ThresholdBetween(ScoreAt(q, cut[q] - 1), ScoreAt(q, cut[q]), p_->order);
     }
     return t;
   }
@@ -127,17 +115,24 @@ class ExactSolver final : public ExactSolverBase {
 
   void Assign(const std::vector<int>& cut) override {
     cut_ = cut;
-    const Word fin = Word{1} << (m_ - 1);
-    st_.resize(n_);
-    for (int i = 0; i < n_; ++i) st_[i] = corr_bits_[i] | fin;
-    for (int q = 0; q + 1 < m_; ++q)
-      for (int j = 0; j < cut_[q]; ++j) st_[Sample(q, j)] |= Word{1} << q;
+    for (int i = 0; i < n_; ++i) {
+      std::uint64_t* w = &st_[static_cast<std::size_t>(i) * 2 * W];
+      for (int k = 0; k < W; ++k) w[k] = 0;
+      w[(m_ - 1) / 64] = Bit(m_ - 1);
+    }
+    for (int q = 0; q + 1 < m_; ++q) {
+      const std::uint32_t* o = ord_[q].data();
+      const std::uint64_t bit = Bit(q);
+      for (int j = 0; j < cut_[q]; ++j) st_[static_cast<std::size_t>(o[j] & kSampleMask) * 2 * W + q / 64] |= bit;
+    }
+    sum_.resize(n_);
     cnt_.assign(m_, 0);
     correct_ = 0;
     for (int i = 0; i < n_; ++i) {
-      const int e = B::Lowest(B::Pass(st_[i]));
-      ++cnt_[e];
-      correct_ += (B::Corr(st_[i]) >> e) & 1;
+      const std::uint16_t v = Summary(i);
+      sum_[i] = v;
+      ++cnt_[v & 127];
+      correct_ += (v >> 7) & 1;
     }
   }
 
@@ -155,35 +150,42 @@ class ExactSolver final : public ExactSolverBase {
   // sample reaches q is unpredictable, so a branch on it stalls), then the scan of the prefixes
   // over those samples only. Cost O(N) + O(reaching) + O(|change|) for the state.
   bool Update(int q, double lambda) {
-    const Half before = static_cast<Half>((Half{1} << q) - 1);            // exits before q
-    const Half after = static_cast<Half>(~((Half{1} << q) | before));     // after q (final too)
-    // 1. The samples reaching q in q's order, each as (cut after its run of equal scores << 8 |
-    //    correct(q) - correct(down) + 1 << 6 | down).
-    reach_.resize(n_);
-    std::uint64_t* out = reach_.data();
+    // 1. The samples reaching q in q's order, each as (cut after its run of equal scores << 16 |
+    //    correct(q) - correct(down) + 1 << 8 | down), where down is the exit the sample stops at
+    //    when it does not stop at q. Walked backwards, so the run's end is known; written from
+    //    the end of the buffer.
+    reach_.resize(static_cast<std::size_t>(n_) + 1);
+    std::uint64_t* const end = reach_.data() + n_ + 1;
+    std::uint64_t* out = end;
     {
-      const std::uint64_t* const ob = ordb_[q].data();
-      for (int j = 0; j < n_; ++j) {
-        const std::uint64_t o = ob[j];
-        const Word w = st_[static_cast<std::uint32_t>(o)];
-        const Half pass = B::Pass(w), c = B::Corr(w);
-        const int d = B::Lowest(static_cast<Half>(pass & after));
-        const std::uint64_t dc = ((c >> q) & 1) + 1 - ((c >> d) & 1);
-        *out = (o >> 32) << 8 | dc << 6 | static_cast<std::uint64_t>(d);
-        out += !(pass & before);
+      const std::uint32_t* const ob = ord_[q].data();
+      const std::uint16_t* const sm = sum_.data();
+      const std::uint32_t uq = static_cast<std::uint32_t>(q);
+      std::uint64_t after = static_cast<std::uint64_t>(n_);
+      for (int j = n_ - 1; j >= 0; --j) {
+        // The summaries are read in q's order, i.e. at random: fetch them ahead.
+        if (j >= 64) __builtin_prefetch(sm + (ob[j - 64] & kSampleMask));
+        const std::uint32_t o = ob[j];
+        after = (o >> 31) ? static_cast<std::uint64_t>(j + 1) : after;
+        const std::uint32_t v = sm[o & kSampleMask];
+        const std::uint32_t f = v & 127;
+        const std::uint32_t dn = f == uq ? v >> 8 : v;  // the next passing exit and its correctness
+        const std::uint64_t dc = ((o >> 30) & 1) + 1 - ((dn >> 7) & 1);
+        out[-1] = after << 16 | dc << 8 | (dn & 127);
+        out -= f >= uq;
       }
     }
-    const std::uint64_t* const rs = reach_.data();
-    const std::size_t nr = static_cast<std::size_t>(out - rs);
+    const std::uint64_t* const rs = out;
+    const std::size_t nr = static_cast<std::size_t>(end - out);
     // 2. Counts and correct with nobody stopping at q: the current state minus the reaching
     //    samples in q's prefix (they stop at q now), which go to their next passing exit.
     std::vector<std::int64_t>& cnt = cnt_tmp_;
     cnt = cnt_;
     std::int64_t correct = correct_;
-    for (std::size_t k = 0; k < nr && static_cast<int>(rs[k] >> 8) <= cut_[q]; ++k) {
+    for (std::size_t k = 0; k < nr && static_cast<int>(rs[k] >> 16) <= cut_[q]; ++k) {
       --cnt[q];
-      ++cnt[rs[k] & 63];
-      correct -= static_cast<std::int64_t>((rs[k] >> 6) & 3) - 1;
+      ++cnt[rs[k] & 255];
+      correct -= static_cast<std::int64_t>((rs[k] >> 8) & 3) - 1;
     }
     auto score = [&](std::int64_t c, const std::vector<std::int64_t>& k, Value* out) {
       out->correct = c;
@@ -228,13 +230,13 @@ class ExactSolver final : public ExactSolverBase {
     //    previous one repeats that state, which was either screened out or scored already).
     for (std::size_t k = 0; k < nr; ++k) {
       const std::uint64_t r = rs[k];
-      const int d = static_cast<int>(r & 63);
+      const int d = static_cast<int>(r & 255);
       --cnt[d];
       ++cnt_q;
       total += cq - cost_[d];
-      correct += static_cast<std::int64_t>((r >> 6) & 3) - 1;
-      const std::uint64_t run = r >> 8;
-      if (k + 1 < nr && (rs[k + 1] >> 8) == run) continue;
+      correct += static_cast<std::int64_t>((r >> 8) & 3) - 1;
+      const std::uint64_t run = r >> 16;
+      if (k + 1 < nr && (rs[k + 1] >> 16) == run) continue;
       bool candidate;
       if (lambda >= 0) {
         candidate = correct - lambda * total >= lambda_bound;
@@ -260,11 +262,20 @@ class ExactSolver final : public ExactSolverBase {
     }
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
     // Only the samples between the old and the new cut change their pass bit at q.
-    const Word bit = Word{1} << q;
+    const std::uint64_t bit = Bit(q);
+    const std::uint32_t* const o = ord_[q].data();
     if (best_cut > cut_[q]) {
-      for (int j = cut_[q]; j < best_cut; ++j) st_[Sample(q, j)] |= bit;
+      for (int j = cut_[q]; j < best_cut; ++j) {
+        const std::uint32_t i = o[j] & kSampleMask;
+        st_[static_cast<std::size_t>(i) * 2 * W + q / 64] |= bit;
+        sum_[i] = Summary(i);
+      }
     } else {
-      for (int j = best_cut; j < cut_[q]; ++j) st_[Sample(q, j)] &= ~bit;
+      for (int j = best_cut; j < cut_[q]; ++j) {
+        const std::uint32_t i = o[j] & kSampleMask;
+        st_[static_cast<std::size_t>(i) * 2 * W + q / 64] &= ~bit;
+        sum_[i] = Summary(i);
+      }
     }
     cut_[q] = best_cut;
     cnt_ = best_cnt;
@@ -298,30 +309,47 @@ class ExactSolver final : public ExactSolverBase {
   const std::vector<int>& cut() const override { return cut_; }
 
  private:
+  static constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
+  static std::uint64_t Bit(int q) { return std::uint64_t{1} << (q % 64); }
+  // Lowest set bit at or above `from` of sample i's pass words (one exists: the final exit).
+  int NextPass(std::size_t i, int from) const {
+    const std::uint64_t* w = &st_[i * 2 * W];
+    int word = from / 64;
+    std::uint64_t bits = w[word] & (~std::uint64_t{0} << (from % 64));
+    while (bits == 0) bits = w[++word];
+    return word * 64 + __builtin_ctzll(bits);
+  }
+  bool CorrectAt(std::size_t i, int q) const {
+    return (st_[i * 2 * W + W + q / 64] >> (q % 64)) & 1;
+  }
+  // Sample i's summary: stop exit f | correct(f) << 7 | next passing exit after f << 8 |
+  // its correctness << 15 (the next exit is the final one's slot when f is the final exit).
+  std::uint16_t Summary(std::uint32_t i) const {
+    const int f = NextPass(i, 0);
+    const int g = f + 1 < m_ ? NextPass(i, f + 1) : f;
+    return static_cast<std::uint16_t>(f | CorrectAt(i, f) << 7 | g << 8 | CorrectAt(i, g) << 15);
+  }
+  int Sample(int q, int j) const { return static_cast<int>(ord_[q][j] & kSampleMask); }
+
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
-  // Per non-final kept exit, the samples most confident first, each packed with the cut that
-  // follows its run of equal scores (cuts fall only there): sample | cut << 32.
-  std::vector<std::vector<std::uint64_t>> ordb_;
-  std::vector<std::vector<double>> vals_;  // their scores in that order
-  std::vector<int> order_;                 // Reset's scratch
-  int Sample(int q, int j) const { return static_cast<std::uint32_t>(ordb_[q][j]); }
-  std::vector<std::uint64_t> reach_;               // Update's packed reaching samples
-  std::vector<Word> corr_bits_;          // per sample: correctness bits (high half)
-  std::vector<Word> st_;                 // per sample: state word (pass bits | correctness bits)
+  // Per non-final kept exit, the samples most confident first, packed (ConfidenceOrderPacked).
+  std::vector<std::vector<std::uint32_t>> ord_;
+  std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
+  // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
+  std::vector<std::uint64_t> st_;
+  std::vector<std::uint16_t> sum_;    // per sample: Summary()
   std::vector<double> cost_;
   std::vector<int> cut_;
   std::vector<std::int64_t> cnt_, cnt_tmp_, cnt_best_;  // samples stopping at each kept exit
   std::int64_t correct_ = 0;
 };
 
-// One solver per thread and word size, reused across problems.
+// One solver per thread and word count, reused across problems.
 ExactSolverBase& SolverFor(int kept) {
-  thread_local ExactSolver<std::uint32_t> narrow;
-  thread_local ExactSolver<std::uint64_t> medium;
-  thread_local ExactSolver<unsigned __int128> wide;
-  if (kept <= 16) return narrow;
-  if (kept <= 32) return medium;
+  thread_local ExactSolver<1> narrow;
+  thread_local ExactSolver<2> wide;
+  if (kept <= 64) return narrow;
   return wide;
 }
 
@@ -334,16 +362,58 @@ std::string ExactOptions::Validate() const {
   return out;
 }
 
+ThresholdSummary SolveIpppStart(const ThresholdProblem& p, const IpppOptions& options, double lo,
+                                double hi) {
+  const int n = p.n();
+  if (n <= kIpppStartSamples) return SolveIppp(p, options, lo, hi);
+  // Evenly strided samples i_j = floor(j n / S): iPPP's 1000 gradients over all N samples would
+  // cost more than the whole ascent, and its answer is only a starting point.
+  const int k = p.k();
+  ScoreMatrix scores(k, kIpppStartSamples);
+  CorrectMatrix correct(k, kIpppStartSamples);
+  for (int j = 0; j < kIpppStartSamples; ++j) {
+    const Eigen::Index i = static_cast<Eigen::Index>(static_cast<std::int64_t>(j) * n / kIpppStartSamples);
+    scores.col(j) = p.scores->col(i);
+    correct.col(j) = p.correct->col(i);
+  }
+  ThresholdProblem sub = p;
+  sub.scores = &scores;
+  sub.correct = &correct;
+  return SolveIppp(sub, options, lo, hi);
+}
+
+std::string ExactLimitProblem(const ThresholdProblem& p) {
+  if (p.kept.size() > static_cast<std::size_t>(kExactMaxKept)) {
+    return "exact supports at most " + std::to_string(kExactMaxKept) + " kept exits, got " +
+           std::to_string(p.kept.size());
+  }
+  if (p.n() >= (1 << 30)) {
+    return "exact supports at most 2^30 - 1 fit samples, got " + std::to_string(p.n());
+  }
+  return "";
+}
+
 ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
                             const std::vector<std::vector<double>>& starts) {
   const auto t0 = std::chrono::steady_clock::now();
   ThresholdSummary s;
   s.method = "exact";
   s.policy.kept = p.kept;
-  if (p.kept.size() > 64) {
+  if (const std::string err = ExactLimitProblem(p); !err.empty()) {
     s.outcome = Outcome::kFailure;
-    s.message = "exact supports at most 64 kept exits, got " + std::to_string(p.kept.size());
+    s.message = err;
     return s;
+  }
+  // The heuristic starts run before the solver's storage is built, so their scratch and the
+  // solver's do not add up; their answers become cuts below, in the same order as before.
+  std::vector<std::vector<double>> heuristic;
+  if (o.start_heuristics) {
+    for (auto* f : {&SolveGeometric, &SolveGeometricQuantile}) {
+      ThresholdSummary h = f(p, GeometricOptions{});
+      if (h.ok()) heuristic.push_back(h.policy.thresholds);
+    }
+    ThresholdSummary h = SolveSingle(p);
+    if (h.ok()) heuristic.push_back(h.policy.thresholds);
   }
   ExactSolverBase& solver = SolverFor(static_cast<int>(p.kept.size()));
   solver.Reset(p);
@@ -385,14 +455,7 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
       cut_starts.push_back(infeasible_cut);
     }
   }
-  if (o.start_heuristics) {
-    for (auto* f : {&SolveGeometric, &SolveGeometricQuantile}) {
-      ThresholdSummary h = f(p, GeometricOptions{});
-      if (h.ok()) cut_starts.push_back(solver.CutsOf(h.policy.thresholds));
-    }
-    ThresholdSummary h = SolveSingle(p);
-    if (h.ok()) cut_starts.push_back(solver.CutsOf(h.policy.thresholds));
-  }
+  for (const auto& t : heuristic) cut_starts.push_back(solver.CutsOf(t));
   for (const auto& t : starts) {
     if (static_cast<int>(t.size()) == m - 1) cut_starts.push_back(solver.CutsOf(t));
   }
@@ -415,6 +478,8 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
     }
   }
   s.policy.thresholds = solver.ThresholdsOf(best_cut);
+  // Above 16M sample-exits, give the memory back rather than hold it for the next solve.
+  if (static_cast<std::int64_t>(p.n()) * m > (std::int64_t{1} << 24)) solver.Release();
   s.fit = p.Evaluate(s.policy);
   s.iterations = sweeps;
   if (!(s.fit.mean_cost <= p.budget)) {

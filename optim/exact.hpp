@@ -14,11 +14,15 @@
 //    and any caller-given thresholds. The best is returned; by construction it is at least as
 //    accurate as every start that meets the budget on the fit split, and it meets the budget
 //    exactly as the evaluator computes it.
+// Memory: 4 bytes per fit sample and non-final kept exit (each exit's order, packed with its
+// correctness and run ends) plus ~36 bytes per sample (pass and correctness bits, a 2-byte state
+// summary, the update's buffer); up to 128 kept exits. Time per coordinate update O(N).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "optim/ippp.hpp"
 #include "optim/problem.hpp"
 
 namespace exitplan {
@@ -30,6 +34,19 @@ struct ExactOptions {
   bool start_heuristics = true;  // geometric, geometric-quantile and single starts
   std::string Validate() const;
 };
+
+// The largest number of kept exits exact handles (its per-sample state is two 64-bit words).
+inline constexpr int kExactMaxKept = 128;
+// "" when exact can take the problem (at most kExactMaxKept kept exits, fewer than 2^30 fit
+// samples), else one line saying why not. Callers check it before any other work.
+std::string ExactLimitProblem(const ThresholdProblem& problem);
+
+// The iPPP start of `exact` (SolverOptions::exact.start_ippp): iPPP on the problem itself up to
+// kIpppStartSamples fit samples, above that on kIpppStartSamples evenly strided samples of it
+// (samples floor(j N / S), j = 0..S-1), whose answer the ascent then polishes on all N.
+inline constexpr int kIpppStartSamples = 1 << 17;
+ThresholdSummary SolveIpppStart(const ThresholdProblem& problem, const IpppOptions& options,
+                                double lo, double hi);
 
 // `starts`: extra threshold vectors (size kept-1 each) to start from, e.g. other methods' answers.
 ThresholdSummary SolveExact(const ThresholdProblem& problem, const ExactOptions& options,

@@ -150,19 +150,23 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
     case Method::kIpppNlopt: s = SolveIpppNlopt(problem, options.ippp, lo, hi); break;
     case Method::kExact: {
       std::vector<std::vector<double>> starts = options.exact_starts;
-      if (options.exact.start_ippp) {
+      if (options.exact.start_ippp && ExactLimitProblem(problem).empty()) {
         // iPPP's raw answer, and when it is over budget also its answer after the feasibility
-        // step, so that exact is at least as accurate as what `ippp` itself returns.
-        ThresholdSummary ip = SolveIppp(problem, options.ippp, lo, hi);
+        // step, so that exact is at least as accurate as what `ippp` itself returns. Above
+        // kIpppStartSamples fit samples iPPP runs on a strided subsample (SolveIpppStart) and the
+        // full-split feasibility and ippp-nlopt starts are skipped: each would cost more than
+        // the ascent itself (docs/thresholds.md, exact).
+        const bool full = problem.n() <= kIpppStartSamples;
+        ThresholdSummary ip = SolveIpppStart(problem, options.ippp, lo, hi);
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
-        if (ip.ok() && ip.fit.mean_cost > problem.budget && options.feasibility_rounds > 0) {
+        if (full && ip.ok() && ip.fit.mean_cost > problem.budget && options.feasibility_rounds > 0) {
           const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
           if (fixed.ok() && fixed.fit.mean_cost <= problem.budget) {
             starts.push_back(fixed.policy.thresholds);
           }
         }
         // ippp-nlopt (the same smoothed problem, a few ms) as returned by `ippp-nlopt`.
-        if (options.feasibility_rounds > 0) {
+        if (full && options.feasibility_rounds > 0) {
           const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, problem, options);
           if (nl.ok() && nl.fit.mean_cost <= problem.budget) starts.push_back(nl.policy.thresholds);
         }
@@ -378,7 +382,9 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     }
   }
   ThresholdSummary s;
-  if (options.guarantee.on() && !std::isnan(options.accuracy_drop)) {
+  if (method == Method::kExact && !ExactLimitProblem(problem).empty()) {
+    s = SolveExact(problem, options.exact, {});  // refuses at once, saying why
+  } else if (options.guarantee.on() && !std::isnan(options.accuracy_drop)) {
     s = SolveWithGuarantee(method, problem, options);
   } else if (!std::isnan(options.accuracy_drop)) {
     s = SolveForAccuracy(method, problem, options);

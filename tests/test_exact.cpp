@@ -89,11 +89,11 @@ TEST_CASE("exact equals brute force on tiny instances in most cases") {
   CHECK(equal >= 0.9 * total);
 }
 
-TEST_CASE("exact works with many kept exits (every per-sample state width) and refuses > 64") {
-  // 16 kept exits use 32-bit state words, 17-32 use 64-bit ones, 33-64 128-bit ones. Exits 1-16
+TEST_CASE("exact works with many kept exits (every per-sample state width) and refuses > 128") {
+  // Up to 64 kept exits use one 64-bit pass word per sample, 65-128 two. Exits 1-16
   // are always wrong and the later ones more and more accurate, with a budget that cannot pay for
   // the final exit for everyone: the answer has to stop samples at the deep exits.
-  for (int k : {16, 20, 40, 64}) {
+  for (int k : {16, 20, 40, 64, 65, 100, 128}) {
     const int n = 400;
     ScoreMatrix s(k, n);
     CorrectMatrix c(k, n);
@@ -129,11 +129,17 @@ TEST_CASE("exact works with many kept exits (every per-sample state width) and r
       CHECK(e.fit.accuracy > 0.3);
     }
   }
-  Random r(ScoreOrder::kDescending, 50, 65, 3);
+  Random r(ScoreOrder::kDescending, 50, 129, 3);
   r.p.budget = 0.5 * (r.p.MinCost() + r.p.MaxCost());
   const ThresholdSummary e = Solve(Method::kExact, r.p);
   CHECK(e.outcome == Outcome::kFailure);
-  CHECK_THAT(e.message, Catch::Contains("at most 64 kept exits, got 65"));
+  CHECK_THAT(e.message, Catch::Contains("at most 128 kept exits, got 129"));
+  CHECK(e.iterations == 0);  // refused before any start was solved
+  SolverOptions drop;
+  drop.accuracy_drop = 0.01;  // the accuracy-target mode refuses the same way
+  const ThresholdSummary d = Solve(Method::kExact, r.p, drop);
+  CHECK(d.outcome == Outcome::kFailure);
+  CHECK_THAT(d.message, Catch::Contains("at most 128 kept exits, got 129"));
 }
 
 TEST_CASE("exact handles degenerate inputs") {

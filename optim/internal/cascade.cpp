@@ -73,6 +73,24 @@ void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& idx)
   RadixSort(key, idx);
 }
 
+void ConfidenceOrderPacked(const ThresholdProblem& p, int exit, std::vector<std::uint32_t>& out) {
+  const int n = p.n();
+  const double sign = p.order == ScoreOrder::kDescending ? -1.0 : 1.0;
+  thread_local std::vector<std::uint64_t> key;
+  key.resize(n);
+  out.resize(n);
+  for (int i = 0; i < n; ++i) {
+    key[i] = OrderKey(sign * (*p.scores)(exit, i));
+    out[i] = static_cast<std::uint32_t>(i) |
+             static_cast<std::uint32_t>((*p.correct)(exit, i) != 0) << 30;
+  }
+  RadixSort(key, out);
+  // Equal keys are equal scores (OrderKey folds -0.0 into +0.0, which compare equal).
+  for (int j = 0; j < n; ++j) {
+    if (j + 1 == n || key[j + 1] != key[j]) out[j] |= std::uint32_t{1} << 31;
+  }
+}
+
 std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit) {
   std::vector<int> idx;
   ConfidenceOrder(p, exit, idx);
@@ -152,12 +170,15 @@ double ThresholdBetween(double more, double less, ScoreOrder order) {
 }
 
 void InferBox(const ThresholdProblem& p, double* lo, double* hi) {
+  // One pass over the samples (their exits are contiguous), not one strided pass per exit.
   double mn = std::numeric_limits<double>::infinity(), mx = -mn;
-  for (std::size_t q = 0; q + 1 < p.kept.size(); ++q) {
-    const int e = p.kept[q];
-    mn = std::min(mn, p.scores->row(e).minCoeff());
-    mx = std::max(mx, p.scores->row(e).maxCoeff());
-  }
+  const int k = p.k(), m = static_cast<int>(p.kept.size());
+  const double* s = p.scores->data();
+  for (int i = 0; i < p.n(); ++i, s += k)
+    for (int q = 0; q + 1 < m; ++q) {
+      mn = std::min(mn, s[p.kept[q]]);
+      mx = std::max(mx, s[p.kept[q]]);
+    }
   if (!(mn <= mx)) {
     *lo = 0.0;
     *hi = 1.0;

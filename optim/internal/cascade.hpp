@@ -19,6 +19,11 @@ std::vector<int> ConfidenceOrder(const ThresholdProblem& p, int exit);
 // The same into `out` (its storage is reused).
 void ConfidenceOrder(const ThresholdProblem& p, int exit, std::vector<int>& out);
 
+// The same order packed for `exact`: entry j = sample | correct(exit, sample) << 30 | (1 << 31 when
+// entry j ends a run of equal scores, i.e. j is the last entry or the next score differs).
+// Needs N < 2^30.
+void ConfidenceOrderPacked(const ThresholdProblem& p, int exit, std::vector<std::uint32_t>& out);
+
 // Sorts `values` ascending (descending when asked), like std::sort (stable radix sort; the
 // relative order of -0.0 and +0.0, which compare equal, is their input order).
 void SortValues(std::vector<double>& values, bool descending);
