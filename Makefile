@@ -4,7 +4,8 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES = cmake g++ make ninja-build pkg-config libeigen3-dev libnlopt-cxx-dev libceres-dev \
-           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev
+           libcli11-dev libyaml-cpp-dev catch2 libzip-dev zlib1g-dev \
+           pybind11-dev python3-dev python3-numpy python3-pytest
 
 .PHONY: all deps configure build run test bench clean
 all: build

@@ -1,4 +1,4 @@
-// Loading ../shared/data/aaai21 (seed 004's public data) for the reference checks in tests/ and
+// Loading ../shared/data/aaai21 (Tan et al.'s public data) for the reference checks in tests/ and
 // bench/: the dump (scores mode, ascending), its profile, the paper's iPPP settings and the
 // upstream saved results (reference/<Key>_ippp_{train,val}_{acc,delay}.npy, [100, 3]: budget,
 // heuristic, iPPP). Header-only so tests and benches share it; not part of the libraries.

@@ -1,4 +1,4 @@
-// Side-by-side comparison with seed 004's published results on ../shared/data/aaai21 (issue 3).
+// Side-by-side comparison with Tan et al.'s published results on ../shared/data/aaai21.
 //
 // For B-AlexNet, S-ResNet-18 and MSDNet and the 100 budgets of each upstream sweep, runs every
 // method (geometric, geometric-quantile, single, ippp, ippp-nlopt, exact) with the paper's iPPP

@@ -1,4 +1,4 @@
-// EENet training speed (issue 5 targets: a 10k x 9 x 10 dump to convergence in <= 10 s on one
+// EENet training speed (targets: a 10k x 9 x 10 dump to convergence in <= 10 s on one
 // core; a 5k x 4 x 100 CIFAR-100-like synthetic dump in <= 30 s), and the cost of the scorer at
 // inference (per sample and exit, against the exit's own cost).
 //   build/bench/bench_eenet [learning_rate [hidden_ratio [budget_fraction]]]

@@ -1,4 +1,4 @@
-// The seed 001 Table 1-style comparison (issue 5) on ../shared/data/fmnist-resnet8 (skipped when
+// The Ilhan et al. 2023 Table 1-style comparison on ../shared/data/fmnist-resnet8 (skipped when
 // absent) and on data/example: eval accuracy of every method at budgets spread between the
 // cheapest and the full cost, as a Markdown table, plus one CSV-like line per row.
 //   build/bench/bench_eenet_compare [dump profile [fractions]]
@@ -40,7 +40,7 @@ void Run(const std::string& dir, const std::string& profile_path, const std::str
               profile.FullCost(), profile.unit.c_str());
   const auto rows = CompareExitPolicies(dump, profile, opt, &Print);
   std::printf("\n%s\n", ComparisonMarkdown(rows, profile.unit).c_str());
-  // The bar of issue 5: within budget on the fit split, and eval accuracy at least that of the
+  // The bar of within budget on the fit split, and eval accuracy at least that of the
   // published EENet code at the same budget (reference/published-eenet-code.csv, when present).
   std::ifstream ref(dir + "/reference/published-eenet-code.csv");
   std::string line;

@@ -1,4 +1,4 @@
-// Throughput of the exact cascade evaluator (issue 2): samples x exits evaluated per second on a
+// Throughput of the exact cascade evaluator: samples x exits evaluated per second on a
 // 50,000 x 5 dump, one thread. Target: at least 100 million per second. Prints figures measured in
 // one run; not a timed test.
 #include <chrono>

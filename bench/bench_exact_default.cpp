@@ -1,5 +1,5 @@
 // Does exact without its iPPP start still reach at least iPPP's fit accuracy (when iPPP meets the
-// budget) at every budget of the aaai21 sweeps? Prints the budgets where it does not. Issue 3.
+// budget) at every budget of the aaai21 sweeps? Prints the budgets where it does not.
 #include <cstdio>
 #include <filesystem>
 

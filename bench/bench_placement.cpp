@@ -1,4 +1,4 @@
-// Placement benchmarks (issue 4). Prints timings measured in one run; not a timed test.
+// Placement benchmarks. Prints timings measured in one run; not a timed test.
 //  1. flop-score over 2^20 subsets of a synthetic 21-exit dump with 10k samples (target <= 30 s on
 //     2 cores), on 1 and 2 threads.
 //  2. exhaustive on ../shared/data/fmnist-resnet8 (2^8 subsets x 50 budgets, 10k samples, FLOPs

@@ -1,4 +1,4 @@
-// Speed of the threshold methods (issue 3). Prints timings and ratios measured in one run; not a
+// Speed of the threshold methods. Prints timings and ratios measured in one run; not a
 // timed test. Uses ../shared/data/aaai21 when present (MSDNet: 50,000 samples, 5 exits), else a
 // generated problem of the same size.
 #include <algorithm>

@@ -116,6 +116,9 @@ int Run(const PlaceArgs& args) {
   o.all_rows = v.Bool("all_rows");
   o.exact_path = settings.fast;
   o.polish = settings.exhaustive.polish_top;
+  o.prune = settings.exhaustive.prune;
+  o.reuse = settings.exhaustive.reuse;
+  o.solver_options = settings.solver;
   o.verbose = v.Bool("verbose");
   std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",
               dump.dir.c_str(), dump.k, fit.n,

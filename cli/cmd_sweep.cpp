@@ -2,13 +2,16 @@
 // thread pool, resumable and shardable; writes Pareto CSVs, plots, a summary and configs.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/option_flags.hpp"
 #include "dse/sweep.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
+#include "profiles/profile.hpp"
 
 namespace exitplan::cli {
 namespace {
@@ -31,11 +34,26 @@ int Run(const SweepArgs& a) {
   if (const std::string bad = o.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(a.file);
   if (v.Has("out")) spec.output = v.Text("out");  // the command line over the sweep file
+  // The reference of the relative budgets, per model and target, printed with the summary (on
+  // stdout: a failing run stays one line on stderr).
+  std::vector<std::string> full_costs;
+  for (const SweepModel& m : spec.models) {
+    for (const CostProfile& p : LoadProfiles(m.profile)) {
+      if (!m.targets.empty() &&
+          std::find(m.targets.begin(), m.targets.end(), p.target) == m.targets.end()) {
+        continue;
+      }
+      full_costs.push_back(m.name + " / " + p.target + ": " + FullCostLine(p));
+    }
+  }
   const SweepSummary s = RunSweep(spec, o);
   std::printf("%s\n", s.BriefReport().c_str());
-  const std::size_t shown = std::min<std::size_t>(s.errors.size(), 20);
+  for (const std::string& line : full_costs) std::printf("%s\n", line.c_str());
+  const std::size_t shown = v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);
   for (std::size_t i = 0; i < shown; ++i) std::printf("  failed: %s\n", s.errors[i].c_str());
-  if (s.errors.size() > shown) std::printf("  ... and %zu more failed cells\n", s.errors.size() - shown);
+  if (s.errors.size() > shown) {
+    std::printf("  ... and %zu more failed cells (-v lists them all)\n", s.errors.size() - shown);
+  }
   if (s.complete) {
     std::printf("reports: %s/reports/ (Pareto CSV + SVG plot per model/target)\n", spec.output.c_str());
     std::printf("summary: %s/summary.md\n", spec.output.c_str());

@@ -1,4 +1,4 @@
-// exitplan thresholds: budget-constrained thresholds with one method (issue 3), one CSV row per
+// exitplan thresholds: budget-constrained thresholds with one method, one CSV row per
 // budget with the columns of dse/report.hpp (ResultsToCsv), to stdout or --out.
 #include <cmath>
 #include <cstdio>

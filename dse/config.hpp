@@ -1,4 +1,4 @@
-// Deployment configs (DESIGN.md "Outputs", issue 6): what a device needs to apply one policy.
+// Deployment configs (docs/formats.md): what a device needs to apply one policy.
 //
 // Written as YAML (for people) and JSON (for include/exitplan/runtime.hpp and Python's json
 // module). Both hold the same fields; see docs/sweeps.md for the schema. Numbers are written in

@@ -1,4 +1,4 @@
-// Exhaustive placement search (issue 4, method 3): every subset of the candidate exits x every
+// Exhaustive placement search: every subset of the candidate exits x every
 // budget of a range, thresholds solved by a budgeted optim/ method (default `exact`), giving the
 // accuracy/cost Pareto front over placements (fit split; eval figures only measure it).
 //

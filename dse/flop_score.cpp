@@ -101,7 +101,7 @@ std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scor
 
 namespace {
 
-// C1 (head) and C2 (rest of the backbone, final classifier included) per candidate, seed 002.
+// C1 (head) and C2 (rest of the backbone, final classifier included) per candidate, the unsupervised early-exit paper (2023).
 void Costs(const CostProfile& profile, std::vector<double>& c1, std::vector<double>& c2) {
   const int k = profile.k();
   const double end = profile.backbone[k - 1] + profile.head[k - 1];

@@ -1,4 +1,4 @@
-// FLOP-score subset selection (seed 002, sections 3.3-3.4).
+// FLOP-score subset selection (the unsupervised early-exit paper (2023), sections 3.3-3.4).
 //
 // Thresholds (section 3.3): exit number n (1-based) of an ordered subset gets the lowest threshold
 // whose accuracy-drop bound (eq. 3) HR(t) x (1 - CA(t)) stays within T / 2^n, where HR is the

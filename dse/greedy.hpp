@@ -1,16 +1,16 @@
-// Greedy exit placement (issue 4, method 2).
+// Greedy exit placement.
 //
-// Rule-based scans from the input to the output (seed 003, section 4), with the confidence
-// thresholds of each exit from seed 002's tolerance rule (dse/flop_score.hpp: exit number n of the
+// Rule-based scans from the input to the output (Scardapane et al. 2020, section 4), with the confidence
+// thresholds of each exit from the unsupervised early-exit paper's tolerance rule (dse/flop_score.hpp: exit number n of the
 // kept set gets the drop budget T / 2^n). At candidate i, with the exits kept so far fixed:
 //   I_i      fraction of fit samples that reach exit i,
 //   I_{i+1}  fraction that reach it and do not stop there (those continuing to the next exit).
-// - efficiency (seed 003 eq. 4, from Teerapittayanon et al.): keep exit i when
+// - efficiency (Scardapane et al. 2020 eq. 4, from Teerapittayanon et al.): keep exit i when
 //     (gamma_{i+1} - gamma_i) (I_i - I_{i+1}) > gamma_i I_{i+1},
 //   gamma_i = the cost of running the network up to exit i (stop cost at i with the exits kept so
 //   far plus i's head), gamma_{i+1} = the stop cost at the next exit (the next candidate, or exit K)
 //   with i kept. Read literally as the paper writes it.
-// - th (seed 003 eq. 5, from [3]): keep exit i when
+// - th (Scardapane et al. 2020 eq. 5, from [3]): keep exit i when
 //     (TH - cm_i) gamma_f(i+1) - (1 - cm_i) gamma_c(i) - (1 - TH) gamma_f(i) >= 0,
 //   cm_i = I_{i+1} / I_i (1 when no sample reaches i), gamma_f(i) the cost of the backbone segment
 //   ending at exit i (backbone(i) - backbone(i-1)), gamma_f(i+1) the next segment, gamma_c(i) the

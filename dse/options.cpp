@@ -43,6 +43,9 @@ std::vector<std::string> Join(std::initializer_list<std::vector<std::string>> gr
 
 const std::vector<std::string> kDumpCommands = {"inspect", "evaluate", "thresholds", "place",
                                                 "fit-scorer"};
+// Commands whose threshold solver takes the threshold methods' options: thresholds (--method)
+// and place (--solver).
+const std::vector<std::string> kSolverCommands = {"thresholds", "place"};
 const std::vector<std::string> kBudgetCommands = {"thresholds", "place", "fit-scorer", "export"};
 const std::vector<std::string> kAllCommands = {"inspect", "evaluate", "thresholds", "place",
                                                "fit-scorer", "sweep", "merge", "export"};
@@ -217,13 +220,13 @@ std::vector<OptionSpec> Build() {
       "cost: the fit budget is tightened by (bound - mean). It bounds the true mean, not the mean "
       "of a fresh sample (about sqrt(2) times more variable for an eval split of the fit split's "
       "size), with no finite-sample guarantee (--guarantee has one); 0 = off")
-      .Min(0).Max(1, true).Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Min(0).Max(1, true).Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.budget_margin; });
   opt("margin_resamples", T::kInt, "bootstrap resamples of --budget-margin").Min(100)
-      .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.margin_resamples; });
   opt("margin_rounds", T::kInt, "re-solves of --budget-margin (the margin depends on the policy)")
-      .Min(1).Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Min(1).Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.margin_rounds; });
   opt("target_iters", T::kInt, "bisection steps on the budget in accuracy-target mode").Min(1)
       .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
@@ -268,16 +271,20 @@ std::vector<OptionSpec> Build() {
   opt("format", T::kText,
       "output format: text or csv (evaluate); yaml, json or both (export)")
       .Commands({"evaluate", "export"});
-  opt("verbose", T::kSwitch, "more detail: full solver reports, per-step decisions")
+  opt("verbose", T::kSwitch,
+      "more detail where there is any: each solve's full report (thresholds, fit-scorer), the "
+      "greedy rules' per-exit decisions (place), every failed cell (sweep)")
       .Short("-v").Default("false").Commands(kAllCommands);
-  opt("quiet", T::kSwitch, "no progress or information lines on stderr, only results and errors")
+  opt("quiet", T::kSwitch,
+      "no progress or information lines on stderr (full cost, calibration summary, sweep "
+      "progress), only results and errors")
       .Short("-q").Default("false").Commands(kAllCommands);
   opt("jobs", T::kInt, "worker threads, 0 = all cores (results do not depend on it)")
       .Short("-j").Min(0).Default("0").Commands({"place", "sweep"});
   opt("seed", T::kInt,
       "master seed of every random stream (bootstrap resamples; the guarantee's search / "
       "calibration split; EENet initialisation, holdout split and batch order)")
-      .Min(0).Max(4294967295.0).Commands({"thresholds", "fit-scorer"})
+      .Min(0).Max(4294967295.0).Commands({"thresholds", "place", "fit-scorer"})
       .Methods(Join({kThresholdMethods, kSearchMethods, {"eenet"}}));
   // (seed's binding is below: it writes both SolverOptions::seed and EENetOptions::seed.)
   opt("shard", T::kText,
@@ -295,70 +302,70 @@ std::vector<OptionSpec> Build() {
   opt("box_lo", T::kDouble,
       "low end of the measure's range (thresholds are projected onto [box_lo, box_hi] by iPPP); "
       "auto: [0, 1] if every score lies in it, else [-1, 0] likewise, else the data's range")
-      .Auto().Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Auto().Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.box_lo; });
   opt("box_hi", T::kDouble, "high end of the measure's range (see box_lo)").Auto()
-      .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.box_hi; });
   opt("quantile_p_step", T::kDouble, "geometric-quantile: grid step of p").Min(0, true).Max(1)
-      .Commands({"thresholds"}).Methods({"geometric-quantile", "exact"})
+      .Commands(kSolverCommands).Methods({"geometric-quantile", "exact"})
       .Double([](MethodSettings& m) -> double& { return m.solver.geometric.quantile_p_step; });
   const std::vector<std::string> ippp_users = {"ippp", "exact"};
   opt("steepness", T::kDouble, "ippp, ippp-nlopt: sigmoid slope k per unit of score")
-      .Min(0, true).Commands({"thresholds"}).Methods({"ippp", "ippp-nlopt", "exact"})
+      .Min(0, true).Commands(kSolverCommands).Methods({"ippp", "ippp-nlopt", "exact"})
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.steepness; });
   opt("beta", T::kDouble,
       "ippp: penalty weight in raw cost units; auto = beta_scale / (cost span)^2")
-      .Auto().Min(0).Commands({"thresholds"}).Methods(ippp_users)
+      .Auto().Min(0).Commands(kSolverCommands).Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.beta; });
   opt("beta_scale", T::kDouble, "ippp: the automatic beta is beta_scale / (cost span)^2")
-      .Min(0, true).Commands({"thresholds"}).Methods(ippp_users)
+      .Min(0, true).Commands(kSolverCommands).Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.beta_scale; });
-  opt("gamma", T::kDouble, "ippp: proximal weight").Min(0, true).Commands({"thresholds"})
+  opt("gamma", T::kDouble, "ippp: proximal weight").Min(0, true).Commands(kSolverCommands)
       .Methods(ippp_users).Double([](MethodSettings& m) -> double& { return m.solver.ippp.gamma; });
-  opt("outer_iters", T::kInt, "ippp: outer iterations T").Min(1).Commands({"thresholds"})
+  opt("outer_iters", T::kInt, "ippp: outer iterations T").Min(1).Commands(kSolverCommands)
       .Methods(ippp_users).Int([](MethodSettings& m) -> int& { return m.solver.ippp.outer_iters; });
-  opt("inner_iters", T::kInt, "ippp: inner iterations J").Min(1).Commands({"thresholds"})
+  opt("inner_iters", T::kInt, "ippp: inner iterations J").Min(1).Commands(kSolverCommands)
       .Methods(ippp_users).Int([](MethodSettings& m) -> int& { return m.solver.ippp.inner_iters; });
   opt("eta", T::kDouble, "ippp: smoothness, step 1/eta; must exceed mu").Min(0, true)
-      .Commands({"thresholds"}).Methods(ippp_users)
+      .Commands(kSolverCommands).Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.eta; });
   opt("mu", T::kDouble, "ippp: strong convexity, momentum (eta - mu)/(eta + mu)").Min(0, true)
-      .Commands({"thresholds"}).Methods(ippp_users)
+      .Commands(kSolverCommands).Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.mu; });
   opt("ippp_precision", T::kChoice,
       "ippp: arithmetic of the iteration, single (float, about 2x faster) or double")
-      .Choices({"single", "double"}).Commands({"thresholds"}).Methods(ippp_users)
+      .Choices({"single", "double"}).Commands(kSolverCommands).Methods(ippp_users)
       .Text([](MethodSettings& m) -> std::string& { return m.solver.ippp.precision; });
   opt("warm_start", T::kSwitch,
       "ippp, ippp-nlopt: start from one shared threshold fitted to the smoothed cost (off: from "
       "--initial)")
-      .Commands({"thresholds"}).Methods({"ippp", "ippp-nlopt", "exact"})
+      .Commands(kSolverCommands).Methods({"ippp", "ippp-nlopt", "exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.ippp.warm_start; });
   opt("initial", T::kList,
       "ippp, ippp-nlopt: start from these thresholds (one per kept exit before the final) "
       "instead of the warm start")
       .Commands({"thresholds"}).Methods({"ippp", "ippp-nlopt"});
   opt("nlopt_algorithm", T::kChoice, "ippp-nlopt: the NLopt algorithm")
-      .Choices({"slsqp", "mma", "auglag-lbfgs"}).Commands({"thresholds"}).Methods({"ippp-nlopt"})
+      .Choices({"slsqp", "mma", "auglag-lbfgs"}).Commands(kSolverCommands).Methods({"ippp-nlopt"})
       .Text([](MethodSettings& m) -> std::string& { return m.solver.ippp.nlopt_algorithm; });
   opt("nlopt_xtol", T::kDouble, "ippp-nlopt: relative tolerance on the thresholds").Min(0, true)
-      .Commands({"thresholds"}).Methods({"ippp-nlopt"})
+      .Commands(kSolverCommands).Methods({"ippp-nlopt"})
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.nlopt_xtol; });
-  opt("nlopt_max_evals", T::kInt, "ippp-nlopt: evaluation limit").Min(1).Commands({"thresholds"})
+  opt("nlopt_max_evals", T::kInt, "ippp-nlopt: evaluation limit").Min(1).Commands(kSolverCommands)
       .Methods({"ippp-nlopt"})
       .Int([](MethodSettings& m) -> int& { return m.solver.ippp.nlopt_max_evals; });
   opt("lambda_iters", T::kInt, "exact: bisection steps on lambda (0 = no Lagrangian start)")
-      .Min(0).Commands({"thresholds"}).Methods({"exact"})
+      .Min(0).Commands(kSolverCommands).Methods({"exact"})
       .Int([](MethodSettings& m) -> int& { return m.solver.exact.lambda_iters; });
-  opt("max_sweeps", T::kInt, "exact: coordinate sweeps per start").Min(1).Commands({"thresholds"})
+  opt("max_sweeps", T::kInt, "exact: coordinate sweeps per start").Min(1).Commands(kSolverCommands)
       .Methods({"exact"}).Int([](MethodSettings& m) -> int& { return m.solver.exact.max_sweeps; });
   opt("start_ippp", T::kSwitch, "exact: also start from iPPP's answer (one iPPP solve)")
-      .Commands({"thresholds"}).Methods({"exact"})
+      .Commands(kSolverCommands).Methods({"exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.exact.start_ippp; });
   opt("start_heuristics", T::kSwitch,
       "exact: also start from the geometric, geometric-quantile and single answers")
-      .Commands({"thresholds"}).Methods({"exact"})
+      .Commands(kSolverCommands).Methods({"exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.exact.start_heuristics; });
 
   // ---- placement -----------------------------------------------------------------------------
@@ -381,11 +388,11 @@ std::vector<OptionSpec> Build() {
       "enumeration limit on K-1 candidate exits (default: flop-score 24, exhaustive 16)")
       .Min(1).Max(40).Commands({"place"}).Methods({"flop-score", "exhaustive"});
   opt("prune", T::kSwitch, "exhaustive: skip subsets that provably cannot enter the front")
-      .Methods({"exhaustive"})
+      .Commands({"place"}).Methods({"exhaustive"})
       .Switch([](MethodSettings& m) -> bool& { return m.exhaustive.prune; });
   opt("reuse", T::kSwitch,
       "exhaustive: reuse proven-optimal answers across budgets, warm starts")
-      .Methods({"exhaustive"})
+      .Commands({"place"}).Methods({"exhaustive"})
       .Switch([](MethodSettings& m) -> bool& { return m.exhaustive.reuse; });
   opt("fast", T::kSwitch,
       "exhaustive with solver exact: a fast path (shared sort orders, a lambda grid per subset) "
@@ -720,7 +727,8 @@ std::string OptionsMarkdown() {
   for (const OptionSpec& s : Options()) {
     std::string flag = "`" + s.Flag() + "`";
     if (!s.short_flag.empty()) flag = "`" + s.short_flag + "`, " + flag;
-    if (s.type == OptionType::kSwitch) flag += ", `--no-" + s.Flag().substr(2) + "`";
+    // A switch on by default is turned off with --no-key (cli/option_flags.cpp).
+    if (s.type == OptionType::kSwitch && s.default_text == "true") flag = "`--no-" + s.Flag().substr(2) + "`";
     if (s.commands.empty()) flag = "";
     std::string yaml = s.methods.empty() && !s.sweep_key ? "" : "`" + s.key + "`";
     if (yaml.empty() && s.commands.empty()) continue;

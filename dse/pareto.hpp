@@ -1,4 +1,4 @@
-// Pareto fronts over (cost, accuracy) points (DESIGN.md "Outputs").
+// Pareto fronts over (cost, accuracy) points.
 #pragma once
 
 #include <vector>

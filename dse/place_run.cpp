@@ -118,8 +118,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
   if (budgets.empty() && has_exhaustive) budgets = DefaultPlaceBudgets(prof);
   const std::string solver_name = ToString(a.solver);
 
-  SolverOptions solver_options;
-  const ThresholdSolverFn solver = SolverFor(a.solver, solver_options);
+  const ThresholdSolverFn solver = SolverFor(a.solver, a.solver_options);
   std::vector<ResultRow>& rows = res.rows;
   auto add_row = [&](ResultRow r) {
     r.model = a.model;
@@ -198,7 +197,9 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
       o.exact_path = a.solver == Method::kExact && a.exact_path;
       o.polish_top = o.exact_path ? a.polish : 0;
-      const ExhaustiveSummary s = Exhaustive(problem, o, solver, WarmSolverFor(a.solver));
+      o.prune = a.prune;
+      o.reuse = a.reuse;
+      const ExhaustiveSummary s = Exhaustive(problem, o, solver, WarmSolverFor(a.solver, a.solver_options));
       Appendf(text, "\n%s\n", s.BriefReport().c_str());
       if (!s.ok()) ++res.failures;
       // Best subset per budget.

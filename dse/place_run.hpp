@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dse/placement.hpp"
+#include "optim/solve.hpp"
 #include "dse/report.hpp"
 
 namespace exitplan {
@@ -28,6 +29,9 @@ struct PlaceRunOptions {
   bool all_rows = false;       // exhaustive: every (subset, budget) solution as a row
   bool exact_path = false;     // exhaustive with solver exact: the fast path
   int polish = 0;              // exhaustive fast path: polish_top
+  bool prune = true;           // exhaustive: ExhaustiveOptions::prune
+  bool reuse = true;           // exhaustive: ExhaustiveOptions::reuse
+  SolverOptions solver_options;  // options of `solver` (seed, iPPP's, exact's, ...)
   bool verbose = false;        // greedy rules: their per-exit decisions in the text
   std::string Validate() const;  // "" or one line per broken rule
 };

@@ -1,9 +1,9 @@
-// Exit placement: the words shared by the placement searches of issue 4 (dse/flop_score.hpp,
+// Exit placement: the words shared by the placement searches (dse/flop_score.hpp,
 // dse/greedy.hpp, dse/exhaustive.hpp).
 //
 // Candidate exits are the dump's exits 1..K-1 (0-based 0..K-2); exit K is always kept. A subset of
 // candidates is a bit mask: bit j set = exit j (0-based) kept. With kept set S, stopping at exit k
-// costs backbone(k) + sum of head(j) for j in S, j <= k (DESIGN.md; CostProfile::StopCosts), so
+// costs backbone(k) + sum of head(j) for j in S, j <= k (CostProfile::StopCosts), so
 // dropping an exit removes its head cost for every sample that passes it.
 #pragma once
 
@@ -24,9 +24,9 @@ namespace exitplan {
 using SubsetMask = std::uint64_t;
 
 enum class PlacementMethod {
-  kFlopScore,         // seed 002 section 3.4, eq. 4 over every subset
-  kGreedyEfficiency,  // seed 003 eq. 4, scanning input -> output
-  kGreedyTh,          // seed 003 eq. 5 (TH, compression ratio cm_i), scanning input -> output
+  kFlopScore,         // the unsupervised early-exit paper (2023) section 3.4, eq. 4 over every subset
+  kGreedyEfficiency,  // Scardapane et al. 2020 eq. 4, scanning input -> output
+  kGreedyTh,          // Scardapane et al. 2020 eq. 5 (TH, compression ratio cm_i), scanning input -> output
   kGreedyForward,     // add the exit that most improves accuracy at the budget
   kGreedyBackward,    // drop the exit whose removal most improves (or keeps) accuracy
   kExhaustive,        // every subset x every budget, thresholds by a solver, Pareto front
@@ -41,7 +41,7 @@ struct PlacementProblem {
   const ScoreMatrix* scores = nullptr;     // fit split, K x N, one confidence measure
   const CorrectMatrix* correct = nullptr;  // fit split correctness: what budgeted solvers maximise
                                            // and what accuracies report
-  // Correctness used for flop-score's CA (eq. 3); nullptr = `correct`. Seed 002 uses agreement
+  // Correctness used for flop-score's CA (eq. 3); nullptr = `correct`. The unsupervised early-exit paper uses agreement
   // with the final exit's prediction (no labels).
   const CorrectMatrix* ca_correct = nullptr;
   ScoreOrder order = ScoreOrder::kDescending;
@@ -70,7 +70,7 @@ SubsetMask MaskFromKept(const std::vector<int>& kept, int k);
 // "2;4;6;9" (1-based) for messages.
 std::string KeptText(const std::vector<int>& kept);
 
-// The evenly spaced placement seed 001 uses (two exits at 1/3 and 2/3 of ResNet-56's depth, four at
+// The evenly spaced placement Ilhan et al. 2023 uses (two exits at 1/3 and 2/3 of ResNet-56's depth, four at
 // 1/5..4/5 of MSDNet's): for i = 1..m, the candidate whose backbone cost is nearest to
 // i/(m+1) x backbone(K), distinct, plus the final exit. m is clipped to the number of candidates.
 std::vector<int> EvenlySpacedExits(const CostProfile& profile, int m);

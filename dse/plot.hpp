@@ -1,4 +1,4 @@
-// Accuracy-against-cost plots of result rows (issue 6 "Reports").
+// Accuracy-against-cost plots of result rows .
 //
 // exitplan writes the SVG itself rather than calling gnuplot: SVG needs no extra package on the
 // deployment machine or in CI, the output is deterministic text (byte-identical for the same

@@ -1,7 +1,6 @@
 #include "dse/report.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
 #include <sstream>

@@ -1,4 +1,4 @@
-// Result rows and the Pareto-front CSV (DESIGN.md "Outputs").
+// Result rows and the Pareto-front CSV (docs/formats.md).
 //
 // One row per evaluated configuration. Columns, in order (ResultColumns()):
 //   model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,

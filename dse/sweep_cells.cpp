@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
@@ -247,11 +248,13 @@ Manifest ManifestFromFile(const std::string& path) {
         }
       }
       if (const YAML::Node r = g["reference"]; r && r.IsMap()) {  // absent in older manifests
-        const std::string where = path + " reference";
-        gr.reference_cost = ParseDoubleList(r["cost"].as<std::string>(), where)[0];
-        gr.reference_fit_acc = ParseDoubleList(r["fit_acc"].as<std::string>(), where)[0];
+        gr.reference_cost = ParseDouble(str(r, "cost"), where(r["cost"]) + " reference cost", 0.0,
+                                        std::numeric_limits<double>::max());
+        gr.reference_fit_acc =
+            ParseDouble(str(r, "fit_acc"), where(r["fit_acc"]) + " reference fit_acc", 0.0, 1.0);
         if (r["eval_acc"]) {
-          gr.reference_eval_acc = ParseDoubleList(r["eval_acc"].as<std::string>(), where)[0];
+          gr.reference_eval_acc = ParseDouble(str(r, "eval_acc"),
+                                              where(r["eval_acc"]) + " reference eval_acc", 0.0, 1.0);
         }
       }
       m.groups.push_back(gr);

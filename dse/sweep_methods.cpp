@@ -208,7 +208,7 @@ std::map<std::string, SweepMethodFn>& Registry() {
       const Method m = MethodFromString(name);
       r[name] = [m](const SweepCellInput& in, ResultRow& row) { RunThresholdMethod(m, in, row); };
     }
-    // dse/ methods (placement search, issue 4): one line each.
+    // dse/ methods (placement searches): one line each.
     r["greedy-forward"] = [](const SweepCellInput& in, ResultRow& row) {
       RunGreedy(GreedyRule::kForward, in, row);
     };
@@ -223,7 +223,7 @@ std::map<std::string, SweepMethodFn>& Registry() {
       RunRule(GreedyRule::kEfficiency, in, row);
     };
     r["flop-score"] = [](const SweepCellInput& in, ResultRow& row) { RunFlopScore(in, row); };
-    // Learned scorers (issue 5).
+    // Learned scorers.
     r["eenet"] = [](const SweepCellInput& in, ResultRow& row) { RunEENet(in, row); };
     return r;
   }();

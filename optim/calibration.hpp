@@ -1,4 +1,4 @@
-// Per-exit temperature scaling (Guo et al. 2017; seed 002 recommends calibrating the exits before
+// Per-exit temperature scaling (Guo et al. 2017; the unsupervised early-exit paper (2023) recommends calibrating the exits before
 // thresholding their confidences): T_k minimises the mean negative log-likelihood of
 // softmax(z / T_k) on the fit split, fitted with Ceres' GradientProblemSolver (L-BFGS) on log T_k
 // with a closed-form gradient. The temperatures feed SplitData::ComputeFeatures(temperatures), so

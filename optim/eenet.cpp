@@ -403,7 +403,7 @@ void SaveScorer(const std::string& path, const ScorerFile& f) {
   const EENetScorer& s = f.scorer;
   const EENetLayout& l = s.layout;
   std::ostringstream o;
-  o << "# exitplan EENet exit utility scorer (seed 001, eq. 8-10). Per exit k the inputs are\n"
+  o << "# exitplan EENet exit utility scorer (Ilhan et al. 2023, eq. 8-10). Per exit k the inputs are\n"
        "# [p_1..p_C, max_prob, entropy, vote, q_1..q_{k-1}] with p = softmax(logits / T_k);\n"
        "# s = leaky_relu(w_shared x + b_shared), q = sigmoid(w_utility s + b_utility),\n"
        "# assignment logit = w_assign s + b_assign. w_shared is given row by row (hidden x inputs).\n"

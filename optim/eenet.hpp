@@ -1,4 +1,4 @@
-// EENet: learned exit utility scorers and budget-driven exit assignment (seed 001).
+// EENet: learned exit utility scorers and budget-driven exit assignment (Ilhan et al. 2023).
 //
 // FitEENet trains the two-head network of optim/eenet_model.hpp on the fit split with Adam
 // (mini-batches, early stopping on a held-out part of the fit split, fixed seed: runs repeat bit
@@ -38,16 +38,16 @@ std::string ToString(BudgetFit fit);
 BudgetFit BudgetFitFromString(const std::string& text, const std::string& what = "--budget-fit");
 
 struct EENetOptions {
-  double hidden_ratio = 2.0;     // D_h = round(ratio * D_k), >= 1 (seed 001: 0.5 images, 2 text;
+  double hidden_ratio = 2.0;     // D_h = round(ratio * D_k), >= 1 (Ilhan et al. 2023: 0.5 images, 2 text;
                                  // 2 measured better on fmnist-resnet8, see docs/eenet.md)
-  double learning_rate = 1e-3;   // Adam step size, > 0 (seed 001 uses 3e-5 for 1000 epochs; see docs)
-  double alpha = 0.1;            // weight of L_budget (eq. 14), >= 0 (seed 001 images: 1e-1)
-  double beta = 1e-3;            // weight of L_CE (eq. 15), >= 0 (seed 001 images: 1e-3)
-  double weight_decay = 0.01;    // L2 weight, >= 0 (seed 001: 0.01)
+  double learning_rate = 1e-3;   // Adam step size, > 0 (Ilhan et al. 2023 uses 3e-5 for 1000 epochs; see docs)
+  double alpha = 0.1;            // weight of L_budget (eq. 14), >= 0 (Ilhan et al. 2023 images: 1e-1)
+  double beta = 1e-3;            // weight of L_CE (eq. 15), >= 0 (Ilhan et al. 2023 images: 1e-3)
+  double weight_decay = 0.01;    // L2 weight, >= 0 (Ilhan et al. 2023: 0.01)
   int batch_size = 512;          // samples per Adam step, >= 1 (published code: 512)
   int max_epochs = 1000;         // >= 1 (published code: 1000)
   int patience = 50;             // stop after this many epochs without a better held-out loss
-                                 // (seed 001: 50), >= 1
+                                 // (Ilhan et al. 2023: 50), >= 1
   double holdout_fraction = 0.2; // share of the fit split held out for early stopping, in [0, 0.9]
                                  // (0: stop on the training loss)
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;

@@ -77,7 +77,7 @@ std::vector<ComparisonRow> CompareExitPolicies(const Dump& dump, const CostProfi
       here.push_back(row);
     };
     const std::vector<double> geo = GeometricDistribution(cost, budget);
-    // Baselines of seed 001: a measure + geometric quotas (Algorithm 1's cascade with geometric p).
+    // Baselines of Ilhan et al. 2023: a measure + geometric quotas (Algorithm 1's cascade with geometric p).
     const std::pair<const char*, Measure> baselines[] = {
         {"msdnet", Measure::kMaxProb}, {"branchynet", Measure::kEntropy}, {"pabee", Measure::kVote}};
     for (const auto& [name, measure] : baselines) {

@@ -1,5 +1,5 @@
-// The comparison of seed 001 Table 1 (issue 5): at each budget, eval accuracy of the baselines
-// of seed 001 (MSDNet: max prob + geometric quotas, BranchyNet: entropy + geometric, PABEE:
+// The comparison of Ilhan et al. 2023 Table 1: at each budget, eval accuracy of the baselines
+// of Ilhan et al. 2023 (MSDNet: max prob + geometric quotas, BranchyNet: entropy + geometric, PABEE:
 // agreement vote + geometric), EENet and its two ablations, the optim/ solvers on max prob and on
 // the learned scores, and "best": the policy with the highest fit accuracy within the budget on
 // the fit split (what exitplan deploys; chosen on the fit split only, eval only measures it).
@@ -35,7 +35,7 @@ struct ComparisonOptions {
   std::vector<std::string> solvers = {"exact", "ippp"};  // optim/ methods tried (when landed)
 };
 
-// MSDNet's exit distribution (Huang et al. 2018, as seed 001 and 004 use it): p_k proportional to
+// MSDNet's exit distribution (Huang et al. 2018, as Ilhan et al. 2023 and 004 use it): p_k proportional to
 // q^k with q solved (bisection on log q) so that sum_k p_k c_k = budget. Clamped to all-first /
 // all-last when the budget is outside [c_1, c_K].
 std::vector<double> GeometricDistribution(const std::vector<double>& stop_cost, double budget);

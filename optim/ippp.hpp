@@ -1,4 +1,4 @@
-// iPPP (seed 004, Tan et al. AAAI 2021, Algorithm 1) and the same smoothed problem handed to NLopt.
+// iPPP (Tan et al. (AAAI 2021), Tan et al. AAAI 2021, Algorithm 1) and the same smoothed problem handed to NLopt.
 //
 // Problem P2: the exit indicators are smoothed with the sigmoid sigma(x) = 1 / (1 + exp(-k x)):
 // a sample stops at kept exit q with "probability" s_q = sigma(sgn (t_q - x_q)) (sgn = +1 for an

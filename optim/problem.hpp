@@ -1,5 +1,5 @@
-// The budget-constrained threshold problem (seed 004 P2; seed 001 eq. 2) and the Summary every
-// threshold solver returns (STYLE.md 1, 3).
+// The budget-constrained threshold problem (Tan et al. (AAAI 2021) P2; Ilhan et al. 2023 eq. 2) and the Summary every
+// threshold solver returns.
 //
 // Given K x N scores of one confidence measure, K x N correctness, kept exits S and stop costs,
 // find thresholds t (one per kept exit before the final) maximising accuracy on the fit split

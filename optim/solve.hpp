@@ -1,4 +1,4 @@
-// One entry point for every budget-constrained threshold method, selectable by name (issue 3).
+// One entry point for every budget-constrained threshold method, selectable by name.
 //
 // The per-method option structs live in their own headers (optim/geometric.hpp, optim/ippp.hpp,
 // optim/exact.hpp, ...) and are gathered in SolverOptions so the CLI, YAML sweeps and dse/ can pass
@@ -19,9 +19,9 @@ namespace exitplan {
 
 enum class Method {
   kGeometric,          // MSDNet's geometric exit distribution, p solved exactly, cascade quotas
-  kGeometricQuantile,  // seed 004 code's variant (Heuristic.py): 1% grid of p, per-exit quantiles
+  kGeometricQuantile,  // Tan et al.'s code's variant (Heuristic.py): 1% grid of p, per-exit quantiles
   kSingle,             // one threshold shared by all exits, bisection on the budget
-  kIppp,               // seed 004 Algorithm 1
+  kIppp,               // Tan et al. (AAAI 2021) Algorithm 1
   kIpppNlopt,          // the smoothed P2 handed to NLopt
   kExact,              // our own solver on the true step-function problem
 };

@@ -157,7 +157,16 @@ std::vector<Budget> ParseBudgets(const std::string& text, const std::string& wha
 }
 
 double Budget::Resolve(double full_cost, const std::string& profile_unit) const {
-  if (relative) return value * full_cost;
+  if (relative) {
+    // A fraction of nothing (all costs 0) or of an overflowed sum is no budget at all.
+    if (!(full_cost > 0) || !std::isfinite(full_cost)) {
+      throw InputError(what, "budget '" + text + "' is a fraction of the full cost, which is " +
+                                 FormatDouble(full_cost) + " " + profile_unit +
+                                 " in this profile (expected finite and > 0): give an absolute "
+                                 "budget or fix the profile's costs");
+    }
+    return value * full_cost;
+  }
   if (!unit.empty() && unit != Lower(profile_unit)) {
     throw InputError(what, "budget '" + text + "': the profile's unit is " + profile_unit +
                                ", not " + unit + " (write " + Short(value) + profile_unit +

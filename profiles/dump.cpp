@@ -108,28 +108,21 @@ void CheckZeroOne(const NpyArray& a) {
   }
 }
 
-SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
-                     const std::string& split, const DumpOptions& options) {
-  if (!Exists(corr_path)) {
-    throw InputError(corr_path.string(), "missing (scores-mode dumps need both " +
-                                             conf_path.filename().string() + " and " +
-                                             corr_path.filename().string() + ")");
-  }
-  NpyArray conf = ReadNpy(conf_path.string());
-  NpyArray corr = ReadNpy(corr_path.string());
+SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& split,
+                           const DumpOptions& options, const std::string& conf_name) {
   if (conf.ndim() != 2) {
     throw InputError(conf.source(), "expected a [K, N] array, found " + conf.Describe());
   }
   if (corr.shape() != conf.shape()) {
     throw InputError(corr.source(), "expected shape [" + std::to_string(conf.shape()[0]) + ", " +
                                         std::to_string(conf.shape()[1]) + "] like " +
-                                        conf_path.filename().string() + ", found " +
+                                        conf_name + ", found " +
                                         corr.Describe());
   }
   CheckZeroOne(corr);
   SplitData s;
   s.name = split;
-  s.source = conf_path.string();
+  s.source = conf.source();
   s.mode = DumpMode::kScores;
   s.k = static_cast<int>(conf.shape()[0]);
   s.n = static_cast<int>(conf.shape()[1]);
@@ -152,6 +145,17 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
   }
   s.temperatures.assign(s.k, 1.0);
   return s;
+}
+
+SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
+                     const std::string& split, const DumpOptions& options) {
+  if (!Exists(corr_path)) {
+    throw InputError(corr_path.string(), "missing (scores-mode dumps need both " +
+                                             conf_path.filename().string() + " and " +
+                                             corr_path.filename().string() + ")");
+  }
+  return ScoresFromArrays(ReadNpy(conf_path.string()), ReadNpy(corr_path.string()), split,
+                          options, conf_path.filename().string());
 }
 
 SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
@@ -180,8 +184,16 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
     throw InputError(labels.source(), "expected integer labels, found " + labels.Describe());
   }
   if (labels.ndim() != 1 || labels.shape()[0] != static_cast<std::size_t>(s.n)) {
+    std::string hint;
+    if (labels.ndim() == 1 && labels.shape()[0] == (options.layout == Layout::kNKC ? sh[1] : sh[0])) {
+      hint = options.layout == Layout::kNKC
+                 ? "; the logits look like [K, N, C]: give --layout kn (in a sweep: layout: kn)"
+                 : "; the logits look like [N, K, C]: give --layout nk (the default)";
+    }
     throw InputError(labels.source(), "expected labels of shape [" + std::to_string(s.n) +
-                                          "] (N of the logits), found " + labels.Describe());
+                                          "] (N of the logits " + logits.Describe() + " as " +
+                                          (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
+                                          "), found " + labels.Describe() + hint);
   }
   s.labels.resize(s.n);
   for (int i = 0; i < s.n; ++i) {
@@ -197,6 +209,24 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
   s.layout_ = options.layout;
   s.ComputeFeatures();
   return s;
+}
+
+void CheckEvalSplit(const Dump& dump) {
+  if (!dump.eval) return;
+  const SplitData& e = *dump.eval;
+  if (e.mode != dump.mode) {
+    throw InputError(e.source, "split '" + e.name + "' is in " + ToString(e.mode) +
+                                   " mode but split '" + dump.fit.name + "' is in " +
+                                   ToString(dump.mode) + " mode");
+  }
+  if (e.k != dump.k) {
+    throw InputError(e.source, "K = " + std::to_string(e.k) + " exits, but split '" +
+                                   dump.fit.name + "' has K = " + std::to_string(dump.k));
+  }
+  if (e.c != dump.c) {
+    throw InputError(e.source, "C = " + std::to_string(e.c) + " classes, but split '" +
+                                   dump.fit.name + "' has C = " + std::to_string(dump.c));
+  }
 }
 
 }  // namespace
@@ -254,22 +284,30 @@ Dump LoadDump(const std::string& dir, const DumpOptions& options) {
   if (!dump.eval && options.require_eval) {
     throw InputError(dir, "no eval split '" + options.eval_split + "'");
   }
-  if (dump.eval) {
-    const SplitData& e = *dump.eval;
-    if (e.mode != dump.mode) {
-      throw InputError(e.source, "split '" + e.name + "' is in " + ToString(e.mode) +
-                                     " mode but split '" + dump.fit.name + "' is in " +
-                                     ToString(dump.mode) + " mode");
-    }
-    if (e.k != dump.k) {
-      throw InputError(e.source, "K = " + std::to_string(e.k) + " exits, but split '" +
-                                     dump.fit.name + "' has K = " + std::to_string(dump.k));
-    }
-    if (e.c != dump.c) {
-      throw InputError(e.source, "C = " + std::to_string(e.c) + " classes, but split '" +
-                                     dump.fit.name + "' has C = " + std::to_string(dump.c));
-    }
-  }
+  CheckEvalSplit(dump);
+  return dump;
+}
+
+SplitData SplitFromLogits(NpyArray logits, NpyArray labels, const std::string& split,
+                          const DumpOptions& options) {
+  return LoadLogits(std::move(logits), std::move(labels), split, options);
+}
+
+SplitData SplitFromScores(NpyArray confidence, NpyArray correct, const std::string& split,
+                          const DumpOptions& options) {
+  const std::string name = confidence.source();
+  return ScoresFromArrays(std::move(confidence), std::move(correct), split, options, name);
+}
+
+Dump DumpFromSplits(const std::string& dir, SplitData fit, std::optional<SplitData> eval) {
+  Dump dump;
+  dump.dir = dir;
+  dump.fit = std::move(fit);
+  dump.mode = dump.fit.mode;
+  dump.k = dump.fit.k;
+  dump.c = dump.fit.c;
+  dump.eval = std::move(eval);
+  CheckEvalSplit(dump);
   return dump;
 }
 

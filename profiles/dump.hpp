@@ -1,4 +1,4 @@
-// Dumps: per-exit outputs of one model on its splits (DESIGN.md "Inputs").
+// Dumps: per-exit outputs of one model on its splits (docs/formats.md).
 //
 // Logits mode: <split>_logits.npy [N, K, C] (or [K, N, C] with Layout::kKNC) and
 // <split>_labels.npy [N], or <split>.npz holding `logits` and `labels`. The logits stay
@@ -84,5 +84,14 @@ Dump LoadDump(const std::string& dir, const DumpOptions& options = {});
 // Loads one split from a directory; nullopt when none of its files exist.
 std::optional<SplitData> LoadSplit(const std::string& dir, const std::string& split,
                                    const DumpOptions& options);
+
+// The same loading and checks for arrays already in memory (NpyArray::View over a caller's
+// buffer, as the Python module does): the messages name each array's source().
+SplitData SplitFromLogits(NpyArray logits, NpyArray labels, const std::string& split,
+                          const DumpOptions& options);
+SplitData SplitFromScores(NpyArray confidence, NpyArray correct, const std::string& split,
+                          const DumpOptions& options);
+// A dump of given splits, with LoadDump's checks that the eval split agrees with the fit split.
+Dump DumpFromSplits(const std::string& dir, SplitData fit, std::optional<SplitData> eval);
 
 }  // namespace exitplan

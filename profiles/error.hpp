@@ -1,6 +1,6 @@
 // Errors raised by exitplan's readers and validators.
 //
-// Exceptions are used only at the edges (STYLE.md 4): readers throw InputError, and cli/main.cpp is
+// Exceptions are used only at the edges: readers throw InputError, and cli/main.cpp is
 // the one place that catches it and maps it to exit status 2. Solvers report outcomes in their
 // Summary instead of throwing.
 #pragma once

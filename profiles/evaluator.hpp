@@ -1,4 +1,4 @@
-// The exact cascade evaluator: the one place that defines what a policy does (DESIGN.md "policy").
+// The exact cascade evaluator: the one place that defines what a policy does.
 //
 // A sample stops at the first kept exit whose score passes its threshold (score >= t for a
 // descending measure, score < t for an ascending one), otherwise at exit K. Every solver reports

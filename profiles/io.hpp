@@ -1,4 +1,4 @@
-// Writing files so that nothing half-written is ever left behind (DESIGN.md "Errors"), and
+// Writing files so that nothing half-written is ever left behind, and
 // SHA-256 of inputs for provenance.
 //
 // Every output of exitplan goes through this file. The rules:

@@ -105,41 +105,7 @@ NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes, std::siz
                                  " (structured arrays are not supported; expected a plain numeric "
                                  "dtype)");
   }
-  descr = descr.substr(1, descr.size() - 2);
-  a.descr_ = descr;
-  if (descr.size() < 3) throw InputError(source, "unsupported dtype '" + descr + "'");
-  const char order = descr[0];
-  const char code = descr[1];
-  const std::string size_text = descr.substr(2);
-  if (size_text.find_first_not_of("0123456789") != std::string::npos) {
-    throw InputError(source, "unsupported dtype '" + descr + "'");
-  }
-  a.item_size_ = std::stoul(size_text);
-  switch (code) {
-    case 'f': a.kind_ = NpyKind::kFloat; break;
-    case 'i': a.kind_ = NpyKind::kSigned; break;
-    case 'u': a.kind_ = NpyKind::kUnsigned; break;
-    case 'b': a.kind_ = NpyKind::kBool; break;
-    default:
-      throw InputError(source, "unsupported dtype '" + descr +
-                                   "' (expected float16/32/64, integers or bool)");
-  }
-  const std::size_t s = a.item_size_;
-  const bool ok_size = (a.kind_ == NpyKind::kFloat && (s == 2 || s == 4 || s == 8)) ||
-                       ((a.kind_ == NpyKind::kSigned || a.kind_ == NpyKind::kUnsigned) &&
-                        (s == 1 || s == 2 || s == 4 || s == 8)) ||
-                       (a.kind_ == NpyKind::kBool && s == 1);
-  if (!ok_size) {
-    throw InputError(source, "unsupported dtype '" + descr +
-                                 "' (expected float16/32/64, integers or bool)");
-  }
-  bool little = kHostLittle;
-  if (order == '<') little = true;
-  else if (order == '>') little = false;
-  else if (order != '|' && order != '=') {
-    throw InputError(source, "unsupported byte order in dtype '" + descr + "'");
-  }
-  a.swap_ = (s > 1) && (little != kHostLittle);
+  a.SetDtype(descr.substr(1, descr.size() - 2));
 
   const std::string fortran = HeaderValue(header, "fortran_order", source);
   if (fortran == "True") a.fortran_ = true;
@@ -172,6 +138,58 @@ NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes, std::siz
                                  std::to_string(length - data_offset));
   }
   a.data_ = reinterpret_cast<const unsigned char*>(bytes + data_offset);
+  return a;
+}
+
+void NpyArray::SetDtype(const std::string& descr) {
+  descr_ = descr;
+  if (descr.size() < 3) throw InputError(source_, "unsupported dtype '" + descr + "'");
+  const char order = descr[0];
+  const char code = descr[1];
+  const std::string size_text = descr.substr(2);
+  if (size_text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(source_, "unsupported dtype '" + descr + "'");
+  }
+  item_size_ = std::stoul(size_text);
+  switch (code) {
+    case 'f': kind_ = NpyKind::kFloat; break;
+    case 'i': kind_ = NpyKind::kSigned; break;
+    case 'u': kind_ = NpyKind::kUnsigned; break;
+    case 'b': kind_ = NpyKind::kBool; break;
+    default:
+      throw InputError(source_, "unsupported dtype '" + descr +
+                                   "' (expected float16/32/64, integers or bool)");
+  }
+  const std::size_t s = item_size_;
+  const bool ok_size = (kind_ == NpyKind::kFloat && (s == 2 || s == 4 || s == 8)) ||
+                       ((kind_ == NpyKind::kSigned || kind_ == NpyKind::kUnsigned) &&
+                        (s == 1 || s == 2 || s == 4 || s == 8)) ||
+                       (kind_ == NpyKind::kBool && s == 1);
+  if (!ok_size) {
+    throw InputError(source_, "unsupported dtype '" + descr +
+                                 "' (expected float16/32/64, integers or bool)");
+  }
+  bool little = kHostLittle;
+  if (order == '<') little = true;
+  else if (order == '>') little = false;
+  else if (order != '|' && order != '=') {
+    throw InputError(source_, "unsupported byte order in dtype '" + descr + "'");
+  }
+  swap_ = (s > 1) && (little != kHostLittle);
+}
+
+NpyArray NpyArray::View(std::shared_ptr<const void> owner, const void* data,
+                       const std::string& descr, std::vector<std::size_t> shape,
+                       bool fortran_order, const std::string& source) {
+  NpyArray a;
+  a.source_ = source;
+  a.owner_ = std::move(owner);
+  a.SetDtype(descr);
+  a.fortran_ = fortran_order;
+  a.shape_ = std::move(shape);
+  a.size_ = 1;
+  for (std::size_t d : a.shape_) a.size_ *= d;
+  a.data_ = static_cast<const unsigned char*>(data);
   return a;
 }
 
@@ -292,7 +310,23 @@ NpyArray ReadNpzMember(const std::string& path, const std::string& name) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat(zip, member.c_str(), 0, &st) != 0) {
-    throw InputError(path, "the .npz has no array '" + member.substr(0, member.size() - 4) + "'");
+    // Name what is there, and the fix when the arrays were saved positionally (arr_0, arr_1).
+    std::string names;
+    const zip_int64_t count = zip_get_num_entries(zip, 0);
+    for (zip_int64_t i = 0; i < count && i < 20; ++i) {
+      const char* n = zip_get_name(zip, static_cast<zip_uint64_t>(i), 0);
+      if (n == nullptr) continue;
+      std::string e = n;
+      if (e.ends_with(".npy")) e.resize(e.size() - 4);
+      names += (names.empty() ? "" : ", ") + e;
+    }
+    std::string msg = "the .npz has no array '" + member.substr(0, member.size() - 4) + "'";
+    if (!names.empty()) msg += " (it holds: " + names + ")";
+    if (names.find("arr_0") != std::string::npos) {
+      msg += "; the arrays were saved positionally: save them by name, e.g. "
+             "np.savez(path, logits=logits, labels=labels)";
+    }
+    throw InputError(path, msg);
   }
   auto buffer = std::make_shared<std::vector<char>>(st.size);
   zip_file_t* f = zip_fopen(zip, member.c_str(), 0);

@@ -1,4 +1,4 @@
-// Cost profiles: per-exit costs of one model on one target (DESIGN.md "Cost profile").
+// Cost profiles: per-exit costs of one model on one target (docs/formats.md).
 //
 //   unit: ms                       # ms | us | s | flops | mflops | gflops | mj | relative
 //   target: cpu-1thread            # free text

@@ -10,8 +10,8 @@ namespace exitplan {
 struct ExitSoftmax {
   int arg = 0;            // argmax class (first of ties)
   double sum = 0.0;       // sum_q exp(z_q - z_max); p_q = exp_q / sum
-  double max_prob = 0.0;  // 1 / sum (seed 001 eq. 5)
-  double entropy = 0.0;   // 1 - H(p) / log C (seed 001 eq. 6); 1 when C = 1
+  double max_prob = 0.0;  // 1 / sum (Ilhan et al. 2023 eq. 5)
+  double entropy = 0.0;   // 1 - H(p) / log C (Ilhan et al. 2023 eq. 6); 1 when C = 1
   double margin = 0.0;    // top-1 minus top-2 probability; 1 when C = 1
 };
 

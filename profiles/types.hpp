@@ -1,4 +1,4 @@
-// Words shared by every module (DESIGN.md "Words"), with a to-string / from-string pair for each
+// Words shared by every module, with a to-string / from-string pair for each
 // enum that appears in the CLI, YAML or CSV.
 #pragma once
 
@@ -12,22 +12,22 @@ namespace exitplan {
 
 // Which way a score is more confident. Descending: larger is more confident and a sample stops
 // when score >= t (MSDNet's and EENet's code). Ascending: smaller is more confident and a sample
-// stops when score < t, a tie does not stop (seed 004's code), so published thresholds replay.
+// stops when score < t, a tie does not stop (Tan et al.'s code), so published thresholds replay.
 enum class ScoreOrder { kDescending, kAscending };
 
 // Confidence measures computed from logits (profiles/features.hpp), plus the stored confidence of
 // a scores-mode dump. Every logits measure is "larger is more confident".
 enum class Measure {
-  kMaxProb,     // max softmax probability (seed 001 eq. 5)
-  kEntropy,     // 1 - H(p)/log C, normalised entropy confidence (seed 001 eq. 6, seed 003 eq. 11)
+  kMaxProb,     // max softmax probability (Ilhan et al. 2023 eq. 5)
+  kEntropy,     // 1 - H(p)/log C, normalised entropy confidence (Ilhan et al. 2023 eq. 6, Scardapane et al. 2020 eq. 11)
   kMargin,      // top-1 minus top-2 probability
   kPatience,    // consecutive earlier exits agreeing with this exit's prediction (PABEE)
-  kVote,        // (1/k) max_c #{k' <= k : pred_k' = c} (seed 001 eq. 7)
+  kVote,        // (1/k) max_c #{k' <= k : pred_k' = c} (Ilhan et al. 2023 eq. 7)
   kConfidence,  // the stored per-exit confidence of a scores-mode dump
 };
 inline constexpr int kNumMeasures = 6;
 
-// What "correct" means: agreement with the label, or with exit K's prediction (seed 002).
+// What "correct" means: agreement with the label, or with exit K's prediction (the unsupervised early-exit paper (2023)).
 enum class Target { kLabels, kAgreement };
 
 std::string ToString(ScoreOrder order);

@@ -1,4 +1,4 @@
-// Checks yaml-cpp 0.7 leaves to its users (DEPENDENCIES.md trap 7): file:line of a node, and
+// Checks yaml-cpp 0.7 leaves to its users (it accepts unknown and duplicate keys silently): file:line of a node, and
 // unknown or duplicate keys in a mapping (yaml-cpp accepts duplicates silently). Shared by every
 // YAML reader (cost profiles, sweep files).
 #pragma once

@@ -9,7 +9,7 @@ function(exitplan_expect_error name regex)
                    "-DEXPECT_REGEX=${regex}" -P ${EXPECT_ERROR})
 endfunction()
 
-# ---- issue 2: inspect and evaluate -------------------------------------------------------------
+# ---- inspect and evaluate -------------------------------------------------------------
 add_test(NAME "cli: inspect example" COMMAND exitplan inspect --dump ${EXAMPLE})
 set_tests_properties("cli: inspect example" PROPERTIES PASS_REGULAR_EXPRESSION
   "split val \\([^)]*val_logits.npy\\): N=5000 K=6 C=10, logits mode.*  1 +0\\.7572 .*split test")
@@ -44,10 +44,32 @@ exitplan_expect_error("not a dump file" "not a .npy file"
   inspect --dump ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/not_npy)
 exitplan_expect_error("multi-target needs --target" "several targets"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --thresholds 0.5)
+exitplan_expect_error("eval split typo" "no eval split 'valid'"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --thresholds 0.5 --eval-split valid)
+exitplan_expect_error("exits unsorted" "--exits: '4,2': list the exits in ascending order"
+  evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --exits 4,2 --thresholds 0.9,0.8)
+add_test(NAME "cli: evaluate without eval split"
+         COMMAND exitplan evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --thresholds 2,2,2,2,2 --format csv --eval-split none)
+set_tests_properties("cli: evaluate without eval split" PROPERTIES PASS_REGULAR_EXPRESSION
+  "split,accuracy,mean_cost,exit_fractions\nval,0\\.9106,[^\n]*\n$")
+add_test(NAME "cli: inspect --profile"
+         COMMAND exitplan inspect --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml)
+set_tests_properties("cli: inspect --profile" PROPERTIES PASS_REGULAR_EXPRESSION
+  "profile [^\n]*profile-flops.yaml: target flops, unit mflops, K=6.*full cost \\(every exit kept, running to the final exit\\): 3\\.759[0-9]* mflops = 100%")
+exitplan_expect_error("renamed flag" "--threads: no longer an option: use -j/--jobs"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --threads 2)
+exitplan_expect_error("place --fast needs exact" "--fast: the fast path exists for --solver exact only"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method exhaustive --solver single --fast)
+exitplan_expect_error("place --polish needs --fast" "--polish: polishes the fast path's answers: give --fast too"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method exhaustive --polish 2)
+add_test(NAME "cli: options of a command" COMMAND exitplan options --command thresholds)
+set_tests_properties("cli: options of a command" PROPERTIES PASS_REGULAR_EXPRESSION
+  "outer_iters  \\(--outer-iters, integer, default 100, >= 1\\)")
 exitplan_expect_error("unknown option" "--frobnicate"
   inspect --dump ${EXAMPLE} --frobnicate)
 
-# ---- issue 6: sweeps, merge, export ------------------------------------------------------------
+# ---- sweeps, merge, export ------------------------------------------------------------
 set(SWEEP_FIX "${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue6")
 set(SWEEP_OUT "${CMAKE_CURRENT_BINARY_DIR}/issue6")
 add_test(NAME "cli: sweep setup" COMMAND ${CMAKE_COMMAND} -E rm -rf ${SWEEP_OUT})
@@ -94,7 +116,7 @@ set_tests_properties("cli: export row out of range" PROPERTIES FIXTURES_REQUIRED
 exitplan_expect_error("sweep unknown option" "bad_option.yaml:13: unknown option 'warp_speed' of method single"
   sweep ${SWEEP_FIX}/bad_option.yaml -o ${SWEEP_OUT}/badopt)
 
-# ---- issue 5: EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
+# ---- EENet scorers (fit-scorer, evaluate --scorer) and calibration (inspect --calibrate)
 add_test(NAME "cli: fit-scorer example"
          COMMAND exitplan fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
                  --target cpu-1thread --budget 50% --max-epochs 30
@@ -125,7 +147,7 @@ exitplan_expect_error("evaluate scorer bad schema" "scorer_v9.yaml: schema_versi
 exitplan_expect_error("evaluate needs thresholds or scorer" "--thresholds: required \\(unless --scorer"
   evaluate --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
 
-# ---- issue 3: exitplan thresholds ----------------------------------------------------------
+# ---- exitplan thresholds ----------------------------------------------------------
 set(_ex "${EXITPLAN_SOURCE_DIR}/data/example")
 set(_thr $<TARGET_FILE:exitplan> thresholds --dump ${_ex} --profile ${_ex}/profile.yaml
          --target cpu-1thread)
@@ -148,14 +170,12 @@ set_tests_properties(cli_thresholds_infeasible_msg PROPERTIES PASS_REGULAR_EXPRE
   "budget 0\\.01 is infeasible: below 0\\.0386")
 # Above the full cost every method answers (outcome unconstrained, exit 0): every sample runs to the
 # final exit, thresholds that never pass.
-add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2)
+add_test(NAME cli_thresholds_above_full COMMAND ${_thr} --method single --budget 2ms)
 set_tests_properties(cli_thresholds_above_full PROPERTIES PASS_REGULAR_EXPRESSION
   "inf;inf;inf;inf;inf,0\\.9106,0\\.3342,[^\n]*,unconstrained,the budget is at or above the kept exits' full cost 0\\.3342")
 foreach(_m single geometric geometric-quantile ippp ippp-nlopt exact)
   add_test(NAME cli_thresholds_above_full_exit0_${_m} COMMAND ${_thr} --method ${_m} --budget 100%)
 endforeach()
-add_test(NAME cli_thresholds_above_full_unit COMMAND ${_thr} --method single --budget 2ms)
-set_tests_properties(cli_thresholds_above_full_unit PROPERTIES PASS_REGULAR_EXPRESSION "at or above the kept exits' full cost")
 set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
                       ${_thr_args} --method fast --budget 0.1)
@@ -185,11 +205,11 @@ set_tests_properties(cli_thresholds_accuracy_target PROPERTIES PASS_REGULAR_EXPR
 add_test(NAME cli_thresholds_margin COMMAND ${_thr} --method single --budget 50% --budget-margin 0.95)
 set_tests_properties(cli_thresholds_margin PROPERTIES PASS_REGULAR_EXPRESSION "budget margin at level 0.95")
 
-# ---- issue 4: exit placement (exitplan place) --------------------------------------------------
+# ---- exit placement (exitplan place) --------------------------------------------------
 set(PLACE_PROFILE ${EXAMPLE}/profile-flops.yaml)
 add_test(NAME "cli: place flop-score example"
          COMMAND exitplan place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method flop-score)
-# Best of the 2^5 subsets by seed 002 eq. 4 at tolerance 0.05 (agreement CA).
+# Best of the 2^5 subsets by the unsupervised early-exit paper (2023) eq. 4 at tolerance 0.05 (agreement CA).
 set_tests_properties("cli: place flop-score example" PROPERTIES PASS_REGULAR_EXPRESSION
   "flop-score: optimal, kept exits 1;2;4;5;6, score 12835\\.[0-9]*, fit accuracy 0\\.8914.*32 subsets")
 add_test(NAME "cli: place greedy rules example"

@@ -1,4 +1,4 @@
-// Helpers for the placement tests (issue 4): small random problems and a brute-force threshold
+// Helpers for the placement tests: small random problems and a brute-force threshold
 // solver to cross-check the searches against.
 #pragma once
 

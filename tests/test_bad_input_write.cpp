@@ -59,7 +59,7 @@ std::string RunSmallSweep(const BadInputCase& t, const std::string& out = "out")
   const std::string yaml = t.Write("s.yaml",
                                    "output: " + out + "\nconfigs: true\nmodels:\n"
                                    "  - {name: m, dump: example, profile: example/profile.yaml}\n"
-                                   "methods:\n  - {method: single}\nbudgets: [0.4, 0.8]\n");
+                                   "methods:\n  - {method: single}\nbudgets: [40%, 80%]\n");
   t.ExpectSuccess({"sweep", yaml, "--jobs", "2"});
   return yaml;
 }
@@ -187,7 +187,7 @@ TEST_CASE("bad input: output: sweep output is a regular file", "[bad-input]") {
   const std::string yaml = t.Write("s.yaml",
                                    "output: out\nmodels:\n"
                                    "  - {name: m, dump: example, profile: example/profile.yaml}\n"
-                                   "methods:\n  - {method: single}\nbudgets: [0.4]\n");
+                                   "methods:\n  - {method: single}\nbudgets: [40%]\n");
   t.ExpectRefused({"sweep", yaml}, "out", "is not a directory");
 }
 
@@ -199,7 +199,7 @@ TEST_CASE("bad input: output: sweep output on a read-only file system", "[bad-in
   const std::string yaml = t.Write("s.yaml",
                                    "output: ro/out\nmodels:\n"
                                    "  - {name: m, dump: example, profile: example/profile.yaml}\n"
-                                   "methods:\n  - {method: single}\nbudgets: [0.4]\n");
+                                   "methods:\n  - {method: single}\nbudgets: [40%]\n");
   t.ExpectRefused({"sweep", yaml}, "ro/out", "Read-only file system");
 }
 
@@ -213,7 +213,7 @@ TEST_CASE("bad input: output: sweep on a full disk with two workers is exit 2, o
                                    "output: disk/out\nmodels:\n"
                                    "  - {name: m, dump: example, profile: example/profile.yaml}\n"
                                    "methods:\n  - {method: single}\n"
-                                   "budgets: {range: {from: 0.3, to: 1.0, count: 20}}\n");
+                                   "budgets: \"30%:100%:20\"\n");
   const auto r = RunExitplan({"sweep", yaml, "--jobs", "2"}, t.path());
   INFO("stderr: " << r.err);
   CHECK(r.signal == 0);  // never std::terminate
@@ -482,7 +482,7 @@ TEST_CASE("bad input: merge: directories of different sweeps", "[bad-input]") {
   const std::string yaml2 = t.Write("s2.yaml",
                                     "output: out2\nmodels:\n"
                                     "  - {name: m, dump: example, profile: example/profile.yaml}\n"
-                                    "methods:\n  - {method: single}\nbudgets: [0.5]\n");
+                                    "methods:\n  - {method: single}\nbudgets: [50%]\n");
   t.ExpectSuccess({"sweep", yaml2});
   t.ExpectRefused({"merge", t / "out", t / "out2", "-o", t / "merged"}, "out2",
                   "holds a different sweep");
@@ -506,4 +506,27 @@ TEST_CASE("bad input: sweep resume: stale temporaries go, without reading pids",
   for (const auto& e : fs::recursive_directory_iterator(t / "out")) {
     CHECK_FALSE(exitplan::IsTemporaryName(e.path().filename().string()));
   }
+}
+
+// ---- numbers that make no budget ---------------------------------------------------------------
+
+TEST_CASE("bad input: budget: a fraction of a profile whose costs are all 0", "[bad-input]") {
+  BadInputCase t;
+  exitplan::testing::WriteSmallDump(t / "d");
+  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 0, head: 0}\n"
+                    "  - {name: b, backbone: 0, head: 0}\n  - {name: c, backbone: 0, head: 0}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
+                   "single", "--budget", "50%"},
+                  "--budget", "full cost, which is 0 ms");
+}
+
+TEST_CASE("bad input: budget: a fraction of a full cost that overflows", "[bad-input]") {
+  BadInputCase t;
+  exitplan::testing::WriteSmallDump(t / "d");
+  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 1e308, head: 1e308}\n"
+                    "  - {name: b, backbone: 1e308, head: 1e308}\n"
+                    "  - {name: c, backbone: 1e308, head: 1e308}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
+                   "single", "--budget", "50%"},
+                  "--budget", "which is inf ms");
 }

@@ -128,6 +128,21 @@ TEST_CASE("dump: fit and eval splits, npz, and scores mode") {
   CHECK_THROWS_WITH(s.fit.Correct(Target::kAgreement), Catch::Contains("needs logits"));
 }
 
+TEST_CASE("dump: [K, N, C] logits read as [N, K, C] get the --layout hint") {
+  TempDir dir;
+  // K = 3 exits, N = 5 samples, C = 2 classes, stored [K, N, C].
+  WriteNpyAs(dir / "val_logits.npy", "<f4", {3, 5, 2}, std::vector<double>(30, 0.0));
+  WriteNpyAs(dir / "val_labels.npy", "<i8", {5}, {0, 1, 0, 1, 0});
+  CHECK_THROWS_WITH(LoadDump(dir.path()),
+                    Catch::Contains("val_labels.npy") &&
+                        Catch::Contains("the logits look like [K, N, C]: give --layout kn"));
+  DumpOptions kn;
+  kn.layout = Layout::kKNC;
+  const Dump d = LoadDump(dir.path(), kn);
+  CHECK(d.k == 3);
+  CHECK(d.fit.n == 5);
+}
+
 TEST_CASE("dump: every bad input is one clear error naming the file") {
   TempDir dir;
   SECTION("no such directory") {

@@ -1,4 +1,4 @@
-// Tests of the seed 001 Table 1-style comparison (optim/eenet_compare.hpp).
+// Tests of the Ilhan et al. 2023 Table 1-style comparison (optim/eenet_compare.hpp).
 #include <catch2/catch.hpp>
 
 #include <map>

@@ -1,6 +1,6 @@
 // Tests of the EENet network (optim/eenet_model.hpp): layout sizes, inputs (eq. 5-7), targets
 // (eq. 3-4), a hand-computed forward pass, and the hand-derived gradient against central
-// differences (STYLE.md 10).
+// differences.
 #include <catch2/catch.hpp>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Tests of dse/flop_score: the tolerance thresholds (seed 002 eq. 3), eq. 4 by hand, and the
+// Tests of dse/flop_score: the tolerance thresholds (the unsupervised early-exit paper (2023) eq. 3), eq. 4 by hand, and the
 // bitset enumeration against a brute-force reference on small random dumps.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Tests of dse/greedy: seed 003 eq. 4 and eq. 5 by hand, the input-to-output scans on a hand-made
+// Tests of dse/greedy: Scardapane et al. 2020 eq. 4 and eq. 5 by hand, the input-to-output scans on a hand-made
 // dump, and forward/backward selection against brute force on small random dumps.
 #include <catch2/catch.hpp>
 
@@ -11,7 +11,7 @@ using namespace exitplan;
 using exitplan::testing::BruteForceSolve;
 using exitplan::testing::MakeSmallProblem;
 
-TEST_CASE("seed 003 eq. 4 and eq. 5 by hand") {
+TEST_CASE("Scardapane et al. 2020 eq. 4 and eq. 5 by hand") {
   double l = 0, r = 0;
   // (5 - 3)(1 - 0.4) = 1.2 vs 3 * 0.4 = 1.2: not strictly greater.
   CHECK_FALSE(EfficiencyCondition(3, 5, 1.0, 0.4, &l, &r));

@@ -134,8 +134,16 @@ TEST_CASE("npz: stored and deflated members read back; missing member is an erro
     REQUIRE(a.shape() == std::vector<std::size_t>{2, 3});
     for (std::size_t i = 0; i < 6; ++i) CHECK(a.At(i) == kValues[i]);
     CHECK(ReadNpzMember(path, "labels").At(0) == 1.0);
-    CHECK_THROWS_WITH(ReadNpzMember(path, "scores"), Catch::Contains("has no array 'scores'"));
+    CHECK_THROWS_WITH(ReadNpzMember(path, "scores"),
+                      Catch::Contains("has no array 'scores' (it holds: logits, labels)"));
   }
+  // np.savez(path, logits, labels) names the arrays arr_0, arr_1: the message says how to fix it.
+  const std::string positional = dir / "p.npz";
+  WriteZip(positional, {{"arr_0.npy", Slurp(dir / "logits.npy")}, {"arr_1.npy", Slurp(dir / "labels.npy")}},
+           false);
+  CHECK_THROWS_WITH(ReadNpzMember(positional, "logits"),
+                    Catch::Contains("has no array 'logits' (it holds: arr_0, arr_1)") &&
+                        Catch::Contains("np.savez(path, logits=logits, labels=labels)"));
   exitplan::testing::WriteText(dir / "bad.npz", "not a zip");
   CHECK_THROWS_WITH(ReadNpzMember(dir / "bad.npz", "logits"), Catch::Contains("bad.npz"));
 }

@@ -172,3 +172,32 @@ TEST_CASE("options: docs/options.md holds the registry's table") {
        "`exitplan options --markdown`");
   CHECK(table == OptionsMarkdown());
 }
+
+TEST_CASE("options: every flag the README and docs mention exists") {
+  // Flags that are not registry options: CLI11's, exitplan options' own, Slurm's and cmake's.
+  const std::set<std::string> extra = {"--help", "--version", "--markdown", "--command",
+                                       "--for-method", "--array", "--key", "--no-key",
+                                       "--install", "--build", "--target"};
+  std::set<std::string> known;
+  for (const OptionSpec& s : Options()) {
+    known.insert(s.Flag());
+    if (s.type == OptionType::kSwitch) known.insert("--no-" + s.Flag().substr(2));
+  }
+  // docs/options.md also lists the flags of earlier versions, refused with their new spelling.
+  for (const char* doc : {"README.md", "docs/thresholds.md", "docs/placement.md", "docs/eenet.md",
+                          "docs/sweeps.md", "docs/formats.md"}) {
+    const std::string text = ReadFile(exitplan::testing::ProjectPath(doc));
+    for (std::size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
+      if (i > 0 && (text[i - 1] == '-' || std::isalnum(static_cast<unsigned char>(text[i - 1])))) continue;
+      std::size_t e = i + 2;
+      if (e >= text.size() || !std::islower(static_cast<unsigned char>(text[e]))) continue;
+      while (e < text.size() && (std::islower(static_cast<unsigned char>(text[e])) ||
+                                 std::isdigit(static_cast<unsigned char>(text[e])) || text[e] == '-')) {
+        ++e;
+      }
+      const std::string flag = text.substr(i, e - i);
+      INFO(doc << " mentions " << flag);
+      CHECK((known.count(flag) > 0 || extra.count(flag) > 0));
+    }
+  }
+}

@@ -518,7 +518,7 @@ TEST_CASE("every sweep method answers at the full cost: unconstrained, within bu
   for (const std::string& m : SweepMethodNames()) {
     methods += "  - {method: " + m + (m == "eenet" ? ", options: {max_epochs: 5}" : "") + "}\n";
   }
-  SweepSpec spec = LoadSweepSpec(f.Write("full", methods, "[1.0]"));
+  SweepSpec spec = LoadSweepSpec(f.Write("full", methods, "[100%]"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_failed == 0);

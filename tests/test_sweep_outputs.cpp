@@ -44,7 +44,7 @@ struct Fixture {
                              "\n    dump: dump\n    profile: dump/profile.yaml\nmethods:\n"
                              "  - {method: single, measures: [max_prob, entropy]}\n"
                              "  - {method: geometric}\n"
-                             "budgets: {range: {from: 0.3, to: 1.0, count: 4}}\n";
+                             "budgets: \"30%:100%:4\"\n";
     testing::WriteText(dir / "s.yaml", text);
     return LoadSweepSpec(dir / "s.yaml");
   }

@@ -1,4 +1,4 @@
-// Exhaustive search's fast path for the `exact` method (issue 4): the exact method's coordinate
+// Exhaustive search's fast path for the `exact` method: the exact method's coordinate
 // updates on cuts (optim/exact.hpp, steps 1 and 3), with every piece of work that does not depend
 // on the budget or the kept set shared:
 // - each exit's confidence order, sorted once for all subsets and budgets (Shared);

@@ -1,4 +1,4 @@
-// Small helpers shared by the threshold methods (issue 3): per-exit orders "most confident
+// Small helpers shared by the threshold methods: per-exit orders "most confident
 // first", the threshold that stops the n most confident of a set, and the problem's kept rows.
 #pragma once
 

@@ -1,0 +1,844 @@
+// The CLI's verbs over in-memory dumps and profiles: the same option names (`--foo-bar` is the
+// kwarg `foo_bar`), defaults, checks and messages as the subcommands in cli/, and the same rows.
+// Solves run without the GIL, so Python threads can run them side by side.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "common.hpp"
+#include "dse/exhaustive.hpp"
+#include "dse/flop_score.hpp"
+#include "dse/greedy.hpp"
+#include "dse/place_run.hpp"
+#include "dse/placement.hpp"
+#include "dse/sweep.hpp"
+#include "optim/calibration.hpp"
+#include "optim/eenet.hpp"
+#include "optim/eenet_compare.hpp"
+#include "optim/solve.hpp"
+#include "profiles/budget.hpp"
+#include "profiles/error.hpp"
+#include "profiles/io.hpp"
+#include "profiles/stats.hpp"
+
+namespace exitplan::python {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string ValueText(py::handle v, const std::string& name) {
+  if (py::isinstance<py::bool_>(v)) return v.cast<bool>() ? "true" : "false";
+  if (py::isinstance<py::int_>(v)) return std::to_string(v.cast<long long>());
+  if (py::isinstance<py::float_>(v)) return FormatDouble(v.cast<double>());
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v) ||
+      py::hasattr(v, "__array__")) {
+    std::string out;
+    for (py::handle item : v) out += (out.empty() ? "" : ",") + ValueText(item, name);
+    return out;
+  }
+  if (py::hasattr(v, "__float__")) return FormatDouble(v.cast<double>());  // numpy scalars
+  std::string flag = "--" + name;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  throw InputError(flag, "expected a number, text or a list, found " +
+                                      std::string(py::str(py::type::of(v).attr("__name__"))));
+}
+
+}  // namespace
+
+std::string CliName(const std::string& kwarg) {
+  std::string s = "--" + kwarg;
+  std::replace(s.begin(), s.end(), '_', '-');
+  return s;
+}
+
+std::string CallText(const std::string& verb, const py::kwargs& kwargs) {
+  std::string s = "exitplan." + verb + "(";
+  bool first = true;
+  for (auto kv : kwargs) {
+    s += (first ? "" : ", ") + kv.first.cast<std::string>() + "=" + std::string(py::repr(kv.second));
+    first = false;
+  }
+  return s + ")";
+}
+
+OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
+                       const std::vector<std::string>& fixed) {
+  std::string verb = command;
+  std::replace(verb.begin(), verb.end(), '-', '_');
+  OptionValues values;
+  for (auto kv : kwargs) {
+    const std::string key = kv.first.cast<std::string>();
+    if (kv.second.is_none()) continue;  // None: not given, the default applies
+    if (std::find(fixed.begin(), fixed.end(), key) != fixed.end()) {
+      const bool profile = key == "profile" || key == "target";
+      throw InputError("exitplan." + verb,
+                       "option '" + key + "' belongs to the " + (profile ? "Profile" : "Dump") +
+                           " passed in (give it to " +
+                           (profile ? "exitplan.load_profile" : "exitplan.load_dump or Dump.from_arrays") +
+                           ")");
+    }
+    const OptionSpec* spec = FindOption(key);
+    if (spec == nullptr || !spec->ForCommand(command)) {
+      std::string keys;
+      for (const OptionSpec* o : OptionsOfCommand(command)) {
+        if (std::find(fixed.begin(), fixed.end(), o->key) != fixed.end()) continue;
+        keys += (keys.empty() ? "" : ", ") + o->key;
+      }
+      throw InputError("exitplan." + verb, "unknown option '" + key + "' (options of " + command +
+                                               ": " + keys + ")");
+    }
+    values.Set(key, ValueText(kv.second, key), spec->Flag());
+  }
+  return values;
+}
+
+namespace {
+
+// The options a dump verb does not take as keywords: they were given to the Dump and Profile.
+const std::vector<std::string> kObjectKeys = {"dump", "profile", "target", "fit_split",
+                                              "eval_split", "layout", "score_order"};
+
+// --calibrate: a calibrated copy of the dump (the caller's Dump is never changed).
+void CalibrateIfAsked(const OptionValues& v, Dump& dump, Target target) {
+  if (!v.Bool("calibrate")) return;
+  if (!dump.fit.has_logits()) {
+    throw InputError("--calibrate", "temperature scaling needs logits, but " + dump.fit.source +
+                                        " is a scores-mode dump");
+  }
+  CalibrationOptions co;
+  co.use_agreement = target == Target::kAgreement;
+  const CalibrationSummary cs = FitTemperatures(dump.fit, co);
+  dump.fit.ComputeFeatures(cs.temperatures);
+  if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
+}
+
+Measure MeasureFor(const OptionValues& v, const Dump& dump) {
+  if (v.Has("measure")) return MeasureFromString(v.Text("measure"));
+  return dump.fit.has_logits() ? Measure::kMaxProb : Measure::kConfidence;
+}
+
+std::string ModelName(const OptionValues& v, const PyDump& d) {
+  return v.Has("model") ? v.Text("model") : d.name;
+}
+
+void CheckProfile(const PyDump& d, const CostProfile& p) {
+  CheckProfileMatches(p, d.dump.k, d.dump.fit.source);
+}
+
+// ---------------------------------------------------------------------------------------------
+// evaluate
+
+py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile, py::kwargs kw) {
+  const OptionValues v = ValuesFor(kw, "evaluate", kObjectKeys);
+  if (v.Has("format")) throw InputError("exitplan.evaluate", "format: the figures are returned");
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const std::string scorer_path = v.Text("scorer"), thresholds = v.Text("thresholds");
+  const std::string exits = v.Text("exits");
+  if (scorer_path.empty() && thresholds.empty()) {
+    throw InputError("--thresholds", "required (unless --scorer gives them)");
+  }
+  if (!scorer_path.empty() && v.Bool("calibrate")) {
+    throw InputError("--calibrate", "a scorer file carries its own temperatures");
+  }
+  std::optional<ScorerFile> scorer;
+  if (!scorer_path.empty()) scorer = LoadScorer(scorer_path);
+  CheckProfile(*d, profile);
+  std::vector<std::pair<std::string, Evaluation>> out;
+  {
+    py::gil_scoped_release release;
+    Dump copy;
+    const Dump* dump = &d->dump;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    Policy policy;
+    if (scorer) {
+      if (const std::string err = scorer->scorer.CheckSplit(dump->fit); !err.empty()) {
+        throw InputError(scorer_path, err);
+      }
+      policy = scorer->policy;
+      if (!exits.empty() && ParseKeptExits(exits, dump->k) != policy.kept) {
+        throw InputError("--exits", "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
+      }
+    } else {
+      policy.kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
+    }
+    if (!thresholds.empty()) policy.thresholds = ParseDoubleList(thresholds, "--thresholds");
+    if (policy.thresholds.size() == policy.kept.size()) policy.thresholds.pop_back();
+    if (const std::string err = CheckPolicy(policy, dump->k); !err.empty()) {
+      throw InputError("--thresholds", err + " for kept exits " + exits);
+    }
+    std::vector<const SplitData*> splits = {&dump->fit};
+    if (dump->eval) splits.push_back(&*dump->eval);
+    for (const SplitData* s : splits) {
+      const Evaluation ev =
+          scorer ? Evaluate(scorer->scorer.Score(*s), ScoreOrder::kDescending, s->Correct(target),
+                            profile.StopCosts(policy.kept), policy)
+                 : EvaluateSplit(*s, measure, target, profile, policy);
+      out.emplace_back(s->name, ev);
+    }
+  }
+  py::list rows;
+  for (const auto& [name, ev] : out) {
+    py::dict r;
+    r["split"] = name;
+    r["accuracy"] = ev.accuracy;
+    r["mean_cost"] = ev.mean_cost;
+    r["exit_fractions"] = ev.exit_fraction;
+    r["exit_accuracy"] = ev.exit_accuracy;
+    r["exit_counts"] = ev.exit_count;
+    r["n"] = ev.n;
+    rows.append(r);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// thresholds
+
+std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile,
+                                     py::kwargs kw) {
+  // progress=callable(done, total): called after each budget's solve (not a CLI option).
+  py::object progress = py::none();
+  if (kw.contains("progress")) {
+    progress = kw["progress"];
+    PyDict_DelItemString(kw.ptr(), "progress");
+    if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
+      throw InputError("exitplan.thresholds", "progress: expected a callable progress(done, total)");
+    }
+  }
+  const std::string call = CallText("thresholds", kw);
+  const OptionValues v = ValuesFor(kw, "thresholds", kObjectKeys);
+  if (!v.Has("method")) throw InputError("--method", "required");
+  const Method method = MethodFromString(v.Text("method"));
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  CheckGivenOptionsApply(v, {ToString(method)});
+  const bool accuracy_target = v.Has("accuracy_drop");
+  if (v.Has("budget") == accuracy_target) {
+    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
+                                     ") or --accuracy-drop");
+  }
+  const std::vector<Budget> budget_text =
+      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  const SolverOptions& solver = settings.solver;
+  CheckProfile(*d, profile);
+  const std::string model = ModelName(v, *d);
+  const std::string exits = v.Text("exits");
+  std::vector<ResultRow> rows;
+  std::string reports;
+  Dump copy;
+  const Dump* dump = &d->dump;
+  {
+    py::gil_scoped_release release;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    const std::vector<int> kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
+    const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
+                                                        : ResolveBudgets(budget_text, profile);
+    for (double b : budgets) {
+      const ThresholdProblem p = ThresholdProblem::From(dump->fit, measure, target, profile, kept, b);
+      const ThresholdSummary s = Solve(method, p, solver);
+      if (v.Bool("verbose")) reports += s.FullReport();
+      ResultRow r;
+      r.model = model;
+      r.target = profile.target;
+      r.unit = profile.unit;
+      r.method = s.method;
+      r.measure = ToString(measure);
+      r.kept_exits = kept;
+      r.budget = accuracy_target ? kNaN : b;
+      r.seconds = s.seconds;
+      r.outcome = ToString(s.outcome);
+      r.message = s.message;
+      if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
+        r.thresholds = s.policy.thresholds;
+        r.fit_acc = s.fit.accuracy;
+        r.fit_cost = s.fit.mean_cost;
+        r.exit_fractions = s.fit.exit_fraction;
+        if (dump->eval) {
+          const Evaluation ev = EvaluateSplit(*dump->eval, measure, target, profile, s.policy);
+          r.eval_acc = ev.accuracy;
+          r.eval_cost = ev.mean_cost;
+        }
+      }
+      rows.push_back(r);
+      if (!progress.is_none()) {
+        py::gil_scoped_acquire gil;
+        progress(rows.size(), budgets.size());  // an exception raised here ends the call
+      }
+    }
+    MarkPareto(rows);
+  }
+  if (!reports.empty()) py::module_::import("sys").attr("stderr").attr("write")(reports);
+  if (v.Has("out")) WriteFileAtomic(v.Text("out"), ResultsToCsv(rows));
+  return ResultsOf(rows, *d, *dump, profile, call);
+}
+
+// ---------------------------------------------------------------------------------------------
+// place
+
+std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProfile& prof,
+                                py::kwargs kw) {
+  const std::string call = CallText("place", kw);
+  const OptionValues v = ValuesFor(kw, "place", kObjectKeys);
+  PlaceRunOptions o;
+  std::vector<std::string> method_names;
+  {
+    std::stringstream ss(v.Has("method") ? v.Text("method") : "flop-score");
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      o.methods.push_back(PlacementMethodFromString(item));
+      method_names.push_back(ToString(o.methods.back()));
+    }
+    if (o.methods.empty()) throw InputError("--method", "no method given");
+  }
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  CheckGivenOptionsApply(v, method_names, settings.placement_solver);
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const Target ca_target = TargetFromString(v.Text("ca"), "--ca");
+  o.solver = MethodFromString(settings.placement_solver, "--solver");
+  if (settings.fast && o.solver != Method::kExact) {
+    throw InputError("--fast", "the fast path exists for --solver exact only");
+  }
+  if (v.Has("polish") && !settings.fast) {
+    throw InputError("--polish", "polishes the fast path's answers: give --fast too");
+  }
+  const std::vector<Budget> budget_text =
+      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
+  const bool needs_budget = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
+    return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
+  });
+  if (needs_budget && budget_text.empty()) {
+    throw InputError("--budget", "greedy-forward and greedy-backward need at least one budget");
+  }
+  const std::string out = v.Text("out");
+  if (!out.empty() && out.size() < 5) throw InputError("--out", "expected a file name ending in .csv");
+  CheckProfile(*d, prof);
+  o.model = ModelName(v, *d);
+  o.tolerance = settings.greedy.tolerance;
+  o.th = settings.greedy.th;
+  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
+                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
+  o.compare = v.Bool("compare");
+  o.even = v.Int("even");
+  o.all_rows = v.Bool("all_rows");
+  o.exact_path = settings.fast;
+  o.polish = settings.exhaustive.polish_top;
+  o.verbose = v.Bool("verbose");
+  PlaceRunResult res;
+  Dump copy;
+  const Dump* dump = &d->dump;
+  {
+    py::gil_scoped_release release;
+    if (v.Bool("calibrate")) {
+      copy = d->dump;
+      CalibrateIfAsked(v, copy, target);
+      dump = &copy;
+    }
+    const Measure measure = MeasureFor(v, *dump);
+    const SplitData& fit = dump->fit;
+    PlacementProblem problem;
+    problem.scores = &fit.Scores(measure);
+    problem.order = fit.Order(measure);
+    problem.correct = &fit.Correct(target);
+    const bool rules = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
+      return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
+             m == PlacementMethod::kGreedyTh;
+    });
+    if (rules) {
+      if (ca_target == Target::kAgreement && !fit.has_logits()) {
+        throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
+                                     " is a scores-mode dump: use --ca labels");
+      }
+      problem.ca_correct = &fit.Correct(ca_target);
+    }
+    problem.profile = &prof;
+    if (dump->eval) {
+      problem.eval_scores = &dump->eval->Scores(measure);
+      problem.eval_correct = &dump->eval->Correct(target);
+    }
+    o.budgets = ResolveBudgets(budget_text, prof);
+    const bool has_exhaustive = std::find(o.methods.begin(), o.methods.end(),
+                                          PlacementMethod::kExhaustive) != o.methods.end();
+    if (o.budgets.empty() && has_exhaustive) o.budgets = DefaultPlaceBudgets(prof);
+    o.measure = ToString(measure);
+    res = RunPlace(problem, o);
+  }
+  if (o.verbose) py::module_::import("sys").attr("stdout").attr("write")(res.text);
+  if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(res.rows));
+  return ResultsOf(res.rows, *d, *dump, prof, call);
+}
+
+// ---------------------------------------------------------------------------------------------
+// calibrate and inspect
+
+py::dict SplitTable(const SplitData& s) {
+  py::dict t;
+  std::vector<int> exit;
+  std::vector<double> acc, ece, agree;
+  for (int j = 0; j < s.k; ++j) {
+    exit.push_back(j + 1);
+    double a = 0.0;
+    for (int i = 0; i < s.n; ++i) a += s.correct(j, i);
+    acc.push_back(a / s.n);
+    if (s.has_logits()) {
+      double g = 0.0;
+      for (int i = 0; i < s.n; ++i) g += s.agrees_final(j, i);
+      agree.push_back(g / s.n);
+      ece.push_back(ExpectedCalibrationError(s.Scores(Measure::kMaxProb), s.correct, j));
+    } else {
+      agree.push_back(kNaN);
+      ece.push_back(kNaN);
+    }
+  }
+  t["exit"] = exit;
+  t["accuracy"] = acc;
+  t["ece"] = ece;
+  t["agree_final"] = agree;
+  for (int m = 0; m < kNumMeasures; ++m) {
+    const Measure measure = static_cast<Measure>(m);
+    if (!s.has(measure)) continue;
+    const ScoreMatrix& sc = s.Scores(measure);
+    std::vector<double> q10, q50, q90;
+    for (int j = 0; j < s.k; ++j) {
+      std::vector<double> row(s.n);
+      for (int i = 0; i < s.n; ++i) row[i] = sc(j, i);
+      q10.push_back(Quantile(row, 0.1));
+      q50.push_back(Quantile(row, 0.5));
+      q90.push_back(Quantile(row, 0.9));
+    }
+    const std::string name = ToString(measure);
+    t[py::str(name + "_q10")] = q10;
+    t[py::str(name + "_q50")] = q50;
+    t[py::str(name + "_q90")] = q90;
+  }
+  return t;
+}
+
+struct PyCalibration {
+  CalibrationSummary summary;
+  std::map<std::string, std::vector<double>> ece_before, ece_after;  // per split name
+  std::vector<std::string> splits;
+  std::shared_ptr<PyDump> dump;  // the calibrated copy
+};
+
+PyCalibration CalibrateVerb(const std::shared_ptr<PyDump>& d, const std::string& correct) {
+  CalibrationOptions co;
+  co.use_agreement = TargetFromString(correct, "--correct") == Target::kAgreement;
+  PyCalibration c;
+  auto copy = std::make_shared<PyDump>(*d);
+  {
+    py::gil_scoped_release release;
+    c.summary = FitTemperatures(d->dump.fit, co);
+    std::vector<SplitData*> splits = {&copy->dump.fit};
+    if (copy->dump.eval) splits.push_back(&*copy->dump.eval);
+    for (SplitData* s : splits) {
+      c.splits.push_back(s->name);
+      for (int j = 0; j < s->k; ++j) {
+        c.ece_before[s->name].push_back(
+            ExpectedCalibrationError(s->Scores(Measure::kMaxProb), s->correct, j));
+      }
+      s->ComputeFeatures(c.summary.temperatures);
+      for (int j = 0; j < s->k; ++j) {
+        c.ece_after[s->name].push_back(
+            ExpectedCalibrationError(s->Scores(Measure::kMaxProb), s->correct, j));
+      }
+    }
+  }
+  c.dump = copy;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fit-scorer
+
+struct PyScorerFit {
+  EENetSummary summary;
+  ScorerFile file;
+  std::string threshold_method;
+  double budget = 0;
+  std::map<std::string, py::dict> figures;  // "eenet val", "max_prob + geometric test", ...
+  std::string note;
+  bool scorer_better = false;
+};
+
+PyScorerFit FitScorerVerb(const std::shared_ptr<PyDump>& d_in, const CostProfile& profile,
+                          py::kwargs kw) {
+  const std::string call = CallText("fit_scorer", kw);
+  const OptionValues v = ValuesFor(kw, "fit-scorer", kObjectKeys);
+  CheckGivenOptionsApply(v, {"eenet"});
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  EENetOptions e = settings.eenet;
+  if (!v.Has("budget")) throw InputError("--budget", std::string("required: ") + kBudgetGrammar);
+  const std::vector<Budget> budgets = v.Budgets("budget");
+  if (budgets.size() != 1) throw InputError("--budget", "fit-scorer trains for one budget");
+  const std::string thresholds = v.Text("threshold_method");
+  const Target target = TargetFromString(v.Text("correct"), "--correct");
+  const bool calibrate = v.Bool("calibrate");
+  const std::string out = v.Text("out");
+  CheckProfile(*d_in, profile);
+  if (!d_in->dump.fit.has_logits()) {
+    throw InputError(d_in->dump.fit.source,
+                     "fit-scorer needs per-exit logits, but this is a scores-mode dump");
+  }
+  const double budget = budgets[0].Resolve(profile);
+  PyScorerFit r;
+  r.budget = budget;
+  std::map<std::string, Evaluation> figs;
+  {
+    py::gil_scoped_release release;
+    Dump dump = d_in->dump;  // calibration recomputes features on a copy
+    if (calibrate) {
+      CalibrationOptions co;
+      co.use_agreement = target == Target::kAgreement;
+      const CalibrationSummary cs = FitTemperatures(dump.fit, co);
+      e.temperatures = cs.temperatures;
+      dump.fit.ComputeFeatures(cs.temperatures);
+      if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
+    }
+    const std::vector<int> all = AllExits(dump.k);
+    const std::vector<double> cost = profile.StopCosts(all);
+    const CorrectMatrix& correct = dump.fit.Correct(target);
+    r.summary = FitEENet(dump.fit, correct, cost, budget, e);
+    if (r.summary.ok()) {
+      const EENetSummary& s = r.summary;
+      ScoreMatrix fit_q = s.scorer.Score(dump.fit);
+      std::string method = "algorithm1";
+      Policy policy = s.policy;
+      Evaluation fit = s.fit;
+      std::vector<std::string> candidates;
+      if (thresholds == "best") candidates = {"exact", "ippp"};
+      else if (thresholds != "algorithm1") candidates = {thresholds};
+      const bool must_replace = thresholds != "algorithm1" && thresholds != "best";
+      for (const std::string& m : candidates) {
+        ThresholdProblem p;
+        p.scores = &fit_q;
+        p.correct = &correct;
+        p.kept = all;
+        p.stop_cost = cost;
+        p.budget = budget;
+        const ThresholdSummary ts = Solve(MethodFromString(m), p);
+        if (!ts.ok()) continue;
+        const Evaluation ev = p.Evaluate(ts.policy);
+        const bool better = ev.mean_cost <= budget * (1 + 1e-9) &&
+                            (must_replace || ev.accuracy > fit.accuracy ||
+                             fit.mean_cost > budget * (1 + 1e-9));
+        if (better) {
+          method = m;
+          policy = ts.policy;
+          fit = ev;
+        }
+      }
+      r.threshold_method = method;
+      figs["eenet " + dump.fit.name] = fit;
+      const ScoreMatrix& mp = dump.fit.Scores(Measure::kMaxProb);
+      Policy base;
+      FitQuotasToBudget(mp, correct, cost, budget, GeometricDistribution(cost, budget),
+                        BudgetFit::kRepair, &base);
+      const Evaluation base_fit = Evaluate(mp, ScoreOrder::kDescending, correct, cost, base);
+      figs["max_prob + geometric " + dump.fit.name] = base_fit;
+      ThresholdProblem mpp;
+      mpp.scores = &mp;
+      mpp.correct = &correct;
+      mpp.kept = all;
+      mpp.stop_cost = cost;
+      mpp.budget = budget;
+      const ThresholdSummary mp_exact = Solve(Method::kExact, mpp);
+      Evaluation exact_fit;
+      if (mp_exact.ok()) {
+        exact_fit = mpp.Evaluate(mp_exact.policy);
+        figs["max_prob + exact " + dump.fit.name] = exact_fit;
+      }
+      if (dump.eval) {
+        const ScoreMatrix eval_q = s.scorer.Score(*dump.eval);
+        const CorrectMatrix& ec = dump.eval->Correct(target);
+        figs["eenet " + dump.eval->name] = Evaluate(eval_q, ScoreOrder::kDescending, ec, cost, policy);
+        figs["max_prob + geometric " + dump.eval->name] =
+            Evaluate(dump.eval->Scores(Measure::kMaxProb), ScoreOrder::kDescending, ec, cost, base);
+        if (mp_exact.ok()) {
+          figs["max_prob + exact " + dump.eval->name] = Evaluate(
+              dump.eval->Scores(Measure::kMaxProb), ScoreOrder::kDescending, ec, cost, mp_exact.policy);
+        }
+      }
+      const bool exact_better = mp_exact.ok() && exact_fit.mean_cost <= budget * (1 + 1e-9) &&
+                                exact_fit.accuracy > base_fit.accuracy;
+      const double best_base = exact_better ? exact_fit.accuracy : base_fit.accuracy;
+      const std::string best_name = exact_better ? "max_prob + exact" : "max_prob + geometric";
+      char buf[256];
+      r.scorer_better = fit.accuracy > best_base;
+      if (!r.scorer_better) {
+        std::snprintf(buf, sizeof buf, "at this budget the scorer does not beat %s on the fit "
+                      "split (%.4f vs %.4f); deploy that policy instead", best_name.c_str(),
+                      fit.accuracy, best_base);
+      } else {
+        std::snprintf(buf, sizeof buf, "the scorer beats %s on the fit split (%.4f vs %.4f)",
+                      best_name.c_str(), fit.accuracy, best_base);
+      }
+      r.note = buf;
+      ScorerFile& f = r.file;
+      f.scorer = s.scorer;
+      f.policy = policy;
+      f.threshold_method = method;
+      f.budget = budget;
+      f.unit = profile.unit;
+      f.distribution = s.quota_distribution;
+      f.fit_accuracy = fit.accuracy;
+      f.fit_cost = fit.mean_cost;
+      f.provenance = call + " | seed " + std::to_string(e.seed);
+    }
+  }
+  for (const auto& [k, ev] : figs) {
+    py::dict dd;
+    dd["accuracy"] = ev.accuracy;
+    dd["mean_cost"] = ev.mean_cost;
+    dd["exit_fractions"] = ev.exit_fraction;
+    r.figures[k] = dd;
+  }
+  if (!out.empty()) {
+    if (!r.summary.ok()) {
+      throw InputError("--out", "fit-scorer: " + r.summary.message + " (no scorer written)");
+    }
+    SaveScorer(out, r.file);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sweep and export
+
+SweepSummary SweepVerb(const std::string& file, py::kwargs kw) {
+  const OptionValues v = ValuesFor(kw, "sweep");
+  SweepOptions so;
+  so.jobs = v.Int("jobs");
+  internal::ParseShard(v.Text("shard"), so.shard_index, so.shard_count);
+  so.force = v.Bool("force");
+  so.progress = false;
+  so.command_line = CallText("sweep", kw);
+  if (const std::string bad = so.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
+  SweepSpec spec = LoadSweepSpec(file);
+  if (v.Has("out")) spec.output = v.Text("out");  // the call over the sweep file
+  py::gil_scoped_release release;
+  return RunSweep(spec, so);
+}
+
+PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
+  const std::string call = CallText("export", kw);
+  const OptionValues v = ValuesFor(kw, "export", {"from"});
+  const std::string method = v.Text("method");
+  const std::string measure = v.Text("measure");
+  const std::string format = v.Has("format") ? v.Text("format") : "yaml";
+  const std::string out = v.Text("out");
+  const std::string profile = v.Text("profile");
+  const std::string target = v.Text("target");
+  const std::string score_order = v.Has("score_order") ? v.Text("score_order") : "";
+  const int row_arg = v.Has("row") ? v.Int("row") : 0;
+  if (format != "yaml" && format != "json" && format != "both") {
+    throw InputError("--format", "unknown format '" + format + "' (expected yaml, json or both)");
+  }
+  if (format == "both" && out.empty()) {
+    throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
+  }
+  const bool by_row = row_arg != 0;
+  const bool by_budget = v.Has("budget") || !method.empty();
+  if (by_row == by_budget) throw InputError("exitplan export", "give either --row N or --budget B --method M");
+  if (by_budget && (!v.Has("budget") || method.empty())) {
+    throw InputError("exitplan export", "--budget and --method go together");
+  }
+  std::vector<Budget> budget_text;
+  if (by_budget) {
+    budget_text = v.Budgets("budget");
+    if (budget_text.size() != 1) throw InputError("--budget", "export takes one budget");
+    if (budget_text[0].relative && profile.empty()) {
+      throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full cost: "
+                                   "give --profile (and --target), or an absolute budget");
+    }
+  }
+  const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(from), from);
+  int index = -1;
+  double budget = 0.0;
+  if (by_budget) {
+    if (!profile.empty()) {
+      budget = budget_text[0].Resolve(LoadProfile(profile, target));
+    } else {
+      budget = budget_text[0].Resolve(0.0, rows.empty() ? "" : rows.front().unit);
+    }
+  }
+  if (by_row) {
+    if (row_arg < 1 || row_arg > static_cast<int>(rows.size())) {
+      throw InputError("--row", std::to_string(row_arg) + " is outside 1.." +
+                                    std::to_string(rows.size()) + " (data rows of " + from + ")");
+    }
+    index = row_arg - 1;
+  } else {
+    double best_acc = -INFINITY, best_cost = INFINITY, lowest = INFINITY;
+    bool method_seen = false;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const ResultRow& r = rows[i];
+      if (r.method != method || (!measure.empty() && r.measure != measure)) continue;
+      method_seen = true;
+      if (!r.has_solution()) continue;
+      lowest = std::min(lowest, r.fit_cost);
+      if (r.fit_cost > budget * (1 + 1e-12)) continue;
+      if (r.fit_acc > best_acc || (r.fit_acc == best_acc && r.fit_cost < best_cost)) {
+        best_acc = r.fit_acc;
+        best_cost = r.fit_cost;
+        index = static_cast<int>(i);
+      }
+    }
+    if (!method_seen) {
+      throw InputError("--method", "no row of method '" + method +
+                                       (measure.empty() ? "" : "' with measure '" + measure) +
+                                       "' in " + from);
+    }
+    if (index < 0) {
+      throw InputError("--budget", FormatDouble(budget) + " is below the fit cost of every " +
+                                       "solved row of " + method + " in " + from + " (lowest " +
+                                       FormatDouble(lowest) + ")");
+    }
+  }
+  const ResultRow& row = rows[index];
+  ConfigContext ctx;
+  ctx.command_line = call;
+  ctx.report = from;
+  ctx.row = index + 1;
+  if (!SweepReportContext(from, row, ctx)) {
+    ctx.inputs = {std::filesystem::path(from).filename().string() + " " + Sha256File(from)};
+  }
+  if (!profile.empty()) ctx.exit_names = LoadProfile(profile, target).names;
+  if (!score_order.empty()) ctx.score_order = ToString(ScoreOrderFromString(score_order));
+  PyPolicy p;
+  p.config = ConfigFromRow(row, ctx);
+  p.extra_inputs = ctx.inputs;  // already hashed
+  p.config.inputs.clear();
+  if (!out.empty()) {
+    if (format == "both") {
+      OutputSet both;  // both files or neither
+      both.Add(out + ".yaml", p.TextYaml());
+      both.Add(out + ".json", p.TextJson());
+      both.Commit();
+    } else {
+      WriteFileAtomic(out, format == "json" ? p.TextJson() : p.TextYaml());
+    }
+  }
+  return p;
+}
+
+// The rows of a report CSV, each with its policy (exit names and score order from the sweep's
+// manifest when there is one), as `exitplan export --row N` would build it.
+std::vector<PyResult> ReadReport(const std::string& path) {
+  std::vector<PyResult> out;
+  const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(path), path);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    PyResult r;
+    r.row = rows[i];
+    if (r.row.has_solution() && r.row.measure != "eenet") {
+      ConfigContext ctx;
+      ctx.report = path;
+      ctx.row = static_cast<int>(i) + 1;
+      ctx.command_line = "exitplan.read_report(" + std::string(py::repr(py::str(path))) + ")";
+      if (!SweepReportContext(path, r.row, ctx)) ctx.inputs.clear();
+      try {
+        PyPolicy p;
+        p.config = ConfigFromRow(r.row, ctx);
+        r.policy = p;
+      } catch (const InputError&) {
+        // a row whose thresholds do not fit its kept exits has no policy
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+void BindVerbs(py::module_& m) {
+  m.def("evaluate", &EvaluateVerb, py::arg("dump"), py::arg("profile"),
+        "`exitplan evaluate`: the exact evaluator's figures of one policy on every split");
+  m.def("thresholds", &ThresholdsVerb, py::arg("dump"), py::arg("profile"),
+        "`exitplan thresholds`: one Result per budget");
+  m.def("place", &PlaceVerb, py::arg("dump"), py::arg("profile"),
+        "`exitplan place`: exit placement rows (the CSV of --out)");
+  m.def("split_table", &SplitTable);
+  m.def("inspect_splits", [](const std::shared_ptr<PyDump>& d) {
+    py::list out;
+    out.append(py::make_tuple(d->dump.fit.name, SplitTable(d->dump.fit)));
+    if (d->dump.eval) out.append(py::make_tuple(d->dump.eval->name, SplitTable(*d->dump.eval)));
+    return out;
+  });
+
+  py::class_<PyCalibration>(m, "Calibration", "per-exit temperatures fitted on the fit split (NLL)")
+      .def_property_readonly("outcome", [](const PyCalibration& c) { return ToString(c.summary.outcome); })
+      .def_property_readonly("message", [](const PyCalibration& c) { return c.summary.message; })
+      .def_property_readonly("temperatures", [](const PyCalibration& c) { return c.summary.temperatures; })
+      .def_property_readonly("nll_before", [](const PyCalibration& c) { return c.summary.nll_before; })
+      .def_property_readonly("nll_after", [](const PyCalibration& c) { return c.summary.nll_after; })
+      .def_property_readonly("splits", [](const PyCalibration& c) { return c.splits; })
+      .def_property_readonly("ece_before", [](const PyCalibration& c) { return c.ece_before; })
+      .def_property_readonly("ece_after", [](const PyCalibration& c) { return c.ece_after; })
+      .def_property_readonly("dump", [](const PyCalibration& c) { return c.dump; },
+                             "a copy of the dump whose measures use the temperatures (logits "
+                             "shared, not copied); its policies carry the temperatures")
+      .def("__repr__", [](const PyCalibration& c) { return "<exitplan.Calibration " + c.summary.BriefReport() + ">"; });
+  m.def("calibrate", &CalibrateVerb, py::arg("dump"), py::kw_only(), py::arg("correct") = "labels",
+        "per-exit temperature scaling (as `inspect --calibrate`)");
+
+  py::class_<PyScorerFit>(m, "ScorerFit", "an EENet scorer trained for one budget")
+      .def_property_readonly("outcome", [](const PyScorerFit& r) { return ToString(r.summary.outcome); })
+      .def_property_readonly("message", [](const PyScorerFit& r) { return r.summary.message; })
+      .def_property_readonly("ok", [](const PyScorerFit& r) { return r.summary.ok(); })
+      .def_property_readonly("budget", [](const PyScorerFit& r) { return r.budget; })
+      .def_property_readonly("epochs", [](const PyScorerFit& r) { return r.summary.epochs; })
+      .def_property_readonly("threshold_method", [](const PyScorerFit& r) { return r.threshold_method; })
+      .def_property_readonly("thresholds", [](const PyScorerFit& r) { return r.file.policy.thresholds; })
+      .def_property_readonly("fit_acc", [](const PyScorerFit& r) { return r.file.fit_accuracy; })
+      .def_property_readonly("fit_cost", [](const PyScorerFit& r) { return r.file.fit_cost; })
+      .def_property_readonly("figures", [](const PyScorerFit& r) { return r.figures; },
+                             "accuracy, mean cost and exit fractions of the scorer and of the "
+                             "max-prob baselines, keyed 'eenet val', 'max_prob + exact test', ...")
+      .def_property_readonly("note", [](const PyScorerFit& r) { return r.note; })
+      .def_property_readonly("scorer_better", [](const PyScorerFit& r) { return r.scorer_better; })
+      .def("save", [](const PyScorerFit& r, const std::string& path) {
+             if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
+             SaveScorer(path, r.file);
+           }, py::arg("path"), "writes the scorer YAML (as `fit-scorer --out`)")
+      .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
+  m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
+        "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget");
+
+  py::class_<SweepSummary>(m, "SweepSummary")
+      .def_readonly("cells_total", &SweepSummary::cells_total)
+      .def_readonly("cells_in_shard", &SweepSummary::cells_in_shard)
+      .def_readonly("cells_run", &SweepSummary::cells_run)
+      .def_readonly("cells_skipped", &SweepSummary::cells_skipped)
+      .def_readonly("cells_failed", &SweepSummary::cells_failed)
+      .def_readonly("complete", &SweepSummary::complete)
+      .def_readonly("seconds", &SweepSummary::seconds)
+      .def_readonly("errors", &SweepSummary::errors)
+      .def_readonly("reports", &SweepSummary::reports)
+      .def("__repr__", [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
+  m.def("sweep", &SweepVerb, py::arg("file"), "`exitplan sweep FILE.yaml`");
+  m.def("export", &ExportVerb, py::arg("report"),
+        "`exitplan export --from REPORT.csv`: the Policy of one report row");
+  m.def("read_report", &ReadReport, py::arg("path"),
+        "the rows of a Pareto report CSV as Results (with their policies)");
+}
+
+}  // namespace exitplan::python
