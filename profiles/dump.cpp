@@ -143,8 +143,11 @@ SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
                                              conf_path.filename().string() + " and " +
                                              corr_path.filename().string() + ")");
   }
-  return ScoresFromArrays(ReadNpy(conf_path.string()), ReadNpy(corr_path.string()), split,
-                          options, conf_path.filename().string());
+  // Read in this order (function arguments have none): a bad confidence file is named first.
+  NpyArray conf = ReadNpy(conf_path.string());
+  NpyArray corr = ReadNpy(corr_path.string());
+  return ScoresFromArrays(std::move(conf), std::move(corr), split, options,
+                          conf_path.filename().string());
 }
 
 SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,

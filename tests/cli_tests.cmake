@@ -192,7 +192,7 @@ endforeach()
 add_test(NAME cli_thresholds_above_full_unit COMMAND ${_thr} --method single --budget 2ms)
 set_tests_properties(cli_thresholds_above_full_unit PROPERTIES PASS_REGULAR_EXPRESSION "at or above the kept exits' full cost")
 add_test(NAME cli_thresholds_above_full_abs COMMAND ${_thr} --method single --budget 2ms)
-set_tests_properties(cli_thresholds_above_full_abs PROPERTIES PASS_REGULAR_EXPRESSION "above the full cost")
+set_tests_properties(cli_thresholds_above_full_abs PROPERTIES PASS_REGULAR_EXPRESSION "at or above the kept exits' full cost")
 set(_thr_args thresholds --dump ${_ex} --profile ${_ex}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("thresholds bad method" "--method: unknown method 'fast'"
                       ${_thr_args} --method fast --budget 0.1)
