@@ -26,12 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
   try {
-    const exitplan::Manifest m = exitplan::ManifestFromFile(ScratchPath());
-    (void)exitplan::ManifestToYaml(m);
+    const exitplan::internal::sweep::Manifest m = exitplan::internal::sweep::ManifestFromFile(ScratchPath());
+    (void)exitplan::internal::sweep::ManifestToYaml(m);
   } catch (const exitplan::InputError&) {
   }
   try {
-    (void)exitplan::ReadCell(ScratchPath());
+    (void)exitplan::internal::sweep::ReadCell(ScratchPath());
   } catch (const exitplan::InputError&) {
   }
   return 0;
