@@ -35,18 +35,13 @@ int Run(ThresholdsArgs& args) {
   if (format != "text" && format != "csv") {
     throw InputError("--format", "unknown format '" + format + "' (expected text or csv)");
   }
-  const Method method = MethodFromString(v.Text("method"));
-  const Target target = TargetFromString(v.Text("correct"), "--correct");
-  CheckGivenOptionsApply(v, {ToString(method)});
-  const bool accuracy_target = v.Has("accuracy_drop");
-  if (v.Has("budget") == accuracy_target) {
-    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
-                                     ") or --accuracy-drop");
-  }
-  const std::vector<Budget> budget_text =
-      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
-  bool horizon_given = false;
-  SolverOptions solver = ThresholdSolverOptions(v, &horizon_given);
+  ThresholdRunOptions run_options = ThresholdRunOptionsFrom(v);
+  const Method method = run_options.method;
+  const Target target = run_options.target;
+  const bool accuracy_target = run_options.accuracy_target;
+  const std::vector<Budget>& budget_text = run_options.budgets;
+  const bool horizon_given = run_options.horizon_given;
+  SolverOptions& solver = run_options.solver;
   Dump dump = LoadDumpFrom(v);
   const CostProfile profile = LoadProfileFor(v, dump);
   CalibrateIfAsked(v, dump, target);

@@ -41,6 +41,21 @@ SolverOptions ThresholdSolverOptions(const OptionValues& v, bool* horizon_given)
   return solver;
 }
 
+ThresholdRunOptions ThresholdRunOptionsFrom(const OptionValues& v) {
+  ThresholdRunOptions o;
+  o.method = MethodFromString(v.Text("method"));
+  o.target = TargetFromString(v.Text("correct"), "--correct");
+  CheckGivenOptionsApply(v, {ToString(o.method)});
+  o.accuracy_target = v.Has("accuracy_drop");
+  if (v.Has("budget") == o.accuracy_target) {
+    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
+                                     ") or --accuracy-drop");
+  }
+  if (v.Has("budget")) o.budgets = v.Budgets("budget");
+  o.solver = ThresholdSolverOptions(v, &o.horizon_given);
+  return o;
+}
+
 void DefaultHorizon(const Dump& dump, bool horizon_given, SolverOptions& solver) {
   if (solver.guarantee.on() && !horizon_given) {
     solver.guarantee.horizon =

@@ -10,6 +10,7 @@
 #include "dse/options.hpp"
 #include "dse/report.hpp"
 #include "optim/solve.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
 
@@ -19,6 +20,19 @@ namespace exitplan {
 // and the iPPP settings, which need parsing beyond one field. Throws InputError naming the option.
 // `horizon_given` tells whether --horizon was set (else DefaultHorizon() fills it from the dump).
 SolverOptions ThresholdSolverOptions(const OptionValues& v, bool* horizon_given);
+
+// The option checks of a thresholds run, before any file is read: method, correctness target,
+// budgets or accuracy-drop mode (exactly one), the method's options (CheckGivenOptionsApply) and
+// the solver options (ThresholdSolverOptions). Throws InputError naming the option.
+struct ThresholdRunOptions {
+  Method method = Method::kExact;
+  Target target = Target::kLabels;
+  bool accuracy_target = false;
+  std::vector<Budget> budgets;  // empty in accuracy-target mode
+  SolverOptions solver;
+  bool horizon_given = false;
+};
+ThresholdRunOptions ThresholdRunOptionsFrom(const OptionValues& v);
 
 // The guarantee's default horizon when --horizon was not given: as many deployed samples as the
 // eval split holds (its violation is then what the eval split measures), or the population mean

@@ -219,18 +219,13 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
   const std::string call = CallText("thresholds", kw);
   const OptionValues v = ValuesFor(kw, "thresholds", kObjectKeys);
   if (!v.Has("method")) throw InputError("--method", "required");
-  const Method method = MethodFromString(v.Text("method"));
-  const Target target = TargetFromString(v.Text("correct"), "--correct");
-  CheckGivenOptionsApply(v, {ToString(method)});
-  const bool accuracy_target = v.Has("accuracy_drop");
-  if (v.Has("budget") == accuracy_target) {
-    throw InputError("--budget", "give either --budget (" + std::string(kBudgetGrammar) +
-                                     ") or --accuracy-drop");
-  }
-  const std::vector<Budget> budget_text =
-      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
-  bool horizon_given = false;
-  SolverOptions solver = ThresholdSolverOptions(v, &horizon_given);
+  ThresholdRunOptions run_options = ThresholdRunOptionsFrom(v);
+  const Method method = run_options.method;
+  const Target target = run_options.target;
+  const bool accuracy_target = run_options.accuracy_target;
+  const std::vector<Budget>& budget_text = run_options.budgets;
+  const bool horizon_given = run_options.horizon_given;
+  SolverOptions& solver = run_options.solver;
   CheckProfile(*d, profile);
   const std::string model = ModelName(v, *d);
   const std::string exits = v.Text("exits");
