@@ -722,7 +722,7 @@ void BindVerbs(py::module_& m) {
       .def("save", [](const PyScorerFit& r, const std::string& path) {
              if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
              SaveScorer(path, r.file);
-           }, py::arg("path"), "writes the scorer YAML (as `fit-scorer --out`)")
+           }, py::arg("path"), "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
       .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
   m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
         "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget");
