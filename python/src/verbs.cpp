@@ -740,7 +740,8 @@ void BindVerbs(py::module_& m) {
       .def("__repr__", [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
   m.def("sweep", &SweepVerb, py::arg("file"), "`exitplan sweep FILE.yaml`");
   m.def("export", &ExportVerb, py::arg("report"),
-        "`exitplan export --from REPORT.csv`: the Policy of one report row");
+        "`exitplan export --from REPORT.csv`: the Policy of one report row, or of its method solved at "
+        "a budget the report has no row for");
   m.def("read_report", &ReadReport, py::arg("path"),
         "the rows of a Pareto report CSV as Results (with their policies)");
 }
