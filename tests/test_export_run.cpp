@@ -232,7 +232,8 @@ TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   const std::string report = dir / "out/reports/ex__flops.csv";
   CHECK(ExportAt(report, "single", 2.0).solved);
   // The profile edited (a comment): its SHA-256 differs from the manifest's.
-  testing::WriteText(dir / "dump/profile.yaml", ReadFile(dir / "dump/profile.yaml") + "# edited\n");
+  const std::string original = ReadFile(dir / "dump/profile.yaml");
+  testing::WriteText(dir / "dump/profile.yaml", original + "# edited\n");
   try {
     ExportAt(report, "single", 2.0);
     FAIL("solved on an edited profile");
@@ -249,6 +250,12 @@ TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   } catch (const InputError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Contains("is not a directory from here (give --dump"));
   }
+  // Found again with --dump and --profile (the same bytes as the sweep read).
+  testing::WriteText(dir / "moved/profile.yaml", original);
+  const ExportResult found = ExportAt(report, "single", 2.0,
+                                      {{"dump", dir / "moved"}, {"profile", dir / "moved/profile.yaml"}});
+  CHECK(found.solved);
+  CHECK(found.row.fit_cost <= 2.0);
   // A grid row needs no inputs.
   CHECK_FALSE(PlanExport(Values({{"from", report}, {"row", "1"}}), "t").solved);
 }
