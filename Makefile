@@ -4,6 +4,7 @@
 #   make test-asan       every test again, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #                        (float-cast-overflow included, any report fails) in build-asan/
 #   make fuzz FUZZ_SECONDS=N   libFuzzer targets (clang) built in build-fuzz/, each run N seconds
+#                        (FUZZ_TARGETS="fuzz_sweep fuzz_csv" for some of them only)
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES = cmake g++ make ninja-build pkg-config libeigen3-dev libnlopt-cxx-dev libceres-dev \
@@ -14,6 +15,7 @@ ASAN_BUILD   ?= build-asan
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_OUT     ?= /tmp/exitplan-fuzz
+FUZZ_TARGETS ?=
 CMAKE_ARGS   ?=   # extra cmake arguments for the sanitizer and fuzz builds, e.g. a compiler launcher
 SAN_FLAGS     = -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
@@ -66,7 +68,7 @@ fuzz: deps
 	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno-sanitize-recover=all" \
 	  "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined,float-cast-overflow"
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all exitplan
-	./scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_OUT)
+	FUZZ_TARGETS="$(FUZZ_TARGETS)" ./scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_OUT)
 
 bench: build
 	./scripts/run-bench.sh $(BUILD)
