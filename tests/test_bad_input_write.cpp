@@ -435,6 +435,14 @@ TEST_CASE("bad input: manifest: a cell listed twice", "[bad-input]") {
   Edit(t / "out/manifest.yaml", "\\[[0-9a-f]{64}, 1\\]", "[" + m[1].str() + ", 1]");
   t.ExpectRefused({"merge", t / "out"}, "manifest.yaml:", "appears twice");
 }
+TEST_CASE("bad input: manifest: two groups map to one report file name", "[bad-input]") {
+  BadInputCase t;
+  RunSmallSweep(t);
+  Edit(t / "out/manifest.yaml", "target: cpu-1thread", "target: \"cpu 1\"");
+  Edit(t / "out/manifest.yaml", "target: flops", "target: cpu_1");
+  t.ExpectRefused({"merge", t / "out", "-o", t / "merged"}, "manifest.yaml",
+                  "model 'm' target 'cpu_1' and model 'm' target 'cpu 1'");
+}
 TEST_CASE("bad input: manifest: wrong schema", "[bad-input]") {
   BadInputCase t;
   RunSmallSweep(t);
