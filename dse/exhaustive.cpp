@@ -270,15 +270,18 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     std::vector<Counters> cs(threads);
     auto worker = [&](int id) {
       for (;;) {
+        if (ProgressCancelled(options.progress)) break;
         const std::size_t q = next.fetch_add(1);
         if (q >= masks.size()) break;
         fn(masks[q], cs[id]);
+        ProgressAdvance(options.progress);
       }
     };
     std::vector<std::thread> pool;
     for (int id = 1; id < threads; ++id) pool.emplace_back(worker, id);
     worker(0);
     for (auto& th : pool) th.join();
+    ProgressRethrow(options.progress);
     Counters sum;
     for (const Counters& c : cs) {
       sum.solves += c.solves;
@@ -292,6 +295,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
   // Phase 1: the subsets with at most one candidate (their points are the pruning bound).
   std::vector<std::vector<SubsetMask>> layers(m + 1);
   for (SubsetMask mask = 0; mask < total; ++mask) layers[std::popcount(mask)].push_back(mask);
+  ProgressPhase(options.progress, "exhaustive", "subsets", total);
   std::vector<SubsetMask> first = layers[0];
   if (m >= 1) first.insert(first.end(), layers[1].begin(), layers[1].end());
   Counters c1 = run_parallel(first, solve_subset);
@@ -372,12 +376,15 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     }
     std::atomic<std::size_t> next{0};
     std::atomic<std::uint64_t> improved{0};
+    ProgressPhase(options.progress, "polish", "solves", tasks.size());
     auto worker = [&]() {
       for (;;) {
+        if (ProgressCancelled(options.progress)) break;
         const std::size_t t = next.fetch_add(1);
         if (t >= tasks.size()) break;
         SubsetSolution& sol = s.solutions[tasks[t]];
         const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
+        ProgressAdvance(options.progress);
         if (!cold.ok()) continue;
         const Evaluation& a = cold.fit;
         const Evaluation& c = sol.summary.fit;
@@ -397,6 +404,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     }
     worker();
     for (auto& th : pool) th.join();
+    ProgressRethrow(options.progress);
     s.polished = tasks.size();
     s.polish_improved = improved;
     s.solves += tasks.size();

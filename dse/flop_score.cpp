@@ -248,12 +248,14 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   std::atomic<std::uint64_t> next_task{0};
   std::vector<Top> tops(threads);
   std::vector<std::uint64_t> counts(threads, 0);
+  ProgressPhase(options.progress, "flop-score", "subsets", std::uint64_t{1} << m);
   auto worker = [&](int id) {
     Top& top = tops[id];
     top.cap = options.keep_top;
     std::vector<std::uint64_t> buf(static_cast<std::size_t>(std::max(m, 1)) * en.w);
     std::vector<std::uint64_t> reach(en.w), tmp(en.w);
     for (;;) {
+      if (ProgressCancelled(options.progress)) break;
       const std::uint64_t t = next_task.fetch_add(1);
       if (t >= tasks) break;
       reach = all;
@@ -268,12 +270,14 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
         }
       }
       en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), buf, top, counts[id]);
+      ProgressAdvance(options.progress, std::uint64_t{1} << (m - d));  // the task's subsets
     }
   };
   std::vector<std::thread> pool;
   for (int id = 1; id < threads; ++id) pool.emplace_back(worker, id);
   worker(0);
   for (auto& th : pool) th.join();
+  ProgressRethrow(options.progress);
 
   Top merged;
   merged.cap = options.keep_top;
