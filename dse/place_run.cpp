@@ -306,8 +306,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
         int solves = 0;
         const ThresholdSolverFn counted = [&](const ThresholdProblem& tp) {
           ThresholdSummary ts = solver(tp);
-          ProgressAdvance(progress, 0, "budget " + Fmt(b) + ": " + std::to_string(++solves) +
-                                           " threshold solves");
+          ProgressAdvance(progress, 0, "budget " + Fmt(b) + ": solve " + std::to_string(++solves));
           ProgressRethrow(progress);
           return ts;
         };

@@ -1,5 +1,6 @@
 #include "profiles/progress.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -145,7 +146,9 @@ void ProgressPrinter::operator()(const ProgressUpdate& u) {
   if (elapsed < o_.quiet_seconds) return;
   if (o_.terminal) {
     if (printed_ && now - last_time_ < o_.refresh_seconds) return;
-    const std::string line = Line(o_.command, u, elapsed, now - phase_start_);
+    std::string line = Line(o_.command, u, elapsed, now - phase_start_);
+    // A line wider than the terminal would wrap, and "\r" would no longer go back to its start.
+    if (o_.columns > 1 && line.size() >= o_.columns) line.resize(o_.columns - 1);
     std::string out = "\r" + line;
     if (line.size() < width_) out += std::string(width_ - line.size(), ' ');
     width_ = std::max(width_, line.size());
@@ -169,6 +172,10 @@ ProgressCallback StderrProgress(const std::string& command, bool quiet, std::FIL
   ProgressPrinterOptions o;
   o.command = command;
   o.terminal = isatty(fileno(stream)) != 0;
+  if (o.terminal) {
+    winsize ws{};
+    if (ioctl(fileno(stream), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) o.columns = ws.ws_col;
+  }
   auto printer = std::make_shared<ProgressPrinter>(o, [stream](const std::string& text) {
     std::fputs(text.c_str(), stream);
     std::fflush(stream);

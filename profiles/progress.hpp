@@ -92,6 +92,7 @@ struct ProgressPrinterOptions {
   double interval_seconds = 5.0;
   double step = 0.1;
   double refresh_seconds = 0.2;
+  std::size_t columns = 0;        // terminal: its width (a longer line is cut); 0 = no limit
 };
 
 class ProgressPrinter {

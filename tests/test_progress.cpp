@@ -205,6 +205,24 @@ TEST_CASE("Printer on a terminal: one line refreshed in place, erased at the end
   CHECK(f.out[2] == "\r" + std::string(f.out[0].size() - 1, ' ') + "\r");
 }
 
+TEST_CASE("Printer on a narrow terminal cuts the line to its width") {
+  ProgressPrinterOptions o;
+  o.command = "exitplan test";
+  o.terminal = true;
+  o.columns = 20;
+  double now = 0;
+  std::vector<std::string> out;
+  ProgressPrinter p(o, [&out](const std::string& s) { out.push_back(s); }, [&now] { return now; });
+  ProgressUpdate u;
+  u.phase = u.unit = "cells";
+  u.phase_total = u.total = 10;
+  u.phase_done = u.done = 1;
+  now = 3;
+  p(u);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0] == "\rexitplan test: 1/10");  // 19 characters after the carriage return
+}
+
 TEST_CASE("Printer lines: detail, early-stopping phases and later phases") {
   ProgressUpdate u;
   u.phase = "training";
