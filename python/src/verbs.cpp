@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
 #include "dse/export_run.hpp"
