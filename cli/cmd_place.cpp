@@ -19,7 +19,6 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
-#include "profiles/parallel.hpp"
 #include "profiles/progress.hpp"
 
 namespace exitplan::cli {

@@ -268,10 +268,9 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     const int jobs = std::max(1, options.threads);
     std::vector<Counters> cs(ParallelThreads(masks.size(), jobs));
     ParallelFor(masks.size(), jobs, [&](std::size_t q, int id) {
-      if (ProgressCancelled(options.progress)) return false;
       fn(masks[q], cs[id]);
       ProgressAdvance(options.progress);
-      return true;
+      return !ProgressCancelled(options.progress);
     });
     ProgressRethrow(options.progress);
     Counters sum;
@@ -369,22 +368,22 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     std::atomic<std::uint64_t> improved{0};
     ProgressPhase(options.progress, "polish", "solves", tasks.size());
     ParallelFor(tasks.size(), std::max(1, options.threads), [&](std::size_t t) {
-      if (ProgressCancelled(options.progress)) return false;
       SubsetSolution& sol = s.solutions[tasks[t]];
       const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
       ProgressAdvance(options.progress);
-      if (!cold.ok()) return true;
-      const Evaluation& a = cold.fit;
-      const Evaluation& c = sol.summary.fit;
-      if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
-        const std::vector<int> kept = sol.summary.policy.kept;
-        sol.summary = cold;
-        sol.summary.policy.kept = kept;
-        sol.summary.message = "polished by " + cold.method + "; " + cold.message;
-        sol.reused = false;
-        ++improved;
+      if (cold.ok()) {
+        const Evaluation& a = cold.fit;
+        const Evaluation& c = sol.summary.fit;
+        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+          const std::vector<int> kept = sol.summary.policy.kept;
+          sol.summary = cold;
+          sol.summary.policy.kept = kept;
+          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+          sol.reused = false;
+          ++improved;
+        }
       }
-      return true;
+      return !ProgressCancelled(options.progress);
     });
     ProgressRethrow(options.progress);
     s.polished = tasks.size();

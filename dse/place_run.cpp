@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "dse/exhaustive.hpp"
 #include "dse/flop_score.hpp"

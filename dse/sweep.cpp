@@ -207,8 +207,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   std::atomic<int> written{0};
   std::atomic<int> failed{0};
   ProgressPhase(options.progress, "cells", "cells", todo.size());
-  auto run_cell = [&](std::size_t i) -> bool {
-    if (ProgressCancelled(options.progress)) return false;
+  auto run_cell = [&](std::size_t i) {
     const SweepCell& c = *todo[i];
     const SweepModel& model = spec.models[c.model];
     const LoadedModel& lm = models[c.model];
@@ -252,7 +251,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     }
     const int failed_now = failed += Failed(row) ? 1 : 0;
     ProgressAdvance(options.progress, 1, std::to_string(failed_now) + " failed");
-    return true;
+    return !ProgressCancelled(options.progress);
   };
   std::exception_ptr pool_error;
   try {

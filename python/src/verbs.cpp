@@ -24,7 +24,6 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
-#include "profiles/parallel.hpp"
 #include "profiles/progress.hpp"
 #include "profiles/stats.hpp"
 
