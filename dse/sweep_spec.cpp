@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "dse/internal/sweep_internal.hpp"
 #include "dse/options.hpp"
 #include "dse/sweep.hpp"
 #include "profiles/budget.hpp"
@@ -108,6 +109,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     throw InputError(y.Where(models), "models: expected a non-empty list");
   }
   std::set<std::string> model_names;
+  std::vector<internal::sweep::GroupName> named_groups;
   for (const auto& mn : models) {
     y.Keys(mn, {"name", "dump", "profile", "targets", "target", "layout", "score_order"},
            "a model");
@@ -116,6 +118,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
       if (!mn[need]) throw InputError(y.Where(mn), std::string("model: missing key '") + need + "'");
     }
     m.name = y.Str(mn["name"], "name");
+    m.where = y.Where(mn["name"]);
     if (!model_names.insert(m.name).second) {
       throw InputError(y.Where(mn["name"]), "name: model '" + m.name + "' appears twice");
     }
@@ -126,6 +129,14 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     }
     if (mn["targets"]) m.targets = y.Strs(mn["targets"], "targets");
     if (mn["target"]) m.targets = {y.Str(mn["target"], "target")};
+    // Groups named here whose report files would coincide are refused now; those of models
+    // taking every target of their profile, once the profiles are read (RunSweep).
+    const YAML::Node tnode = mn["targets"] ? mn["targets"] : mn["target"];
+    for (std::size_t t = 0; t < m.targets.size(); ++t) {
+      named_groups.push_back(
+          {m.name, m.targets[t], y.Where(tnode.IsSequence() ? tnode[t] : tnode)});
+    }
+    internal::sweep::CheckReportStems(named_groups);
     if (mn["layout"]) {
       m.layout = y.Str(mn["layout"], "layout");
       try {

@@ -863,6 +863,71 @@ TEST_CASE("bad input harness: the small sweep runs") {
   t.ExpectSuccess({"sweep", t / "s.yaml", "-o", t / "out"});
 }
 
+// Report and config file names keep only letters, digits, '.', '-' and '_': two groups whose
+// names map to the same file name would overwrite each other's reports.
+std::string RefuseSweepModels(const std::string& models, const std::string& names,
+                              const std::string& says, const std::string& profile = SmallProfile()) {
+  BadInputCase t;
+  WriteSmallDump(t / "d");
+  t.Write("p.yaml", profile);
+  t.Write("s.yaml", "output: out\nmodels:\n" + models +
+                        "methods:\n  - method: single\nbudgets: [50%]\n");
+  return t.ExpectRefused({"sweep", t / "s.yaml", "-o", t / "out"}, names, says);
+}
+
+const char kTwoTargets[] =
+    "targets:\n"
+    "  cpu:\n    unit: ms\n    exits:\n      - {name: e1, backbone: 1.0, head: 0.1}\n"
+    "      - {name: e2, backbone: 2.0, head: 0.1}\n      - {name: e3, backbone: 3.0, head: 0.1}\n"
+    "  p__cpu:\n    unit: ms\n    exits:\n      - {name: e1, backbone: 1.0, head: 0.1}\n"
+    "      - {name: e2, backbone: 2.0, head: 0.1}\n      - {name: e3, backbone: 3.0, head: 0.1}\n";
+
+TEST_CASE("bad input: sweep: two models map to one report file name (targets named)",
+          "[bad-input]") {
+  const std::string err = RefuseSweepModels(
+      "  - {name: a b, dump: d, profile: p.yaml, target: cpu}\n"
+      "  - {name: a_b, dump: d, profile: p.yaml, target: cpu}\n",
+      "s.yaml:4", "reports/a_b__cpu.csv");
+  CHECK(err.find("model 'a_b' target 'cpu' and model 'a b' target 'cpu' (") != std::string::npos);
+  CHECK(err.find("s.yaml:3") != std::string::npos);
+}
+
+TEST_CASE("bad input: sweep: two models map to one report file name (every target)",
+          "[bad-input]") {
+  // Found once the profile is read, still before anything is written.
+  const std::string err = RefuseSweepModels(
+      "  - {name: \"m/1\", dump: d, profile: p.yaml}\n"
+      "  - {name: \"m:1\", dump: d, profile: p.yaml}\n",
+      "s.yaml:4", "reports/m_1__cpu.csv");
+  CHECK(err.find("model 'm:1' target 'cpu' and model 'm/1' target 'cpu'") != std::string::npos);
+}
+
+TEST_CASE("bad input: sweep: model and target names split differently by '__'", "[bad-input]") {
+  // m__p / cpu and m / p__cpu both give m__p__cpu.
+  RefuseSweepModels(
+      "  - {name: m__p, dump: d, profile: p.yaml, target: cpu}\n"
+      "  - {name: m, dump: d, profile: p.yaml, target: p__cpu}\n",
+      "s.yaml:4", "reports/m__p__cpu.csv", kTwoTargets);
+}
+
+TEST_CASE("bad input: sweep: a target listed twice", "[bad-input]") {
+  RefuseSweepModels("  - {name: m, dump: d, profile: p.yaml, targets: [cpu, cpu]}\n", "s.yaml:3",
+                    "target 'cpu' appears twice for model 'm'");
+}
+
+TEST_CASE("sweep: models whose names differ only in unsafe characters run when targets differ") {
+  BadInputCase t;
+  WriteSmallDump(t / "d");
+  t.Write("p.yaml", kTwoTargets);
+  t.Write("s.yaml",
+          "output: out\nmodels:\n  - {name: a b, dump: d, profile: p.yaml, target: cpu}\n"
+          "  - {name: a_b, dump: d, profile: p.yaml, target: p__cpu}\n"
+          "methods:\n  - method: single\nbudgets: [50%]\n");
+  t.ExpectSuccess({"sweep", t / "s.yaml", "-o", t / "out"});
+  CHECK(std::filesystem::is_regular_file(t / "out/reports/a_b__cpu.csv"));
+  CHECK(std::filesystem::is_regular_file(t / "out/reports/a_b__p__cpu.csv"));
+}
+
 TEST_CASE("bad input: sweep: options key is a sequence", "[bad-input]") {
   RefuseSweep("  - method: single\n    options:\n      ? [a, b]\n      : 1\n", "s.yaml:7",
               "keys must be plain names");

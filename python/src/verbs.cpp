@@ -7,7 +7,6 @@
 #include <limits>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "common.hpp"
 #include "dse/exhaustive.hpp"
@@ -25,6 +24,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
@@ -321,8 +321,7 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
   o.model = ModelName(v, *d);
   o.tolerance = settings.greedy.tolerance;
   o.th = settings.greedy.th;
-  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.threads = ResolveJobs(v.Int("jobs"));
   o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
   o.compare = v.Bool("compare");
   o.even = v.Int("even");
