@@ -6,13 +6,13 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "dse/exhaustive.hpp"
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan {
 namespace {
@@ -130,8 +130,7 @@ PlaceRequest PlaceRequestFrom(const OptionValues& v) {
   }
   o.tolerance = settings.greedy.tolerance;
   o.th = settings.greedy.th;
-  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.threads = ResolveJobs(v.Int("jobs"));
   o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
   o.compare = v.Bool("compare");
   o.even = v.Int("even");
