@@ -25,7 +25,6 @@
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/progress.hpp"
-#include "profiles/parallel.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
