@@ -2,12 +2,8 @@
 // (the unsupervised early-exit mechanism's subset score), the greedy rules of Scardapane et al.
 // (2020), greedy forward/backward selection on the budgeted objective, or exhaustive search over
 // every subset x budget; Pareto CSV and SVG plot.
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
-#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
@@ -16,7 +12,6 @@
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "dse/report.hpp"
-#include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/progress.hpp"

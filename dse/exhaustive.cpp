@@ -270,7 +270,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
     ParallelFor(masks.size(), jobs, [&](std::size_t q, int id) {
       fn(masks[q], cs[id]);
       ProgressAdvance(options.progress);
-      return !ProgressCancelled(options.progress);
+      return !ProgressCancelled(options.progress);  // false: stop handing out subsets
     });
     ProgressRethrow(options.progress);
     Counters sum;
@@ -371,19 +371,19 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       SubsetSolution& sol = s.solutions[tasks[t]];
       const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
       ProgressAdvance(options.progress);
-      if (cold.ok()) {
-        const Evaluation& a = cold.fit;
-        const Evaluation& c = sol.summary.fit;
-        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
-          const std::vector<int> kept = sol.summary.policy.kept;
-          sol.summary = cold;
-          sol.summary.policy.kept = kept;
-          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
-          sol.reused = false;
-          ++improved;
-        }
+      if (ProgressCancelled(options.progress)) return false;  // stop handing out solves
+      if (!cold.ok()) return true;
+      const Evaluation& a = cold.fit;
+      const Evaluation& c = sol.summary.fit;
+      if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+        const std::vector<int> kept = sol.summary.policy.kept;
+        sol.summary = cold;
+        sol.summary.policy.kept = kept;
+        sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+        sol.reused = false;
+        ++improved;
       }
-      return !ProgressCancelled(options.progress);
+      return true;
     });
     ProgressRethrow(options.progress);
     s.polished = tasks.size();

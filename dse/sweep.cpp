@@ -207,6 +207,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   std::atomic<int> written{0};
   std::atomic<int> failed{0};
   ProgressPhase(options.progress, "cells", "cells", todo.size());
+  // Returns false (stop handing out cells) once the progress callback cancelled the run.
   auto run_cell = [&](std::size_t i) {
     const SweepCell& c = *todo[i];
     const SweepModel& model = spec.models[c.model];

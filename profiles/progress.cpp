@@ -102,6 +102,15 @@ ProgressPrinter::ProgressPrinter(ProgressPrinterOptions options,
   phase_start_ = start_;
 }
 
+ProgressPrinter::~ProgressPrinter() {
+  if (on_screen_) {
+    try {
+      write_("\r" + std::string(width_, ' ') + "\r");
+    } catch (...) {
+    }
+  }
+}
+
 std::string ProgressPrinter::Line(const std::string& command, const ProgressUpdate& u,
                                   double elapsed, double phase_seconds) {
   std::string s = command + ": ";
@@ -138,6 +147,7 @@ void ProgressPrinter::operator()(const ProgressUpdate& u) {
     if (!printed_) return;  // short work: nothing at all
     if (o_.terminal) {
       write_("\r" + std::string(width_, ' ') + "\r");
+      on_screen_ = false;
     } else {
       write_(Line(o_.command, u, elapsed, now - phase_start_) + "\n");
     }
@@ -153,6 +163,7 @@ void ProgressPrinter::operator()(const ProgressUpdate& u) {
     if (line.size() < width_) out += std::string(width_ - line.size(), ' ');
     width_ = std::max(width_, line.size());
     write_(out);
+    on_screen_ = true;
   } else {
     const bool step = u.phase_total > 0 &&
                       static_cast<double>(u.phase_done - std::min(u.phase_done, last_done_)) >=

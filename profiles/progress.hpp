@@ -99,6 +99,11 @@ class ProgressPrinter {
  public:
   ProgressPrinter(ProgressPrinterOptions options, std::function<void(const std::string&)> write,
                   std::function<double()> clock = {});
+  // On a terminal, erases a line still on screen (work that ended by an exception), so that an
+  // error message starts on a clean line.
+  ~ProgressPrinter();
+  ProgressPrinter(const ProgressPrinter&) = delete;
+  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
   void operator()(const ProgressUpdate& u);
   // The text of one line (no newline): "exitplan sweep: 120/280 cells (43%), 2 failed, 4.1 s
   // elapsed, ~5.4 s left". `phase_seconds`: time since the phase began (for the estimate).
@@ -113,7 +118,8 @@ class ProgressPrinter {
   std::string phase_;
   std::uint64_t last_done_ = 0;   // phase_done at the last line
   bool printed_ = false;          // any line written
-  std::size_t width_ = 0;         // terminal: length of the line on screen
+  std::size_t width_ = 0;         // terminal: length of the longest line written
+  bool on_screen_ = false;        // terminal: a line is shown (not erased yet)
 };
 
 // The command line's reporter: a ProgressPrinter on `stream` (a terminal or not, as isatty says),

@@ -5,7 +5,7 @@ An example is a fenced code block holding lines that start with "$ ": each such 
 continuation lines ending in a backslash) is a command as a user types it from the repository
 root, and the lines after it, up to the next "$ " line or the end of the block, are its output as
 shown. A command passes when it exits 0 and every shown output line appears in what it printed
-(stdout, then stderr), in the same order; the shown output may leave lines out, and a line "..."
+(stdout and stderr as one stream), in the same order; the shown output may leave lines out, and a line "..."
 stands for lines left out. Seconds ("9.3 s") are not compared. Commands run one after another in
 a scratch directory holding a copy of data/, so they may use what an earlier one wrote (out/).
 
@@ -100,9 +100,9 @@ def passed(what, status, shown, printed):
 def run_command(cmd, exitplan, scratch):
     # The command as typed, with its exitplan (build/exitplan or exitplan) the binary under test.
     cmd = re.sub(r"^(build/)?exitplan\b", lambda _: exitplan, cmd)
-    r = subprocess.run(["bash", "-c", cmd], cwd=scratch, capture_output=True, text=True,
-                       timeout=600)
-    return r.returncode, (r.stdout + r.stderr).splitlines()
+    r = subprocess.run(["bash", "-c", cmd], cwd=scratch, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=600)
+    return r.returncode, r.stdout.splitlines()
 
 
 PY_SESSION = """

@@ -205,6 +205,26 @@ TEST_CASE("Printer on a terminal: one line refreshed in place, erased at the end
   CHECK(f.out[2] == "\r" + std::string(f.out[0].size() - 1, ' ') + "\r");
 }
 
+TEST_CASE("Printer on a terminal erases its line when the work ends by an exception") {
+  ProgressPrinterOptions o;
+  o.command = "exitplan test";
+  o.terminal = true;
+  double now = 0;
+  std::vector<std::string> seen;
+  {
+    ProgressPrinter p(o, [&seen](const std::string& s) { seen.push_back(s); }, [&now] { return now; });
+    ProgressUpdate u;
+    u.phase = u.unit = "cells";
+    u.phase_total = u.total = 10;
+    u.phase_done = u.done = 1;
+    now = 3;
+    p(u);
+  }
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].rfind("\rexitplan test: 1/10 cells (10%)", 0) == 0);
+  CHECK(seen[1] == "\r" + std::string(seen[0].size() - 1, ' ') + "\r");  // erased
+}
+
 TEST_CASE("Printer on a narrow terminal cuts the line to its width") {
   ProgressPrinterOptions o;
   o.command = "exitplan test";

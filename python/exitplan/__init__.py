@@ -97,21 +97,30 @@ def evaluate(dump, profile, **options):
 
 
 def thresholds(dump, profile, **options):
-    """``exitplan thresholds``: budget-constrained thresholds, one :class:`Result` per budget."""
+    """``exitplan thresholds``: budget-constrained thresholds, one :class:`Result` per budget.
+
+    ``progress=f`` calls ``f(done, total)`` as budgets are solved (docs/python.md); an exception
+    it raises stops the call."""
     rows = _core.thresholds(dump, profile, **options)
     log.info("thresholds: %d result(s), %s", len(rows), options)
     return rows
 
 
 def place(dump, profile, **options):
-    """``exitplan place``: exit placement; the rows of the CSV ``--out`` writes."""
+    """``exitplan place``: exit placement; the rows of the CSV ``--out`` writes.
+
+    ``progress=f`` calls ``f(done, total)`` as subsets and budgets are done (docs/python.md); an
+    exception it raises stops the call."""
     rows = _core.place(dump, profile, **options)
     log.info("place: %d row(s), %s", len(rows), options)
     return rows
 
 
 def sweep(file, **options):
-    """``exitplan sweep FILE.yaml``: runs the experiment file; returns its SweepSummary."""
+    """``exitplan sweep FILE.yaml``: runs the experiment file; returns its SweepSummary.
+
+    ``progress=f`` calls ``f(done, total)`` as cells finish (docs/python.md); an exception it
+    raises stops the run (finished cells are kept for a resume)."""
     s = _core.sweep(file, **options)
     log.info("sweep %s: %d cells, %d run, %d failed, %.2f s", file, s.cells_total, s.cells_run,
              s.cells_failed, s.seconds)

@@ -25,6 +25,7 @@
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/progress.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
@@ -638,7 +639,9 @@ void BindVerbs(py::module_& m) {
            }, py::arg("path"), "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
       .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
   m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
-        "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget");
+        "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget; "
+        "progress=f calls f(done, total) after each epoch (an exception it raises stops the "
+        "training)");
 
   py::class_<SweepSummary>(m, "SweepSummary")
       .def_readonly("cells_total", &SweepSummary::cells_total)

@@ -111,3 +111,22 @@ def test_every_long_verb_refuses_a_non_callable(dump, cpu):
                                              progress=3)):
         with pytest.raises(exitplan.InputError, match="progress: expected a callable"):
             call()
+
+
+def test_without_a_callback_progress_goes_to_logging(dump, cpu, caplog):
+    import logging
+    import time
+    caplog.set_level(logging.INFO, logger="exitplan")
+    # A short call: no progress line (only the verb's own one-line log).
+    exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:3")
+    assert not [r for r in caplog.records if "elapsed" in r.getMessage()]
+    caplog.clear()
+    t0 = time.monotonic()
+    exitplan.fit_scorer(dump, cpu, budget="50%", max_epochs=300, patience=300)
+    seconds = time.monotonic() - t0
+    lines = [r.getMessage() for r in caplog.records if "elapsed" in r.getMessage()]
+    if seconds < 2.5:
+        pytest.skip(f"the training took {seconds:.1f} s: too short for progress lines")
+    assert lines and all(l.startswith("exitplan.fit_scorer: training: ") for l in lines), lines
+    assert "/300 epochs, loss " in lines[0] and lines[-1].endswith(", done")
+    assert all(r.levelname == "INFO" for r in caplog.records if "elapsed" in r.getMessage())
