@@ -30,14 +30,16 @@ int Run(FitScorerArgs& args) {
     throw InputError(dump.fit.source, "fit-scorer needs per-exit logits, but this is a scores-mode dump");
   }
   const double budget = FitScorerBudget(q, profile);
-  std::printf("budget %.6g %s (%.4f of the full cost %.6g %s: every exit kept, running to the final "
-              "exit)\n", budget, profile.unit.c_str(), budget / profile.FullCost(),
-              profile.FullCost(), profile.unit.c_str());
+  if (!v.Bool("quiet")) {  // information, not a result: -q drops it as every command does
+    std::printf("budget %.6g %s (%.4f of the full cost %.6g %s: every exit kept, running to the "
+                "final exit)\n", budget, profile.unit.c_str(), budget / profile.FullCost(),
+                profile.FullCost(), profile.unit.c_str());
+  }
   std::fflush(stdout);
   Progress progress(StderrProgress("exitplan fit-scorer", v.Bool("quiet")));
   FitScorerResult r = RunFitScorer(dump, profile, q, &progress);
   progress.Finish();
-  if (!r.calibration.empty()) std::printf("%s\n", r.calibration.c_str());
+  if (!r.calibration.empty() && !v.Bool("quiet")) std::printf("%s\n", r.calibration.c_str());
   const std::string text = r.Text(v.Bool("verbose"));
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (!r.ok()) {

@@ -47,12 +47,14 @@ int Run(const PlaceArgs& args) {
   o.model = ModelName(v, dump);
   o.measure = ToString(measure);
   const Target target = q.target;
-  std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",
-              dump.dir.c_str(), dump.k, fit.n,
-              dump.eval ? (", " + std::to_string(dump.eval->n) + " eval").c_str() : "",
-              prof.source.c_str(), prof.target.c_str(), prof.unit.c_str(), Fmt(full).c_str());
-  std::printf("measure %s, correctness %s, solver %s, %zu budget(s)\n", o.measure.c_str(),
-              ToString(target).c_str(), ToString(o.solver).c_str(), o.budgets.size());
+  if (!v.Bool("quiet")) {  // the header is information: -q keeps only results and errors
+    std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",
+                dump.dir.c_str(), dump.k, fit.n,
+                dump.eval ? (", " + std::to_string(dump.eval->n) + " eval").c_str() : "",
+                prof.source.c_str(), prof.target.c_str(), prof.unit.c_str(), Fmt(full).c_str());
+    std::printf("measure %s, correctness %s, solver %s, %zu budget(s)\n", o.measure.c_str(),
+                ToString(target).c_str(), ToString(o.solver).c_str(), o.budgets.size());
+  }
   std::fflush(stdout);
 
   Progress progress(StderrProgress("exitplan place", v.Bool("quiet")));

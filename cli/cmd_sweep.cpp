@@ -49,7 +49,9 @@ int Run(const SweepArgs& a) {
   const SweepSummary s = RunSweep(spec, o);
   progress.Finish();
   std::printf("%s\n", s.BriefReport().c_str());
-  for (const std::string& line : full_costs) std::printf("%s\n", line.c_str());
+  if (!v.Bool("quiet")) {  // information, not a result: -q drops it as every command does
+    for (const std::string& line : full_costs) std::printf("%s\n", line.c_str());
+  }
   const std::size_t shown = v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);
   for (std::size_t i = 0; i < shown; ++i) std::printf("  failed: %s\n", s.errors[i].c_str());
   if (s.errors.size() > shown) {

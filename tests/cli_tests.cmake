@@ -83,6 +83,16 @@ add_test(NAME "cli: sweep rerun skips"
          COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single)
 set_tests_properties("cli: sweep rerun skips" PROPERTIES FIXTURES_REQUIRED sweep_single
   PASS_REGULAR_EXPRESSION "sweep: 16 cells, 0 run, 16 already done, 0 failed")
+# -q keeps the results and drops the information lines (the full cost of each model / target).
+add_test(NAME "cli: sweep rerun prints the full cost"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single)
+add_test(NAME "cli: sweep -q drops the full cost"
+         COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/single -q)
+set_tests_properties("cli: sweep rerun prints the full cost" PROPERTIES
+  FIXTURES_REQUIRED sweep_single PASS_REGULAR_EXPRESSION "full cost")
+set_tests_properties("cli: sweep -q drops the full cost" PROPERTIES
+  FIXTURES_REQUIRED sweep_single FAIL_REGULAR_EXPRESSION "full cost"
+  PASS_REGULAR_EXPRESSION "sweep: 16 cells, 0 run, 16 already done")
 add_test(NAME "cli: sweep shard 1/2"
          COMMAND exitplan sweep ${SWEEP_FIX}/small.yaml -o ${SWEEP_OUT}/shard1 --shard 1/2)
 add_test(NAME "cli: sweep shard 2/2"
