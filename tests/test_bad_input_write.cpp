@@ -12,6 +12,7 @@
 using exitplan::testing::BadInputCase;
 using exitplan::testing::OneLineProblem;
 using exitplan::testing::RunExitplan;
+using exitplan::testing::Tmpfs;
 
 namespace fs = std::filesystem;
 
@@ -81,24 +82,6 @@ void Edit(const std::string& path, const std::string& re, const std::string& wit
   REQUIRE(edited != text);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << edited;
 }
-
-// A tmpfs at `dir` (root only), unmounted at the end.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& dir, const std::string& options, unsigned long flags = 0) : dir_(dir) {
-    fs::create_directories(dir);
-    ok_ = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) == 0;
-    if (!ok_) WARN("skipped: cannot mount a tmpfs at " << dir << " (needs root)");
-  }
-  ~Tmpfs() {
-    if (ok_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
 
 }  // namespace
 
