@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 
@@ -111,6 +112,10 @@ class ExactSolverBase {
   virtual void Release() = 0;
   virtual int m() const = 0;
   virtual std::vector<int> CutsOf(const std::vector<double>& t) const = 0;
+  // geometric's and geometric-quantile's thresholds from the orders, as those methods compute
+  // them; false when the orders are not float-keyed (then the caller runs the methods).
+  virtual bool GeometricStart(const GeometricLaw& law, std::vector<double>* t) = 0;
+  virtual bool QuantileStart(const GeometricQuantileLaw& law, std::vector<double>* t) const = 0;
   virtual std::vector<double> ThresholdsOf(const std::vector<int>& cut) const = 0;
   virtual void Assign(const std::vector<int>& cut) = 0;
   virtual Value Current() const = 0;
@@ -212,14 +217,7 @@ class ExactSolver final : public ExactSolverBase {
   std::vector<int> CutsOf(const std::vector<double>& t) const override {
     std::vector<int> cut(m_ - 1, 0);
     if (float_orders_) {
-      for (int q = 0; q + 1 < m_; ++q) {
-        int lo = 0, hi = n_;  // Passes holds before lo, fails from hi on
-        while (lo < hi) {
-          const int mid = lo + (hi - lo) / 2;
-          if (Passes(ScoreAt(q, mid), t[q], p_->order)) lo = mid + 1; else hi = mid;
-        }
-        cut[q] = lo;
-      }
+      for (int q = 0; q + 1 < m_; ++q) cut[q] = CutOf(q, t[q]);
       return cut;
     }
     const int k = p_->k();
@@ -231,6 +229,88 @@ class ExactSolver final : public ExactSolverBase {
   }
 
   double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], Sample(q, j)); }
+
+  // How many samples pass t at non-final kept exit q (a prefix of its order; float orders only).
+  int CutOf(int q, double t) const {
+    int lo = 0, hi = n_;  // Passes holds before lo, fails from hi on
+    while (lo < hi) {
+      const int mid = lo + (hi - lo) / 2;
+      if (Passes(ScoreAt(q, mid), t, p_->order)) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  // SolveGeometric's cascade, step for step, with its selections read off the orders: among the
+  // samples not yet stopped (walked in q's order, most confident first), ThresholdForTopUnsorted's
+  // value, the ascending tie rule, then every one that passes stops.
+  bool GeometricStart(const GeometricLaw& law, std::vector<double>* out) override {
+    if (!float_orders_) return false;
+    const bool asc = p_->order == ScoreOrder::kAscending;
+    const long n = n_;
+    stopped_.assign(n_, 0);
+    out->assign(m_ - 1, 0.0);
+    double cum = 0.0;
+    long prev_target = 0, stopped_count = 0;
+    for (int q = 0; q + 1 < m_; ++q) {
+      cum += law.frac[q];
+      const long target = std::min<long>(n, static_cast<long>(std::ceil(cum * n - 1e-9)));
+      const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
+      prev_target = target;
+      const long size = n - stopped_count;
+      const std::uint32_t* o = ord_[q].data();
+      auto free_at = [&](int j) { return stopped_[o[j] & kSampleMask] == 0; };
+      double t;
+      if (size == 0) {
+        t = asc ? -1e300 : 1e300;
+      } else if (want == 0) {
+        int j = 0;
+        while (!free_at(j)) ++j;
+        t = internal::ThresholdNone(ScoreAt(q, j), p_->order);
+      } else if (want >= size) {
+        int j = n_ - 1;
+        while (!free_at(j)) --j;
+        t = internal::ThresholdAll(ScoreAt(q, j), p_->order);
+      } else {
+        // Sorted most confident first, ascending picks values[want] and descending values[want-1].
+        const long pick = asc ? want : want - 1;
+        long seen = 0;
+        int j = 0;
+        for (;; ++j) {
+          if (free_at(j) && seen++ == pick) break;
+        }
+        t = ScoreAt(q, j);
+      }
+      if (asc && want > 0) {
+        long passing = 0;
+        const int c = CutOf(q, t);
+        for (int j = 0; j < c; ++j) passing += free_at(j);
+        if (passing < want) t = std::nextafter(t, std::numeric_limits<double>::infinity());
+      }
+      (*out)[q] = t;
+      const int c = CutOf(q, t);
+      for (int j = 0; j < c; ++j) {
+        char& st = stopped_[o[j] & kSampleMask];
+        stopped_count += st == 0;
+        st = 1;
+      }
+    }
+    std::vector<char>().swap(stopped_);
+    return true;
+  }
+
+  // SolveGeometricQuantile's thresholds: exit q's value at position min(floor(N cumsum), N - 1)
+  // of all its samples sorted most confident first.
+  bool QuantileStart(const GeometricQuantileLaw& law, std::vector<double>* out) const override {
+    if (!float_orders_) return false;
+    out->assign(m_ - 1, 0.0);
+    double cum = 0.0;
+    for (int q = 0; q + 1 < m_; ++q) {
+      cum += law.pk[q];
+      const long idx = std::min<long>(static_cast<long>(std::floor(n_ * cum)), n_ - 1);
+      (*out)[q] = ScoreAt(q, static_cast<int>(idx));
+    }
+    return true;
+  }
 
   std::vector<double> ThresholdsOf(const std::vector<int>& cut) const override {
     std::vector<double> t(m_ - 1);
@@ -536,6 +616,7 @@ class ExactSolver final : public ExactSolverBase {
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
   std::vector<std::uint64_t> st_;
   std::vector<std::uint16_t> sum_;    // per sample: Summary()
+  std::vector<char> stopped_;         // GeometricStart's cascade
   std::vector<double> cost_;
   std::vector<int> cut_;
   std::vector<std::int64_t> cnt_, cnt_tmp_, cnt_best_;  // samples stopping at each kept exit
@@ -602,19 +683,30 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
     s.message = err;
     return s;
   }
-  // The heuristic starts run before the solver's storage is built, so their scratch and the
-  // solver's do not add up; their answers become cuts below, in the same order as before.
+  // The heuristic starts (geometric, geometric-quantile, single, in this order): single runs before
+  // the solver's storage is built; the geometric ones read their selections off the solver's
+  // orders (the same thresholds as the methods' own, without their passes over the score matrix)
+  // or, when the orders are not float-keyed, run as methods.
   std::vector<std::vector<double>> heuristic;
-  if (o.start_heuristics) {
-    for (auto* f : {&SolveGeometric, &SolveGeometricQuantile}) {
-      ThresholdSummary h = f(p, GeometricOptions{});
-      if (h.ok()) heuristic.push_back(h.policy.thresholds);
-    }
-    ThresholdSummary h = SolveSingle(p);
-    if (h.ok()) heuristic.push_back(h.policy.thresholds);
-  }
+  ThresholdSummary single;
+  if (o.start_heuristics) single = SolveSingle(p);
   ExactSolverBase& solver = SolverFor(static_cast<int>(p.kept.size()));
   solver.Reset(p);
+  if (o.start_heuristics) {
+    std::vector<double> t;
+    if (solver.GeometricStart(GeometricQuotaLaw(p), &t)) {
+      heuristic.push_back(t);
+    } else if (ThresholdSummary h = SolveGeometric(p, GeometricOptions{}); h.ok()) {
+      heuristic.push_back(h.policy.thresholds);
+    }
+    const GeometricQuantileLaw pk = GeometricQuantilePk(p, GeometricOptions{});
+    if (pk.found && solver.QuantileStart(pk, &t)) {
+      heuristic.push_back(t);
+    } else if (ThresholdSummary h = SolveGeometricQuantile(p, GeometricOptions{}); h.ok()) {
+      heuristic.push_back(h.policy.thresholds);
+    }
+    if (single.ok()) heuristic.push_back(single.policy.thresholds);
+  }
   const int m = solver.m();
   std::vector<std::vector<int>> cut_starts;
   int sweeps = 0;
