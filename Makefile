@@ -4,6 +4,7 @@
 #   make test-asan       every test again, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #                        (float-cast-overflow included, any report fails) in build-asan/
 #   make fuzz FUZZ_SECONDS=N   libFuzzer targets (clang) built in build-fuzz/, each run N seconds
+#                        (FUZZ_TARGETS="fuzz_sweep fuzz_csv" for some of them only)
 #   make format          applies .clang-format (Debian's clang-format 14) to every C++ file git tracks
 #   make format-check    lists the C++ files make format would change; fails when there is one
 BUILD   ?= build
@@ -21,7 +22,10 @@ ASAN_BUILD   ?= build-asan
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_OUT     ?= /tmp/exitplan-fuzz
-CMAKE_ARGS   ?=   # extra cmake arguments for the sanitizer and fuzz builds, e.g. a compiler launcher
+FUZZ_TARGETS ?=
+CMAKE_ARGS   ?=   # extra cmake arguments for the sanitizer and fuzz builds
+# The sanitizer and fuzz builds compile through ccache when it is installed.
+LAUNCHER      = $(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 SAN_FLAGS     = -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 # Tests too slow under the sanitizers carry the CTest label "heavy" and run in `make test` only.
@@ -61,7 +65,7 @@ test: build
 	cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(CMAKE_ARGS) \
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(LAUNCHER) $(CMAKE_ARGS) \
 	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g $(SAN_FLAGS)" "-DCMAKE_EXE_LINKER_FLAGS=$(SAN_FLAGS)"
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --no-tests=error --output-on-failure -j $(JOBS) -LE heavy
@@ -69,11 +73,11 @@ test-asan: deps
 fuzz: deps
 	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DEXITPLAN_FUZZ=ON -DEXITPLAN_BUILD_TESTS=OFF -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(CMAKE_ARGS) \
+	  -DEXITPLAN_FUZZ=ON -DEXITPLAN_BUILD_TESTS=OFF -DEXITPLAN_BUILD_BENCH=OFF -DEXITPLAN_BUILD_PYTHON=OFF $(LAUNCHER) $(CMAKE_ARGS) \
 	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow -fno-sanitize-recover=all" \
 	  "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined,float-cast-overflow"
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all exitplan
-	./scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_OUT)
+	FUZZ_TARGETS="$(FUZZ_TARGETS)" ./scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_OUT)
 
 format:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(FORMAT_PACKAGES)"
