@@ -13,7 +13,7 @@
 // measures this machine's single-thread streaming-read bandwidth in the same run and prints the
 // evaluator's throughput at DRAM scale as a ratio to it (at 9 bytes read per sample-exit).
 //
-// Usage: bench_scale_solvers [--full] [--exits 24,32] [--sizes 250000,1000000]
+// Usage: bench_scale_solvers [--full] [--verbose] [--exits 24,32] [--sizes 250000,1000000]
 //                            [--methods exact,single,ippp,geometric] [--eval-samples N]
 // Default: a small run for `make bench` (N = 62,500 and 250,000). --full: N = 250k, 1M and 4M,
 // the sizes the targets are stated at (exact at K = 32, N = 4M: <= 60 s CPU, <= 2 GB peak,
@@ -127,6 +127,7 @@ void ResetPeak() {
 struct Run {
   double cpu = 0, wall = 0, peak_gb = 0, above_gb = 0, acc = 0, cost = 0;
   int ok = 0;
+  char message[120] = {};  // the solver's message (starts, sweeps)
 };
 
 // Runs one solve in a forked child and returns its measurements.
@@ -148,6 +149,7 @@ Run MeasureSolve(Method method, const ThresholdProblem& p) {
     r.peak_gb = peak_kb / 1048576.0;
     r.above_gb = (peak_kb - base_kb) / 1048576.0;
     r.ok = s.ok();
+    std::snprintf(r.message, sizeof r.message, "%s", s.message.c_str());
     r.acc = s.fit.accuracy;
     r.cost = s.fit.mean_cost;
     if (write(fd[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) _exit(1);
@@ -214,9 +216,12 @@ int main(int argc, char** argv) {
   std::vector<Method> methods = {Method::kExact, Method::kSingle, Method::kIppp,
                                  Method::kGeometric};
   int eval_n = 4000000;
+  bool verbose = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
-    if (arg == "--full") {
+    if (arg == "--verbose") {
+      verbose = true;
+    } else if (arg == "--full") {
       sizes = {250000, 1000000, 4000000};
     } else if (arg == "--exits" && a + 1 < argc) {
       exits = ParseInts(argv[++a]);
@@ -238,7 +243,7 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: bench_scale_solvers [--full] [--exits 24,32] [--sizes N,N] "
+                   "usage: bench_scale_solvers [--full] [--verbose] [--exits 24,32] [--sizes N,N] "
                    "[--methods exact,single,...] [--eval-samples N]\n");
       return 2;
     }
@@ -261,6 +266,7 @@ int main(int argc, char** argv) {
                     ToString(method).c_str(), k, n, r.cpu, r.wall, r.peak_gb, r.above_gb,
                     r.peak_gb * 1073741824.0 / se, r.acc, r.cost,
                     r.ok == 1 ? "" : r.ok == 0 ? "  (no solution)" : "  (child failed)");
+        if (verbose) std::printf("           %s\n", r.message);
         std::fflush(stdout);
         cpu_by[{static_cast<int>(method), k}].push_back({n, r.cpu});
       }

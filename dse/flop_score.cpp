@@ -40,9 +40,17 @@ std::string FlopScoreSummary::BriefReport() const {
   return s.str();
 }
 
-double ToleranceThreshold(const double* scores, const std::uint8_t* correct, int n, int stride,
-                          ScoreOrder order, double allowed_wrong) {
+namespace {
+
+// ToleranceThreshold for several drop budgets from one sort of the exit's scores: the walk over
+// equal-score groups admits them while the running wrong count (an exact integer) stays within
+// the budget, i.e. up to the last group whose prefix count does, found by binary search.
+std::vector<double> ToleranceThresholds(const double* scores, const std::uint8_t* correct, int n,
+                                        int stride, ScoreOrder order,
+                                        const std::vector<double>& allowed_wrong) {
   const bool desc = order == ScoreOrder::kDescending;
+  const double inf = std::numeric_limits<double>::infinity();
+  if (n == 0) return std::vector<double>(allowed_wrong.size(), desc ? inf : -inf);
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   // Most confident first.
@@ -51,35 +59,46 @@ double ToleranceThreshold(const double* scores, const std::uint8_t* correct, int
     const double sb = scores[static_cast<std::size_t>(b) * stride];
     return desc ? sa > sb : sa < sb;
   });
-  const double slack = 1e-9 * std::max(1.0, std::abs(allowed_wrong));
+  auto at = [&](int q) { return scores[static_cast<std::size_t>(idx[q]) * stride]; };
+  // Group g covers idx[ends[g-1], ends[g]); prefix[g] = wrong samples in groups 0..g.
+  std::vector<int> ends;
+  std::vector<double> prefix;
   double wrong = 0.0;
-  int i = 0;
-  int admitted_end = 0;  // samples idx[0..admitted_end) pass
-  while (i < n) {
-    const double v = scores[static_cast<std::size_t>(idx[i]) * stride];
+  for (int i = 0; i < n;) {
+    const double v = at(i);
     int j = i;
-    double w = 0.0;
-    while (j < n && scores[static_cast<std::size_t>(idx[j]) * stride] == v) {
-      w += correct[static_cast<std::size_t>(idx[j]) * stride] ? 0.0 : 1.0;
+    while (j < n && at(j) == v) {
+      wrong += correct[static_cast<std::size_t>(idx[j]) * stride] ? 0.0 : 1.0;
       ++j;
     }
-    if (wrong + w > allowed_wrong + slack) break;
-    wrong += w;
-    admitted_end = j;
+    ends.push_back(j);
+    prefix.push_back(wrong);
     i = j;
   }
-  const double inf = std::numeric_limits<double>::infinity();
-  if (n == 0) return desc ? inf : -inf;
-  auto at = [&](int q) { return scores[static_cast<std::size_t>(idx[q]) * stride]; };
-  if (desc) {
-    // score >= t passes.
-    if (admitted_end == 0) return std::nextafter(at(0), inf);
-    return at(admitted_end - 1);
+  std::vector<double> out;
+  for (const double allowed : allowed_wrong) {
+    const double slack = 1e-9 * std::max(1.0, std::abs(allowed));
+    // The first group whose prefix exceeds the budget is not admitted, nor any after it.
+    const std::size_t g = static_cast<std::size_t>(
+        std::upper_bound(prefix.begin(), prefix.end(), allowed + slack) - prefix.begin());
+    const int admitted_end = g == 0 ? 0 : ends[g - 1];  // samples idx[0..admitted_end) pass
+    if (desc) {
+      // score >= t passes.
+      out.push_back(admitted_end == 0 ? std::nextafter(at(0), inf) : at(admitted_end - 1));
+    } else if (admitted_end == 0) {  // score < t passes.
+      out.push_back(at(0));
+    } else {
+      out.push_back(admitted_end == n ? std::nextafter(at(n - 1), inf) : at(admitted_end));
+    }
   }
-  // score < t passes.
-  if (admitted_end == 0) return at(0);
-  if (admitted_end == n) return std::nextafter(at(n - 1), inf);
-  return at(admitted_end);
+  return out;
+}
+
+}  // namespace
+
+double ToleranceThreshold(const double* scores, const std::uint8_t* correct, int n, int stride,
+                          ScoreOrder order, double allowed_wrong) {
+  return ToleranceThresholds(scores, correct, n, stride, order, {allowed_wrong})[0];
 }
 
 std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scores,
@@ -87,14 +106,12 @@ std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scor
                                                          double tolerance) {
   const int k = static_cast<int>(scores.rows());
   const int n = static_cast<int>(scores.cols());
+  std::vector<double> allowed;
+  for (int p = 0; p < k - 1; ++p) allowed.push_back(n * tolerance / std::ldexp(1.0, p + 1));  // N x T / 2^n
   std::vector<std::vector<double>> table(std::max(0, k - 1));
-  for (int j = 0; j < k - 1; ++j) {
-    for (int p = 0; p < k - 1; ++p) {
-      const double allowed = n * tolerance / std::ldexp(1.0, p + 1);  // N x T / 2^n
-      table[j].push_back(ToleranceThreshold(scores.data() + j, ca.data() + j, n, k, order,
-                                            allowed));
-    }
-  }
+  // One sort per exit for all its positions.
+  for (int j = 0; j < k - 1; ++j)
+    table[j] = ToleranceThresholds(scores.data() + j, ca.data() + j, n, k, order, allowed);
   return table;
 }
 

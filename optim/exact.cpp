@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 
@@ -11,6 +13,10 @@
 #include "optim/ippp.hpp"
 #include "optim/internal/cascade.hpp"
 #include "optim/single.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace exitplan {
 namespace {
@@ -28,6 +34,77 @@ struct Value {
   }
 };
 
+constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
+
+#if defined(__x86_64__)
+// Pass 1 of ExactSolver::Update (see there) for j in [lo, n), (n - lo) a multiple of 16, 16
+// entries at a time: the run ends' cuts by a suffix minimum across lanes, the summaries by one
+// gather, the reaching samples' entries by compressed stores. Gives the scalar loop's entries
+// exactly; `after` carries the cut after the run containing j = lo. Returns the new `out`.
+// (GCC 12's intrinsics headers trip -Wuninitialized in a function with a target attribute.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_t* ob,
+                                                               const std::uint16_t* sm, int n,
+                                                               int lo, std::uint32_t uq,
+                                                               std::uint64_t* out,
+                                                               std::uint64_t* after) {
+  const __m512i lane = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+  const __m512i inf = _mm512_set1_epi32(0x7fffffff);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i m7 = _mm512_set1_epi32(127);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  __m512i carry = _mm512_set1_epi32(static_cast<int>(*after));
+  for (int j0 = n - 16; j0 >= lo; j0 -= 16) {
+    // The summaries are read in q's order, i.e. at random: fetch them ahead.
+    if (j0 >= 64)
+      for (int l = 0; l < 16; ++l) __builtin_prefetch(sm + (ob[j0 - 64 + l] & kSampleMask));
+    const __m512i o = _mm512_loadu_si512(ob + j0);
+    // after(j) = the least j' + 1 >= j + 1 with a run end at j' (else the carry).
+    const __mmask16 ends = _mm512_cmplt_epi32_mask(o, zero);
+    __m512i c = _mm512_mask_blend_epi32(ends, inf, _mm512_add_epi32(_mm512_set1_epi32(j0), lane));
+    c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 1));
+    c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 2));
+    c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 4));
+    c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 8));
+    c = _mm512_min_epu32(c, carry);
+    carry = _mm512_permutexvar_epi32(zero, c);
+    const __m512i idx = _mm512_and_si512(o, _mm512_set1_epi32(static_cast<int>(kSampleMask)));
+    const __m512i v = _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), _mm512_set1_epi32(0xffff));
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn = _mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8));
+    const __m512i dc = _mm512_sub_epi32(
+        _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(o, 30), one), one),
+        _mm512_and_si512(_mm512_srli_epi32(dn, 7), one));
+    const __m512i low = _mm512_or_si512(_mm512_slli_epi32(dc, 8), _mm512_and_si512(dn, m7));
+    const __m512i e0 = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(c)), 16),
+                                       _mm512_cvtepu32_epi64(_mm512_castsi512_si256(low)));
+    const __m512i e1 = _mm512_or_si512(
+        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(c, 1)), 16),
+        _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(low, 1)));
+    const unsigned r = reach, r0 = r & 0xff, r1 = r >> 8;
+    out -= __builtin_popcount(r);
+    _mm512_mask_compressstoreu_epi64(out, static_cast<__mmask8>(r0), e0);
+    _mm512_mask_compressstoreu_epi64(out + __builtin_popcount(r0), static_cast<__mmask8>(r1), e1);
+  }
+  *after = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm512_castsi512_si128(carry)));
+  return out;
+}
+#pragma GCC diagnostic pop
+
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
+#else
+constexpr bool kHasAvx512 = false;
+std::uint64_t* ReachAvx512(const std::uint32_t*, const std::uint16_t*, int, int, std::uint32_t,
+                           std::uint64_t* out, std::uint64_t*) {
+  return out;
+}
+#endif
+
 class ExactSolverBase {
  public:
   virtual ~ExactSolverBase() = default;
@@ -35,6 +112,10 @@ class ExactSolverBase {
   virtual void Release() = 0;
   virtual int m() const = 0;
   virtual std::vector<int> CutsOf(const std::vector<double>& t) const = 0;
+  // geometric's and geometric-quantile's thresholds from the orders, as those methods compute
+  // them; false when the orders are not float-keyed (then the caller runs the methods).
+  virtual bool GeometricStart(const GeometricLaw& law, std::vector<double>* t) = 0;
+  virtual bool QuantileStart(const GeometricQuantileLaw& law, std::vector<double>* t) const = 0;
   virtual std::vector<double> ThresholdsOf(const std::vector<int>& cut) const = 0;
   virtual void Assign(const std::vector<int>& cut) = 0;
   virtual Value Current() const = 0;
@@ -61,7 +142,7 @@ class ExactSolver final : public ExactSolverBase {
     n_ = p.n();
     m_ = static_cast<int>(p.kept.size());
     ord_.resize(m_ - 1);
-    for (int q = 0; q + 1 < m_; ++q) internal::ConfidenceOrderPacked(p, p.kept[q], ord_[q]);
+    BuildOrders();
     st_.assign(static_cast<std::size_t>(n_) * 2 * W, 0);
     for (int i = 0; i < n_; ++i) {
       const std::uint8_t* c = &(*p.correct)(0, i);
@@ -83,9 +164,62 @@ class ExactSolver final : public ExactSolverBase {
 
   int m() const override { return m_; }
 
-  // One pass over the samples (their exits are contiguous in the score matrix).
+  // The orders of the non-final kept exits (ConfidenceOrderPacked's, bit for bit). When every
+  // score is a float value (as dumps store them), by 32-bit keys built for kGroup exits per pass
+  // over the score matrix, whose exits are contiguous per sample: one strided pass per exit would
+  // read a cache line per sample and exit, 8x the matrix per group. Otherwise exit by exit.
+  void BuildOrders() {
+    constexpr int kGroup = 4;
+    const int nq = m_ - 1, k = p_->k();
+    const std::size_t n = static_cast<std::size_t>(n_);
+    const double sign = p_->order == ScoreOrder::kDescending ? -1.0 : 1.0;
+    const double* const scores = p_->scores->data();
+    const std::uint8_t* const correct = p_->correct->data();
+    const int* const kept = p_->kept.data();
+    int done = 0;
+    if (nq > 0) {
+      std::vector<std::uint32_t> keys(kGroup * n), key2(n), pay2(n);
+      std::vector<std::uint8_t> cor(kGroup * n);
+      for (; done < nq; done += kGroup) {
+        const int g = std::min(kGroup, nq - done);
+        bool fits = true;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double* s = scores + i * k;
+          const std::uint8_t* c = correct + i * k;
+          for (int e = 0; e < g; ++e) {
+            const double x = sign * s[kept[done + e]];
+            const float f = static_cast<float>(x);
+            fits &= static_cast<double>(f) == x;  // false for NaN too
+            keys[e * n + i] = FloatKey(f);
+            cor[e * n + i] = c[kept[done + e]] != 0;
+          }
+        }
+        if (!fits) break;
+        for (int e = 0; e < g; ++e) {
+          std::vector<std::uint32_t>& out = ord_[done + e];
+          out.resize(n);
+          const std::uint8_t* ce = &cor[e * n];
+          for (std::size_t i = 0; i < n; ++i)
+            out[i] = static_cast<std::uint32_t>(i) | static_cast<std::uint32_t>(ce[i]) << 30;
+          std::uint32_t* key = &keys[e * n];
+          RadixSort32(key, out.data(), key2.data(), pay2.data(), n);
+          for (std::size_t j = 0; j < n; ++j)
+            if (j + 1 == n || key[j + 1] != key[j]) out[j] |= std::uint32_t{1} << 31;
+        }
+      }
+    }
+    float_orders_ = done >= nq;
+    for (int q = done; q < nq; ++q) internal::ConfidenceOrderPacked(*p_, kept[q], ord_[q]);
+  }
+
+  // With NaN-free scores (the float orders), passing t is a prefix of each exit's order: a
+  // binary search per exit. Otherwise one pass over the samples (their exits are contiguous).
   std::vector<int> CutsOf(const std::vector<double>& t) const override {
     std::vector<int> cut(m_ - 1, 0);
+    if (float_orders_) {
+      for (int q = 0; q + 1 < m_; ++q) cut[q] = CutOf(q, t[q]);
+      return cut;
+    }
     const int k = p_->k();
     const double* s = p_->scores->data();
     const int* kept = p_->kept.data();
@@ -95,6 +229,88 @@ class ExactSolver final : public ExactSolverBase {
   }
 
   double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], Sample(q, j)); }
+
+  // How many samples pass t at non-final kept exit q (a prefix of its order; float orders only).
+  int CutOf(int q, double t) const {
+    int lo = 0, hi = n_;  // Passes holds before lo, fails from hi on
+    while (lo < hi) {
+      const int mid = lo + (hi - lo) / 2;
+      if (Passes(ScoreAt(q, mid), t, p_->order)) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  // SolveGeometric's cascade, step for step, with its selections read off the orders: among the
+  // samples not yet stopped (walked in q's order, most confident first), ThresholdForTopUnsorted's
+  // value, the ascending tie rule, then every one that passes stops.
+  bool GeometricStart(const GeometricLaw& law, std::vector<double>* out) override {
+    if (!float_orders_) return false;
+    const bool asc = p_->order == ScoreOrder::kAscending;
+    const long n = n_;
+    stopped_.assign(n_, 0);
+    out->assign(m_ - 1, 0.0);
+    double cum = 0.0;
+    long prev_target = 0, stopped_count = 0;
+    for (int q = 0; q + 1 < m_; ++q) {
+      cum += law.frac[q];
+      const long target = std::min<long>(n, static_cast<long>(std::ceil(cum * n - 1e-9)));
+      const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
+      prev_target = target;
+      const long size = n - stopped_count;
+      const std::uint32_t* o = ord_[q].data();
+      auto free_at = [&](int j) { return stopped_[o[j] & kSampleMask] == 0; };
+      double t;
+      if (size == 0) {
+        t = asc ? -1e300 : 1e300;
+      } else if (want == 0) {
+        int j = 0;
+        while (!free_at(j)) ++j;
+        t = internal::ThresholdNone(ScoreAt(q, j), p_->order);
+      } else if (want >= size) {
+        int j = n_ - 1;
+        while (!free_at(j)) --j;
+        t = internal::ThresholdAll(ScoreAt(q, j), p_->order);
+      } else {
+        // Sorted most confident first, ascending picks values[want] and descending values[want-1].
+        const long pick = asc ? want : want - 1;
+        long seen = 0;
+        int j = 0;
+        for (;; ++j) {
+          if (free_at(j) && seen++ == pick) break;
+        }
+        t = ScoreAt(q, j);
+      }
+      if (asc && want > 0) {
+        long passing = 0;
+        const int c = CutOf(q, t);
+        for (int j = 0; j < c; ++j) passing += free_at(j);
+        if (passing < want) t = std::nextafter(t, std::numeric_limits<double>::infinity());
+      }
+      (*out)[q] = t;
+      const int c = CutOf(q, t);
+      for (int j = 0; j < c; ++j) {
+        char& st = stopped_[o[j] & kSampleMask];
+        stopped_count += st == 0;
+        st = 1;
+      }
+    }
+    std::vector<char>().swap(stopped_);
+    return true;
+  }
+
+  // SolveGeometricQuantile's thresholds: exit q's value at position min(floor(N cumsum), N - 1)
+  // of all its samples sorted most confident first.
+  bool QuantileStart(const GeometricQuantileLaw& law, std::vector<double>* out) const override {
+    if (!float_orders_) return false;
+    out->assign(m_ - 1, 0.0);
+    double cum = 0.0;
+    for (int q = 0; q + 1 < m_; ++q) {
+      cum += law.pk[q];
+      const long idx = std::min<long>(static_cast<long>(std::floor(n_ * cum)), n_ - 1);
+      (*out)[q] = ScoreAt(q, static_cast<int>(idx));
+    }
+    return true;
+  }
 
   std::vector<double> ThresholdsOf(const std::vector<int>& cut) const override {
     std::vector<double> t(m_ - 1);
@@ -123,9 +339,12 @@ class ExactSolver final : public ExactSolverBase {
     for (int q = 0; q + 1 < m_; ++q) {
       const std::uint32_t* o = ord_[q].data();
       const std::uint64_t bit = Bit(q);
-      for (int j = 0; j < cut_[q]; ++j) st_[static_cast<std::size_t>(o[j] & kSampleMask) * 2 * W + q / 64] |= bit;
+      for (int j = 0; j < cut_[q]; ++j) {
+        if (j + 16 < cut_[q]) __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
+        st_[static_cast<std::size_t>(o[j] & kSampleMask) * 2 * W + q / 64] |= bit;
+      }
     }
-    sum_.resize(n_);
+    sum_.assign(static_cast<std::size_t>(n_) + 1, 0);  // one spare: the vector pass reads pairs
     cnt_.assign(m_, 0);
     correct_ = 0;
     for (int i = 0; i < n_; ++i) {
@@ -162,7 +381,12 @@ class ExactSolver final : public ExactSolverBase {
       const std::uint16_t* const sm = sum_.data();
       const std::uint32_t uq = static_cast<std::uint32_t>(q);
       std::uint64_t after = static_cast<std::uint64_t>(n_);
-      for (int j = n_ - 1; j >= 0; --j) {
+      int top = n_;
+      if (kHasAvx512) {
+        top = n_ % 16;
+        out = ReachAvx512(ob, sm, n_, top, uq, out, &after);
+      }
+      for (int j = top - 1; j >= 0; --j) {
         // The summaries are read in q's order, i.e. at random: fetch them ahead.
         if (j >= 64) __builtin_prefetch(sm + (ob[j - 64] & kSampleMask));
         const std::uint32_t o = ob[j];
@@ -224,16 +448,21 @@ class ExactSolver final : public ExactSolverBase {
     rebound();
     double best_total = total;  // the running total at the best so far
     const double cq = cost_[q];
-    std::int64_t cnt_q = cnt[q];  // in a register during the scan; cnt[q] is set before scoring
+    const std::int64_t cnt_q0 = cnt[q];
+    // cq - cost_[d] per exit d, the running total's step when a sample moves from d to q.
+    std::vector<double>& step = step_;
+    step.resize(m_);
+    for (int e = 0; e < m_; ++e) step[e] = cq - cost_[e];
+    // The counts are brought up to date only for the candidates that are scored (cnt holds the
+    // moves of rs[0, applied)): the per-sample work is the running total and correct count.
+    std::size_t applied = 0;
     // 3. The prefixes: a cut can only fall at the end of a run of equal scores, and only a cut
     //    after a reaching sample gives a new state (a cut with no reaching sample since the
     //    previous one repeats that state, which was either screened out or scored already).
     for (std::size_t k = 0; k < nr; ++k) {
       const std::uint64_t r = rs[k];
       const int d = static_cast<int>(r & 255);
-      --cnt[d];
-      ++cnt_q;
-      total += cq - cost_[d];
+      total += step[d];
       correct += static_cast<std::int64_t>((r >> 8) & 3) - 1;
       const std::uint64_t run = r >> 16;
       if (k + 1 < nr && (rs[k + 1] >> 16) == run) continue;
@@ -249,7 +478,8 @@ class ExactSolver final : public ExactSolverBase {
         candidate = !best.feasible && total <= best.cost * n_ + slack;
       }
       if (!candidate) continue;
-      cnt[q] = cnt_q;
+      for (; applied <= k; ++applied) --cnt[rs[applied] & 255];
+      cnt[q] = cnt_q0 + static_cast<std::int64_t>(k + 1);
       score(correct, cnt, &cur);
       if (better(cur, best)) {
         best = cur;
@@ -264,18 +494,19 @@ class ExactSolver final : public ExactSolverBase {
     // Only the samples between the old and the new cut change their pass bit at q.
     const std::uint64_t bit = Bit(q);
     const std::uint32_t* const o = ord_[q].data();
-    if (best_cut > cut_[q]) {
-      for (int j = cut_[q]; j < best_cut; ++j) {
-        const std::uint32_t i = o[j] & kSampleMask;
-        st_[static_cast<std::size_t>(i) * 2 * W + q / 64] |= bit;
-        sum_[i] = Summary(i);
+    // The samples are at random places in the state: fetch them ahead.
+    const int lo = std::min(best_cut, cut_[q]), hi = std::max(best_cut, cut_[q]);
+    const std::uint64_t set = best_cut > cut_[q] ? bit : 0;
+    for (int j = lo; j < hi; ++j) {
+      if (j + 16 < hi) {
+        const std::uint32_t a = o[j + 16] & kSampleMask;
+        __builtin_prefetch(&st_[static_cast<std::size_t>(a) * 2 * W], 1);
+        __builtin_prefetch(&sum_[a], 1);
       }
-    } else {
-      for (int j = best_cut; j < cut_[q]; ++j) {
-        const std::uint32_t i = o[j] & kSampleMask;
-        st_[static_cast<std::size_t>(i) * 2 * W + q / 64] &= ~bit;
-        sum_[i] = Summary(i);
-      }
+      const std::uint32_t i = o[j] & kSampleMask;
+      std::uint64_t& w = st_[static_cast<std::size_t>(i) * 2 * W + q / 64];
+      w = (w & ~bit) | set;
+      sum_[i] = Summary(i);
     }
     cut_[q] = best_cut;
     cnt_ = best_cnt;
@@ -309,7 +540,52 @@ class ExactSolver final : public ExactSolverBase {
   const std::vector<int>& cut() const override { return cut_; }
 
  private:
-  static constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
+  // Order-preserving map of a float to an unsigned integer (-0.0 folded into +0.0), the float
+  // counterpart of ConfidenceOrderPacked's key: on float values both give the same order.
+  static std::uint32_t FloatKey(float v) {
+    v += 0.0f;
+    std::uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    return (u >> 31) ? ~u : (u | (std::uint32_t{1} << 31));
+  }
+  // Stable LSD radix sort of (key, payload) by key in three passes (11, 11, 10 bits), a digit
+  // that is the same for every key skipped; written out because no listed library has a radix
+  // sort. The scratch has room for n of each; the result is back in key and pay.
+  static void RadixSort32(std::uint32_t* key, std::uint32_t* pay, std::uint32_t* key2,
+                          std::uint32_t* pay2, std::size_t n) {
+    if (n == 0) return;
+    constexpr int kBits = 11, kBuckets = 1 << kBits;
+    std::vector<std::size_t> count(3 * kBuckets, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t v = key[i];
+      ++count[v & (kBuckets - 1)];
+      ++count[kBuckets + ((v >> kBits) & (kBuckets - 1))];
+      ++count[2 * kBuckets + (v >> 2 * kBits)];
+    }
+    std::uint32_t *k0 = key, *p0 = pay, *k1 = key2, *p1 = pay2;
+    for (int pass = 0; pass < 3; ++pass) {
+      std::size_t* c = &count[pass * kBuckets];
+      const int shift = pass * kBits;
+      if (c[(k0[0] >> shift) & (kBuckets - 1)] == n) continue;
+      std::size_t sum = 0;
+      for (int b = 0; b < kBuckets; ++b) {
+        const std::size_t t = c[b];
+        c[b] = sum;
+        sum += t;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t dst = c[(k0[i] >> shift) & (kBuckets - 1)]++;
+        k1[dst] = k0[i];
+        p1[dst] = p0[i];
+      }
+      std::swap(k0, k1);
+      std::swap(p0, p1);
+    }
+    if (k0 != key) {
+      std::memcpy(key, k0, n * sizeof *key);
+      std::memcpy(pay, p0, n * sizeof *pay);
+    }
+  }
   static std::uint64_t Bit(int q) { return std::uint64_t{1} << (q % 64); }
   // Lowest set bit at or above `from` of sample i's pass words (one exists: the final exit).
   int NextPass(std::size_t i, int from) const {
@@ -333,15 +609,18 @@ class ExactSolver final : public ExactSolverBase {
 
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
+  bool float_orders_ = false;  // every order came from float keys (so no score is NaN)
   // Per non-final kept exit, the samples most confident first, packed (ConfidenceOrderPacked).
   std::vector<std::vector<std::uint32_t>> ord_;
   std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
   std::vector<std::uint64_t> st_;
   std::vector<std::uint16_t> sum_;    // per sample: Summary()
+  std::vector<char> stopped_;         // GeometricStart's cascade
   std::vector<double> cost_;
   std::vector<int> cut_;
   std::vector<std::int64_t> cnt_, cnt_tmp_, cnt_best_;  // samples stopping at each kept exit
+  std::vector<double> step_;                            // Update's running-total steps
   std::int64_t correct_ = 0;
 };
 
@@ -404,19 +683,30 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
     s.message = err;
     return s;
   }
-  // The heuristic starts run before the solver's storage is built, so their scratch and the
-  // solver's do not add up; their answers become cuts below, in the same order as before.
+  // The heuristic starts (geometric, geometric-quantile, single, in this order): single runs before
+  // the solver's storage is built; the geometric ones read their selections off the solver's
+  // orders (the same thresholds as the methods' own, without their passes over the score matrix)
+  // or, when the orders are not float-keyed, run as methods.
   std::vector<std::vector<double>> heuristic;
-  if (o.start_heuristics) {
-    for (auto* f : {&SolveGeometric, &SolveGeometricQuantile}) {
-      ThresholdSummary h = f(p, GeometricOptions{});
-      if (h.ok()) heuristic.push_back(h.policy.thresholds);
-    }
-    ThresholdSummary h = SolveSingle(p);
-    if (h.ok()) heuristic.push_back(h.policy.thresholds);
-  }
+  ThresholdSummary single;
+  if (o.start_heuristics) single = SolveSingle(p);
   ExactSolverBase& solver = SolverFor(static_cast<int>(p.kept.size()));
   solver.Reset(p);
+  if (o.start_heuristics) {
+    std::vector<double> t;
+    if (solver.GeometricStart(GeometricQuotaLaw(p), &t)) {
+      heuristic.push_back(t);
+    } else if (ThresholdSummary h = SolveGeometric(p, GeometricOptions{}); h.ok()) {
+      heuristic.push_back(h.policy.thresholds);
+    }
+    const GeometricQuantileLaw pk = GeometricQuantilePk(p, GeometricOptions{});
+    if (pk.found && solver.QuantileStart(pk, &t)) {
+      heuristic.push_back(t);
+    } else if (ThresholdSummary h = SolveGeometricQuantile(p, GeometricOptions{}); h.ok()) {
+      heuristic.push_back(h.policy.thresholds);
+    }
+    if (single.ok()) heuristic.push_back(single.policy.thresholds);
+  }
   const int m = solver.m();
   std::vector<std::vector<int>> cut_starts;
   int sweeps = 0;

@@ -47,12 +47,8 @@ std::vector<double> GeometricFractions(double r, int m) {
   return q;
 }
 
-ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  ThresholdSummary s;
-  s.method = "geometric";
+GeometricLaw GeometricQuotaLaw(const ThresholdProblem& p) {
   const int m = static_cast<int>(p.kept.size());
-  const int n = p.n();
   std::vector<double> c(m);
   for (int q = 0; q < m; ++q) c[q] = p.stop_cost[p.kept[q]];
   // Solve r: expected cost is increasing in r (mass moves to deeper, costlier exits).
@@ -68,8 +64,24 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
     }
     r = std::exp(lo);
   }
-  std::vector<double> frac = r >= 1e300 ? std::vector<double>(m, 0.0) : GeometricFractions(r, m);
-  if (r >= 1e300) frac.back() = 1.0;
+  GeometricLaw law;
+  law.frac = r >= 1e300 ? std::vector<double>(m, 0.0) : GeometricFractions(r, m);
+  if (r >= 1e300) law.frac.back() = 1.0;
+  law.r = r;
+  law.iters = iters;
+  return law;
+}
+
+ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ThresholdSummary s;
+  s.method = "geometric";
+  const int m = static_cast<int>(p.kept.size());
+  const int n = p.n();
+  const GeometricLaw law = GeometricQuotaLaw(p);
+  const std::vector<double>& frac = law.frac;
+  const double r = law.r;
+  const int iters = law.iters;
   // Cascade quotas on the fit split.
   // Scratch kept per thread: fresh megabytes per solve cost page faults on a VM.
   thread_local std::vector<char> stopped;
@@ -125,13 +137,9 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
   return s;
 }
 
-ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
-                                        const GeometricOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  ThresholdSummary s;
-  s.method = "geometric-quantile";
+GeometricQuantileLaw GeometricQuantilePk(const ThresholdProblem& p,
+                                         const GeometricOptions& options) {
   const int m = static_cast<int>(p.kept.size());
-  const int n = p.n();
   std::vector<double> time(m);
   for (int q = 0; q < m; ++q) time[q] = p.stop_cost[p.kept[q]];
   const int steps = static_cast<int>(std::lround(1.0 / options.quantile_p_step));
@@ -155,6 +163,20 @@ ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
     const double cost = pk[0] * time[0] + rest;
     if (cost <= p.budget) found = true;
   }
+  return {pk, it, found};
+}
+
+ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& p,
+                                        const GeometricOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ThresholdSummary s;
+  s.method = "geometric-quantile";
+  const int m = static_cast<int>(p.kept.size());
+  const int n = p.n();
+  const GeometricQuantileLaw law = GeometricQuantilePk(p, options);
+  const std::vector<double>& pk = law.pk;
+  const bool found = law.found;
+  const int it = law.iters;
   s.policy.kept = p.kept;
   s.iterations = it;
   if (!found) {

@@ -33,4 +33,22 @@ ThresholdSummary SolveGeometricQuantile(const ThresholdProblem& problem,
 // Exit fractions of the geometric law with ratio r over m exits (r = 0: all at the first).
 std::vector<double> GeometricFractions(double r, int m);
 
+// The data-free halves of the two methods, shared with exact (which builds these starts from its
+// own sorted orders): geometric's per-kept-exit fractions with the solved r and bisection steps;
+// geometric-quantile's pk over the kept exits and its grid steps (`found` false when no p on the
+// grid meets the budget).
+struct GeometricLaw {
+  std::vector<double> frac;
+  double r = 0.0;
+  int iters = 0;
+};
+GeometricLaw GeometricQuotaLaw(const ThresholdProblem& problem);
+struct GeometricQuantileLaw {
+  std::vector<double> pk;
+  int iters = 0;
+  bool found = false;
+};
+GeometricQuantileLaw GeometricQuantilePk(const ThresholdProblem& problem,
+                                         const GeometricOptions& options);
+
 }  // namespace exitplan

@@ -91,6 +91,16 @@ void CheckFeatureMemory(const std::string& source, std::size_t k, std::size_t n,
                   std::to_string(k) + " exits");
 }
 
+// Counts of exits, samples and classes are ints throughout: a dimension of 2^31 or more is
+// refused before anything is sized from it (the memory check does not cover the classes).
+int DimOf(const NpyArray& a, std::size_t v, const char* what) {
+  if (v > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw InputError(a.source(), std::string(what) + " = " + std::to_string(v) + " in " +
+                                     a.Describe() + ": at most 2147483647 (2^31 - 1) are supported");
+  }
+  return static_cast<int>(v);
+}
+
 void CheckZeroOne(const NpyArray& a) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     const double v = a.At(i);
@@ -112,14 +122,16 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
                                         conf_name + ", found " +
                                         corr.Describe());
   }
+  const int k = DimOf(conf, conf.shape()[0], "K (exits)");
+  const int n = DimOf(conf, conf.shape()[1], "N (samples)");
   CheckFeatureMemory(conf.source(), conf.shape()[0], conf.shape()[1],
                      sizeof(double) + sizeof(std::uint8_t));
   SplitData s;
   s.name = split;
   s.source = conf.source();
   s.mode = DumpMode::kScores;
-  s.k = static_cast<int>(conf.shape()[0]);
-  s.n = static_cast<int>(conf.shape()[1]);
+  s.k = k;
+  s.n = n;
   if (s.k < 1 || s.n < 1) throw InputError(conf.source(), "empty array " + conf.Describe());
   s.confidence_order = options.score_order;
   if (!LoadScoreFeatures(conf, corr, s)) {
@@ -166,13 +178,16 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
   s.source = logits.source();
   s.mode = DumpMode::kLogits;
   const auto& sh = logits.shape();
+  const bool nk = options.layout == Layout::kNKC;
+  const int n = DimOf(logits, nk ? sh[0] : sh[1], "N (samples)");
+  const int k = DimOf(logits, nk ? sh[1] : sh[0], "K (exits)");
+  const int c = DimOf(logits, sh[2], "C (classes)");
   // Five score matrices (double), predictions (int32), correct and agrees_final (bytes).
-  CheckFeatureMemory(logits.source(), options.layout == Layout::kNKC ? sh[1] : sh[0],
-                     options.layout == Layout::kNKC ? sh[0] : sh[1],
+  CheckFeatureMemory(logits.source(), nk ? sh[1] : sh[0], nk ? sh[0] : sh[1],
                      5 * sizeof(double) + sizeof(std::int32_t) + 2);
-  s.n = static_cast<int>(options.layout == Layout::kNKC ? sh[0] : sh[1]);
-  s.k = static_cast<int>(options.layout == Layout::kNKC ? sh[1] : sh[0]);
-  s.c = static_cast<int>(sh[2]);
+  s.n = n;
+  s.k = k;
+  s.c = c;
   if (s.n < 1 || s.k < 1 || s.c < 1) {
     throw InputError(logits.source(), "empty array " + logits.Describe());
   }

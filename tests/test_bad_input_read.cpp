@@ -349,10 +349,11 @@ void WriteSparseNpy(const BadInputCase& t, const std::string& rel, const std::st
 
 TEST_CASE("bad input: npy: huge valid logits need more memory than there is", "[bad-input]") {
   BadInputCase t;
-  // 2^31 samples x 4 exits x 1 class of float16: a 16 GB sparse file whose features need ~400 GB.
+  // 2^31 - 1 samples x 4 exits x 1 class of float16: a 16 GB sparse file whose features need
+  // ~400 GB.
   WriteSparseNpy(t, "d/val_logits.npy",
-                 "{'descr': '<f2', 'fortran_order': False, 'shape': (2147483648, 4, 1), }",
-                 2147483648ull * 4 * 2);
+                 "{'descr': '<f2', 'fortran_order': False, 'shape': (2147483647, 4, 1), }",
+                 2147483647ull * 4 * 2);
   t.Write("d/val_labels.npy",
           NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", I64Bytes({0, 1})));
   t.ExpectRefused(Inspect(t), "val_logits.npy", "of memory");
@@ -360,10 +361,40 @@ TEST_CASE("bad input: npy: huge valid logits need more memory than there is", "[
 
 TEST_CASE("bad input: npy: huge valid scores need more memory than there is", "[bad-input]") {
   BadInputCase t;
-  const std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (64, 68719476736), }";
-  WriteSparseNpy(t, "d/val_confidence.npy", dict, 64ull << 36);
-  WriteSparseNpy(t, "d/val_correct.npy", dict, 64ull << 36);
+  const std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (2048, 2147483647), }";
+  WriteSparseNpy(t, "d/val_confidence.npy", dict, 2048ull * 2147483647ull);
+  WriteSparseNpy(t, "d/val_correct.npy", dict, 2048ull * 2147483647ull);
   t.ExpectRefused(Inspect(t), "val_confidence.npy", "of memory");
+}
+
+TEST_CASE("bad input: npy: 2^31 classes, few enough features to fit in memory", "[bad-input]") {
+  BadInputCase t;
+  // 1 sample x 1 exit x 2^31 classes of float16: a 4 GB sparse file, 47 bytes of features.
+  WriteSparseNpy(t, "d/val_logits.npy",
+                 "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1, 2147483648), }",
+                 2147483648ull * 2);
+  t.Write("d/val_labels.npy",
+          NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", I64Bytes({0})));
+  t.ExpectRefused(Inspect(t), "val_logits.npy", "C (classes) = 2147483648");
+}
+
+TEST_CASE("bad input: npy: 2^31 samples in a scores dump", "[bad-input]") {
+  BadInputCase t;
+  const std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 2147483648), }";
+  WriteSparseNpy(t, "d/val_confidence.npy", dict, 2147483648ull);
+  WriteSparseNpy(t, "d/val_correct.npy", dict, 2147483648ull);
+  t.ExpectRefused(Inspect(t), "val_confidence.npy", "N (samples) = 2147483648");
+}
+
+TEST_CASE("bad input: npy: 2^32 exits in [K, N, C] logits", "[bad-input]") {
+  BadInputCase t;
+  WriteSparseNpy(t, "d/val_logits.npy",
+                 "{'descr': '<f2', 'fortran_order': False, 'shape': (4294967296, 1, 1), }",
+                 4294967296ull * 2);
+  t.Write("d/val_labels.npy",
+          NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", I64Bytes({0})));
+  t.ExpectRefused({"inspect", "--dump", t / "d", "--layout", "kn"}, "val_logits.npy",
+                  "K (exits) = 4294967296");
 }
 
 // ---- scores dumps ----------------------------------------------------------------------------
