@@ -17,6 +17,7 @@
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "dse/report.hpp"
+#include "dse/threshold_rows.hpp"
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
@@ -118,7 +119,9 @@ int Run(const PlaceArgs& args) {
   o.polish = settings.exhaustive.polish_top;
   o.prune = settings.exhaustive.prune;
   o.reuse = settings.exhaustive.reuse;
-  o.solver_options = settings.solver;
+  bool horizon_given = false;
+  o.solver_options = ThresholdSolverOptions(v, &horizon_given);  // + --guarantee's bound, horizon
+  DefaultHorizon(dump, horizon_given, o.solver_options);
   o.verbose = v.Bool("verbose");
   std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",
               dump.dir.c_str(), dump.k, fit.n,

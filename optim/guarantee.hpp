@@ -85,6 +85,11 @@ double FreshMeanCap(double b, double horizon, double delta2);
 void PerSample(const ThresholdProblem& problem, const Policy& policy, std::vector<double>* cost,
                std::vector<std::uint8_t>* correct);
 
+// The seeded search / calibration split of a fit split of n >= 2 samples that SolveWithGuarantee
+// uses: the search part's sample indices, ascending (the other samples calibrate). Placement
+// searches with the guarantee search on exactly these samples (dse/place_run.hpp).
+std::vector<int> GuaranteeSearchPart(int n, unsigned seed, double search_fraction);
+
 // Solve() with options.guarantee on (Solve() calls this). `solve` is Solve without the guarantee.
 ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& problem,
                                     const SolverOptions& options);

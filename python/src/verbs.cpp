@@ -328,6 +328,11 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
   o.all_rows = v.Bool("all_rows");
   o.exact_path = settings.fast;
   o.polish = settings.exhaustive.polish_top;
+  o.prune = settings.exhaustive.prune;
+  o.reuse = settings.exhaustive.reuse;
+  bool horizon_given = false;
+  o.solver_options = ThresholdSolverOptions(v, &horizon_given);  // as cmd_place (guarantee too)
+  DefaultHorizon(d->dump, horizon_given, o.solver_options);
   o.verbose = v.Bool("verbose");
   PlaceRunResult res;
   Dump copy;
