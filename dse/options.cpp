@@ -153,16 +153,17 @@ std::vector<OptionSpec> Build() {
   // ---- inputs ---------------------------------------------------------------------------------
   opt("dump", T::kText,
       "dump directory: <split>_logits.npy + <split>_labels.npy, <split>.npz (members logits, "
-      "labels), or <split>_confidence.npy + <split>_correct.npy (scores mode); see docs/formats.md")
-      .Commands(kDumpCommands).Sweep();
+      "labels), or <split>_confidence.npy + <split>_correct.npy (scores mode); see docs/formats.md; "
+      "export: solve at --budget on it (a report not written by a sweep)")
+      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("fit_split", T::kText, "split the policy is chosen on").Default("val")
-      .Commands(kDumpCommands).Sweep();
+      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("eval_split", T::kText,
       "split that only measures the policy; the default is used when present, a split given "
       "explicitly must exist; none: no eval split")
-      .Default("test").Commands(kDumpCommands).Sweep();
+      .Default("test").Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("layout", T::kChoice, "logits axis order: nk = [N, K, C], kn = [K, N, C]")
-      .Choices({"nk", "kn"}).Default("nk").Commands(kDumpCommands).Sweep();
+      .Choices({"nk", "kn"}).Default("nk").Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("score_order", T::kChoice,
       "scores mode: descending (larger is more confident, stop if score >= t) or ascending (stop "
       "if score < t)")
@@ -171,7 +172,7 @@ std::vector<OptionSpec> Build() {
   opt("cache", T::kSwitch,
       "read and write the logits feature cache ($EXITPLAN_CACHE_DIR, else "
       "$XDG_CACHE_HOME/exitplan or ~/.cache/exitplan; logits files of 64 MiB or more)")
-      .Default("true").Commands(kDumpCommands);
+      .Default("true").Commands(Join({kDumpCommands, {"export"}}));
   opt("profile", T::kText, "cost profile YAML (docs/formats.md)")
       .Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("target", T::kText, "target inside a multi-target profile")
@@ -193,14 +194,15 @@ std::vector<OptionSpec> Build() {
       "a list (measures:)").Commands({"evaluate", "thresholds", "place", "export"}).Sweep();
   opt("correct", T::kChoice, "correctness target: labels, or agreement with the final exit")
       .Choices({"labels", "agreement"}).Default("labels")
-      .Commands({"evaluate", "thresholds", "place", "fit-scorer"}).Sweep();
+      .Commands({"evaluate", "thresholds", "place", "fit-scorer", "export"}).Sweep();
   opt("exits", T::kList,
       "kept exits, 1-based and ascending, e.g. 2,4 (default: all; the final exit is always kept)")
       .Commands({"evaluate", "thresholds"}).Sweep();
   opt("calibrate", T::kSwitch,
       "fit per-exit temperatures on the fit split (NLL) first; every measure then comes from "
       "the calibrated probabilities")
-      .Default("false").Commands({"inspect", "evaluate", "thresholds", "place", "fit-scorer"})
+      .Default("false")
+      .Commands({"inspect", "evaluate", "thresholds", "place", "fit-scorer", "export"})
       .Sweep();
   opt("thresholds", T::kList,
       "comma-separated thresholds, one per kept exit before the final, in the order of --exits "

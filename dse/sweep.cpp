@@ -149,6 +149,10 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   Manifest manifest;
   manifest.source = spec.source;
   manifest.configs = spec.configs;
+  manifest.fit_split = spec.fit_split;
+  manifest.eval_split = spec.eval_split;
+  manifest.has_methods = true;
+  manifest.methods = spec.methods;
   std::map<std::pair<int, std::string>, int> group_of;
   std::string all_hashes;
   for (SweepCell& c : cells) {
@@ -168,6 +172,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       g.score_order = spec.models[c.model].score_order;
       g.dump = spec.models[c.model].dump;
       g.profile = spec.models[c.model].profile;
+      g.layout = spec.models[c.model].layout;
       g.exit_names = p.names;
       g.inputs = lm.input_files;
       for (const SweepMethod& me : spec.methods) {

@@ -117,13 +117,28 @@ std::string ManifestToYaml(const Manifest& m) {
   YAML::Emitter e;
   e << YAML::BeginMap << YAML::Key << "schema" << YAML::Value << "exitplan-sweep-manifest/1"
     << YAML::Key << "sweep" << YAML::Value << m.sweep << YAML::Key << "source" << YAML::Value
-    << m.source << YAML::Key << "configs" << YAML::Value << m.configs << YAML::Key << "groups"
-    << YAML::Value << YAML::BeginSeq;
+    << m.source << YAML::Key << "configs" << YAML::Value << m.configs;
+  if (m.has_methods) {
+    e << YAML::Key << "fit_split" << YAML::Value << m.fit_split << YAML::Key << "eval_split"
+      << YAML::Value << m.eval_split << YAML::Key << "methods" << YAML::Value << YAML::BeginSeq;
+    for (const SweepMethod& me : m.methods) {
+      e << YAML::Flow << YAML::BeginMap << YAML::Key << "label" << YAML::Value << me.label
+        << YAML::Key << "method" << YAML::Value << me.method << YAML::Key << "correct"
+        << YAML::Value << me.correct << YAML::Key << "exits" << YAML::Value << me.exits
+        << YAML::Key << "calibrate" << YAML::Value << me.calibrate << YAML::Key << "options"
+        << YAML::Value << YAML::BeginMap;
+      for (const auto& [key, value] : me.options) e << YAML::Key << key << YAML::Value << value;
+      e << YAML::EndMap << YAML::EndMap;
+    }
+    e << YAML::EndSeq;
+  }
+  e << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
   for (const Group& g : m.groups) {
     e << YAML::BeginMap << YAML::Key << "model" << YAML::Value << g.model << YAML::Key << "target"
       << YAML::Value << g.target << YAML::Key << "unit" << YAML::Value << g.unit << YAML::Key
       << "score_order" << YAML::Value << g.score_order << YAML::Key << "dump" << YAML::Value
-      << g.dump << YAML::Key << "profile" << YAML::Value << g.profile << YAML::Key << "exit_names"
+      << g.dump << YAML::Key << "layout" << YAML::Value << g.layout << YAML::Key << "profile"
+      << YAML::Value << g.profile << YAML::Key << "exit_names"
       << YAML::Value << YAML::Flow << g.exit_names << YAML::Key << "inputs" << YAML::Value
       << YAML::BeginSeq;
     for (const auto& s : g.inputs) e << s;
@@ -212,6 +227,37 @@ Manifest ManifestFromFile(const std::string& path) {
       throw InputError(where(root["configs"]), "manifest: configs must be true or false");
     }
     m.configs = configs == "true";
+    if (const YAML::Node methods = root["methods"]) {  // absent in older manifests
+      if (!methods.IsSequence()) throw InputError(where(methods), "manifest: 'methods' is not a list");
+      m.fit_split = str(root, "fit_split");
+      m.eval_split = str(root, "eval_split");
+      for (const auto& me : methods) {
+        if (!me.IsMap()) throw InputError(where(me), "manifest: a method is not a mapping");
+        SweepMethod sm;
+        sm.label = str(me, "label");
+        sm.method = str(me, "method");
+        sm.correct = str(me, "correct");
+        sm.exits = str(me, "exits");
+        const std::string cal = str(me, "calibrate");
+        if (cal != "true" && cal != "false") {
+          throw InputError(where(me["calibrate"]), "manifest: calibrate must be true or false");
+        }
+        sm.calibrate = cal == "true";
+        const YAML::Node opts = me["options"];
+        if (!opts || !opts.IsMap()) {
+          throw InputError(where(opts ? opts : me), "manifest: a method's 'options' is not a mapping");
+        }
+        for (const auto& kv : opts) {
+          if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+            throw InputError(where(kv.first), "manifest: an option is not key: value");
+          }
+          sm.options[kv.first.as<std::string>()] = kv.second.as<std::string>();
+        }
+        sm.measures.clear();
+        m.methods.push_back(sm);
+      }
+      m.has_methods = true;
+    }
     const YAML::Node groups = root["groups"];
     if (!groups || !groups.IsSequence() || groups.size() == 0) {
       throw InputError(where(groups ? groups : root), "manifest: 'groups' missing or empty");
@@ -230,6 +276,13 @@ Manifest ManifestFromFile(const std::string& path) {
       }
       gr.dump = str(g, "dump");
       gr.profile = str(g, "profile");
+      if (g["layout"]) {
+        gr.layout = str(g, "layout");
+        if (gr.layout != "nk" && gr.layout != "kn") {
+          throw InputError(where(g["layout"]), "manifest: layout " + QuoteForError(gr.layout) +
+                                                   " is not nk or kn");
+        }
+      }
       gr.exit_names = strs(g, "exit_names");
       if (gr.exit_names.empty() || gr.exit_names.size() > kMaxExitsInCsv) {
         throw InputError(where(g["exit_names"]), "manifest: exit_names must name 1.." +

@@ -104,10 +104,28 @@ add_test(NAME "cli: export budget json"
                  --budget 1.879744 --method geometric --format json)
 set_tests_properties("cli: export budget json" PROPERTIES FIXTURES_REQUIRED sweep_single
   PASS_REGULAR_EXPRESSION "\"schema_version\": 1,.*\"method\": \"geometric\".*\"threshold\": .*\"budget\": 1\\.879744,")
-# export --budget B: the row solved at B, or a refusal naming the nearest rows.
-exitplan_expect_error("export budget not solved" "--budget: no row of geometric was solved at 2 in .*nearest: row 5 \\(geometric max_prob, budget 1\\.879744"
-  export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --budget 2 --method geometric)
-set_tests_properties("cli: export budget not solved" PROPERTIES FIXTURES_REQUIRED sweep_single)
+# export --budget B: the row at B, else the row group solved at B on the sweep's inputs (found
+# through its manifest), else a refusal naming the nearest rows.
+add_test(NAME "cli: export budget solved"
+         COMMAND exitplan export --from ${SWEEP_OUT}/single/reports/fmnist__flops.csv --budget 2
+                 --method geometric -o ${SWEEP_OUT}/solved2.json)
+set_tests_properties("cli: export budget solved" PROPERTIES FIXTURES_REQUIRED sweep_single
+  PASS_REGULAR_EXPRESSION "wrote .*solved2\\.json \\(json\\): solved at budget 2 \\(geometric max_prob, kept exits 1,2,3,4,5,6, fit cost 1\\.99[0-9]+, fit accuracy 0\\.9108, outcome converged; the report's nearest row is 5, budget 1\\.879744\\)")
+add_test(NAME "cli: export report copy"
+         COMMAND ${CMAKE_COMMAND} -E copy ${SWEEP_OUT}/single/reports/fmnist__flops.csv ${SWEEP_OUT}/lone.csv)
+set_tests_properties("cli: export report copy" PROPERTIES FIXTURES_REQUIRED sweep_single
+  FIXTURES_SETUP export_lone)
+exitplan_expect_error("export budget not solvable" "--budget: no row of geometric was solved at 2 in .*lone.csv and it cannot be solved there: it is not a sweep's report \\(no manifest.yaml beside its folder\\): give --dump and --profile \\(and --target\\) it was made from; nearest: row 5 \\(geometric max_prob, budget 1\\.879744"
+  export --from ${SWEEP_OUT}/lone.csv --budget 2 --method geometric)
+set_tests_properties("cli: export budget not solvable" PROPERTIES FIXTURES_REQUIRED export_lone)
+add_test(NAME "cli: export budget solved from --dump"
+         COMMAND exitplan export --from ${SWEEP_OUT}/lone.csv --budget 2 --method geometric
+                 --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target flops)
+set_tests_properties("cli: export budget solved from --dump" PROPERTIES FIXTURES_REQUIRED export_lone
+  PASS_REGULAR_EXPRESSION "budget: 2\nexpected:\n  fit_accuracy: 0\\.9108\n  fit_cost: 1\\.99")
+exitplan_expect_error("export --dump with --row" "--dump: only used to solve at --budget B, not with --row"
+  export --from ${SWEEP_OUT}/lone.csv --row 1 --dump ${EXAMPLE})
+set_tests_properties("cli: export --dump with --row" PROPERTIES FIXTURES_REQUIRED export_lone)
 # The format follows the extension of -o; --format both replaces it (never y.json.yaml).
 add_test(NAME "cli: export format by extension"
          COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:exitplan>

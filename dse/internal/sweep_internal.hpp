@@ -47,6 +47,7 @@ std::string CellKey(const SweepSpec& spec, const SweepModel& model, const Loaded
 // The manifest: everything merge needs to rebuild the reports without the inputs.
 struct Group {
   std::string model, target, unit, score_order, dump, profile;
+  std::string layout = "nk";  // of the dump (absent in older manifests: nk)
   std::vector<std::string> exit_names;
   std::vector<std::string> inputs;  // "name sha256"
   std::vector<double> temperatures;     // fitted per exit when some method calibrates
@@ -62,6 +63,11 @@ struct Manifest {
   std::string sweep;  // SHA-256 over the ordered cell hashes: the sweep's identity
   std::string source;
   bool configs = false;
+  // What `exitplan export --budget B` needs to solve a row group again at B: the splits and each
+  // method's settings (absent in older manifests: has_methods false).
+  std::string fit_split = "val", eval_split = "test";
+  bool has_methods = false;
+  std::vector<SweepMethod> methods;
   std::vector<Group> groups;
   std::vector<std::pair<std::string, int>> cells;  // hash, group index; canonical order
 };

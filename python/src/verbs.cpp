@@ -11,6 +11,7 @@
 
 #include "common.hpp"
 #include "dse/exhaustive.hpp"
+#include "dse/export_run.hpp"
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
 #include "dse/place_run.hpp"
@@ -633,104 +634,18 @@ SweepSummary SweepVerb(const std::string& file, py::kwargs kw) {
 
 PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
   const std::string call = CallText("export", kw);
-  const OptionValues v = ValuesFor(kw, "export", {"from"});
-  const std::string method = v.Text("method");
-  const std::string measure = v.Text("measure");
-  const std::string format = v.Has("format") ? v.Text("format") : "yaml";
-  const std::string out = v.Text("out");
-  const std::string profile = v.Text("profile");
-  const std::string target = v.Text("target");
-  const std::string score_order = v.Has("score_order") ? v.Text("score_order") : "";
-  const int row_arg = v.Has("row") ? v.Int("row") : -1;  // 0-based, as the CLI's --row
-  if (format != "yaml" && format != "json" && format != "both") {
-    throw InputError("--format", "unknown format '" + format + "' (expected yaml, json or both)");
+  OptionValues v = ValuesFor(kw, "export", {"from"});
+  v.Set("from", from, "report");
+  ExportResult r;
+  {
+    py::gil_scoped_release release;  // solving at a budget may take a while
+    r = PlanExport(v, call);
+    WriteExport(r);
   }
-  if (format == "both" && out.empty()) {
-    throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
-  }
-  const bool by_row = row_arg >= 0;
-  const bool by_budget = v.Has("budget") || !method.empty();
-  if (by_row == by_budget) throw InputError("exitplan export", "give either --row N or --budget B --method M");
-  if (by_budget && (!v.Has("budget") || method.empty())) {
-    throw InputError("exitplan export", "--budget and --method go together");
-  }
-  std::vector<Budget> budget_text;
-  if (by_budget) {
-    budget_text = v.Budgets("budget");
-    if (budget_text.size() != 1) throw InputError("--budget", "export takes one budget");
-    if (budget_text[0].relative && profile.empty()) {
-      throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full cost: "
-                                   "give --profile (and --target), or an absolute budget");
-    }
-  }
-  const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(from), from);
-  int index = -1;
-  double budget = 0.0;
-  if (by_budget) {
-    if (!profile.empty()) {
-      budget = budget_text[0].Resolve(LoadProfile(profile, target));
-    } else {
-      budget = budget_text[0].Resolve(0.0, rows.empty() ? "" : rows.front().unit);
-    }
-  }
-  if (by_row) {
-    if (row_arg >= static_cast<int>(rows.size())) {
-      throw InputError("--row", std::to_string(row_arg) + " is outside 0.." +
-                                    std::to_string(static_cast<int>(rows.size()) - 1) +
-                                    " (0-based data rows of " + from + ", as pandas numbers them)");
-    }
-    index = row_arg;
-  } else {
-    double best_acc = -INFINITY, best_cost = INFINITY, lowest = INFINITY;
-    bool method_seen = false;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const ResultRow& r = rows[i];
-      if (r.method != method || (!measure.empty() && r.measure != measure)) continue;
-      method_seen = true;
-      if (!r.has_solution()) continue;
-      lowest = std::min(lowest, r.fit_cost);
-      if (r.fit_cost > budget * (1 + 1e-12)) continue;
-      if (r.fit_acc > best_acc || (r.fit_acc == best_acc && r.fit_cost < best_cost)) {
-        best_acc = r.fit_acc;
-        best_cost = r.fit_cost;
-        index = static_cast<int>(i);
-      }
-    }
-    if (!method_seen) {
-      throw InputError("--method", "no row of method '" + method +
-                                       (measure.empty() ? "" : "' with measure '" + measure) +
-                                       "' in " + from);
-    }
-    if (index < 0) {
-      throw InputError("--budget", FormatDouble(budget) + " is below the fit cost of every " +
-                                       "solved row of " + method + " in " + from + " (lowest " +
-                                       FormatDouble(lowest) + ")");
-    }
-  }
-  const ResultRow& row = rows[index];
-  ConfigContext ctx;
-  ctx.command_line = call;
-  ctx.report = from;
-  ctx.row = index;  // 0-based
-  if (!SweepReportContext(from, row, ctx)) {
-    ctx.inputs = {std::filesystem::path(from).filename().string() + " " + Sha256File(from)};
-  }
-  if (!profile.empty()) ctx.exit_names = LoadProfile(profile, target).names;
-  if (!score_order.empty()) ctx.score_order = ToString(ScoreOrderFromString(score_order));
   PyPolicy p;
-  p.config = ConfigFromRow(row, ctx);
-  p.extra_inputs = ctx.inputs;  // already hashed
+  p.config = r.config;
+  p.extra_inputs = r.config.inputs;  // already hashed
   p.config.inputs.clear();
-  if (!out.empty()) {
-    if (format == "both") {
-      OutputSet both;  // both files or neither
-      both.Add(out + ".yaml", p.TextYaml());
-      both.Add(out + ".json", p.TextJson());
-      both.Commit();
-    } else {
-      WriteFileAtomic(out, format == "json" ? p.TextJson() : p.TextYaml());
-    }
-  }
   return p;
 }
 

@@ -210,6 +210,41 @@ def test_export_equals_cli(tmp_path):
         exitplan.export(str(rep))
 
 
+def test_export_at_budget_solves_as_cli(dump, cpu, tmp_path):
+    # A sweep's report: no row at 30%, so the group (exact on exits 1,3,5) is solved at 30% on the
+    # sweep's inputs, by the CLI and by Python alike, and equals thresholds at 30%.
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"output: out\nmodels:\n  - {{name: ex, dump: {EXAMPLE}, profile: {PROFILE}, "
+                     "target: cpu-1thread}\nmethods:\n  - {method: exact, exits: \"1,3,5\"}\n"
+                     "budgets: [20%, 40%]\n")
+    cli("sweep", sweep, "-q", "-j", "2")
+    rep = tmp_path / "out" / "reports" / "ex__cpu-1thread.csv"
+    want = cli("export", "--from", rep, "--budget", "30%", "--method", "exact", "-o",
+               tmp_path / "cli.json").stdout
+    assert "solved at budget" in want
+    p = exitplan.export(str(rep), budget="30%", method="exact", out=str(tmp_path / "py.json"))
+    assert _config_fields((tmp_path / "py.json").read_text()) == _config_fields((tmp_path / "cli.json").read_text())
+    assert _config_fields(p.to_json()) == _config_fields((tmp_path / "cli.json").read_text())
+    assert json.loads(p.to_json())["provenance"]["report_row"] == -1
+    r = exitplan.thresholds(dump, cpu, method="exact", exits=[1, 3, 5], budget="30%")[0]
+    c = json.loads(p.to_json())
+    assert c["thresholds"] == r.thresholds and c["kept_exits"] == r.kept_exits == [1, 3, 5, 6]
+    assert c["expected"]["fit_cost"] == r.fit_cost <= 0.3 * cpu.full_cost
+    assert c["expected"]["fit_accuracy"] == r.fit_acc and c["expected"]["eval_accuracy"] == r.eval_acc
+    # The same refusal as the CLI's when the inputs cannot be found.
+    lone = tmp_path / "lone.csv"
+    lone.write_text(rep.read_text())
+    err = cli("export", "--from", lone, "--budget", "0.1", "--method", "exact", check=False).stderr
+    with pytest.raises(exitplan.InputError) as e:
+        exitplan.export(str(lone), budget=0.1, method="exact")
+    assert "exitplan: error: " + str(e.value) + "\n" == err
+    assert "nearest: row 0 (exact max_prob" in err
+    # ... and the same answer from --dump / --profile.
+    q = exitplan.export(str(lone), budget="30%", method="exact", dump=str(EXAMPLE),
+                        profile=str(PROFILE), target="cpu-1thread")
+    assert json.loads(q.to_json())["thresholds"] == r.thresholds
+
+
 def test_policy_save_writes_what_export_writes(file_dump, cpu, tmp_path):
     rep = tmp_path / "t.csv"
     cli("thresholds", *DUMP_ARGS, "--method", "single", "--budget", "0.15", "--out", rep)
