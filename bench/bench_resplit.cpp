@@ -14,7 +14,8 @@
 // full cost, default 30%:95%:14; budgets within 2% of the first exit's cost or below it are
 // dropped, since they leave nothing to choose), --level L (0.95), --methods a,b,c
 // (exact,single,geometric,ippp), --dumps names (all), --drops e1,e2 (0.005,0.01,0.02; "none" to
-// skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (0.5),
+// skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8 for exact in
+// budget mode, else 0.5),
 // --guarantee-bound wsr|hoeffding-bentkus (wsr).
 //
 // "half-data price" is the price of solving the method on the guarantee's search part alone at B
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
   int resplits = 20;
   std::string budget_text = "30%:95%:14";
   unsigned seed = 1;
-  double level = 0.95, search_fraction = 0.5;
+  double level = 0.95, search_fraction = std::nan("");  // auto
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::vector<std::string> methods = {"exact", "single", "geometric", "ippp"};
   std::vector<std::string> drop_methods = {"single", "exact"};
@@ -184,8 +185,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("bench_resplit: %d re-splits x budgets %s of the full cost, guarantee %g (%s, "
-              "horizon = eval size, search fraction %g), seed %u\n", resplits, budget_text.c_str(),
-              level, ToString(bound).c_str(), search_fraction, seed);
+              "horizon = eval size, search fraction %s), seed %u\n", resplits, budget_text.c_str(),
+              level, ToString(bound).c_str(),
+              std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed);
   const auto t0 = std::chrono::steady_clock::now();
   for (const DumpSpec& spec : specs) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
@@ -265,7 +267,8 @@ int main(int argc, char** argv) {
           const bool ge40 = budgets[b] >= 0.40 * pool.full_cost - 1e-12;
           if (ge40 && s0.ok()) {
             // The search part alone at B (what the guarantee's search sees, untightened).
-            const std::vector<int> part = GuaranteeSearchPart(fp.n(), o.seed, search_fraction);
+            const std::vector<int> part =
+                GuaranteeSearchPart(fp.n(), o.seed, o.guarantee.SearchFraction(method, false));
             ScoreMatrix hs(fs.rows(), static_cast<Eigen::Index>(part.size()));
             CorrectMatrix hc(fc.rows(), static_cast<Eigen::Index>(part.size()));
             for (std::size_t j = 0; j < part.size(); ++j) {

@@ -161,6 +161,10 @@ std::string ConfigToYaml(const DeployConfig& c) {
   o << "kept_exits: [";
   for (std::size_t q = 0; q < c.exits.size(); ++q) o << (q ? ", " : "") << c.exits[q].index + 1;
   o << "]\nthresholds: " << Join(th, YamlNum) << "\nbudget: " << YamlNum(c.budget) << "\n";
+  o << "expected:\n  fit_accuracy: " << YamlNum(c.fit_accuracy)
+    << "\n  fit_cost: " << YamlNum(c.fit_cost) << "\n  eval_accuracy: " << YamlNum(c.eval_accuracy)
+    << "\n  eval_cost: " << YamlNum(c.eval_cost)
+    << "\n  exit_fractions: " << Join(c.exit_fractions, YamlNum) << "\n";
   const GuaranteeReport& g = c.guarantee;
   if (g.on()) {
     o << "guarantee:\n  level: " << YamlNum(g.level) << "\n  delta: " << YamlNum(1.0 - g.level)
@@ -177,10 +181,7 @@ std::string ConfigToYaml(const DeployConfig& c) {
     o << "shift_check: {p_value: " << YamlNum(c.shift_p)
       << ", fired: " << (c.shift_fired ? "true" : "false") << "}\n";
   }
-  o << "expected:\n  fit_accuracy: " << YamlNum(c.fit_accuracy)
-    << "\n  fit_cost: " << YamlNum(c.fit_cost) << "\n  eval_accuracy: " << YamlNum(c.eval_accuracy)
-    << "\n  eval_cost: " << YamlNum(c.eval_cost)
-    << "\n  exit_fractions: " << Join(c.exit_fractions, YamlNum) << "\nprovenance:\n"
+  o << "provenance:\n"
     << "  exitplan_version: " << Quote(c.exitplan_version)
     << "\n  command_line: " << Quote(c.command_line) << "\n  report: " << Quote(c.report)
     << "\n  report_row: " << c.report_row << "\n  inputs:\n";
@@ -215,6 +216,10 @@ std::string ConfigToJson(const DeployConfig& c) {
   o << "  ],\n  \"kept_exits\": [";
   for (std::size_t q = 0; q < c.exits.size(); ++q) o << (q ? ", " : "") << c.exits[q].index + 1;
   o << "],\n  \"thresholds\": " << Join(th, JsonNum) << ",\n  \"budget\": " << JsonNum(c.budget);
+  o << ",\n  \"expected\": {\"fit_accuracy\": " << JsonNum(c.fit_accuracy)
+    << ", \"fit_cost\": " << JsonNum(c.fit_cost) << ", \"eval_accuracy\": "
+    << JsonNum(c.eval_accuracy) << ", \"eval_cost\": " << JsonNum(c.eval_cost)
+    << ",\n               \"exit_fractions\": " << Join(c.exit_fractions, JsonNum) << "}";
   const GuaranteeReport& g = c.guarantee;
   if (g.on()) {
     o << ",\n  \"guarantee\": {\"level\": " << JsonNum(g.level)
@@ -231,11 +236,7 @@ std::string ConfigToJson(const DeployConfig& c) {
     o << ",\n  \"shift_check\": {\"p_value\": " << JsonNum(c.shift_p)
       << ", \"fired\": " << (c.shift_fired ? "true" : "false") << "}";
   }
-  o << ",\n  \"expected\": {\"fit_accuracy\": " << JsonNum(c.fit_accuracy)
-    << ", \"fit_cost\": " << JsonNum(c.fit_cost) << ", \"eval_accuracy\": "
-    << JsonNum(c.eval_accuracy) << ", \"eval_cost\": " << JsonNum(c.eval_cost)
-    << ",\n               \"exit_fractions\": " << Join(c.exit_fractions, JsonNum) << "},\n"
-    << "  \"provenance\": {\"exitplan_version\": " << Quote(c.exitplan_version)
+  o << ",\n  \"provenance\": {\"exitplan_version\": " << Quote(c.exitplan_version)
     << ", \"command_line\": " << Quote(c.command_line) << ", \"report\": " << Quote(c.report)
     << ", \"report_row\": " << c.report_row << ",\n                 \"inputs\": [";
   for (std::size_t q = 0; q < c.inputs.size(); ++q) {

@@ -260,8 +260,8 @@ std::vector<OptionSpec> Build() {
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("search_fraction", T::kDouble,
       "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
-      "at random with --seed)")
-      .Min(0, true).Max(1, true).Commands(kSolverCommands)
+      "at random with --seed); auto = 0.8 for exact in budget mode, else 0.5")
+      .Default("auto").Auto().Min(0, true).Max(1, true).Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.search_fraction; });
   opt("feasibility_rounds", T::kInt,

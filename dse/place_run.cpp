@@ -106,8 +106,10 @@ std::vector<double> DefaultPlaceBudgets(const CostProfile& prof) {
   return budgets;
 }
 
-void MakeSearchPart(const PlacementProblem& p, const SolverOptions& o, SearchPartProblem* out) {
-  const std::vector<int> idx = GuaranteeSearchPart(p.n(), o.seed, o.guarantee.search_fraction);
+void MakeSearchPart(const PlacementProblem& p, Method solver, const SolverOptions& o,
+                    SearchPartProblem* out) {
+  const std::vector<int> idx = GuaranteeSearchPart(
+      p.n(), o.seed, o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)));
   const auto n = static_cast<Eigen::Index>(idx.size());
   out->scores.resize(p.scores->rows(), n);
   out->correct.resize(p.correct->rows(), n);
@@ -126,7 +128,9 @@ void MakeSearchPart(const PlacementProblem& p, const SolverOptions& o, SearchPar
 void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& o, ResultRow& r) {
   if (!r.has_policy() || r.kept_exits.empty()) return;
   const int ns = static_cast<int>(
-      GuaranteeSearchPart(p.n(), o.seed, o.guarantee.search_fraction).size());
+      GuaranteeSearchPart(p.n(), o.seed,
+                          o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)))
+          .size());
   const std::string where = "kept set " + KeptText(r.kept_exits) + " chosen on the search part (" +
                             std::to_string(ns) + " of " + std::to_string(p.n()) + " fit samples)";
   if (std::isnan(r.budget)) {
@@ -182,7 +186,7 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
                                    "of them");
   }
   SearchPartProblem sp;
-  MakeSearchPart(problem, a.solver_options, &sp);
+  MakeSearchPart(problem, a.solver, a.solver_options, &sp);
   PlaceRunOptions inner = a;
   inner.solver_options.guarantee.level = 0.0;
   PlaceRunResult res = RunPlace(sp.problem, inner);

@@ -69,7 +69,8 @@ struct SearchPartProblem {
   CorrectMatrix correct, ca_correct;
   PlacementProblem problem;
 };
-void MakeSearchPart(const PlacementProblem& problem, const SolverOptions& options,
+// `solver`: the threshold method (its default search fraction).
+void MakeSearchPart(const PlacementProblem& problem, Method solver, const SolverOptions& options,
                     SearchPartProblem* out);
 
 // Replaces a row found on the search part by its kept set solved with the guarantee at the row's

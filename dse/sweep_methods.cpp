@@ -136,7 +136,10 @@ struct GuaranteedSearch {
 
 void PrepareSearch(const SweepCellInput& in, const PlacementProblem& p, GuaranteedSearch* g) {
   g->options = ThresholdOptions(*in.method, *in.dump);
-  if (g->on()) MakeSearchPart(p, g->options, &g->part);
+  if (g->on()) {
+    MakeSearchPart(p, MethodFromString(SettingsOf(*in.method).placement_solver, "option solver"),
+                   g->options, &g->part);
+  }
 }
 
 void Certify(const SweepCellInput& in, const PlacementProblem& p, const GuaranteedSearch& g,

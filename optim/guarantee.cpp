@@ -103,10 +103,15 @@ std::string GuaranteeOptions::Validate() const {
   if (!(horizon >= 1.0)) {
     out += "horizon = " + Num(horizon) + ": must be a number of samples >= 1, or inf\n";
   }
-  if (!(search_fraction > 0.0 && search_fraction < 1.0)) {
+  if (!std::isnan(search_fraction) && !(search_fraction > 0.0 && search_fraction < 1.0)) {
     out += "guarantee search_fraction = " + Num(search_fraction) + ": must be in (0, 1)\n";
   }
   return out;
+}
+
+double GuaranteeOptions::SearchFraction(Method method, bool accuracy_drop) const {
+  if (!std::isnan(search_fraction)) return search_fraction;
+  return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
 }
 
 // ---- Bounds ----
@@ -267,8 +272,9 @@ bool MeanTestRejects(const std::vector<double>& x, double m, double delta, Guara
 }
 
 // Tightening multipliers of the estimated width along the path: safest first, the target last.
-const double kPath[] = {3.0, 2.5, 2.0, 1.75, 1.5, 1.375, 1.25, 1.125, 1.0,
-                        0.875, 0.75, 0.625, 0.5, 0.25, 0.0};
+// (The estimated width is conservative: the last certified candidate is usually at 0.875 or
+// below, so the path starts at 2 and is finest from 1 down; each candidate tested is one solve.)
+const double kPath[] = {2.0, 1.5, 1.25, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0};
 
 }  // namespace
 
@@ -293,7 +299,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
   }
   // The search part in the fit split's order; the calibration part in the permutation's order
   // (the order WSR's bets see them in).
-  const std::vector<int> search = GuaranteeSearchPart(n, options.seed, g.search_fraction);
+  const std::vector<int> search = GuaranteeSearchPart(n, options.seed, g.SearchFraction(method, acc_mode));
   const int ns = static_cast<int>(search.size());
   std::vector<int> cal;
   {

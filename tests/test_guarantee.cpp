@@ -444,7 +444,7 @@ TEST_CASE("configs carry the guarantee and the shift check; the runtime reads th
   std::string old = pj;
   old.erase(old.find(",\n  \"guarantee\": null"), std::string(",\n  \"guarantee\": null").size());
   const auto sc = old.find(",\n  \"shift_check\"");
-  old.erase(sc, old.find(",\n  \"expected\"") - sc);
+  old.erase(sc, old.find(",\n  \"provenance\"") - sc);
   REQUIRE(old.find("guarantee") == std::string::npos);
   REQUIRE(old.find("shift_check") == std::string::npos);
   const runtime::Config oc = runtime::ParseConfig(old, "old.json");
@@ -482,7 +482,7 @@ TEST_CASE("place --guarantee: the kept set chosen on the search part, its thresh
 
   // The same search run by hand on the search part, then the guaranteed solve of its kept set.
   SearchPartProblem sp;
-  MakeSearchPart(pp, o.solver_options, &sp);
+  MakeSearchPart(pp, o.solver, o.solver_options, &sp);
   CHECK(sp.problem.n() == 2500);
   for (std::size_t i = 0; i < 2; ++i) {
     const ResultRow& r = res.rows[i];
