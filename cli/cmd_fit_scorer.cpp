@@ -165,7 +165,8 @@ int Run(FitScorerArgs& args) {
     f.provenance = CommandLine() + " | fit split sha256 " + Sha256File(dump.fit.source) +
                    " | seed " + std::to_string(eenet.seed);
     SaveScorer(v.Text("out"), f);
-    std::printf("wrote %s\n", v.Text("out").c_str());
+    std::printf("wrote %s and its weights %s\n", v.Text("out").c_str(),
+                ScorerWeightsPath(v.Text("out")).c_str());
   }
   return kExitOk;
 }
@@ -176,7 +177,7 @@ void RegisterFitScorer(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<FitScorerArgs>();
   CLI::App* app = root.add_subcommand(
       "fit-scorer", "train an EENet exit utility scorer (Ilhan et al. 2023) for a budget and save "
-                    "it as YAML");
+                    "it (a YAML file and its .npz of weights)");
   a->flags.Add(*app, "fit-scorer", {"dump", "profile"});
   out.push_back({app, [a]() { return Run(*a); }});
 }

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
@@ -21,6 +20,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan::cli {
 namespace {
@@ -109,8 +109,7 @@ int Run(const PlaceArgs& args) {
   o.measure = ToString(measure);
   o.tolerance = settings.greedy.tolerance;
   o.th = settings.greedy.th;
-  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.threads = ResolveJobs(v.Int("jobs"));
   o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
   o.compare = v.Bool("compare");
   o.even = v.Int("even");

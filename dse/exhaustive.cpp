@@ -8,11 +8,11 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "dse/internal/path_solver.hpp"
 #include "dse/pareto.hpp"
 #include "profiles/error.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan {
 
@@ -265,20 +265,9 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
 
   auto run_parallel = [&](const std::vector<SubsetMask>& masks,
                           const std::function<void(SubsetMask, Counters&)>& fn) {
-    std::atomic<std::size_t> next{0};
-    const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(masks.size())));
-    std::vector<Counters> cs(threads);
-    auto worker = [&](int id) {
-      for (;;) {
-        const std::size_t q = next.fetch_add(1);
-        if (q >= masks.size()) break;
-        fn(masks[q], cs[id]);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int id = 1; id < threads; ++id) pool.emplace_back(worker, id);
-    worker(0);
-    for (auto& th : pool) th.join();
+    const int jobs = std::max(1, options.threads);
+    std::vector<Counters> cs(ParallelThreads(masks.size(), jobs));
+    ParallelFor(masks.size(), jobs, [&](std::size_t q, int id) { fn(masks[q], cs[id]); });
     Counters sum;
     for (const Counters& c : cs) {
       sum.solves += c.solves;
@@ -370,33 +359,22 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
         if (std::find(tasks.begin(), tasks.end(), idx[r]) == tasks.end()) tasks.push_back(idx[r]);
       }
     }
-    std::atomic<std::size_t> next{0};
     std::atomic<std::uint64_t> improved{0};
-    auto worker = [&]() {
-      for (;;) {
-        const std::size_t t = next.fetch_add(1);
-        if (t >= tasks.size()) break;
-        SubsetSolution& sol = s.solutions[tasks[t]];
-        const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
-        if (!cold.ok()) continue;
-        const Evaluation& a = cold.fit;
-        const Evaluation& c = sol.summary.fit;
-        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
-          const std::vector<int> kept = sol.summary.policy.kept;
-          sol.summary = cold;
-          sol.summary.policy.kept = kept;
-          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
-          sol.reused = false;
-          ++improved;
-        }
+    ParallelFor(tasks.size(), std::max(1, options.threads), [&](std::size_t t) {
+      SubsetSolution& sol = s.solutions[tasks[t]];
+      const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
+      if (!cold.ok()) return;
+      const Evaluation& a = cold.fit;
+      const Evaluation& c = sol.summary.fit;
+      if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+        const std::vector<int> kept = sol.summary.policy.kept;
+        sol.summary = cold;
+        sol.summary.policy.kept = kept;
+        sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+        sol.reused = false;
+        ++improved;
       }
-    };
-    std::vector<std::thread> pool;
-    for (int id = 1; id < std::min<int>(options.threads, static_cast<int>(tasks.size())); ++id) {
-      pool.emplace_back(worker);
-    }
-    worker();
-    for (auto& th : pool) th.join();
+    });
     s.polished = tasks.size();
     s.polish_improved = improved;
     s.solves += tasks.size();

@@ -20,7 +20,7 @@
 //   every point of S is dominated and S cannot enter the front: S is skipped. The points used are
 //   those of a first phase (the subsets with at most one candidate), so the set of pruned subsets
 //   does not depend on the thread count or timing.
-// Subsets run on `threads` std::threads; results are stored by subset index, so the output is
+// Subsets run on `threads` threads (ParallelFor); results are stored by subset index, so the output is
 // identical for any thread count.
 #pragma once
 

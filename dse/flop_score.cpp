@@ -1,16 +1,15 @@
 #include "dse/flop_score.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <sstream>
-#include <thread>
 
 #include "profiles/error.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan {
 
@@ -244,36 +243,38 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   // Tasks: every include/exclude decision on the first d candidates.
   const int d = std::min(m, 10);
   const std::uint64_t tasks = std::uint64_t{1} << d;
-  const int threads = static_cast<int>(std::min<std::uint64_t>(options.threads, tasks));
-  std::atomic<std::uint64_t> next_task{0};
+  const int jobs = std::max(1, options.threads);
+  const int threads = ParallelThreads(tasks, jobs);
   std::vector<Top> tops(threads);
   std::vector<std::uint64_t> counts(threads, 0);
-  auto worker = [&](int id) {
-    Top& top = tops[id];
-    top.cap = options.keep_top;
-    std::vector<std::uint64_t> buf(static_cast<std::size_t>(std::max(m, 1)) * en.w);
-    std::vector<std::uint64_t> reach(en.w), tmp(en.w);
-    for (;;) {
-      const std::uint64_t t = next_task.fetch_add(1);
-      if (t >= tasks) break;
-      reach = all;
-      double score = 0.0;
-      int p = 0;
-      for (int j = 0; j < d; ++j) {
-        if (t >> j & 1u) {
-          const double term = en.Step(j, p, reach.data(), tmp.data());
-          score = score + term;
-          reach.swap(tmp);
-          ++p;
-        }
-      }
-      en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), buf, top, counts[id]);
-    }
+  struct Scratch {  // per worker
+    std::vector<std::uint64_t> buf, reach, tmp;
   };
-  std::vector<std::thread> pool;
-  for (int id = 1; id < threads; ++id) pool.emplace_back(worker, id);
-  worker(0);
-  for (auto& th : pool) th.join();
+  std::vector<Scratch> scratch(threads);
+  for (int id = 0; id < threads; ++id) {
+    tops[id].cap = options.keep_top;
+    scratch[id].buf.resize(static_cast<std::size_t>(std::max(m, 1)) * en.w);
+    scratch[id].reach.resize(en.w);
+    scratch[id].tmp.resize(en.w);
+  }
+  ParallelFor(tasks, jobs, [&](std::size_t t, int id) {
+    Top& top = tops[id];
+    Scratch& sc = scratch[id];
+    std::vector<std::uint64_t>& reach = sc.reach;
+    std::vector<std::uint64_t>& tmp = sc.tmp;
+    reach = all;
+    double score = 0.0;
+    int p = 0;
+    for (int j = 0; j < d; ++j) {
+      if (t >> j & 1u) {
+        const double term = en.Step(j, p, reach.data(), tmp.data());
+        score = score + term;
+        reach.swap(tmp);
+        ++p;
+      }
+    }
+    en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), sc.buf, top, counts[id]);
+  });
 
   Top merged;
   merged.cap = options.keep_top;

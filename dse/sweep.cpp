@@ -11,11 +11,11 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "dse/internal/sweep_internal.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/profile.hpp"
 
 namespace fs = std::filesystem;
@@ -185,6 +185,16 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     }
     manifest.cells.push_back({c.hash, group_of[key]});
   }
+  {
+    // Two groups whose names map to one report file name are refused before anything is written.
+    std::vector<internal::sweep::GroupName> names;
+    for (const Group& g : manifest.groups) {
+      const auto m = std::find_if(spec.models.begin(), spec.models.end(),
+                                  [&](const SweepModel& x) { return x.name == g.model; });
+      names.push_back({g.model, g.target, m->where.empty() ? spec.source : m->where});
+    }
+    internal::sweep::CheckReportStems(names);
+  }
   manifest.sweep = Sha256Hex(all_hashes);
   CreateDirectories(spec.output + "/cells");
   // Temporaries of a killed run go, unless another run shares the directory right now.
@@ -219,80 +229,72 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
 
-  // The thread pool: workers take the next cell index; each cell is independent and writes its
-  // own file, so the results do not depend on the number of jobs or on the order of completion.
-  int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
-  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(todo.size())));
-  std::atomic<std::size_t> next{0};
+  // The cells run on ParallelFor: each cell is independent and writes its own file, so the
+  // results do not depend on the number of jobs or on the order of completion. A cell that cannot
+  // be written (disk full) stops the pool; ParallelFor rethrows that first error after the join,
+  // so it reaches the one catch site in cli/main.cpp.
   std::atomic<int> written{0};
   Progress progress(options.progress, static_cast<int>(todo.size()));
-  // A cell that cannot be written (disk full) stops every worker; the first such error is
-  // rethrown here after the join, so it reaches the one catch site in cli/main.cpp.
-  std::mutex err_mu;
-  std::exception_ptr write_error;
-  std::atomic<bool> stop{false};
-  auto worker = [&]() {
-    for (;;) {
-      if (stop) return;
-      const std::size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      const SweepCell& c = *todo[i];
-      const SweepModel& model = spec.models[c.model];
-      const LoadedModel& lm = models[c.model];
-      const SweepMethod& method = spec.methods[c.method];
-      const CostProfile& profile = *std::find_if(
-          lm.profiles.begin(), lm.profiles.end(),
-          [&](const CostProfile& q) { return TargetName(q) == c.target; });
-      ResultRow row;
-      row.model = model.name;
-      row.target = c.target;
-      row.unit = profile.unit;
-      row.method = method.label;
-      row.measure = c.measure;
-      row.budget = c.budget;
-      const auto c0 = std::chrono::steady_clock::now();
-      try {
-        SweepCellInput in;
-        in.dump = method.calibrate ? lm.calibrated.get() : &lm.dump;
-        in.profile = &profile;
-        in.method = &method;
-        if (c.measure != "eenet") in.measure = MeasureFromString(c.measure, "measure");
-        in.target = TargetFromString(method.correct, "correct");
-        in.kept = method.exits == "all" ? AllExits(lm.dump.k) : ParseKeptExits(method.exits, lm.dump.k);
-        in.budget = c.budget;
-        row.kept_exits = in.kept;
-        const SweepMethodFn fn = FindSweepMethod(method.method);
-        fn(in, row);
-        if (row.outcome.empty()) row.outcome = "error", row.message = "method set no outcome";
-        LabelRowBudget(row, profile.FullCost());
-      } catch (const std::exception& e) {
-        row.outcome = "error";
-        row.message = e.what();
-      }
-      row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-      try {
-        // The cells directory is flushed once after the pool (a cell lost to a power cut is
-        // only computed again; its content is always on disk before its name).
-        WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}), false);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(err_mu);
-        if (!write_error) write_error = std::current_exception();
-        stop = true;
-        return;
-      }
-      const int done = ++written;
-      if (options.abort_after >= 0 && done >= options.abort_after) {
-        std::_Exit(137);  // test only: as if the process were killed here
-      }
-      progress.Update(done);
+  auto run_cell = [&](std::size_t i) {
+    const SweepCell& c = *todo[i];
+    const SweepModel& model = spec.models[c.model];
+    const LoadedModel& lm = models[c.model];
+    const SweepMethod& method = spec.methods[c.method];
+    const CostProfile& profile = *std::find_if(
+        lm.profiles.begin(), lm.profiles.end(),
+        [&](const CostProfile& q) { return TargetName(q) == c.target; });
+    ResultRow row;
+    row.model = model.name;
+    row.target = c.target;
+    row.unit = profile.unit;
+    row.method = method.label;
+    row.measure = c.measure;
+    row.budget = c.budget;
+    const auto c0 = std::chrono::steady_clock::now();
+    try {
+      SweepCellInput in;
+      in.dump = method.calibrate ? lm.calibrated.get() : &lm.dump;
+      in.profile = &profile;
+      in.method = &method;
+      if (c.measure != "eenet") in.measure = MeasureFromString(c.measure, "measure");
+      in.target = TargetFromString(method.correct, "correct");
+      in.kept = method.exits == "all" ? AllExits(lm.dump.k) : ParseKeptExits(method.exits, lm.dump.k);
+      in.budget = c.budget;
+      row.kept_exits = in.kept;
+      const SweepMethodFn fn = FindSweepMethod(method.method);
+      fn(in, row);
+      if (row.outcome.empty()) row.outcome = "error", row.message = "method set no outcome";
+      LabelRowBudget(row, profile.FullCost());
+    } catch (const std::exception& e) {
+      row.outcome = "error";
+      row.message = e.what();
     }
+    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    // The cells directory is flushed once after the pool (a cell lost to a power cut is only
+    // computed again; its content is always on disk before its name).
+    WriteFileAtomic(CellPath(spec.output, c.hash), ResultsToCsv({row}), false);
+    const int done = ++written;
+    if (options.abort_after >= 0 && done >= options.abort_after) {
+      std::_Exit(137);  // test only: as if the process were killed here
+    }
+    progress.Update(done);
   };
-  std::vector<std::thread> pool;
-  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
-  if (!todo.empty()) worker();
-  for (auto& t : pool) t.join();
-  if (!todo.empty()) SyncDirectory(spec.output + "/cells");
-  if (write_error) std::rethrow_exception(write_error);
+  std::exception_ptr pool_error;
+  try {
+    ParallelFor(todo.size(), options.jobs, run_cell);
+  } catch (...) {
+    pool_error = std::current_exception();
+  }
+  // The cells written before an error stay (a resume skips them), so the directory is flushed
+  // either way; the pool's error comes first.
+  if (!todo.empty()) {
+    try {
+      SyncDirectory(spec.output + "/cells");
+    } catch (...) {
+      if (!pool_error) throw;
+    }
+  }
+  if (pool_error) std::rethrow_exception(pool_error);
   summary.cells_run = static_cast<int>(todo.size());
 
   // Failures of this shard (computed now or before), and the reports when every cell is there.

@@ -48,6 +48,7 @@ struct SweepModel {
   std::string dump;     // directory, resolved against the sweep file's folder
   std::string profile;  // file, resolved likewise
   std::vector<std::string> targets;  // empty: every target of the profile
+  std::string where;                 // "<sweep file>:<line>" of its name, for messages
   std::string layout = "nk";
   std::string score_order = "descending";
 };

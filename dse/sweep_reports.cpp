@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -21,7 +22,6 @@ namespace fs = std::filesystem;
 
 namespace exitplan {
 namespace internal::sweep {
-namespace {
 
 std::string SafeName(const std::string& s) {
   std::string out;
@@ -32,6 +32,32 @@ std::string SafeName(const std::string& s) {
   }
   return out.empty() ? "_" : out;
 }
+
+std::string ReportStem(const std::string& model, const std::string& target) {
+  return SafeName(model) + "__" + SafeName(target);
+}
+
+void CheckReportStems(const std::vector<GroupName>& groups) {
+  std::map<std::string, std::size_t> first;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const GroupName& b = groups[g];
+    const std::string stem = ReportStem(b.model, b.target);
+    const auto [it, fresh] = first.emplace(stem, g);
+    if (fresh) continue;
+    const GroupName& a = groups[it->second];
+    if (a.model == b.model && a.target == b.target) {
+      throw InputError(b.where, "target '" + b.target + "' appears twice for model '" + b.model +
+                                    "' (also at " + a.where + ")");
+    }
+    throw InputError(b.where, "model '" + b.model + "' target '" + b.target + "' and model '" +
+                                  a.model + "' target '" + a.target + "' (" + a.where +
+                                  ") would write the same report reports/" + stem +
+                                  ".csv (file names keep only letters, digits, '.', '-' and "
+                                  "'_'): rename one of them");
+  }
+}
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Reports.
@@ -66,6 +92,13 @@ void WriteReports(const Manifest& m, const std::string& out, const std::string& 
 
 void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const std::string& out,
                 const std::string& command_line, OutputSet& set, SweepSummary& summary) {
+  {
+    // The sweep refused such groups before its first cell; a manifest edited since is refused
+    // here, before any report is written.
+    std::vector<GroupName> names;
+    for (const Group& g : m.groups) names.push_back({g.model, g.target, out + "/manifest.yaml"});
+    CheckReportStems(names);
+  }
   std::vector<std::vector<ResultRow>> rows(m.groups.size());
   for (std::size_t i = 0; i < m.cells.size(); ++i) rows[m.cells[i].second].push_back(cells[i]);
   set.ReplaceDirectory(out + "/reports");
@@ -78,7 +111,7 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
     const Group& gr = m.groups[g];
     std::vector<ResultRow>& rs = rows[g];
     MarkPareto(rs);
-    const std::string base = out + "/reports/" + SafeName(gr.model) + "__" + SafeName(gr.target);
+    const std::string base = out + "/reports/" + ReportStem(gr.model, gr.target);
     set.Add(base + ".csv", ResultsToCsv(rs));
     PlotOptions po;
     po.title = gr.model + " / " + gr.target;
@@ -178,7 +211,7 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
       ctx.inputs = gr.inputs;
       ctx.command_line = command_line;
       ctx.report = fs::path(base + ".csv").filename().string();
-      const std::string cdir = out + "/configs/" + SafeName(gr.model) + "__" + SafeName(gr.target);
+      const std::string cdir = out + "/configs/" + ReportStem(gr.model, gr.target);
       std::set<std::string> written;
       for (std::size_t i = 0; i < rs.size(); ++i) {
         if (!rs[i].pareto || !written.insert(policy_key(rs[i])).second) continue;

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "dse/internal/sweep_internal.hpp"
 #include "dse/options.hpp"
 #include "dse/sweep.hpp"
 #include "profiles/budget.hpp"
@@ -87,12 +88,16 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
   const Yaml y{source};
   const YAML::Node root = LoadYamlText(yaml_text, source);
   if (!root.IsMap()) throw InputError(source, "a sweep file is a mapping (models:, methods:, ...)");
-  y.Keys(root, {"output", "fit_split", "eval_split", "configs", "models", "methods", "budgets"},
-         "the sweep file");
+  // The top-level keys are declared in the option registry (dse/options.cpp: SweepFile).
+  std::set<std::string> top_keys;
+  for (const OptionSpec* o : SweepFileOptions()) top_keys.insert(o->sweep_file_key);
+  y.Keys(root, top_keys, "the sweep file");
   SweepSpec spec;
   spec.source = source;
-  for (const char* need : {"output", "models", "methods", "budgets"}) {
-    if (!root[need]) throw InputError(source, std::string("missing key '") + need + "'");
+  for (const OptionSpec* o : SweepFileOptions()) {
+    if (o->sweep_file_required && !root[o->sweep_file_key]) {
+      throw InputError(source, "missing key '" + o->sweep_file_key + "'");
+    }
   }
   spec.output = Resolve(base_dir, y.Str(root["output"], "output"));
   if (root["fit_split"]) spec.fit_split = y.Str(root["fit_split"], "fit_split");
@@ -104,6 +109,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     throw InputError(y.Where(models), "models: expected a non-empty list");
   }
   std::set<std::string> model_names;
+  std::vector<internal::sweep::GroupName> named_groups;
   for (const auto& mn : models) {
     y.Keys(mn, {"name", "dump", "profile", "targets", "target", "layout", "score_order"},
            "a model");
@@ -112,6 +118,7 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
       if (!mn[need]) throw InputError(y.Where(mn), std::string("model: missing key '") + need + "'");
     }
     m.name = y.Str(mn["name"], "name");
+    m.where = y.Where(mn["name"]);
     if (!model_names.insert(m.name).second) {
       throw InputError(y.Where(mn["name"]), "name: model '" + m.name + "' appears twice");
     }
@@ -122,6 +129,14 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     }
     if (mn["targets"]) m.targets = y.Strs(mn["targets"], "targets");
     if (mn["target"]) m.targets = {y.Str(mn["target"], "target")};
+    // Groups named here whose report files would coincide are refused now; those of models
+    // taking every target of their profile, once the profiles are read (RunSweep).
+    const YAML::Node tnode = mn["targets"] ? mn["targets"] : mn["target"];
+    for (std::size_t t = 0; t < m.targets.size(); ++t) {
+      named_groups.push_back(
+          {m.name, m.targets[t], y.Where(tnode.IsSequence() ? tnode[t] : tnode)});
+    }
+    internal::sweep::CheckReportStems(named_groups);
     if (mn["layout"]) {
       m.layout = y.Str(mn["layout"], "layout");
       try {

@@ -3,15 +3,14 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "profiles/error.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/softmax_kernel.hpp"
 
 namespace exitplan {
@@ -21,7 +20,7 @@ int FeatureThreads() {
     const int v = std::atoi(env);
     if (v > 0) return std::min(v, 256);
   }
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return ResolveJobs(0);
 }
 
 bool ParallelBlocks(std::size_t n, std::size_t block, std::size_t work,
@@ -32,30 +31,10 @@ bool ParallelBlocks(std::size_t n, std::size_t block, std::size_t work,
   const std::size_t by_work = std::max<std::size_t>(1, work / kMinWorkPerThread);
   const int threads = static_cast<int>(
       std::min<std::size_t>({static_cast<std::size_t>(FeatureThreads()), blocks, by_work}));
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> ok{true};
-  auto worker = [&]() {
-    for (;;) {
-      if (!ok.load(std::memory_order_relaxed)) return;
-      const std::size_t b = next.fetch_add(1);
-      if (b >= blocks) return;
-      const std::size_t begin = b * block, end = std::min(n, begin + block);
-      if (!body(begin, end)) {
-        ok = false;
-        return;
-      }
-    }
-  };
-  if (threads <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<std::size_t>(threads - 1));
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (std::thread& t : pool) t.join();
-  }
-  return ok;
+  return ParallelFor(blocks, std::max(1, threads), [&](std::size_t b) {
+    const std::size_t begin = b * block, end = std::min(n, begin + block);
+    return body(begin, end);
+  });
 }
 
 void ComputeLogitFeatures(SplitData& s) {

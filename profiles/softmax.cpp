@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
+#if defined(EXITPLAN_AVX2_KERNELS)
+#include <cpuid.h>
+#endif
 
 #include "profiles/error.hpp"
 #include "profiles/softmax_kernel.hpp"
@@ -47,8 +50,10 @@ bool PortableRow(const void* src, int c, double inv_t, double log_c, double* y, 
 
 bool Avx2Usable() {
 #if defined(EXITPLAN_AVX2_KERNELS)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  // F16C from CPUID leaf 1 (ECX bit 29): clang 14 does not know "f16c" in __builtin_cpu_supports.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 #else
   return false;
 #endif

@@ -5,6 +5,7 @@
 # with the fuzz build's own exitplan. Corpora, logs and any crash inputs go to <out>/<target>/.
 # Prints executions and findings per target; exits 1 when any target found something.
 #   scripts/run-fuzz.sh <build> <seconds> <out> [rss_limit_mb]
+# FUZZ_TARGETS="fuzz_sweep fuzz_csv" runs only those targets (default: every one, concurrently).
 set -uo pipefail
 build=$(cd "${1:?build dir}" && pwd)
 seconds=${2:?seconds}
@@ -42,7 +43,14 @@ if [ ! -f "$out/seed-sweep/manifest.yaml" ]; then
 fi
 
 targets=()
-for f in "$build"/fuzz/fuzz_*; do [ -x "$f" ] && targets+=("$(basename "$f")"); done
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  for t in $FUZZ_TARGETS; do
+    [ -x "$build/fuzz/$t" ] || { echo "no fuzz target $t in $build/fuzz"; exit 1; }
+    targets+=("$t")
+  done
+else
+  for f in "$build"/fuzz/fuzz_*; do [ -x "$f" ] && targets+=("$(basename "$f")"); done
+fi
 [ ${#targets[@]} -gt 0 ] || { echo "no fuzz targets in $build/fuzz"; exit 1; }
 pids=()
 for t in "${targets[@]}"; do

@@ -328,25 +328,6 @@ class BadInputCase {
   std::vector<std::string> extra_;
 };
 
-// .npy bytes with a verbatim header dict (padded to 64 bytes, newline-terminated) and raw data.
-inline std::string NpyBytes(const std::string& dict, const std::string& data, int version = 1) {
-  std::string header = dict;
-  const std::size_t prefix = version == 1 ? 10 : 12;
-  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += static_cast<char>(version);
-  out += '\0';
-  const std::size_t len = header.size();
-  out += static_cast<char>(len & 0xff);
-  out += static_cast<char>((len >> 8) & 0xff);
-  if (version != 1) {
-    out += static_cast<char>((len >> 16) & 0xff);
-    out += static_cast<char>((len >> 24) & 0xff);
-  }
-  return out + header + data;
-}
-
 // float32 little-endian bytes of `values`.
 inline std::string F32Bytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));

@@ -12,6 +12,7 @@
 using exitplan::testing::BadInputCase;
 using exitplan::testing::OneLineProblem;
 using exitplan::testing::RunExitplan;
+using exitplan::testing::Tmpfs;
 
 namespace fs = std::filesystem;
 
@@ -81,24 +82,6 @@ void Edit(const std::string& path, const std::string& re, const std::string& wit
   REQUIRE(edited != text);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << edited;
 }
-
-// A tmpfs at `dir` (root only), unmounted at the end.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& dir, const std::string& options, unsigned long flags = 0) : dir_(dir) {
-    fs::create_directories(dir);
-    ok_ = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) == 0;
-    if (!ok_) WARN("skipped: cannot mount a tmpfs at " << dir << " (needs root)");
-  }
-  ~Tmpfs() {
-    if (ok_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
 
 }  // namespace
 
@@ -221,6 +204,30 @@ TEST_CASE("bad input: output: sweep on a full disk with two workers is exit 2, o
   CHECK(OneLineProblem(r.err) == "");
   CHECK(r.err.find("No space left on device") != std::string::npos);
   for (const auto& e : fs::recursive_directory_iterator(t / "disk")) {
+    CHECK_FALSE(exitplan::IsTemporaryName(e.path().filename().string()));
+  }
+}
+
+TEST_CASE("bad input: output: a cell a worker cannot write (two jobs) is exit 2, one line",
+          "[bad-input]") {
+  // Without a full disk (no root needed): a directory where a worker must write its cell.
+  BadInputCase t;
+  const std::string yaml = RunSmallSweep(t);
+  std::vector<std::string> cells;
+  for (const auto& e : fs::directory_iterator(t / "out/cells")) cells.push_back(e.path().string());
+  std::sort(cells.begin(), cells.end());
+  REQUIRE(cells.size() == 4);  // 2 budgets x 2 targets
+  const std::string blocked = cells.back();
+  fs::remove(blocked);
+  fs::create_directory(blocked);
+  const auto r = RunExitplan({"sweep", yaml, "--jobs", "2", "--force"}, t.path());
+  INFO("stderr: " << r.err);
+  CHECK(r.signal == 0);  // never std::terminate
+  CHECK(r.status == 2);
+  CHECK(OneLineProblem(r.err) == "");
+  CHECK(r.err.find(fs::path(blocked).filename().string()) != std::string::npos);
+  CHECK(r.err.find("is a directory") != std::string::npos);
+  for (const auto& e : fs::recursive_directory_iterator(t / "out")) {
     CHECK_FALSE(exitplan::IsTemporaryName(e.path().filename().string()));
   }
 }
@@ -410,6 +417,14 @@ TEST_CASE("bad input: manifest: a cell listed twice", "[bad-input]") {
   REQUIRE(std::regex_search(text, m, std::regex("\\[([0-9a-f]{64}), 0\\]")));
   Edit(t / "out/manifest.yaml", "\\[[0-9a-f]{64}, 1\\]", "[" + m[1].str() + ", 1]");
   t.ExpectRefused({"merge", t / "out"}, "manifest.yaml:", "appears twice");
+}
+TEST_CASE("bad input: manifest: two groups map to one report file name", "[bad-input]") {
+  BadInputCase t;
+  RunSmallSweep(t);
+  Edit(t / "out/manifest.yaml", "target: cpu-1thread", "target: \"cpu 1\"");
+  Edit(t / "out/manifest.yaml", "target: flops", "target: cpu_1");
+  t.ExpectRefused({"merge", t / "out", "-o", t / "merged"}, "manifest.yaml",
+                  "model 'm' target 'cpu_1' and model 'm' target 'cpu 1'");
 }
 TEST_CASE("bad input: manifest: wrong schema", "[bad-input]") {
   BadInputCase t;

@@ -5,16 +5,14 @@
 #include "bench/aaai21_data.hpp"
 #include "optim/exact.hpp"
 #include "optim/solve.hpp"
+#include "problem_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
 
 namespace {
-struct Random {
-  ScoreMatrix s;
-  CorrectMatrix c;
-  ThresholdProblem p;
-  Random(ScoreOrder order, int n, int k, unsigned seed) : s(k, n), c(k, n) {
+struct Random : testing::OwnedProblem {
+  Random(ScoreOrder order, int n, int k, unsigned seed) : OwnedProblem(k, n, order) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> level(0, 5);  // few distinct values: many ties
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -23,9 +21,6 @@ struct Random {
         s(e, i) = level(rng) / 5.0;
         c(e, i) = u(rng) < 0.4 + 0.15 * e;
       }
-    p.scores = &s;
-    p.correct = &c;
-    p.order = order;
     p.kept.clear();
     for (int e = 0; e < k; ++e) p.kept.push_back(e);
     p.stop_cost.clear();

@@ -3,17 +3,15 @@
 #include "bench/aaai21_data.hpp"
 #include "optim/geometric.hpp"
 #include "optim/solve.hpp"
+#include "problem_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
 
 namespace {
 // A tiny hand-made problem: 3 exits, 6 samples, descending scores.
-struct Tiny {
-  ScoreMatrix s{3, 6};
-  CorrectMatrix c{3, 6};
-  ThresholdProblem p;
-  Tiny(ScoreOrder order = ScoreOrder::kDescending) {
+struct Tiny : testing::OwnedProblem {
+  Tiny(ScoreOrder order = ScoreOrder::kDescending) : OwnedProblem(3, 6, order) {
     s << 0.9, 0.8, 0.7, 0.6, 0.5, 0.4,  //
         0.95, 0.1, 0.85, 0.2, 0.75, 0.3,  //
         0, 0, 0, 0, 0, 0;
@@ -21,9 +19,6 @@ struct Tiny {
         1, 0, 1, 1, 1, 0,  //
         1, 1, 1, 1, 1, 1;
     if (order == ScoreOrder::kAscending) s = -s;
-    p.scores = &s;
-    p.correct = &c;
-    p.order = order;
     p.kept = {0, 1, 2};
     p.stop_cost = {1.0, 2.0, 4.0};
   }

@@ -6,16 +6,14 @@
 #include "bench/aaai21_data.hpp"
 #include "optim/ippp.hpp"
 #include "optim/solve.hpp"
+#include "problem_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
 
 namespace {
-struct Random {
-  ScoreMatrix s;
-  CorrectMatrix c;
-  ThresholdProblem p;
-  Random(ScoreOrder order, int n = 300, unsigned seed = 3) : s(4, n), c(4, n) {
+struct Random : testing::OwnedProblem {
+  Random(ScoreOrder order, int n = 300, unsigned seed = 3) : OwnedProblem(4, n, order) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int i = 0; i < n; ++i)
@@ -23,9 +21,6 @@ struct Random {
         s(e, i) = u(rng);
         c(e, i) = u(rng) < 0.5 + 0.1 * e;
       }
-    p.scores = &s;
-    p.correct = &c;
-    p.order = order;
     p.kept = {0, 1, 3};
     p.stop_cost = {1.0, 1.7, 2.2, 3.0};
     p.budget = 2.0;

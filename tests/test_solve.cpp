@@ -5,16 +5,14 @@
 
 #include "optim/single.hpp"
 #include "optim/solve.hpp"
+#include "problem_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
 
 namespace {
-struct Random {
-  ScoreMatrix s;
-  CorrectMatrix c;
-  ThresholdProblem p;
-  Random(ScoreOrder order, int n, unsigned seed) : s(3, n), c(3, n) {
+struct Random : testing::OwnedProblem {
+  Random(ScoreOrder order, int n, unsigned seed) : OwnedProblem(3, n, order) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int i = 0; i < n; ++i)
@@ -22,9 +20,6 @@ struct Random {
         s(e, i) = std::round(u(rng) * 50) / 50;  // ties
         c(e, i) = u(rng) < 0.5 + 0.2 * e;
       }
-    p.scores = &s;
-    p.correct = &c;
-    p.order = order;
     p.kept = {0, 1, 2};
     p.stop_cost = {1.0, 2.0, 3.0};
   }

@@ -13,6 +13,7 @@
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/profile.hpp"
+#include "sweep_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
@@ -20,39 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A small logits dump (K = 4) with val and test splits, and a two-target profile.
-struct Fixture {
-  testing::TempDir dir;
-  Fixture() {
-    fs::create_directories(dir / "dump");
-    testing::WriteRandomLogitsDump(dir / "dump", "val", 400, 4, 5, 11);
-    testing::WriteRandomLogitsDump(dir / "dump", "test", 300, 4, 5, 12);
-    testing::WriteText(dir / "dump/profile.yaml",
-                       "targets:\n"
-                       "  cpu:\n"
-                       "    unit: ms\n"
-                       "    exits:\n"
-                       "      - {name: e1, backbone: 1.0, head: 0.1}\n"
-                       "      - {name: e2, backbone: 2.0, head: 0.1}\n"
-                       "      - {name: e3, backbone: 3.0, head: 0.1}\n"
-                       "      - {name: fin, backbone: 4.0, head: 0.1}\n"
-                       "  flops:\n"
-                       "    unit: mflops\n"
-                       "    cumulative: [10, 25, 45, 70]\n");
-  }
-  std::string Write(const std::string& name, const std::string& methods,
-                    const std::string& budgets = "\"30%:100%:6\"",
-                    const std::string& extra = "") {
-    const std::string text = "output: out-" + name +
-                             "\nmodels:\n"
-                             "  - name: toy\n"
-                             "    dump: dump\n"
-                             "    profile: dump/profile.yaml\n"
-                             "methods:\n" +
-                             methods + "budgets: " + budgets + "\n" + extra;
-    testing::WriteText(dir / (name + ".yaml"), text);
-    return dir / (name + ".yaml");
-  }
+// The sweep fixture (tests/sweep_fixture.hpp) with 400 val and 300 test samples.
+struct Fixture : testing::SweepFixture {
+  Fixture() : SweepFixture(400, 300) {}
 };
 
 const char* const kMethods =
@@ -177,8 +148,7 @@ TEST_CASE("a sweep runs every cell, writes reports, and gives the same results f
                          "/reports/toy__flops.svg", "/summary.md", "/manifest.yaml"}) {
     CHECK(fs::exists(out1 + f1));
   }
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(out1 + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(out1);
   REQUIRE(rows.size() == 18);
   // Canonical order: method, measure, budget; budgets absolute = fraction x full cost (4.4 ms).
   CHECK(rows[0].method == "single");
@@ -187,10 +157,7 @@ TEST_CASE("a sweep runs every cell, writes reports, and gives the same results f
   CHECK(rows[6].measure == "entropy");
   CHECK(rows[12].method == "geometric");
   int front = 0;
-  for (const ResultRow& r :
-       ResultsFromCsv(ReadFile(out1 + "/reports/toy__flops.csv"), "flops.csv")) {
-    front += r.pareto;
-  }
+  for (const ResultRow& r : testing::ReportRows(out1, "toy__flops")) front += r.pareto;
   for (const ResultRow& r : rows) {
     CHECK(r.has_solution());
     CHECK(r.fit_cost <= r.budget * (1 + 1e-9));
@@ -325,8 +292,7 @@ TEST_CASE("failing cells are recorded and the sweep goes on") {
   CHECK(s.complete);
   // bad: 3 budgets x 2 targets; single: budget 0.001 infeasible on both targets.
   CHECK(s.cells_failed == 8);
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(spec.output);
   REQUIRE(rows.size() == 6);
   CHECK(rows[0].outcome == "infeasible");
   CHECK_FALSE(rows[0].has_solution());
@@ -367,8 +333,7 @@ TEST_CASE("placement methods run as sweep cells and choose their own kept exits"
   const SweepSummary s = RunSweep(cpu, {});
   CHECK(s.cells_total == 6);
   CHECK(s.cells_failed == 0);
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(cpu.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(cpu.output);
   REQUIRE(rows.size() == 6);
   for (int b = 0; b < 2; ++b) {
     const ResultRow& greedy = rows[b];
@@ -409,8 +374,7 @@ TEST_CASE("calibrate: true fits temperatures; configs carry them and the runtime
   CHECK_THAT(manifest, Catch::Contains("calibrated: [single-cal]"));
   // Calibrated and plain rows differ (the measure changed), and configs of calibrated rows
   // carry temperatures != 1 that make the runtime agree with the evaluator on a calibrated dump.
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(spec.output);
   REQUIRE(rows.size() == 6);
   CHECK(rows[0].thresholds != rows[4].thresholds);
   int checked = 0;
@@ -467,8 +431,7 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_total == 1);
   CHECK(s.cells_failed == 0);
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(spec.output);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].measure == "eenet");
   CHECK(rows[0].has_solution());
@@ -489,8 +452,7 @@ TEST_CASE("budget-free placement rules report one policy, over_budget above the 
       "[5%, 100%]"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(spec.output);
   REQUIRE(rows.size() == 4);
   for (int m = 0; m < 2; ++m) {
     const ResultRow& low = rows[2 * m];
@@ -522,8 +484,7 @@ TEST_CASE("every sweep method answers at the full cost: unconstrained, within bu
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_failed == 0);
-  const std::vector<ResultRow> rows =
-      ResultsFromCsv(ReadFile(spec.output + "/reports/toy__cpu.csv"), "cpu.csv");
+  const std::vector<ResultRow> rows = testing::ReportRows(spec.output);
   REQUIRE(rows.size() == SweepMethodNames().size());
   for (const ResultRow& r : rows) {
     INFO(r.method << ": " << r.outcome << ": " << r.message);

@@ -2,7 +2,6 @@
 // phase both survive a kill at any point (no stale temporaries after the next run, a complete
 // report set or none), a full disk gives an InputError naming the file (also from a worker
 // thread) and leaves no temporary, and cells whose strings need CSV quoting read back.
-#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "dse/sweep.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "sweep_fixture.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
@@ -20,46 +20,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Fixture {
-  testing::TempDir dir;
-  Fixture() {
-    fs::create_directories(dir / "dump");
-    testing::WriteRandomLogitsDump(dir / "dump", "val", 200, 4, 5, 11);
-    testing::WriteRandomLogitsDump(dir / "dump", "test", 150, 4, 5, 12);
-    testing::WriteText(dir / "dump/profile.yaml",
-                       "targets:\n"
-                       "  cpu:\n"
-                       "    unit: ms\n"
-                       "    exits:\n"
-                       "      - {name: e1, backbone: 1.0, head: 0.1}\n"
-                       "      - {name: e2, backbone: 2.0, head: 0.1}\n"
-                       "      - {name: e3, backbone: 3.0, head: 0.1}\n"
-                       "      - {name: fin, backbone: 4.0, head: 0.1}\n"
-                       "  flops:\n"
-                       "    unit: mflops\n"
-                       "    cumulative: [10, 25, 45, 70]\n");
-  }
+// The sweep fixture (tests/sweep_fixture.hpp) with 200 val and 150 test samples.
+struct Fixture : testing::SweepFixture {
+  Fixture() : SweepFixture(200, 150) {}
+  // Two method entries (single on two measures, geometric) x 4 budgets, configs on, into `output`.
   SweepSpec Spec(const std::string& output, const std::string& model = "toy") const {
-    const std::string text = "output: " + output + "\nconfigs: true\nmodels:\n  - name: " + model +
-                             "\n    dump: dump\n    profile: dump/profile.yaml\nmethods:\n"
-                             "  - {method: single, measures: [max_prob, entropy]}\n"
-                             "  - {method: geometric}\n"
-                             "budgets: \"30%:100%:4\"\n";
-    testing::WriteText(dir / "s.yaml", text);
-    return LoadSweepSpec(dir / "s.yaml");
+    return LoadSweepSpec(WriteSpec("s.yaml", output,
+                                   "  - {method: single, measures: [max_prob, entropy]}\n"
+                                   "  - {method: geometric}\n",
+                                   "\"30%:100%:4\"", "configs: true\n", model));
   }
 };
 
-// Every file under `out` (recursive, relative names) -> content; directories as "<dir>".
-std::map<std::string, std::string> Tree(const std::string& out) {
-  std::map<std::string, std::string> m;
-  if (!fs::exists(out)) return m;
-  for (const auto& e : fs::recursive_directory_iterator(out)) {
-    const std::string rel = fs::relative(e.path(), out).string();
-    m[rel] = e.is_directory() ? "<dir>" : ReadFile(e.path().string());
-  }
-  return m;
-}
+using testing::FileTree;
+using testing::Tmpfs;
 
 // The report set (reports/, configs/, summary.md) of a tree.
 std::map<std::string, std::string> ReportSet(const std::map<std::string, std::string>& tree) {
@@ -96,23 +70,6 @@ int KilledInReports(const SweepSpec& spec, int n) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// A small tmpfs at `dir` for the length of a test (root only); ok() false when it cannot mount.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& dir, const std::string& size) : dir_(dir) {
-    fs::create_directories(dir);
-    ok_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-  }
-  ~Tmpfs() {
-    if (ok_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
-
 }  // namespace
 
 TEST_CASE("report phase killed before each rename: a complete report set or none, then resumed") {
@@ -120,21 +77,21 @@ TEST_CASE("report phase killed before each rename: a complete report set or none
   const SweepSpec spec = f.Spec("out");
   const SweepSummary full = RunSweep(spec, {});
   REQUIRE(full.complete);
-  const auto reference = ReportSet(Tree(spec.output));
+  const auto reference = ReportSet(FileTree(spec.output));
   REQUIRE(reference.count("summary.md"));
   REQUIRE(reference.count("configs") == 1);
   for (int n = 0; n <= 2; ++n) {  // renames: reports/, configs/, summary.md
     INFO("killed before rename " << n);
     // Over an existing complete set: every report present is the complete one, the marker is gone.
     REQUIRE(KilledInReports(spec, n) == 137);
-    auto now = ReportSet(Tree(spec.output));
+    auto now = ReportSet(FileTree(spec.output));
     CHECK_FALSE(now.count("summary.md"));
     for (const auto& [k, v] : now) CHECK(reference.at(k) == v);
     for (const auto& [k, v] : reference) CHECK((k == "summary.md" || now.count(k)));
     const SweepSummary again = RunSweep(spec, {});
     CHECK(again.cells_run == 0);
     CHECK(Temporaries(spec.output) == 0);
-    CHECK(ReportSet(Tree(spec.output)) == reference);
+    CHECK(ReportSet(FileTree(spec.output)) == reference);
   }
   // A first report phase killed: what is there is complete, and summary.md only with all of it.
   for (int n = 0; n <= 2; ++n) {
@@ -143,14 +100,14 @@ TEST_CASE("report phase killed before each rename: a complete report set or none
     fs::remove_all(spec.output + "/configs");
     fs::remove(spec.output + "/summary.md");
     REQUIRE(KilledInReports(spec, n) == 137);
-    const auto now = ReportSet(Tree(spec.output));
+    const auto now = ReportSet(FileTree(spec.output));
     CHECK(now.count("reports") == (n >= 1 ? 1u : 0u));
     CHECK(now.count("configs") == (n >= 2 ? 1u : 0u));
     CHECK_FALSE(now.count("summary.md"));
     for (const auto& [k, v] : now) CHECK(reference.at(k) == v);
     RunSweep(spec, {});
     CHECK(Temporaries(spec.output) == 0);
-    CHECK(ReportSet(Tree(spec.output)) == reference);
+    CHECK(ReportSet(FileTree(spec.output)) == reference);
   }
 }
 
@@ -173,16 +130,13 @@ TEST_CASE("cells whose strings need quoting (newline, comma, quote) are read bac
   // merge reads them too
   const SweepSummary m = MergeSweeps({spec.output}, f.dir / "merged");
   CHECK(m.cells_total == 24);
-  CHECK(ReportSet(Tree(f.dir / "merged")) == ReportSet(Tree(spec.output)));
+  CHECK(ReportSet(FileTree(f.dir / "merged")) == ReportSet(FileTree(spec.output)));
 }
 
 TEST_CASE("a full disk in the cell phase (two workers) is one InputError and no temporary") {
   Fixture f;
-  Tmpfs disk(f.dir / "disk", "16k");
-  if (!disk.ok()) {
-    WARN("skipped: cannot mount a tmpfs here (needs root): the full-disk case is not run");
-    return;
-  }
+  Tmpfs disk(f.dir / "disk", "size=16k");
+  if (!disk.ok()) return;
   const SweepSpec spec = f.Spec(f.dir / "disk/out");
   SweepOptions o;
   o.jobs = 2;
@@ -202,11 +156,8 @@ TEST_CASE("a full disk in the report phase leaves no report at all and no tempor
     pages += (fs::file_size(e.path()) + 4095) / 4096;
   }
   pages += 1 + 3;  // manifest.yaml and a little room: less than the 4 CSV, 4 SVG, configs, summary
-  Tmpfs disk(f.dir / "disk", std::to_string(pages * 4) + "k");
-  if (!disk.ok()) {
-    WARN("skipped: cannot mount a tmpfs here (needs root): the full-disk case is not run");
-    return;
-  }
+  Tmpfs disk(f.dir / "disk", "size=" + std::to_string(pages * 4) + "k");
+  if (!disk.ok()) return;
   fs::create_directories(f.dir / "disk/out/cells");
   fs::copy(spec.output + "/cells", f.dir / "disk/out/cells", fs::copy_options::recursive);
   fs::copy(spec.output + "/manifest.yaml", f.dir / "disk/out/manifest.yaml");
@@ -214,5 +165,5 @@ TEST_CASE("a full disk in the report phase leaves no report at all and no tempor
   small.output = f.dir / "disk/out";
   CHECK_THROWS_WITH(RunSweep(small, {}), Catch::Contains("No space left on device"));
   CHECK(Temporaries(small.output) == 0);
-  CHECK(ReportSet(Tree(small.output)).empty());
+  CHECK(ReportSet(FileTree(small.output)).empty());
 }

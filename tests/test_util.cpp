@@ -1,5 +1,7 @@
 #include "test_util.hpp"
 
+#include <sys/mount.h>
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdlib>
@@ -75,18 +77,7 @@ void WriteNpyAs(const std::string& path, const std::string& descr,
                        (fortran ? "True" : "False") + ", 'shape': (";
   for (std::size_t d : shape) header += std::to_string(d) + ",";
   header += "), }";
-  const std::size_t prefix = version == 1 ? 10 : 12;
-  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += static_cast<char>(version);
-  out += '\0';
-  if (version == 1) {
-    Put(out, static_cast<std::uint16_t>(header.size()), false);
-  } else {
-    Put(out, static_cast<std::uint32_t>(header.size()), false);
-  }
-  out += header;
+  std::string data;
   // Storage order: C (last axis fastest) or Fortran (first axis fastest).
   std::size_t total = 1;
   for (std::size_t d : shape) total *= d;
@@ -105,10 +96,52 @@ void WriteNpyAs(const std::string& path, const std::string& descr,
         stride *= shape[d];
       }
     }
-    PutValue(out, code, size, swap, values[c_index]);
+    PutValue(data, code, size, swap, values[c_index]);
   }
+  const std::string out = NpyBytes(header, data, version);
   std::ofstream f(path, std::ios::binary);
   f.write(out.data(), static_cast<std::streamsize>(out.size()));
+}
+
+std::string NpyBytes(const std::string& dict, const std::string& data, int version) {
+  std::string header = dict;
+  const std::size_t prefix = version == 1 ? 10 : 12;
+  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out = "\x93NUMPY";
+  out += static_cast<char>(version);
+  out += '\0';
+  if (version == 1) {
+    Put(out, static_cast<std::uint16_t>(header.size()), false);
+  } else {
+    Put(out, static_cast<std::uint32_t>(header.size()), false);
+  }
+  return out + header + data;
+}
+
+std::map<std::string, std::string> FileTree(const std::string& dir) {
+  std::map<std::string, std::string> m;
+  if (!std::filesystem::exists(dir)) return m;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string rel = std::filesystem::relative(e.path(), dir).string();
+    if (e.is_directory()) {
+      m[rel] = "<dir>";
+    } else {
+      std::ifstream f(e.path(), std::ios::binary);
+      m[rel] = std::string(std::istreambuf_iterator<char>(f), {});
+    }
+  }
+  return m;
+}
+
+Tmpfs::Tmpfs(const std::string& dir, const std::string& options, unsigned long flags) : dir_(dir) {
+  std::filesystem::create_directories(dir);
+  ok_ = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) == 0;
+  if (!ok_) std::cout << "SKIP: cannot mount a tmpfs at " << dir << " (needs root)\n";
+}
+
+Tmpfs::~Tmpfs() {
+  if (ok_) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
 void WriteText(const std::string& path, const std::string& text) {

@@ -23,6 +23,22 @@ namespace exitplan::internal::sweep {
 // The registered method `name` (std::out_of_range when there is none).
 SweepMethodFn FindSweepMethod(const std::string& name);
 
+// --- dse/sweep_reports.cpp (names of report files)
+
+// A name as it appears in file names: letters, digits, '.', '-' and '_' kept, anything else '_'.
+std::string SafeName(const std::string& s);
+// "<SafeName(model)>__<SafeName(target)>": the file stem of a group's report and its configs
+// folder.
+std::string ReportStem(const std::string& model, const std::string& target);
+// A (model, target) group as messages name it; `where` is its place in the sweep file.
+struct GroupName {
+  std::string model, target, where;
+};
+// Throws InputError at the later group's `where` when two groups would write the same report
+// files (their names map to the same ReportStem), naming both groups and where the first one is;
+// a target listed twice for one model is refused likewise.
+void CheckReportStems(const std::vector<GroupName>& groups);
+
 // --- dse/sweep_cells.cpp
 
 struct LoadedModel {

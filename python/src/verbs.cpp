@@ -7,7 +7,6 @@
 #include <limits>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "common.hpp"
 #include "dse/exhaustive.hpp"
@@ -25,6 +24,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
@@ -321,8 +321,7 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
   o.model = ModelName(v, *d);
   o.tolerance = settings.greedy.tolerance;
   o.th = settings.greedy.th;
-  o.threads = v.Int("jobs") > 0 ? v.Int("jobs")
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  o.threads = ResolveJobs(v.Int("jobs"));
   o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
   o.compare = v.Bool("compare");
   o.even = v.Int("even");
@@ -727,7 +726,7 @@ void BindVerbs(py::module_& m) {
       .def("save", [](const PyScorerFit& r, const std::string& path) {
              if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
              SaveScorer(path, r.file);
-           }, py::arg("path"), "writes the scorer YAML (as `fit-scorer --out`)")
+           }, py::arg("path"), "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
       .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
   m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
         "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget");
@@ -745,7 +744,8 @@ void BindVerbs(py::module_& m) {
       .def("__repr__", [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
   m.def("sweep", &SweepVerb, py::arg("file"), "`exitplan sweep FILE.yaml`");
   m.def("export", &ExportVerb, py::arg("report"),
-        "`exitplan export --from REPORT.csv`: the Policy of one report row");
+        "`exitplan export --from REPORT.csv`: the Policy of one report row, or of its method solved at "
+        "a budget the report has no row for");
   m.def("read_report", &ReadReport, py::arg("path"),
         "the rows of a Pareto report CSV as Results (with their policies)");
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "dse/internal/sweep_internal.hpp"
 #include "profiles/error.hpp"
@@ -28,6 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const exitplan::internal::sweep::Manifest m = exitplan::internal::sweep::ManifestFromFile(ScratchPath());
     (void)exitplan::internal::sweep::ManifestToYaml(m);
+    std::vector<exitplan::internal::sweep::GroupName> names;  // as merge checks them
+    for (const auto& g : m.groups) names.push_back({g.model, g.target, "fuzz"});
+    exitplan::internal::sweep::CheckReportStems(names);
   } catch (const exitplan::InputError&) {
   }
   try {
