@@ -209,10 +209,16 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
     LabelRowBudget(r, problem.profile->FullCost());
     ShiftCheckRow(problem, r);
     if (!std::isnan(r.budget) && !r.has_solution()) ++res.failures;
-    Appendf(res.text, "  %-28s %-10s %-18s %9.4f %11s %9.4f %11s  %s\n", r.method.c_str(),
-            std::isnan(r.budget) ? "-" : Fmt(r.budget).c_str(), KeptText(r.kept_exits).c_str(),
-            r.fit_acc, Fmt(r.fit_cost).c_str(), r.eval_acc, Fmt(r.eval_cost).c_str(),
-            r.outcome.c_str());
+    auto num = [](double v, const char* f) {
+      char b[32];
+      if (std::isnan(v)) return std::string("-");
+      std::snprintf(b, sizeof b, f, v);
+      return std::string(b);
+    };
+    Appendf(res.text, "  %-28s %-10s %-18s %9s %11s %9s %11s  %s\n", r.method.c_str(),
+            num(r.budget, "%.6g").c_str(), KeptText(r.kept_exits).c_str(),
+            num(r.fit_acc, "%.4f").c_str(), num(r.fit_cost, "%.6g").c_str(),
+            num(r.eval_acc, "%.4f").c_str(), num(r.eval_cost, "%.6g").c_str(), r.outcome.c_str());
   }
   MarkPareto(res.rows);
   const Policy run_to_end = RunToEndPolicy(AllExits(problem.k()), problem.order);
