@@ -1,7 +1,5 @@
 // exitplan sweep FILE.yaml: run a YAML experiment (models x targets x methods x budgets) on a
 // thread pool, resumable and shardable; writes Pareto CSVs, plots, a summary and configs.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -12,6 +10,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/profile.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan::cli {
 namespace {
@@ -29,7 +28,8 @@ int Run(const SweepArgs& a) {
   internal::ParseShard(v.Text("shard"), o.shard_index, o.shard_count);
   o.force = v.Bool("force");
   o.abort_after = a.abort_after;
-  o.progress = !v.Bool("quiet") && isatty(STDERR_FILENO);
+  Progress progress(StderrProgress("exitplan sweep", v.Bool("quiet")));
+  o.progress = &progress;
   o.command_line = CommandLine();
   if (const std::string bad = o.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(a.file);
@@ -47,6 +47,7 @@ int Run(const SweepArgs& a) {
     }
   }
   const SweepSummary s = RunSweep(spec, o);
+  progress.Finish();
   std::printf("%s\n", s.BriefReport().c_str());
   for (const std::string& line : full_costs) std::printf("%s\n", line.c_str());
   const std::size_t shown = v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);

@@ -18,6 +18,7 @@
 #include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/io.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan::cli {
 namespace {
@@ -62,7 +63,10 @@ int Run(ThresholdsArgs& args) {
   q.accuracy_target = accuracy_target;
   q.model = model;
   q.verbose = v.Bool("verbose");
+  Progress progress(StderrProgress("exitplan thresholds", v.Bool("quiet")));
+  q.progress = &progress;
   const ThresholdRowsResult run = ThresholdRows(dump, profile, q, solver);
+  progress.Finish();
   if (!run.reports.empty()) std::cerr << run.reports;
   for (const std::string& line : run.notes) std::cerr << "exitplan: " << line << "\n";
   const std::vector<ResultRow>& rows = run.rows;

@@ -267,7 +267,12 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
                           const std::function<void(SubsetMask, Counters&)>& fn) {
     const int jobs = std::max(1, options.threads);
     std::vector<Counters> cs(ParallelThreads(masks.size(), jobs));
-    ParallelFor(masks.size(), jobs, [&](std::size_t q, int id) { fn(masks[q], cs[id]); });
+    ParallelFor(masks.size(), jobs, [&](std::size_t q, int id) {
+      fn(masks[q], cs[id]);
+      ProgressAdvance(options.progress);
+      return !ProgressCancelled(options.progress);
+    });
+    ProgressRethrow(options.progress);
     Counters sum;
     for (const Counters& c : cs) {
       sum.solves += c.solves;
@@ -281,6 +286,7 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
   // Phase 1: the subsets with at most one candidate (their points are the pruning bound).
   std::vector<std::vector<SubsetMask>> layers(m + 1);
   for (SubsetMask mask = 0; mask < total; ++mask) layers[std::popcount(mask)].push_back(mask);
+  ProgressPhase(options.progress, "exhaustive", "subsets", total);
   std::vector<SubsetMask> first = layers[0];
   if (m >= 1) first.insert(first.end(), layers[1].begin(), layers[1].end());
   Counters c1 = run_parallel(first, solve_subset);
@@ -360,21 +366,26 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       }
     }
     std::atomic<std::uint64_t> improved{0};
+    ProgressPhase(options.progress, "polish", "solves", tasks.size());
     ParallelFor(tasks.size(), std::max(1, options.threads), [&](std::size_t t) {
       SubsetSolution& sol = s.solutions[tasks[t]];
       const ThresholdSummary cold = solver(problem.Thresholds(sol.summary.policy.kept, sol.budget));
-      if (!cold.ok()) return;
-      const Evaluation& a = cold.fit;
-      const Evaluation& c = sol.summary.fit;
-      if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
-        const std::vector<int> kept = sol.summary.policy.kept;
-        sol.summary = cold;
-        sol.summary.policy.kept = kept;
-        sol.summary.message = "polished by " + cold.method + "; " + cold.message;
-        sol.reused = false;
-        ++improved;
+      ProgressAdvance(options.progress);
+      if (cold.ok()) {
+        const Evaluation& a = cold.fit;
+        const Evaluation& c = sol.summary.fit;
+        if (a.accuracy > c.accuracy || (a.accuracy == c.accuracy && a.mean_cost < c.mean_cost)) {
+          const std::vector<int> kept = sol.summary.policy.kept;
+          sol.summary = cold;
+          sol.summary.policy.kept = kept;
+          sol.summary.message = "polished by " + cold.method + "; " + cold.message;
+          sol.reused = false;
+          ++improved;
+        }
       }
+      return !ProgressCancelled(options.progress);
     });
+    ProgressRethrow(options.progress);
     s.polished = tasks.size();
     s.polish_improved = improved;
     s.solves += tasks.size();

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "dse/placement.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -45,6 +46,9 @@ struct ExhaustiveOptions {
   // full method, e.g. exact with all its starts) and keep the better answer; 0 = off.
   int polish_top = 0;
   int lagrange_points = 6;      // exact_path: lambda grid per subset (+ lambda = 0), >= 2
+  // Phase "exhaustive" counting subsets (pruned ones too), then "polish" counting re-solves;
+  // null: none. Its callback throwing cancels the search (Exhaustive rethrows).
+  Progress* progress = nullptr;
   std::string Validate() const;
 };
 

@@ -247,6 +247,7 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   const int threads = ParallelThreads(tasks, jobs);
   std::vector<Top> tops(threads);
   std::vector<std::uint64_t> counts(threads, 0);
+  ProgressPhase(options.progress, "flop-score", "subsets", std::uint64_t{1} << m);
   struct Scratch {  // per worker
     std::vector<std::uint64_t> buf, reach, tmp;
   };
@@ -258,6 +259,7 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
     scratch[id].tmp.resize(en.w);
   }
   ParallelFor(tasks, jobs, [&](std::size_t t, int id) {
+    if (ProgressCancelled(options.progress)) return false;
     Top& top = tops[id];
     Scratch& sc = scratch[id];
     std::vector<std::uint64_t>& reach = sc.reach;
@@ -274,7 +276,10 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
       }
     }
     en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), sc.buf, top, counts[id]);
+    ProgressAdvance(options.progress, std::uint64_t{1} << (m - d));  // the task's subsets
+    return !ProgressCancelled(options.progress);
   });
+  ProgressRethrow(options.progress);
 
   Top merged;
   merged.cap = options.keep_top;

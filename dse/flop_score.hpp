@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dse/placement.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -31,6 +32,9 @@ struct FlopScoreOptions {
   int max_candidates = 24;  // enumeration limit on K-1 (2^24 subsets); 1..40
   int threads = 2;          // worker threads, >= 1; results identical for any value
   int keep_top = 10;        // how many of the best subsets to report, >= 1
+  // Phase "flop-score" counting the subsets enumerated; null: none. Its callback throwing cancels
+  // the enumeration (FlopScore rethrows).
+  Progress* progress = nullptr;
   std::string Validate() const;
 };
 

@@ -298,8 +298,8 @@ std::vector<OptionSpec> Build() {
       "greedy rules' per-exit decisions (place), every failed cell (sweep)")
       .Short("-v").Default("false").Commands(kAllCommands);
   opt("quiet", T::kSwitch,
-      "no progress or information lines on stderr (full cost, calibration summary, sweep "
-      "progress), only results and errors")
+      "no progress or information lines on stderr (full cost, calibration summary, progress of "
+      "long work), only results and errors")
       .Short("-q").Default("false").Commands(kAllCommands);
   opt("jobs", T::kInt, "worker threads, 0 = all cores (results do not depend on it)")
       .Short("-j").Min(0).Default("0").Commands({"place", "sweep"});

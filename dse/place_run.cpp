@@ -5,14 +5,17 @@
 #include <cstdarg>
 #include <cstdio>
 #include <map>
+#include <sstream>
 
 #include "dse/exhaustive.hpp"
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
+#include "dse/threshold_rows.hpp"
 #include "optim/guarantee.hpp"
 #include "optim/shift.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan {
 namespace {
@@ -91,6 +94,93 @@ std::string PlaceRunOptions::Validate() const {
   }
   if (!out.empty()) out.pop_back();
   return out;
+}
+
+PlaceRequest PlaceRequestFrom(const OptionValues& v) {
+  PlaceRequest q;
+  PlaceRunOptions& o = q.run;
+  {
+    std::stringstream ss(v.Has("method") ? v.Text("method") : "flop-score");
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      o.methods.push_back(PlacementMethodFromString(item));
+      q.method_names.push_back(ToString(o.methods.back()));
+    }
+    if (o.methods.empty()) throw InputError("--method", "no method given");
+  }
+  MethodSettings settings;
+  v.ApplyTo(settings);
+  CheckGivenOptionsApply(v, q.method_names, settings.placement_solver);
+  q.target = TargetFromString(v.Text("correct"), "--correct");
+  q.ca_target = TargetFromString(v.Text("ca"), "--ca");
+  o.solver = MethodFromString(settings.placement_solver, "--solver");
+  if (settings.fast && o.solver != Method::kExact) {
+    throw InputError("--fast", "the fast path exists for --solver exact only");
+  }
+  if (v.Has("polish") && !settings.fast) {
+    throw InputError("--polish", "polishes the fast path's answers: give --fast too");
+  }
+  if (v.Has("budget")) q.budgets = v.Budgets("budget");
+  const bool needs_budget = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
+    return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
+  });
+  if (needs_budget && q.budgets.empty()) {
+    throw InputError("--budget", "greedy-forward and greedy-backward need at least one budget");
+  }
+  q.out = v.Text("out");
+  if (!q.out.empty() && q.out.size() < 5) {
+    throw InputError("--out", "expected a file name ending in .csv");
+  }
+  o.tolerance = settings.greedy.tolerance;
+  o.th = settings.greedy.th;
+  o.threads = ResolveJobs(v.Int("jobs"));
+  o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
+  o.compare = v.Bool("compare");
+  o.even = v.Int("even");
+  o.all_rows = v.Bool("all_rows");
+  o.exact_path = settings.fast;
+  o.polish = settings.exhaustive.polish_top;
+  o.prune = settings.exhaustive.prune;
+  o.reuse = settings.exhaustive.reuse;
+  // The solver options with the guarantee's bound and horizon (DefaultHorizon fills the horizon
+  // from the dump when --horizon is not given).
+  o.solver_options = ThresholdSolverOptions(v, &q.horizon_given);
+  o.verbose = v.Bool("verbose");
+  return q;
+}
+
+PlacementProblem PlaceProblemFor(const Dump& dump, const CostProfile& profile, Measure measure,
+                                 const PlaceRequest& q) {
+  const SplitData& fit = dump.fit;
+  PlacementProblem problem;
+  problem.scores = &fit.Scores(measure);
+  problem.order = fit.Order(measure);
+  problem.correct = &fit.Correct(q.target);
+  const bool rules = std::any_of(q.run.methods.begin(), q.run.methods.end(), [](PlacementMethod m) {
+    return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
+           m == PlacementMethod::kGreedyTh;
+  });
+  if (rules) {
+    if (q.ca_target == Target::kAgreement && !fit.has_logits()) {
+      throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
+                                   " is a scores-mode dump: use --ca labels");
+    }
+    problem.ca_correct = &fit.Correct(q.ca_target);
+  }
+  problem.profile = &profile;
+  if (dump.eval) {
+    problem.eval_scores = &dump.eval->Scores(measure);
+    problem.eval_correct = &dump.eval->Correct(q.target);
+  }
+  return problem;
+}
+
+std::vector<double> PlaceBudgets(const PlaceRequest& q, const CostProfile& profile) {
+  std::vector<double> budgets = ResolveBudgets(q.budgets, profile);
+  const bool has_exhaustive = std::find(q.run.methods.begin(), q.run.methods.end(),
+                                        PlacementMethod::kExhaustive) != q.run.methods.end();
+  if (budgets.empty() && has_exhaustive) budgets = DefaultPlaceBudgets(profile);
+  return budgets;
 }
 
 bool PlaceRunResult::any_solution() const {
@@ -245,6 +335,31 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
   const std::string solver_name = ToString(a.solver);
 
   const ThresholdSolverFn solver = SolverFor(a.solver, a.solver_options);
+  Progress* progress = a.progress;
+  // The whole run's work, planned up front: subsets of the enumerations, budgets of the rest.
+  {
+    const int m = problem.candidates();
+    const std::uint64_t subsets = m < 63 ? std::uint64_t{1} << m : 0;
+    const std::uint64_t nb = budgets.size();
+    std::uint64_t total = 0;
+    for (PlacementMethod meth : a.methods) {
+      if (meth == PlacementMethod::kFlopScore) total += subsets + nb;
+      if (meth == PlacementMethod::kGreedyEfficiency || meth == PlacementMethod::kGreedyTh) {
+        total += 1 + nb;
+      }
+      if (meth == PlacementMethod::kGreedyForward || meth == PlacementMethod::kGreedyBackward) {
+        total += nb;
+      }
+      if (meth == PlacementMethod::kExhaustive) total += subsets + (a.compare ? nb : 0);
+    }
+    if (a.compare && !budgets.empty()) total += 2 * nb;
+    if (progress) progress->Plan(total);
+  }
+  // The serial parts run on this thread: a cancelled run stops at the next item.
+  auto advance = [&](const std::string& detail = "") {
+    ProgressAdvance(progress, 1, detail);
+    ProgressRethrow(progress);
+  };
   std::vector<ResultRow>& rows = res.rows;
   auto add_row = [&](ResultRow r) {
     r.model = a.model;
@@ -255,6 +370,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
   // A fixed kept set solved at every budget, as a comparison series.
   auto series = [&](const std::string& name, const std::vector<int>& kept) {
     int solved = 0;
+    ProgressPhase(progress, name, "budgets", budgets.size());
     for (double b : budgets) {
       const ThresholdSummary s = solver(problem.Thresholds(kept, b));
       ResultRow r = MakeRow(problem, name, s.policy, s.has_policy() ? s.fit : Evaluation{}, b, s.seconds,
@@ -262,6 +378,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       r.kept_exits = kept;
       if (s.ok()) ++solved;
       add_row(std::move(r));
+      advance();
     }
     return solved;
   };
@@ -274,6 +391,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       o.threads = a.threads;
       o.keep_top = 5;
       if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
+      o.progress = progress;
       const FlopScoreSummary s = FlopScore(problem, o);
       Appendf(text, "\n%s\n", s.BriefReport().c_str());
       PolicyText(text, prof, s.policy, s.fit, s.eval, "  ");
@@ -289,7 +407,9 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       o.rule = m == PlacementMethod::kGreedyTh ? GreedyRule::kTh : GreedyRule::kEfficiency;
       o.tolerance = a.tolerance;
       o.th = a.th;
+      ProgressPhase(progress, name, "scans", 1);
       const GreedySummary s = Greedy(problem, o);
+      advance();
       Appendf(text, "\n%s\n", s.BriefReport().c_str());
       PolicyText(text, prof, s.policy, s.fit, s.eval, "  ");
       if (a.verbose) {
@@ -304,17 +424,27 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       if (!budgets.empty()) series(name + "+" + solver_name, s.policy.kept);
     } else if (m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward) {
       Appendf(text, "\n%s (thresholds by %s):\n", name.c_str(), solver_name.c_str());
+      ProgressPhase(progress, name, "budgets", budgets.size());
       for (double b : budgets) {
         GreedyOptions o;
         o.rule = m == PlacementMethod::kGreedyForward ? GreedyRule::kForward
                                                       : GreedyRule::kBackward;
         o.budget = b;
-        const GreedySummary s = Greedy(problem, o, solver);
+        // Each threshold solve of the search is reported (the steps of one budget can be long).
+        int solves = 0;
+        const ThresholdSolverFn counted = [&](const ThresholdProblem& tp) {
+          ThresholdSummary ts = solver(tp);
+          ProgressAdvance(progress, 0, "budget " + Fmt(b) + ": solve " + std::to_string(++solves));
+          ProgressRethrow(progress);
+          return ts;
+        };
+        const GreedySummary s = Greedy(problem, o, progress ? counted : solver);
         Appendf(text, "  budget %s: %s\n", Fmt(b).c_str(), s.BriefReport().c_str());
         if (s.ok()) PolicyText(text, prof, s.policy, s.fit, s.eval, "    ");
         if (!s.ok()) ++res.failures;
         add_row(MakeRow(problem, name, s.policy, s.ok() ? s.fit : Evaluation{}, b, s.seconds,
                         ToString(s.outcome), s.message));
+        advance(std::to_string(s.steps.size()) + " steps at budget " + Fmt(b));
       }
     } else {
       ExhaustiveOptions o;
@@ -325,6 +455,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       o.polish_top = o.exact_path ? a.polish : 0;
       o.prune = a.prune;
       o.reuse = a.reuse;
+      o.progress = progress;
       // Warm starts across budgets belong to the fast path: a warm-started exact solve can end
       // below the cold one, and exhaustive must never be below any kept set solved alone.
       const ExhaustiveSummary s =

@@ -6,9 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "dse/options.hpp"
 #include "dse/placement.hpp"
-#include "optim/solve.hpp"
 #include "dse/report.hpp"
+#include "optim/solve.hpp"
+#include "profiles/budget.hpp"
+#include "profiles/dump.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -33,8 +37,35 @@ struct PlaceRunOptions {
   bool reuse = true;           // exhaustive: ExhaustiveOptions::reuse
   SolverOptions solver_options;  // options of `solver` (seed, iPPP's, exact's, ...)
   bool verbose = false;        // greedy rules: their per-exit decisions in the text
+  // One phase per method and comparison series (flop-score and exhaustive count subsets, the
+  // others budgets); null: none. Its callback throwing cancels the run (RunPlace rethrows).
+  Progress* progress = nullptr;
   std::string Validate() const;  // "" or one line per broken rule
 };
+
+// The option checks of a place run, before any file is read (methods, solver, --fast and
+// --polish, budgets of the greedy searches, --out), and the run's options from the registry values
+// `v`. Throws InputError naming the option. The model, measure and budgets are filled in once the
+// dump and profile are loaded (PlaceProblemFor, PlaceBudgets).
+struct PlaceRequest {
+  PlaceRunOptions run;
+  std::vector<std::string> method_names;
+  Target target = Target::kLabels;     // --correct
+  Target ca_target = Target::kLabels;  // --ca (flop-score and the greedy rules)
+  std::vector<Budget> budgets;         // as given
+  std::string out;                     // --out ("" when not given)
+  bool horizon_given = false;          // --horizon given (else DefaultHorizon from the dump)
+};
+PlaceRequest PlaceRequestFrom(const OptionValues& v);
+
+// The placement problem of a loaded dump (its fit split, and its eval split when there is one) and
+// profile for `measure`. Throws InputError when --ca agreement meets a scores-mode dump.
+PlacementProblem PlaceProblemFor(const Dump& dump, const CostProfile& profile, Measure measure,
+                                 const PlaceRequest& request);
+
+// The absolute budgets of the run: the given ones, or DefaultPlaceBudgets when exhaustive runs
+// without any.
+std::vector<double> PlaceBudgets(const PlaceRequest& request, const CostProfile& profile);
 
 struct PlaceRunResult {
   std::vector<ResultRow> rows;   // Pareto column marked (MarkPareto)

@@ -26,35 +26,6 @@ using namespace internal::sweep;
 
 namespace {
 
-// Progress on stderr: "cells done / total, elapsed, estimate".
-class Progress {
- public:
-  Progress(bool on, int total) : on_(on), total_(total), start_(Clock::now()) {}
-  void Update(int done) {
-    if (!on_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    const double el = Seconds();
-    if (done < total_ && el - last_ < 0.2) return;
-    last_ = el;
-    const double eta = done > 0 ? el / done * (total_ - done) : 0.0;
-    std::fprintf(stderr, "\rexitplan sweep: %d / %d cells, %.1f s elapsed, ~%.1f s left   ", done,
-                 total_, el, eta);
-    if (done == total_) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-  double Seconds() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  bool on_;
-  int total_;
-  Clock::time_point start_;
-  std::mutex mu_;
-  double last_ = -1.0;
-};
-
 // The final-exit reference of the group's plots: the full cost and the final exit's accuracy
 // against the labels (left NaN when the dump has no labels to compare with).
 void SetReference(const Dump& dump, const CostProfile& profile, Group& g) {
@@ -234,7 +205,8 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
   // be written (disk full) stops the pool; ParallelFor rethrows that first error after the join,
   // so it reaches the one catch site in cli/main.cpp.
   std::atomic<int> written{0};
-  Progress progress(options.progress, static_cast<int>(todo.size()));
+  std::atomic<int> failed{0};
+  ProgressPhase(options.progress, "cells", "cells", todo.size());
   auto run_cell = [&](std::size_t i) {
     const SweepCell& c = *todo[i];
     const SweepModel& model = spec.models[c.model];
@@ -277,7 +249,9 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     if (options.abort_after >= 0 && done >= options.abort_after) {
       std::_Exit(137);  // test only: as if the process were killed here
     }
-    progress.Update(done);
+    const int failed_now = failed += Failed(row) ? 1 : 0;
+    ProgressAdvance(options.progress, 1, std::to_string(failed_now) + " failed");
+    return !ProgressCancelled(options.progress);
   };
   std::exception_ptr pool_error;
   try {
@@ -295,6 +269,7 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
   if (pool_error) std::rethrow_exception(pool_error);
+  ProgressRethrow(options.progress);
   summary.cells_run = static_cast<int>(todo.size());
 
   // Failures of this shard (computed now or before), and the reports when every cell is there.

@@ -37,6 +37,7 @@
 #include "dse/report.hpp"
 #include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -93,7 +94,9 @@ struct SweepOptions {
   int jobs = 0;            // worker threads; 0 = all cores (std::thread::hardware_concurrency)
   int shard_index = 0;     // 0-based: this run does the cells whose position % count == index
   int shard_count = 1;     // >= 1
-  bool progress = false;   // print "cells done / total, elapsed, estimate" to stderr
+  // Cells done / total (phase "cells", detail "N failed") after each cell; null: none. Its
+  // callback throwing cancels the run: no new cell starts, and RunSweep rethrows.
+  Progress* progress = nullptr;
   bool force = false;      // recompute cells even when their result exists
   int abort_after = -1;    // test only: _Exit(137) after this many cells were written (a "kill")
   int abort_in_reports = -1;  // test only: _Exit(137) before the (N+1)-th rename of the reports

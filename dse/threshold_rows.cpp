@@ -70,7 +70,9 @@ ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
   int shift_fired = 0;
   const ThresholdProblem base =
       ThresholdProblem::From(dump.fit, q.measure, q.target, profile, q.kept, 0.0);
-  const std::vector<ThresholdSummary> solved = SolveBudgets(q.method, base, q.budgets, solver);
+  ProgressPhase(q.progress, "budgets", "budgets", q.budgets.size());
+  const std::vector<ThresholdSummary> solved =
+      SolveBudgets(q.method, base, q.budgets, solver, q.progress);
   for (std::size_t bi = 0; bi < q.budgets.size(); ++bi) {
     const double b = q.budgets[bi];
     const ThresholdSummary& s = solved[bi];
@@ -116,7 +118,6 @@ ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
       out.notes.push_back(s.method + ": " + ToString(s.outcome) + ": " + s.message);
     }
     out.rows.push_back(r);
-    if (q.progress) q.progress(out.rows.size(), q.budgets.size());
   }
   if (shift_fired > 1) {
     out.notes.push_back("the shift check fired at " + std::to_string(shift_fired) + " of " +

@@ -13,6 +13,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -49,8 +50,9 @@ struct ThresholdRowsRequest {
   std::string model;
   bool verbose = false;            // collect each solve's FullReport()
   double shift_level = 0.05;       // level of the shift check (eval split only)
-  // Called after each row is built (done, total); may throw to end the run.
-  std::function<void(std::size_t, std::size_t)> progress;
+  // Phase "budgets", advanced after each budget's solve; null: none. Its callback throwing ends
+  // the run (rethrown by ThresholdRows).
+  Progress* progress = nullptr;
 };
 
 struct ThresholdRowsResult {

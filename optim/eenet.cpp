@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <numeric>
@@ -254,7 +255,7 @@ double FitQuotasToBudget(const ScoreMatrix& scores, const CorrectMatrix& correct
 
 EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
                       const std::vector<double>& stop_cost, double budget,
-                      const EENetOptions& options) {
+                      const EENetOptions& options, Progress* progress) {
   const auto start = std::chrono::steady_clock::now();
   if (const std::string err = options.Validate(); !err.empty()) throw InputError("EENet options", err);
   if (!split.has_logits()) {
@@ -301,6 +302,7 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
   batch.reserve(std::min(nt, options.batch_size));
   const double b1 = options.adam_beta1, b2 = options.adam_beta2;
   bool stopped_early = false;
+  ProgressPhase(progress, "training", "epochs", options.max_epochs, true);
   for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     double epoch_loss = 0.0;
@@ -331,6 +333,13 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
                  : sum.train_loss.back();
     sum.holdout_loss.push_back(watch);
     sum.epochs = epoch;
+    if (progress) {
+      char line[96];
+      std::snprintf(line, sizeof line, use_hold ? "loss %.6g, held-out loss %.6g" : "loss %.6g",
+                    sum.train_loss.back(), watch);
+      progress->Advance(1, line);
+    }
+    ProgressRethrow(progress);
     if (!std::isfinite(watch)) break;
     if (watch < best) {
       best = watch;

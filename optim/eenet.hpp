@@ -19,6 +19,7 @@
 #include "optim/eenet_model.hpp"
 #include "optim/problem.hpp"
 #include "profiles/evaluator.hpp"
+#include "profiles/progress.hpp"
 #include "profiles/types.hpp"
 
 namespace exitplan {
@@ -98,9 +99,12 @@ struct EENetSummary {
 // costs `stop_cost` (size K, every exit kept) for mean budget `budget` (absolute units).
 // An infeasible budget (below stop_cost[0]) gives Outcome::kInfeasible with the scorer trained.
 // Throws InputError for bad options or a scores-mode split.
+// `progress` (may be null): phase "training" counting epochs (up to max_epochs; early stopping
+// ends it sooner), advanced after each epoch with its loss; its callback throwing stops the
+// training (rethrown here).
 EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
                       const std::vector<double>& stop_cost, double budget,
-                      const EENetOptions& options = {});
+                      const EENetOptions& options = {}, Progress* progress = nullptr);
 
 // Algorithm 1 lines 4-15 for any K x N descending scores and exit distribution p (size K):
 // exit k takes the round(N p_k) highest-scoring samples not taken by earlier exits, its threshold

@@ -214,7 +214,8 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
 
 std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
                                            const std::vector<double>& budgets,
-                                           const SolverOptions& options) {
+                                           const SolverOptions& options,
+                                           Progress* progress) {
   std::vector<std::size_t> order(budgets.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -232,6 +233,8 @@ std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem
     if (chain && out[i].ok() && out[i].policy.thresholds.size() + 1 == problem.kept.size()) {
       previous = out[i].policy.thresholds;
     }
+    ProgressAdvance(progress);
+    ProgressRethrow(progress);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "optim/guarantee.hpp"
 #include "optim/ippp.hpp"
 #include "optim/problem.hpp"
+#include "profiles/progress.hpp"
 
 namespace exitplan {
 
@@ -83,10 +84,12 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
 
 // One method over several budgets (any order; answers in the given order). For `exact` each budget
 // also starts from the answer at the next smaller budget (feasible there, so at least as accurate
-// as it), so exact's fit accuracy never falls as the budget rises.
+// as it), so exact's fit accuracy never falls as the budget rises. `progress` (may be null) is
+// advanced after each budget; its callback throwing ends the solves (rethrown here).
 std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
                                            const std::vector<double>& budgets,
-                                           const SolverOptions& options);
+                                           const SolverOptions& options,
+                                           Progress* progress = nullptr);
 
 // Sets the published iPPP settings (Tan et al., AAAI 2021): steepness 30, automatic beta, and no
 // feasibility step (their raw answers, which may exceed the budget on the fit split).

@@ -167,6 +167,18 @@ add_test(NAME "cli: inspect --calibrate"
 # Exit 1 of the example is under-confident: T < 1 and its val ECE drops from 0.2 to below 0.05.
 set_tests_properties("cli: inspect --calibrate" PROPERTIES PASS_REGULAR_EXPRESSION
   "calibration: per-exit temperature scaling.*converged\n.*\n  1 +0\\.4[0-9]+ +[0-9.]+ +[0-9.]+ +0\\.2[0-9]+ +0\\.0[0-4][0-9]+")
+# Without --out, fit-scorer still says what it did: the training, the figures, not saved.
+add_test(NAME "cli: fit-scorer without --out"
+         COMMAND exitplan fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml
+                 --target cpu-1thread --budget 50% --max-epochs 30)
+set_tests_properties("cli: fit-scorer without --out" PROPERTIES PASS_REGULAR_EXPRESSION
+  "summary: 30 epochs \\(best [0-9]+\\), final training loss 0\\.[0-9]+, best held-out loss 0\\.[0-9]+; eenet \\+ algorithm1 thresholds at budget 0\\.1671 ms: val accuracy 0\\.[89][0-9]+ cost 0\\.16[0-9]+; test accuracy 0\\.[89][0-9]+ cost 0\\.1[0-9]+\nnote: .*\nscorer not saved")
+# Progress: a training of several seconds reports its epochs on a non-terminal stderr, -q silences
+# it (tests/expect_progress.cmake).
+add_test(NAME "cli: fit-scorer progress lines and -q"
+         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;50%;--max-epochs;300;--patience;300"
+                 "-DLINE_REGEX=^exitplan fit-scorer: training: [0-9]+/300 epochs, loss [0-9.e-]+, held-out loss [0-9.e-]+, [0-9.]+ s elapsed(, done)?$"
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/expect_progress.cmake)
 exitplan_expect_error("fit-scorer needs a budget" "--budget: required: B or Bunit"
   fit-scorer --dump ${EXAMPLE} --profile ${EXAMPLE}/profile.yaml --target cpu-1thread)
 exitplan_expect_error("fit-scorer bad option" "--learning-rate: '-1': must be > 0"

@@ -2,6 +2,7 @@
 // leave the front unchanged, and the thread count changes nothing.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <set>
 
 #include "dse/exhaustive.hpp"
@@ -251,4 +252,31 @@ TEST_CASE("exhaustive is never below any fixed kept set at the same budget") {
       }
     }
   }
+}
+
+TEST_CASE("exhaustive hands a worker's exception to the caller") {
+  const auto sp = exitplan::testing::MakeSmallProblem(4, 25, 3, 6);
+  const PlacementProblem p = sp.problem();
+  const double full = sp.profile.FullCost();
+  ExhaustiveOptions o;
+  o.budgets = {0.5 * full, 0.8 * full};
+  o.threads = 2;
+  o.prune = false;
+  std::atomic<int> calls{0};
+  const ThresholdSolverFn failing = [&](const ThresholdProblem& tp) -> ThresholdSummary {
+    if (++calls == 3) throw InputError("solver", "worker failed");
+    return exitplan::testing::BruteForceSolve(tp);
+  };
+  CHECK_THROWS_WITH(Exhaustive(p, o, failing), "solver: worker failed");
+  // The polish phase too (its own pool): the search succeeds, the polishing solver throws.
+  o.polish_top = 2;
+  const ExhaustiveSummary ok = Exhaustive(p, o, exitplan::testing::BruteForceSolve);
+  REQUIRE(ok.polished > 0);
+  const int search_calls = static_cast<int>(ok.solves - ok.polished);
+  calls = 0;
+  const ThresholdSolverFn fails_late = [&](const ThresholdProblem& tp) -> ThresholdSummary {
+    if (++calls > search_calls) throw InputError("solver", "polish failed");
+    return exitplan::testing::BruteForceSolve(tp);
+  };
+  CHECK_THROWS_WITH(Exhaustive(p, o, fails_late), "solver: polish failed");
 }

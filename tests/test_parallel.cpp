@@ -1,19 +1,16 @@
 // Tests of profiles/parallel (ParallelFor, the one thread pool): every item runs once, the first
 // exception of a worker reaches the caller after every thread is joined, remaining work stops
-// early, jobs = 1 runs inline in order; and the searches built on it hand a worker's error to
-// their caller instead of terminating the process.
+// early, jobs = 1 runs inline in order. Depends on profiles/parallel.cpp alone, so it also builds
+// by hand under ThreadSanitizer. (test_exhaustive: a search's worker error reaches its caller.)
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
-#include "dse/exhaustive.hpp"
-#include "placement_test_util.hpp"
 #include "profiles/error.hpp"
 #include "profiles/parallel.hpp"
 
@@ -149,31 +146,4 @@ TEST_CASE("ParallelFor: a body returning false stops early without an error") {
   }));
   CHECK(started < 2000);
   CHECK(ParallelFor(100, 3, [](std::size_t) { return true; }));
-}
-
-TEST_CASE("exhaustive hands a worker's exception to the caller") {
-  const auto sp = exitplan::testing::MakeSmallProblem(4, 25, 3, 6);
-  const PlacementProblem p = sp.problem();
-  const double full = sp.profile.FullCost();
-  ExhaustiveOptions o;
-  o.budgets = {0.5 * full, 0.8 * full};
-  o.threads = 2;
-  o.prune = false;
-  std::atomic<int> calls{0};
-  const ThresholdSolverFn failing = [&](const ThresholdProblem& tp) -> ThresholdSummary {
-    if (++calls == 3) throw InputError("solver", "worker failed");
-    return exitplan::testing::BruteForceSolve(tp);
-  };
-  CHECK_THROWS_WITH(Exhaustive(p, o, failing), "solver: worker failed");
-  // The polish phase too (its own pool): the search succeeds, the polishing solver throws.
-  o.polish_top = 2;
-  const ExhaustiveSummary ok = Exhaustive(p, o, exitplan::testing::BruteForceSolve);
-  REQUIRE(ok.polished > 0);
-  const int search_calls = static_cast<int>(ok.solves - ok.polished);
-  calls = 0;
-  const ThresholdSolverFn fails_late = [&](const ThresholdProblem& tp) -> ThresholdSummary {
-    if (++calls > search_calls) throw InputError("solver", "polish failed");
-    return exitplan::testing::BruteForceSolve(tp);
-  };
-  CHECK_THROWS_WITH(Exhaustive(p, o, fails_late), "solver: polish failed");
 }

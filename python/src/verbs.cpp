@@ -2,17 +2,17 @@
 // kwarg `foo_bar`), defaults, checks and messages as the subcommands in cli/, and the same rows.
 // Solves run without the GIL, so Python threads can run them side by side.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
-#include "dse/exhaustive.hpp"
 #include "dse/export_run.hpp"
-#include "dse/flop_score.hpp"
-#include "dse/greedy.hpp"
+#include "dse/fit_scorer_run.hpp"
 #include "dse/place_run.hpp"
 #include "dse/threshold_rows.hpp"
 #include "dse/placement.hpp"
@@ -24,7 +24,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
-#include "profiles/parallel.hpp"
+#include "profiles/progress.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
@@ -104,6 +104,78 @@ namespace {
 // The options a dump verb does not take as keywords: they were given to the Dump and Profile.
 const std::vector<std::string> kObjectKeys = {"dump", "profile", "target", "fit_split",
                                               "eval_split", "layout", "score_order"};
+
+// progress=: a callable progress(done, total) of every long verb, called with the GIL held (from
+// the calling thread or a worker thread of the call), first with (0, total), then whenever done
+// grows; the last call has done == total. An exception it raises (KeyboardInterrupt too) stops
+// the work and propagates. Without one, the progress lines the command line prints on a
+// non-terminal go to the `logging` logger "exitplan" at level INFO (nothing for calls that end
+// within 2 s). A Ctrl-C reaching the calling thread stops the work in both cases.
+class PyProgress {
+ public:
+  PyProgress(py::kwargs& kw, const std::string& verb) {
+    auto st = std::make_shared<State>();
+    if (kw.contains("progress")) {
+      st->fn = kw["progress"];
+      PyDict_DelItemString(kw.ptr(), "progress");
+      if (st->fn.is_none()) {
+        st->fn = py::object();
+      } else if (!PyCallable_Check(st->fn.ptr())) {
+        throw InputError("exitplan." + verb, "progress: expected a callable progress(done, total)");
+      }
+    }
+    st->caller = std::this_thread::get_id();
+    if (!st->fn) {
+      st->log = py::module_::import("logging").attr("getLogger")("exitplan");
+      ProgressPrinterOptions o;
+      o.command = "exitplan." + verb;
+      State* raw = st.get();
+      st->printer = std::make_unique<ProgressPrinter>(o, [raw](const std::string& line) {
+        py::gil_scoped_acquire gil;
+        raw->log.attr("info")(line.substr(0, line.size() - (line.empty() ? 0 : 1)));
+      });
+    }
+    state_ = st;
+    progress_ = std::make_unique<Progress>([st](const ProgressUpdate& u) { st->On(u); });
+  }
+  Progress* get() { return progress_.get(); }
+  // The last call (done == total); what the callback raises there propagates too.
+  void Finish() {
+    progress_->Finish();
+    progress_->Rethrow();
+  }
+
+ private:
+  struct State {
+    py::object fn, log;
+    std::unique_ptr<ProgressPrinter> printer;
+    std::thread::id caller;
+    bool called = false;
+    std::uint64_t last_done = 0;
+    std::chrono::steady_clock::time_point last_signal_check{};
+    void On(const ProgressUpdate& u) {
+      const bool on_caller = std::this_thread::get_id() == caller;
+      if (fn) {
+        if (called && u.done == last_done) return;
+        py::gil_scoped_acquire gil;
+        if (on_caller && PyErr_CheckSignals() != 0) throw py::error_already_set();
+        called = true;
+        last_done = u.done;
+        fn(u.done, u.total);
+        return;
+      }
+      (*printer)(u);
+      const auto now = std::chrono::steady_clock::now();
+      if (on_caller && now - last_signal_check > std::chrono::milliseconds(100)) {
+        last_signal_check = now;
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      }
+    }
+  };
+  std::shared_ptr<State> state_;
+  std::unique_ptr<Progress> progress_;
+};
 
 // --calibrate: a calibrated copy of the dump (the caller's Dump is never changed).
 void CalibrateIfAsked(const OptionValues& v, Dump& dump, Target target) {
@@ -208,15 +280,7 @@ py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profi
 
 std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profile,
                                      py::kwargs kw) {
-  // progress=callable(done, total): called after each budget's solve (not a CLI option).
-  py::object progress = py::none();
-  if (kw.contains("progress")) {
-    progress = kw["progress"];
-    PyDict_DelItemString(kw.ptr(), "progress");
-    if (!progress.is_none() && !PyCallable_Check(progress.ptr())) {
-      throw InputError("exitplan.thresholds", "progress: expected a callable progress(done, total)");
-    }
-  }
+  PyProgress progress(kw, "thresholds");
   const std::string call = CallText("thresholds", kw);
   const OptionValues v = ValuesFor(kw, "thresholds", kObjectKeys);
   if (!v.Has("method")) throw InputError("--method", "required");
@@ -256,17 +320,13 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
     q.accuracy_target = accuracy_target;
     q.model = model;
     q.verbose = v.Bool("verbose");
-    if (!progress.is_none()) {
-      q.progress = [&progress](std::size_t done, std::size_t total) {
-        py::gil_scoped_acquire gil;
-        progress(done, total);  // an exception raised here ends the call
-      };
-    }
+    q.progress = progress.get();
     ThresholdRowsResult run = ThresholdRows(*dump, profile, q, solver);
     rows = std::move(run.rows);
     reports = std::move(run.reports);
     notes = std::move(run.notes);
   }
+  progress.Finish();
   if (!reports.empty()) py::module_::import("sys").attr("stderr").attr("write")(reports);
   // The lines the CLI prints on stderr (unsolved budgets, shift-check warnings) go to logging.
   if (!notes.empty()) {
@@ -282,58 +342,14 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
 
 std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProfile& prof,
                                 py::kwargs kw) {
+  PyProgress progress(kw, "place");
   const std::string call = CallText("place", kw);
   const OptionValues v = ValuesFor(kw, "place", kObjectKeys);
-  PlaceRunOptions o;
-  std::vector<std::string> method_names;
-  {
-    std::stringstream ss(v.Has("method") ? v.Text("method") : "flop-score");
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      o.methods.push_back(PlacementMethodFromString(item));
-      method_names.push_back(ToString(o.methods.back()));
-    }
-    if (o.methods.empty()) throw InputError("--method", "no method given");
-  }
-  MethodSettings settings;
-  v.ApplyTo(settings);
-  CheckGivenOptionsApply(v, method_names, settings.placement_solver);
-  const Target target = TargetFromString(v.Text("correct"), "--correct");
-  const Target ca_target = TargetFromString(v.Text("ca"), "--ca");
-  o.solver = MethodFromString(settings.placement_solver, "--solver");
-  if (settings.fast && o.solver != Method::kExact) {
-    throw InputError("--fast", "the fast path exists for --solver exact only");
-  }
-  if (v.Has("polish") && !settings.fast) {
-    throw InputError("--polish", "polishes the fast path's answers: give --fast too");
-  }
-  const std::vector<Budget> budget_text =
-      v.Has("budget") ? v.Budgets("budget") : std::vector<Budget>{};
-  const bool needs_budget = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
-    return m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward;
-  });
-  if (needs_budget && budget_text.empty()) {
-    throw InputError("--budget", "greedy-forward and greedy-backward need at least one budget");
-  }
-  const std::string out = v.Text("out");
-  if (!out.empty() && out.size() < 5) throw InputError("--out", "expected a file name ending in .csv");
+  PlaceRequest q = PlaceRequestFrom(v);
+  PlaceRunOptions& o = q.run;
   CheckProfile(*d, prof);
   o.model = ModelName(v, *d);
-  o.tolerance = settings.greedy.tolerance;
-  o.th = settings.greedy.th;
-  o.threads = ResolveJobs(v.Int("jobs"));
-  o.max_candidates = v.Has("max_candidates") ? v.Int("max_candidates") : -1;
-  o.compare = v.Bool("compare");
-  o.even = v.Int("even");
-  o.all_rows = v.Bool("all_rows");
-  o.exact_path = settings.fast;
-  o.polish = settings.exhaustive.polish_top;
-  o.prune = settings.exhaustive.prune;
-  o.reuse = settings.exhaustive.reuse;
-  bool horizon_given = false;
-  o.solver_options = ThresholdSolverOptions(v, &horizon_given);  // as cmd_place (guarantee too)
-  DefaultHorizon(d->dump, horizon_given, o.solver_options);
-  o.verbose = v.Bool("verbose");
+  o.progress = progress.get();
   PlaceRunResult res;
   Dump copy;
   const Dump* dump = &d->dump;
@@ -341,40 +357,19 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
     py::gil_scoped_release release;
     if (v.Bool("calibrate")) {
       copy = d->dump;
-      CalibrateIfAsked(v, copy, target);
+      CalibrateIfAsked(v, copy, q.target);
       dump = &copy;
     }
     const Measure measure = MeasureFor(v, *dump);
-    const SplitData& fit = dump->fit;
-    PlacementProblem problem;
-    problem.scores = &fit.Scores(measure);
-    problem.order = fit.Order(measure);
-    problem.correct = &fit.Correct(target);
-    const bool rules = std::any_of(o.methods.begin(), o.methods.end(), [](PlacementMethod m) {
-      return m == PlacementMethod::kFlopScore || m == PlacementMethod::kGreedyEfficiency ||
-             m == PlacementMethod::kGreedyTh;
-    });
-    if (rules) {
-      if (ca_target == Target::kAgreement && !fit.has_logits()) {
-        throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
-                                     " is a scores-mode dump: use --ca labels");
-      }
-      problem.ca_correct = &fit.Correct(ca_target);
-    }
-    problem.profile = &prof;
-    if (dump->eval) {
-      problem.eval_scores = &dump->eval->Scores(measure);
-      problem.eval_correct = &dump->eval->Correct(target);
-    }
-    o.budgets = ResolveBudgets(budget_text, prof);
-    const bool has_exhaustive = std::find(o.methods.begin(), o.methods.end(),
-                                          PlacementMethod::kExhaustive) != o.methods.end();
-    if (o.budgets.empty() && has_exhaustive) o.budgets = DefaultPlaceBudgets(prof);
+    const PlacementProblem problem = PlaceProblemFor(*dump, prof, measure, q);
+    o.budgets = PlaceBudgets(q, prof);
     o.measure = ToString(measure);
+    DefaultHorizon(*dump, q.horizon_given, o.solver_options);
     res = RunPlace(problem, o);
   }
+  progress.Finish();
   if (o.verbose) py::module_::import("sys").attr("stdout").attr("write")(res.text);
-  if (!out.empty()) WriteFileAtomic(out, ResultsToCsv(res.rows));
+  if (!q.out.empty()) WriteFileAtomic(q.out, ResultsToCsv(res.rows));
   return ResultsOf(res.rows, *d, *dump, prof, call);
 }
 
@@ -469,141 +464,47 @@ struct PyScorerFit {
   std::map<std::string, py::dict> figures;  // "eenet val", "max_prob + geometric test", ...
   std::string note;
   bool scorer_better = false;
+  std::string text;  // what `exitplan fit-scorer` prints after its budget line
 };
 
 PyScorerFit FitScorerVerb(const std::shared_ptr<PyDump>& d_in, const CostProfile& profile,
                           py::kwargs kw) {
+  PyProgress progress(kw, "fit_scorer");
   const std::string call = CallText("fit_scorer", kw);
   const OptionValues v = ValuesFor(kw, "fit-scorer", kObjectKeys);
-  CheckGivenOptionsApply(v, {"eenet"});
-  MethodSettings settings;
-  v.ApplyTo(settings);
-  EENetOptions e = settings.eenet;
-  if (!v.Has("budget")) throw InputError("--budget", std::string("required: ") + kBudgetGrammar);
-  const std::vector<Budget> budgets = v.Budgets("budget");
-  if (budgets.size() != 1) throw InputError("--budget", "fit-scorer trains for one budget");
-  const std::string thresholds = v.Text("threshold_method");
-  const Target target = TargetFromString(v.Text("correct"), "--correct");
-  const bool calibrate = v.Bool("calibrate");
+  const FitScorerRequest q = FitScorerRequestFrom(v);
   const std::string out = v.Text("out");
   CheckProfile(*d_in, profile);
   if (!d_in->dump.fit.has_logits()) {
     throw InputError(d_in->dump.fit.source,
                      "fit-scorer needs per-exit logits, but this is a scores-mode dump");
   }
-  const double budget = budgets[0].Resolve(profile);
   PyScorerFit r;
-  r.budget = budget;
-  std::map<std::string, Evaluation> figs;
+  r.budget = FitScorerBudget(q, profile);
+  FitScorerResult run;
   {
     py::gil_scoped_release release;
-    Dump dump = d_in->dump;  // calibration recomputes features on a copy
-    if (calibrate) {
-      CalibrationOptions co;
-      co.use_agreement = target == Target::kAgreement;
-      const CalibrationSummary cs = FitTemperatures(dump.fit, co);
-      e.temperatures = cs.temperatures;
-      dump.fit.ComputeFeatures(cs.temperatures);
-      if (dump.eval) dump.eval->ComputeFeatures(cs.temperatures);
-    }
-    const std::vector<int> all = AllExits(dump.k);
-    const std::vector<double> cost = profile.StopCosts(all);
-    const CorrectMatrix& correct = dump.fit.Correct(target);
-    r.summary = FitEENet(dump.fit, correct, cost, budget, e);
-    if (r.summary.ok()) {
-      const EENetSummary& s = r.summary;
-      ScoreMatrix fit_q = s.scorer.Score(dump.fit);
-      std::string method = "algorithm1";
-      Policy policy = s.policy;
-      Evaluation fit = s.fit;
-      std::vector<std::string> candidates;
-      if (thresholds == "best") candidates = {"exact", "ippp"};
-      else if (thresholds != "algorithm1") candidates = {thresholds};
-      const bool must_replace = thresholds != "algorithm1" && thresholds != "best";
-      for (const std::string& m : candidates) {
-        ThresholdProblem p;
-        p.scores = &fit_q;
-        p.correct = &correct;
-        p.kept = all;
-        p.stop_cost = cost;
-        p.budget = budget;
-        const ThresholdSummary ts = Solve(MethodFromString(m), p);
-        if (!ts.ok()) continue;
-        const Evaluation ev = p.Evaluate(ts.policy);
-        const bool better = ev.mean_cost <= budget * (1 + 1e-9) &&
-                            (must_replace || ev.accuracy > fit.accuracy ||
-                             fit.mean_cost > budget * (1 + 1e-9));
-        if (better) {
-          method = m;
-          policy = ts.policy;
-          fit = ev;
-        }
-      }
-      r.threshold_method = method;
-      figs["eenet " + dump.fit.name] = fit;
-      const ScoreMatrix& mp = dump.fit.Scores(Measure::kMaxProb);
-      Policy base;
-      FitQuotasToBudget(mp, correct, cost, budget, GeometricDistribution(cost, budget),
-                        BudgetFit::kRepair, &base);
-      const Evaluation base_fit = Evaluate(mp, ScoreOrder::kDescending, correct, cost, base);
-      figs["max_prob + geometric " + dump.fit.name] = base_fit;
-      ThresholdProblem mpp;
-      mpp.scores = &mp;
-      mpp.correct = &correct;
-      mpp.kept = all;
-      mpp.stop_cost = cost;
-      mpp.budget = budget;
-      const ThresholdSummary mp_exact = Solve(Method::kExact, mpp);
-      Evaluation exact_fit;
-      if (mp_exact.ok()) {
-        exact_fit = mpp.Evaluate(mp_exact.policy);
-        figs["max_prob + exact " + dump.fit.name] = exact_fit;
-      }
-      if (dump.eval) {
-        const ScoreMatrix eval_q = s.scorer.Score(*dump.eval);
-        const CorrectMatrix& ec = dump.eval->Correct(target);
-        figs["eenet " + dump.eval->name] = Evaluate(eval_q, ScoreOrder::kDescending, ec, cost, policy);
-        figs["max_prob + geometric " + dump.eval->name] =
-            Evaluate(dump.eval->Scores(Measure::kMaxProb), ScoreOrder::kDescending, ec, cost, base);
-        if (mp_exact.ok()) {
-          figs["max_prob + exact " + dump.eval->name] = Evaluate(
-              dump.eval->Scores(Measure::kMaxProb), ScoreOrder::kDescending, ec, cost, mp_exact.policy);
-        }
-      }
-      const bool exact_better = mp_exact.ok() && exact_fit.mean_cost <= budget * (1 + 1e-9) &&
-                                exact_fit.accuracy > base_fit.accuracy;
-      const double best_base = exact_better ? exact_fit.accuracy : base_fit.accuracy;
-      const std::string best_name = exact_better ? "max_prob + exact" : "max_prob + geometric";
-      char buf[256];
-      r.scorer_better = fit.accuracy > best_base;
-      if (!r.scorer_better) {
-        std::snprintf(buf, sizeof buf, "at this budget the scorer does not beat %s on the fit "
-                      "split (%.4f vs %.4f); deploy that policy instead", best_name.c_str(),
-                      fit.accuracy, best_base);
-      } else {
-        std::snprintf(buf, sizeof buf, "the scorer beats %s on the fit split (%.4f vs %.4f)",
-                      best_name.c_str(), fit.accuracy, best_base);
-      }
-      r.note = buf;
-      ScorerFile& f = r.file;
-      f.scorer = s.scorer;
-      f.policy = policy;
-      f.threshold_method = method;
-      f.budget = budget;
-      f.unit = profile.unit;
-      f.distribution = s.quota_distribution;
-      f.fit_accuracy = fit.accuracy;
-      f.fit_cost = fit.mean_cost;
-      f.provenance = call + " | seed " + std::to_string(e.seed);
-    }
+    run = RunFitScorer(d_in->dump, profile, q, progress.get());
   }
-  for (const auto& [k, ev] : figs) {
+  progress.Finish();
+  if (!run.warnings.empty()) {
+    py::object log = py::module_::import("logging").attr("getLogger")("exitplan");
+    for (const std::string& line : run.warnings) log.attr("warning")(line);
+  }
+  r.summary = run.summary;
+  r.threshold_method = run.threshold_method;
+  r.note = run.note;
+  r.scorer_better = run.scorer_better;
+  r.file = run.file;
+  r.file.provenance = call + " | seed " + std::to_string(q.eenet.seed);
+  for (const FitScorerFigure& f : run.figures) {
     py::dict dd;
-    dd["accuracy"] = ev.accuracy;
-    dd["mean_cost"] = ev.mean_cost;
-    dd["exit_fractions"] = ev.exit_fraction;
-    r.figures[k] = dd;
+    dd["accuracy"] = f.eval.accuracy;
+    dd["mean_cost"] = f.eval.mean_cost;
+    dd["exit_fractions"] = f.eval.exit_fraction;
+    r.figures[f.policy + " " + f.split] = dd;
   }
+  r.text = run.Text(false);
   if (!out.empty()) {
     if (!r.summary.ok()) {
       throw InputError("--out", "fit-scorer: " + r.summary.message + " (no scorer written)");
@@ -617,18 +518,24 @@ PyScorerFit FitScorerVerb(const std::shared_ptr<PyDump>& d_in, const CostProfile
 // sweep and export
 
 SweepSummary SweepVerb(const std::string& file, py::kwargs kw) {
+  PyProgress progress(kw, "sweep");
   const OptionValues v = ValuesFor(kw, "sweep");
   SweepOptions so;
   so.jobs = v.Int("jobs");
   internal::ParseShard(v.Text("shard"), so.shard_index, so.shard_count);
   so.force = v.Bool("force");
-  so.progress = false;
+  so.progress = progress.get();
   so.command_line = CallText("sweep", kw);
   if (const std::string bad = so.Validate(); !bad.empty()) throw InputError("exitplan sweep", bad);
   SweepSpec spec = LoadSweepSpec(file);
   if (v.Has("out")) spec.output = v.Text("out");  // the call over the sweep file
-  py::gil_scoped_release release;
-  return RunSweep(spec, so);
+  SweepSummary summary;
+  {
+    py::gil_scoped_release release;
+    summary = RunSweep(spec, so);
+  }
+  progress.Finish();
+  return summary;
 }
 
 PyPolicy ExportVerb(const std::string& from, py::kwargs kw) {
@@ -723,6 +630,9 @@ void BindVerbs(py::module_& m) {
                              "max-prob baselines, keyed 'eenet val', 'max_prob + exact test', ...")
       .def_property_readonly("note", [](const PyScorerFit& r) { return r.note; })
       .def_property_readonly("scorer_better", [](const PyScorerFit& r) { return r.scorer_better; })
+      .def_property_readonly("text", [](const PyScorerFit& r) { return r.text; },
+                             "the report `exitplan fit-scorer` prints (training, thresholds, "
+                             "figures, summary, note)")
       .def("save", [](const PyScorerFit& r, const std::string& path) {
              if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
              SaveScorer(path, r.file);

@@ -143,7 +143,7 @@ def test_thresholds_reports_progress(dump, cpu):
     seen = []
     rows = exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5",
                                progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)] and len(rows) == 5
+    assert seen == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)] and len(rows) == 5
 
     def stop(done, total):
         raise KeyboardInterrupt
