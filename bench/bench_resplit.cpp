@@ -10,9 +10,17 @@
 // final-exit accuracy - eps. Also the shift check's firing rate on the re-splits and on the given
 // split.
 //
-// Options: --resplits R (20), --budgets B (25), --level L (0.95), --methods a,b,c
+// Options: --resplits R (20), --budget LIST (the budget grammar of every command, relative to the
+// full cost, default 30%:95%:14; budgets within 2% of the first exit's cost or below it are
+// dropped, since they leave nothing to choose), --level L (0.95), --methods a,b,c
 // (exact,single,geometric,ippp), --dumps names (all), --drops e1,e2 (0.005,0.01,0.02; "none" to
-// skip), --drop-methods (single,exact), --seed S (1).
+// skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8 for exact in
+// budget mode, else 0.5),
+// --guarantee-bound wsr|hoeffding-bentkus (wsr).
+//
+// "half-data price" is the price of solving the method on the guarantee's search part alone at B
+// (no tightening, no calibration): it splits the price into the half of the data the search does
+// not see and the tightening the certification needs.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,7 +35,9 @@
 #include "optim/guarantee.hpp"
 #include "optim/shift.hpp"
 #include "optim/solve.hpp"
+#include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
+#include "profiles/error.hpp"
 #include "profiles/profile.hpp"
 
 using namespace exitplan;
@@ -102,6 +112,8 @@ struct Tally {
   // paired with the no-guarantee run of the same cell
   double price_sum = 0.0, price40_sum = 0.0;
   int price_n = 0, price40_n = 0;
+  double half40_sum = 0.0;  // the search part alone at B, budgets >= 40%
+  int half40_n = 0;
 };
 
 void Sub(const Pool& p, const std::vector<int>& idx, ScoreMatrix* s, CorrectMatrix* c) {
@@ -125,9 +137,11 @@ std::vector<std::string> Split(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when redirected
-  int resplits = 20, nbudgets = 25;
+  int resplits = 20;
+  std::string budget_text = "30%:95%:14";
   unsigned seed = 1;
-  double level = 0.95;
+  double level = 0.95, search_fraction = std::nan("");  // auto
+  GuaranteeBound bound = GuaranteeBound::kWsr;
   std::vector<std::string> methods = {"exact", "single", "geometric", "ippp"};
   std::vector<std::string> drop_methods = {"single", "exact"};
   std::vector<std::string> only;
@@ -135,7 +149,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--resplits") resplits = std::stoi(v);
-    else if (a == "--budgets") nbudgets = std::stoi(v);
+    else if (a == "--budget") budget_text = v;
+    else if (a == "--search-fraction") search_fraction = std::stod(v);
+    else if (a == "--guarantee-bound") bound = GuaranteeBoundFromString(v);
     else if (a == "--level") level = std::stod(v);
     else if (a == "--methods") methods = Split(v);
     else if (a == "--drop-methods") drop_methods = Split(v);
@@ -157,8 +173,21 @@ int main(int argc, char** argv) {
       {"scan", shared + "/aaai21/scan", shared + "/aaai21/scan/profile.yaml", true},
       {"msdnet", shared + "/aaai21/msdnet", shared + "/aaai21/msdnet/profile.yaml", true},
   };
-  std::printf("bench_resplit: %d re-splits x %d budgets (30%%-95%% of the full cost), guarantee %g "
-              "(horizon = eval size), seed %u\n", resplits, nbudgets, level, seed);
+  std::vector<Budget> budget_list;
+  try {
+    budget_list = ParseBudgets(budget_text, "--budget");
+    for (const Budget& b : budget_list) {
+      if (!b.relative) throw InputError("--budget", "'" + b.text + "': give budgets relative to "
+                                        "the full cost (40%, 0.4x), the dumps have different units");
+    }
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "bench_resplit: %s\n", e.what());
+    return 2;
+  }
+  std::printf("bench_resplit: %d re-splits x budgets %s of the full cost, guarantee %g (%s, "
+              "horizon = eval size, search fraction %s), seed %u\n", resplits, budget_text.c_str(),
+              level, ToString(bound).c_str(),
+              std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed);
   const auto t0 = std::chrono::steady_clock::now();
   for (const DumpSpec& spec : specs) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
@@ -168,14 +197,19 @@ int main(int argc, char** argv) {
     // 30%-95% of the full cost, starting above the cheapest exit's cost when that is dearer
     // (a budget at the first exit's cost leaves nothing to choose).
     const double cheapest = pool.stop_cost[pool.kept.front()] / pool.full_cost;
-    const double lo_frac = std::max(0.30, cheapest + 0.02);
-    std::vector<double> budgets(nbudgets);
-    for (int b = 0; b < nbudgets; ++b) {
-      const double frac = nbudgets == 1 ? 0.5 : lo_frac + (0.95 - lo_frac) * b / (nbudgets - 1);
-      budgets[b] = frac * pool.full_cost;
+    std::vector<double> budgets;
+    for (const Budget& b : budget_list) {
+      if (b.value > cheapest + 0.02) budgets.push_back(b.value * pool.full_cost);
     }
-    std::printf("%s: budgets %.3f-%.3f of the full cost %g (first exit %.3f)\n", pool.name.c_str(),
-                lo_frac, 0.95, pool.full_cost, cheapest);
+    if (budgets.empty()) {
+      std::printf("SKIP %s: every budget is within 2%% of the first exit's cost %.3f\n",
+                  pool.name.c_str(), cheapest);
+      continue;
+    }
+    const int nbudgets = static_cast<int>(budgets.size());
+    std::printf("%s: %d budgets %.3f-%.3f of the full cost %g (first exit %.3f)\n",
+                pool.name.c_str(), nbudgets, budgets.front() / pool.full_cost,
+                budgets.back() / pool.full_cost, pool.full_cost, cheapest);
     std::vector<Tally> plain(methods.size()), guar(methods.size());
     std::vector<Tally> dplain(drop_methods.size() * drops.size()),
         dguar(drop_methods.size() * drops.size());
@@ -227,8 +261,31 @@ int main(int argc, char** argv) {
           const ThresholdSummary s0 = Solve(method, p, o);
           o.guarantee.level = level;
           o.guarantee.horizon = pool.n_eval;
+          o.guarantee.search_fraction = search_fraction;
+          o.guarantee.bound = bound;
           const ThresholdSummary s1 = Solve(method, p, o);
           const bool ge40 = budgets[b] >= 0.40 * pool.full_cost - 1e-12;
+          if (ge40 && s0.ok()) {
+            // The search part alone at B (what the guarantee's search sees, untightened).
+            const std::vector<int> part =
+                GuaranteeSearchPart(fp.n(), o.seed, o.guarantee.SearchFraction(method, false));
+            ScoreMatrix hs(fs.rows(), static_cast<Eigen::Index>(part.size()));
+            CorrectMatrix hc(fc.rows(), static_cast<Eigen::Index>(part.size()));
+            for (std::size_t j = 0; j < part.size(); ++j) {
+              hs.col(static_cast<Eigen::Index>(j)) = fs.col(part[j]);
+              hc.col(static_cast<Eigen::Index>(j)) = fc.col(part[j]);
+            }
+            ThresholdProblem hp = p;
+            hp.scores = &hs;
+            hp.correct = &hc;
+            SolverOptions ho;
+            ho.seed = o.seed;
+            const ThresholdSummary sh = Solve(method, hp, ho);
+            if (sh.ok()) {
+              guar[mi].half40_sum += ep.Evaluate(s0.policy).accuracy - ep.Evaluate(sh.policy).accuracy;
+              ++guar[mi].half40_n;
+            }
+          }
           double acc0 = NAN;
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0 : s1;
@@ -264,6 +321,8 @@ int main(int argc, char** argv) {
           const ThresholdSummary s0 = Solve(method, p, o);
           o.guarantee.level = level;
           o.guarantee.horizon = pool.n_eval;
+          o.guarantee.search_fraction = search_fraction;
+          o.guarantee.bound = bound;
           const ThresholdSummary s1 = Solve(method, p, o);
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0 : s1;
@@ -286,9 +345,9 @@ int main(int argc, char** argv) {
     std::printf("shift check at level 0.05 on %d re-splits: fired %d (%.1f%%, CI %.1f-%.1f%%)\n",
                 shift_tests, shift_fired, 100.0 * shift_fired / std::max(1, shift_tests), 100 * slo,
                 100 * shi);
-    std::printf("%-10s | %-27s %-9s %-7s | %-27s %-9s %-7s | %-9s %-9s\n", "method",
+    std::printf("%-10s | %-27s %-9s %-7s | %-27s %-9s %-7s | %-9s %-9s %-9s\n", "method",
                 "viol. w/o guarantee (CI)", "eval acc", "fit>B", "viol. with guarantee (CI)",
-                "eval acc", "solved", "price", "price>=40");
+                "eval acc", "solved", "price", "price>=40", "half>=40");
     for (std::size_t mi = 0; mi < methods.size(); ++mi) {
       const Tally& a = plain[mi];
       const Tally& g = guar[mi];
@@ -298,11 +357,12 @@ int main(int argc, char** argv) {
       char ca[64], cg[64];
       std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo, 100 * ahi);
       std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo, 100 * ghi);
-      std::printf("%-10s | %-27s %-9.5f %-7d | %-27s %-9.5f %3d/%-3d | %+8.3fpp %+8.3fpp\n",
+      std::printf("%-10s | %-27s %-9.5f %-7d | %-27s %-9.5f %3d/%-3d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
                   methods[mi].c_str(), ca, a.acc_sum / std::max(1, a.solved), a.fit_over, cg,
                   g.acc_sum / std::max(1, g.solved), g.solved, g.cells,
                   100.0 * g.price_sum / std::max(1, g.price_n),
-                  100.0 * g.price40_sum / std::max(1, g.price40_n));
+                  100.0 * g.price40_sum / std::max(1, g.price40_n),
+                  100.0 * g.half40_sum / std::max(1, g.half40_n));
     }
     if (!drops.empty()) {
       std::printf("accuracy-drop mode: eval accuracy < eval final-exit accuracy - eps\n");

@@ -9,6 +9,7 @@
 #include "cli/dump_args.hpp"
 #include "cli/option_flags.hpp"
 #include "dse/place_run.hpp"
+#include "dse/threshold_rows.hpp"
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "dse/report.hpp"
@@ -46,6 +47,7 @@ int Run(const PlaceArgs& args) {
   o.budgets = PlaceBudgets(q, prof);
   o.model = ModelName(v, dump);
   o.measure = ToString(measure);
+  DefaultHorizon(dump, q.horizon_given, o.solver_options);
   const Target target = q.target;
   if (!v.Bool("quiet")) {  // the header is information: -q keeps only results and errors
     std::printf("place: %s (K = %d, %d fit samples%s), profile %s (%s, unit %s, full cost %s)\n",

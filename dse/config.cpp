@@ -125,6 +125,9 @@ DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
   c.eval_accuracy = row.eval_acc;
   c.eval_cost = row.eval_cost;
   c.exit_fractions = row.exit_fractions;
+  c.guarantee = row.guarantee;
+  c.shift_p = row.shift_p;
+  c.shift_fired = row.shift_fired;
   c.exitplan_version = EXITPLAN_VERSION;
   c.command_line = ctx.command_line;
   c.inputs = ctx.inputs;
@@ -157,11 +160,28 @@ std::string ConfigToYaml(const DeployConfig& c) {
   }
   o << "kept_exits: [";
   for (std::size_t q = 0; q < c.exits.size(); ++q) o << (q ? ", " : "") << c.exits[q].index + 1;
-  o << "]\nthresholds: " << Join(th, YamlNum) << "\nbudget: " << YamlNum(c.budget)
-    << "\nexpected:\n  fit_accuracy: " << YamlNum(c.fit_accuracy)
+  o << "]\nthresholds: " << Join(th, YamlNum) << "\nbudget: " << YamlNum(c.budget) << "\n";
+  o << "expected:\n  fit_accuracy: " << YamlNum(c.fit_accuracy)
     << "\n  fit_cost: " << YamlNum(c.fit_cost) << "\n  eval_accuracy: " << YamlNum(c.eval_accuracy)
     << "\n  eval_cost: " << YamlNum(c.eval_cost)
-    << "\n  exit_fractions: " << Join(c.exit_fractions, YamlNum) << "\nprovenance:\n"
+    << "\n  exit_fractions: " << Join(c.exit_fractions, YamlNum) << "\n";
+  const GuaranteeReport& g = c.guarantee;
+  if (g.on()) {
+    o << "guarantee:\n  level: " << YamlNum(g.level) << "\n  delta: " << YamlNum(1.0 - g.level)
+      << "\n  bound: " << Quote(g.bound) << "\n  horizon: " << YamlNum(g.horizon)
+      << "\n  cost_bound: " << YamlNum(g.cost_bound)
+      << "\n  accuracy_bound: " << YamlNum(g.accuracy_bound)
+      << "\n  drop_bound: " << YamlNum(g.drop_bound) << "\n";
+  } else {
+    o << "guarantee: null\n";
+  }
+  if (std::isnan(c.shift_p)) {
+    o << "shift_check: null\n";
+  } else {
+    o << "shift_check: {p_value: " << YamlNum(c.shift_p)
+      << ", fired: " << (c.shift_fired ? "true" : "false") << "}\n";
+  }
+  o << "provenance:\n"
     << "  exitplan_version: " << Quote(c.exitplan_version)
     << "\n  command_line: " << Quote(c.command_line) << "\n  report: " << Quote(c.report)
     << "\n  report_row: " << c.report_row << "\n  inputs:\n";
@@ -195,12 +215,28 @@ std::string ConfigToJson(const DeployConfig& c) {
   }
   o << "  ],\n  \"kept_exits\": [";
   for (std::size_t q = 0; q < c.exits.size(); ++q) o << (q ? ", " : "") << c.exits[q].index + 1;
-  o << "],\n  \"thresholds\": " << Join(th, JsonNum) << ",\n  \"budget\": " << JsonNum(c.budget)
-    << ",\n  \"expected\": {\"fit_accuracy\": " << JsonNum(c.fit_accuracy)
+  o << "],\n  \"thresholds\": " << Join(th, JsonNum) << ",\n  \"budget\": " << JsonNum(c.budget);
+  o << ",\n  \"expected\": {\"fit_accuracy\": " << JsonNum(c.fit_accuracy)
     << ", \"fit_cost\": " << JsonNum(c.fit_cost) << ", \"eval_accuracy\": "
     << JsonNum(c.eval_accuracy) << ", \"eval_cost\": " << JsonNum(c.eval_cost)
-    << ",\n               \"exit_fractions\": " << Join(c.exit_fractions, JsonNum) << "},\n"
-    << "  \"provenance\": {\"exitplan_version\": " << Quote(c.exitplan_version)
+    << ",\n               \"exit_fractions\": " << Join(c.exit_fractions, JsonNum) << "}";
+  const GuaranteeReport& g = c.guarantee;
+  if (g.on()) {
+    o << ",\n  \"guarantee\": {\"level\": " << JsonNum(g.level)
+      << ", \"delta\": " << JsonNum(1.0 - g.level) << ", \"bound\": " << Quote(g.bound)
+      << ", \"horizon\": " << JsonNum(g.horizon) << ",\n                \"cost_bound\": "
+      << JsonNum(g.cost_bound) << ", \"accuracy_bound\": " << JsonNum(g.accuracy_bound)
+      << ", \"drop_bound\": " << JsonNum(g.drop_bound) << "}";
+  } else {
+    o << ",\n  \"guarantee\": null";
+  }
+  if (std::isnan(c.shift_p)) {
+    o << ",\n  \"shift_check\": null";
+  } else {
+    o << ",\n  \"shift_check\": {\"p_value\": " << JsonNum(c.shift_p)
+      << ", \"fired\": " << (c.shift_fired ? "true" : "false") << "}";
+  }
+  o << ",\n  \"provenance\": {\"exitplan_version\": " << Quote(c.exitplan_version)
     << ", \"command_line\": " << Quote(c.command_line) << ", \"report\": " << Quote(c.report)
     << ", \"report_row\": " << c.report_row << ",\n                 \"inputs\": [";
   for (std::size_t q = 0; q < c.inputs.size(); ++q) {

@@ -37,6 +37,12 @@ struct DeployConfig {
   double eval_accuracy = std::numeric_limits<double>::quiet_NaN();
   double eval_cost = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> exit_fractions;  // fit split, size K
+  // The deployment guarantee of the row (docs/guarantees.md; level 0 = none, written as null):
+  // level, delta = 1 - level, bound, horizon and the certified cost / accuracy / drop bounds.
+  GuaranteeReport guarantee;
+  // The shift check of the row's eval split (NaN = not run, written as null).
+  double shift_p = std::numeric_limits<double>::quiet_NaN();
+  bool shift_fired = false;
   // Provenance.
   std::string exitplan_version;
   std::string command_line;

@@ -245,26 +245,32 @@ std::vector<OptionSpec> Build() {
   opt("target_iters", T::kInt, "bisection steps on the budget in accuracy-target mode").Min(1)
       .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.target_iters; });
-  // The deployment guarantee (docs/guarantees.md). Not for placement searches or sweeps: a
-  // search over placements on the fit split would void it.
+  // The deployment guarantee (docs/guarantees.md). With a placement search (place, sweep
+  // methods greedy-forward, greedy-backward, exhaustive) the search runs on the search part only
+  // and the chosen kept set is certified on the calibration part (dse/place_run.hpp).
   opt("guarantee", T::kDouble,
       "1 - delta (e.g. 0.95): with this probability over the fit split and the next --horizon "
       "deployed samples (i.i.d.), their mean cost is <= the budget (with --accuracy-drop: their "
-      "accuracy >= their final-exit accuracy - the drop); 0 = off; see docs/guarantees.md")
-      .Min(0).Max(1, true).Commands({"thresholds"})
+      "accuracy >= their final-exit accuracy - the drop); place: the kept set is searched on the "
+      "search part, its thresholds certified; 0 = off; see docs/guarantees.md")
+      .Min(0).Max(1, true).Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.level; });
   opt("horizon", T::kText,
       "--guarantee: number of deployed samples M the mean is taken over, or inf for the "
       "population mean")
-      .Default("the eval split's size, inf without one").Commands({"thresholds"});
+      .Default("the eval split's size, inf without one").Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("guarantee_bound", T::kChoice,
       "--guarantee: test on the calibration part, wsr (Waudby-Smith & Ramdas betting) or "
       "hoeffding-bentkus")
-      .Choices({"wsr", "hoeffding-bentkus"}).Default("wsr").Commands({"thresholds"});
+      .Choices({"wsr", "hoeffding-bentkus"}).Default("wsr").Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("search_fraction", T::kDouble,
       "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
-      "at random with --seed)")
-      .Min(0, true).Max(1, true).Commands({"thresholds"})
+      "at random with --seed); auto = 0.8 for exact in budget mode, else 0.5")
+      .Default("auto").Auto().Min(0, true).Max(1, true).Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.search_fraction; });
   opt("feasibility_rounds", T::kInt,
       "tighten-and-resolve rounds for an answer over the budget on the fit split (still over: "

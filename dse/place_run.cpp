@@ -10,6 +10,9 @@
 #include "dse/exhaustive.hpp"
 #include "dse/flop_score.hpp"
 #include "dse/greedy.hpp"
+#include "dse/threshold_rows.hpp"
+#include "optim/guarantee.hpp"
+#include "optim/shift.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/parallel.hpp"
@@ -139,7 +142,9 @@ PlaceRequest PlaceRequestFrom(const OptionValues& v) {
   o.polish = settings.exhaustive.polish_top;
   o.prune = settings.exhaustive.prune;
   o.reuse = settings.exhaustive.reuse;
-  o.solver_options = settings.solver;
+  // The solver options with the guarantee's bound and horizon (DefaultHorizon fills the horizon
+  // from the dump when --horizon is not given).
+  o.solver_options = ThresholdSolverOptions(v, &q.horizon_given);
   o.verbose = v.Bool("verbose");
   return q;
 }
@@ -191,9 +196,133 @@ std::vector<double> DefaultPlaceBudgets(const CostProfile& prof) {
   return budgets;
 }
 
+void MakeSearchPart(const PlacementProblem& p, Method solver, const SolverOptions& o,
+                    SearchPartProblem* out) {
+  const std::vector<int> idx = GuaranteeSearchPart(
+      p.n(), o.seed, o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)));
+  const auto n = static_cast<Eigen::Index>(idx.size());
+  out->scores.resize(p.scores->rows(), n);
+  out->correct.resize(p.correct->rows(), n);
+  if (p.ca_correct) out->ca_correct.resize(p.ca_correct->rows(), n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    out->scores.col(j) = p.scores->col(idx[j]);
+    out->correct.col(j) = p.correct->col(idx[j]);
+    if (p.ca_correct) out->ca_correct.col(j) = p.ca_correct->col(idx[j]);
+  }
+  out->problem = p;
+  out->problem.scores = &out->scores;
+  out->problem.correct = &out->correct;
+  out->problem.ca_correct = p.ca_correct ? &out->ca_correct : nullptr;
+}
+
+void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& o, ResultRow& r) {
+  if (!r.has_policy() || r.kept_exits.empty()) return;
+  const int ns = static_cast<int>(
+      GuaranteeSearchPart(p.n(), o.seed,
+                          o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)))
+          .size());
+  const std::string where = "kept set " + KeptText(r.kept_exits) + " chosen on the search part (" +
+                            std::to_string(ns) + " of " + std::to_string(p.n()) + " fit samples)";
+  if (std::isnan(r.budget)) {
+    Policy pol;
+    pol.kept = r.kept_exits;
+    pol.thresholds = r.thresholds;
+    ResultRow m = MakeRow(p, r.method, pol, p.EvaluateFit(pol), r.budget, r.seconds, r.outcome,
+                          where + ", with its thresholds; no budget, so nothing certified; " +
+                              r.message);
+    m.model = r.model;
+    m.measure = r.measure;
+    r = m;
+    return;
+  }
+  const ThresholdSummary s = Solve(solver, p.Thresholds(r.kept_exits, r.budget), o);
+  ResultRow m = MakeRow(p, r.method, s.policy, s.has_policy() ? s.fit : Evaluation{}, r.budget,
+                        r.seconds + s.seconds, ToString(s.outcome), where + "; " + s.message);
+  m.kept_exits = r.kept_exits;
+  m.model = r.model;
+  m.measure = r.measure;
+  m.guarantee = s.guarantee;
+  if (!s.has_policy()) {
+    m.guarantee.cost_bound = m.guarantee.accuracy_bound = m.guarantee.drop_bound =
+        std::numeric_limits<double>::quiet_NaN();
+  }
+  r = m;
+}
+
+void ShiftCheckRow(const PlacementProblem& p, ResultRow& r, double alpha) {
+  if (!p.has_eval() || !r.has_policy() || r.kept_exits.empty() ||
+      r.thresholds.size() + 1 != r.kept_exits.size()) {
+    return;
+  }
+  Policy pol;
+  pol.kept = r.kept_exits;
+  pol.thresholds = r.thresholds;
+  const ThresholdProblem fit = p.Thresholds(r.kept_exits, p.profile->FullCost());
+  ThresholdProblem eval = fit;
+  eval.scores = p.eval_scores;
+  eval.correct = p.eval_correct;
+  const ShiftResult sh = ShiftCheck(fit, eval, pol, alpha);
+  r.shift_p = sh.p_value;
+  r.shift_fired = sh.shifted;
+}
+
+namespace {
+
+// RunPlace with the guarantee: the search on the search part, each row certified.
+PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRunOptions& a) {
+  if (a.all_rows) {
+    throw InputError("--all-rows", "lists every kept set's answer, which --guarantee does not "
+                                   "certify (only the kept set chosen at each budget is): give one "
+                                   "of them");
+  }
+  SearchPartProblem sp;
+  MakeSearchPart(problem, a.solver, a.solver_options, &sp);
+  PlaceRunOptions inner = a;
+  inner.solver_options.guarantee.level = 0.0;
+  PlaceRunResult res = RunPlace(sp.problem, inner);
+  const GuaranteeOptions& g = a.solver_options.guarantee;
+  std::string text;
+  Appendf(text, "\nguarantee %s (%s, horizon %s): the placement is searched on the search part "
+          "(%d of %d fit samples; the figures below are on it), and each chosen kept set's "
+          "thresholds are certified on the other %d (see the certified rows after them)\n",
+          FormatDouble(g.level).c_str(), ToString(g.bound).c_str(),
+          std::isinf(g.horizon) ? "inf" : FormatDouble(g.horizon).c_str(), sp.problem.n(),
+          problem.n(), problem.n() - sp.problem.n());
+  res.text = text + res.text;
+  res.failures = 0;
+  Appendf(res.text, "\ncertified rows (--guarantee %s; fit figures on the whole fit split):\n",
+          FormatDouble(g.level).c_str());
+  Appendf(res.text, "  %-28s %-10s %-18s %9s %11s %9s %11s  %s\n", "method", "budget",
+          "kept exits", "fit_acc", "fit_cost", "eval_acc", "eval_cost", "outcome");
+  for (ResultRow& r : res.rows) {
+    CertifyRow(problem, a.solver, a.solver_options, r);
+    LabelRowBudget(r, problem.profile->FullCost());
+    ShiftCheckRow(problem, r);
+    if (!std::isnan(r.budget) && !r.has_solution()) ++res.failures;
+    auto num = [](double v, const char* f) {
+      char b[32];
+      if (std::isnan(v)) return std::string("-");
+      std::snprintf(b, sizeof b, f, v);
+      return std::string(b);
+    };
+    Appendf(res.text, "  %-28s %-10s %-18s %9s %11s %9s %11s  %s\n", r.method.c_str(),
+            num(r.budget, "%.6g").c_str(), KeptText(r.kept_exits).c_str(),
+            num(r.fit_acc, "%.4f").c_str(), num(r.fit_cost, "%.6g").c_str(),
+            num(r.eval_acc, "%.4f").c_str(), num(r.eval_cost, "%.6g").c_str(), r.outcome.c_str());
+  }
+  MarkPareto(res.rows);
+  const Policy run_to_end = RunToEndPolicy(AllExits(problem.k()), problem.order);
+  res.reference_fit = problem.EvaluateFit(run_to_end);
+  res.reference_eval = problem.EvaluateEval(run_to_end);
+  return res;
+}
+
+}  // namespace
+
 PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& a) {
   if (const std::string bad = a.Validate(); !bad.empty()) throw InputError("place", bad);
   if (const std::string bad = problem.Check(); !bad.empty()) throw InputError("place", bad);
+  if (a.solver_options.guarantee.on()) return RunPlaceGuaranteed(problem, a);
   const CostProfile& prof = *problem.profile;
   const int k = problem.k();
   PlaceRunResult res;
@@ -407,6 +536,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       Appendf(text, "\n");
     }
   }
+  for (ResultRow& r : rows) ShiftCheckRow(problem, r);
   MarkPareto(rows);
   const Policy run_to_end = RunToEndPolicy(AllExits(k), problem.order);
   res.reference_fit = problem.EvaluateFit(run_to_end);

@@ -54,6 +54,7 @@ struct PlaceRequest {
   Target ca_target = Target::kLabels;  // --ca (flop-score and the greedy rules)
   std::vector<Budget> budgets;         // as given
   std::string out;                     // --out ("" when not given)
+  bool horizon_given = false;          // --horizon given (else DefaultHorizon from the dump)
 };
 PlaceRequest PlaceRequestFrom(const OptionValues& v);
 
@@ -80,7 +81,38 @@ struct PlaceRunResult {
 // exit) to the full cost, inclusive.
 std::vector<double> DefaultPlaceBudgets(const CostProfile& profile);
 
-// Throws InputError for invalid options.
+// Throws InputError for invalid options. With options.solver_options.guarantee on, the search
+// runs on the guarantee's search part only and every budgeted row is certified (CertifyRow).
 PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& options);
+
+// ---- --guarantee with a placement search (docs/guarantees.md, "Placement searches") ----
+// Which exits to keep is itself fitted to data, so the guarantee cannot be applied to each kept
+// set searched over and the best one taken. Instead the placement search runs without the
+// guarantee on the guarantee's search part of the fit split only (GuaranteeSearchPart with the
+// solver options' seed and search fraction); the kept set it chooses at a budget is then a
+// function of the search part, and is solved again with the guarantee on the whole fit split,
+// which cuts the same search part (the path) and tests on the calibration part the search never
+// saw. The statement of the guarantee holds for the returned policy unchanged.
+
+// The search part of a placement problem (owning its matrices); the eval split is kept as given.
+struct SearchPartProblem {
+  ScoreMatrix scores;
+  CorrectMatrix correct, ca_correct;
+  PlacementProblem problem;
+};
+// `solver`: the threshold method (its default search fraction).
+void MakeSearchPart(const PlacementProblem& problem, Method solver, const SolverOptions& options,
+                    SearchPartProblem* out);
+
+// Replaces a row found on the search part by its kept set solved with the guarantee at the row's
+// budget on the whole fit split (policy, figures, outcome, guarantee; the message says where the
+// kept set came from). A row without a budget (budget-free rules) keeps its policy, re-measured
+// on the whole fit split, with no guarantee. Rows without a policy are left alone.
+void CertifyRow(const PlacementProblem& problem, Method solver, const SolverOptions& options,
+                ResultRow& row);
+
+// The shift check (optim/shift.hpp) of a row's policy between the fit and eval splits: sets
+// row.shift_p and row.shift_fired; nothing without an eval split or a policy.
+void ShiftCheckRow(const PlacementProblem& problem, ResultRow& row, double alpha = 0.05);
 
 }  // namespace exitplan

@@ -19,9 +19,13 @@ const std::vector<std::string> kColumns = {
     "model",    "target",   "unit",     "method",   "measure",  "kept_exits",
     "budget",   "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
     "exit_fractions", "pareto", "within_budget", "budget_fraction", "seconds", "outcome",
-    "message"};
-// Derived columns: written, recomputed on reading, not required (older CSVs lack them).
-const std::vector<std::string> kDerived = {"within_budget", "budget_fraction"};
+    "message", "guarantee", "guarantee_bound", "horizon", "cost_bound", "accuracy_bound",
+    "drop_bound", "shift_p", "shift_fired"};
+// Columns not required on reading (older CSVs lack them): the derived ones are recomputed, the
+// guarantee and shift columns read as "none".
+const std::vector<std::string> kOptional = {
+    "within_budget", "budget_fraction", "guarantee", "guarantee_bound", "horizon", "cost_bound",
+    "accuracy_bound", "drop_bound", "shift_p", "shift_fired"};
 
 std::string Num(double v) { return std::isnan(v) ? "" : FormatDouble(v); }
 
@@ -192,12 +196,18 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
     for (std::size_t q = 0; q < r.kept_exits.size(); ++q) {
       kept += (q ? ";" : "") + std::to_string(r.kept_exits[q] + 1);
     }
+    const GuaranteeReport& g = r.guarantee;
     const std::vector<std::string> f = {
         r.model, r.target, r.unit, r.method, r.measure, kept, Num(r.budget),
         JoinDoubles(r.thresholds, ";"), Num(r.fit_acc), Num(r.fit_cost), Num(r.eval_acc),
         Num(r.eval_cost), JoinDoubles(r.exit_fractions, ";"), r.pareto ? "true" : "false",
         !r.has_policy() || std::isnan(r.budget) ? "" : (r.within_budget() ? "true" : "false"),
-        Num(r.budget_fraction()), Num(r.seconds), r.outcome, r.message};
+        Num(r.budget_fraction()), Num(r.seconds), r.outcome, r.message,
+        g.on() ? Num(g.level) : "", g.on() ? g.bound : "",
+        !g.on() ? "" : (std::isinf(g.horizon) ? "inf" : Num(g.horizon)),
+        g.on() ? Num(g.cost_bound) : "", g.on() ? Num(g.accuracy_bound) : "",
+        g.on() ? Num(g.drop_bound) : "", Num(r.shift_p),
+        std::isnan(r.shift_p) ? "" : (r.shift_fired ? "true" : "false")};
     for (std::size_t c = 0; c < f.size(); ++c) out += (c ? "," : "") + CsvField(f[c]);
     out += "\n";
   }
@@ -257,7 +267,7 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
       }
     }
     for (const std::string& need : kColumns) {
-      if (std::find(kDerived.begin(), kDerived.end(), need) != kDerived.end()) continue;
+      if (std::find(kOptional.begin(), kOptional.end(), need) != kOptional.end()) continue;
       if (!col.count(need)) {
         throw InputError(source + ":" + std::to_string(records[0].line),
                          "missing column '" + need + "'");
@@ -313,6 +323,47 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
     r.seconds = OptNum(get("seconds"), what("seconds"), 0.0, kMax);
     r.outcome = get("outcome");
     r.message = get("message");
+    // Optional columns (absent in CSVs written before them): empty or missing = none.
+    auto opt = [&](const std::string& name) -> std::string {
+      auto it = col.find(name);
+      return it == col.end() ? std::string() : f[it->second];
+    };
+    if (const std::string lv = opt("guarantee"); !lv.empty()) {
+      GuaranteeReport& g = r.guarantee;
+      g.level = ParseDouble(lv, what("guarantee"), 0.0, 1.0);
+      if (!(g.level > 0.0 && g.level < 1.0)) {
+        throw InputError(what("guarantee"), "expected a level 1 - delta in (0, 1), found " +
+                                                QuoteForError(lv));
+      }
+      g.bound = opt("guarantee_bound");
+      if (g.bound != "wsr" && g.bound != "hoeffding-bentkus") {
+        throw InputError(what("guarantee_bound"), "expected wsr or hoeffding-bentkus, found " +
+                                                      QuoteForError(g.bound));
+      }
+      const std::string h = opt("horizon");
+      g.horizon = h == "inf" ? kInf : ParseDouble(h, what("horizon"), 1.0, kMax);
+      g.cost_bound = OptNum(opt("cost_bound"), what("cost_bound"), 0.0, kMax);
+      g.accuracy_bound = OptNum(opt("accuracy_bound"), what("accuracy_bound"), 0.0, 1.0);
+      g.drop_bound = OptNum(opt("drop_bound"), what("drop_bound"), 0.0, 1.0);
+    } else {
+      for (const char* name : {"guarantee_bound", "horizon", "cost_bound", "accuracy_bound",
+                               "drop_bound"}) {
+        if (!opt(name).empty()) {
+          throw InputError(what(name), "given without a guarantee level (column guarantee)");
+        }
+      }
+    }
+    r.shift_p = OptNum(opt("shift_p"), what("shift_p"), 0.0, 1.0);
+    if (const std::string sf = opt("shift_fired"); !sf.empty() || !std::isnan(r.shift_p)) {
+      if (sf != "true" && sf != "false") {
+        throw InputError(what("shift_fired"), "expected true or false beside a shift_p, found " +
+                                                  QuoteForError(sf));
+      }
+      if (std::isnan(r.shift_p)) {
+        throw InputError(what("shift_fired"), "given without a shift_p");
+      }
+      r.shift_fired = sf == "true";
+    }
     rows.push_back(std::move(r));
   }
   return rows;

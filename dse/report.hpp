@@ -2,17 +2,22 @@
 //
 // One row per evaluated configuration. Columns, in order (ResultColumns()):
 //   model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,
-//   eval_cost,exit_fractions,pareto,within_budget,budget_fraction,seconds,outcome,message
+//   eval_cost,exit_fractions,pareto,within_budget,budget_fraction,seconds,outcome,message,
+//   guarantee,guarantee_bound,horizon,cost_bound,accuracy_bound,drop_bound,shift_p,shift_fired
 // kept_exits are 1-based and joined by ';', thresholds and exit_fractions (fit split, one per exit
 // of the dump) joined by ';'. Numbers are written in shortest round-trip form; a missing eval split
 // leaves eval_acc/eval_cost empty. within_budget (true/false) and budget_fraction (fit_cost /
 // budget) are derived from budget and fit_cost, empty for rows without a budget or a policy; when
 // reading, they are recomputed (CSVs written before these columns existed read the same way).
+// The guarantee columns (docs/guarantees.md) are empty for a row solved without --guarantee; the
+// shift columns are empty without an eval split. CSVs without these columns read as "none".
 #pragma once
 
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "optim/problem.hpp"
 
 namespace exitplan {
 
@@ -30,6 +35,14 @@ struct ResultRow {
   double seconds = 0.0;
   std::string outcome;  // optim Outcome as text, or "error"
   std::string message;
+  // The deployment guarantee of a row solved with --guarantee (level 0 = none): level (1 - delta),
+  // bound, horizon, and the certified bounds (cost_bound, accuracy_bound, drop_bound; NaN when
+  // not given). Only level, bound, horizon and the three bounds travel through the CSV.
+  GuaranteeReport guarantee;
+  // Shift check of the eval split against the fit split under this row's policy (optim/shift.hpp):
+  // its p-value (NaN when not run: no eval split or no policy) and whether it fired.
+  double shift_p = std::numeric_limits<double>::quiet_NaN();
+  bool shift_fired = false;
 
   // A policy and its fit figures are filled (it may still be over its budget).
   bool has_policy() const { return fit_acc == fit_acc; }  // not NaN

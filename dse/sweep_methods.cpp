@@ -12,7 +12,9 @@
 #include "dse/greedy.hpp"
 #include "dse/internal/sweep_internal.hpp"
 #include "dse/options.hpp"
+#include "dse/place_run.hpp"
 #include "dse/placement.hpp"
+#include "dse/threshold_rows.hpp"
 #include "dse/sweep.hpp"
 #include "optim/eenet.hpp"
 #include "optim/solve.hpp"
@@ -43,7 +45,16 @@ MethodSettings SettingsOf(const SweepMethod& m) {
   return s;
 }
 
-SolverOptions ThresholdOptions(const SweepMethod& m) { return SettingsOf(m).solver; }
+// The solver options of a method, with the guarantee's bound and horizon (the horizon defaults
+// to the eval split's size, as in `exitplan thresholds`).
+SolverOptions ThresholdOptions(const SweepMethod& m, const Dump& dump) {
+  OptionValues v;
+  for (const auto& [key, value] : m.options) v.Set(key, value, "option " + key + " of method " + m.method);
+  bool horizon_given = false;
+  SolverOptions o = ThresholdSolverOptions(v, &horizon_given);
+  DefaultHorizon(dump, horizon_given, o);
+  return o;
+}
 
 // `ca` of the placement rules: agreement with the final exit (the default) or labels.
 const CorrectMatrix* CaCorrect(const SweepCellInput& in) {
@@ -66,14 +77,18 @@ void FillEval(const SweepCellInput& in, const Policy& policy, ResultRow& row) {
 }
 
 void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row) {
-  const SolverOptions options = ThresholdOptions(*in.method);
+  const SolverOptions options = ThresholdOptions(*in.method, *in.dump);
   const ThresholdProblem problem = ThresholdProblem::From(in.dump->fit, in.measure, in.target,
                                                           *in.profile, in.kept, in.budget);
   const ThresholdSummary s = Solve(method, problem, options);
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   row.kept_exits = s.policy.kept.empty() ? in.kept : s.policy.kept;
-  if (!s.has_policy()) return;  // over-budget answers keep their figures (labelled, off the front)
+  row.guarantee = s.guarantee;
+  if (!s.has_policy()) {
+    row.guarantee.cost_bound = row.guarantee.accuracy_bound = row.guarantee.drop_bound = NAN;
+    return;
+  }  // over-budget answers keep their figures (labelled, off the front)
   row.thresholds = s.policy.thresholds;
   row.fit_acc = s.fit.accuracy;
   row.fit_cost = s.fit.mean_cost;
@@ -97,10 +112,6 @@ PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
   return p;
 }
 
-ThresholdSolverFn PlacementSolver(const SweepMethod& m) {
-  const MethodSettings s = SettingsOf(m);
-  return SolverFor(MethodFromString(s.placement_solver, "option solver"), s.solver);
-}
 
 void FillPolicy(const Policy& policy, const Evaluation& fit, const Evaluation& eval,
                 ResultRow& row) {
@@ -115,19 +126,55 @@ void FillPolicy(const Policy& policy, const Evaluation& fit, const Evaluation& e
   }
 }
 
+// --guarantee with a placement search: the search on the guarantee's search part only, the chosen
+// kept set certified on the whole fit split (dse/place_run.hpp, CertifyRow).
+struct GuaranteedSearch {
+  SolverOptions options;  // with the guarantee
+  SearchPartProblem part;
+  bool on() const { return options.guarantee.on(); }
+};
+
+void PrepareSearch(const SweepCellInput& in, const PlacementProblem& p, GuaranteedSearch* g) {
+  g->options = ThresholdOptions(*in.method, *in.dump);
+  if (g->on()) {
+    MakeSearchPart(p, MethodFromString(SettingsOf(*in.method).placement_solver, "option solver"),
+                   g->options, &g->part);
+  }
+}
+
+void Certify(const SweepCellInput& in, const PlacementProblem& p, const GuaranteedSearch& g,
+             ResultRow& row) {
+  if (!g.on()) return;
+  row.budget = in.budget;
+  CertifyRow(p, MethodFromString(SettingsOf(*in.method).placement_solver, "option solver"),
+             g.options, row);
+}
+
+ThresholdSolverFn SearchSolver(const SweepMethod& m, const GuaranteedSearch& g) {
+  SolverOptions o = g.options;
+  o.guarantee.level = 0.0;
+  return SolverFor(MethodFromString(SettingsOf(m).placement_solver, "option solver"), o);
+}
+
 void RunGreedy(GreedyRule rule, const SweepCellInput& in, ResultRow& row) {
   const PlacementProblem p = MakePlacementProblem(in);
+  GuaranteedSearch gs;
+  PrepareSearch(in, p, &gs);
   GreedyOptions g;
   g.rule = rule;
   g.budget = in.budget;
-  const GreedySummary s = Greedy(p, g, PlacementSolver(*in.method));
+  const GreedySummary s = Greedy(gs.on() ? gs.part.problem : p, g, SearchSolver(*in.method, gs));
   row.outcome = ToString(s.outcome);
   row.message = s.message;
   if (s.ok()) FillPolicy(s.policy, s.fit, s.eval, row);
+  Certify(in, p, gs, row);
 }
 
 void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
-  const PlacementProblem p = MakePlacementProblem(in);
+  const PlacementProblem full = MakePlacementProblem(in);
+  GuaranteedSearch gs;
+  PrepareSearch(in, full, &gs);
+  const PlacementProblem& p = gs.on() ? gs.part.problem : full;
   const MethodSettings st = SettingsOf(*in.method);
   ExhaustiveOptions e = st.exhaustive;
   e.budgets = {in.budget};
@@ -137,7 +184,7 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
     throw InputError("option fast of method exhaustive", "the fast path exists for solver exact only");
   }
   e.exact_path = st.fast;
-  const ExhaustiveSummary s = Exhaustive(p, e, PlacementSolver(*in.method));
+  const ExhaustiveSummary s = Exhaustive(p, e, SearchSolver(*in.method, gs));
   const int best = s.best_per_budget.empty() ? -1 : s.best_per_budget[0];
   if (best < 0) {
     row.outcome = ToString(s.ok() ? Outcome::kInfeasible : s.outcome);
@@ -148,6 +195,7 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   row.outcome = ToString(t.outcome);
   row.message = t.message;
   FillPolicy(t.policy, t.fit, p.EvaluateEval(t.policy), row);
+  Certify(in, full, gs, row);
 }
 
 // Budget-free placement rules (flop-score, greedy-th, greedy-efficiency) choose a policy from a
@@ -200,6 +248,15 @@ void RunEENet(const SweepCellInput& in, ResultRow& row) {
   FillPolicy(s.policy, s.fit, eval, row);
 }
 
+// Every method's row gets the shift check of its policy (not EENet's: its scores are the
+// scorer's, not the dump's measure).
+SweepMethodFn WithShiftCheck(SweepMethodFn fn) {
+  return [fn](const SweepCellInput& in, ResultRow& row) {
+    fn(in, row);
+    if (row.measure != "eenet" && in.dump->eval) ShiftCheckRow(MakePlacementProblem(in), row);
+  };
+}
+
 std::map<std::string, SweepMethodFn>& Registry() {
   static std::map<std::string, SweepMethodFn> registry = [] {
     std::map<std::string, SweepMethodFn> r;
@@ -225,6 +282,7 @@ std::map<std::string, SweepMethodFn>& Registry() {
     r["flop-score"] = [](const SweepCellInput& in, ResultRow& row) { RunFlopScore(in, row); };
     // Learned scorers.
     r["eenet"] = [](const SweepCellInput& in, ResultRow& row) { RunEENet(in, row); };
+    for (auto& [name, fn] : r) fn = WithShiftCheck(fn);
     return r;
   }();
   return registry;

@@ -88,6 +88,10 @@ ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
     r.seconds = s.seconds;
     r.outcome = ToString(s.outcome);
     r.message = s.message;
+    r.guarantee = s.guarantee;
+    if (!s.has_policy()) {  // the level asked for; no certified bounds
+      r.guarantee.cost_bound = r.guarantee.accuracy_bound = r.guarantee.drop_bound = kNaN;
+    }
     if (s.has_policy()) {  // over-budget answers too: shown, labelled, never on the front
       r.thresholds = s.policy.thresholds;
       r.fit_acc = s.fit.accuracy;
@@ -104,6 +108,8 @@ ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
         const ShiftResult sh = ShiftCheck(base, ep, s.policy, q.shift_level);
         r.message += "; shift check p = " + FormatDouble(sh.p_value) +
                      (sh.shifted ? " (shifted)" : "");
+        r.shift_p = sh.p_value;
+        r.shift_fired = sh.shifted;
         if (sh.shifted && shift_fired++ == 0) out.notes.push_back(sh.Warning());
       }
     }

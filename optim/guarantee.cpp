@@ -103,10 +103,15 @@ std::string GuaranteeOptions::Validate() const {
   if (!(horizon >= 1.0)) {
     out += "horizon = " + Num(horizon) + ": must be a number of samples >= 1, or inf\n";
   }
-  if (!(search_fraction > 0.0 && search_fraction < 1.0)) {
+  if (!std::isnan(search_fraction) && !(search_fraction > 0.0 && search_fraction < 1.0)) {
     out += "guarantee search_fraction = " + Num(search_fraction) + ": must be in (0, 1)\n";
   }
   return out;
+}
+
+double GuaranteeOptions::SearchFraction(Method method, bool accuracy_drop) const {
+  if (!std::isnan(search_fraction)) return search_fraction;
+  return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
 }
 
 // ---- Bounds ----
@@ -237,6 +242,14 @@ void PerSample(const ThresholdProblem& p, const Policy& policy, std::vector<doub
   }
 }
 
+std::vector<int> GuaranteeSearchPart(int n, unsigned seed, double search_fraction) {
+  const int ns = std::clamp(static_cast<int>(std::lround(search_fraction * n)), 1, n - 1);
+  std::vector<int> perm = Permutation(n, seed * 2654435761u + 0x4755u);
+  std::vector<int> search(perm.begin(), perm.begin() + ns);
+  std::sort(search.begin(), search.end());
+  return search;
+}
+
 namespace {
 
 // The smallest b >= m with FreshMeanTail(m, b, M) <= delta2: an upper (1 - delta2) quantile of the
@@ -259,8 +272,9 @@ bool MeanTestRejects(const std::vector<double>& x, double m, double delta, Guara
 }
 
 // Tightening multipliers of the estimated width along the path: safest first, the target last.
-const double kPath[] = {3.0, 2.5, 2.0, 1.75, 1.5, 1.375, 1.25, 1.125, 1.0,
-                        0.875, 0.75, 0.625, 0.5, 0.25, 0.0};
+// (The estimated width is conservative: the last certified candidate is usually at 0.875 or
+// below, so the path starts at 2 and is finest from 1 down; each candidate tested is one solve.)
+const double kPath[] = {2.0, 1.5, 1.25, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0};
 
 }  // namespace
 
@@ -278,15 +292,23 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
   out.method = ToString(method);
   out.policy.kept = problem.kept;
   const int n = problem.n();
-  const int ns = std::clamp(static_cast<int>(std::lround(g.search_fraction * n)), 1, n - 1);
   if (n < 2) {
     out.outcome = Outcome::kInfeasible;
     out.message = "guarantee: needs at least 2 fit samples (a search and a calibration part)";
     return out;
   }
-  std::vector<int> perm = Permutation(n, options.seed * 2654435761u + 0x4755u);
-  std::vector<int> search(perm.begin(), perm.begin() + ns), cal(perm.begin() + ns, perm.end());
-  std::sort(search.begin(), search.end());  // the search part in the fit split's order
+  // The search part in the fit split's order; the calibration part in the permutation's order
+  // (the order WSR's bets see them in).
+  const std::vector<int> search = GuaranteeSearchPart(n, options.seed, g.SearchFraction(method, acc_mode));
+  const int ns = static_cast<int>(search.size());
+  std::vector<int> cal;
+  {
+    std::vector<char> in_search(n, 0);
+    for (int i : search) in_search[i] = 1;
+    for (int i : Permutation(n, options.seed * 2654435761u + 0x4755u)) {
+      if (!in_search[i]) cal.push_back(i);
+    }
+  }
   SubProblem sp, cp;
   MakeSub(problem, search, &sp);
   MakeSub(problem, cal, &cp);
@@ -443,6 +465,11 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       PerSample(cp.problem, best.policy, &costs, &corr);
       const double pop = UpperBound(norm_cost(costs), d1 / rep.path_length, g.bound);
       rep.cost_bound = cmin + span * FreshMeanQuantile(pop, g.horizon, d2);
+      // The same absolute accuracy lower bound as in budget mode.
+      std::vector<double> err(corr.size());
+      for (std::size_t i = 0; i < corr.size(); ++i) err[i] = corr[i] ? 0.0 : 1.0;
+      const double pop_err = HoeffdingBentkusUpperBound(err, d1 / rep.path_length, true);
+      rep.accuracy_bound = 1.0 - FreshMeanQuantile(pop_err, g.horizon, d2);
     }
   }
 

@@ -40,12 +40,25 @@ std::string ToString(GuaranteeBound bound);
 GuaranteeBound GuaranteeBoundFromString(const std::string& text,
                                         const std::string& what = "--guarantee-bound");
 
+// The default search fractions (measured with bench/bench_resplit on data/example, budgets
+// 40-90%). `exact` fits K-1 thresholds and exploits its data most: its price is mostly the part
+// of the fit split its search does not see (+0.15 pp at 0.5, of which +0.12 pp is the smaller
+// search part alone; +0.08 pp at 0.7; +0.06 pp at 0.8), so it searches on 0.8. The other methods
+// fit one or two numbers and lose little to a smaller search part, while a smaller calibration
+// part widens every test: they keep 0.5, as does accuracy-drop mode (it tests a mean and a
+// disagreement rate on the calibration part).
+inline constexpr double kSearchFractionExact = 0.8;
+inline constexpr double kSearchFraction = 0.5;
+
 struct GuaranteeOptions {
   double level = 0.0;  // 1 - delta in (0, 1); 0 = off
   double horizon = std::numeric_limits<double>::infinity();  // M >= 1, or inf (population mean)
-  double search_fraction = 0.5;  // share of the fit split the method searches on, in (0, 1)
+  // Share of the fit split the method searches on, in (0, 1); NaN = auto: kSearchFractionExact
+  // for `exact` in budget mode, else kSearchFraction (SearchFraction()).
+  double search_fraction = std::numeric_limits<double>::quiet_NaN();
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::string Validate() const;
+  double SearchFraction(Method method, bool accuracy_drop) const;
   bool on() const { return level > 0.0; }
 };
 
@@ -84,6 +97,11 @@ double FreshMeanCap(double b, double horizon, double delta2);
 // Per-sample costs and correctness of a policy on a problem's samples.
 void PerSample(const ThresholdProblem& problem, const Policy& policy, std::vector<double>* cost,
                std::vector<std::uint8_t>* correct);
+
+// The seeded search / calibration split of a fit split of n >= 2 samples that SolveWithGuarantee
+// uses: the search part's sample indices, ascending (the other samples calibrate). Placement
+// searches with the guarantee search on exactly these samples (dse/place_run.hpp).
+std::vector<int> GuaranteeSearchPart(int n, unsigned seed, double search_fraction);
 
 // Solve() with options.guarantee on (Solve() calls this). `solve` is Solve without the guarantee.
 ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& problem,

@@ -81,8 +81,8 @@ struct GuaranteeReport {
   // Budget mode: the guaranteed bound on the mean cost of the M deployed samples (= the budget).
   // Accuracy-drop mode: an upper bound on it holding with probability >= 1 - delta on its own.
   double cost_bound = std::numeric_limits<double>::quiet_NaN();
-  // Budget mode: a lower bound on the accuracy of the M deployed samples holding with probability
-  // >= 1 - delta on its own. Accuracy-drop mode: NaN (the guarantee is on the drop).
+  // A lower bound on the accuracy of the M deployed samples holding with probability >= 1 - delta
+  // on its own (both modes; in accuracy-drop mode the guarantee itself is on the drop).
   double accuracy_bound = std::numeric_limits<double>::quiet_NaN();
   // Accuracy-drop mode: the guaranteed bound on the accuracy drop (= eps); NaN in budget mode.
   double drop_bound = std::numeric_limits<double>::quiet_NaN();

@@ -393,6 +393,15 @@ ThresholdSummary Solve(Method method, const ThresholdProblem& problem,
     s = SolveForAccuracy(method, problem, options);
   } else if (IsUnconstrained(problem.budget, problem.MaxCost())) {
     s = SolveUnconstrained(method, problem, options);
+    if (options.guarantee.on()) {
+      // No sample costs more than the kept exits' full cost: the bound holds surely.
+      s.guarantee.level = options.guarantee.level;
+      s.guarantee.horizon = options.guarantee.horizon;
+      s.guarantee.bound = ToString(options.guarantee.bound);
+      s.guarantee.cost_bound = problem.budget;
+      s.message = "guarantee " + Num(options.guarantee.level) +
+                  ": holds surely (no sample costs more than the budget); " + s.message;
+    }
   } else if (const std::string err = BudgetProblem(problem); !err.empty()) {
     s.method = ToString(method);
     s.policy.kept = problem.kept;

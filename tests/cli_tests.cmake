@@ -326,3 +326,11 @@ exitplan_expect_error("thresholds bad guarantee bound" "--guarantee-bound: 'cher
   thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 0.9 --guarantee-bound chernoff)
 exitplan_expect_error("thresholds bad ippp settings" "--ippp-settings: 'fast': expected one of: default, paper"
   thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method ippp --budget 1 --ippp-settings fast)
+# place --guarantee: the kept set searched on the search part, its thresholds certified.
+add_test(NAME "cli: place guarantee example"
+         COMMAND exitplan place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
+                 --method greedy-backward --solver single --budget 50% --guarantee 0.95)
+set_tests_properties("cli: place guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
+  "guarantee 0\\.95 \\(wsr, horizon 5000\\): the placement is searched on the search part \\(2500 of 5000 fit samples.*certified rows \\(--guarantee 0\\.95")
+exitplan_expect_error("place guarantee all rows" "--all-rows: lists every kept set's answer"
+  place --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method exhaustive --fast --budget 50% --guarantee 0.95 --all-rows)

@@ -3,13 +3,23 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
+#include "dse/config.hpp"
+#include "dse/greedy.hpp"
+#include "dse/place_run.hpp"
+#include "dse/report.hpp"
+#include "dse/sweep.hpp"
+#include "dse/threshold_rows.hpp"
+#include "exitplan/runtime.hpp"
 #include "optim/geometric.hpp"
 #include "optim/guarantee.hpp"
 #include "optim/shift.hpp"
 #include "optim/solve.hpp"
 #include "profiles/dump.hpp"
+#include "profiles/error.hpp"
+#include "profiles/io.hpp"
 #include "profiles/profile.hpp"
 #include "test_util.hpp"
 
@@ -294,4 +304,299 @@ TEST_CASE("every method within budget on data/example, exact the most accurate a
     raw_over += Solve(Method::kIppp, p, paper).fit.mean_cost > b;
   }
   CHECK(raw_over >= 4);
+}
+
+// ---- the guarantee in reports, configs and placement searches ------------------------------
+
+namespace {
+
+// thresholds on data/example at 50% of the full cost, with or without the guarantee.
+ThresholdRowsResult ExampleRows(double level, bool accuracy_drop = false) {
+  static const Dump dump = LoadDump(testing::ProjectPath("data/example"));
+  static const CostProfile prof = LoadProfile(testing::ProjectPath("data/example/profile-flops.yaml"));
+  ThresholdRowsRequest q;
+  q.method = Method::kSingle;
+  q.kept = AllExits(dump.k);
+  q.budgets = {accuracy_drop ? prof.FullCost() : 0.5 * prof.FullCost()};
+  q.accuracy_target = accuracy_drop;
+  q.model = "example";
+  SolverOptions o;
+  o.guarantee.level = level;
+  if (accuracy_drop) o.accuracy_drop = 0.02;
+  DefaultHorizon(dump, false, o);
+  return ThresholdRows(dump, prof, q, o);
+}
+
+}  // namespace
+
+TEST_CASE("guarantee and shift columns: filled, written, read back; old CSVs still read") {
+  const ThresholdRowsResult with = ExampleRows(0.95);
+  REQUIRE(with.rows.size() == 1);
+  const ResultRow& r = with.rows[0];
+  REQUIRE(r.has_solution());
+  CHECK(r.guarantee.level == 0.95);
+  CHECK(r.guarantee.bound == "wsr");
+  CHECK(r.guarantee.horizon == 5000);  // the eval split's size
+  CHECK(r.guarantee.cost_bound == r.budget);
+  CHECK(r.guarantee.accuracy_bound > 0.5);
+  CHECK(r.guarantee.accuracy_bound < r.eval_acc);
+  CHECK(std::isnan(r.guarantee.drop_bound));
+  CHECK(r.shift_p > 0.05);  // data/example's splits are exchangeable: not fired here
+  CHECK_FALSE(r.shift_fired);
+
+  const std::string csv = ResultsToCsv(with.rows);
+  CHECK(csv.find(",guarantee,guarantee_bound,horizon,cost_bound,accuracy_bound,drop_bound,"
+                 "shift_p,shift_fired\n") != std::string::npos);
+  const std::vector<ResultRow> back = ResultsFromCsv(csv, "mem.csv");
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].guarantee.level == 0.95);
+  CHECK(back[0].guarantee.bound == "wsr");
+  CHECK(back[0].guarantee.horizon == 5000);
+  CHECK(back[0].guarantee.cost_bound == r.guarantee.cost_bound);
+  CHECK(back[0].guarantee.accuracy_bound == r.guarantee.accuracy_bound);
+  CHECK(std::isnan(back[0].guarantee.drop_bound));
+  CHECK(back[0].shift_p == r.shift_p);
+  CHECK_FALSE(back[0].shift_fired);
+
+  // Without the guarantee: the columns are empty, and read back as none.
+  const ThresholdRowsResult plain = ExampleRows(0.0);
+  const std::string plain_csv = ResultsToCsv(plain.rows);
+  const std::vector<ResultRow> pb = ResultsFromCsv(plain_csv, "mem.csv");
+  CHECK_FALSE(pb[0].guarantee.on());
+  CHECK(pb[0].shift_p == plain.rows[0].shift_p);
+
+  // A CSV written before these columns existed (up to `message`) reads with none of them.
+  const std::string old_csv =
+      "model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,"
+      "eval_cost,exit_fractions,pareto,seconds,outcome,message\n"
+      "m,t,ms,single,max_prob,1;2,2,0.5,0.9,1.5,0.89,1.6,0.5;0.5,true,0.01,optimal,ok\n";
+  const std::vector<ResultRow> old_rows = ResultsFromCsv(old_csv, "old.csv");
+  REQUIRE(old_rows.size() == 1);
+  CHECK_FALSE(old_rows[0].guarantee.on());
+  CHECK(std::isnan(old_rows[0].shift_p));
+
+  // Accuracy-drop mode: the drop bound, a cost bound above the fit cost, an accuracy bound.
+  const ThresholdRowsResult drop = ExampleRows(0.95, true);
+  const ResultRow& d = drop.rows[0];
+  REQUIRE(d.has_solution());
+  CHECK(d.guarantee.drop_bound == 0.02);
+  CHECK(d.guarantee.cost_bound > d.fit_cost);
+  CHECK(d.guarantee.accuracy_bound < d.fit_acc);
+  const ResultRow db = ResultsFromCsv(ResultsToCsv(drop.rows), "mem.csv")[0];
+  CHECK(db.guarantee.drop_bound == 0.02);
+  CHECK(db.guarantee.cost_bound == d.guarantee.cost_bound);
+}
+
+TEST_CASE("guarantee columns: bad values are refused naming the column") {
+  const std::string head =
+      "model,target,unit,method,measure,kept_exits,budget,thresholds,fit_acc,fit_cost,eval_acc,"
+      "eval_cost,exit_fractions,pareto,seconds,outcome,message,guarantee,guarantee_bound,horizon,"
+      "cost_bound,accuracy_bound,drop_bound,shift_p,shift_fired\n"
+      "m,t,ms,single,max_prob,1;2,2,0.5,0.9,1.5,0.89,1.6,0.5;0.5,true,0.01,optimal,ok,";
+  auto refused = [&](const std::string& tail, const std::string& what) {
+    INFO(tail);
+    try {
+      ResultsFromCsv(head + tail + "\n", "r.csv");
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(what));
+    }
+  };
+  CHECK_NOTHROW(ResultsFromCsv(head + "0.95,wsr,inf,2,0.8,,0.3,false\n", "r.csv"));
+  refused("1,wsr,100,2,0.8,,0.3,false", "column guarantee");
+  refused("0.95,chernoff,100,2,0.8,,0.3,false", "column guarantee_bound");
+  refused("0.95,wsr,0.5,2,0.8,,0.3,false", "column horizon");
+  refused("0.95,wsr,100,2,1.5,,0.3,false", "column accuracy_bound");
+  refused(",,,2,,,0.3,false", "given without a guarantee level");
+  refused("0.95,wsr,100,2,0.8,,0.3,", "column shift_fired");
+  refused("0.95,wsr,100,2,0.8,,,true", "given without a shift_p");
+}
+
+TEST_CASE("configs carry the guarantee and the shift check; the runtime reads them, and old configs") {
+  const ThresholdRowsResult with = ExampleRows(0.95);
+  ConfigContext ctx;
+  const DeployConfig c = ConfigFromRow(with.rows[0], ctx);
+  const std::string yaml = ConfigToYaml(c), json = ConfigToJson(c);
+  CHECK(yaml.find("guarantee:\n  level: 0.95\n  delta: 0.05") != std::string::npos);
+  CHECK(yaml.find("  bound: \"wsr\"\n  horizon: 5000\n  cost_bound: " +
+                  FormatDouble(with.rows[0].budget)) != std::string::npos);
+  CHECK(yaml.find("  drop_bound: .nan") != std::string::npos);
+  CHECK(yaml.find("shift_check: {p_value: " + FormatDouble(with.rows[0].shift_p) +
+                  ", fired: false}") != std::string::npos);
+  const runtime::Config rc = runtime::ParseConfig(json, "c.json");
+  CHECK(rc.guarantee_level == 0.95);
+  CHECK(rc.guarantee_bound == "wsr");
+  CHECK(rc.horizon == 5000);
+  CHECK(rc.cost_bound == with.rows[0].guarantee.cost_bound);
+  CHECK(rc.accuracy_bound == with.rows[0].guarantee.accuracy_bound);
+  CHECK(std::isnan(rc.drop_bound));
+  CHECK(rc.shift_p == with.rows[0].shift_p);
+  CHECK_FALSE(rc.shift_fired);
+
+  // Without a guarantee: null in both, level 0 in the runtime.
+  const DeployConfig plain = ConfigFromRow(ExampleRows(0.0).rows[0], ctx);
+  CHECK(ConfigToYaml(plain).find("guarantee: null\n") != std::string::npos);
+  const std::string pj = ConfigToJson(plain);
+  CHECK(pj.find("\"guarantee\": null") != std::string::npos);
+  CHECK(runtime::ParseConfig(pj, "p.json").guarantee_level == 0.0);
+
+  // A config written before these fields existed (no guarantee, no shift_check) still reads.
+  std::string old = pj;
+  old.erase(old.find(",\n  \"guarantee\": null"), std::string(",\n  \"guarantee\": null").size());
+  const auto sc = old.find(",\n  \"shift_check\"");
+  old.erase(sc, old.find(",\n  \"provenance\"") - sc);
+  REQUIRE(old.find("guarantee") == std::string::npos);
+  REQUIRE(old.find("shift_check") == std::string::npos);
+  const runtime::Config oc = runtime::ParseConfig(old, "old.json");
+  CHECK(oc.guarantee_level == 0.0);
+  CHECK(std::isnan(oc.shift_p));
+  CHECK(oc.exits.size() == plain.exits.size());
+  // A guarantee level outside (0, 1) is refused.
+  std::string bad = json;
+  bad.replace(bad.find("\"level\": 0.95"), std::string("\"level\": 0.95").size(), "\"level\": 2");
+  CHECK_THROWS_WITH(runtime::ParseConfig(bad, "bad.json"),
+                    Catch::Contains("bad.json: guarantee: level must be in (0, 1)"));
+}
+
+TEST_CASE("place --guarantee: the kept set chosen on the search part, its thresholds certified") {
+  const Dump dump = LoadDump(testing::ProjectPath("data/example"));
+  const CostProfile prof = LoadProfile(testing::ProjectPath("data/example/profile-flops.yaml"));
+  PlacementProblem pp;
+  pp.scores = &dump.fit.Scores(Measure::kMaxProb);
+  pp.correct = &dump.fit.Correct(Target::kLabels);
+  pp.order = ScoreOrder::kDescending;
+  pp.profile = &prof;
+  pp.eval_scores = &dump.eval->Scores(Measure::kMaxProb);
+  pp.eval_correct = &dump.eval->Correct(Target::kLabels);
+  PlaceRunOptions o;
+  o.methods = {PlacementMethod::kGreedyBackward};
+  o.model = "example";
+  o.measure = "max_prob";
+  o.solver = Method::kSingle;
+  o.budgets = {0.45 * prof.FullCost(), 0.7 * prof.FullCost()};
+  o.threads = 1;
+  o.solver_options.guarantee.level = 0.9;
+  o.solver_options.guarantee.horizon = 5000;
+  const PlaceRunResult res = RunPlace(pp, o);
+  REQUIRE(res.rows.size() == 2);
+
+  // The same search run by hand on the search part, then the guaranteed solve of its kept set.
+  SearchPartProblem sp;
+  MakeSearchPart(pp, o.solver, o.solver_options, &sp);
+  CHECK(sp.problem.n() == 2500);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const ResultRow& r = res.rows[i];
+    INFO(r.message);
+    GreedyOptions g;
+    g.rule = GreedyRule::kBackward;
+    g.budget = o.budgets[i];
+    SolverOptions plain = o.solver_options;
+    plain.guarantee.level = 0.0;
+    const GreedySummary s = Greedy(sp.problem, g, SolverFor(Method::kSingle, plain));
+    REQUIRE(s.ok());
+    CHECK(r.kept_exits == s.policy.kept);
+    const ThresholdSummary c =
+        Solve(Method::kSingle, pp.Thresholds(s.policy.kept, o.budgets[i]), o.solver_options);
+    REQUIRE(c.ok());
+    CHECK(r.thresholds == c.policy.thresholds);
+    CHECK(r.fit_acc == c.fit.accuracy);  // on the whole fit split
+    CHECK(r.guarantee.level == 0.9);
+    CHECK(r.guarantee.cost_bound == c.guarantee.cost_bound);
+    CHECK(r.fit_cost <= o.budgets[i]);
+    CHECK_THAT(r.message, Catch::StartsWith("kept set ") && Catch::Contains("chosen on the search "
+                                            "part (2500 of 5000 fit samples); guarantee 0.9"));
+    CHECK(r.shift_p >= 0.0);
+    CHECK(r.shift_p <= 1.0);
+  }
+  CHECK_THAT(res.text, Catch::Contains("certified rows (--guarantee 0.9"));
+  o.all_rows = true;
+  o.methods = {PlacementMethod::kExhaustive};
+  CHECK_THROWS_WITH(RunPlace(pp, o), Catch::Contains("--all-rows"));
+}
+
+TEST_CASE("the shift check fires on MSDNet's given split (Tan et al., AAAI 2021 data)") {
+  const std::string dir = testing::SharedData("aaai21/msdnet");
+  if (dir.empty()) return;
+  DumpOptions dopt;
+  dopt.score_order = ScoreOrder::kAscending;
+  const Dump dump = LoadDump(dir, dopt);
+  const CostProfile prof = LoadProfile(dir + "/profile.yaml");
+  ThresholdRowsRequest q;
+  q.method = Method::kSingle;
+  q.measure = Measure::kConfidence;
+  q.kept = AllExits(dump.k);
+  q.budgets = {0.5 * prof.FullCost()};
+  q.model = "msdnet";
+  SolverOptions o;
+  o.guarantee.level = 0.95;
+  DefaultHorizon(dump, false, o);
+  const ThresholdRowsResult res = ThresholdRows(dump, prof, q, o);
+  REQUIRE(res.rows.size() == 1);
+  const ResultRow& r = res.rows[0];
+  REQUIRE(r.has_solution());
+  CHECK(r.shift_fired);
+  CHECK(r.shift_p < 1e-20);
+  CHECK(r.eval_cost > r.guarantee.cost_bound);  // the guarantee's assumption fails: exceeded
+  REQUIRE_FALSE(res.notes.empty());
+  CHECK_THAT(res.notes[0], Catch::StartsWith("warning: the eval split does not look exchangeable"));
+  CHECK(ResultsFromCsv(ResultsToCsv(res.rows), "m.csv")[0].shift_fired);
+}
+
+TEST_CASE("sweep options guarantee: rows and configs carry it, for threshold and placement methods") {
+  testing::TempDir tmp;
+  const std::string ex = testing::ProjectPath("data/example");
+  const std::string yaml =
+      "output: " + tmp.path() + "/out\n"
+      "configs: true\n"
+      "models:\n"
+      "  - name: fm\n"
+      "    dump: " + ex + "\n"
+      "    profile: " + ex + "/profile-flops.yaml\n"
+      "methods:\n"
+      "  - method: single\n"
+      "    options: {guarantee: 0.95}\n"
+      "  - method: greedy-backward\n"
+      "    options: {solver: single, guarantee: 0.9, horizon: inf}\n"
+      "budgets: [60%]\n";
+  const SweepSpec spec = ParseSweepSpec(yaml, "g.yaml", tmp.path());
+  SweepOptions so;
+  so.jobs = 1;
+  const SweepSummary sum = RunSweep(spec, so);
+  REQUIRE(sum.complete);
+  CHECK(sum.cells_failed == 0);
+  std::string csv_path;
+  for (const std::string& f : sum.reports) {
+    if (f.size() > 4 && f.substr(f.size() - 4) == ".csv") csv_path = f;
+  }
+  REQUIRE_FALSE(csv_path.empty());
+  const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(csv_path), csv_path);
+  REQUIRE(rows.size() == 2);
+  for (const ResultRow& r : rows) {
+    INFO(r.method << ": " << r.message);
+    REQUIRE(r.has_solution());
+    CHECK(r.guarantee.on());
+    CHECK(r.guarantee.cost_bound == r.budget);
+    CHECK(r.fit_cost <= r.budget);
+    CHECK(r.shift_p >= 0.0);
+    if (r.method == "single") {
+      CHECK(r.guarantee.level == 0.95);
+      CHECK(r.guarantee.horizon == 5000);  // the eval split's size
+    } else {
+      CHECK(r.guarantee.level == 0.9);
+      CHECK(std::isinf(r.guarantee.horizon));
+      CHECK_THAT(r.message, Catch::Contains("chosen on the search part (2500 of 5000 fit samples)"));
+    }
+  }
+  // Every front row's config names its guarantee.
+  int configs = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp.path() + "/out/configs")) {
+    const std::string f = e.path().string();
+    if (f.size() > 5 && f.substr(f.size() - 5) == ".json") {
+      const runtime::Config c = runtime::LoadConfig(f);
+      CHECK(c.guarantee_level >= 0.9);
+      CHECK(c.cost_bound > 0);
+      ++configs;
+    }
+  }
+  CHECK(configs >= 1);
 }

@@ -286,8 +286,8 @@ TEST_CASE("result CSV: hostile strings round-trip (RFC 4180)") {
   CHECK(ResultsToCsv(back) == csv);
   // Line numbers count the line breaks inside quoted fields: the error names the right line.
   const std::string header = csv.substr(0, csv.find('\n') + 1);
-  const std::string two = header + CsvField("a\nb") + ",t,ms,m,max_prob,1,1,,,,,,,false,,,0,x,y\n" +
-                          "a,t,ms,m,max_prob,9;2,1,,,,,,,false,,,0,x,y\n";
+  const std::string two = header + CsvField("a\nb") + ",t,ms,m,max_prob,1,1,,,,,,,false,,,0,x,y,,,,,,,,\n" +
+                          "a,t,ms,m,max_prob,9;2,1,,,,,,,false,,,0,x,y,,,,,,,,\n";
   CHECK_THROWS_WITH(ResultsFromCsv(two, "r.csv"),
                     "r.csv:4 (row 1) column kept_exits: '9;2' is not strictly increasing (kept "
                     "exits are listed shallow to deep, each once)");

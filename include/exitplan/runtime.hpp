@@ -283,6 +283,18 @@ struct Config {
   std::vector<ExitRule> exits;  // kept exits, shallow to deep
   std::vector<int> rule_of;     // size K: index into `exits`, or -1 for a dropped exit
   double budget = 0.0, fit_accuracy = 0.0, fit_cost = 0.0;
+  // The deployment guarantee, when the config carries one (else level 0 and NaN bounds): with
+  // probability >= guarantee_level, the mean cost of the next `horizon` samples is <= cost_bound
+  // (and, for an accuracy-drop guarantee, their accuracy >= the final exit's - drop_bound).
+  double guarantee_level = 0.0;
+  std::string guarantee_bound;
+  double horizon = std::numeric_limits<double>::quiet_NaN();
+  double cost_bound = std::numeric_limits<double>::quiet_NaN();
+  double accuracy_bound = std::numeric_limits<double>::quiet_NaN();
+  double drop_bound = std::numeric_limits<double>::quiet_NaN();
+  // The exporter's shift check of its eval split (NaN when not run).
+  double shift_p = std::numeric_limits<double>::quiet_NaN();
+  bool shift_fired = false;
 
   bool Kept(int exit) const { return exit >= 0 && exit < num_exits && rule_of[exit] >= 0; }
 };
@@ -460,6 +472,24 @@ inline Config ParseConfig(const std::string& text, const std::string& source = "
     c.fit_cost = detail::OptNumber(*ex, "fit_cost");
   }
   c.budget = detail::OptNumber(root, "budget");
+  // Optional (configs written before them, or without a guarantee, lack them or hold null).
+  if (const json::Value* g = root.Find("guarantee"); g && g->type == T::kObject) {
+    c.guarantee_level = detail::Need(*g, "level", T::kNumber, source + ": guarantee").number;
+    if (!(c.guarantee_level > 0.0 && c.guarantee_level < 1.0)) {
+      throw ConfigError(source + ": guarantee: level must be in (0, 1)");
+    }
+    if (const json::Value* b = g->Find("bound"); b && b->type == T::kString) {
+      c.guarantee_bound = b->string;
+    }
+    c.horizon = detail::OptNumber(*g, "horizon");
+    c.cost_bound = detail::OptNumber(*g, "cost_bound");
+    c.accuracy_bound = detail::OptNumber(*g, "accuracy_bound");
+    c.drop_bound = detail::OptNumber(*g, "drop_bound");
+  }
+  if (const json::Value* sc = root.Find("shift_check"); sc && sc->type == T::kObject) {
+    c.shift_p = detail::OptNumber(*sc, "p_value");
+    if (const json::Value* f = sc->Find("fired"); f && f->type == T::kBool) c.shift_fired = f->boolean;
+  }
   return c;
 }
 

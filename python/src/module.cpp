@@ -451,6 +451,14 @@ PyPolicy LoadConfigPy(const std::string& path) {
     c.exits.push_back(e);
   }
   c.budget = number(root.Find("budget"));
+  c.guarantee.level = rc.guarantee_level;
+  c.guarantee.bound = rc.guarantee_bound;
+  c.guarantee.horizon = rc.horizon;
+  c.guarantee.cost_bound = rc.cost_bound;
+  c.guarantee.accuracy_bound = rc.accuracy_bound;
+  c.guarantee.drop_bound = rc.drop_bound;
+  c.shift_p = rc.shift_p;
+  c.shift_fired = rc.shift_fired;
   if (const json::Value* ex = root.Find("expected")) {
     c.fit_accuracy = number(ex->Find("fit_accuracy"));
     c.fit_cost = number(ex->Find("fit_cost"));
@@ -696,6 +704,27 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("eval_accuracy", [](const PyPolicy& p) { return p.config.eval_accuracy; })
       .def_property_readonly("eval_cost", [](const PyPolicy& p) { return p.config.eval_cost; })
       .def_property_readonly("exit_fractions", [](const PyPolicy& p) { return p.config.exit_fractions; })
+      .def_property_readonly("guarantee", [](const PyPolicy& p) -> py::object {
+        const GuaranteeReport& g = p.config.guarantee;
+        if (!g.on()) return py::none();
+        py::dict d;
+        d["level"] = g.level;
+        d["delta"] = 1.0 - g.level;
+        d["bound"] = g.bound;
+        d["horizon"] = g.horizon;
+        d["cost_bound"] = g.cost_bound;
+        d["accuracy_bound"] = g.accuracy_bound;
+        d["drop_bound"] = g.drop_bound;
+        return d;
+      }, "the config's deployment guarantee as a dict (level, delta, bound, horizon, cost_bound, "
+         "accuracy_bound, drop_bound), None without one")
+      .def_property_readonly("shift_check", [](const PyPolicy& p) -> py::object {
+        if (std::isnan(p.config.shift_p)) return py::none();
+        py::dict d;
+        d["p_value"] = p.config.shift_p;
+        d["fired"] = p.config.shift_fired;
+        return d;
+      }, "the shift check of the eval split (p_value, fired), None when it was not run")
       .def("apply", &Apply, py::arg("logits"), py::arg("layout") = "nk",
            "per sample: (1-based exit, predicted class) as the C++ runtime decides them on each "
            "exit's logits; logits [N, K, C] (layout='kn': [K, N, C]); for a `confidence` policy "
@@ -762,6 +791,33 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("seconds", [](const PyResult& r) { return r.row.seconds; })
       .def_property_readonly("outcome", [](const PyResult& r) { return r.row.outcome; })
       .def_property_readonly("message", [](const PyResult& r) { return r.row.message; })
+      .def_property_readonly("guarantee", [](const PyResult& r) -> py::object {
+        if (!r.row.guarantee.on()) return py::none();
+        return py::float_(r.row.guarantee.level);
+      }, "1 - delta of the row's deployment guarantee, None without one")
+      .def_property_readonly("guarantee_bound", [](const PyResult& r) -> py::object {
+        if (!r.row.guarantee.on()) return py::none();
+        return py::str(r.row.guarantee.bound);
+      }, "wsr or hoeffding-bentkus, None without a guarantee")
+      .def_property_readonly("horizon", [](const PyResult& r) -> py::object {
+        if (!r.row.guarantee.on()) return py::none();
+        return py::float_(r.row.guarantee.horizon);
+      }, "deployed samples M the guarantee is over (inf: the population mean)")
+      .def_property_readonly("cost_bound", [](const PyResult& r) {
+        return r.row.guarantee.on() ? r.row.guarantee.cost_bound : std::numeric_limits<double>::quiet_NaN();
+      }, "certified upper bound on the deployed mean cost (NaN: none)")
+      .def_property_readonly("accuracy_bound", [](const PyResult& r) {
+        return r.row.guarantee.on() ? r.row.guarantee.accuracy_bound : std::numeric_limits<double>::quiet_NaN();
+      }, "certified lower bound on the deployed accuracy (NaN: none)")
+      .def_property_readonly("drop_bound", [](const PyResult& r) {
+        return r.row.guarantee.on() ? r.row.guarantee.drop_bound : std::numeric_limits<double>::quiet_NaN();
+      }, "accuracy-drop mode: the guaranteed bound on the drop (NaN: none)")
+      .def_property_readonly("shift_p", [](const PyResult& r) { return r.row.shift_p; },
+                             "p-value of the shift check (NaN when not run)")
+      .def_property_readonly("shift_fired", [](const PyResult& r) -> py::object {
+        if (std::isnan(r.row.shift_p)) return py::none();
+        return py::bool_(r.row.shift_fired);
+      }, "whether the shift check fired (None when not run)")
       .def_property_readonly("within_budget", [](const PyResult& r) { return r.row.within_budget(); })
       .def_property_readonly("budget_fraction", [](const PyResult& r) { return r.row.budget_fraction(); })
       .def_property_readonly("has_policy", [](const PyResult& r) { return r.row.has_policy(); },

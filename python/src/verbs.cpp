@@ -365,6 +365,7 @@ std::vector<PyResult> PlaceVerb(const std::shared_ptr<PyDump>& d, const CostProf
     const PlacementProblem problem = PlaceProblemFor(*dump, prof, measure, q);
     o.budgets = PlaceBudgets(q, prof);
     o.measure = ToString(measure);
+    DefaultHorizon(*dump, q.horizon_given, o.solver_options);
     res = RunPlace(problem, o);
   }
   progress.Finish();

@@ -1,6 +1,7 @@
 """Policy.apply (the C++ runtime's decisions) against the exact evaluator, sample by sample, for
 every measure; the GIL released during solves."""
 import json
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -151,3 +152,27 @@ def test_thresholds_reports_progress(dump, cpu):
         exitplan.thresholds(dump, cpu, method="single", budget="20%:60%:5", progress=stop)
     with pytest.raises(exitplan.InputError, match="progress: expected a callable"):
         exitplan.thresholds(dump, cpu, method="single", budget="20%", progress=3)
+
+
+def test_guarantee_fields_on_results_and_configs(dump, cpu, tmp_path):
+    r = exitplan.thresholds(dump, cpu, method="single", budget="50%", guarantee=0.95)[0]
+    assert r.guarantee == 0.95 and r.guarantee_bound == "wsr" and r.horizon == 5000
+    assert r.cost_bound == r.budget and 0.5 < r.accuracy_bound < r.fit_acc
+    assert math.isnan(r.drop_bound)
+    assert 0.05 < r.shift_p <= 1 and r.shift_fired is False
+    plain = exitplan.thresholds(dump, cpu, method="single", budget="50%")[0]
+    assert plain.guarantee is None and math.isnan(plain.cost_bound) and plain.shift_p == plain.shift_p
+    # The config carries them; the runtime's reader gives them back.
+    r.policy.save(str(tmp_path / "g.json"))
+    g = exitplan.load_config(str(tmp_path / "g.json"))
+    assert g.guarantee == {"level": 0.95, "delta": pytest.approx(0.05), "bound": "wsr",
+                           "horizon": 5000.0, "cost_bound": r.cost_bound,
+                           "accuracy_bound": r.accuracy_bound, "drop_bound": pytest.approx(float("nan"), nan_ok=True)}
+    assert g.shift_check == {"p_value": r.shift_p, "fired": False}
+    plain.policy.save(str(tmp_path / "p.json"))
+    assert exitplan.load_config(str(tmp_path / "p.json")).guarantee is None
+    # place: the kept set searched on the search part, certified.
+    rows = exitplan.place(dump, cpu, method="greedy-backward", solver="single", budget="50%",
+                          guarantee=0.95)
+    assert len(rows) == 1 and rows[0].guarantee == 0.95 and rows[0].cost_bound == rows[0].budget
+    assert "chosen on the search part (2500 of 5000 fit samples)" in rows[0].message
