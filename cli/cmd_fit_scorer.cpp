@@ -50,7 +50,8 @@ int Run(FitScorerArgs& args) {
     r.file.provenance = CommandLine() + " | fit split sha256 " + Sha256File(dump.fit.source) +
                         " | seed " + std::to_string(q.eenet.seed);
     SaveScorer(v.Text("out"), r.file);
-    std::printf("wrote %s\n", v.Text("out").c_str());
+    std::printf("wrote %s and its weights %s\n", v.Text("out").c_str(),
+                ScorerWeightsPath(v.Text("out")).c_str());
   } else {
     std::printf("scorer not saved (give -o FILE.yaml to save it for evaluate --scorer and "
                 "export)\n");
@@ -64,7 +65,7 @@ void RegisterFitScorer(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<FitScorerArgs>();
   CLI::App* app = root.add_subcommand(
       "fit-scorer", "train an EENet exit utility scorer (Ilhan et al. 2023) for a budget and save "
-                    "it as YAML");
+                    "it (a YAML file and its .npz of weights)");
   a->flags.Add(*app, "fit-scorer", {"dump", "profile"});
   out.push_back({app, [a]() { return Run(*a); }});
 }

@@ -52,6 +52,19 @@ std::string Describe(const ResultRow& r, int index) {
          FormatDouble(r.fit_acc) + ")";
 }
 
+// --profile's target: --target, else the report's target column when the profile holds several.
+CostProfile ProfileOf(const std::string& path, const std::string& target,
+                      const std::vector<ResultRow>& rows) {
+  if (!target.empty() || rows.empty()) return LoadProfile(path, target);
+  const std::vector<CostProfile> all = LoadProfiles(path);
+  if (all.size() > 1) {
+    for (const CostProfile& p : all) {
+      if (p.target == rows.front().target) return p;
+    }
+  }
+  return LoadProfile(path, target);
+}
+
 std::string ExitList(const std::vector<int>& kept) {
   std::string s;
   for (int e : kept) s += (s.empty() ? "" : ",") + std::to_string(e + 1);
@@ -246,7 +259,7 @@ SolveInputs FromOptions(const Solver& s, const OptionValues& v) {
   if (v.Bool("cache")) o.cache_dir = DefaultFeatureCacheDir();
   SolveInputs in;
   in.dump = std::make_unique<Dump>(LoadDump(v.Text("dump"), o));
-  in.profile = LoadProfile(v.Text("profile"), v.Text("target"));
+  in.profile = ProfileOf(v.Text("profile"), v.Text("target"), s.rows);
   CheckProfileMatches(in.profile, in.dump->k, in.dump->fit.source);
   if (in.profile.unit != r.unit) {
     s.Refuse("the profile's unit is " + in.profile.unit + ", the report's " + r.unit);
@@ -401,7 +414,7 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
   const std::vector<ResultRow> rows = ResultsFromCsv(ReadFile(a.from), a.from);
   if (by_budget) {
     if (!a.profile.empty()) {
-      a.budget = budget_text[0].Resolve(LoadProfile(a.profile, a.target));
+      a.budget = budget_text[0].Resolve(ProfileOf(a.profile, a.target, rows));
     } else if (budget_text[0].relative) {
       // A sweep's report: the full cost its manifest recorded for the group.
       double full = std::nan("");
@@ -474,7 +487,7 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
   }
   ctx.row = res.report_row;
   if (!a.profile.empty()) {
-    const CostProfile p = LoadProfile(a.profile, a.target);
+    const CostProfile p = ProfileOf(a.profile, a.target, rows);
     ctx.exit_names = p.names;
   }
   if (!a.score_order.empty()) {

@@ -21,6 +21,7 @@ std::string ToString(OptionType type) {
     case OptionType::kChoice: return "choice";
     case OptionType::kList: return "list";
     case OptionType::kBudgets: return "budgets";
+    case OptionType::kEntries: return "list of mappings";
   }
   return "?";
 }
@@ -84,6 +85,11 @@ struct Decl {
   Decl& Commands(const std::vector<std::string>& c) { return s.commands = c, *this; }
   Decl& Methods(const std::vector<std::string>& m) { return s.methods = m, *this; }
   Decl& Sweep() { return s.sweep_key = true, *this; }
+  Decl& SweepFile(const std::string& key, bool required = false) {
+    s.sweep_file_key = key;
+    s.sweep_file_required = required;
+    return *this;
+  }
   Decl& Default(const std::string& d) { return s.default_text = d, *this; }
   Decl& Choices(const std::vector<std::string>& c) { return s.choices = c, *this; }
   Decl& Min(double v, bool open = false) { return s.min = v, s.min_open = open, *this; }
@@ -157,11 +163,11 @@ std::vector<OptionSpec> Build() {
       "export: solve at --budget on it (a report not written by a sweep)")
       .Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("fit_split", T::kText, "split the policy is chosen on").Default("val")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Commands(Join({kDumpCommands, {"export"}})).Sweep().SweepFile("fit_split");
   opt("eval_split", T::kText,
       "split that only measures the policy; the default is used when present, a split given "
       "explicitly must exist; none: no eval split")
-      .Default("test").Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Default("test").Commands(Join({kDumpCommands, {"export"}})).Sweep().SweepFile("eval_split");
   opt("layout", T::kChoice, "logits axis order: nk = [N, K, C], kn = [K, N, C]")
       .Choices({"nk", "kn"}).Default("nk").Commands(Join({kDumpCommands, {"export"}})).Sweep();
   opt("score_order", T::kChoice,
@@ -214,8 +220,10 @@ std::vector<OptionSpec> Build() {
       .Commands({"evaluate"});
 
   // ---- budgets -------------------------------------------------------------------------------
-  opt("budget", T::kBudgets, std::string("mean cost budget per sample: ") + kBudgetGrammar)
-      .Commands(kBudgetCommands).Sweep();
+  opt("budget", T::kBudgets,
+      std::string("mean cost budget per sample: ") + kBudgetGrammar +
+          " (a sweep file: budgets, a list of these or one string)")
+      .Commands(kBudgetCommands).Sweep().SweepFile("budgets", true);
   opt("accuracy_drop", T::kFraction,
       "accuracy-target mode: minimise the mean cost subject to fit accuracy >= final-exit "
       "accuracy - this drop (0.005 or 0.5%); budgets are then not needed")
@@ -271,9 +279,10 @@ std::vector<OptionSpec> Build() {
   // ---- output and running ------------------------------------------------------------------
   opt("out", T::kText,
       "file to write (thresholds, place: a Pareto CSV, the plot beside it; fit-scorer: the "
-      "scorer; export: the config) or directory (sweep, merge)")
+      "scorer YAML, its weights beside it as .npz; export: the config) or directory (sweep, "
+      "merge)")
       .Short("-o").Commands({"thresholds", "place", "fit-scorer", "export", "sweep", "merge"})
-      .Sweep();
+      .Sweep().SweepFile("output", true);
   opt("format", T::kText,
       "output format: text or csv (evaluate, thresholds); yaml, json or both (export; default: the "
       "extension of --out, .json or .yaml/.yml)")
@@ -300,6 +309,18 @@ std::vector<OptionSpec> Build() {
       .Default("1/1").Commands({"sweep"});
   opt("force", T::kSwitch, "recompute every cell even when its result exists").Default("false")
       .Commands({"sweep"});
+  // The rest of a sweep file's top level (docs/sweeps.md); an unknown or misspelled top-level
+  // key is refused when the file is read, with its line.
+  opt("configs", T::kSwitch, "sweep file: write a deployment config per Pareto-front row")
+      .Default("false").SweepFile("configs");
+  opt("models", T::kEntries,
+      "sweep file: the models, each {name, dump, profile, target or targets, layout, "
+      "score_order}")
+      .SweepFile("models", true);
+  opt("methods", T::kEntries,
+      "sweep file: the methods, each {method, label, measure or measures, correct, exits, "
+      "options, calibrate}")
+      .SweepFile("methods", true);
 
   opt("from", T::kText, "export: the report CSV to take the row from (a sweep's reports/*.csv)")
       .Commands({"export"});
@@ -561,6 +582,14 @@ std::vector<const OptionSpec*> OptionsOfCommand(const std::string& command) {
   return out;
 }
 
+std::vector<const OptionSpec*> SweepFileOptions() {
+  std::vector<const OptionSpec*> out;
+  for (const OptionSpec& s : Options()) {
+    if (!s.sweep_file_key.empty()) out.push_back(&s);
+  }
+  return out;
+}
+
 bool IsSearchMethod(const std::string& method) {
   return std::find(kSearchMethods.begin(), kSearchMethods.end(), method) != kSearchMethods.end();
 }
@@ -650,6 +679,8 @@ void CheckOptionValue(const OptionSpec& spec, const std::string& text, const std
       return;
     case OptionType::kText:
       return;
+    case OptionType::kEntries:
+      throw bad("a list of mappings, given in a sweep file only");
   }
 }
 
@@ -742,6 +773,10 @@ std::string OptionsMarkdown() {
     if (s.type == OptionType::kSwitch && s.default_text == "true") flag = "`--no-" + s.Flag().substr(2) + "`";
     if (s.commands.empty()) flag = "";
     std::string yaml = s.methods.empty() && !s.sweep_key ? "" : "`" + s.key + "`";
+    if (!s.sweep_file_key.empty()) {
+      yaml = "`" + s.sweep_file_key + "` (sweep file" +
+             (s.sweep_file_required ? ", required" : "") + ")";
+    }
     if (yaml.empty() && s.commands.empty()) continue;
     md << "| " << (yaml.empty() ? "(command line only)" : yaml) << " | " << flag << " | "
        << ToString(s.type) << " | " << Cell(s.default_text.empty() ? "" : "`" + s.default_text + "`")

@@ -44,6 +44,7 @@ enum class OptionType {
   kChoice,    // one of `choices`
   kList,      // comma-separated text (exits, thresholds, methods)
   kBudgets,   // the budget grammar of profiles/budget.hpp
+  kEntries,   // a YAML list of mappings (a sweep file's models: and methods:), never a flag
 };
 std::string ToString(OptionType type);
 
@@ -71,6 +72,10 @@ struct OptionSpec {
   std::vector<std::string> commands;  // commands that take it as a flag
   std::vector<std::string> methods;   // sweep methods whose `options:` take it
   bool sweep_key = false;             // also a key of the sweep file outside `options:`
+  // The key at the top level of a sweep file ("" = none; e.g. `output` for out, `budgets` for
+  // budget), and whether a sweep file must have it. Any other top-level key is refused.
+  std::string sweep_file_key;
+  bool sweep_file_required = false;
   std::string default_text;           // as shown in help and docs ("" = none / required)
   // Bound options: write / read the field (text already checked against type and range).
   std::function<void(MethodSettings&, const std::string&)> set;
@@ -87,6 +92,9 @@ const std::vector<OptionSpec>& Options();
 // nullptr when there is no such key.
 const OptionSpec* FindOption(const std::string& key);
 std::vector<const OptionSpec*> OptionsOfCommand(const std::string& command);
+
+// The options that are top-level keys of a sweep file (sweep_file_key), in declaration order.
+std::vector<const OptionSpec*> SweepFileOptions();
 
 // The threshold methods a placement search may use as its solver.
 bool IsSearchMethod(const std::string& method);  // greedy-forward, greedy-backward, exhaustive

@@ -88,12 +88,16 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
   const Yaml y{source};
   const YAML::Node root = LoadYamlText(yaml_text, source);
   if (!root.IsMap()) throw InputError(source, "a sweep file is a mapping (models:, methods:, ...)");
-  y.Keys(root, {"output", "fit_split", "eval_split", "configs", "models", "methods", "budgets"},
-         "the sweep file");
+  // The top-level keys are declared in the option registry (dse/options.cpp: SweepFile).
+  std::set<std::string> top_keys;
+  for (const OptionSpec* o : SweepFileOptions()) top_keys.insert(o->sweep_file_key);
+  y.Keys(root, top_keys, "the sweep file");
   SweepSpec spec;
   spec.source = source;
-  for (const char* need : {"output", "models", "methods", "budgets"}) {
-    if (!root[need]) throw InputError(source, std::string("missing key '") + need + "'");
+  for (const OptionSpec* o : SweepFileOptions()) {
+    if (o->sweep_file_required && !root[o->sweep_file_key]) {
+      throw InputError(source, "missing key '" + o->sweep_file_key + "'");
+    }
   }
   spec.output = Resolve(base_dir, y.Str(root["output"], "output"));
   if (root["fit_split"]) spec.fit_split = y.Str(root["fit_split"], "fit_split");

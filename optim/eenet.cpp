@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -16,7 +17,11 @@
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/npy.hpp"
+#include "profiles/sha256.hpp"
 #include "profiles/profile.hpp"
+
+namespace fs = std::filesystem;
 
 namespace exitplan {
 namespace {
@@ -408,16 +413,24 @@ std::string EENetSummary::FullReport() const {
   return o.str();
 }
 
-void SaveScorer(const std::string& path, const ScorerFile& f) {
+namespace {
+
+// The fields every scorer file version holds, as YAML (comment, schema and kind first).
+std::string ScorerHeader(const ScorerFile& f, int version) {
   const EENetScorer& s = f.scorer;
   const EENetLayout& l = s.layout;
   std::ostringstream o;
   o << "# exitplan EENet exit utility scorer (Ilhan et al. 2023, eq. 8-10). Per exit k the inputs are\n"
        "# [p_1..p_C, max_prob, entropy, vote, q_1..q_{k-1}] with p = softmax(logits / T_k);\n"
        "# s = leaky_relu(w_shared x + b_shared), q = sigmoid(w_utility s + b_utility),\n"
-       "# assignment logit = w_assign s + b_assign. w_shared is given row by row (hidden x inputs).\n"
+       "# assignment logit = w_assign s + b_assign. w_shared is hidden x inputs.\n"
        "# Stop at the first exit whose q >= its threshold (Algorithm 2).\n";
-  o << "schema_version: " << kScorerSchemaVersion << "\n";
+  if (version >= 2) {
+    o << "# The weights are in the .npz the weights field names (exit<k>_w_shared [hidden, inputs],\n"
+         "# exit<k>_b_shared, exit<k>_w_utility, exit<k>_w_assign [hidden], exit<k>_b_utility,\n"
+         "# exit<k>_b_assign [1]; float64), checked against its SHA-256.\n";
+  }
+  o << "schema_version: " << version << "\n";
   o << "kind: eenet-scorer\n";
   o << "k: " << l.k << "\n";
   o << "c: " << l.c << "\n";
@@ -435,6 +448,42 @@ void SaveScorer(const std::string& path, const ScorerFile& f) {
   o << "fit_cost: " << YamlDouble(f.fit_cost) << "\n";
   o << "exitplan_version: " << EXITPLAN_VERSION << "\n";
   o << "provenance: " << YamlQuote(f.provenance) << "\n";
+  return o.str();
+}
+
+// Exit j's parameter block (layout offset order: W_sh column-major H x D, b_sh, w_g, b_g, w_h,
+// b_h) as the .npz members of that exit.
+std::vector<NpzMember> ExitMembers(const EENetScorer& s, int j) {
+  const EENetLayout& l = s.layout;
+  const int h = l.hidden[j], d = l.inputs[j];
+  const double* p = s.theta.data() + l.offset[j];
+  const std::string e = "exit" + std::to_string(j + 1) + "_";
+  const auto uh = static_cast<std::size_t>(h), ud = static_cast<std::size_t>(d);
+  std::vector<double> w(uh * ud);
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < d; ++c) w[static_cast<std::size_t>(r) * ud + c] = p[c * h + r];
+  }
+  return {{e + "w_shared", {uh, ud}, std::move(w)},
+          {e + "b_shared", {uh}, std::vector<double>(p + h * d, p + h * d + h)},
+          {e + "w_utility", {uh}, std::vector<double>(p + h * d + h, p + h * d + 2 * h)},
+          {e + "b_utility", {1}, {p[h * d + 2 * h]}},
+          {e + "w_assign", {uh}, std::vector<double>(p + h * d + 2 * h + 1, p + h * d + 3 * h + 1)},
+          {e + "b_assign", {1}, {p[h * d + 3 * h + 1]}}};
+}
+
+}  // namespace
+
+std::string ScorerWeightsPath(const std::string& path) {
+  fs::path p(path);
+  p.replace_extension(".npz");
+  return p.string();
+}
+
+std::string ScorerToYamlV1(const ScorerFile& f) {
+  const EENetScorer& s = f.scorer;
+  const EENetLayout& l = s.layout;
+  std::ostringstream o;
+  o << ScorerHeader(f, 1);
   o << "exits:\n";
   for (int j = 0; j < l.k; ++j) {
     const int h = l.hidden[j], d = l.inputs[j];
@@ -454,7 +503,32 @@ void SaveScorer(const std::string& path, const ScorerFile& f) {
     o << "    w_assign: " << YamlList(p + h * d + 2 * h + 1, h) << "\n";
     o << "    b_assign: " << YamlDouble(p[h * d + 3 * h + 1]) << "\n";
   }
-  WriteFileAtomic(path, o.str());
+  return o.str();
+}
+
+void SaveScorer(const std::string& path, const ScorerFile& f) {
+  const std::string npz_path = ScorerWeightsPath(path);
+  if (npz_path == path) {
+    throw InputError(path, "give the scorer's YAML file (e.g. scorer.yaml): its weights are "
+                           "written beside it as scorer.npz");
+  }
+  const EENetLayout& l = f.scorer.layout;
+  std::vector<NpzMember> members;
+  for (int j = 0; j < l.k; ++j) {
+    for (NpzMember& m : ExitMembers(f.scorer, j)) members.push_back(std::move(m));
+  }
+  std::string npz = NpzBytes(members);
+  std::ostringstream o;
+  o << ScorerHeader(f, kScorerSchemaVersion);
+  o << "hidden: [";
+  for (int j = 0; j < l.k; ++j) o << (j ? ", " : "") << l.hidden[j];
+  o << "]\n";
+  o << "weights: {file: " << YamlQuote(fs::path(npz_path).filename().string())
+    << ", sha256: " << Sha256Hex(npz) << "}\n";
+  OutputSet both;  // the YAML and its weights, both or neither
+  both.Add(npz_path, std::move(npz));
+  both.Add(path, o.str());
+  both.Commit();
 }
 
 ScorerFile LoadScorer(const std::string& path) {
@@ -466,14 +540,6 @@ ScorerFile LoadScorer(const std::string& path) {
   }
   auto fail = [&](const std::string& msg) -> InputError { return InputError(path, msg); };
   if (!root.IsMap()) throw fail("expected a mapping (an exitplan scorer file)");
-  static const std::set<std::string> known = {
-      "schema_version", "kind", "k", "c", "feature_layout", "temperatures", "kept_exits",
-      "threshold_method", "thresholds", "budget", "unit", "distribution", "fit_accuracy",
-      "fit_cost", "exitplan_version", "provenance", "exits"};
-  for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    if (!known.count(key)) throw fail("unknown key '" + key + "'");
-  }
   auto get = [&](const YAML::Node& node, const std::string& key, const std::string& where) {
     const YAML::Node v = node[key];
     if (!v) throw fail("missing field '" + where + key + "'");
@@ -481,9 +547,24 @@ ScorerFile LoadScorer(const std::string& path) {
   };
   try {
     const int version = get(root, "schema_version", "").as<int>();
-    if (version != kScorerSchemaVersion) {
+    if (version != 1 && version != kScorerSchemaVersion) {
       throw fail("schema_version " + std::to_string(version) + " is not supported (this exitplan "
-                 "reads version " + std::to_string(kScorerSchemaVersion) + ")");
+                 "reads versions 1 and " + std::to_string(kScorerSchemaVersion) + ")");
+    }
+    // Version 1 (earlier exitplan) holds the weights as YAML text under exits:, version 2 in the
+    // .npz named under weights:. Both are read.
+    std::set<std::string> known = {
+        "schema_version", "kind", "k", "c", "feature_layout", "temperatures", "kept_exits",
+        "threshold_method", "thresholds", "budget", "unit", "distribution", "fit_accuracy",
+        "fit_cost", "exitplan_version", "provenance"};
+    if (version == 1) {
+      known.insert("exits");
+    } else {
+      known.insert({"hidden", "weights"});
+    }
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      if (!known.count(key)) throw fail("unknown key '" + key + "'");
     }
     if (get(root, "kind", "").as<std::string>() != "eenet-scorer") {
       throw fail("kind '" + root["kind"].as<std::string>() + "' is not eenet-scorer");
@@ -492,19 +573,7 @@ ScorerFile LoadScorer(const std::string& path) {
     const int k = get(root, "k", "").as<int>();
     const int c = get(root, "c", "").as<int>();
     if (k < 1 || c < 1) throw fail("k and c must be >= 1");
-    const YAML::Node exits = get(root, "exits", "");
-    if (!exits.IsSequence() || static_cast<int>(exits.size()) != k) {
-      throw fail("field 'exits': expected " + std::to_string(k) + " entries (k), found " +
-                 std::to_string(exits.size()));
-    }
-    std::vector<int> hidden(k);
-    for (int j = 0; j < k; ++j) hidden[j] = get(exits[j], "hidden", "exits[" + std::to_string(j) + "].").as<int>();
-    for (int h : hidden) {
-      if (h < 1) throw fail("field 'exits[].hidden' must be >= 1");
-    }
-    f.scorer.layout = EENetLayout::FromHidden(k, c, hidden);
-    const EENetLayout& l = f.scorer.layout;
-    f.scorer.theta.resize(l.size);
+    if (k > 4096 || c > (1 << 24)) throw fail("k or c is implausibly large");
     auto vec = [&](const YAML::Node& node, const std::string& name, int size) {
       if (!node.IsSequence() || static_cast<int>(node.size()) != size) {
         throw fail("field '" + name + "': expected " + std::to_string(size) + " values, found " +
@@ -514,30 +583,103 @@ ScorerFile LoadScorer(const std::string& path) {
       for (int i = 0; i < size; ++i) out[i] = node[i].as<double>();
       return out;
     };
-    for (int j = 0; j < k; ++j) {
-      const std::string w = "exits[" + std::to_string(j) + "].";
-      const YAML::Node e = exits[j];
-      const int h = l.hidden[j], d = l.inputs[j];
-      if (get(e, "inputs", w).as<int>() != d) {
-        throw fail("field '" + w + "inputs': expected " + std::to_string(d) + " (C + 3 + earlier exits)");
+    std::vector<int> hidden(k);
+    YAML::Node exits;
+    if (version == 1) {
+      exits = get(root, "exits", "");
+      if (!exits.IsSequence() || static_cast<int>(exits.size()) != k) {
+        throw fail("field 'exits': expected " + std::to_string(k) + " entries (k), found " +
+                   std::to_string(exits.size()));
       }
-      double* p = f.scorer.theta.data() + l.offset[j];
-      const YAML::Node ws = get(e, "w_shared", w);
-      if (!ws.IsSequence() || static_cast<int>(ws.size()) != h) {
-        throw fail("field '" + w + "w_shared': expected " + std::to_string(h) + " rows");
+      for (int j = 0; j < k; ++j) hidden[j] = get(exits[j], "hidden", "exits[" + std::to_string(j) + "].").as<int>();
+    } else {
+      const YAML::Node hn = get(root, "hidden", "");
+      if (!hn.IsSequence() || static_cast<int>(hn.size()) != k) {
+        throw fail("field 'hidden': expected " + std::to_string(k) + " values (k)");
       }
-      for (int r = 0; r < h; ++r) {
-        const std::vector<double> row = vec(ws[r], w + "w_shared[" + std::to_string(r) + "]", d);
-        for (int cc = 0; cc < d; ++cc) p[cc * h + r] = row[cc];
+      for (int j = 0; j < k; ++j) hidden[j] = hn[j].as<int>();
+    }
+    for (int h : hidden) {
+      if (h < 1 || h > (1 << 20)) throw fail("field 'hidden': every exit's hidden size must be in 1..1048576");
+    }
+    f.scorer.layout = EENetLayout::FromHidden(k, c, hidden);
+    const EENetLayout& l = f.scorer.layout;
+    f.scorer.theta.resize(l.size);
+    if (version == 1) {
+      for (int j = 0; j < k; ++j) {
+        const std::string w = "exits[" + std::to_string(j) + "].";
+        const YAML::Node e = exits[j];
+        const int h = l.hidden[j], d = l.inputs[j];
+        if (get(e, "inputs", w).as<int>() != d) {
+          throw fail("field '" + w + "inputs': expected " + std::to_string(d) + " (C + 3 + earlier exits)");
+        }
+        double* p = f.scorer.theta.data() + l.offset[j];
+        const YAML::Node ws = get(e, "w_shared", w);
+        if (!ws.IsSequence() || static_cast<int>(ws.size()) != h) {
+          throw fail("field '" + w + "w_shared': expected " + std::to_string(h) + " rows");
+        }
+        for (int r = 0; r < h; ++r) {
+          const std::vector<double> row = vec(ws[r], w + "w_shared[" + std::to_string(r) + "]", d);
+          for (int cc = 0; cc < d; ++cc) p[cc * h + r] = row[cc];
+        }
+        const auto bs = vec(get(e, "b_shared", w), w + "b_shared", h);
+        const auto wg = vec(get(e, "w_utility", w), w + "w_utility", h);
+        const auto wh = vec(get(e, "w_assign", w), w + "w_assign", h);
+        std::copy(bs.begin(), bs.end(), p + h * d);
+        std::copy(wg.begin(), wg.end(), p + h * d + h);
+        p[h * d + 2 * h] = get(e, "b_utility", w).as<double>();
+        std::copy(wh.begin(), wh.end(), p + h * d + 2 * h + 1);
+        p[h * d + 3 * h + 1] = get(e, "b_assign", w).as<double>();
       }
-      const auto bs = vec(get(e, "b_shared", w), w + "b_shared", h);
-      const auto wg = vec(get(e, "w_utility", w), w + "w_utility", h);
-      const auto wh = vec(get(e, "w_assign", w), w + "w_assign", h);
-      std::copy(bs.begin(), bs.end(), p + h * d);
-      std::copy(wg.begin(), wg.end(), p + h * d + h);
-      p[h * d + 2 * h] = get(e, "b_utility", w).as<double>();
-      std::copy(wh.begin(), wh.end(), p + h * d + 2 * h + 1);
-      p[h * d + 3 * h + 1] = get(e, "b_assign", w).as<double>();
+    } else {
+      const YAML::Node wn = get(root, "weights", "");
+      if (!wn.IsMap()) throw fail("field 'weights': expected {file: NAME.npz, sha256: HEX}");
+      const std::string file = get(wn, "file", "weights.").as<std::string>();
+      const std::string sha = get(wn, "sha256", "weights.").as<std::string>();
+      if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
+        throw fail("field 'weights.file': '" + file + "' must be a file name beside the scorer file");
+      }
+      const std::string npz_path = (fs::path(path).parent_path() / file).string();
+      auto bytes = std::make_shared<const std::string>(ReadFile(npz_path));
+      if (Sha256Hex(*bytes) != sha) {
+        throw InputError(npz_path, "is not the weights " + path + " was written with (its SHA-256 "
+                                   "differs from the one recorded there): re-run exitplan "
+                                   "fit-scorer, or keep each scorer's .yaml and .npz together");
+      }
+      std::vector<NpzMember> want;
+      for (int j = 0; j < k; ++j) {
+        for (NpzMember& m : ExitMembers(f.scorer, j)) want.push_back(std::move(m));  // shapes only
+      }
+      // Back into the layout's order: the members of exit j, in ExitMembers' order.
+      std::size_t next = 0;
+      for (int j = 0; j < k; ++j) {
+        const int h = l.hidden[j], d = l.inputs[j];
+        double* p = f.scorer.theta.data() + l.offset[j];
+        std::vector<std::vector<double>> v;
+        for (int q = 0; q < 6; ++q, ++next) {
+          const NpzMember& m = want[next];
+          const NpyArray a = ParseNpzMember(bytes, bytes->data(), bytes->size(), npz_path, m.name);
+          if (a.kind() != NpyKind::kFloat || a.shape() != m.shape) {
+            std::string shape;
+            for (std::size_t x : m.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(x);
+            throw InputError(npz_path, "member " + m.name + " is " + a.Describe() +
+                                           ", expected float [" + shape + "] (k " +
+                                           std::to_string(k) + ", c " + std::to_string(c) +
+                                           ", hidden " + std::to_string(h) + " of " + path + ")");
+          }
+          std::vector<double> vals(a.size());
+          a.CopyTo(0, a.size(), vals.data());
+          v.push_back(std::move(vals));
+        }
+        for (int r = 0; r < h; ++r) {
+          for (int cc = 0; cc < d; ++cc) p[cc * h + r] = v[0][static_cast<std::size_t>(r) * d + cc];
+        }
+        std::copy(v[1].begin(), v[1].end(), p + h * d);
+        std::copy(v[2].begin(), v[2].end(), p + h * d + h);
+        p[h * d + 2 * h] = v[3][0];
+        std::copy(v[4].begin(), v[4].end(), p + h * d + 2 * h + 1);
+        p[h * d + 3 * h + 1] = v[5][0];
+      }
     }
     if (!f.scorer.theta.allFinite()) throw fail("non-finite weight");
     f.scorer.temperatures = vec(get(root, "temperatures", ""), "temperatures", k);

@@ -124,9 +124,15 @@ double FitQuotasToBudget(const ScoreMatrix& scores, const CorrectMatrix& correct
                          const std::vector<double>& stop_cost, double budget,
                          const std::vector<double>& p, BudgetFit mode, Policy* policy);
 
-// Scorer files: readable YAML with `schema_version`. Save writes atomically; Load throws
-// InputError naming the file and field.
-inline constexpr int kScorerSchemaVersion = 1;
+// Scorer files (docs/eenet.md): a small YAML with `schema_version` 2 and every field but the
+// weights, and the weights in an .npz beside it (scorer.yaml -> scorer.npz: per exit k the float64
+// arrays exit<k>_w_shared [hidden, inputs], exit<k>_b_shared, exit<k>_w_utility, exit<k>_w_assign
+// [hidden], exit<k>_b_utility, exit<k>_b_assign [1]), whose SHA-256 the YAML records. Save writes
+// both or neither (OutputSet). Load reads version 2 and the version-1 files of earlier exitplan
+// (weights as YAML text under `exits:`); it throws InputError naming the file and field, or the
+// .npz and its member, for anything else: a missing, truncated or foreign .npz (SHA-256), a member
+// of the wrong shape or type, non-finite weights.
+inline constexpr int kScorerSchemaVersion = 2;
 struct ScorerFile {
   EENetScorer scorer;
   Policy policy;                       // thresholds chosen at fit time
@@ -139,5 +145,10 @@ struct ScorerFile {
 };
 void SaveScorer(const std::string& path, const ScorerFile& file);
 ScorerFile LoadScorer(const std::string& path);
+// The weights file of the scorer file `path`: its extension replaced by .npz.
+std::string ScorerWeightsPath(const std::string& path);
+// A version-1 scorer file (weights as YAML text), as earlier exitplan wrote it: for the tests and
+// the load benchmark that keep those files readable.
+std::string ScorerToYamlV1(const ScorerFile& file);
 
 }  // namespace exitplan

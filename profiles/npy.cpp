@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include <Eigen/Core>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string_view>
 
 #include "profiles/error.hpp"
@@ -835,22 +838,86 @@ NpyArray ReadNpzMember(const std::string& path, const std::string& name) {
   return ParseNpzMember(std::move(mapping), bytes, length, path, name);
 }
 
-void WriteNpy(const std::string& path, const std::vector<std::size_t>& shape,
-              const std::vector<double>& values) {
+std::string NpyBytes(const std::vector<std::size_t>& shape, const std::vector<double>& values) {
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (";
   for (std::size_t d : shape) header += std::to_string(d) + ", ";
   header += "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
+  std::string out("\x93NUMPY\x01\x00", 8);
   const std::uint16_t len = static_cast<std::uint16_t>(header.size());
-  out.put(static_cast<char>(len & 0xff));
-  out.put(static_cast<char>(len >> 8));
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char*>(values.data()),
-            static_cast<std::streamsize>(values.size() * sizeof(double)));
+  out += static_cast<char>(len & 0xff);
+  out += static_cast<char>(len >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+  return out;
+}
+
+void WriteNpy(const std::string& path, const std::vector<std::size_t>& shape,
+              const std::vector<double>& values) {
+  const std::string bytes = NpyBytes(shape, values);
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw InputError(path, "cannot write");
+}
+
+std::string NpzBytes(const std::vector<NpzMember>& members) {
+  auto fail = [](const std::string& what, zip_error_t* e) {
+    const std::string msg = std::string("npz: ") + what + ": " + zip_error_strerror(e);
+    zip_error_fini(e);
+    return std::runtime_error(msg);
+  };
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  if (!buffer) throw fail("cannot create a buffer", &error);
+  zip_source_keep(buffer);  // kept after zip_close, to read the archive back
+  std::unique_ptr<zip_source_t, void (*)(zip_source_t*)> keep(buffer, zip_source_free);
+  zip_t* za = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  if (!za) throw fail("cannot open the archive", &error);
+  std::vector<std::string> bytes;  // alive until zip_close
+  bytes.reserve(members.size());
+  for (const NpzMember& m : members) {
+    bytes.push_back(NpyBytes(m.shape, m.values));
+    zip_source_t* s = zip_source_buffer(za, bytes.back().data(), bytes.back().size(), 0);
+    const zip_int64_t index =
+        s ? zip_file_add(za, (m.name + ".npy").c_str(), s, ZIP_FL_ENC_UTF_8) : -1;
+    if (index < 0) {
+      if (s) zip_source_free(s);
+      zip_error_t* e = zip_get_error(za);
+      const std::string msg = std::string("npz: cannot add ") + m.name + ": " + zip_error_strerror(e);
+      zip_discard(za);
+      throw std::runtime_error(msg);
+    }
+    // Stored (the reader uses stored members in place) and dated 1980-01-01 00:00, so the same
+    // members always give the same bytes.
+    if (zip_set_file_compression(za, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_dostime(za, static_cast<zip_uint64_t>(index), 0, (0 << 9) | (1 << 5) | 1, 0) != 0) {
+      const std::string msg = std::string("npz: ") + zip_error_strerror(zip_get_error(za));
+      zip_discard(za);
+      throw std::runtime_error(msg);
+    }
+  }
+  if (zip_close(za) != 0) {
+    const std::string msg = std::string("npz: cannot write the archive: ") +
+                            zip_error_strerror(zip_get_error(za));
+    zip_discard(za);
+    throw std::runtime_error(msg);
+  }
+  std::string out;
+  if (zip_source_open(buffer) != 0) throw std::runtime_error("npz: cannot read the archive back");
+  char chunk[1 << 16];
+  for (;;) {
+    const zip_int64_t n = zip_source_read(buffer, chunk, sizeof chunk);
+    if (n < 0) {
+      zip_source_close(buffer);
+      throw std::runtime_error("npz: cannot read the archive back");
+    }
+    if (n == 0) break;
+    out.append(chunk, static_cast<std::size_t>(n));
+  }
+  zip_source_close(buffer);
+  return out;
 }
 
 }  // namespace exitplan

@@ -97,4 +97,18 @@ NpyArray ParseNpzMember(std::shared_ptr<const void> owner, const char* bytes, st
 void WriteNpy(const std::string& path, const std::vector<std::size_t>& shape,
               const std::vector<double>& values);
 
+// The bytes WriteNpy writes: a C-order little-endian float64 .npy.
+std::string NpyBytes(const std::vector<std::size_t>& shape, const std::vector<double>& values);
+
+// One member of an .npz built by NpzBytes: a C-order float64 array named `name` (".npy" added).
+struct NpzMember {
+  std::string name;
+  std::vector<std::size_t> shape;
+  std::vector<double> values;
+};
+// An .npz archive as np.savez writes it (stored members, in order), built in memory with libzip,
+// to be written with the safe writer (profiles/io.hpp). The same members give the same bytes
+// (fixed member times). Throws std::runtime_error when libzip fails.
+std::string NpzBytes(const std::vector<NpzMember>& members);
+
 }  // namespace exitplan

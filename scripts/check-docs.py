@@ -86,6 +86,17 @@ def missing_line(shown, printed):
     return None
 
 
+def passed(what, status, shown, printed):
+    """True when the example exited 0 and printed every shown line; else says why."""
+    miss = missing_line(shown, printed)
+    if status == 0 and miss is None:
+        return True
+    why = f"exit status {status}" if status != 0 else f"no line {miss.strip()!r}"
+    print(f"{what}\n  {why}; it printed:")
+    print("\n".join("    " + l for l in printed[:60]))
+    return False
+
+
 def run_command(cmd, exitplan, scratch):
     # The command as typed, with its exitplan (build/exitplan or exitplan) the binary under test.
     cmd = re.sub(r"^(build/)?exitplan\b", lambda _: exitplan, cmd)
@@ -142,12 +153,7 @@ def main():
                 for no, cmd, shown in commands(lines, start):
                     ran += 1
                     status, printed = run_command(cmd, exitplan, scratch)
-                    miss = missing_line(shown, printed)
-                    if status != 0 or miss is not None:
-                        failures += 1
-                        why = f"exit status {status}" if status != 0 else f"no line {miss.strip()!r}"
-                        print(f"{name}:{no}: {cmd}\n  {why}; it printed:")
-                        print("\n".join("    " + l for l in printed[:60]))
+                    failures += not passed(f"{name}:{no}: {cmd}", status, shown, printed)
                 if lang == "python" and b + 1 < len(found):
                     nstart, _, nlines = found[b + 1]
                     if not any(l.startswith(">>> ") for l in nlines):
@@ -165,12 +171,7 @@ def main():
                               f"for {args.python} with PYTHONPATH={args.python_path})")
                         continue
                     status, printed = res
-                    miss = missing_line(shown, printed)
-                    if status != 0 or miss is not None:
-                        failures += 1
-                        why = f"exit status {status}" if status != 0 else f"no line {miss.strip()!r}"
-                        print(f"{name}:{nstart}: Python session\n  {why}; it printed:")
-                        print("\n".join("    " + l for l in printed[:60]))
+                    failures += not passed(f"{name}:{nstart}: Python session", status, shown, printed)
     print(f"docs examples: {ran - failures - skipped} passed, {failures} failed, {skipped} skipped")
     return 1 if failures else 0
 

@@ -137,6 +137,8 @@ exitplan_expect_error("export format vs extension" "--format: yaml does not matc
 set_tests_properties("cli: export format vs extension" PROPERTIES FIXTURES_REQUIRED sweep_single)
 exitplan_expect_error("sweep unknown key" "bad_key.yaml:6: unknown key 'tragets' in a model"
   sweep ${SWEEP_FIX}/bad_key.yaml -o ${SWEEP_OUT}/bad)
+exitplan_expect_error("sweep unknown top-level key" "bad_top_key.yaml:9: unknown key 'budget' in the sweep file \\(expected one of: budgets, configs, eval_split, fit_split, methods, models, output\\)"
+  sweep ${SWEEP_FIX}/bad_top_key.yaml -o ${SWEEP_OUT}/bad)
 exitplan_expect_error("sweep bad shard" "--shard: expected I/N with 1 <= I <= N"
   sweep ${SWEEP_FIX}/small.yaml --shard 3/2 -o ${SWEEP_OUT}/bad)
 exitplan_expect_error("merge not a sweep" "manifest.yaml: missing: not the output directory"

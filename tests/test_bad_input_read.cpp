@@ -6,6 +6,10 @@
 #include <optional>
 
 #include "bad_input.hpp"
+#include "optim/eenet.hpp"
+#include "profiles/io.hpp"
+#include "profiles/npy.hpp"
+#include "profiles/sha256.hpp"
 
 using exitplan::testing::BadInputCase;
 using exitplan::testing::F32Bytes;
@@ -948,4 +952,113 @@ TEST_CASE("bad input: npz: deflated member with an empty .npy header", "[bad-inp
   const std::string npy = std::string("\x93NUMPY\x01\x00\x00\x00", 10) + std::string(200, 'x');
   t.Write("d/val.npz", ZipBytes({{"logits.npy", npy, true}, {"labels.npy", LabelsNpy()}}));
   t.ExpectRefused(Inspect(t), "val.npz:logits.npy", "not a valid .npy header");
+}
+
+// ---- scorer files (a small YAML and its .npz of weights) ------------------------------------
+
+namespace {
+
+// A valid scorer for the small dump (K = 3, C = 4) at s.yaml + s.npz, the dump at d/ and its
+// profile at p.yaml; returns the evaluate command that reads them.
+std::vector<std::string> ScorerCase(const BadInputCase& t) {
+  WriteSmallDump(t / "d");
+  t.Write("p.yaml", SmallProfile());
+  exitplan::ScorerFile f;
+  f.scorer.layout = exitplan::EENetLayout::FromHidden(3, 4, {2, 3, 2});
+  f.scorer.theta = Eigen::VectorXd::LinSpaced(f.scorer.layout.size, -0.5, 0.5);
+  f.scorer.temperatures = {1.0, 1.0, 1.0};
+  f.policy.kept = {0, 1, 2};
+  f.policy.thresholds = {0.6, 0.5};
+  f.budget = 2.0;
+  f.unit = "ms";
+  f.distribution = {0.3, 0.3, 0.4};
+  exitplan::SaveScorer(t / "s.yaml", f);
+  return {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--scorer", t / "s.yaml"};
+}
+
+// s.yaml pointing at weights file `file` whose bytes are `npz` (the SHA-256 recorded matches).
+void PointAt(const BadInputCase& t, const std::string& file, const std::string& npz) {
+  std::string yaml = exitplan::ReadFile(t / "s.yaml");
+  yaml = yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: " + file + ", sha256: " +
+         exitplan::Sha256Hex(npz) + "}\n";
+  t.Write("s.yaml", yaml);
+  t.Write(file, npz);
+}
+
+}  // namespace
+
+TEST_CASE("bad input harness: a valid scorer file pair is read") {
+  BadInputCase t;
+  t.ExpectSuccess(ScorerCase(t));
+}
+
+TEST_CASE("bad input: scorer: weights file missing", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  std::filesystem::remove(t / "s.npz");
+  t.ExpectRefused(cmd, "s.npz");
+}
+
+TEST_CASE("bad input: scorer: weights of another scorer", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  std::string npz = exitplan::ReadFile(t / "s.npz");
+  npz[npz.size() / 2] ^= 1;  // one weight differs: a foreign (or damaged) file
+  t.Write("s.npz", npz);
+  t.ExpectRefused(cmd, "s.npz", "is not the weights");
+}
+
+TEST_CASE("bad input: scorer: truncated weights", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  const std::string npz = exitplan::ReadFile(t / "s.npz");
+  PointAt(t, "cut.npz", npz.substr(0, npz.size() - 30));  // even with a matching SHA-256
+  t.ExpectRefused(cmd, "cut.npz");
+}
+
+TEST_CASE("bad input: scorer: weights not an npz", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  PointAt(t, "junk.npz", "this is not a zip archive");
+  t.ExpectRefused(cmd, "junk.npz");
+}
+
+TEST_CASE("bad input: scorer: weights member missing", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  PointAt(t, "few.npz", exitplan::NpzBytes({{"exit1_w_shared", {2, 7}, std::vector<double>(14, 0.1)}}));
+  t.ExpectRefused(cmd, "few.npz", "exit1_b_shared");
+}
+
+TEST_CASE("bad input: scorer: weights member of the wrong shape", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  PointAt(t, "shape.npz", exitplan::NpzBytes({{"exit1_w_shared", {7, 2}, std::vector<double>(14, 0.1)}}));
+  t.ExpectRefused(cmd, "shape.npz", "member exit1_w_shared is float64 [7, 2], expected float [2, 7]");
+}
+
+TEST_CASE("bad input: scorer: non-finite weight", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  const exitplan::ScorerFile f = exitplan::LoadScorer(t / "s.yaml");
+  exitplan::ScorerFile g = f;
+  g.scorer.theta[3] = std::numeric_limits<double>::infinity();
+  exitplan::SaveScorer(t / "s.yaml", g);
+  t.ExpectRefused(cmd, "s.yaml", "non-finite weight");
+}
+
+TEST_CASE("bad input: scorer: weights path outside its folder", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  std::string yaml = exitplan::ReadFile(t / "s.yaml");
+  t.Write("s.yaml", yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: ../s.npz, sha256: 0}\n");
+  t.ExpectRefused(cmd, "s.yaml", "must be a file name beside the scorer file");
+}
+
+TEST_CASE("bad input: scorer: weights file is a directory", "[bad-input]") {
+  BadInputCase t;
+  const auto cmd = ScorerCase(t);
+  std::filesystem::remove(t / "s.npz");
+  t.Mkdir("s.npz");
+  t.ExpectRefused(cmd, "s.npz");
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "optim/eenet.hpp"
@@ -10,12 +11,15 @@
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
+#include "profiles/npy.hpp"
 #include "profiles/profile.hpp"
+#include "profiles/sha256.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
 using exitplan::testing::Close;
 using exitplan::testing::TempDir;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -175,19 +179,63 @@ TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[e
   const Dump d4 = LoadDump(other.path());
   REQUIRE_THROWS_WITH(g.scorer.Score(d4.fit), Catch::Contains("trained for K = 3 exits and C = 4") &&
                                                   Catch::Contains("has K = 4, C = 4"));
+  // The weights are an .npz beside the YAML, which is small and holds no weights.
+  const std::string text = ReadFile(dir / "s.yaml");
+  CHECK(fs::exists(dir / "s.npz"));
+  CHECK(text.find("w_shared:") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("schema_version: 2") && Catch::Contains("weights: {file: \"s.npz\", sha256: "));
+  const NpyArray w1 = ReadNpzMember(dir / "s.npz", "exit1_w_shared");
+  CHECK(w1.shape() == std::vector<std::size_t>{static_cast<std::size_t>(f.scorer.layout.hidden[0]),
+                                               static_cast<std::size_t>(f.scorer.layout.inputs[0])});
+  CHECK(w1.At(1) == f.scorer.theta[f.scorer.layout.hidden[0]]);  // W[0][1], column-major in theta
+  // Version-1 files (weights as YAML text) are still read, to the same weights.
+  const std::string v1 = ScorerToYamlV1(f);
+  exitplan::testing::WriteText(dir / "old.yaml", v1);
+  const ScorerFile h = LoadScorer(dir / "old.yaml");
+  REQUIRE(h.scorer.theta == f.scorer.theta);
+  REQUIRE(h.policy.thresholds == f.policy.thresholds);
   // Bad files.
-  std::string text = ReadFile(dir / "s.yaml");
-  exitplan::testing::WriteText(dir / "v.yaml", std::string(text).replace(text.find("schema_version: 1"), 17, "schema_version: 9"));
+  exitplan::testing::WriteText(dir / "v.yaml", std::string(text).replace(text.find("schema_version: 2"), 17, "schema_version: 9"));
   REQUIRE_THROWS_WITH(LoadScorer(dir / "v.yaml"), Catch::Contains("schema_version 9 is not supported"));
   exitplan::testing::WriteText(dir / "u.yaml", text + "extra: 1\n");
   REQUIRE_THROWS_WITH(LoadScorer(dir / "u.yaml"), Catch::Contains("unknown key 'extra'"));
-  const std::size_t pos = text.rfind('\n', text.find("b_utility:")) + 1;
-  std::string missing = text;
+  exitplan::testing::WriteText(dir / "e.yaml", text + "exits: []\n");  // a version-1 key
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "e.yaml"), Catch::Contains("unknown key 'exits'"));
+  const std::size_t pos = v1.rfind('\n', v1.find("b_utility:")) + 1;
+  std::string missing = v1;
   missing.erase(pos, missing.find('\n', pos) - pos + 1);
   exitplan::testing::WriteText(dir / "m.yaml", missing);
   REQUIRE_THROWS_WITH(LoadScorer(dir / "m.yaml"), Catch::Contains("missing field 'exits[0].b_utility'"));
   exitplan::testing::WriteText(dir / "bad.yaml", "k: [1,\n");
   REQUIRE_THROWS_WITH(LoadScorer(dir / "bad.yaml"), Catch::Contains("not valid YAML"));
+  // Weights of another scorer (same shapes, other values): the recorded SHA-256 tells.
+  ScorerFile other_f = f;
+  other_f.scorer.theta[0] += 1.0;
+  SaveScorer(dir / "t.yaml", other_f);
+  fs::copy_file(dir / "t.npz", dir / "s.npz", fs::copy_options::overwrite_existing);
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "s.yaml"),
+                      Catch::StartsWith(dir / "s.npz: is not the weights " + dir / "s.yaml") &&
+                          Catch::Contains("re-run exitplan fit-scorer"));
+  fs::remove(dir / "s.npz");
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "s.yaml"), Catch::Contains("s.npz"));
+  // A member of the wrong shape, with a matching SHA-256.
+  SaveScorer(dir / "s.yaml", f);
+  const std::string npz = NpzBytes({{"exit1_w_shared", {1, 2}, {0.5, 0.25}}});
+  exitplan::testing::WriteText(dir / "w.npz", npz);
+  std::string wrong = ReadFile(dir / "s.yaml");
+  const std::size_t wpos = wrong.find("\nweights:") + 1;
+  wrong = wrong.substr(0, wpos) + "weights: {file: w.npz, sha256: " + Sha256Hex(npz) + "}\n";
+  exitplan::testing::WriteText(dir / "w.yaml", wrong);
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "w.yaml"),
+                      Catch::Contains("w.npz: member exit1_w_shared is float64 [1, 2], expected float [" +
+                                      std::to_string(f.scorer.layout.hidden[0]) + ", " +
+                                      std::to_string(f.scorer.layout.inputs[0]) + "]"));
+  // A weights file outside the scorer's folder.
+  exitplan::testing::WriteText(dir / "p.yaml", wrong.substr(0, wpos) + "weights: {file: ../x.npz, sha256: 00}\n");
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "p.yaml"), Catch::Contains("must be a file name beside the scorer file"));
+  // An .npz path for the YAML is refused before anything is written.
+  REQUIRE_THROWS_WITH(SaveScorer(dir / "n.npz", f), Catch::Contains("give the scorer's YAML file"));
+  CHECK_FALSE(fs::exists(dir / "n.npz"));
 }
 
 TEST_CASE("EENet refuses scores-mode dumps", "[eenet]") {

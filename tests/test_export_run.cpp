@@ -232,7 +232,8 @@ TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   const std::string report = dir / "out/reports/ex__flops.csv";
   CHECK(ExportAt(report, "single", 2.0).solved);
   // The profile edited (a comment): its SHA-256 differs from the manifest's.
-  testing::WriteText(dir / "dump/profile.yaml", ReadFile(dir / "dump/profile.yaml") + "# edited\n");
+  const std::string original = ReadFile(dir / "dump/profile.yaml");
+  testing::WriteText(dir / "dump/profile.yaml", original + "# edited\n");
   try {
     ExportAt(report, "single", 2.0);
     FAIL("solved on an edited profile");
@@ -249,6 +250,42 @@ TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   } catch (const InputError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Contains("is not a directory from here (give --dump"));
   }
+  // Found again with --dump and --profile (the same bytes as the sweep read).
+  testing::WriteText(dir / "moved/profile.yaml", original);
+  const ExportResult found = ExportAt(report, "single", 2.0,
+                                      {{"dump", dir / "moved"}, {"profile", dir / "moved/profile.yaml"}});
+  CHECK(found.solved);
+  CHECK(found.row.fit_cost <= 2.0);
   // A grid row needs no inputs.
   CHECK_FALSE(PlanExport(Values({{"from", report}, {"row", "1"}}), "t").solved);
+}
+
+TEST_CASE("export at B keeps the outcome rules: over budget only when allowed, unconstrained is fine") {
+  testing::TempDir dir;
+  const std::string text =
+      "output: out\n"
+      "models:\n  - {name: ex, dump: " + testing::ProjectPath("data/example") + ", profile: " +
+      testing::ProjectPath("data/example/profile.yaml") + ", target: cpu-1thread}\n"
+      "methods:\n"
+      "  - {method: ippp, options: {feasibility_rounds: 0}}\n"  // iPPP's raw answers overshoot here
+      "  - {method: single}\n"
+      "budgets: [20%, 40%]\n";
+  SweepSpec spec = ParseSweepSpec(text, dir / "s.yaml", dir.path());
+  REQUIRE(RunSweep(spec).complete);
+  const std::string report = dir / "out/reports/ex__cpu-1thread.csv";
+  const double full = LoadProfile(testing::ProjectPath("data/example/profile.yaml"), "cpu-1thread").FullCost();
+  const double b = 0.3 * full;
+  REQUIRE_THROWS_WITH(ExportAt(report, "ippp", b),
+                      Catch::Contains("its answer is over the budget") &&
+                          Catch::Contains("--allow-over-budget exports it anyway); nearest: row "));
+  const ExportResult over = ExportAt(report, "ippp", b, {{"allow_over_budget", "true"}});
+  CHECK(over.solved);
+  CHECK(over.row.outcome == "over_budget");
+  CHECK(over.row.fit_cost > b);
+  CHECK(over.config.fit_cost == over.row.fit_cost);
+  // At the full cost: every exit kept, run to the end, a valid answer.
+  const ExportResult all = ExportAt(report, "single", full);
+  CHECK(all.solved);
+  CHECK(all.row.outcome == "unconstrained");
+  CHECK(all.row.fit_cost <= full);
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "dse/options.hpp"
+#include "dse/sweep.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "test_util.hpp"
@@ -24,7 +25,7 @@ TEST_CASE("options: keys are unique snake_case, flags follow them, defaults are 
     CHECK(s.Flag() == "--" + flag);
     if (!s.short_flag.empty()) CHECK(shorts.insert(s.short_flag).second);
     CHECK_FALSE(s.help.empty());
-    CHECK((!s.commands.empty() || !s.methods.empty()));
+    CHECK((!s.commands.empty() || !s.methods.empty() || !s.sweep_file_key.empty()));
     // A default is a value the option accepts (except the per-method text of max_candidates).
     if (!s.default_text.empty() && s.key != "max_candidates") {
       CHECK_NOTHROW(CheckOptionValue(s, s.default_text, s.Flag()));
@@ -202,5 +203,35 @@ TEST_CASE("options: every flag the README and docs mention exists") {
       INFO(doc << " mentions " << flag);
       CHECK((known.count(flag) > 0 || extra.count(flag) > 0));
     }
+  }
+}
+
+TEST_CASE("options: a sweep file's top-level keys come from the registry; others are refused") {
+  std::set<std::string> keys, required;
+  for (const OptionSpec* o : SweepFileOptions()) {
+    keys.insert(o->sweep_file_key);
+    if (o->sweep_file_required) required.insert(o->sweep_file_key);
+  }
+  CHECK(keys == std::set<std::string>{"budgets", "configs", "eval_split", "fit_split", "methods",
+                                      "models", "output"});
+  CHECK(required == std::set<std::string>{"budgets", "methods", "models", "output"});
+  CHECK(FindOption("out")->sweep_file_key == "output");
+  CHECK(FindOption("budget")->sweep_file_key == "budgets");
+  const std::string ok =
+      "output: o\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n  - {method: single}\n";
+  CHECK(ParseSweepSpec(ok + "budgets: [40%]\n", "s.yaml", "").budgets.items.size() == 1);
+  // Misspelled: refused at parse time, with the line and the keys the registry declares.
+  REQUIRE_THROWS_WITH(ParseSweepSpec(ok + "budget: [40%]\n", "s.yaml", ""),
+                      "s.yaml:6: unknown key 'budget' in the sweep file (expected one of: budgets, "
+                      "configs, eval_split, fit_split, methods, models, output)");
+  REQUIRE_THROWS_WITH(ParseSweepSpec("outptu: o\n" + ok.substr(ok.find("models")) + "budgets: [1]\n",
+                                     "s.yaml", ""),
+                      Catch::StartsWith("s.yaml:1: unknown key 'outptu' in the sweep file"));
+  REQUIRE_THROWS_WITH(ParseSweepSpec(ok, "s.yaml", ""), "s.yaml: missing key 'budgets'");
+  // They are no flags of any command, and no method's options.
+  for (const char* k : {"models", "methods", "configs"}) {
+    INFO(k);
+    CHECK(FindOption(k)->commands.empty());
+    CHECK(FindOption(k)->methods.empty());
   }
 }

@@ -635,7 +635,7 @@ void BindVerbs(py::module_& m) {
       .def("save", [](const PyScorerFit& r, const std::string& path) {
              if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
              SaveScorer(path, r.file);
-           }, py::arg("path"), "writes the scorer YAML (as `fit-scorer --out`)")
+           }, py::arg("path"), "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
       .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
   m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
         "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget");
@@ -653,7 +653,8 @@ void BindVerbs(py::module_& m) {
       .def("__repr__", [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
   m.def("sweep", &SweepVerb, py::arg("file"), "`exitplan sweep FILE.yaml`");
   m.def("export", &ExportVerb, py::arg("report"),
-        "`exitplan export --from REPORT.csv`: the Policy of one report row");
+        "`exitplan export --from REPORT.csv`: the Policy of one report row, or of its method solved at "
+        "a budget the report has no row for");
   m.def("read_report", &ReadReport, py::arg("path"),
         "the rows of a Pareto report CSV as Results (with their policies)");
 }

@@ -171,9 +171,13 @@ def test_fit_scorer_equals_cli(dump, cpu, tmp_path):
             assert round(f["accuracy"], 4) == float(mm.group(3))
             assert float(f"{f['mean_cost']:.6g}") == float(mm.group(4))
     assert fit.note in out
-    # The scorer files differ only in their provenance line.
-    strip = lambda t: [l for l in t.splitlines() if "provenance" not in l]
+    # The scorer files differ only in their provenance line and the name of their weights file;
+    # the weights (.npz beside each) are the same bytes.
+    strip = lambda t: [l.replace('"py.npz"', '"cli.npz"') for l in t.splitlines() if "provenance" not in l]
     assert strip((tmp_path / "py.yaml").read_text()) == strip((tmp_path / "cli.yaml").read_text())
+    assert (tmp_path / "py.npz").read_bytes() == (tmp_path / "cli.npz").read_bytes()
+    w = np.load(tmp_path / "py.npz")
+    assert w["exit1_w_shared"].shape[1] == 10 + 3 and w["exit6_w_shared"].shape[1] == 10 + 3 + 5
 
 
 def test_sweep_equals_cli(tmp_path):
