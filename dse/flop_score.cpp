@@ -274,6 +274,7 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
     scratch[id].reach.resize(en.w);
     scratch[id].tmp.resize(en.w);
   }
+  ProgressPhase(options.progress, "flop-score", "subsets", std::uint64_t{1} << m);
   ParallelFor(tasks, jobs, [&](std::size_t t, int id) {
     if (ProgressCancelled(options.progress)) return false;
     Top& top = tops[id];
