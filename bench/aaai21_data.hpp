@@ -15,7 +15,7 @@
 namespace exitplan::aaai21 {
 
 struct Model {
-  std::string name, key;      // "alex", "Alex"
+  std::string name, key;  // "alex", "Alex"
   double box_lo = 0, box_hi = 1, beta = 0;
   Dump dump;
   CostProfile profile;
@@ -38,9 +38,13 @@ inline Model Load(const std::string& dir, const std::string& name) {
   m.name = name;
   m.key = name == "alex" ? "Alex" : name == "scan" ? "Scan" : "MSD";
   if (name == "alex") {
-    m.box_lo = 0.0; m.box_hi = 1.0; m.beta = 2e7;
+    m.box_lo = 0.0;
+    m.box_hi = 1.0;
+    m.beta = 2e7;
   } else {
-    m.box_lo = -1.0; m.box_hi = 0.0; m.beta = name == "scan" ? 5e2 : 1e-14;
+    m.box_lo = -1.0;
+    m.box_hi = 0.0;
+    m.beta = name == "scan" ? 5e2 : 1e-14;
   }
   DumpOptions o;
   o.score_order = ScoreOrder::kAscending;

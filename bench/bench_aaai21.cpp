@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   std::vector<aaai21::Model> models;
   for (const char* n : names) models.push_back(aaai21::Load(root + "/" + n, n));
   // results[model][budget][method]
-  std::vector<std::vector<std::vector<Cell>>> res(3, std::vector<std::vector<Cell>>(100, std::vector<Cell>(kMethods.size())));
+  std::vector<std::vector<std::vector<Cell>>> res(
+      3, std::vector<std::vector<Cell>>(100, std::vector<Cell>(kMethods.size())));
   std::vector<std::pair<int, int>> jobs;
   for (int mi = 0; mi < 3; ++mi)
     for (int i = 0; i < 100; ++i) jobs.push_back({mi, i});
@@ -78,8 +79,8 @@ int main(int argc, char** argv) {
           } else {
             s = Solve(kMethods[k], p, o);
           }
-          // Over-budget answers keep their policy (iPPP's raw answer with the paper's settings often
-          // is): the reproduction compares those figures with the published ones.
+          // Over-budget answers keep their policy (iPPP's raw answer with the paper's settings
+          // often is): the reproduction compares those figures with the published ones.
           if (!HasPolicy(s.outcome)) continue;
           starts.push_back(s.policy.thresholds);
           const Evaluation ev = pe.Evaluate(s.policy);
@@ -122,9 +123,9 @@ int main(int argc, char** argv) {
         const Cell& c = res[mi][i][k];
         auto f = [](double v) { return std::isnan(v) ? std::string() : FormatDouble(v); };
         csv << m.name << "," << b << "," << ToString(kMethods[k]) << "," << f(c.fit_acc) << ","
-            << f(c.fit_cost) << "," << f(c.eval_acc) << "," << f(c.eval_cost) << ","
-            << f(c.seconds) << "," << f(c.m_fit_budget) << "," << f(c.m_eval_acc) << ","
-            << f(c.m_eval_cost) << "\n";
+            << f(c.fit_cost) << "," << f(c.eval_acc) << "," << f(c.eval_cost) << "," << f(c.seconds)
+            << "," << f(c.m_fit_budget) << "," << f(c.m_eval_acc) << "," << f(c.m_eval_cost)
+            << "\n";
       }
     }
   }
@@ -142,7 +143,8 @@ int main(int argc, char** argv) {
       const auto& r = res[mi][i];
       auto close = [](double a, double b) { return std::fabs(a - b) <= 1e-12 * std::fabs(b); };
       gq_exact += close(r[1].fit_acc, m.fit_acc[1][i]) && close(r[1].fit_cost, m.fit_cost[1][i]) &&
-                  close(r[1].eval_acc, m.eval_acc[1][i]) && close(r[1].eval_cost, m.eval_cost[1][i]);
+                  close(r[1].eval_acc, m.eval_acc[1][i]) &&
+                  close(r[1].eval_cost, m.eval_cost[1][i]);
       const double d = 100 * (r[3].fit_acc - m.fit_acc[2][i]);
       mean_diff += d / 100;
       within03 += std::fabs(d) <= 0.3;
@@ -168,13 +170,20 @@ int main(int argc, char** argv) {
       pub_fit_viol += m.fit_cost[2][i] > budgets[i];
     }
     std::printf("== %s (N fit %d, K %d)\n", m.name.c_str(), m.dump.fit.n, m.dump.k);
-    std::printf("  geometric-quantile = published heuristic (fit and eval acc and cost, to 1e-12 relative): %d/100\n", gq_exact);
-    std::printf("  ippp vs published iPPP, fit accuracy: mean diff %+.4f pp, within 0.3 pp %d/100, "
-                "within 0.01 pp %d/100\n", mean_diff, within03, within001);
-    std::printf("  exact >= best of geometric, geometric-quantile, single, ippp and published iPPP "
-                "(those within budget): %d/100; exact fit cost <= B: %d/100\n", exact_ge, exact_within);
-    std::printf("  %-19s %9s %9s %7s %11s %14s %10s\n", "method", "mean fit", "mean eval",
-                "fit>B", "eval>B", "eval>B m=0.95", "ms/solve");
+    std::printf(
+        "  geometric-quantile = published heuristic (fit and eval acc and cost, to 1e-12 "
+        "relative): %d/100\n",
+        gq_exact);
+    std::printf(
+        "  ippp vs published iPPP, fit accuracy: mean diff %+.4f pp, within 0.3 pp %d/100, "
+        "within 0.01 pp %d/100\n",
+        mean_diff, within03, within001);
+    std::printf(
+        "  exact >= best of geometric, geometric-quantile, single, ippp and published iPPP "
+        "(those within budget): %d/100; exact fit cost <= B: %d/100\n",
+        exact_ge, exact_within);
+    std::printf("  %-19s %9s %9s %7s %11s %14s %10s\n", "method", "mean fit", "mean eval", "fit>B",
+                "eval>B", "eval>B m=0.95", "ms/solve");
     for (std::size_t k = 0; k < kMethods.size(); ++k) {
       std::printf("  %-19s %9.5f %9.5f %7d %11d %14s %10.2f\n", ToString(kMethods[k]).c_str(),
                   mean_fit[k], mean_eval[k], fit_viol[k], viol[k],

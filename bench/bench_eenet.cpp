@@ -3,11 +3,11 @@
 // inference (per sample and exit, against the exit's own cost).
 //   build/bench/bench_eenet [learning_rate [hidden_ratio [budget_fraction]]]
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -34,7 +34,8 @@ double CpuSeconds() {
 
 void WriteNpy(const std::string& path, const std::string& descr, const std::string& shape,
               const void* data, std::size_t bytes) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   std::ofstream f(path, std::ios::binary);
@@ -65,7 +66,8 @@ void WriteSynthetic(const std::string& dir, int n, int k, int c, unsigned seed) 
   }
   const std::string shape = std::to_string(n) + ", " + std::to_string(k) + ", " + std::to_string(c);
   WriteNpy(dir + "/val_logits.npy", "<f4", shape, logits.data(), logits.size() * 4);
-  WriteNpy(dir + "/val_labels.npy", "<i8", std::to_string(n) + ",", labels.data(), labels.size() * 8);
+  WriteNpy(dir + "/val_labels.npy", "<i8", std::to_string(n) + ",", labels.data(),
+           labels.size() * 8);
 }
 
 void Train(const std::string& name, const Dump& dump, const std::vector<double>& cost,
@@ -75,9 +77,10 @@ void Train(const std::string& name, const Dump& dump, const std::vector<double>&
   const double cpu = CpuSeconds() - cpu0;
   std::printf("%s: N=%d K=%d C=%d, %zu parameters\n  %s\n", name.c_str(), dump.fit.n, dump.k,
               dump.c, static_cast<std::size_t>(s.scorer.layout.size), s.FullReport().c_str());
-  std::printf("  training: %.2f s wall, %.2f s CPU (one thread; the wall time includes waiting "
-              "for a shared core) for %d epochs = %.1f ms CPU/epoch\n",
-              s.seconds, cpu, s.epochs, 1000 * cpu / std::max(1, s.epochs));
+  std::printf(
+      "  training: %.2f s wall, %.2f s CPU (one thread; the wall time includes waiting "
+      "for a shared core) for %d epochs = %.1f ms CPU/epoch\n",
+      s.seconds, cpu, s.epochs, 1000 * cpu / std::max(1, s.epochs));
   // Scorer cost at inference: time the forward pass over the split.
   const EENetInputs in = BuildEENetInputs(dump.fit, {});
   ScoreMatrix q;
@@ -86,10 +89,12 @@ void Train(const std::string& name, const Dump& dump, const std::vector<double>&
   for (int r = 0; r < reps; ++r) EENetForward(s.scorer.layout, s.scorer.theta, in, &q, nullptr);
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   long macs = 0;
-  for (int j = 0; j < dump.k; ++j) macs += s.scorer.layout.hidden[j] * (s.scorer.layout.inputs[j] + 2);
-  std::printf("  scorer at inference: %.1f ns per sample and exit (batched), %ld multiply-adds per "
-              "sample over all %d exits\n",
-              1e9 * sec / reps / dump.fit.n / dump.k, macs, dump.k);
+  for (int j = 0; j < dump.k; ++j)
+    macs += s.scorer.layout.hidden[j] * (s.scorer.layout.inputs[j] + 2);
+  std::printf(
+      "  scorer at inference: %.1f ns per sample and exit (batched), %ld multiply-adds per "
+      "sample over all %d exits\n",
+      1e9 * sec / reps / dump.fit.n / dump.k, macs, dump.k);
   // Determinism: a second run gives identical weights.
   const EENetSummary s2 = FitEENet(dump.fit, dump.fit.correct, cost, budget, opt);
   std::printf("  second run identical: %s\n", s2.scorer.theta == s.scorer.theta ? "yes" : "NO");
@@ -117,8 +122,8 @@ int main(int argc, char** argv) {
   WriteSynthetic(dir, 5000, 4, 100, 7);
   const Dump dump = LoadDump(dir);
   const std::vector<double> cost = {1.0, 2.0, 3.0, 4.0};
-  Train("synthetic CIFAR-100-like (5k x 4 x 100, budget " + std::to_string(frac) + " of full)", dump,
-        cost, frac * 4.0, opt);
+  Train("synthetic CIFAR-100-like (5k x 4 x 100, budget " + std::to_string(frac) + " of full)",
+        dump, cost, frac * 4.0, opt);
   fs::remove_all(dir);
   return 0;
 }

@@ -2,8 +2,8 @@
 // absent) and on data/example: eval accuracy of every method at budgets spread between the
 // cheapest and the full cost, as a Markdown table, plus one CSV-like line per row.
 //   build/bench/bench_eenet_compare [dump profile [fractions]]
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,7 +22,8 @@ namespace {
 void Print(const ComparisonRow& r) {
   std::printf("  %-22s B=%-9.5g fit %.4f @ %-9.5g eval %.4f @ %-9.5g %6.2fs %s\n", r.method.c_str(),
               r.budget, r.fit.accuracy, r.fit.mean_cost, r.eval.accuracy, r.eval.mean_cost,
-              r.seconds, r.available ? (r.within_budget() ? "" : "OVER BUDGET") : r.message.c_str());
+              r.seconds,
+              r.available ? (r.within_budget() ? "" : "OVER BUDGET") : r.message.c_str());
   std::fflush(stdout);
 }
 
@@ -53,10 +54,11 @@ void Run(const std::string& dir, const std::string& profile_path, const std::str
     const double frac = std::stod(f[8]), pub_eval = std::stod(f[5]);
     for (const ComparisonRow& r : rows) {
       if (r.method != "eenet" || std::abs(r.budget_fraction - frac) > 1e-6) continue;
-      std::printf("bar at %.2f of full cost: within budget on fit: %s (%.5g <= %.5g); eval %.4f vs "
-                  "published code %.4f: %s\n",
-                  frac, r.within_budget() ? "yes" : "NO", r.fit.mean_cost, r.budget,
-                  r.eval.accuracy, pub_eval, r.eval.accuracy >= pub_eval ? "ok" : "BELOW");
+      std::printf(
+          "bar at %.2f of full cost: within budget on fit: %s (%.5g <= %.5g); eval %.4f vs "
+          "published code %.4f: %s\n",
+          frac, r.within_budget() ? "yes" : "NO", r.fit.mean_cost, r.budget, r.eval.accuracy,
+          pub_eval, r.eval.accuracy >= pub_eval ? "ok" : "BELOW");
     }
   }
 }

@@ -35,8 +35,8 @@ int main() {
     }
   }
   const std::vector<double> cost = {1, 2, 3, 4, 5};
-  const Policy typical{{0, 1, 2, 3, 4}, {0.8, 0.8, 0.8, 0.8}};   // ~20% stop at each exit
-  const Policy worst{{0, 1, 2, 3, 4}, {2.0, 2.0, 2.0, 2.0}};     // nobody stops early
+  const Policy typical{{0, 1, 2, 3, 4}, {0.8, 0.8, 0.8, 0.8}};  // ~20% stop at each exit
+  const Policy worst{{0, 1, 2, 3, 4}, {2.0, 2.0, 2.0, 2.0}};    // nobody stops early
   double sink = 0;
   const int reps = 400;
   std::printf("bench_evaluator: N=%d K=%d, single thread, %d evaluations per figure\n", n, k, reps);
@@ -48,11 +48,12 @@ int main() {
       if (order == ScoreOrder::kAscending) {
         for (double& t : p.thresholds) t = 1.0 - t;
       }
-      const double s = SecondsPerCall(
-          [&] { sink += Evaluate(scores, order, correct, cost, p).accuracy; }, reps);
+      const double s =
+          SecondsPerCall([&] { sink += Evaluate(scores, order, correct, cost, p).accuracy; }, reps);
       const double rate = static_cast<double>(n) * k / s;
-      std::printf("  %-28s %-10s %8.3f ms/eval  %7.1f M samples*exits/s  (%.1fx the 100 M/s target)\n",
-                  name, ToString(order).c_str(), s * 1e3, rate / 1e6, rate / 1e8);
+      std::printf(
+          "  %-28s %-10s %8.3f ms/eval  %7.1f M samples*exits/s  (%.1fx the 100 M/s target)\n",
+          name, ToString(order).c_str(), s * 1e3, rate / 1e6, rate / 1e8);
     }
   }
   // For scale: the per-sample reference path (ExitOfSamples + accumulation), as a naive loop.

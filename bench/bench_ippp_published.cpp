@@ -50,9 +50,10 @@ int main(int argc, char** argv) {
     }
   }
   if (!serve) {
-    std::printf("bench_ippp_published: the interleaved ippp vs published-iPPP run is "
-                "/usr/bin/python3 bench/ippp_published.py --published <copy of XinruiTan/AAAI21> "
-                "[--build build]\n");
+    std::printf(
+        "bench_ippp_published: the interleaved ippp vs published-iPPP run is "
+        "/usr/bin/python3 bench/ippp_published.py --published <copy of XinruiTan/AAAI21> "
+        "[--build build]\n");
     return 0;
   }
   std::map<std::string, aaai21::Model> models;
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
     const double c0 = ThreadCpuSeconds();
     const auto w0 = std::chrono::steady_clock::now();
     const ThresholdSummary s = Solve(Method::kIppp, p, o);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
     const double cpu = ThreadCpuSeconds() - c0;
     std::printf("ok %.9g %.9g %.17g %.17g ", wall, cpu, s.fit.accuracy, s.fit.mean_cost);
     for (std::size_t q = 0; q < s.policy.thresholds.size(); ++q)

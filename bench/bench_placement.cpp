@@ -29,7 +29,8 @@ namespace {
 double Cpu() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + 1e-6 * u.ru_utime.tv_usec + u.ru_stime.tv_sec + 1e-6 * u.ru_stime.tv_usec;
+  return u.ru_utime.tv_sec + 1e-6 * u.ru_utime.tv_usec + u.ru_stime.tv_sec +
+         1e-6 * u.ru_stime.tv_usec;
 }
 
 double Now() {
@@ -73,13 +74,13 @@ void BenchFlopScore() {
     const FlopScoreSummary s = FlopScore(p, o);
     const double t = Now() - t0;
     if (threads == 2) t2 = t;
-    std::printf("flop-score: K = %d (2^%d = %llu subsets), N = %d, %d thread(s): %.3f s "
-                "(target <= 30 s)%s; best %s, score %.6g\n",
-                k, k - 1, static_cast<unsigned long long>(s.subsets), n, threads, t,
-                threads == 1 ? (" = " + std::to_string(t / t2).substr(0, 4) + "x the 2-thread time")
-                                   .c_str()
-                             : "",
-                KeptText(s.best.kept).c_str(), s.best.score);
+    std::printf(
+        "flop-score: K = %d (2^%d = %llu subsets), N = %d, %d thread(s): %.3f s "
+        "(target <= 30 s)%s; best %s, score %.6g\n",
+        k, k - 1, static_cast<unsigned long long>(s.subsets), n, threads, t,
+        threads == 1 ? (" = " + std::to_string(t / t2).substr(0, 4) + "x the 2-thread time").c_str()
+                     : "",
+        KeptText(s.best.kept).c_str(), s.best.score);
   }
 }
 
@@ -103,10 +104,11 @@ void BenchExhaustive(const std::string& solver_name, const std::string& dir) {
                 solver_name.c_str(), p.n(), Now() - t0, s.BriefReport().c_str());
     if (const WarmSolverFn warm = WarmSolverFor(method); warm && s.ok()) {
       const double t1 = Now();
-      const ThresholdSummary w = warm(p.Thresholds(AllExits(dump.k), 0.49 * prof.FullCost()),
-                                      s.policy.thresholds);
+      const ThresholdSummary w =
+          warm(p.Thresholds(AllExits(dump.k), 0.49 * prof.FullCost()), s.policy.thresholds);
       const double tw = Now() - t1;
-      const ThresholdSummary c = Solve(method, p.Thresholds(AllExits(dump.k), 0.49 * prof.FullCost()));
+      const ThresholdSummary c =
+          Solve(method, p.Thresholds(AllExits(dump.k), 0.49 * prof.FullCost()));
       std::printf("  warm-started at 0.49 x full: %.4f s, accuracy %.4f (cold: %.4f)\n", tw,
                   w.fit.accuracy, c.fit.accuracy);
     }
@@ -134,12 +136,13 @@ void BenchExhaustive(const std::string& solver_name, const std::string& dir) {
     const ExhaustiveSummary s = Exhaustive(p, o, solver, warm);
     const double t = Now() - t0, cpu = Cpu() - c0;
     if (base == 0) base = t;
-    std::printf("exhaustive (%s%s, 2^%d subsets x %zu budgets, N = %d), %d thread(s), prune %s, "
-                "reuse %s: %.3f s wall, %.3f s CPU (%.2fx the first; target <= 5 s on 2 "
-                "threads)\n  %s\n",
-                solver_name.c_str(), o.exact_path ? " fast path" : "", dump.k - 1,
-                o.budgets.size(), p.n(), c.threads, c.prune ? "on" : "off",
-                c.reuse ? "on" : "off", t, cpu, t / base, s.BriefReport().c_str());
+    std::printf(
+        "exhaustive (%s%s, 2^%d subsets x %zu budgets, N = %d), %d thread(s), prune %s, "
+        "reuse %s: %.3f s wall, %.3f s CPU (%.2fx the first; target <= 5 s on 2 "
+        "threads)\n  %s\n",
+        solver_name.c_str(), o.exact_path ? " fast path" : "", dump.k - 1, o.budgets.size(), p.n(),
+        c.threads, c.prune ? "on" : "off", c.reuse ? "on" : "off", t, cpu, t / base,
+        s.BriefReport().c_str());
     std::fflush(stdout);
   }
 }

@@ -98,7 +98,10 @@ void ClopperPearson(int k, int n, double* lo, double* hi) {
   auto bis = [](auto f, double l, double h) {
     for (int i = 0; i < 100; ++i) {
       const double m = 0.5 * (l + h);
-      if (f(m)) l = m; else h = m;
+      if (f(m))
+        l = m;
+      else
+        h = m;
     }
     return 0.5 * (l + h);
   };
@@ -129,7 +132,8 @@ std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
   std::string item;
-  while (std::getline(ss, item, ',')) if (!item.empty()) out.push_back(item);
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
   return out;
 }
 
@@ -148,18 +152,28 @@ int main(int argc, char** argv) {
   std::vector<double> drops = {0.005, 0.01, 0.02};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--resplits") resplits = std::stoi(v);
-    else if (a == "--budget") budget_text = v;
-    else if (a == "--search-fraction") search_fraction = std::stod(v);
-    else if (a == "--guarantee-bound") bound = GuaranteeBoundFromString(v);
-    else if (a == "--level") level = std::stod(v);
-    else if (a == "--methods") methods = Split(v);
-    else if (a == "--drop-methods") drop_methods = Split(v);
-    else if (a == "--dumps") only = Split(v);
-    else if (a == "--seed") seed = static_cast<unsigned>(std::stoul(v));
+    if (a == "--resplits")
+      resplits = std::stoi(v);
+    else if (a == "--budget")
+      budget_text = v;
+    else if (a == "--search-fraction")
+      search_fraction = std::stod(v);
+    else if (a == "--guarantee-bound")
+      bound = GuaranteeBoundFromString(v);
+    else if (a == "--level")
+      level = std::stod(v);
+    else if (a == "--methods")
+      methods = Split(v);
+    else if (a == "--drop-methods")
+      drop_methods = Split(v);
+    else if (a == "--dumps")
+      only = Split(v);
+    else if (a == "--seed")
+      seed = static_cast<unsigned>(std::stoul(v));
     else if (a == "--drops") {
       drops.clear();
-      if (v != "none") for (const auto& x : Split(v)) drops.push_back(std::stod(x));
+      if (v != "none")
+        for (const auto& x : Split(v)) drops.push_back(std::stod(x));
     } else {
       std::fprintf(stderr, "bench_resplit: unknown option %s\n", a.c_str());
       return 2;
@@ -168,7 +182,8 @@ int main(int argc, char** argv) {
   const std::string src = EXITPLAN_SOURCE_DIR, shared = std::string(EXITPLAN_SHARED_DIR) + "/data";
   const std::vector<DumpSpec> specs = {
       {"example", src + "/data/example", src + "/data/example/profile-flops.yaml", false},
-      {"fmnist-resnet8", shared + "/fmnist-resnet8", shared + "/fmnist-resnet8/profile-flops.yaml", false},
+      {"fmnist-resnet8", shared + "/fmnist-resnet8", shared + "/fmnist-resnet8/profile-flops.yaml",
+       false},
       {"alex", shared + "/aaai21/alex", shared + "/aaai21/alex/profile.yaml", true},
       {"scan", shared + "/aaai21/scan", shared + "/aaai21/scan/profile.yaml", true},
       {"msdnet", shared + "/aaai21/msdnet", shared + "/aaai21/msdnet/profile.yaml", true},
@@ -177,17 +192,21 @@ int main(int argc, char** argv) {
   try {
     budget_list = ParseBudgets(budget_text, "--budget");
     for (const Budget& b : budget_list) {
-      if (!b.relative) throw InputError("--budget", "'" + b.text + "': give budgets relative to "
-                                        "the full cost (40%, 0.4x), the dumps have different units");
+      if (!b.relative)
+        throw InputError("--budget",
+                         "'" + b.text +
+                             "': give budgets relative to "
+                             "the full cost (40%, 0.4x), the dumps have different units");
     }
   } catch (const InputError& e) {
     std::fprintf(stderr, "bench_resplit: %s\n", e.what());
     return 2;
   }
-  std::printf("bench_resplit: %d re-splits x budgets %s of the full cost, guarantee %g (%s, "
-              "horizon = eval size, search fraction %s), seed %u\n", resplits, budget_text.c_str(),
-              level, ToString(bound).c_str(),
-              std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed);
+  std::printf(
+      "bench_resplit: %d re-splits x budgets %s of the full cost, guarantee %g (%s, "
+      "horizon = eval size, search fraction %s), seed %u\n",
+      resplits, budget_text.c_str(), level, ToString(bound).c_str(),
+      std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed);
   const auto t0 = std::chrono::steady_clock::now();
   for (const DumpSpec& spec : specs) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
@@ -222,7 +241,8 @@ int main(int argc, char** argv) {
         std::mt19937_64 rng(seed * 1000003ULL + static_cast<unsigned>(r));
         std::shuffle(perm.begin(), perm.end(), rng);
       }
-      std::vector<int> fi(perm.begin(), perm.begin() + pool.n_fit), ei(perm.begin() + pool.n_fit, perm.end());
+      std::vector<int> fi(perm.begin(), perm.begin() + pool.n_fit),
+          ei(perm.begin() + pool.n_fit, perm.end());
       std::sort(fi.begin(), fi.end());
       std::sort(ei.begin(), ei.end());
       ScoreMatrix fs, es;
@@ -230,10 +250,14 @@ int main(int argc, char** argv) {
       Sub(pool, fi, &fs, &fc);
       Sub(pool, ei, &es, &ec);
       ThresholdProblem fp;
-      fp.scores = &fs; fp.correct = &fc; fp.order = pool.order; fp.kept = pool.kept;
+      fp.scores = &fs;
+      fp.correct = &fc;
+      fp.order = pool.order;
+      fp.kept = pool.kept;
       fp.stop_cost = pool.stop_cost;
       ThresholdProblem ep = fp;
-      ep.scores = &es; ep.correct = &ec;
+      ep.scores = &es;
+      ep.correct = &ec;
       // Shift check on the single method's answer at the middle budget.
       {
         ThresholdProblem p = fp;
@@ -242,8 +266,8 @@ int main(int argc, char** argv) {
         if (s.ok()) {
           const ShiftResult sh = ShiftCheck(fp, ep, s.policy, 0.05);
           if (r == 0) {
-            std::printf("%s given split: shift check p = %.3g (%s)\n", pool.name.c_str(), sh.p_value,
-                        sh.shifted ? "fires" : "quiet");
+            std::printf("%s given split: shift check p = %.3g (%s)\n", pool.name.c_str(),
+                        sh.p_value, sh.shifted ? "fires" : "quiet");
           } else {
             ++shift_tests;
             shift_fired += sh.shifted ? 1 : 0;
@@ -282,7 +306,8 @@ int main(int argc, char** argv) {
             ho.seed = o.seed;
             const ThresholdSummary sh = Solve(method, hp, ho);
             if (sh.ok()) {
-              guar[mi].half40_sum += ep.Evaluate(s0.policy).accuracy - ep.Evaluate(sh.policy).accuracy;
+              guar[mi].half40_sum +=
+                  ep.Evaluate(s0.policy).accuracy - ep.Evaluate(sh.policy).accuracy;
               ++guar[mi].half40_n;
             }
           }
@@ -297,11 +322,15 @@ int main(int argc, char** argv) {
             if (s.fit.mean_cost > budgets[b] * (1 + 1e-12)) ++t.fit_over;
             if (e.mean_cost > budgets[b]) ++t.viol;
             t.acc_sum += e.accuracy;
-            if (w == 0) acc0 = e.accuracy;
+            if (w == 0)
+              acc0 = e.accuracy;
             else if (!std::isnan(acc0)) {
               t.price_sum += acc0 - e.accuracy;
               ++t.price_n;
-              if (ge40) { t.price40_sum += acc0 - e.accuracy; ++t.price40_n; }
+              if (ge40) {
+                t.price40_sum += acc0 - e.accuracy;
+                ++t.price40_n;
+              }
             }
           }
         }
@@ -337,7 +366,8 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("\n== %s (fit %d, eval %d; %.0f s so far)\n", pool.name.c_str(), pool.n_fit,
                 pool.n_eval, secs);
     double slo, shi;
@@ -355,14 +385,17 @@ int main(int argc, char** argv) {
       ClopperPearson(a.viol, a.cells, &alo, &ahi);
       ClopperPearson(g.viol, g.cells, &glo, &ghi);
       char ca[64], cg[64];
-      std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo, 100 * ahi);
-      std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo, 100 * ghi);
-      std::printf("%-10s | %-27s %-9.5f %-7d | %-27s %-9.5f %3d/%-3d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
-                  methods[mi].c_str(), ca, a.acc_sum / std::max(1, a.solved), a.fit_over, cg,
-                  g.acc_sum / std::max(1, g.solved), g.solved, g.cells,
-                  100.0 * g.price_sum / std::max(1, g.price_n),
-                  100.0 * g.price40_sum / std::max(1, g.price40_n),
-                  100.0 * g.half40_sum / std::max(1, g.half40_n));
+      std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo,
+                    100 * ahi);
+      std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo,
+                    100 * ghi);
+      std::printf(
+          "%-10s | %-27s %-9.5f %-7d | %-27s %-9.5f %3d/%-3d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
+          methods[mi].c_str(), ca, a.acc_sum / std::max(1, a.solved), a.fit_over, cg,
+          g.acc_sum / std::max(1, g.solved), g.solved, g.cells,
+          100.0 * g.price_sum / std::max(1, g.price_n),
+          100.0 * g.price40_sum / std::max(1, g.price40_n),
+          100.0 * g.half40_sum / std::max(1, g.half40_n));
     }
     if (!drops.empty()) {
       std::printf("accuracy-drop mode: eval accuracy < eval final-exit accuracy - eps\n");
@@ -377,11 +410,13 @@ int main(int argc, char** argv) {
           ClopperPearson(a.viol, a.cells, &alo, &ahi);
           ClopperPearson(g.viol, g.cells, &glo, &ghi);
           char ca[64], cg[64];
-          std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo, 100 * ahi);
-          std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo, 100 * ghi);
-          std::printf("%-10s %-6g | %-27s %-9.4f | %-27s %-9.4f %3d/%-3d\n", drop_methods[mi].c_str(),
-                      drops[di], ca, a.acc_sum / std::max(1, a.solved), cg,
-                      g.acc_sum / std::max(1, g.solved), g.solved, g.cells);
+          std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo,
+                        100 * ahi);
+          std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo,
+                        100 * ghi);
+          std::printf("%-10s %-6g | %-27s %-9.4f | %-27s %-9.4f %3d/%-3d\n",
+                      drop_methods[mi].c_str(), drops[di], ca, a.acc_sum / std::max(1, a.solved),
+                      cg, g.acc_sum / std::max(1, g.solved), g.solved, g.cells);
         }
       }
     }

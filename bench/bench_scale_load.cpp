@@ -1,9 +1,10 @@
-// Loading dumps at scale: the feature pass over an ImageNet-scale logits split (N x 5 x 1000, float32
-// and float16) and an LLM-scale scores dump (K = 32 exits x N tokens), against this machine's
-// single-thread streaming-read bandwidth measured in the same run (a sequential read of the mapped
-// float32 dump, warm in the page cache). Each load runs in a forked child so its time, CPU time and
-// peak RSS (the mapped file pages count) are its own. Also: the former per-row arithmetic on a
-// subset (std::exp and std::log per class, one thread), the feature cache (first load: hash + pass
+// Loading dumps at scale: the feature pass over an ImageNet-scale logits split (N x 5 x 1000,
+// float32 and float16) and an LLM-scale scores dump (K = 32 exits x N tokens), against this
+// machine's single-thread streaming-read bandwidth measured in the same run (a sequential read of
+// the mapped float32 dump, warm in the page cache). Each load runs in a forked child so its time,
+// CPU time and peak RSS (the mapped file pages count) are its own. Also: the former per-row
+// arithmetic on a subset (std::exp and std::log per class, one thread), the feature cache (first
+// load: hash + pass
 // + write; second: read), SHA-256 of the dump, and inspect's quantiles against loading.
 // Targets: a 1 GB float32 split >= 3 GB/s on 2 cores (>= 10x the former pass); float16 no slower
 // per sample than float32.
@@ -63,8 +64,8 @@ struct Rng {  // splitmix64
   double Uniform() { return (Next() >> 11) * 0x1.0p-53; }
   double Normal() {  // sum of 4 16-bit uniforms of one draw, unit variance: cheap, smooth enough
     const std::uint64_t r = Next();
-    const double sum = static_cast<double>((r & 0xffff) + ((r >> 16) & 0xffff) +
-                                           ((r >> 32) & 0xffff) + (r >> 48));
+    const double sum =
+        static_cast<double>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
     return (sum * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
   }
 };
@@ -301,9 +302,10 @@ int main(int argc, char** argv) {
   } cleanup{root};
   const std::string f32 = root + "/f32", f16 = root + "/f16", sc = root + "/scores",
                     cache = root + "/cache";
-  std::printf("bench_scale_load: logits N=%d K=%d C=%d, scores K=%d N=%d; kernel %s, %d threads, "
-              "median of %d runs (each in a child process)\n",
-              n, k, c, scores_k, scores_n, softmax::KernelName(), FeatureThreads(), reps);
+  std::printf(
+      "bench_scale_load: logits N=%d K=%d C=%d, scores K=%d N=%d; kernel %s, %d threads, "
+      "median of %d runs (each in a child process)\n",
+      n, k, c, scores_k, scores_n, softmax::KernelName(), FeatureThreads(), reps);
   double t0 = Now();
   WriteLogitsDump(f32, n, k, c, false, 1);
   WriteLogitsDump(f16, n, k, c, true, 1);
@@ -314,11 +316,12 @@ int main(int argc, char** argv) {
   const double sc_bytes = static_cast<double>(fs::file_size(sc + "/val_confidence.npy") +
                                               fs::file_size(sc + "/val_correct.npy"));
   const Bandwidth limit = StreamRead(f32 + "/val_logits.npy");
-  std::printf("  streaming read, one thread, mapped file: %.2f GB/s wall, %.2f GB/s per CPU-second "
-              "(the limits the ratios below refer to)\n",
-              limit.wall / 1e9, limit.cpu / 1e9);
-  std::printf("  %-42s %7s %6s %6s | %11s %6s %6s | %s\n", "", "wall", "", "ratio", "cpu (all)",
-              "", "ratio", "peak");
+  std::printf(
+      "  streaming read, one thread, mapped file: %.2f GB/s wall, %.2f GB/s per CPU-second "
+      "(the limits the ratios below refer to)\n",
+      limit.wall / 1e9, limit.cpu / 1e9);
+  std::printf("  %-42s %7s %6s %6s | %11s %6s %6s | %s\n", "", "wall", "", "ratio", "cpu (all)", "",
+              "ratio", "peak");
 
   setenv("EXITPLAN_CACHE_DIR", "", 1);
   DumpOptions plain;
@@ -335,9 +338,10 @@ int main(int argc, char** argv) {
   const Run rf = InChild([&] { FormerPass(probe.fit, sub); }, 1);
   const Run former{rf.wall * n / sub, rf.cpu * n / sub, rf.rss_mb};
   Print("former arithmetic, one thread (scaled)", f32_bytes, former, limit);
-  std::printf("  float32 pass: %.1fx the former arithmetic (wall), %.1fx (CPU); float16 per sample: "
-              "%.2fx the float32 time (wall), %.2fx (CPU) (<= 1 is the target)\n",
-              former.wall / r32.wall, former.cpu / r32.cpu, r16.wall / r32.wall, r16.cpu / r32.cpu);
+  std::printf(
+      "  float32 pass: %.1fx the former arithmetic (wall), %.1fx (CPU); float16 per sample: "
+      "%.2fx the float32 time (wall), %.2fx (CPU) (<= 1 is the target)\n",
+      former.wall / r32.wall, former.cpu / r32.cpu, r16.wall / r32.wall, r16.cpu / r32.cpu);
 
   // The feature cache: hash + pass + write, then a read. The content hash is only remembered for
   // files unchanged for 2 s, so wait until the dump is that old.
@@ -346,9 +350,11 @@ int main(int argc, char** argv) {
   cached.cache_dir = cache;
   const Run cfirst = InChild([&] { LoadDump(f32, cached); }, 1);
   Print("cache: first load (hash + pass + write)", f32_bytes, cfirst, limit);
-  const Run chit = InChild([&] {
-    if (!LoadDump(f32, cached).fit.features_from_cache) std::abort();
-  }, reps);
+  const Run chit = InChild(
+      [&] {
+        if (!LoadDump(f32, cached).fit.features_from_cache) std::abort();
+      },
+      reps);
   Print("cache: next loads (entry read)", f32_bytes, chit, limit);
   fs::remove_all(cache + "/digests");
   const Run crehash = InChild([&] { LoadDump(f32, cached); }, 1);
@@ -359,17 +365,21 @@ int main(int argc, char** argv) {
   const Run rs = InChild([&] { LoadDump(sc, plain); }, reps);
   Print("scores K x N, load", sc_bytes, rs, limit);
   const Dump scores = LoadDump(sc, plain);
-  const Run rq = InChild([&] {
-    RowQuantiles(scores.fit.Scores(Measure::kConfidence), {0.1, 0.5, 0.9});
-  }, reps);
-  std::printf("  %-42s %7.3f s (%.2fx the load) | cpu %7.3f s (%.2fx the load; <= 1 is the "
-              "target)\n",
-              "scores: inspect's quantiles q10/q50/q90", rq.wall, rq.wall / rs.wall, rq.cpu,
-              rq.cpu / rs.cpu);
+  const Run rq = InChild(
+      [&] {
+        RowQuantiles(scores.fit.Scores(Measure::kConfidence), {0.1, 0.5, 0.9});
+      },
+      reps);
+  std::printf(
+      "  %-42s %7.3f s (%.2fx the load) | cpu %7.3f s (%.2fx the load; <= 1 is the "
+      "target)\n",
+      "scores: inspect's quantiles q10/q50/q90", rq.wall, rq.wall / rs.wall, rq.cpu,
+      rq.cpu / rs.cpu);
   const int threads = std::min(FeatureThreads(), 2);
-  std::printf("  target float32 split >= 3 GB/s on 2 cores: %.2f GB/s wall; %.2f GB/s from the CPU "
-              "time on %d core(s) (%s)\n",
-              f32_bytes / r32.wall / 1e9, f32_bytes / r32.cpu * threads / 1e9, threads,
-              f32_bytes / r32.cpu * threads >= 3e9 ? "met" : "NOT met");
+  std::printf(
+      "  target float32 split >= 3 GB/s on 2 cores: %.2f GB/s wall; %.2f GB/s from the CPU "
+      "time on %d core(s) (%s)\n",
+      f32_bytes / r32.wall / 1e9, f32_bytes / r32.cpu * threads / 1e9, threads,
+      f32_bytes / r32.cpu * threads >= 3e9 ? "met" : "NOT met");
   return 0;
 }

@@ -249,11 +249,13 @@ int main(int argc, char** argv) {
     }
   }
   const double budget = 0.5;
-  std::printf("bench_scale_solvers: synthetic scores dumps, descending confidence, cost (k+1)/K, "
-              "budget %.2f; one solve per method in a forked child\n", budget);
+  std::printf(
+      "bench_scale_solvers: synthetic scores dumps, descending confidence, cost (k+1)/K, "
+      "budget %.2f; one solve per method in a forked child\n",
+      budget);
   // 1. Solvers.
-  std::printf("%-10s %3s %9s %9s %9s %8s %10s %8s %9s %9s\n", "method", "K", "N", "cpu_s",
-              "wall_s", "peak_GB", "above_GB", "B/se", "fit_acc", "fit_cost");
+  std::printf("%-10s %3s %9s %9s %9s %8s %10s %8s %9s %9s\n", "method", "K", "N", "cpu_s", "wall_s",
+              "peak_GB", "above_GB", "B/se", "fit_acc", "fit_cost");
   std::map<std::pair<int, int>, std::vector<std::pair<int, double>>> cpu_by;  // (method, K)
   for (int k : exits) {
     for (int n : sizes) {
@@ -265,7 +267,9 @@ int main(int argc, char** argv) {
         std::printf("%-10s %3d %9d %9.2f %9.2f %8.3f %10.3f %8.1f %9.5f %9.5f%s\n",
                     ToString(method).c_str(), k, n, r.cpu, r.wall, r.peak_gb, r.above_gb,
                     r.peak_gb * 1073741824.0 / se, r.acc, r.cost,
-                    r.ok == 1 ? "" : r.ok == 0 ? "  (no solution)" : "  (child failed)");
+                    r.ok == 1   ? ""
+                    : r.ok == 0 ? "  (no solution)"
+                                : "  (child failed)");
         if (verbose) std::printf("           %s\n", r.message);
         std::fflush(stdout);
         cpu_by[{static_cast<int>(method), k}].push_back({n, r.cpu});
@@ -293,21 +297,25 @@ int main(int argc, char** argv) {
     const ThresholdSummary typ = Solve(Method::kGeometric, p, SolverOptions{});
     Policy worst = typ.policy;
     for (double& t : worst.thresholds) t = 2.0;  // nobody stops early
-    const double limit = bw / 9.0;                // sample-exits/s if only bandwidth mattered
-    std::printf("evaluator: K=%d N=%d (%.2f GB of scores and correctness), one thread; streaming "
-                "read %.2f GB/s = %.0f M sample-exits/s at 9 B each\n",
-                k, eval_n, 9.0 * k * eval_n / 1e9, bw / 1e9, limit / 1e6);
-    for (const auto& [name, pol] :
-         {std::pair{"typical (geometric thresholds)", typ.policy}, std::pair{"worst case (no early stop)", worst}}) {
+    const double limit = bw / 9.0;               // sample-exits/s if only bandwidth mattered
+    std::printf(
+        "evaluator: K=%d N=%d (%.2f GB of scores and correctness), one thread; streaming "
+        "read %.2f GB/s = %.0f M sample-exits/s at 9 B each\n",
+        k, eval_n, 9.0 * k * eval_n / 1e9, bw / 1e9, limit / 1e6);
+    for (const auto& [name, pol] : {std::pair{"typical (geometric thresholds)", typ.policy},
+                                    std::pair{"worst case (no early stop)", worst}}) {
       double best = 1e300, sink = 0;
       for (int rep = 0; rep < 5; ++rep) {
         const auto t0 = std::chrono::steady_clock::now();
         sink += Evaluate(d.scores, p.order, d.correct, d.cost, pol).accuracy;
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        best = std::min(
+            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
       const double rate = static_cast<double>(k) * eval_n / best;
-      std::printf("  %-32s %8.1f ms  %7.0f M sample-exits/s  %.2fx the bandwidth limit (target >= 0.5)"
-                  "  [acc %.5f]\n", name, best * 1e3, rate / 1e6, rate / limit, sink / 5);
+      std::printf(
+          "  %-32s %8.1f ms  %7.0f M sample-exits/s  %.2fx the bandwidth limit (target >= 0.5)"
+          "  [acc %.5f]\n",
+          name, best * 1e3, rate / 1e6, rate / limit, sink / 5);
     }
   }
   return 0;

@@ -4,11 +4,12 @@
 // version-1 file). Prints file sizes, median load and save times (CPU time of this thread, 5
 // runs each) and their ratio; checks that both files load to the same weights.
 //   build/bench/bench_scorer_io [classes [exits [runs]]]
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <unistd.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   f.budget = 1.0;
   f.unit = "ms";
 
-  const fs::path dir = fs::temp_directory_path() / ("exitplan-bench-scorer-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("exitplan-bench-scorer-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string v1 = (dir / "old.yaml").string(), v2 = (dir / "new.yaml").string();
   const double save_v1 = Median(runs, [&] { WriteFileAtomic(v1, ScorerToYamlV1(f)); });
@@ -71,10 +73,12 @@ int main(int argc, char** argv) {
   const double load_v2 = Median(runs, [&] { b = LoadScorer(v2); });
   const bool same = a.scorer.theta == f.scorer.theta && b.scorer.theta == f.scorer.theta;
   std::printf("scorer: K = %d exits, C = %d classes, %d weights\n", k, c, f.scorer.layout.size);
-  std::printf("version 1 (weights as YAML text): %.2f MB; save %.3f s, load %.3f s (median of %d)\n",
-              fs::file_size(v1) / 1e6, save_v1, load_v1, runs);
+  std::printf(
+      "version 1 (weights as YAML text): %.2f MB; save %.3f s, load %.3f s (median of %d)\n",
+      fs::file_size(v1) / 1e6, save_v1, load_v1, runs);
   std::printf("version 2 (YAML %.1f kB + .npz %.2f MB): save %.4f s, load %.4f s\n",
-              fs::file_size(v2) / 1e3, fs::file_size(ScorerWeightsPath(v2)) / 1e6, save_v2, load_v2);
+              fs::file_size(v2) / 1e3, fs::file_size(ScorerWeightsPath(v2)) / 1e6, save_v2,
+              load_v2);
   std::printf("load: %.0fx faster; save: %.0fx faster; weights identical to the bit: %s\n",
               load_v1 / load_v2, save_v1 / save_v2, same ? "yes" : "NO");
   fs::remove_all(dir);

@@ -17,8 +17,9 @@ using namespace exitplan;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::printf("bench_solver_answers: prints every answer for diffing; run with 'all' or method "
-                "names\n");
+    std::printf(
+        "bench_solver_answers: prints every answer for diffing; run with 'all' or method "
+        "names\n");
     return 0;
   }
   std::vector<Method> methods;
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
   auto print = [](const std::string& what, Method method, const ThresholdSummary& s) {
     std::printf("%s %s %s acc=%s cost=%s t=%s\n", what.c_str(), ToString(method).c_str(),
                 ToString(s.outcome).c_str(), FormatDouble(s.fit.accuracy).c_str(),
-                FormatDouble(s.fit.mean_cost).c_str(), JoinDoubles(s.policy.thresholds, ",").c_str());
+                FormatDouble(s.fit.mean_cost).c_str(),
+                JoinDoubles(s.policy.thresholds, ",").c_str());
   };
   {
     const std::string dir = std::string(EXITPLAN_SOURCE_DIR) + "/data/example";
@@ -52,7 +54,10 @@ int main(int argc, char** argv) {
           p.budget = p.MinCost() + (p.MaxCost() - p.MinCost()) * b / 10.0;
           for (Method method : methods) {
             if (method == Method::kIppp) continue;
-            print("example " + ToString(ms) + " " + JoinDoubles(std::vector<double>(kept.begin(), kept.end()), ",") + " " + std::to_string(b), method, Solve(method, p));
+            print("example " + ToString(ms) + " " +
+                      JoinDoubles(std::vector<double>(kept.begin(), kept.end()), ",") + " " +
+                      std::to_string(b),
+                  method, Solve(method, p));
           }
         }
       }

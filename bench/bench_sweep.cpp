@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
                                       "greedy-backward"};
   if (argc > 1) methods.assign(argv + 1, argv + argc);
   const std::string ex = std::string(EXITPLAN_SOURCE_DIR) + "/data/example";
-  const fs::path tmp = fs::temp_directory_path() / ("exitplan-bench-sweep-" + std::to_string(::getpid()));
+  const fs::path tmp =
+      fs::temp_directory_path() / ("exitplan-bench-sweep-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   std::string yaml = "output: out\nmodels:\n";
   yaml += "  - {name: m-ms, dump: " + ex + ", profile: " + ex + "/profile-ms.yaml}\n";
@@ -55,9 +56,9 @@ int main(int argc, char** argv) {
           "/profile.yaml, target: cpu-1thread}\n";
   yaml += "methods:\n";
   for (const std::string& m : methods) {
-    yaml += "  - {method: " + m + (m.rfind("greedy", 0) == 0 || m == "exhaustive"
-                                       ? ", options: {solver: single}}\n"
-                                       : "}\n");
+    yaml +=
+        "  - {method: " + m +
+        (m.rfind("greedy", 0) == 0 || m == "exhaustive" ? ", options: {solver: single}}\n" : "}\n");
   }
   yaml += "budgets: \"20%:100%:100\"\n";
   WriteFileAtomic((tmp / "bench.yaml").string(), yaml);
@@ -87,8 +88,8 @@ int main(int argc, char** argv) {
   for (const auto& m : methods) std::printf(" %s", m.c_str());
   std::printf("\n%d cells (3 models x %zu methods x 100 budgets), %d failed\n", cells,
               methods.size(), failed);
-  std::printf("wall time: 1 job %.2f s, 2 jobs %.2f s, speed-up %.2fx (target: <= 30 s)\n",
-              secs[0], secs[1], secs[0] / secs[1]);
+  std::printf("wall time: 1 job %.2f s, 2 jobs %.2f s, speed-up %.2fx (target: <= 30 s)\n", secs[0],
+              secs[1], secs[0] / secs[1]);
   std::printf("CPU time: 1 job %.2f s (%.2f cores busy on average), 2 jobs %.2f s (%.2f cores)\n",
               cpu[0], cpu[0] / secs[0], cpu[1], cpu[1] / secs[1]);
   double load[3] = {0, 0, 0};

@@ -3,8 +3,8 @@
 // generated problem of the same size.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
   // 1. One solve of each method on MSDNet at a middle budget.
   const aaai21::Model& msd = models[2];
   const double b = msd.budgets()[50];
-  std::printf("MSDNet (N=%d, K=%d), budget %.6g, one solve per method (thread CPU time, median of 5):\n",
-              msd.dump.fit.n, msd.dump.k, b);
+  std::printf(
+      "MSDNet (N=%d, K=%d), budget %.6g, one solve per method (thread CPU time, median of 5):\n",
+      msd.dump.fit.n, msd.dump.k, b);
   for (Method method : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
                         Method::kIppp, Method::kIpppNlopt, Method::kExact}) {
     SolverOptions o = aaai21::PaperOptions(msd);
@@ -104,8 +105,9 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : pool) t.join();
-  std::printf("full sweep: 3 models x 100 budgets x 6 methods on 2 threads: %.2f s wall, %.2f s "
-              "process CPU (target 10 s wall)\n",
-              Now() - t0, static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+  std::printf(
+      "full sweep: 3 models x 100 budgets x 6 methods on 2 threads: %.2f s wall, %.2f s "
+      "process CPU (target 10 s wall)\n",
+      Now() - t0, static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
   return 0;
 }

@@ -1,13 +1,13 @@
 // exitplan evaluate: the exact evaluator's figures for a given policy on the fit and eval splits.
 #include <cstdio>
-#include <optional>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/dump_args.hpp"
 #include "cli/option_flags.hpp"
-#include "profiles/error.hpp"
 #include "optim/eenet.hpp"
+#include "profiles/error.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/profile.hpp"
 
@@ -50,7 +50,8 @@ int Run(const EvaluateArgs& args) {
     }
     policy = scorer->policy;
     if (!exits.empty() && ParseKeptExits(exits, dump.k) != policy.kept) {
-      throw InputError("--exits", "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
+      throw InputError("--exits",
+                       "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
     }
   } else {
     policy.kept = exits.empty() ? AllExits(dump.k) : ParseKeptExits(exits, dump.k);
@@ -73,10 +74,10 @@ int Run(const EvaluateArgs& args) {
   for (const SplitData* s : splits) {
     // With a scorer: EENet's inference rule (Ilhan et al. 2023, Algorithm 2), i.e. the exact
     // evaluator on the learned scores.
-    const Evaluation ev =
-        scorer ? Evaluate(scorer->scorer.Score(*s), ScoreOrder::kDescending, s->Correct(target),
-                          profile.StopCosts(policy.kept), policy)
-               : EvaluateSplit(*s, measure, target, profile, policy);
+    const Evaluation ev = scorer
+                              ? Evaluate(scorer->scorer.Score(*s), ScoreOrder::kDescending,
+                                         s->Correct(target), profile.StopCosts(policy.kept), policy)
+                              : EvaluateSplit(*s, measure, target, profile, policy);
     if (format == "csv") {
       std::printf("%s,%s,%s,%s\n", s->name.c_str(), FormatDouble(ev.accuracy).c_str(),
                   FormatDouble(ev.mean_cost).c_str(), Fractions(ev, ";").c_str());

@@ -40,8 +40,9 @@ int Run(const ExportArgs& args) {
 void RegisterExport(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* app = root.add_subcommand(
-      "export", "write the deployment config (YAML or JSON) of one row of a Pareto report, or of "
-                "its method solved at another budget");
+      "export",
+      "write the deployment config (YAML or JSON) of one row of a Pareto report, or of "
+      "its method solved at another budget");
   a->flags.Add(*app, "export", {"from"});
   out.push_back({app, [a]() { return Run(*a); }});
 }

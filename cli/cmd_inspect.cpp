@@ -54,18 +54,21 @@ void PrintSplit(const SplitData& s) {
 // every split.
 void PrintCalibration(Dump& dump) {
   const CalibrationSummary cs = FitTemperatures(dump.fit);
-  std::printf("calibration: per-exit temperature scaling fitted on split %s by NLL (Ceres L-BFGS): %s\n",
-              dump.fit.name.c_str(), ToString(cs.outcome).c_str());
+  std::printf(
+      "calibration: per-exit temperature scaling fitted on split %s by NLL (Ceres L-BFGS): %s\n",
+      dump.fit.name.c_str(), ToString(cs.outcome).c_str());
   std::vector<SplitData*> splits = {&dump.fit};
   if (dump.eval) splits.push_back(&*dump.eval);
   std::vector<std::vector<double>> before(splits.size()), after(splits.size());
   for (std::size_t s = 0; s < splits.size(); ++s) {
     for (int j = 0; j < dump.k; ++j) {
-      before[s].push_back(ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
+      before[s].push_back(
+          ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
     }
     splits[s]->ComputeFeatures(cs.temperatures);
     for (int j = 0; j < dump.k; ++j) {
-      after[s].push_back(ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
+      after[s].push_back(
+          ExpectedCalibrationError(splits[s]->Scores(Measure::kMaxProb), splits[s]->correct, j));
     }
   }
   std::printf("  %-5s %11s %10s %10s", "exit", "temperature", "nll_before", "nll_after");
@@ -74,8 +77,10 @@ void PrintCalibration(Dump& dump) {
   }
   std::printf("\n");
   for (int j = 0; j < dump.k; ++j) {
-    std::printf("  %-5d %11.4f %10.4f %10.4f", j + 1, cs.temperatures[j], cs.nll_before[j], cs.nll_after[j]);
-    for (std::size_t s = 0; s < splits.size(); ++s) std::printf(" %12.4f %11.4f", before[s][j], after[s][j]);
+    std::printf("  %-5d %11.4f %10.4f %10.4f", j + 1, cs.temperatures[j], cs.nll_before[j],
+                cs.nll_after[j]);
+    for (std::size_t s = 0; s < splits.size(); ++s)
+      std::printf(" %12.4f %11.4f", before[s][j], after[s][j]);
     std::printf("\n");
   }
 }
@@ -105,9 +110,10 @@ struct InspectArgs {
 void RegisterInspect(CLI::App& root, std::vector<Command>& out) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App* app = root.add_subcommand(
-      "inspect", "print per split: N, K, C, per-exit accuracy, expected calibration error (15 "
-                 "bins of max_prob), agreement with the final exit, and confidence quantiles; "
-                 "with --profile, the profile's costs and the full cost");
+      "inspect",
+      "print per split: N, K, C, per-exit accuracy, expected calibration error (15 "
+      "bins of max_prob), agreement with the final exit, and confidence quantiles; "
+      "with --profile, the profile's costs and the full cost");
   args->flags.Add(*app, "inspect", {"dump"});
   out.push_back({app, [args]() {
                    const OptionValues v = args->flags.Values();

@@ -30,8 +30,9 @@ int Run(const MergeArgs& a) {
 void RegisterMerge(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<MergeArgs>();
   CLI::App* app = root.add_subcommand(
-      "merge", "join the output directories of the shards of one sweep (exitplan sweep --shard) "
-               "and write the reports");
+      "merge",
+      "join the output directories of the shards of one sweep (exitplan sweep --shard) "
+      "and write the reports");
   app->add_option("dirs", a->dirs, "shard output directories")->required();
   a->flags.Add(*app, "merge");
   out.push_back({app, [a]() { return Run(*a); }});

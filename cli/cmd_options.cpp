@@ -16,8 +16,9 @@ void RegisterOptions(CLI::App& root, std::vector<Command>& out) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* app = root.add_subcommand(
-      "options", "list every option: YAML key, flag, type, default, valid values, the commands "
-                 "and sweep methods it applies to");
+      "options",
+      "list every option: YAML key, flag, type, default, valid values, the commands "
+      "and sweep methods it applies to");
   app->add_flag("--markdown", a->markdown, "the Markdown table of docs/options.md");
   app->add_option("--command", a->command, "only the options of this command");
   app->add_option("--for-method", a->method, "only the sweep options: keys of this method");

@@ -9,10 +9,10 @@
 #include "cli/dump_args.hpp"
 #include "cli/option_flags.hpp"
 #include "dse/place_run.hpp"
-#include "dse/threshold_rows.hpp"
 #include "dse/placement.hpp"
 #include "dse/plot.hpp"
 #include "dse/report.hpp"
+#include "dse/threshold_rows.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/progress.hpp"
@@ -68,18 +68,20 @@ int Run(const PlaceArgs& args) {
     WriteFileAtomic(out, ResultsToCsv(res.rows));
     std::string svg = out;
     const auto dot = svg.rfind('.');
-    svg = (dot == std::string::npos || svg.find('/', dot) != std::string::npos ? svg
-                                                                               : svg.substr(0, dot)) +
-          ".svg";
+    svg =
+        (dot == std::string::npos || svg.find('/', dot) != std::string::npos ? svg
+                                                                             : svg.substr(0, dot)) +
+        ".svg";
     PlotOptions po;
     po.title = o.model + " / " + prof.target + ": exit placement";
     const Evaluation& ref = res.reference_eval.n > 0 ? res.reference_eval : res.reference_fit;
     po.reference_cost = ref.mean_cost;
     po.reference_acc = ref.accuracy;
     WritePlotSvg(svg, res.rows, po);
-    std::printf("\nwrote %s (%zu rows, pareto = no other row of the same model and target has "
-                "fit_acc >= and fit_cost <=, one strictly) and %s\n",
-                out.c_str(), res.rows.size(), svg.c_str());
+    std::printf(
+        "\nwrote %s (%zu rows, pareto = no other row of the same model and target has "
+        "fit_acc >= and fit_cost <=, one strictly) and %s\n",
+        out.c_str(), res.rows.size(), svg.c_str());
   }
   return res.any_solution() ? kExitOk : kExitSolverFailure;
 }
@@ -88,9 +90,10 @@ int Run(const PlaceArgs& args) {
 
 void RegisterPlace(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<PlaceArgs>();
-  CLI::App* app = root.add_subcommand(
-      "place", "exit placement: which exits to keep (flop-score, greedy rules, greedy "
-               "forward/backward, exhaustive), with thresholds; Pareto CSV + SVG plot");
+  CLI::App* app =
+      root.add_subcommand("place",
+                          "exit placement: which exits to keep (flop-score, greedy rules, greedy "
+                          "forward/backward, exhaustive), with thresholds; Pareto CSV + SVG plot");
   a->flags.Add(*app, "place", {"dump", "profile"});
   out.push_back({app, [a]() { return Run(*a); }});
 }

@@ -52,13 +52,15 @@ int Run(const SweepArgs& a) {
   if (!v.Bool("quiet")) {  // information, not a result: -q drops it as every command does
     for (const std::string& line : full_costs) std::printf("%s\n", line.c_str());
   }
-  const std::size_t shown = v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);
+  const std::size_t shown =
+      v.Bool("verbose") ? s.errors.size() : std::min<std::size_t>(s.errors.size(), 20);
   for (std::size_t i = 0; i < shown; ++i) std::printf("  failed: %s\n", s.errors[i].c_str());
   if (s.errors.size() > shown) {
     std::printf("  ... and %zu more failed cells (-v lists them all)\n", s.errors.size() - shown);
   }
   if (s.complete) {
-    std::printf("reports: %s/reports/ (Pareto CSV + SVG plot per model/target)\n", spec.output.c_str());
+    std::printf("reports: %s/reports/ (Pareto CSV + SVG plot per model/target)\n",
+                spec.output.c_str());
     std::printf("summary: %s/summary.md\n", spec.output.c_str());
     if (spec.configs) std::printf("configs: %s/configs/\n", spec.output.c_str());
   } else {
@@ -73,8 +75,9 @@ int Run(const SweepArgs& a) {
 void RegisterSweep(CLI::App& root, std::vector<Command>& out) {
   auto a = std::make_shared<SweepArgs>();
   CLI::App* app = root.add_subcommand(
-      "sweep", "run a YAML experiment file: every model x target x method x measure x budget "
-               "cell, resumable (finished cells are skipped), shardable; writes reports");
+      "sweep",
+      "run a YAML experiment file: every model x target x method x measure x budget "
+      "cell, resumable (finished cells are skipped), shardable; writes reports");
   app->add_option("file", a->file, "the sweep file (docs/sweeps.md)")->required();
   a->flags.Add(*app, "sweep");
   app->add_option("--abort-after", a->abort_after,

@@ -18,10 +18,14 @@ std::string OneLine(std::string_view text) {
   constexpr std::size_t kMaxBytes = 2000;
   std::string out;
   const auto escape = [&](unsigned char b) {
-    if (b == '\n') out += "\\n";
-    else if (b == '\t') out += "\\t";
-    else if (b == '\r') out += "\\r";
-    else out += {'\\', 'x', kHex[b >> 4], kHex[b & 15]};
+    if (b == '\n')
+      out += "\\n";
+    else if (b == '\t')
+      out += "\\t";
+    else if (b == '\r')
+      out += "\\r";
+    else
+      out += {'\\', 'x', kHex[b >> 4], kHex[b & 15]};
   };
   std::size_t i = 0;
   while (i < text.size() && out.size() < kMaxBytes) {

@@ -18,8 +18,11 @@ struct OldFlag {
 const std::vector<OldFlag>& OldFlags() {
   static const std::vector<OldFlag> t = {
       {"--relative", false, "write relative budgets with a suffix: 40% or 0.4x", {}},
-      {"--budget-unit", true, "a bare budget is absolute (profile unit); write 40% or 0.4x for a "
-                              "fraction of the full cost", {}},
+      {"--budget-unit",
+       true,
+       "a bare budget is absolute (profile unit); write 40% or 0.4x for a "
+       "fraction of the full cost",
+       {}},
       {"--budget-range", true, "give the range to --budget: --budget LO:HI:N", {}},
       {"--budget-fraction", true, "give the fraction to --budget: --budget 40% or 0.4x", {}},
       {"--threads", true, "use -j/--jobs", {}},
@@ -27,13 +30,21 @@ const std::vector<OldFlag>& OldFlags() {
       {"--holdout", true, "use --holdout-fraction", {}},
       {"--no-ippp-start", false, "use --no-start-ippp", {}},
       {"--no-heuristic-starts", false, "use --no-start-heuristics", {}},
-      {"--no-path", false, "the full exhaustive search is the default now; --fast asks for the "
-                           "fast path", {}},
+      {"--no-path",
+       false,
+       "the full exhaustive search is the default now; --fast asks for the "
+       "fast path",
+       {}},
       {"--box", true, "use --box-lo LO --box-hi HI", {}},
       {"--alpha", true, "use --eenet-alpha (EENet's budget-loss weight)", {"fit-scorer"}},
-      {"--beta", true, "use --eenet-beta (EENet's cross-entropy weight); --beta is iPPP's "
-                       "penalty weight in thresholds", {"fit-scorer"}},
-      {"--thresholds", true, "use --threshold-method (algorithm1, exact, ippp or best)",
+      {"--beta",
+       true,
+       "use --eenet-beta (EENet's cross-entropy weight); --beta is iPPP's "
+       "penalty weight in thresholds",
+       {"fit-scorer"}},
+      {"--thresholds",
+       true,
+       "use --threshold-method (algorithm1, exact, ippp or best)",
        {"fit-scorer"}},
   };
   return t;
@@ -41,8 +52,10 @@ const std::vector<OldFlag>& OldFlags() {
 
 std::string HelpOf(const OptionSpec& s) {
   std::string h = s.help;
-  if (!s.default_text.empty() && s.type != OptionType::kSwitch) h += " (default: " + s.default_text + ")";
-  if (s.type == OptionType::kInt || s.type == OptionType::kDouble || s.type == OptionType::kChoice) {
+  if (!s.default_text.empty() && s.type != OptionType::kSwitch)
+    h += " (default: " + s.default_text + ")";
+  if (s.type == OptionType::kInt || s.type == OptionType::kDouble ||
+      s.type == OptionType::kChoice) {
     if (const std::string r = s.RangeText(); !r.empty()) h += " [" + r + "]";
   }
   return h;
@@ -69,18 +82,17 @@ void RegistryFlags::Add(CLI::App& app, const std::string& command,
       if (on) {
         yes->group("");
         g->option = app.add_flag_function(
-            off, [p](std::int64_t) { p->switch_count = -1; },
-            "turn off: " + HelpOf(*s));
+            off, [p](std::int64_t) { p->switch_count = -1; }, "turn off: " + HelpOf(*s));
       }
     } else {
       g->option = app.add_option(names, g->text, HelpOf(*s));
-      const char* type = s->type == OptionType::kInt         ? "INT"
-                         : s->type == OptionType::kDouble    ? "NUMBER"
-                         : s->type == OptionType::kFraction  ? "FRACTION"
-                         : s->type == OptionType::kBudgets   ? "BUDGETS"
-                         : s->type == OptionType::kList      ? "LIST"
-                         : s->type == OptionType::kChoice    ? "CHOICE"
-                                                             : "TEXT";
+      const char* type = s->type == OptionType::kInt        ? "INT"
+                         : s->type == OptionType::kDouble   ? "NUMBER"
+                         : s->type == OptionType::kFraction ? "FRACTION"
+                         : s->type == OptionType::kBudgets  ? "BUDGETS"
+                         : s->type == OptionType::kList     ? "LIST"
+                         : s->type == OptionType::kChoice   ? "CHOICE"
+                                                            : "TEXT";
       g->option->type_name(type);
     }
     if (required.count(s->key)) g->option->required();

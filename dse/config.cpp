@@ -14,11 +14,21 @@ std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char ch : s) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (ch < 0x20) {
           char buf[8];
@@ -52,16 +62,19 @@ std::string Join(const std::vector<double>& v, std::string (*f)(double)) {
 }  // namespace
 
 DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
-  const std::string where = ctx.report.empty() ? std::string("row")
-                                               : ctx.report + " row " + std::to_string(ctx.row);
+  const std::string where =
+      ctx.report.empty() ? std::string("row") : ctx.report + " row " + std::to_string(ctx.row);
   if (!row.has_solution() && !(ctx.allow_over_budget && row.has_policy())) {
-    throw InputError(where, (row.has_policy() ? "is over its budget (outcome " : "has no solution (outcome ") +
-                                row.outcome + ": " + row.message + "): nothing to deploy");
+    throw InputError(
+        where, (row.has_policy() ? "is over its budget (outcome " : "has no solution (outcome ") +
+                   row.outcome + ": " + row.message + "): nothing to deploy");
   }
   if (row.measure == "eenet") {
-    throw InputError(where, "is an EENet row: its stopping rule is a learned scorer, which a "
-                            "config does not carry; train the scorer file for this budget with "
-                            "exitplan fit-scorer --budget " + FormatDouble(row.budget));
+    throw InputError(where,
+                     "is an EENet row: its stopping rule is a learned scorer, which a "
+                     "config does not carry; train the scorer file for this budget with "
+                     "exitplan fit-scorer --budget " +
+                         FormatDouble(row.budget));
   }
   if (row.kept_exits.empty() || row.thresholds.size() + 1 != row.kept_exits.size()) {
     throw InputError(where, "expected one threshold per kept exit before the final (" +
@@ -99,14 +112,14 @@ DeployConfig ConfigFromRow(const ResultRow& row, const ConfigContext& ctx) {
     }
   }
   if (row.kept_exits.back() != c.num_exits - 1) {
-    throw InputError(where, "the last kept exit must be the final exit " +
-                                std::to_string(c.num_exits));
+    throw InputError(where,
+                     "the last kept exit must be the final exit " + std::to_string(c.num_exits));
   }
   for (std::size_t q = 0; q < row.kept_exits.size(); ++q) {
     ConfigExit e;
     e.index = row.kept_exits[q];
-    e.name = ctx.exit_names.empty() ? "exit" + std::to_string(e.index + 1)
-                                    : ctx.exit_names[e.index];
+    e.name =
+        ctx.exit_names.empty() ? "exit" + std::to_string(e.index + 1) : ctx.exit_names[e.index];
     e.measure = row.measure;
     if (!ctx.temperatures.empty()) {
       if (static_cast<int>(ctx.temperatures.size()) != c.num_exits) {
@@ -217,15 +230,17 @@ std::string ConfigToJson(const DeployConfig& c) {
   for (std::size_t q = 0; q < c.exits.size(); ++q) o << (q ? ", " : "") << c.exits[q].index + 1;
   o << "],\n  \"thresholds\": " << Join(th, JsonNum) << ",\n  \"budget\": " << JsonNum(c.budget);
   o << ",\n  \"expected\": {\"fit_accuracy\": " << JsonNum(c.fit_accuracy)
-    << ", \"fit_cost\": " << JsonNum(c.fit_cost) << ", \"eval_accuracy\": "
-    << JsonNum(c.eval_accuracy) << ", \"eval_cost\": " << JsonNum(c.eval_cost)
+    << ", \"fit_cost\": " << JsonNum(c.fit_cost)
+    << ", \"eval_accuracy\": " << JsonNum(c.eval_accuracy)
+    << ", \"eval_cost\": " << JsonNum(c.eval_cost)
     << ",\n               \"exit_fractions\": " << Join(c.exit_fractions, JsonNum) << "}";
   const GuaranteeReport& g = c.guarantee;
   if (g.on()) {
     o << ",\n  \"guarantee\": {\"level\": " << JsonNum(g.level)
       << ", \"delta\": " << JsonNum(1.0 - g.level) << ", \"bound\": " << Quote(g.bound)
-      << ", \"horizon\": " << JsonNum(g.horizon) << ",\n                \"cost_bound\": "
-      << JsonNum(g.cost_bound) << ", \"accuracy_bound\": " << JsonNum(g.accuracy_bound)
+      << ", \"horizon\": " << JsonNum(g.horizon)
+      << ",\n                \"cost_bound\": " << JsonNum(g.cost_bound)
+      << ", \"accuracy_bound\": " << JsonNum(g.accuracy_bound)
       << ", \"drop_bound\": " << JsonNum(g.drop_bound) << "}";
   } else {
     o << ",\n  \"guarantee\": null";
@@ -242,9 +257,8 @@ std::string ConfigToJson(const DeployConfig& c) {
   for (std::size_t q = 0; q < c.inputs.size(); ++q) {
     const std::string& in = c.inputs[q];
     const auto sp = in.rfind(' ');
-    o << (q ? ",\n                            " : "") << "{\"file\": "
-      << Quote(in.substr(0, sp)) << ", \"sha256\": "
-      << Quote(sp == std::string::npos ? "" : in.substr(sp + 1)) << "}";
+    o << (q ? ",\n                            " : "") << "{\"file\": " << Quote(in.substr(0, sp))
+      << ", \"sha256\": " << Quote(sp == std::string::npos ? "" : in.substr(sp + 1)) << "}";
   }
   o << "]}\n}\n";
   return o.str();

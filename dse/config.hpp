@@ -17,11 +17,11 @@ namespace exitplan {
 inline constexpr int kConfigSchemaVersion = 1;
 
 struct ConfigExit {
-  int index = 0;            // 0-based exit of the dump (1-based in the files)
-  std::string name;         // from the cost profile ("exitN" when unknown)
-  std::string measure;      // stopping rule: confidence measure name
-  double temperature = 1.0; // logits are divided by it before the measure
-  bool final = false;       // the last kept exit: always stops, no threshold
+  int index = 0;             // 0-based exit of the dump (1-based in the files)
+  std::string name;          // from the cost profile ("exitN" when unknown)
+  std::string measure;       // stopping rule: confidence measure name
+  double temperature = 1.0;  // logits are divided by it before the measure
+  bool final = false;        // the last kept exit: always stops, no threshold
   double threshold = std::numeric_limits<double>::quiet_NaN();
 };
 
@@ -53,7 +53,7 @@ struct DeployConfig {
 
 // What a report row does not hold: exit names, score order, input hashes, provenance.
 struct ConfigContext {
-  std::vector<std::string> exit_names;  // size K; empty: "exit1".."exitK"
+  std::vector<std::string> exit_names;     // size K; empty: "exit1".."exitK"
   std::string score_order = "descending";  // the dump's order (used for the `confidence` measure)
   std::vector<double> temperatures;        // size K when the row's measure used them; empty = 1
   std::vector<std::string> inputs;

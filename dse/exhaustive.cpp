@@ -140,9 +140,10 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
         const double span = std::max(tp.MaxCost() - tp.MinCost(), 1e-300);
         std::vector<int> cuts(kept.size() - 1, n);  // everyone at the first exit
         for (int g = 0; g <= options.lagrange_points; ++g) {
-          const double lam = g == options.lagrange_points
-                                 ? 0.0
-                                 : 100.0 * std::pow(1e-4, g / (options.lagrange_points - 1.0)) / span;
+          const double lam =
+              g == options.lagrange_points
+                  ? 0.0
+                  : 100.0 * std::pow(1e-4, g / (options.lagrange_points - 1.0)) / span;
           Hull h{{}, 0, 0.0};
           cuts = path->Ascend(0.0, cuts, 8, &hull_sweeps, lam, &h.right, &h.cost);
           h.cuts = cuts;
@@ -163,17 +164,17 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       // Same problem as the previous budget (both at or above the set's full cost), or a proven
       // optimum that still fits.
       const bool same = prev != nullptr && clamped == prev_budget;
-      // With the path solver, the previous budget's answer is a coordinate-wise optimum there; if it
-      // still fits, every move that fits the smaller budget fitted the larger one too, so it is a
-      // coordinate-wise optimum here as well: the ascent from it would return it unchanged.
-      // (With Lagrangian points: unless one that fits is more accurate.)
-      const bool hull_better =
-          std::any_of(hull.begin(), hull.end(), [&](const Hull& h) {
-            return prev != nullptr && h.cost <= clamped &&
-                   h.right > std::llround(prev->fit.accuracy * n);
-          });
-      const bool fits = prev != nullptr && prev->fit.mean_cost <= clamped &&
-                        (prev->outcome == Outcome::kOptimal || (options.exact_path && !hull_better));
+      // With the path solver, the previous budget's answer is a coordinate-wise optimum there; if
+      // it still fits, every move that fits the smaller budget fitted the larger one too, so it is
+      // a coordinate-wise optimum here as well: the ascent from it would return it unchanged. (With
+      // Lagrangian points: unless one that fits is more accurate.)
+      const bool hull_better = std::any_of(hull.begin(), hull.end(), [&](const Hull& h) {
+        return prev != nullptr && h.cost <= clamped &&
+               h.right > std::llround(prev->fit.accuracy * n);
+      });
+      const bool fits =
+          prev != nullptr && prev->fit.mean_cost <= clamped &&
+          (prev->outcome == Outcome::kOptimal || (options.exact_path && !hull_better));
       tp.budget = clamped;
       if (options.reuse && (same || fits)) {
         sol.summary = *prev;
@@ -220,10 +221,9 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
           double cost = 0;
           const std::vector<int> cuts = path->Ascend(clamped, st, 50, &sweeps, -1.0, &right, &cost);
           const bool feas = cost <= clamped * (1 + 1e-12);
-          const bool better = best_right < 0 || (feas != best_feas ? feas
-                                                 : feas && right != best_right
-                                                     ? right > best_right
-                                                     : cost < best_cost);
+          const bool better = best_right < 0 || (feas != best_feas             ? feas
+                                                 : feas && right != best_right ? right > best_right
+                                                                               : cost < best_cost);
           if (better) best = cuts, best_right = right, best_cost = cost, best_feas = feas;
         }
         ThresholdSummary& r = sol.summary;
@@ -245,9 +245,8 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
         ++c.solves;
         prev_budget = clamped;
       } else {
-        sol.summary = options.reuse && warm && prev != nullptr
-                          ? warm(tp, prev->policy.thresholds)
-                          : solver(tp);
+        sol.summary = options.reuse && warm && prev != nullptr ? warm(tp, prev->policy.thresholds)
+                                                               : solver(tp);
         ++c.solves;
         prev_budget = clamped;
       }
@@ -315,7 +314,8 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
         hit += std::popcount(acc);
       }
       const double ub = static_cast<double>(hit) / n;
-      // Stop cost of the first kept exit: its backbone plus its own head (earlier heads are absent).
+      // Stop cost of the first kept exit: its backbone plus its own head (earlier heads are
+      // absent).
       const double low = problem.profile->backbone[first_exit] + problem.profile->head[first_exit];
       for (const FrontPoint& p : pts) {
         if (p.accuracy >= ub && p.cost <= low && (p.accuracy > ub || p.cost < low)) {

@@ -20,8 +20,8 @@
 //   every point of S is dominated and S cannot enter the front: S is skipped. The points used are
 //   those of a first phase (the subsets with at most one candidate), so the set of pruned subsets
 //   does not depend on the thread count or timing.
-// Subsets run on `threads` threads (ParallelFor); results are stored by subset index, so the output is
-// identical for any thread count.
+// Subsets run on `threads` threads (ParallelFor); results are stored by subset index, so the output
+// is identical for any thread count.
 #pragma once
 
 #include <string>
@@ -45,7 +45,7 @@ struct ExhaustiveOptions {
   // After the search, re-solve the best `polish_top` subsets of every budget with `solver` (the
   // full method, e.g. exact with all its starts) and keep the better answer; 0 = off.
   int polish_top = 0;
-  int lagrange_points = 6;      // exact_path: lambda grid per subset (+ lambda = 0), >= 2
+  int lagrange_points = 6;  // exact_path: lambda grid per subset (+ lambda = 0), >= 2
   // Phase "exhaustive" counting subsets (pruned ones too), then "polish" counting re-solves;
   // null: none. Its callback throwing cancels the search (Exhaustive rethrows).
   Progress* progress = nullptr;

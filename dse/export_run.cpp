@@ -94,8 +94,8 @@ std::vector<int> MethodRows(const std::vector<ResultRow>& rows, const Args& a) {
                                       a.from + " (" + list + "): give --measure");
   }
   if (idx.empty()) {
-    throw InputError("--measure", "no row of method '" + a.method + "' with measure '" +
-                                      a.measure + "' in " + a.from + " (measures: " + list + ")");
+    throw InputError("--measure", "no row of method '" + a.method + "' with measure '" + a.measure +
+                                      "' in " + a.from + " (measures: " + list + ")");
   }
   return idx;
 }
@@ -122,11 +122,11 @@ struct Solver {
     for (std::size_t q = 0; q < near.size() && q < 3; ++q) {
       list += (q ? "; " : "") + Describe(rows[near[q]], near[q]);
     }
-    throw InputError("--budget", "no row of " + a.method +
-                                     (a.measure.empty() ? "" : " " + a.measure) +
-                                     " was solved at " + FormatDouble(a.budget) + " in " + a.from +
-                                     " and it cannot be solved there: " + why + "; nearest: " +
-                                     list + ". Give one of these budgets or --row N");
+    throw InputError("--budget",
+                     "no row of " + a.method + (a.measure.empty() ? "" : " " + a.measure) +
+                         " was solved at " + FormatDouble(a.budget) + " in " + a.from +
+                         " and it cannot be solved there: " + why + "; nearest: " + list +
+                         ". Give one of these budgets or --row N");
   }
 };
 
@@ -155,10 +155,12 @@ SolveInputs FromManifest(const Solver& s, const Manifest& m, const OptionValues&
   for (const Group& g : m.groups) {
     if (g.model == r.model && g.target == r.target) group = &g;
   }
-  if (!group) s.Refuse("the sweep's manifest.yaml has no model " + r.model + " / target " + r.target);
+  if (!group)
+    s.Refuse("the sweep's manifest.yaml has no model " + r.model + " / target " + r.target);
   if (!m.has_methods) {
-    s.Refuse("the sweep's manifest.yaml predates the method settings export needs (run the "
-             "sweep again: its finished cells are kept)");
+    s.Refuse(
+        "the sweep's manifest.yaml predates the method settings export needs (run the "
+        "sweep again: its finished cells are kept)");
   }
   const SweepMethod* method = nullptr;
   for (const SweepMethod& me : m.methods) {
@@ -176,7 +178,8 @@ SolveInputs FromManifest(const Solver& s, const Manifest& m, const OptionValues&
   model.layout = group->layout;
   model.score_order = group->score_order;
   if (!IsDirectory(model.dump)) {
-    s.Refuse("the sweep's dump " + model.dump + " is not a directory from here (give --dump and "
+    s.Refuse("the sweep's dump " + model.dump +
+             " is not a directory from here (give --dump and "
              "--profile)");
   }
   std::error_code ec;
@@ -230,12 +233,14 @@ SolveInputs FromManifest(const Solver& s, const Manifest& m, const OptionValues&
 SolveInputs FromOptions(const Solver& s, const OptionValues& v) {
   const ResultRow& r = s.rows[s.near[0]];
   if (!v.Has("dump") || !v.Has("profile")) {
-    s.Refuse("it is not a sweep's report (no manifest.yaml beside its folder): give --dump and "
-             "--profile (and --target) it was made from");
+    s.Refuse(
+        "it is not a sweep's report (no manifest.yaml beside its folder): give --dump and "
+        "--profile (and --target) it was made from");
   }
   const std::vector<std::string> methods = MethodNames();
   if (std::find(methods.begin(), methods.end(), r.method) == methods.end()) {
-    s.Refuse("'" + r.method + "' is not a threshold method (placement searches are solved again "
+    s.Refuse("'" + r.method +
+             "' is not a threshold method (placement searches are solved again "
              "only from a sweep's report)");
   }
   const ResultRow* with_policy = nullptr;
@@ -285,7 +290,9 @@ SolveInputs FromOptions(const Solver& s, const OptionValues& v) {
   // The report was made from these inputs when its policy gives its figures on them.
   const Policy p{with_policy->kept_exits, with_policy->thresholds};
   const Evaluation ev = EvaluateSplit(in.dump->fit, measure, target, in.profile, p);
-  auto same = [](double x, double y) { return std::fabs(x - y) <= 1e-9 * std::max(1.0, std::fabs(y)); };
+  auto same = [](double x, double y) {
+    return std::fabs(x - y) <= 1e-9 * std::max(1.0, std::fabs(y));
+  };
   if (!same(ev.accuracy, with_policy->fit_acc) || !same(ev.mean_cost, with_policy->fit_cost)) {
     s.Refuse("the policy of the nearest row with one gives fit accuracy " +
              FormatDouble(ev.accuracy) + " and fit cost " + FormatDouble(ev.mean_cost) + " on " +
@@ -314,16 +321,18 @@ SolveInputs FromOptions(const Solver& s, const OptionValues& v) {
 ResultRow SolveAtBudget(const Solver& s, const OptionValues& v, ConfigContext& ctx) {
   const ResultRow& r = s.rows[s.near[0]];
   if (r.measure == "eenet") {
-    s.Refuse("EENet rows get no deployment config (train the scorer file at this budget with "
-             "exitplan fit-scorer --budget " + FormatDouble(s.a.budget) + ")");
+    s.Refuse(
+        "EENet rows get no deployment config (train the scorer file at this budget with "
+        "exitplan fit-scorer --budget " +
+        FormatDouble(s.a.budget) + ")");
   }
-  const fs::path manifest =
-      fs::path(s.a.from).parent_path().parent_path() / "manifest.yaml";
+  const fs::path manifest = fs::path(s.a.from).parent_path().parent_path() / "manifest.yaml";
   std::error_code ec;
-  const bool sweep = fs::exists(manifest, ec) &&
-                     fs::path(s.a.from).parent_path().filename() == "reports";
-  const SolveInputs in = sweep ? FromManifest(s, internal::sweep::ManifestFromFile(manifest.string()), v)
-                               : FromOptions(s, v);
+  const bool sweep =
+      fs::exists(manifest, ec) && fs::path(s.a.from).parent_path().filename() == "reports";
+  const SolveInputs in =
+      sweep ? FromManifest(s, internal::sweep::ManifestFromFile(manifest.string()), v)
+            : FromOptions(s, v);
   if (in.profile.unit != r.unit) {
     s.Refuse("the profile's unit is " + in.profile.unit + ", the report's " + r.unit);
   }
@@ -333,8 +342,8 @@ ResultRow SolveAtBudget(const Solver& s, const OptionValues& v, ConfigContext& c
   cell.method = &in.method;
   cell.measure = MeasureFromString(r.measure, "--measure");
   cell.target = TargetFromString(in.method.correct, "correct");
-  cell.kept = in.method.exits == "all" ? AllExits(in.dump->k)
-                                       : ParseKeptExits(in.method.exits, in.dump->k);
+  cell.kept =
+      in.method.exits == "all" ? AllExits(in.dump->k) : ParseKeptExits(in.method.exits, in.dump->k);
   cell.budget = s.a.budget;
   ResultRow out;
   out.model = r.model;
@@ -384,8 +393,8 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
   std::string format = a.format;
   if (format.empty()) format = ext_format.empty() ? "yaml" : ext_format;
   if ((format == "yaml" || format == "json") && !ext_format.empty() && ext_format != format) {
-    throw InputError("--format", format + " does not match the extension of --out " + a.out +
-                                     " (" + ext_format + ")");
+    throw InputError("--format", format + " does not match the extension of --out " + a.out + " (" +
+                                     ext_format + ")");
   }
   if (format == "both" && a.out.empty()) {
     throw InputError("--format both", "needs --out FILE (writes FILE.yaml and FILE.json)");
@@ -428,8 +437,10 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
         }
       }
       if (!std::isfinite(full)) {
-        throw InputError("--budget", "'" + budget_text[0].text + "' is relative to the full "
-                                     "cost: give --profile (and --target), or an absolute budget");
+        throw InputError("--budget",
+                         "'" + budget_text[0].text +
+                             "' is relative to the full "
+                             "cost: give --profile (and --target), or an absolute budget");
       }
       a.budget = budget_text[0].Resolve(full, rows.front().unit);
     } else {
@@ -447,7 +458,8 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
     if (a.row >= static_cast<int>(rows.size())) {
       throw InputError("--row", std::to_string(a.row) + " is outside 0.." +
                                     std::to_string(static_cast<int>(rows.size()) - 1) +
-                                    " (0-based data rows of " + a.from + ", as pandas numbers them)");
+                                    " (0-based data rows of " + a.from +
+                                    ", as pandas numbers them)");
     }
     index = a.row;
   } else {
@@ -476,10 +488,10 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
     res.report_row = index;
     res.chosen = Describe(res.row, index);
     if (res.row.has_policy() && !res.row.has_solution() && !a.allow_over_budget) {
-      throw InputError(a.from + " " + res.chosen,
-                       "is over its budget (fit cost / budget = " +
-                           FormatDouble(res.row.budget_fraction()) +
-                           "): not deployable at that budget; --allow-over-budget exports it anyway");
+      throw InputError(
+          a.from + " " + res.chosen,
+          "is over its budget (fit cost / budget = " + FormatDouble(res.row.budget_fraction()) +
+              "): not deployable at that budget; --allow-over-budget exports it anyway");
     }
     if (!SweepReportContext(a.from, res.row, ctx)) {
       ctx.inputs = {fs::path(a.from).filename().string() + " " + Sha256File(a.from)};
@@ -498,14 +510,13 @@ ExportResult PlanExport(const OptionValues& v, const std::string& command_line) 
     if (format == "both") {
       // y.json, y.yaml or y: the stem gets both extensions (never y.json.yaml).
       const std::string stem =
-          ext_format.empty()
-              ? a.out
-              : (fs::path(a.out).parent_path() / fs::path(a.out).stem()).string();
+          ext_format.empty() ? a.out
+                             : (fs::path(a.out).parent_path() / fs::path(a.out).stem()).string();
       res.files.emplace_back(stem + ".yaml", ConfigToYaml(res.config));
       res.files.emplace_back(stem + ".json", ConfigToJson(res.config));
     } else {
-      res.files.emplace_back(a.out, format == "json" ? ConfigToJson(res.config)
-                                                     : ConfigToYaml(res.config));
+      res.files.emplace_back(
+          a.out, format == "json" ? ConfigToJson(res.config) : ConfigToYaml(res.config));
     }
   }
   return res;

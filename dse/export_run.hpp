@@ -22,12 +22,12 @@
 namespace exitplan {
 
 struct ExportResult {
-  DeployConfig config;     // with its provenance (inputs, command line, report, report row)
-  ResultRow row;           // the row exported: a report row, or the row solved at the budget
-  int report_row = -1;     // 0-based data row of the report; -1 when solved at the budget
-  bool solved = false;     // solved at --budget (no row of the report was at that budget)
-  std::string chosen;      // one line saying which policy this is
-  std::string format;      // yaml, json or both
+  DeployConfig config;  // with its provenance (inputs, command line, report, report row)
+  ResultRow row;        // the row exported: a report row, or the row solved at the budget
+  int report_row = -1;  // 0-based data row of the report; -1 when solved at the budget
+  bool solved = false;  // solved at --budget (no row of the report was at that budget)
+  std::string chosen;   // one line saying which policy this is
+  std::string format;   // yaml, json or both
   // The files to write (path, content), all or none; empty: the config goes to stdout.
   std::vector<std::pair<std::string, std::string>> files;
 };

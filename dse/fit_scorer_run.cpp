@@ -36,7 +36,8 @@ std::string FitScorerResult::Text(bool verbose) const {
   std::string out = verbose ? summary.FullReport() : summary.BriefReport() + "\n";
   if (!ok()) return out;
   for (const std::string& line : resolved) out += "re-solved on learned scores: " + line + "\n";
-  out += "thresholds (" + threshold_method + "): " + JoinDoubles(file.policy.thresholds, ",") + "\n";
+  out +=
+      "thresholds (" + threshold_method + "): " + JoinDoubles(file.policy.thresholds, ",") + "\n";
   for (const FitScorerFigure& f : figures) {
     char line[160];
     std::snprintf(line, sizeof line, "%-28s %-5s accuracy %.4f  mean_cost %.6g  exit_fractions ",
@@ -45,7 +46,8 @@ std::string FitScorerResult::Text(bool verbose) const {
   }
   // One line of what was done: the training, and the chosen policy's figures on every split.
   char line[256];
-  std::snprintf(line, sizeof line, "summary: %d epochs (best %d), final training loss %.6g, best "
+  std::snprintf(line, sizeof line,
+                "summary: %d epochs (best %d), final training loss %.6g, best "
                 "held-out loss %.6g; eenet + %s thresholds at budget %.6g %s:",
                 summary.epochs, summary.best_epoch,
                 summary.train_loss.empty() ? 0.0 : summary.train_loss.back(),
@@ -120,9 +122,9 @@ FitScorerResult RunFitScorer(const Dump& dump_in, const CostProfile& profile,
       continue;
     }
     const Evaluation ev = p.Evaluate(ts.policy);
-    const bool better = ev.mean_cost <= budget * (1 + 1e-9) &&
-                        (must_replace || ev.accuracy > fit.accuracy ||
-                         fit.mean_cost > budget * (1 + 1e-9));
+    const bool better =
+        ev.mean_cost <= budget * (1 + 1e-9) &&
+        (must_replace || ev.accuracy > fit.accuracy || fit.mean_cost > budget * (1 + 1e-9));
     if (better) {
       method = m;
       policy = ts.policy;
@@ -156,8 +158,8 @@ FitScorerResult RunFitScorer(const Dump& dump_in, const CostProfile& profile,
     const ScoreMatrix eval_q = s.scorer.Score(*dump.eval);
     const CorrectMatrix& ec = dump.eval->Correct(q.target);
     const ScoreMatrix& emp = dump.eval->Scores(Measure::kMaxProb);
-    r.figures.push_back({"eenet", dump.eval->name,
-                         Evaluate(eval_q, ScoreOrder::kDescending, ec, cost, policy)});
+    r.figures.push_back(
+        {"eenet", dump.eval->name, Evaluate(eval_q, ScoreOrder::kDescending, ec, cost, policy)});
     r.figures.push_back({"max_prob + geometric", dump.eval->name,
                          Evaluate(emp, ScoreOrder::kDescending, ec, cost, base)});
     if (mp_exact.ok()) {
@@ -172,11 +174,13 @@ FitScorerResult RunFitScorer(const Dump& dump_in, const CostProfile& profile,
   r.scorer_better = fit.accuracy > best_base;
   char buf[256];
   if (!r.scorer_better) {
-    std::snprintf(buf, sizeof buf, "at this budget the scorer does not beat %s on the fit split "
-                  "(%.4f vs %.4f); deploy that policy instead", best_name, fit.accuracy, best_base);
-  } else {
-    std::snprintf(buf, sizeof buf, "the scorer beats %s on the fit split (%.4f vs %.4f)",
+    std::snprintf(buf, sizeof buf,
+                  "at this budget the scorer does not beat %s on the fit split "
+                  "(%.4f vs %.4f); deploy that policy instead",
                   best_name, fit.accuracy, best_base);
+  } else {
+    std::snprintf(buf, sizeof buf, "the scorer beats %s on the fit split (%.4f vs %.4f)", best_name,
+                  fit.accuracy, best_base);
   }
   r.note = buf;
   ScorerFile& f = r.file;

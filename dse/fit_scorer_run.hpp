@@ -39,17 +39,17 @@ struct FitScorerFigure {
 };
 
 struct FitScorerResult {
-  double budget = 0.0;           // absolute
-  std::string calibration;       // the fitted temperatures' report; "" without calibration
-  EENetSummary summary;          // the training
+  double budget = 0.0;                // absolute
+  std::string calibration;            // the fitted temperatures' report; "" without calibration
+  EENetSummary summary;               // the training
   std::vector<std::string> resolved;  // one line per re-solve on the learned scores
   std::vector<std::string> warnings;  // a requested re-solve that failed (Algorithm 1 kept)
   std::string threshold_method;  // algorithm1, exact, ippp, ...: where the thresholds come from
   Evaluation fit;                // the scorer with those thresholds on the fit split
   std::vector<FitScorerFigure> figures;
-  bool scorer_better = false;    // beats the best max-prob baseline on the fit split
-  std::string note;              // says which policy to deploy
-  ScorerFile file;               // ready for SaveScorer; the caller sets the provenance
+  bool scorer_better = false;  // beats the best max-prob baseline on the fit split
+  std::string note;            // says which policy to deploy
+  ScorerFile file;             // ready for SaveScorer; the caller sets the provenance
   bool ok() const { return summary.ok(); }
   // What `exitplan fit-scorer` prints after the budget line: the training's report (the full one
   // when `verbose`), the re-solves, the thresholds, the figures and the note. Empty past the

@@ -107,7 +107,8 @@ std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scor
   const int k = static_cast<int>(scores.rows());
   const int n = static_cast<int>(scores.cols());
   std::vector<double> allowed;
-  for (int p = 0; p < k - 1; ++p) allowed.push_back(n * tolerance / std::ldexp(1.0, p + 1));  // N x T / 2^n
+  for (int p = 0; p < k - 1; ++p)
+    allowed.push_back(n * tolerance / std::ldexp(1.0, p + 1));  // N x T / 2^n
   std::vector<std::vector<double>> table(std::max(0, k - 1));
   // One sort per exit for all its positions.
   for (int j = 0; j < k - 1; ++j)
@@ -117,7 +118,8 @@ std::vector<std::vector<double>> ToleranceThresholdTable(const ScoreMatrix& scor
 
 namespace {
 
-// C1 (head) and C2 (rest of the backbone, final classifier included) per candidate, the unsupervised early-exit paper (2023).
+// C1 (head) and C2 (rest of the backbone, final classifier included) per candidate, the
+// unsupervised early-exit paper (2023).
 void Costs(const CostProfile& profile, std::vector<double>& c1, std::vector<double>& c2) {
   const int k = profile.k();
   const double end = profile.backbone[k - 1] + profile.head[k - 1];
@@ -147,8 +149,8 @@ struct Top {
 };
 
 struct Enumerator {
-  int m = 0;         // candidates
-  std::size_t w = 0; // words per bitset
+  int m = 0;                        // candidates
+  std::size_t w = 0;                // words per bitset
   std::vector<std::uint64_t> pass;  // [j][p][w]
   std::vector<double> gain, loss;   // per candidate: C2 - C1 and C1
   const std::uint64_t* Pass(int j, int p) const {
@@ -235,8 +237,8 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   }
   const auto t0 = std::chrono::steady_clock::now();
   const int n = problem.n();
-  const auto table = ToleranceThresholdTable(*problem.scores, problem.ca(), problem.order,
-                                             options.tolerance);
+  const auto table =
+      ToleranceThresholdTable(*problem.scores, problem.ca(), problem.order, options.tolerance);
   Enumerator en;
   en.m = m;
   en.w = (static_cast<std::size_t>(n) + 63) / 64;

@@ -42,9 +42,9 @@ struct FlopScoreOptions {
 struct SubsetScore {
   SubsetMask mask = 0;
   double score = 0.0;
-  std::vector<int> kept;               // 0-based, final included
-  std::vector<double> thresholds;      // one per kept exit before the final (tolerance rule)
-  std::vector<std::int64_t> hits;      // per kept exit before the final
+  std::vector<int> kept;           // 0-based, final included
+  std::vector<double> thresholds;  // one per kept exit before the final (tolerance rule)
+  std::vector<std::int64_t> hits;  // per kept exit before the final
   std::vector<std::int64_t> misses;
 };
 

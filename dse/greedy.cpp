@@ -12,10 +12,14 @@ namespace exitplan {
 
 std::string ToString(GreedyRule rule) {
   switch (rule) {
-    case GreedyRule::kEfficiency: return "greedy-efficiency";
-    case GreedyRule::kTh: return "greedy-th";
-    case GreedyRule::kForward: return "greedy-forward";
-    case GreedyRule::kBackward: return "greedy-backward";
+    case GreedyRule::kEfficiency:
+      return "greedy-efficiency";
+    case GreedyRule::kTh:
+      return "greedy-th";
+    case GreedyRule::kForward:
+      return "greedy-forward";
+    case GreedyRule::kBackward:
+      return "greedy-backward";
   }
   return "?";
 }
@@ -72,8 +76,8 @@ GreedySummary Scan(const PlacementProblem& problem, const GreedyOptions& options
   const CostProfile& prof = *problem.profile;
   const int k = problem.k();
   const int n = problem.n();
-  const auto table = ToleranceThresholdTable(*problem.scores, problem.ca(), problem.order,
-                                             options.tolerance);
+  const auto table =
+      ToleranceThresholdTable(*problem.scores, problem.ca(), problem.order, options.tolerance);
   GreedySummary s;
   s.rule = options.rule;
   std::vector<char> alive(n, 1);
@@ -115,7 +119,8 @@ GreedySummary Scan(const PlacementProblem& problem, const GreedyOptions& options
   kept.push_back(k - 1);
   s.kept = kept;
   s.policy.kept = kept;
-  for (std::size_t p = 0; p + 1 < kept.size(); ++p) s.policy.thresholds.push_back(table[kept[p]][p]);
+  for (std::size_t p = 0; p + 1 < kept.size(); ++p)
+    s.policy.thresholds.push_back(table[kept[p]][p]);
   s.fit = problem.EvaluateFit(s.policy);
   s.eval = problem.EvaluateEval(s.policy);
   s.outcome = Outcome::kConverged;

@@ -13,15 +13,24 @@ namespace exitplan {
 
 std::string ToString(OptionType type) {
   switch (type) {
-    case OptionType::kSwitch: return "switch";
-    case OptionType::kInt: return "integer";
-    case OptionType::kDouble: return "number";
-    case OptionType::kFraction: return "fraction";
-    case OptionType::kText: return "text";
-    case OptionType::kChoice: return "choice";
-    case OptionType::kList: return "list";
-    case OptionType::kBudgets: return "budgets";
-    case OptionType::kEntries: return "list of mappings";
+    case OptionType::kSwitch:
+      return "switch";
+    case OptionType::kInt:
+      return "integer";
+    case OptionType::kDouble:
+      return "number";
+    case OptionType::kFraction:
+      return "fraction";
+    case OptionType::kText:
+      return "text";
+    case OptionType::kChoice:
+      return "choice";
+    case OptionType::kList:
+      return "list";
+    case OptionType::kBudgets:
+      return "budgets";
+    case OptionType::kEntries:
+      return "list of mappings";
   }
   return "?";
 }
@@ -32,7 +41,7 @@ using T = OptionType;
 
 // Method groups (the names of optim/solve.hpp and dse/placement.hpp).
 const std::vector<std::string> kThresholdMethods = {"geometric", "geometric-quantile", "single",
-                                                     "ippp",      "ippp-nlopt",         "exact"};
+                                                    "ippp",      "ippp-nlopt",         "exact"};
 const std::vector<std::string> kSearchMethods = {"greedy-forward", "greedy-backward", "exhaustive"};
 const std::vector<std::string> kRuleMethods = {"flop-score", "greedy-th", "greedy-efficiency"};
 
@@ -48,8 +57,8 @@ const std::vector<std::string> kDumpCommands = {"inspect", "evaluate", "threshol
 // and place (--solver).
 const std::vector<std::string> kSolverCommands = {"thresholds", "place"};
 const std::vector<std::string> kBudgetCommands = {"thresholds", "place", "fit-scorer", "export"};
-const std::vector<std::string> kAllCommands = {"inspect", "evaluate", "thresholds", "place",
-                                               "fit-scorer", "sweep", "merge", "export"};
+const std::vector<std::string> kAllCommands = {"inspect",    "evaluate", "thresholds", "place",
+                                               "fit-scorer", "sweep",    "merge",      "export"};
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -59,8 +68,8 @@ std::string Lower(std::string s) {
 // A whole-text number (std::from_chars: locale-free, no hex, no leading '+').
 bool ParseNumber(const std::string& text, double& v) {
   if (text.empty()) return false;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), v,
-                                 std::chars_format::general);
+  const auto r =
+      std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::general);
   return r.ec == std::errc() && r.ptr == text.data() + text.size();
 }
 
@@ -159,30 +168,46 @@ std::vector<OptionSpec> Build() {
   // ---- inputs ---------------------------------------------------------------------------------
   opt("dump", T::kText,
       "dump directory: <split>_logits.npy + <split>_labels.npy, <split>.npz (members logits, "
-      "labels), or <split>_confidence.npy + <split>_correct.npy (scores mode); see docs/formats.md; "
+      "labels), or <split>_confidence.npy + <split>_correct.npy (scores mode); see "
+      "docs/formats.md; "
       "export: solve at --budget on it (a report not written by a sweep)")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
-  opt("fit_split", T::kText, "split the policy is chosen on").Default("val")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep().SweepFile("fit_split");
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep();
+  opt("fit_split", T::kText, "split the policy is chosen on")
+      .Default("val")
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep()
+      .SweepFile("fit_split");
   opt("eval_split", T::kText,
       "split that only measures the policy; the default is used when present, a split given "
       "explicitly must exist; none: no eval split")
-      .Default("test").Commands(Join({kDumpCommands, {"export"}})).Sweep().SweepFile("eval_split");
+      .Default("test")
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep()
+      .SweepFile("eval_split");
   opt("layout", T::kChoice, "logits axis order: nk = [N, K, C], kn = [K, N, C]")
-      .Choices({"nk", "kn"}).Default("nk").Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Choices({"nk", "kn"})
+      .Default("nk")
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep();
   opt("score_order", T::kChoice,
       "scores mode: descending (larger is more confident, stop if score >= t) or ascending (stop "
       "if score < t)")
-      .Choices({"descending", "ascending"}).Default("descending")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Choices({"descending", "ascending"})
+      .Default("descending")
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep();
   opt("cache", T::kSwitch,
       "read and write the logits feature cache ($EXITPLAN_CACHE_DIR, else "
       "$XDG_CACHE_HOME/exitplan or ~/.cache/exitplan; logits files of 64 MiB or more)")
-      .Default("true").Commands(Join({kDumpCommands, {"export"}}));
+      .Default("true")
+      .Commands(Join({kDumpCommands, {"export"}}));
   opt("profile", T::kText, "cost profile YAML (docs/formats.md)")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep();
   opt("target", T::kText, "target inside a multi-target profile")
-      .Commands(Join({kDumpCommands, {"export"}})).Sweep();
+      .Commands(Join({kDumpCommands, {"export"}}))
+      .Sweep();
   opt("model", T::kText, "model name for reports (default: the dump folder's name)")
       .Commands({"thresholds", "place"});
 
@@ -191,19 +216,27 @@ std::vector<OptionSpec> Build() {
       "thresholds: one threshold method (geometric, geometric-quantile, single, ippp, ippp-nlopt, "
       "exact); place: comma-separated placement methods (flop-score, greedy-efficiency, "
       "greedy-th, greedy-forward, greedy-backward, exhaustive); export: the report's method column")
-      .Commands({"thresholds", "place", "export"}).Sweep();
+      .Commands({"thresholds", "place", "export"})
+      .Sweep();
   std::string measure_list;
   for (const std::string& m : measures) measure_list += (measure_list.empty() ? "" : ", ") + m;
   opt("measure", T::kText,
-      "confidence measure: " + measure_list + " (default: max_prob, or confidence for "
-      "scores-mode dumps; export: the report's measure column, e.g. eenet); a sweep method takes "
-      "a list (measures:)").Commands({"evaluate", "thresholds", "place", "export"}).Sweep();
+      "confidence measure: " + measure_list +
+          " (default: max_prob, or confidence for "
+          "scores-mode dumps; export: the report's measure column, e.g. eenet); a sweep method "
+          "takes "
+          "a list (measures:)")
+      .Commands({"evaluate", "thresholds", "place", "export"})
+      .Sweep();
   opt("correct", T::kChoice, "correctness target: labels, or agreement with the final exit")
-      .Choices({"labels", "agreement"}).Default("labels")
-      .Commands({"evaluate", "thresholds", "place", "fit-scorer", "export"}).Sweep();
+      .Choices({"labels", "agreement"})
+      .Default("labels")
+      .Commands({"evaluate", "thresholds", "place", "fit-scorer", "export"})
+      .Sweep();
   opt("exits", T::kList,
       "kept exits, 1-based and ascending, e.g. 2,4 (default: all; the final exit is always kept)")
-      .Commands({"evaluate", "thresholds"}).Sweep();
+      .Commands({"evaluate", "thresholds"})
+      .Sweep();
   opt("calibrate", T::kSwitch,
       "fit per-exit temperatures on the fit split (NLL) first; every measure then comes from "
       "the calibrated probabilities")
@@ -223,27 +256,41 @@ std::vector<OptionSpec> Build() {
   opt("budget", T::kBudgets,
       std::string("mean cost budget per sample: ") + kBudgetGrammar +
           " (a sweep file: budgets, a list of these or one string)")
-      .Commands(kBudgetCommands).Sweep().SweepFile("budgets", true);
+      .Commands(kBudgetCommands)
+      .Sweep()
+      .SweepFile("budgets", true);
   opt("accuracy_drop", T::kFraction,
       "accuracy-target mode: minimise the mean cost subject to fit accuracy >= final-exit "
       "accuracy - this drop (0.005 or 0.5%); budgets are then not needed")
-      .Default("off").Auto().Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Default("off")
+      .Auto()
+      .Commands({"thresholds"})
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.accuracy_drop; });
   opt("budget_margin", T::kDouble,
       "confidence level (e.g. 0.95) of a bootstrap upper bound on the fit distribution's mean "
       "cost: the fit budget is tightened by (bound - mean). It bounds the true mean, not the mean "
       "of a fresh sample (about sqrt(2) times more variable for an eval split of the fit split's "
       "size), with no finite-sample guarantee (--guarantee has one); 0 = off")
-      .Min(0).Max(1, true).Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Min(0)
+      .Max(1, true)
+      .Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.budget_margin; });
-  opt("margin_resamples", T::kInt, "bootstrap resamples of --budget-margin").Min(100)
-      .Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
+  opt("margin_resamples", T::kInt, "bootstrap resamples of --budget-margin")
+      .Min(100)
+      .Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.margin_resamples; });
   opt("margin_rounds", T::kInt, "re-solves of --budget-margin (the margin depends on the policy)")
-      .Min(1).Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Min(1)
+      .Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.margin_rounds; });
-  opt("target_iters", T::kInt, "bisection steps on the budget in accuracy-target mode").Min(1)
-      .Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+  opt("target_iters", T::kInt, "bisection steps on the budget in accuracy-target mode")
+      .Min(1)
+      .Commands({"thresholds"})
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.target_iters; });
   // The deployment guarantee (docs/guarantees.md). With a placement search (place, sweep
   // methods greedy-forward, greedy-backward, exhaustive) the search runs on the search part only
@@ -253,42 +300,57 @@ std::vector<OptionSpec> Build() {
       "deployed samples (i.i.d.), their mean cost is <= the budget (with --accuracy-drop: their "
       "accuracy >= their final-exit accuracy - the drop); place: the kept set is searched on the "
       "search part, its thresholds certified; 0 = off; see docs/guarantees.md")
-      .Min(0).Max(1, true).Commands(kSolverCommands)
+      .Min(0)
+      .Max(1, true)
+      .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.level; });
   opt("horizon", T::kText,
       "--guarantee: number of deployed samples M the mean is taken over, or inf for the "
       "population mean")
-      .Default("the eval split's size, inf without one").Commands(kSolverCommands)
+      .Default("the eval split's size, inf without one")
+      .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("guarantee_bound", T::kChoice,
       "--guarantee: test on the calibration part, wsr (Waudby-Smith & Ramdas betting) or "
       "hoeffding-bentkus")
-      .Choices({"wsr", "hoeffding-bentkus"}).Default("wsr").Commands(kSolverCommands)
+      .Choices({"wsr", "hoeffding-bentkus"})
+      .Default("wsr")
+      .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("search_fraction", T::kDouble,
       "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
       "at random with --seed); auto = 0.8 for exact in budget mode, else 0.5")
-      .Default("auto").Auto().Min(0, true).Max(1, true).Commands(kSolverCommands)
+      .Default("auto")
+      .Auto()
+      .Min(0, true)
+      .Max(1, true)
+      .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.guarantee.search_fraction; });
   opt("feasibility_rounds", T::kInt,
       "tighten-and-resolve rounds for an answer over the budget on the fit split (still over: "
       "outcome over_budget); 0 = the method's raw answer")
-      .Min(0).Commands({"thresholds"}).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Min(0)
+      .Commands({"thresholds"})
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Int([](MethodSettings& m) -> int& { return m.solver.feasibility_rounds; });
   opt("ippp_settings", T::kChoice,
       "default (with the feasibility step) or paper (Tan et al., AAAI 2021: iPPP's raw answers, "
       "feasibility_rounds 0)")
-      .Choices({"default", "paper"}).Default("default").Commands({"thresholds"});
+      .Choices({"default", "paper"})
+      .Default("default")
+      .Commands({"thresholds"});
 
   // ---- output and running ------------------------------------------------------------------
   opt("out", T::kText,
       "file to write (thresholds, place: a Pareto CSV, the plot beside it; fit-scorer: the "
       "scorer YAML, its weights beside it as .npz; export: the config) or directory (sweep, "
       "merge)")
-      .Short("-o").Commands({"thresholds", "place", "fit-scorer", "export", "sweep", "merge"})
-      .Sweep().SweepFile("output", true);
+      .Short("-o")
+      .Commands({"thresholds", "place", "fit-scorer", "export", "sweep", "merge"})
+      .Sweep()
+      .SweepFile("output", true);
   opt("format", T::kText,
       "output format: text or csv (evaluate, thresholds); yaml, json or both (export; default: the "
       "extension of --out, .json or .yaml/.yml)")
@@ -296,29 +358,41 @@ std::vector<OptionSpec> Build() {
   opt("verbose", T::kSwitch,
       "more detail where there is any: each solve's full report (thresholds, fit-scorer), the "
       "greedy rules' per-exit decisions (place), every failed cell (sweep)")
-      .Short("-v").Default("false").Commands(kAllCommands);
+      .Short("-v")
+      .Default("false")
+      .Commands(kAllCommands);
   opt("quiet", T::kSwitch,
       "no progress or information lines (full cost, calibration summary, progress of long "
       "work, on stderr or stdout), only results and errors")
-      .Short("-q").Default("false").Commands(kAllCommands);
+      .Short("-q")
+      .Default("false")
+      .Commands(kAllCommands);
   opt("jobs", T::kInt, "worker threads, 0 = all cores (results do not depend on it)")
-      .Short("-j").Min(0).Default("0").Commands({"place", "sweep"});
+      .Short("-j")
+      .Min(0)
+      .Default("0")
+      .Commands({"place", "sweep"});
   opt("seed", T::kInt,
       "master seed of every random stream (bootstrap resamples; the guarantee's search / "
       "calibration split; EENet initialisation, holdout split and batch order)")
-      .Min(0).Max(4294967295.0).Commands({"thresholds", "place", "fit-scorer"})
+      .Min(0)
+      .Max(4294967295.0)
+      .Commands({"thresholds", "place", "fit-scorer"})
       .Methods(Join({kThresholdMethods, kSearchMethods, {"eenet"}}));
   // (seed's binding is below: it writes both SolverOptions::seed and EENetOptions::seed.)
   opt("shard", T::kText,
       "run only share I of N (1 <= I <= N, e.g. $SLURM_ARRAY_TASK_ID/4); join the outputs with "
       "exitplan merge")
-      .Default("1/1").Commands({"sweep"});
-  opt("force", T::kSwitch, "recompute every cell even when its result exists").Default("false")
+      .Default("1/1")
+      .Commands({"sweep"});
+  opt("force", T::kSwitch, "recompute every cell even when its result exists")
+      .Default("false")
       .Commands({"sweep"});
   // The rest of a sweep file's top level (docs/sweeps.md); an unknown or misspelled top-level
   // key is refused when the file is read, with its line.
   opt("configs", T::kSwitch, "sweep file: write a deployment config per Pareto-front row")
-      .Default("false").SweepFile("configs");
+      .Default("false")
+      .SweepFile("configs");
   opt("models", T::kEntries,
       "sweep file: the models, each {name, dump, profile, target or targets, layout, "
       "score_order}")
@@ -330,126 +404,195 @@ std::vector<OptionSpec> Build() {
 
   opt("from", T::kText, "export: the report CSV to take the row from (a sweep's reports/*.csv)")
       .Commands({"export"});
-  opt("row", T::kInt, "export: the 0-based data row of the CSV (the index pandas.read_csv gives it)")
-      .Min(0).Commands({"export"});
+  opt("row", T::kInt,
+      "export: the 0-based data row of the CSV (the index pandas.read_csv gives it)")
+      .Min(0)
+      .Commands({"export"});
   opt("allow_over_budget", T::kSwitch,
       "export: write the config of a row whose fit cost exceeds its budget (outcome over_budget)")
-      .Default("false").Commands({"export"});
+      .Default("false")
+      .Commands({"export"});
 
   // ---- threshold methods -------------------------------------------------------------------
   opt("box_lo", T::kDouble,
       "low end of the measure's range (thresholds are projected onto [box_lo, box_hi] by iPPP); "
       "auto: [0, 1] if every score lies in it, else [-1, 0] likewise, else the data's range")
-      .Auto().Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
+      .Auto()
+      .Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.box_lo; });
-  opt("box_hi", T::kDouble, "high end of the measure's range (see box_lo)").Auto()
-      .Commands(kSolverCommands).Methods(Join({kThresholdMethods, kSearchMethods}))
+  opt("box_hi", T::kDouble, "high end of the measure's range (see box_lo)")
+      .Auto()
+      .Commands(kSolverCommands)
+      .Methods(Join({kThresholdMethods, kSearchMethods}))
       .Double([](MethodSettings& m) -> double& { return m.solver.box_hi; });
-  opt("quantile_p_step", T::kDouble, "geometric-quantile: grid step of p").Min(0, true).Max(1)
-      .Commands(kSolverCommands).Methods({"geometric-quantile", "exact"})
+  opt("quantile_p_step", T::kDouble, "geometric-quantile: grid step of p")
+      .Min(0, true)
+      .Max(1)
+      .Commands(kSolverCommands)
+      .Methods({"geometric-quantile", "exact"})
       .Double([](MethodSettings& m) -> double& { return m.solver.geometric.quantile_p_step; });
   const std::vector<std::string> ippp_users = {"ippp", "exact"};
   opt("steepness", T::kDouble, "ippp, ippp-nlopt: sigmoid slope k per unit of score")
-      .Min(0, true).Commands(kSolverCommands).Methods({"ippp", "ippp-nlopt", "exact"})
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods({"ippp", "ippp-nlopt", "exact"})
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.steepness; });
   opt("beta", T::kDouble,
       "ippp: penalty weight in raw cost units; auto = beta_scale / (cost span)^2")
-      .Auto().Min(0).Commands(kSolverCommands).Methods(ippp_users)
+      .Auto()
+      .Min(0)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.beta; });
   opt("beta_scale", T::kDouble, "ippp: the automatic beta is beta_scale / (cost span)^2")
-      .Min(0, true).Commands(kSolverCommands).Methods(ippp_users)
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.beta_scale; });
-  opt("gamma", T::kDouble, "ippp: proximal weight").Min(0, true).Commands(kSolverCommands)
-      .Methods(ippp_users).Double([](MethodSettings& m) -> double& { return m.solver.ippp.gamma; });
-  opt("outer_iters", T::kInt, "ippp: outer iterations T").Min(1).Commands(kSolverCommands)
-      .Methods(ippp_users).Int([](MethodSettings& m) -> int& { return m.solver.ippp.outer_iters; });
-  opt("inner_iters", T::kInt, "ippp: inner iterations J").Min(1).Commands(kSolverCommands)
-      .Methods(ippp_users).Int([](MethodSettings& m) -> int& { return m.solver.ippp.inner_iters; });
-  opt("eta", T::kDouble, "ippp: smoothness, step 1/eta; must exceed mu").Min(0, true)
-      .Commands(kSolverCommands).Methods(ippp_users)
+  opt("gamma", T::kDouble, "ippp: proximal weight")
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
+      .Double([](MethodSettings& m) -> double& { return m.solver.ippp.gamma; });
+  opt("outer_iters", T::kInt, "ippp: outer iterations T")
+      .Min(1)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
+      .Int([](MethodSettings& m) -> int& { return m.solver.ippp.outer_iters; });
+  opt("inner_iters", T::kInt, "ippp: inner iterations J")
+      .Min(1)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
+      .Int([](MethodSettings& m) -> int& { return m.solver.ippp.inner_iters; });
+  opt("eta", T::kDouble, "ippp: smoothness, step 1/eta; must exceed mu")
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.eta; });
-  opt("mu", T::kDouble, "ippp: strong convexity, momentum (eta - mu)/(eta + mu)").Min(0, true)
-      .Commands(kSolverCommands).Methods(ippp_users)
+  opt("mu", T::kDouble, "ippp: strong convexity, momentum (eta - mu)/(eta + mu)")
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.mu; });
   opt("ippp_precision", T::kChoice,
       "ippp: arithmetic of the iteration, single (float, about 2x faster) or double")
-      .Choices({"single", "double"}).Commands(kSolverCommands).Methods(ippp_users)
+      .Choices({"single", "double"})
+      .Commands(kSolverCommands)
+      .Methods(ippp_users)
       .Text([](MethodSettings& m) -> std::string& { return m.solver.ippp.precision; });
   opt("warm_start", T::kSwitch,
       "ippp, ippp-nlopt: start from one shared threshold fitted to the smoothed cost (off: from "
       "--initial)")
-      .Commands(kSolverCommands).Methods({"ippp", "ippp-nlopt", "exact"})
+      .Commands(kSolverCommands)
+      .Methods({"ippp", "ippp-nlopt", "exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.ippp.warm_start; });
   opt("initial", T::kList,
       "ippp, ippp-nlopt: start from these thresholds (one per kept exit before the final) "
       "instead of the warm start")
-      .Commands({"thresholds"}).Methods({"ippp", "ippp-nlopt"});
+      .Commands({"thresholds"})
+      .Methods({"ippp", "ippp-nlopt"});
   opt("nlopt_algorithm", T::kChoice, "ippp-nlopt: the NLopt algorithm")
-      .Choices({"slsqp", "mma", "auglag-lbfgs"}).Commands(kSolverCommands).Methods({"ippp-nlopt"})
+      .Choices({"slsqp", "mma", "auglag-lbfgs"})
+      .Commands(kSolverCommands)
+      .Methods({"ippp-nlopt"})
       .Text([](MethodSettings& m) -> std::string& { return m.solver.ippp.nlopt_algorithm; });
-  opt("nlopt_xtol", T::kDouble, "ippp-nlopt: relative tolerance on the thresholds").Min(0, true)
-      .Commands(kSolverCommands).Methods({"ippp-nlopt"})
+  opt("nlopt_xtol", T::kDouble, "ippp-nlopt: relative tolerance on the thresholds")
+      .Min(0, true)
+      .Commands(kSolverCommands)
+      .Methods({"ippp-nlopt"})
       .Double([](MethodSettings& m) -> double& { return m.solver.ippp.nlopt_xtol; });
-  opt("nlopt_max_evals", T::kInt, "ippp-nlopt: evaluation limit").Min(1).Commands(kSolverCommands)
+  opt("nlopt_max_evals", T::kInt, "ippp-nlopt: evaluation limit")
+      .Min(1)
+      .Commands(kSolverCommands)
       .Methods({"ippp-nlopt"})
       .Int([](MethodSettings& m) -> int& { return m.solver.ippp.nlopt_max_evals; });
   opt("lambda_iters", T::kInt, "exact: bisection steps on lambda (0 = no Lagrangian start)")
-      .Min(0).Commands(kSolverCommands).Methods({"exact"})
+      .Min(0)
+      .Commands(kSolverCommands)
+      .Methods({"exact"})
       .Int([](MethodSettings& m) -> int& { return m.solver.exact.lambda_iters; });
-  opt("max_sweeps", T::kInt, "exact: coordinate sweeps per start").Min(1).Commands(kSolverCommands)
-      .Methods({"exact"}).Int([](MethodSettings& m) -> int& { return m.solver.exact.max_sweeps; });
+  opt("max_sweeps", T::kInt, "exact: coordinate sweeps per start")
+      .Min(1)
+      .Commands(kSolverCommands)
+      .Methods({"exact"})
+      .Int([](MethodSettings& m) -> int& { return m.solver.exact.max_sweeps; });
   opt("start_ippp", T::kSwitch, "exact: also start from iPPP's answer (one iPPP solve)")
-      .Commands(kSolverCommands).Methods({"exact"})
+      .Commands(kSolverCommands)
+      .Methods({"exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.exact.start_ippp; });
   opt("start_heuristics", T::kSwitch,
       "exact: also start from the geometric, geometric-quantile and single answers")
-      .Commands(kSolverCommands).Methods({"exact"})
+      .Commands(kSolverCommands)
+      .Methods({"exact"})
       .Switch([](MethodSettings& m) -> bool& { return m.solver.exact.start_heuristics; });
 
   // ---- placement -----------------------------------------------------------------------------
   opt("solver", T::kChoice, "threshold method of the budgeted placement searches")
-      .Choices(kThresholdMethods).Commands({"place"}).Methods(kSearchMethods)
+      .Choices(kThresholdMethods)
+      .Commands({"place"})
+      .Methods(kSearchMethods)
       .Text([](MethodSettings& m) -> std::string& { return m.placement_solver; });
   opt("tolerance", T::kDouble,
       "flop-score, greedy rules: allowed accuracy drop T, a fraction; exit n of a subset gets "
       "T/2^n")
-      .Min(0, true).Max(1, true).Commands({"place"}).Methods(kRuleMethods)
+      .Min(0, true)
+      .Max(1, true)
+      .Commands({"place"})
+      .Methods(kRuleMethods)
       .Double([](MethodSettings& m) -> double& { return m.greedy.tolerance; });
-  opt("th", T::kDouble, "greedy-th: the rule's TH").Min(0).Max(1).Commands({"place"})
-      .Methods({"greedy-th"}).Double([](MethodSettings& m) -> double& { return m.greedy.th; });
+  opt("th", T::kDouble, "greedy-th: the rule's TH")
+      .Min(0)
+      .Max(1)
+      .Commands({"place"})
+      .Methods({"greedy-th"})
+      .Double([](MethodSettings& m) -> double& { return m.greedy.th; });
   opt("ca", T::kChoice,
       "flop-score, greedy rules: CA measured against agreement with the final exit "
       "(unsupervised) or labels")
-      .Choices({"agreement", "labels"}).Default("agreement").Commands({"place"})
+      .Choices({"agreement", "labels"})
+      .Default("agreement")
+      .Commands({"place"})
       .Methods(kRuleMethods);
   opt("max_candidates", T::kInt,
       "enumeration limit on K-1 candidate exits (default: flop-score 24, exhaustive 16)")
-      .Min(1).Max(40).Commands({"place"}).Methods({"flop-score", "exhaustive"});
+      .Min(1)
+      .Max(40)
+      .Commands({"place"})
+      .Methods({"flop-score", "exhaustive"});
   opt("prune", T::kSwitch, "exhaustive: skip subsets that provably cannot enter the front")
-      .Commands({"place"}).Methods({"exhaustive"})
+      .Commands({"place"})
+      .Methods({"exhaustive"})
       .Switch([](MethodSettings& m) -> bool& { return m.exhaustive.prune; });
-  opt("reuse", T::kSwitch,
-      "exhaustive: reuse proven-optimal answers across budgets, warm starts")
-      .Commands({"place"}).Methods({"exhaustive"})
+  opt("reuse", T::kSwitch, "exhaustive: reuse proven-optimal answers across budgets, warm starts")
+      .Commands({"place"})
+      .Methods({"exhaustive"})
       .Switch([](MethodSettings& m) -> bool& { return m.exhaustive.reuse; });
   opt("fast", T::kSwitch,
       "exhaustive with solver exact: a fast path (shared sort orders, a lambda grid per subset) "
       "instead of the full exact solver per (subset, budget); may miss the best subset")
-      .Commands({"place"}).Methods({"exhaustive"})
+      .Commands({"place"})
+      .Methods({"exhaustive"})
       .Switch([](MethodSettings& m) -> bool& { return m.fast; });
   opt("polish", T::kInt,
       "exhaustive --fast: re-solve the best N subsets of every budget with the full exact "
       "solver and keep the better answer")
-      .Min(0).Commands({"place"}).Methods({"exhaustive"})
+      .Min(0)
+      .Commands({"place"})
+      .Methods({"exhaustive"})
       .Int([](MethodSettings& m) -> int& { return m.exhaustive.polish_top; });
   opt("all_rows", T::kSwitch,
       "exhaustive: write every (subset, budget) solution, not only the best per budget")
-      .Default("false").Commands({"place"});
+      .Default("false")
+      .Commands({"place"});
   opt("compare", T::kSwitch,
       "also solve keeping every exit, the evenly spaced placement and the best exhaustive subset "
       "at every budget")
-      .Default("false").Commands({"place"});
-  opt("even", T::kInt, "number of evenly spaced early exits for --compare").Min(0).Default("3")
+      .Default("false")
+      .Commands({"place"});
+  opt("even", T::kInt, "number of evenly spaced early exits for --compare")
+      .Min(0)
+      .Default("3")
       .Commands({"place"});
 
   // ---- EENet ---------------------------------------------------------------------------------
@@ -457,33 +600,65 @@ std::vector<OptionSpec> Build() {
   opt("threshold_method", T::kChoice,
       "fit-scorer: thresholds by algorithm1 (exit quotas), re-solved on the learned scores by "
       "exact or ippp, or best (the highest fit accuracy within budget)")
-      .Choices({"algorithm1", "exact", "ippp", "best"}).Default("algorithm1").Commands(fs);
-  opt("hidden_ratio", T::kDouble, "eenet: hidden size D_h / D").Min(0, true).Commands(fs)
-      .Methods(ee).Double([](MethodSettings& m) -> double& { return m.eenet.hidden_ratio; });
-  opt("learning_rate", T::kDouble, "eenet: Adam step size").Min(0, true).Commands(fs).Methods(ee)
+      .Choices({"algorithm1", "exact", "ippp", "best"})
+      .Default("algorithm1")
+      .Commands(fs);
+  opt("hidden_ratio", T::kDouble, "eenet: hidden size D_h / D")
+      .Min(0, true)
+      .Commands(fs)
+      .Methods(ee)
+      .Double([](MethodSettings& m) -> double& { return m.eenet.hidden_ratio; });
+  opt("learning_rate", T::kDouble, "eenet: Adam step size")
+      .Min(0, true)
+      .Commands(fs)
+      .Methods(ee)
       .Double([](MethodSettings& m) -> double& { return m.eenet.learning_rate; });
-  opt("eenet_alpha", T::kDouble, "eenet: weight alpha of the budget loss").Min(0).Commands(fs)
-      .Methods(ee).Double([](MethodSettings& m) -> double& { return m.eenet.alpha; });
-  opt("eenet_beta", T::kDouble, "eenet: weight beta of the cross-entropy loss").Min(0)
-      .Commands(fs).Methods(ee).Double([](MethodSettings& m) -> double& { return m.eenet.beta; });
-  opt("weight_decay", T::kDouble, "eenet: L2 weight").Min(0).Commands(fs).Methods(ee)
+  opt("eenet_alpha", T::kDouble, "eenet: weight alpha of the budget loss")
+      .Min(0)
+      .Commands(fs)
+      .Methods(ee)
+      .Double([](MethodSettings& m) -> double& { return m.eenet.alpha; });
+  opt("eenet_beta", T::kDouble, "eenet: weight beta of the cross-entropy loss")
+      .Min(0)
+      .Commands(fs)
+      .Methods(ee)
+      .Double([](MethodSettings& m) -> double& { return m.eenet.beta; });
+  opt("weight_decay", T::kDouble, "eenet: L2 weight")
+      .Min(0)
+      .Commands(fs)
+      .Methods(ee)
       .Double([](MethodSettings& m) -> double& { return m.eenet.weight_decay; });
-  opt("batch_size", T::kInt, "eenet: samples per Adam step").Min(1).Commands(fs).Methods(ee)
+  opt("batch_size", T::kInt, "eenet: samples per Adam step")
+      .Min(1)
+      .Commands(fs)
+      .Methods(ee)
       .Int([](MethodSettings& m) -> int& { return m.eenet.batch_size; });
-  opt("max_epochs", T::kInt, "eenet: epoch limit").Min(1).Commands(fs).Methods(ee)
+  opt("max_epochs", T::kInt, "eenet: epoch limit")
+      .Min(1)
+      .Commands(fs)
+      .Methods(ee)
       .Int([](MethodSettings& m) -> int& { return m.eenet.max_epochs; });
-  opt("patience", T::kInt, "eenet: early stopping after this many epochs without a better "
-      "held-out loss").Min(1).Commands(fs).Methods(ee)
+  opt("patience", T::kInt,
+      "eenet: early stopping after this many epochs without a better "
+      "held-out loss")
+      .Min(1)
+      .Commands(fs)
+      .Methods(ee)
       .Int([](MethodSettings& m) -> int& { return m.eenet.patience; });
   opt("holdout_fraction", T::kDouble,
       "eenet: share of the fit split held out for early stopping (0: stop on the training loss)")
-      .Min(0).Max(0.9).Commands(fs).Methods(ee)
+      .Min(0)
+      .Max(0.9)
+      .Commands(fs)
+      .Methods(ee)
       .Double([](MethodSettings& m) -> double& { return m.eenet.holdout_fraction; });
   opt("budget_fit", T::kChoice,
       "eenet: how Algorithm 1's exit distribution meets the budget: none (as learned), repair "
       "(only when over), match (largest cost within budget), best (the tilt with the best fit "
       "accuracy within budget)")
-      .Choices({"none", "repair", "match", "best"}).Commands(fs).Methods(ee);
+      .Choices({"none", "repair", "match", "best"})
+      .Commands(fs)
+      .Methods(ee);
 
   std::vector<OptionSpec> out;
   for (Decl& x : d) out.push_back(std::move(x.s));
@@ -622,7 +797,8 @@ std::string CheckApplies(const OptionSpec& spec, const std::string& method,
                          const std::string& solver) {
   if (Applies(spec, method, solver)) return "";
   std::string s = "option '" + spec.key + "' is not for method " + method;
-  if (IsSearchMethod(method)) s += " (solver " + (solver.empty() ? std::string("exact") : solver) + ")";
+  if (IsSearchMethod(method))
+    s += " (solver " + (solver.empty() ? std::string("exact") : solver) + ")";
   if (!spec.methods.empty()) {
     std::string m;
     for (const std::string& x : spec.methods) m += (m.empty() ? "" : ", ") + x;
@@ -646,9 +822,7 @@ void CheckGivenOptionsApply(const OptionValues& values, const std::vector<std::s
 }
 
 void CheckOptionValue(const OptionSpec& spec, const std::string& text, const std::string& where) {
-  auto bad = [&](const std::string& why) {
-    return InputError(where, "'" + text + "': " + why);
-  };
+  auto bad = [&](const std::string& why) { return InputError(where, "'" + text + "': " + why); };
   switch (spec.type) {
     case OptionType::kSwitch: {
       bool b;
@@ -660,7 +834,8 @@ void CheckOptionValue(const OptionSpec& spec, const std::string& text, const std
       if (spec.nan_allowed && text == "auto") return;
       double v = 0;
       if (!ParseNumber(text, v) || !std::isfinite(v)) {
-        throw bad(spec.type == OptionType::kInt ? "expected an integer" : "expected a finite number");
+        throw bad(spec.type == OptionType::kInt ? "expected an integer"
+                                                : "expected a finite number");
       }
       if (spec.type == OptionType::kInt && v != std::floor(v)) throw bad("expected an integer");
       const bool below = spec.min_open ? !(v > spec.min) : !(v >= spec.min);
@@ -776,7 +951,8 @@ std::string OptionsMarkdown() {
     std::string flag = "`" + s.Flag() + "`";
     if (!s.short_flag.empty()) flag = "`" + s.short_flag + "`, " + flag;
     // A switch on by default is turned off with --no-key (cli/option_flags.cpp).
-    if (s.type == OptionType::kSwitch && s.default_text == "true") flag = "`--no-" + s.Flag().substr(2) + "`";
+    if (s.type == OptionType::kSwitch && s.default_text == "true")
+      flag = "`--no-" + s.Flag().substr(2) + "`";
     if (s.commands.empty()) flag = "";
     std::string yaml = s.methods.empty() && !s.sweep_key ? "" : "`" + s.key + "`";
     if (!s.sweep_file_key.empty()) {
@@ -785,9 +961,10 @@ std::string OptionsMarkdown() {
     }
     if (yaml.empty() && s.commands.empty()) continue;
     md << "| " << (yaml.empty() ? "(command line only)" : yaml) << " | " << flag << " | "
-       << ToString(s.type) << " | " << Cell(s.default_text.empty() ? "" : "`" + s.default_text + "`")
-       << " | " << Cell(s.RangeText()) << " | " << JoinNames(s.commands) << " | "
-       << JoinNames(s.methods) << " | " << Cell(s.help) << " |\n";
+       << ToString(s.type) << " | "
+       << Cell(s.default_text.empty() ? "" : "`" + s.default_text + "`") << " | "
+       << Cell(s.RangeText()) << " | " << JoinNames(s.commands) << " | " << JoinNames(s.methods)
+       << " | " << Cell(s.help) << " |\n";
   }
   return md.str();
 }

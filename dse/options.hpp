@@ -36,7 +36,7 @@
 namespace exitplan {
 
 enum class OptionType {
-  kSwitch,    // true / false (CLI: --key, --no-key)
+  kSwitch,  // true / false (CLI: --key, --no-key)
   kInt,
   kDouble,    // a finite number
   kFraction,  // a number in [0, 1], also written as a percentage (0.5%)
@@ -64,19 +64,19 @@ struct OptionSpec {
   std::string short_flag;  // "" or e.g. "-j"
   OptionType type = OptionType::kText;
   std::string help;
-  std::vector<std::string> choices;   // kChoice
+  std::vector<std::string> choices;  // kChoice
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   bool min_open = false, max_open = false;  // (min, ...) instead of [min, ...
   bool nan_allowed = false;                 // "auto" (NaN) is a valid value (e.g. beta)
-  std::vector<std::string> commands;  // commands that take it as a flag
-  std::vector<std::string> methods;   // sweep methods whose `options:` take it
-  bool sweep_key = false;             // also a key of the sweep file outside `options:`
+  std::vector<std::string> commands;        // commands that take it as a flag
+  std::vector<std::string> methods;         // sweep methods whose `options:` take it
+  bool sweep_key = false;                   // also a key of the sweep file outside `options:`
   // The key at the top level of a sweep file ("" = none; e.g. `output` for out, `budgets` for
   // budget), and whether a sweep file must have it. Any other top-level key is refused.
   std::string sweep_file_key;
   bool sweep_file_required = false;
-  std::string default_text;           // as shown in help and docs ("" = none / required)
+  std::string default_text;  // as shown in help and docs ("" = none / required)
   // Bound options: write / read the field (text already checked against type and range).
   std::function<void(MethodSettings&, const std::string&)> set;
   std::function<std::string(const MethodSettings&)> get;

@@ -55,8 +55,8 @@ std::string Names(const CostProfile& p, const std::vector<int>& kept) {
   return s;
 }
 
-void PolicyText(std::string& out, const CostProfile& prof, const Policy& pol,
-                const Evaluation& fit, const Evaluation& eval, const std::string& indent) {
+void PolicyText(std::string& out, const CostProfile& prof, const Policy& pol, const Evaluation& fit,
+                const Evaluation& eval, const std::string& indent) {
   Appendf(out, "%skept exits: %s (%s)\n", indent.c_str(), KeptText(pol.kept).c_str(),
           Names(prof, pol.kept).c_str());
   Appendf(out, "%sthresholds: %s\n", indent.c_str(), JoinDoubles(pol.thresholds, ", ").c_str());
@@ -74,7 +74,8 @@ std::string PlaceRunOptions::Validate() const {
   std::string out;
   if (methods.empty()) out += "no placement method given\n";
   if (!(tolerance > 0.0 && tolerance < 1.0)) {
-    out += "tolerance = " + FormatDouble(tolerance) + ": must be in (0, 1) (a fraction of accuracy)\n";
+    out +=
+        "tolerance = " + FormatDouble(tolerance) + ": must be in (0, 1) (a fraction of accuracy)\n";
   }
   if (!(th >= 0.0 && th <= 1.0)) out += "TH = " + FormatDouble(th) + ": must be in [0, 1]\n";
   if (threads < 1) out += "threads = " + std::to_string(threads) + ": must be >= 1\n";
@@ -227,9 +228,9 @@ void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& o
     Policy pol;
     pol.kept = r.kept_exits;
     pol.thresholds = r.thresholds;
-    ResultRow m = MakeRow(p, r.method, pol, p.EvaluateFit(pol), r.budget, r.seconds, r.outcome,
-                          where + ", with its thresholds; no budget, so nothing certified; " +
-                              r.message);
+    ResultRow m =
+        MakeRow(p, r.method, pol, p.EvaluateFit(pol), r.budget, r.seconds, r.outcome,
+                where + ", with its thresholds; no budget, so nothing certified; " + r.message);
     m.model = r.model;
     m.measure = r.measure;
     r = m;
@@ -271,9 +272,10 @@ namespace {
 // RunPlace with the guarantee: the search on the search part, each row certified.
 PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRunOptions& a) {
   if (a.all_rows) {
-    throw InputError("--all-rows", "lists every kept set's answer, which --guarantee does not "
-                                   "certify (only the kept set chosen at each budget is): give one "
-                                   "of them");
+    throw InputError("--all-rows",
+                     "lists every kept set's answer, which --guarantee does not "
+                     "certify (only the kept set chosen at each budget is): give one "
+                     "of them");
   }
   SearchPartProblem sp;
   MakeSearchPart(problem, a.solver, a.solver_options, &sp);
@@ -282,7 +284,8 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
   PlaceRunResult res = RunPlace(sp.problem, inner);
   const GuaranteeOptions& g = a.solver_options.guarantee;
   std::string text;
-  Appendf(text, "\nguarantee %s (%s, horizon %s): the placement is searched on the search part "
+  Appendf(text,
+          "\nguarantee %s (%s, horizon %s): the placement is searched on the search part "
           "(%d of %d fit samples; the figures below are on it), and each chosen kept set's "
           "thresholds are certified on the other %d (see the certified rows after them)\n",
           FormatDouble(g.level).c_str(), ToString(g.bound).c_str(),
@@ -292,8 +295,8 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
   res.failures = 0;
   Appendf(res.text, "\ncertified rows (--guarantee %s; fit figures on the whole fit split):\n",
           FormatDouble(g.level).c_str());
-  Appendf(res.text, "  %-28s %-10s %-18s %9s %11s %9s %11s  %s\n", "method", "budget",
-          "kept exits", "fit_acc", "fit_cost", "eval_acc", "eval_cost", "outcome");
+  Appendf(res.text, "  %-28s %-10s %-18s %9s %11s %9s %11s  %s\n", "method", "budget", "kept exits",
+          "fit_acc", "fit_cost", "eval_acc", "eval_cost", "outcome");
   for (ResultRow& r : res.rows) {
     CertifyRow(problem, a.solver, a.solver_options, r);
     LabelRowBudget(r, problem.profile->FullCost());
@@ -373,8 +376,8 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
     ProgressPhase(progress, name, "budgets", budgets.size());
     for (double b : budgets) {
       const ThresholdSummary s = solver(problem.Thresholds(kept, b));
-      ResultRow r = MakeRow(problem, name, s.policy, s.has_policy() ? s.fit : Evaluation{}, b, s.seconds,
-                            ToString(s.outcome), s.message);
+      ResultRow r = MakeRow(problem, name, s.policy, s.has_policy() ? s.fit : Evaluation{}, b,
+                            s.seconds, ToString(s.outcome), s.message);
       r.kept_exits = kept;
       if (s.ok()) ++solved;
       add_row(std::move(r));
@@ -399,8 +402,8 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       for (const SubsetScore& t : s.top) {
         Appendf(text, "    %-20s score %s\n", KeptText(t.kept).c_str(), Fmt(t.score).c_str());
       }
-      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds,
-                      ToString(s.outcome), s.message));
+      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds, ToString(s.outcome),
+                      s.message));
       if (!budgets.empty()) series(name + "+" + solver_name, s.policy.kept);
     } else if (m == PlacementMethod::kGreedyEfficiency || m == PlacementMethod::kGreedyTh) {
       GreedyOptions o;
@@ -419,16 +422,16 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
                   st.kept ? "keep" : "drop");
         }
       }
-      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds,
-                      ToString(s.outcome), s.message));
+      add_row(MakeRow(problem, name, s.policy, s.fit, std::nan(""), s.seconds, ToString(s.outcome),
+                      s.message));
       if (!budgets.empty()) series(name + "+" + solver_name, s.policy.kept);
     } else if (m == PlacementMethod::kGreedyForward || m == PlacementMethod::kGreedyBackward) {
       Appendf(text, "\n%s (thresholds by %s):\n", name.c_str(), solver_name.c_str());
       ProgressPhase(progress, name, "budgets", budgets.size());
       for (double b : budgets) {
         GreedyOptions o;
-        o.rule = m == PlacementMethod::kGreedyForward ? GreedyRule::kForward
-                                                      : GreedyRule::kBackward;
+        o.rule =
+            m == PlacementMethod::kGreedyForward ? GreedyRule::kForward : GreedyRule::kBackward;
         o.budget = b;
         // Each threshold solve of the search is reported (the steps of one budget can be long).
         int solves = 0;
@@ -477,9 +480,9 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
         }
         const SubsetSolution& sol = s.solutions[q];
         ++wins[sol.mask];
-        ResultRow r = MakeRow(problem, name, sol.summary.policy, sol.summary.fit, budgets[bi],
-                              sol.summary.seconds, ToString(sol.summary.outcome),
-                              sol.summary.message);
+        ResultRow r =
+            MakeRow(problem, name, sol.summary.policy, sol.summary.fit, budgets[bi],
+                    sol.summary.seconds, ToString(sol.summary.outcome), sol.summary.message);
         Appendf(text, "  %-10s %-18s %9.4f %11s %9.4f %11s\n", Fmt(budgets[bi]).c_str(),
                 KeptText(sol.summary.policy.kept).c_str(), r.fit_acc, Fmt(r.fit_cost).c_str(),
                 r.eval_acc, Fmt(r.eval_cost).c_str());
@@ -501,7 +504,8 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       }
       if (best_sum > 0) {
         const std::vector<int> kept = KeptFromMask(best, k);
-        Appendf(text, "  best single kept set over the budgets: %s (%s), best at %d of %zu "
+        Appendf(text,
+                "  best single kept set over the budgets: %s (%s), best at %d of %zu "
                 "budgets, mean fit accuracy %.4f\n",
                 KeptText(kept).c_str(), Names(prof, kept).c_str(), wins[best], budgets.size(),
                 best_sum / budgets.size());
@@ -511,7 +515,8 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
   }
   if (a.compare && !budgets.empty()) {
     const std::vector<int> even = EvenlySpacedExits(prof, a.even);
-    Appendf(text, "\ncomparison series (thresholds by %s at every budget): all-exits (%s), even-%d "
+    Appendf(text,
+            "\ncomparison series (thresholds by %s at every budget): all-exits (%s), even-%d "
             "(%s)\n",
             solver_name.c_str(), KeptText(AllExits(k)).c_str(), a.even, KeptText(even).c_str());
     series("all-exits", AllExits(k));

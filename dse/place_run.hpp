@@ -18,25 +18,25 @@ namespace exitplan {
 
 struct PlaceRunOptions {
   std::vector<PlacementMethod> methods;  // non-empty
-  std::string model;           // the rows' `model` column
-  std::string measure;         // the rows' `measure` column (the measure's name)
+  std::string model;                     // the rows' `model` column
+  std::string measure;                   // the rows' `measure` column (the measure's name)
   Method solver = Method::kExact;  // thresholds of the budgeted searches and comparison series
   // Absolute budgets (profile unit). Empty: none for the budget-free rules; for exhaustive the
   // default grid DefaultPlaceBudgets gives.
   std::vector<double> budgets;
-  double tolerance = 0.05;     // flop-score and the greedy rules
-  double th = 0.9;             // greedy-th
+  double tolerance = 0.05;  // flop-score and the greedy rules
+  double th = 0.9;          // greedy-th
   int threads = 2;
-  int max_candidates = -1;     // <= 0: each method's default
-  bool compare = false;        // also the series all-exits, even-<even> and best-subset
+  int max_candidates = -1;  // <= 0: each method's default
+  bool compare = false;     // also the series all-exits, even-<even> and best-subset
   int even = 3;
-  bool all_rows = false;       // exhaustive: every (subset, budget) solution as a row
-  bool exact_path = false;     // exhaustive with solver exact: the fast path
-  int polish = 0;              // exhaustive fast path: polish_top
-  bool prune = true;           // exhaustive: ExhaustiveOptions::prune
-  bool reuse = true;           // exhaustive: ExhaustiveOptions::reuse
+  bool all_rows = false;         // exhaustive: every (subset, budget) solution as a row
+  bool exact_path = false;       // exhaustive with solver exact: the fast path
+  int polish = 0;                // exhaustive fast path: polish_top
+  bool prune = true;             // exhaustive: ExhaustiveOptions::prune
+  bool reuse = true;             // exhaustive: ExhaustiveOptions::reuse
   SolverOptions solver_options;  // options of `solver` (seed, iPPP's, exact's, ...)
-  bool verbose = false;        // greedy rules: their per-exit decisions in the text
+  bool verbose = false;          // greedy rules: their per-exit decisions in the text
   // One phase per method and comparison series (flop-score and exhaustive count subsets, the
   // others budgets); null: none. Its callback throwing cancels the run (RunPlace rethrows).
   Progress* progress = nullptr;
@@ -68,10 +68,10 @@ PlacementProblem PlaceProblemFor(const Dump& dump, const CostProfile& profile, M
 std::vector<double> PlaceBudgets(const PlaceRequest& request, const CostProfile& profile);
 
 struct PlaceRunResult {
-  std::vector<ResultRow> rows;   // Pareto column marked (MarkPareto)
-  std::vector<double> budgets;   // the absolute budgets used
-  std::string text;              // per method: what was found, as `exitplan place` prints it
-  int failures = 0;              // budgeted searches without a solution
+  std::vector<ResultRow> rows;  // Pareto column marked (MarkPareto)
+  std::vector<double> budgets;  // the absolute budgets used
+  std::string text;             // per method: what was found, as `exitplan place` prints it
+  int failures = 0;             // budgeted searches without a solution
   // Every exit kept, every sample to the final exit: the reference point of the plot.
   Evaluation reference_fit, reference_eval;  // reference_eval.n = 0 without an eval split
   bool any_solution() const;

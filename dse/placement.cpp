@@ -10,8 +10,8 @@
 
 namespace exitplan {
 namespace {
-const char* const kNames[] = {"flop-score",      "greedy-efficiency", "greedy-th",
-                              "greedy-forward",  "greedy-backward",   "exhaustive"};
+const char* const kNames[] = {"flop-score",     "greedy-efficiency", "greedy-th",
+                              "greedy-forward", "greedy-backward",   "exhaustive"};
 constexpr int kNumNames = 6;
 }  // namespace
 
@@ -49,9 +49,9 @@ std::string PlacementProblem::Check() const {
   if ((eval_scores == nullptr) != (eval_correct == nullptr)) {
     return "eval scores and correctness must be given together";
   }
-  if (eval_scores != nullptr && (eval_scores->rows() != scores->rows() ||
-                                 eval_correct->rows() != scores->rows() ||
-                                 eval_correct->cols() != eval_scores->cols())) {
+  if (eval_scores != nullptr &&
+      (eval_scores->rows() != scores->rows() || eval_correct->rows() != scores->rows() ||
+       eval_correct->cols() != eval_scores->cols())) {
     return "eval split differs in shape from the fit split";
   }
   return "";

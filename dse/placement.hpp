@@ -24,12 +24,12 @@ namespace exitplan {
 using SubsetMask = std::uint64_t;
 
 enum class PlacementMethod {
-  kFlopScore,         // the unsupervised early-exit paper (2023) section 3.4, eq. 4 over every subset
+  kFlopScore,  // the unsupervised early-exit paper (2023) section 3.4, eq. 4 over every subset
   kGreedyEfficiency,  // Scardapane et al. 2020 eq. 4, scanning input -> output
-  kGreedyTh,          // Scardapane et al. 2020 eq. 5 (TH, compression ratio cm_i), scanning input -> output
-  kGreedyForward,     // add the exit that most improves accuracy at the budget
-  kGreedyBackward,    // drop the exit whose removal most improves (or keeps) accuracy
-  kExhaustive,        // every subset x every budget, thresholds by a solver, Pareto front
+  kGreedyTh,  // Scardapane et al. 2020 eq. 5 (TH, compression ratio cm_i), scanning input -> output
+  kGreedyForward,   // add the exit that most improves accuracy at the budget
+  kGreedyBackward,  // drop the exit whose removal most improves (or keeps) accuracy
+  kExhaustive,      // every subset x every budget, thresholds by a solver, Pareto front
 };
 std::string ToString(PlacementMethod method);
 PlacementMethod PlacementMethodFromString(const std::string& text,
@@ -41,8 +41,8 @@ struct PlacementProblem {
   const ScoreMatrix* scores = nullptr;     // fit split, K x N, one confidence measure
   const CorrectMatrix* correct = nullptr;  // fit split correctness: what budgeted solvers maximise
                                            // and what accuracies report
-  // Correctness used for flop-score's CA (eq. 3); nullptr = `correct`. The unsupervised early-exit paper uses agreement
-  // with the final exit's prediction (no labels).
+  // Correctness used for flop-score's CA (eq. 3); nullptr = `correct`. The unsupervised early-exit
+  // paper uses agreement with the final exit's prediction (no labels).
   const CorrectMatrix* ca_correct = nullptr;
   ScoreOrder order = ScoreOrder::kDescending;
   const CostProfile* profile = nullptr;
@@ -70,9 +70,10 @@ SubsetMask MaskFromKept(const std::vector<int>& kept, int k);
 // "2;4;6;9" (1-based) for messages.
 std::string KeptText(const std::vector<int>& kept);
 
-// The evenly spaced placement Ilhan et al. 2023 uses (two exits at 1/3 and 2/3 of ResNet-56's depth, four at
-// 1/5..4/5 of MSDNet's): for i = 1..m, the candidate whose backbone cost is nearest to
-// i/(m+1) x backbone(K), distinct, plus the final exit. m is clipped to the number of candidates.
+// The evenly spaced placement Ilhan et al. 2023 uses (two exits at 1/3 and 2/3 of ResNet-56's
+// depth, four at 1/5..4/5 of MSDNet's): for i = 1..m, the candidate whose backbone cost is nearest
+// to i/(m+1) x backbone(K), distinct, plus the final exit. m is clipped to the number of
+// candidates.
 std::vector<int> EvenlySpacedExits(const CostProfile& profile, int m);
 
 // "" when the profile has per-exit head costs; otherwise one line saying that `method` needs them
@@ -91,8 +92,8 @@ using WarmSolverFn =
 WarmSolverFn WarmSolverFor(Method method, const SolverOptions& options = {});
 
 // A result row (dse/report.hpp) for a policy: fit figures as given, eval figures measured.
-ResultRow MakeRow(const PlacementProblem& problem, const std::string& method,
-                  const Policy& policy, const Evaluation& fit, double budget, double seconds,
-                  const std::string& outcome, const std::string& message);
+ResultRow MakeRow(const PlacementProblem& problem, const std::string& method, const Policy& policy,
+                  const Evaluation& fit, double budget, double seconds, const std::string& outcome,
+                  const std::string& message);
 
 }  // namespace exitplan

@@ -23,11 +23,20 @@ std::string Xml(const std::string& s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -72,8 +81,8 @@ std::string Marker(int shape, double x, double y, const std::string& color, doub
       break;
     case 2:
       o << "<polygon points=\"" << F(x) << "," << F(y - 1.2 * r) << " " << F(x - 1.1 * r) << ","
-        << F(y + 0.8 * r) << " " << F(x + 1.1 * r) << "," << F(y + 0.8 * r) << "\" fill=\""
-        << color << "\"/>";
+        << F(y + 0.8 * r) << " " << F(x + 1.1 * r) << "," << F(y + 0.8 * r) << "\" fill=\"" << color
+        << "\"/>";
       break;
     case 3:
       o << "<polygon points=\"" << F(x) << "," << F(y - 1.3 * r) << " " << F(x + 1.3 * r) << ","
@@ -82,13 +91,13 @@ std::string Marker(int shape, double x, double y, const std::string& color, doub
       break;
     case 4:
       o << "<polygon points=\"" << F(x) << "," << F(y + 1.2 * r) << " " << F(x - 1.1 * r) << ","
-        << F(y - 0.8 * r) << " " << F(x + 1.1 * r) << "," << F(y - 0.8 * r) << "\" fill=\""
-        << color << "\"/>";
+        << F(y - 0.8 * r) << " " << F(x + 1.1 * r) << "," << F(y - 0.8 * r) << "\" fill=\"" << color
+        << "\"/>";
       break;
     default:
-      o << "<path d=\"M" << F(x - r) << "," << F(y - r) << "L" << F(x + r) << "," << F(y + r)
-        << "M" << F(x - r) << "," << F(y + r) << "L" << F(x + r) << "," << F(y - r)
-        << "\" stroke=\"" << color << "\" stroke-width=\"2.2\" fill=\"none\"/>";
+      o << "<path d=\"M" << F(x - r) << "," << F(y - r) << "L" << F(x + r) << "," << F(y + r) << "M"
+        << F(x - r) << "," << F(y + r) << "L" << F(x + r) << "," << F(y - r) << "\" stroke=\""
+        << color << "\" stroke-width=\"2.2\" fill=\"none\"/>";
   }
   return o.str();
 }
@@ -97,7 +106,8 @@ std::string Marker(int shape, double x, double y, const std::string& color, doub
 std::string OverBudgetMarker(double x, double y) {
   const double r = 4.5;
   std::ostringstream o;
-  o << "<g class=\"over-budget\" stroke=\"#d62728\" stroke-width=\"1.4\" fill=\"none\"><circle cx=\""
+  o << "<g class=\"over-budget\" stroke=\"#d62728\" stroke-width=\"1.4\" fill=\"none\"><circle "
+       "cx=\""
     << F(x) << "\" cy=\"" << F(y) << "\" r=\"" << F(r) << "\"/><path d=\"M" << F(x - r) << ","
     << F(y - r) << "L" << F(x + r) << "," << F(y + r) << "M" << F(x - r) << "," << F(y + r) << "L"
     << F(x + r) << "," << F(y - r) << "\"/></g>";
@@ -169,8 +179,10 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   if (const std::string bad = options.Validate(); !bad.empty()) throw InputError("plot", bad);
   std::vector<ResultRow> rows, over;  // solutions; policies over their budget
   for (const ResultRow& r : input) {
-    if (r.has_solution()) rows.push_back(r);
-    else if (r.has_policy()) over.push_back(r);
+    if (r.has_solution())
+      rows.push_back(r);
+    else if (r.has_policy())
+      over.push_back(r);
   }
   bool any_front = false;
   for (const ResultRow& r : rows) any_front |= r.pareto;
@@ -295,11 +307,19 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   const std::vector<double> yt = internal::NiceTicks(yr.lo, yr.hi, 6);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 0, ystep = yt.size() > 1 ? yt[1] - yt[0] : 0;
   o << "<g stroke=\"#e5e5e5\" stroke-width=\"1\">\n";
-  for (double v : xt) o << "<line x1=\"" << F(sx(v)) << "\" y1=\"" << F(y0) << "\" x2=\"" << F(sx(v)) << "\" y2=\"" << F(y1) << "\"/>\n";
-  for (double v : yt) o << "<line x1=\"" << F(x0) << "\" y1=\"" << F(sy(v)) << "\" x2=\"" << F(x1) << "\" y2=\"" << F(sy(v)) << "\"/>\n";
+  for (double v : xt)
+    o << "<line x1=\"" << F(sx(v)) << "\" y1=\"" << F(y0) << "\" x2=\"" << F(sx(v)) << "\" y2=\""
+      << F(y1) << "\"/>\n";
+  for (double v : yt)
+    o << "<line x1=\"" << F(x0) << "\" y1=\"" << F(sy(v)) << "\" x2=\"" << F(x1) << "\" y2=\""
+      << F(sy(v)) << "\"/>\n";
   o << "</g>\n<g stroke=\"#333\" stroke-width=\"1\">\n";
-  for (double v : xt) o << "<line x1=\"" << F(sx(v)) << "\" y1=\"" << F(y1) << "\" x2=\"" << F(sx(v)) << "\" y2=\"" << F(y1 + 5) << "\"/>\n";
-  for (double v : yt) o << "<line x1=\"" << F(x0 - 5) << "\" y1=\"" << F(sy(v)) << "\" x2=\"" << F(x0) << "\" y2=\"" << F(sy(v)) << "\"/>\n";
+  for (double v : xt)
+    o << "<line x1=\"" << F(sx(v)) << "\" y1=\"" << F(y1) << "\" x2=\"" << F(sx(v)) << "\" y2=\""
+      << F(y1 + 5) << "\"/>\n";
+  for (double v : yt)
+    o << "<line x1=\"" << F(x0 - 5) << "\" y1=\"" << F(sy(v)) << "\" x2=\"" << F(x0) << "\" y2=\""
+      << F(sy(v)) << "\"/>\n";
   o << "</g>\n";
   for (double v : xt) {
     o << "<text x=\"" << F(sx(v)) << "\" y=\"" << F(y1 + 20) << "\" text-anchor=\"middle\">"
@@ -309,10 +329,10 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
     o << "<text x=\"" << F(x0 - 9) << "\" y=\"" << F(sy(v) + 4.5) << "\" text-anchor=\"end\">"
       << TickLabel(v, ystep) << "</text>\n";
   }
-  o << "<rect x=\"" << F(x0) << "\" y=\"" << F(y0) << "\" width=\"" << F(x1 - x0)
-    << "\" height=\"" << F(y1 - y0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
-  o << "<text x=\"" << F((x0 + x1) / 2) << "\" y=\"" << F(H - 14)
-    << "\" text-anchor=\"middle\">" << Xml(xlabel) << "</text>\n";
+  o << "<rect x=\"" << F(x0) << "\" y=\"" << F(y0) << "\" width=\"" << F(x1 - x0) << "\" height=\""
+    << F(y1 - y0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  o << "<text x=\"" << F((x0 + x1) / 2) << "\" y=\"" << F(H - 14) << "\" text-anchor=\"middle\">"
+    << Xml(xlabel) << "</text>\n";
   o << "<text transform=\"translate(20," << F((y0 + y1) / 2)
     << ") rotate(-90)\" text-anchor=\"middle\">" << Xml(ylabel) << "</text>\n";
 
@@ -323,7 +343,8 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   // The requested budgets, below everything else.
   for (double b : budgets) {
     o << "<line class=\"budget\" x1=\"" << F(sx(b)) << "\" y1=\"" << F(y0) << "\" x2=\"" << F(sx(b))
-      << "\" y2=\"" << F(y1) << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>\n";
+      << "\" y2=\"" << F(y1)
+      << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>\n";
   }
   for (std::size_t s = 0; s < keys.size(); ++s) {
     const std::string color = kColors[s % kNumColors];
@@ -337,7 +358,8 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
       o << "\"/>\n";
     }
     const double r = pts.size() > 60 ? 2.4 : 3.8;
-    for (const auto& p : pts) o << Marker(static_cast<int>(s), sx(p.first), sy(p.second), color, r) << "\n";
+    for (const auto& p : pts)
+      o << Marker(static_cast<int>(s), sx(p.first), sy(p.second), color, r) << "\n";
   }
   // The Pareto front (chosen on the fit split), on top.
   std::vector<std::pair<double, double>> front;
@@ -377,8 +399,7 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
       << Marker(static_cast<int>(s), lx + 13, ly, color) << "\n";
     std::string label = keys[s];
     if (label.size() > 32) label = label.substr(0, 31) + "…";
-    o << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4) << "\">" << Xml(label)
-      << "</text>\n";
+    o << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4) << "\">" << Xml(label) << "</text>\n";
     ly += 20;
   }
   if (options.mark_front && !front.empty()) {
@@ -397,7 +418,8 @@ std::string PlotSvg(const std::vector<ResultRow>& input, const PlotOptions& opti
   }
   if (!budgets.empty()) {
     o << "<line x1=\"" << F(lx + 13) << "\" y1=\"" << F(ly - 8) << "\" x2=\"" << F(lx + 13)
-      << "\" y2=\"" << F(ly + 8) << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>"
+      << "\" y2=\"" << F(ly + 8)
+      << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"1,3\"/>"
       << "<text x=\"" << F(lx + 34) << "\" y=\"" << F(ly + 4) << "\">requested budget"
       << (budgets.size() > 1 ? "s" : "") << "</text>\n";
     ly += 20;

@@ -24,13 +24,13 @@
 namespace exitplan {
 
 struct PlotOptions {
-  std::string title;       // drawn above the plot; empty = "<model> / <target>" of the rows
-  bool use_eval = true;    // plot eval_acc vs eval_cost; false (or no eval figures): fit split
-  int width = 900;         // pixels, whole picture (>= 400)
-  int height = 540;        // pixels (>= 300)
-  bool mark_front = true;  // draw the Pareto front of the rows (their `pareto` flags)
-  bool percent = true;     // accuracy axis in percent (else as a fraction)
-  bool mark_budgets = true;  // dotted vertical lines at the requested budgets
+  std::string title;            // drawn above the plot; empty = "<model> / <target>" of the rows
+  bool use_eval = true;         // plot eval_acc vs eval_cost; false (or no eval figures): fit split
+  int width = 900;              // pixels, whole picture (>= 400)
+  int height = 540;             // pixels (>= 300)
+  bool mark_front = true;       // draw the Pareto front of the rows (their `pareto` flags)
+  bool percent = true;          // accuracy axis in percent (else as a fraction)
+  bool mark_budgets = true;     // dotted vertical lines at the requested budgets
   std::vector<double> budgets;  // profile unit; empty = the distinct budgets of the rows
   // The final-exit reference point (accuracy as a fraction, on the plotted split, and the full
   // cost); NaN = not drawn.

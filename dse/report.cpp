@@ -16,16 +16,17 @@ namespace exitplan {
 namespace {
 
 const std::vector<std::string> kColumns = {
-    "model",    "target",   "unit",     "method",   "measure",  "kept_exits",
-    "budget",   "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
-    "exit_fractions", "pareto", "within_budget", "budget_fraction", "seconds", "outcome",
-    "message", "guarantee", "guarantee_bound", "horizon", "cost_bound", "accuracy_bound",
-    "drop_bound", "shift_p", "shift_fired"};
+    "model",           "target",     "unit",           "method",         "measure",
+    "kept_exits",      "budget",     "thresholds",     "fit_acc",        "fit_cost",
+    "eval_acc",        "eval_cost",  "exit_fractions", "pareto",         "within_budget",
+    "budget_fraction", "seconds",    "outcome",        "message",        "guarantee",
+    "guarantee_bound", "horizon",    "cost_bound",     "accuracy_bound", "drop_bound",
+    "shift_p",         "shift_fired"};
 // Columns not required on reading (older CSVs lack them): the derived ones are recomputed, the
 // guarantee and shift columns read as "none".
 const std::vector<std::string> kOptional = {
-    "within_budget", "budget_fraction", "guarantee", "guarantee_bound", "horizon", "cost_bound",
-    "accuracy_bound", "drop_bound", "shift_p", "shift_fired"};
+    "within_budget", "budget_fraction", "guarantee",  "guarantee_bound", "horizon",
+    "cost_bound",    "accuracy_bound",  "drop_bound", "shift_p",         "shift_fired"};
 
 std::string Num(double v) { return std::isnan(v) ? "" : FormatDouble(v); }
 
@@ -79,8 +80,8 @@ void LabelRowBudget(ResultRow& row, double full_cost) {
       HasSolution(o) && o != Outcome::kUnconstrained) {
     row.message = "the budget is at or above the full cost " + FormatDouble(full_cost) +
                   " (every exit kept, every sample to the final exit): it cannot bind (the "
-                  "method said " + row.outcome + (row.message.empty() ? "" : ": " + row.message) +
-                  ")";
+                  "method said " +
+                  row.outcome + (row.message.empty() ? "" : ": " + row.message) + ")";
     row.outcome = "unconstrained";
   }
 }
@@ -198,15 +199,32 @@ std::string ResultsToCsv(const std::vector<ResultRow>& rows) {
     }
     const GuaranteeReport& g = r.guarantee;
     const std::vector<std::string> f = {
-        r.model, r.target, r.unit, r.method, r.measure, kept, Num(r.budget),
-        JoinDoubles(r.thresholds, ";"), Num(r.fit_acc), Num(r.fit_cost), Num(r.eval_acc),
-        Num(r.eval_cost), JoinDoubles(r.exit_fractions, ";"), r.pareto ? "true" : "false",
+        r.model,
+        r.target,
+        r.unit,
+        r.method,
+        r.measure,
+        kept,
+        Num(r.budget),
+        JoinDoubles(r.thresholds, ";"),
+        Num(r.fit_acc),
+        Num(r.fit_cost),
+        Num(r.eval_acc),
+        Num(r.eval_cost),
+        JoinDoubles(r.exit_fractions, ";"),
+        r.pareto ? "true" : "false",
         !r.has_policy() || std::isnan(r.budget) ? "" : (r.within_budget() ? "true" : "false"),
-        Num(r.budget_fraction()), Num(r.seconds), r.outcome, r.message,
-        g.on() ? Num(g.level) : "", g.on() ? g.bound : "",
+        Num(r.budget_fraction()),
+        Num(r.seconds),
+        r.outcome,
+        r.message,
+        g.on() ? Num(g.level) : "",
+        g.on() ? g.bound : "",
         !g.on() ? "" : (std::isinf(g.horizon) ? "inf" : Num(g.horizon)),
-        g.on() ? Num(g.cost_bound) : "", g.on() ? Num(g.accuracy_bound) : "",
-        g.on() ? Num(g.drop_bound) : "", Num(r.shift_p),
+        g.on() ? Num(g.cost_bound) : "",
+        g.on() ? Num(g.accuracy_bound) : "",
+        g.on() ? Num(g.drop_bound) : "",
+        Num(r.shift_p),
         std::isnan(r.shift_p) ? "" : (r.shift_fired ? "true" : "false")};
     for (std::size_t c = 0; c < f.size(); ++c) out += (c ? "," : "") + CsvField(f[c]);
     out += "\n";
@@ -276,8 +294,8 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
   }
   for (std::size_t ri = 1; ri < records.size(); ++ri) {
     const std::vector<std::string>& f = records[ri].fields;
-    const std::string where =
-        source + ":" + std::to_string(records[ri].line) + " (row " + std::to_string(ri - 1) + ")";  // 0-based, as export --row
+    const std::string where = source + ":" + std::to_string(records[ri].line) + " (row " +
+                              std::to_string(ri - 1) + ")";  // 0-based, as export --row
     if (f.size() != col.size()) {
       throw InputError(where, "expected " + std::to_string(col.size()) + " fields, found " +
                                   std::to_string(f.size()));
@@ -332,13 +350,13 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
       GuaranteeReport& g = r.guarantee;
       g.level = ParseDouble(lv, what("guarantee"), 0.0, 1.0);
       if (!(g.level > 0.0 && g.level < 1.0)) {
-        throw InputError(what("guarantee"), "expected a level 1 - delta in (0, 1), found " +
-                                                QuoteForError(lv));
+        throw InputError(what("guarantee"),
+                         "expected a level 1 - delta in (0, 1), found " + QuoteForError(lv));
       }
       g.bound = opt("guarantee_bound");
       if (g.bound != "wsr" && g.bound != "hoeffding-bentkus") {
-        throw InputError(what("guarantee_bound"), "expected wsr or hoeffding-bentkus, found " +
-                                                      QuoteForError(g.bound));
+        throw InputError(what("guarantee_bound"),
+                         "expected wsr or hoeffding-bentkus, found " + QuoteForError(g.bound));
       }
       const std::string h = opt("horizon");
       g.horizon = h == "inf" ? kInf : ParseDouble(h, what("horizon"), 1.0, kMax);
@@ -346,8 +364,8 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
       g.accuracy_bound = OptNum(opt("accuracy_bound"), what("accuracy_bound"), 0.0, 1.0);
       g.drop_bound = OptNum(opt("drop_bound"), what("drop_bound"), 0.0, 1.0);
     } else {
-      for (const char* name : {"guarantee_bound", "horizon", "cost_bound", "accuracy_bound",
-                               "drop_bound"}) {
+      for (const char* name :
+           {"guarantee_bound", "horizon", "cost_bound", "accuracy_bound", "drop_bound"}) {
         if (!opt(name).empty()) {
           throw InputError(what(name), "given without a guarantee level (column guarantee)");
         }
@@ -356,8 +374,8 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
     r.shift_p = OptNum(opt("shift_p"), what("shift_p"), 0.0, 1.0);
     if (const std::string sf = opt("shift_fired"); !sf.empty() || !std::isnan(r.shift_p)) {
       if (sf != "true" && sf != "false") {
-        throw InputError(what("shift_fired"), "expected true or false beside a shift_p, found " +
-                                                  QuoteForError(sf));
+        throw InputError(what("shift_fired"),
+                         "expected true or false beside a shift_p, found " + QuoteForError(sf));
       }
       if (std::isnan(r.shift_p)) {
         throw InputError(what("shift_fired"), "given without a shift_p");

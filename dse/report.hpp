@@ -23,7 +23,7 @@ namespace exitplan {
 
 struct ResultRow {
   std::string model, target, unit, method, measure;
-  std::vector<int> kept_exits;       // 0-based in memory, 1-based in the CSV
+  std::vector<int> kept_exits;  // 0-based in memory, 1-based in the CSV
   double budget = std::numeric_limits<double>::quiet_NaN();  // absolute, in `unit`
   std::vector<double> thresholds;
   double fit_acc = std::numeric_limits<double>::quiet_NaN();

@@ -132,10 +132,9 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     all_hashes += c.hash + "\n";
     auto key = std::make_pair(c.model, c.target);
     if (!group_of.count(key)) {
-      const CostProfile& p = *std::find_if(lm.profiles.begin(), lm.profiles.end(),
-                                           [&](const CostProfile& q) {
-                                             return TargetName(q) == c.target;
-                                           });
+      const CostProfile& p =
+          *std::find_if(lm.profiles.begin(), lm.profiles.end(),
+                        [&](const CostProfile& q) { return TargetName(q) == c.target; });
       Group g;
       g.model = spec.models[c.model].name;
       g.target = c.target;
@@ -213,9 +212,9 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
     const SweepModel& model = spec.models[c.model];
     const LoadedModel& lm = models[c.model];
     const SweepMethod& method = spec.methods[c.method];
-    const CostProfile& profile = *std::find_if(
-        lm.profiles.begin(), lm.profiles.end(),
-        [&](const CostProfile& q) { return TargetName(q) == c.target; });
+    const CostProfile& profile =
+        *std::find_if(lm.profiles.begin(), lm.profiles.end(),
+                      [&](const CostProfile& q) { return TargetName(q) == c.target; });
     ResultRow row;
     row.model = model.name;
     row.target = c.target;
@@ -231,7 +230,8 @@ SweepSummary RunSweep(const SweepSpec& spec, const SweepOptions& options) {
       in.method = &method;
       if (c.measure != "eenet") in.measure = MeasureFromString(c.measure, "measure");
       in.target = TargetFromString(method.correct, "correct");
-      in.kept = method.exits == "all" ? AllExits(lm.dump.k) : ParseKeptExits(method.exits, lm.dump.k);
+      in.kept =
+          method.exits == "all" ? AllExits(lm.dump.k) : ParseKeptExits(method.exits, lm.dump.k);
       in.budget = c.budget;
       row.kept_exits = in.kept;
       const SweepMethodFn fn = FindSweepMethod(method.method);

@@ -46,8 +46,8 @@ struct ConfigContext;
 
 struct SweepModel {
   std::string name;
-  std::string dump;     // directory, resolved against the sweep file's folder
-  std::string profile;  // file, resolved likewise
+  std::string dump;                  // directory, resolved against the sweep file's folder
+  std::string profile;               // file, resolved likewise
   std::vector<std::string> targets;  // empty: every target of the profile
   std::string where;                 // "<sweep file>:<line>" of its name, for messages
   std::string layout = "nk";
@@ -73,8 +73,8 @@ struct SweepBudgets {
 };
 
 struct SweepSpec {
-  std::string source;           // the sweep file
-  std::string output;           // resolved output directory
+  std::string source;  // the sweep file
+  std::string output;  // resolved output directory
   std::string fit_split = "val";
   std::string eval_split = "test";
   bool configs = false;
@@ -91,39 +91,39 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
                          const std::string& base_dir);
 
 struct SweepOptions {
-  int jobs = 0;            // worker threads; 0 = all cores (std::thread::hardware_concurrency)
-  int shard_index = 0;     // 0-based: this run does the cells whose position % count == index
-  int shard_count = 1;     // >= 1
+  int jobs = 0;         // worker threads; 0 = all cores (std::thread::hardware_concurrency)
+  int shard_index = 0;  // 0-based: this run does the cells whose position % count == index
+  int shard_count = 1;  // >= 1
   // Cells done / total (phase "cells", detail "N failed") after each cell; null: none. Its
   // callback throwing cancels the run: no new cell starts, and RunSweep rethrows.
   Progress* progress = nullptr;
-  bool force = false;      // recompute cells even when their result exists
-  int abort_after = -1;    // test only: _Exit(137) after this many cells were written (a "kill")
+  bool force = false;         // recompute cells even when their result exists
+  int abort_after = -1;       // test only: _Exit(137) after this many cells were written (a "kill")
   int abort_in_reports = -1;  // test only: _Exit(137) before the (N+1)-th rename of the reports
-  std::string command_line;  // provenance, written into configs
+  std::string command_line;   // provenance, written into configs
   std::string Validate() const;  // "" or one line per broken rule
 };
 
 // One cell of the sweep (model x target x method x measure x budget), in canonical order.
 struct SweepCell {
-  int index = 0;          // position in the full cell list
-  std::string hash;       // hex SHA-256 identifying inputs and settings
+  int index = 0;     // position in the full cell list
+  std::string hash;  // hex SHA-256 identifying inputs and settings
   int model = 0, method = 0;
-  std::string target;     // profile target name
+  std::string target;  // profile target name
   std::string measure;
-  double budget_value = 0.0;   // as written in the sweep (a fraction, or absolute)
-  double budget = 0.0;         // absolute, in the profile's unit
+  double budget_value = 0.0;  // as written in the sweep (a fraction, or absolute)
+  double budget = 0.0;        // absolute, in the profile's unit
 };
 
 struct SweepSummary {
-  bool done = false;        // false: a default summary, nothing ran
-  int cells_total = 0;      // in the whole sweep
+  bool done = false;    // false: a default summary, nothing ran
+  int cells_total = 0;  // in the whole sweep
   int cells_in_shard = 0;
-  int cells_run = 0;        // computed in this run
-  int cells_skipped = 0;    // result already present with the same hash
-  int cells_failed = 0;     // outcome "error" or a solver failure/infeasible without solution
+  int cells_run = 0;          // computed in this run
+  int cells_skipped = 0;      // result already present with the same hash
+  int cells_failed = 0;       // outcome "error" or a solver failure/infeasible without solution
   int cells_over_budget = 0;  // a policy whose fit cost exceeds its budget (outcome over_budget)
-  bool complete = false;    // every cell of the sweep has a result: reports were written
+  bool complete = false;      // every cell of the sweep has a result: reports were written
   double seconds = 0.0;
   std::vector<std::string> errors;   // "<cell>: <message>" per failed cell
   std::vector<std::string> reports;  // files written (CSV, SVG, summary, configs)

@@ -18,12 +18,12 @@
 #include "dse/internal/sweep_internal.hpp"
 #include "dse/sweep.hpp"
 #include "optim/calibration.hpp"
-#include "profiles/feature_cache.hpp"
 #include "profiles/error.hpp"
+#include "profiles/feature_cache.hpp"
 #include "profiles/io.hpp"
 #include "profiles/numbers.hpp"
-#include "profiles/yaml_check.hpp"
 #include "profiles/profile.hpp"
+#include "profiles/yaml_check.hpp"
 
 namespace fs = std::filesystem;
 
@@ -79,8 +79,8 @@ LoadedModel LoadModel(const SweepSpec& spec, const SweepModel& m, bool calibrate
       if (it == all.end()) {
         std::string names;
         for (const auto& p : all) names += (names.empty() ? "" : ", ") + TargetName(p);
-        throw InputError(m.profile, "no target '" + t + "' for model " + m.name +
-                                        " (targets: " + names + ")");
+        throw InputError(m.profile,
+                         "no target '" + t + "' for model " + m.name + " (targets: " + names + ")");
       }
       out.profiles.push_back(*it);
     }
@@ -124,9 +124,9 @@ std::string ManifestToYaml(const Manifest& m) {
     for (const SweepMethod& me : m.methods) {
       e << YAML::Flow << YAML::BeginMap << YAML::Key << "label" << YAML::Value << me.label
         << YAML::Key << "method" << YAML::Value << me.method << YAML::Key << "correct"
-        << YAML::Value << me.correct << YAML::Key << "exits" << YAML::Value << me.exits
-        << YAML::Key << "calibrate" << YAML::Value << me.calibrate << YAML::Key << "options"
-        << YAML::Value << YAML::BeginMap;
+        << YAML::Value << me.correct << YAML::Key << "exits" << YAML::Value << me.exits << YAML::Key
+        << "calibrate" << YAML::Value << me.calibrate << YAML::Key << "options" << YAML::Value
+        << YAML::BeginMap;
       for (const auto& [key, value] : me.options) e << YAML::Key << key << YAML::Value << value;
       e << YAML::EndMap << YAML::EndMap;
     }
@@ -138,9 +138,8 @@ std::string ManifestToYaml(const Manifest& m) {
       << YAML::Value << g.target << YAML::Key << "unit" << YAML::Value << g.unit << YAML::Key
       << "score_order" << YAML::Value << g.score_order << YAML::Key << "dump" << YAML::Value
       << g.dump << YAML::Key << "layout" << YAML::Value << g.layout << YAML::Key << "profile"
-      << YAML::Value << g.profile << YAML::Key << "exit_names"
-      << YAML::Value << YAML::Flow << g.exit_names << YAML::Key << "inputs" << YAML::Value
-      << YAML::BeginSeq;
+      << YAML::Value << g.profile << YAML::Key << "exit_names" << YAML::Value << YAML::Flow
+      << g.exit_names << YAML::Key << "inputs" << YAML::Value << YAML::BeginSeq;
     for (const auto& s : g.inputs) e << s;
     e << YAML::EndSeq;
     if (!g.calibrated.empty()) {
@@ -194,8 +193,8 @@ Manifest ManifestFromFile(const std::string& path) {
   auto str = [&](const YAML::Node& parent, const char* key) {
     const YAML::Node n = parent[key];
     if (!n || !n.IsScalar()) {
-      throw InputError(where(n ? n : parent), std::string("manifest: '") + key +
-                                                  "' missing or not a string");
+      throw InputError(where(n ? n : parent),
+                       std::string("manifest: '") + key + "' missing or not a string");
     }
     return n.as<std::string>();
   };
@@ -203,8 +202,8 @@ Manifest ManifestFromFile(const std::string& path) {
     const YAML::Node n = parent[key];
     std::vector<std::string> out;
     if (!n || !n.IsSequence()) {
-      throw InputError(where(n ? n : parent), std::string("manifest: '") + key +
-                                                  "' missing or not a list");
+      throw InputError(where(n ? n : parent),
+                       std::string("manifest: '") + key + "' missing or not a list");
     }
     for (const auto& item : n) {
       if (!item.IsScalar()) {
@@ -220,7 +219,8 @@ Manifest ManifestFromFile(const std::string& path) {
       throw InputError(path, "not an exitplan sweep manifest (schema exitplan-sweep-manifest/1)");
     }
     m.sweep = str(root, "sweep");
-    if (!IsHash(m.sweep)) throw InputError(where(root["sweep"]), "manifest: sweep is not a SHA-256");
+    if (!IsHash(m.sweep))
+      throw InputError(where(root["sweep"]), "manifest: sweep is not a SHA-256");
     m.source = str(root, "source");
     const std::string configs = str(root, "configs");
     if (configs != "true" && configs != "false") {
@@ -228,7 +228,8 @@ Manifest ManifestFromFile(const std::string& path) {
     }
     m.configs = configs == "true";
     if (const YAML::Node methods = root["methods"]) {  // absent in older manifests
-      if (!methods.IsSequence()) throw InputError(where(methods), "manifest: 'methods' is not a list");
+      if (!methods.IsSequence())
+        throw InputError(where(methods), "manifest: 'methods' is not a list");
       m.fit_split = str(root, "fit_split");
       m.eval_split = str(root, "eval_split");
       for (const auto& me : methods) {
@@ -245,7 +246,8 @@ Manifest ManifestFromFile(const std::string& path) {
         sm.calibrate = cal == "true";
         const YAML::Node opts = me["options"];
         if (!opts || !opts.IsMap()) {
-          throw InputError(where(opts ? opts : me), "manifest: a method's 'options' is not a mapping");
+          throw InputError(where(opts ? opts : me),
+                           "manifest: a method's 'options' is not a mapping");
         }
         for (const auto& kv : opts) {
           if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
@@ -279,8 +281,8 @@ Manifest ManifestFromFile(const std::string& path) {
       if (g["layout"]) {
         gr.layout = str(g, "layout");
         if (gr.layout != "nk" && gr.layout != "kn") {
-          throw InputError(where(g["layout"]), "manifest: layout " + QuoteForError(gr.layout) +
-                                                   " is not nk or kn");
+          throw InputError(where(g["layout"]),
+                           "manifest: layout " + QuoteForError(gr.layout) + " is not nk or kn");
         }
       }
       gr.exit_names = strs(g, "exit_names");
@@ -298,8 +300,8 @@ Manifest ManifestFromFile(const std::string& path) {
         }
         for (const auto& v : t) {
           if (!v.IsScalar()) throw InputError(where(v), "manifest: a temperature is not a number");
-          gr.temperatures.push_back(ParseDouble(v.as<std::string>(),
-                                                where(v) + " temperature", 1e-300, 1e300));
+          gr.temperatures.push_back(
+              ParseDouble(v.as<std::string>(), where(v) + " temperature", 1e-300, 1e300));
         }
       }
       if (const YAML::Node r = g["reference"]; r && r.IsMap()) {  // absent in older manifests
@@ -308,8 +310,8 @@ Manifest ManifestFromFile(const std::string& path) {
         gr.reference_fit_acc =
             ParseDouble(str(r, "fit_acc"), where(r["fit_acc"]) + " reference fit_acc", 0.0, 1.0);
         if (r["eval_acc"]) {
-          gr.reference_eval_acc = ParseDouble(str(r, "eval_acc"),
-                                              where(r["eval_acc"]) + " reference eval_acc", 0.0, 1.0);
+          gr.reference_eval_acc = ParseDouble(
+              str(r, "eval_acc"), where(r["eval_acc"]) + " reference eval_acc", 0.0, 1.0);
         }
       }
       m.groups.push_back(gr);
@@ -331,9 +333,9 @@ Manifest ManifestFromFile(const std::string& path) {
       if (!seen.insert(hash).second) {
         throw InputError(where(c[0]), "manifest: cell " + hash.substr(0, 12) + " appears twice");
       }
-      const int group = static_cast<int>(
-          ParseInt(c[1].as<std::string>(), where(c[1]) + " cell group", 0,
-                   static_cast<std::int64_t>(m.groups.size()) - 1));
+      const int group =
+          static_cast<int>(ParseInt(c[1].as<std::string>(), where(c[1]) + " cell group", 0,
+                                    static_cast<std::int64_t>(m.groups.size()) - 1));
       m.cells.push_back({hash, group});
     }
   } catch (const YAML::Exception& e) {

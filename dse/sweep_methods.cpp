@@ -14,8 +14,8 @@
 #include "dse/options.hpp"
 #include "dse/place_run.hpp"
 #include "dse/placement.hpp"
-#include "dse/threshold_rows.hpp"
 #include "dse/sweep.hpp"
+#include "dse/threshold_rows.hpp"
 #include "optim/eenet.hpp"
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
@@ -39,7 +39,8 @@ std::map<std::string, SweepMethodFn>& Registry();
 // against the method when the sweep file was parsed, the values again here.
 MethodSettings SettingsOf(const SweepMethod& m) {
   OptionValues v;
-  for (const auto& [key, value] : m.options) v.Set(key, value, "option " + key + " of method " + m.method);
+  for (const auto& [key, value] : m.options)
+    v.Set(key, value, "option " + key + " of method " + m.method);
   MethodSettings s;
   v.ApplyTo(s);
   return s;
@@ -49,7 +50,8 @@ MethodSettings SettingsOf(const SweepMethod& m) {
 // to the eval split's size, as in `exitplan thresholds`).
 SolverOptions ThresholdOptions(const SweepMethod& m, const Dump& dump) {
   OptionValues v;
-  for (const auto& [key, value] : m.options) v.Set(key, value, "option " + key + " of method " + m.method);
+  for (const auto& [key, value] : m.options)
+    v.Set(key, value, "option " + key + " of method " + m.method);
   bool horizon_given = false;
   SolverOptions o = ThresholdSolverOptions(v, &horizon_given);
   DefaultHorizon(dump, horizon_given, o);
@@ -59,8 +61,8 @@ SolverOptions ThresholdOptions(const SweepMethod& m, const Dump& dump) {
 // `ca` of the placement rules: agreement with the final exit (the default) or labels.
 const CorrectMatrix* CaCorrect(const SweepCellInput& in) {
   auto it = in.method->options.find("ca");
-  const Target ca = TargetFromString(it == in.method->options.end() ? "agreement" : it->second,
-                                     "option ca");
+  const Target ca =
+      TargetFromString(it == in.method->options.end() ? "agreement" : it->second, "option ca");
   if (ca == Target::kAgreement && !in.dump->fit.has_logits()) {
     throw InputError("option ca of method " + in.method->method,
                      "agreement with the final exit needs logits, but this is a scores-mode dump: "
@@ -78,8 +80,8 @@ void FillEval(const SweepCellInput& in, const Policy& policy, ResultRow& row) {
 
 void RunThresholdMethod(Method method, const SweepCellInput& in, ResultRow& row) {
   const SolverOptions options = ThresholdOptions(*in.method, *in.dump);
-  const ThresholdProblem problem = ThresholdProblem::From(in.dump->fit, in.measure, in.target,
-                                                          *in.profile, in.kept, in.budget);
+  const ThresholdProblem problem =
+      ThresholdProblem::From(in.dump->fit, in.measure, in.target, *in.profile, in.kept, in.budget);
   const ThresholdSummary s = Solve(method, problem, options);
   row.outcome = ToString(s.outcome);
   row.message = s.message;
@@ -111,7 +113,6 @@ PlacementProblem MakePlacementProblem(const SweepCellInput& in) {
   }
   return p;
 }
-
 
 void FillPolicy(const Policy& policy, const Evaluation& fit, const Evaluation& eval,
                 ResultRow& row) {
@@ -181,7 +182,8 @@ void RunExhaustive(const SweepCellInput& in, ResultRow& row) {
   e.threads = 1;  // the sweep already runs cells in parallel
   if (in.method->options.count("max_candidates")) e.max_candidates = st.exhaustive.max_candidates;
   if (st.fast && st.placement_solver != "exact") {
-    throw InputError("option fast of method exhaustive", "the fast path exists for solver exact only");
+    throw InputError("option fast of method exhaustive",
+                     "the fast path exists for solver exact only");
   }
   e.exact_path = st.fast;
   const ExhaustiveSummary s = Exhaustive(p, e, SearchSolver(*in.method, gs));

@@ -157,10 +157,10 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
         cmin = std::min(cmin, cost);
         cmax = std::max(cmax, cost);
       }
-      md << "| " << method << " | " << measure << " | " << cells << " | " << solved << " | "
-         << over << " | " << front << " | " << Pct(acc_lo) << " | " << Pct(acc_hi) << " | "
-         << (solved ? Fix(cmin) + " - " + Fix(cmax) : "-") << " | " << Fix(secs / std::max(1, cells))
-         << " |\n";
+      md << "| " << method << " | " << measure << " | " << cells << " | " << solved << " | " << over
+         << " | " << front << " | " << Pct(acc_lo) << " | " << Pct(acc_hi) << " | "
+         << (solved ? Fix(cmin) + " - " + Fix(cmax) : "-") << " | "
+         << Fix(secs / std::max(1, cells)) << " |\n";
     }
     // The front itself, thinned to at most 12 rows spread over its cost range.
     // Identical policies solved at several budgets appear once (the lowest budget).
@@ -227,8 +227,8 @@ void AddReports(const Manifest& m, const std::vector<ResultRow>& cells, const st
         const DeployConfig c = ConfigFromRow(rs[i], ctx);
         char name[64];
         std::snprintf(name, sizeof name, "row%04zu", i);
-        const std::string stem = cdir + "/" + name + "_" + SafeName(rs[i].method) + "_" +
-                                 SafeName(rs[i].measure);
+        const std::string stem =
+            cdir + "/" + name + "_" + SafeName(rs[i].method) + "_" + SafeName(rs[i].measure);
         set.Add(stem + ".yaml", ConfigToYaml(c));
         set.Add(stem + ".json", ConfigToJson(c));
         summary.reports.push_back(stem + ".yaml");

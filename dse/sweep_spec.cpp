@@ -115,7 +115,8 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
            "a model");
     SweepModel m;
     for (const char* need : {"name", "dump", "profile"}) {
-      if (!mn[need]) throw InputError(y.Where(mn), std::string("model: missing key '") + need + "'");
+      if (!mn[need])
+        throw InputError(y.Where(mn), std::string("model: missing key '") + need + "'");
     }
     m.name = y.Str(mn["name"], "name");
     m.where = y.Where(mn["name"]);
@@ -163,7 +164,8 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
   const std::vector<std::string> known = SweepMethodNames();
   std::set<std::string> labels;
   for (const auto& mn : methods) {
-    y.Keys(mn, {"method", "label", "measure", "measures", "correct", "exits", "options", "calibrate"},
+    y.Keys(mn,
+           {"method", "label", "measure", "measures", "correct", "exits", "options", "calibrate"},
            "a method");
     SweepMethod m;
     if (!mn["method"]) throw InputError(y.Where(mn), "method: missing key 'method'");
@@ -224,9 +226,9 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
         const std::string key = YamlKey(source, kv.first, "options");
         const OptionSpec* o = FindOption(key);
         if (!o || (o->methods.empty() && declared)) {
-          throw InputError(y.Where(kv.first), "unknown option '" + key + "' of method " +
-                                                  m.method + " (it takes: " +
-                                                  MethodOptionKeys(m.method) + ")");
+          throw InputError(y.Where(kv.first), "unknown option '" + key + "' of method " + m.method +
+                                                  " (it takes: " + MethodOptionKeys(m.method) +
+                                                  ")");
         }
         if (!declared) continue;  // a method registered elsewhere checks its own options
         const std::string why =
@@ -248,9 +250,10 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
   // or one string: [30%, 50%, 2ms] or "20%:100%:20". A bare number is absolute (profile unit).
   const YAML::Node b = root["budgets"];
   if (b.IsMap()) {
-    throw InputError(y.Where(b), "budgets: write a list in the budget grammar, e.g. budgets: "
-                                 "[30%, 50%, 80%] or budgets: \"20%:100%:20\" (a bare number is "
-                                 "absolute, in the profile's unit; see docs/formats.md)");
+    throw InputError(y.Where(b),
+                     "budgets: write a list in the budget grammar, e.g. budgets: "
+                     "[30%, 50%, 80%] or budgets: \"20%:100%:20\" (a bare number is "
+                     "absolute, in the profile's unit; see docs/formats.md)");
   }
   std::vector<YAML::Node> items;
   if (b.IsSequence()) {
@@ -259,7 +262,8 @@ SweepSpec ParseSweepSpec(const std::string& yaml_text, const std::string& source
     items.push_back(b);
   }
   for (const YAML::Node& v : items) {
-    if (!v.IsScalar()) throw InputError(y.Where(v), "budgets: expected a budget such as 40% or 2ms");
+    if (!v.IsScalar())
+      throw InputError(y.Where(v), "budgets: expected a budget such as 40% or 2ms");
     for (const Budget& x : ParseBudgets(v.as<std::string>(), y.Where(v) + ": budgets")) {
       spec.budgets.items.push_back(x);
     }

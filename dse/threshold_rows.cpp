@@ -106,8 +106,8 @@ ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
         const ThresholdProblem ep =
             ThresholdProblem::From(*dump.eval, q.measure, q.target, profile, q.kept, b);
         const ShiftResult sh = ShiftCheck(base, ep, s.policy, q.shift_level);
-        r.message += "; shift check p = " + FormatDouble(sh.p_value) +
-                     (sh.shifted ? " (shifted)" : "");
+        r.message +=
+            "; shift check p = " + FormatDouble(sh.p_value) + (sh.shifted ? " (shifted)" : "");
         r.shift_p = sh.p_value;
         r.shift_fired = sh.shifted;
         if (sh.shifted && shift_fired++ == 0) out.notes.push_back(sh.Warning());

@@ -44,12 +44,12 @@ struct ThresholdRowsRequest {
   Method method = Method::kExact;
   Measure measure = Measure::kMaxProb;
   Target target = Target::kLabels;
-  std::vector<int> kept;           // 0-based, ascending, last = K-1
-  std::vector<double> budgets;     // absolute; one entry (the full cost) in accuracy-target mode
-  bool accuracy_target = false;    // rows then carry budget NaN
+  std::vector<int> kept;         // 0-based, ascending, last = K-1
+  std::vector<double> budgets;   // absolute; one entry (the full cost) in accuracy-target mode
+  bool accuracy_target = false;  // rows then carry budget NaN
   std::string model;
-  bool verbose = false;            // collect each solve's FullReport()
-  double shift_level = 0.05;       // level of the shift check (eval split only)
+  bool verbose = false;       // collect each solve's FullReport()
+  double shift_level = 0.05;  // level of the shift check (eval split only)
   // Phase "budgets", advanced after each budget's solve; null: none. Its callback throwing ends
   // the run (rethrown by ThresholdRows).
   Progress* progress = nullptr;
@@ -63,7 +63,6 @@ struct ThresholdRowsResult {
 };
 
 ThresholdRowsResult ThresholdRows(const Dump& dump, const CostProfile& profile,
-                                  const ThresholdRowsRequest& request,
-                                  const SolverOptions& solver);
+                                  const ThresholdRowsRequest& request, const SolverOptions& solver);
 
 }  // namespace exitplan

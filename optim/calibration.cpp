@@ -1,11 +1,11 @@
 #include "optim/calibration.hpp"
 
+#include <ceres/ceres.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
-
-#include <ceres/ceres.h>
 
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
@@ -19,7 +19,8 @@ class LogTemperatureNll final : public ceres::FirstOrderFunction {
   LogTemperatureNll(const Eigen::MatrixXd& z, const std::vector<int>& target, double lo, double hi)
       : z_(z), target_(target), lo_(std::log(lo)), hi_(std::log(hi)) {}
   bool Evaluate(const double* s, double* cost, double* gradient) const override {
-    // Outside the clamp box the function is extended flat-free: reject so the line search backs off.
+    // Outside the clamp box the function is extended flat-free: reject so the line search backs
+    // off.
     if (!std::isfinite(s[0]) || s[0] < lo_ - 1e-9 || s[0] > hi_ + 1e-9) return false;
     const double t = std::exp(s[0]);
     double dt = 0.0;
@@ -39,12 +40,16 @@ class LogTemperatureNll final : public ceres::FirstOrderFunction {
 
 std::string CalibrationOptions::Validate() const {
   std::string e;
-  if (!(min_temperature > 0)) e += "min_temperature = " + FormatDouble(min_temperature) + ": must be > 0\n";
+  if (!(min_temperature > 0))
+    e += "min_temperature = " + FormatDouble(min_temperature) + ": must be > 0\n";
   if (!(max_temperature > min_temperature) || !std::isfinite(max_temperature)) {
-    e += "max_temperature = " + FormatDouble(max_temperature) + ": must be finite and > min_temperature\n";
+    e += "max_temperature = " + FormatDouble(max_temperature) +
+         ": must be finite and > min_temperature\n";
   }
-  if (max_iterations < 1) e += "max_iterations = " + std::to_string(max_iterations) + ": must be >= 1\n";
-  if (!(gradient_tolerance > 0)) e += "gradient_tolerance = " + FormatDouble(gradient_tolerance) + ": must be > 0\n";
+  if (max_iterations < 1)
+    e += "max_iterations = " + std::to_string(max_iterations) + ": must be >= 1\n";
+  if (!(gradient_tolerance > 0))
+    e += "gradient_tolerance = " + FormatDouble(gradient_tolerance) + ": must be > 0\n";
   if (!e.empty()) e.pop_back();
   return e;
 }
@@ -74,10 +79,12 @@ double TemperatureNll(const Eigen::MatrixXd& z, const std::vector<int>& target, 
 
 CalibrationSummary FitTemperatures(const SplitData& split, const CalibrationOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (const std::string err = options.Validate(); !err.empty()) throw InputError("calibration options", err);
+  if (const std::string err = options.Validate(); !err.empty())
+    throw InputError("calibration options", err);
   if (!split.has_logits()) {
-    throw InputError(split.source, "temperature scaling needs per-exit logits, but this is a "
-                                   "scores-mode dump");
+    throw InputError(split.source,
+                     "temperature scaling needs per-exit logits, but this is a "
+                     "scores-mode dump");
   }
   CalibrationSummary sum;
   sum.outcome = Outcome::kConverged;

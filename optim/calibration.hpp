@@ -1,8 +1,9 @@
-// Per-exit temperature scaling (Guo et al. 2017; the unsupervised early-exit paper (2023) recommends calibrating the exits before
-// thresholding their confidences): T_k minimises the mean negative log-likelihood of
-// softmax(z / T_k) on the fit split, fitted with Ceres' GradientProblemSolver (L-BFGS) on log T_k
-// with a closed-form gradient. The temperatures feed SplitData::ComputeFeatures(temperatures), so
-// every confidence measure and the EENet scorer can use them.
+// Per-exit temperature scaling (Guo et al. 2017; the unsupervised early-exit paper (2023)
+// recommends calibrating the exits before thresholding their confidences): T_k minimises the mean
+// negative log-likelihood of softmax(z / T_k) on the fit split, fitted with Ceres'
+// GradientProblemSolver (L-BFGS) on log T_k with a closed-form gradient. The temperatures feed
+// SplitData::ComputeFeatures(temperatures), so every confidence measure and the EENet scorer can
+// use them.
 #pragma once
 
 #include <string>
@@ -15,11 +16,11 @@ namespace exitplan {
 class SplitData;
 
 struct CalibrationOptions {
-  double min_temperature = 0.05;   // T is clamped to [min, max] (both > 0, min < max)
+  double min_temperature = 0.05;  // T is clamped to [min, max] (both > 0, min < max)
   double max_temperature = 100.0;
-  int max_iterations = 100;        // L-BFGS iterations per exit, >= 1
+  int max_iterations = 100;           // L-BFGS iterations per exit, >= 1
   double gradient_tolerance = 1e-10;  // Ceres' gradient_tolerance, > 0
-  bool use_agreement = false;      // fit NLL against exit K's prediction instead of the labels
+  bool use_agreement = false;         // fit NLL against exit K's prediction instead of the labels
   std::string Validate() const;
 };
 

@@ -1,5 +1,7 @@
 #include "optim/eenet.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,14 +14,12 @@
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
 #include "profiles/npy.hpp"
-#include "profiles/sha256.hpp"
 #include "profiles/profile.hpp"
+#include "profiles/sha256.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,7 +42,7 @@ Eigen::VectorXd InitialTheta(const EENetLayout& l, std::mt19937_64& rng) {
     double* p = theta.data() + l.offset[j];
     const double a = 1.0 / std::sqrt(static_cast<double>(d));
     const double b = 1.0 / std::sqrt(static_cast<double>(h));
-    for (int i = 0; i < h * d + h; ++i) p[i] = a * unit(rng);           // W_sh, b_sh
+    for (int i = 0; i < h * d + h; ++i) p[i] = a * unit(rng);               // W_sh, b_sh
     for (int i = h * d + h; i < l.BlockSize(j); ++i) p[i] = b * unit(rng);  // heads
   }
   return theta;
@@ -111,10 +111,14 @@ std::string YamlQuote(const std::string& s) {
 
 std::string ToString(BudgetFit fit) {
   switch (fit) {
-    case BudgetFit::kNone: return "none";
-    case BudgetFit::kRepair: return "repair";
-    case BudgetFit::kMatch: return "match";
-    case BudgetFit::kBest: return "best";
+    case BudgetFit::kNone:
+      return "none";
+    case BudgetFit::kRepair:
+      return "repair";
+    case BudgetFit::kMatch:
+      return "match";
+    case BudgetFit::kBest:
+      return "best";
   }
   return "?";
 }
@@ -129,17 +133,23 @@ BudgetFit BudgetFitFromString(const std::string& text, const std::string& what) 
 
 std::string EENetOptions::Validate() const {
   std::string e;
-  if (!(hidden_ratio > 0) || !std::isfinite(hidden_ratio)) e += Rule("hidden_ratio", hidden_ratio, "must be > 0");
-  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) e += Rule("learning_rate", learning_rate, "must be > 0");
+  if (!(hidden_ratio > 0) || !std::isfinite(hidden_ratio))
+    e += Rule("hidden_ratio", hidden_ratio, "must be > 0");
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate))
+    e += Rule("learning_rate", learning_rate, "must be > 0");
   if (!(alpha >= 0) || !std::isfinite(alpha)) e += Rule("alpha", alpha, "must be >= 0");
   if (!(beta >= 0) || !std::isfinite(beta)) e += Rule("beta", beta, "must be >= 0");
-  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) e += Rule("weight_decay", weight_decay, "must be >= 0");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    e += Rule("weight_decay", weight_decay, "must be >= 0");
   if (batch_size < 1) e += Rule("batch_size", batch_size, "must be >= 1");
   if (max_epochs < 1) e += Rule("max_epochs", max_epochs, "must be >= 1");
   if (patience < 1) e += Rule("patience", patience, "must be >= 1");
-  if (!(holdout_fraction >= 0 && holdout_fraction <= 0.9)) e += Rule("holdout_fraction", holdout_fraction, "must be in [0, 0.9]");
-  if (!(adam_beta1 >= 0 && adam_beta1 < 1)) e += Rule("adam_beta1", adam_beta1, "must be in [0, 1)");
-  if (!(adam_beta2 >= 0 && adam_beta2 < 1)) e += Rule("adam_beta2", adam_beta2, "must be in [0, 1)");
+  if (!(holdout_fraction >= 0 && holdout_fraction <= 0.9))
+    e += Rule("holdout_fraction", holdout_fraction, "must be in [0, 0.9]");
+  if (!(adam_beta1 >= 0 && adam_beta1 < 1))
+    e += Rule("adam_beta1", adam_beta1, "must be in [0, 1)");
+  if (!(adam_beta2 >= 0 && adam_beta2 < 1))
+    e += Rule("adam_beta2", adam_beta2, "must be in [0, 1)");
   if (!(adam_epsilon > 0)) e += Rule("adam_epsilon", adam_epsilon, "must be > 0");
   for (double t : temperatures) {
     if (!(t > 0) || !std::isfinite(t)) {
@@ -153,11 +163,13 @@ std::string EENetOptions::Validate() const {
 
 std::string EENetScorer::CheckSplit(const SplitData& split) const {
   if (!split.has_logits()) {
-    return split.source + ": the EENet scorer needs per-exit logits, but this is a scores-mode dump";
+    return split.source +
+           ": the EENet scorer needs per-exit logits, but this is a scores-mode dump";
   }
   if (split.k != k() || split.c != c()) {
-    return split.source + ": the scorer was trained for K = " + std::to_string(k()) + " exits and C = " +
-           std::to_string(c()) + " classes, but this dump has K = " + std::to_string(split.k) +
+    return split.source + ": the scorer was trained for K = " + std::to_string(k()) +
+           " exits and C = " + std::to_string(c()) +
+           " classes, but this dump has K = " + std::to_string(split.k) +
            ", C = " + std::to_string(split.c);
   }
   return "";
@@ -257,7 +269,8 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
                       const std::vector<double>& stop_cost, double budget,
                       const EENetOptions& options, Progress* progress) {
   const auto start = std::chrono::steady_clock::now();
-  if (const std::string err = options.Validate(); !err.empty()) throw InputError("EENet options", err);
+  if (const std::string err = options.Validate(); !err.empty())
+    throw InputError("EENet options", err);
   if (!split.has_logits()) {
     throw InputError(split.source, "EENet needs per-exit logits, but this is a scores-mode dump");
   }
@@ -388,8 +401,7 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
       }
     }
   }
-  sum.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return sum;
 }
 
@@ -406,7 +418,8 @@ std::string EENetSummary::FullReport() const {
   o << BriefReport() << "\n";
   o << "  learned distribution p: " << JoinDoubles(distribution, " ") << "\n";
   o << "  predicted cost sum p_k c_k: " << FormatDouble(predicted_cost) << "\n";
-  o << "  quota distribution (tilt " << FormatDouble(tilt) << "): " << JoinDoubles(quota_distribution, " ") << "\n";
+  o << "  quota distribution (tilt " << FormatDouble(tilt)
+    << "): " << JoinDoubles(quota_distribution, " ") << "\n";
   o << "  thresholds: " << JoinDoubles(policy.thresholds, " ") << "\n";
   o << "  fit exit fractions: " << JoinDoubles(fit.exit_fraction, " ") << "\n";
   o << "  best held-out loss: " << FormatDouble(best_holdout_loss) << "\n";
@@ -420,13 +433,15 @@ std::string ScorerHeader(const ScorerFile& f, int version) {
   const EENetScorer& s = f.scorer;
   const EENetLayout& l = s.layout;
   std::ostringstream o;
-  o << "# exitplan EENet exit utility scorer (Ilhan et al. 2023, eq. 8-10). Per exit k the inputs are\n"
+  o << "# exitplan EENet exit utility scorer (Ilhan et al. 2023, eq. 8-10). Per exit k the inputs "
+       "are\n"
        "# [p_1..p_C, max_prob, entropy, vote, q_1..q_{k-1}] with p = softmax(logits / T_k);\n"
        "# s = leaky_relu(w_shared x + b_shared), q = sigmoid(w_utility s + b_utility),\n"
        "# assignment logit = w_assign s + b_assign. w_shared is hidden x inputs.\n"
        "# Stop at the first exit whose q >= its threshold (Algorithm 2).\n";
   if (version >= 2) {
-    o << "# The weights are in the .npz the weights field names (exit<k>_w_shared [hidden, inputs],\n"
+    o << "# The weights are in the .npz the weights field names (exit<k>_w_shared [hidden, "
+         "inputs],\n"
          "# exit<k>_b_shared, exit<k>_w_utility, exit<k>_w_assign [hidden], exit<k>_b_utility,\n"
          "# exit<k>_b_assign [1]; float64), checked against its SHA-256.\n";
   }
@@ -437,7 +452,8 @@ std::string ScorerHeader(const ScorerFile& f, int version) {
   o << "feature_layout: [probabilities, max_prob, entropy, vote, earlier_scores]\n";
   o << "temperatures: " << YamlList(s.temperatures) << "\n";
   o << "kept_exits: [";
-  for (std::size_t i = 0; i < f.policy.kept.size(); ++i) o << (i ? ", " : "") << f.policy.kept[i] + 1;
+  for (std::size_t i = 0; i < f.policy.kept.size(); ++i)
+    o << (i ? ", " : "") << f.policy.kept[i] + 1;
   o << "]\n";
   o << "threshold_method: " << f.threshold_method << "\n";
   o << "thresholds: " << YamlList(f.policy.thresholds) << "\n";
@@ -509,8 +525,9 @@ std::string ScorerToYamlV1(const ScorerFile& f) {
 void SaveScorer(const std::string& path, const ScorerFile& f) {
   const std::string npz_path = ScorerWeightsPath(path);
   if (npz_path == path) {
-    throw InputError(path, "give the scorer's YAML file (e.g. scorer.yaml): its weights are "
-                           "written beside it as scorer.npz");
+    throw InputError(path,
+                     "give the scorer's YAML file (e.g. scorer.yaml): its weights are "
+                     "written beside it as scorer.npz");
   }
   const EENetLayout& l = f.scorer.layout;
   std::vector<NpzMember> members;
@@ -548,15 +565,29 @@ ScorerFile LoadScorer(const std::string& path) {
   try {
     const int version = get(root, "schema_version", "").as<int>();
     if (version != 1 && version != kScorerSchemaVersion) {
-      throw fail("schema_version " + std::to_string(version) + " is not supported (this exitplan "
-                 "reads versions 1 and " + std::to_string(kScorerSchemaVersion) + ")");
+      throw fail("schema_version " + std::to_string(version) +
+                 " is not supported (this exitplan "
+                 "reads versions 1 and " +
+                 std::to_string(kScorerSchemaVersion) + ")");
     }
     // Version 1 (earlier exitplan) holds the weights as YAML text under exits:, version 2 in the
     // .npz named under weights:. Both are read.
-    std::set<std::string> known = {
-        "schema_version", "kind", "k", "c", "feature_layout", "temperatures", "kept_exits",
-        "threshold_method", "thresholds", "budget", "unit", "distribution", "fit_accuracy",
-        "fit_cost", "exitplan_version", "provenance"};
+    std::set<std::string> known = {"schema_version",
+                                   "kind",
+                                   "k",
+                                   "c",
+                                   "feature_layout",
+                                   "temperatures",
+                                   "kept_exits",
+                                   "threshold_method",
+                                   "thresholds",
+                                   "budget",
+                                   "unit",
+                                   "distribution",
+                                   "fit_accuracy",
+                                   "fit_cost",
+                                   "exitplan_version",
+                                   "provenance"};
     if (version == 1) {
       known.insert("exits");
     } else {
@@ -591,7 +622,8 @@ ScorerFile LoadScorer(const std::string& path) {
         throw fail("field 'exits': expected " + std::to_string(k) + " entries (k), found " +
                    std::to_string(exits.size()));
       }
-      for (int j = 0; j < k; ++j) hidden[j] = get(exits[j], "hidden", "exits[" + std::to_string(j) + "].").as<int>();
+      for (int j = 0; j < k; ++j)
+        hidden[j] = get(exits[j], "hidden", "exits[" + std::to_string(j) + "].").as<int>();
     } else {
       const YAML::Node hn = get(root, "hidden", "");
       if (!hn.IsSequence() || static_cast<int>(hn.size()) != k) {
@@ -600,7 +632,8 @@ ScorerFile LoadScorer(const std::string& path) {
       for (int j = 0; j < k; ++j) hidden[j] = hn[j].as<int>();
     }
     for (int h : hidden) {
-      if (h < 1 || h > (1 << 20)) throw fail("field 'hidden': every exit's hidden size must be in 1..1048576");
+      if (h < 1 || h > (1 << 20))
+        throw fail("field 'hidden': every exit's hidden size must be in 1..1048576");
     }
     f.scorer.layout = EENetLayout::FromHidden(k, c, hidden);
     const EENetLayout& l = f.scorer.layout;
@@ -611,7 +644,8 @@ ScorerFile LoadScorer(const std::string& path) {
         const YAML::Node e = exits[j];
         const int h = l.hidden[j], d = l.inputs[j];
         if (get(e, "inputs", w).as<int>() != d) {
-          throw fail("field '" + w + "inputs': expected " + std::to_string(d) + " (C + 3 + earlier exits)");
+          throw fail("field '" + w + "inputs': expected " + std::to_string(d) +
+                     " (C + 3 + earlier exits)");
         }
         double* p = f.scorer.theta.data() + l.offset[j];
         const YAML::Node ws = get(e, "w_shared", w);
@@ -637,14 +671,16 @@ ScorerFile LoadScorer(const std::string& path) {
       const std::string file = get(wn, "file", "weights.").as<std::string>();
       const std::string sha = get(wn, "sha256", "weights.").as<std::string>();
       if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
-        throw fail("field 'weights.file': '" + file + "' must be a file name beside the scorer file");
+        throw fail("field 'weights.file': '" + file +
+                   "' must be a file name beside the scorer file");
       }
       const std::string npz_path = (fs::path(path).parent_path() / file).string();
       auto bytes = std::make_shared<const std::string>(ReadFile(npz_path));
       if (Sha256Hex(*bytes) != sha) {
-        throw InputError(npz_path, "is not the weights " + path + " was written with (its SHA-256 "
-                                   "differs from the one recorded there): re-run exitplan "
-                                   "fit-scorer, or keep each scorer's .yaml and .npz together");
+        throw InputError(npz_path, "is not the weights " + path +
+                                       " was written with (its SHA-256 "
+                                       "differs from the one recorded there): re-run exitplan "
+                                       "fit-scorer, or keep each scorer's .yaml and .npz together");
       }
       std::vector<NpzMember> want;
       for (int j = 0; j < k; ++j) {
@@ -684,16 +720,18 @@ ScorerFile LoadScorer(const std::string& path) {
     if (!f.scorer.theta.allFinite()) throw fail("non-finite weight");
     f.scorer.temperatures = vec(get(root, "temperatures", ""), "temperatures", k);
     for (double t : f.scorer.temperatures) {
-      if (!(t > 0) || !std::isfinite(t)) throw fail("field 'temperatures': every value must be finite and > 0");
+      if (!(t > 0) || !std::isfinite(t))
+        throw fail("field 'temperatures': every value must be finite and > 0");
     }
     f.policy.kept = AllExits(k);
     if (root["kept_exits"]) {
       f.policy.kept.clear();
       for (const auto& e : root["kept_exits"]) f.policy.kept.push_back(e.as<int>() - 1);
     }
-    f.policy.thresholds = vec(get(root, "thresholds", ""), "thresholds",
-                              static_cast<int>(f.policy.kept.size()) - 1);
-    if (const std::string err = CheckPolicy(f.policy, k); !err.empty()) throw fail("field 'kept_exits'/'thresholds': " + err);
+    f.policy.thresholds =
+        vec(get(root, "thresholds", ""), "thresholds", static_cast<int>(f.policy.kept.size()) - 1);
+    if (const std::string err = CheckPolicy(f.policy, k); !err.empty())
+      throw fail("field 'kept_exits'/'thresholds': " + err);
     if (root["threshold_method"]) f.threshold_method = root["threshold_method"].as<std::string>();
     if (root["budget"]) f.budget = root["budget"].as<double>();
     if (root["unit"]) f.unit = root["unit"].as<std::string>();

@@ -11,10 +11,9 @@
 // re-solved with the optim/ budget solvers (Solve(Method, ...)).
 #pragma once
 
+#include <Eigen/Core>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "optim/eenet_model.hpp"
 #include "optim/problem.hpp"
@@ -39,21 +38,22 @@ std::string ToString(BudgetFit fit);
 BudgetFit BudgetFitFromString(const std::string& text, const std::string& what = "--budget-fit");
 
 struct EENetOptions {
-  double hidden_ratio = 2.0;     // D_h = round(ratio * D_k), >= 1 (Ilhan et al. 2023: 0.5 images, 2 text;
-                                 // 2 measured better on fmnist-resnet8, see docs/eenet.md)
-  double learning_rate = 1e-3;   // Adam step size, > 0 (Ilhan et al. 2023 uses 3e-5 for 1000 epochs; see docs)
-  double alpha = 0.1;            // weight of L_budget (eq. 14), >= 0 (Ilhan et al. 2023 images: 1e-1)
-  double beta = 1e-3;            // weight of L_CE (eq. 15), >= 0 (Ilhan et al. 2023 images: 1e-3)
-  double weight_decay = 0.01;    // L2 weight, >= 0 (Ilhan et al. 2023: 0.01)
-  int batch_size = 512;          // samples per Adam step, >= 1 (published code: 512)
-  int max_epochs = 1000;         // >= 1 (published code: 1000)
-  int patience = 50;             // stop after this many epochs without a better held-out loss
-                                 // (Ilhan et al. 2023: 50), >= 1
-  double holdout_fraction = 0.2; // share of the fit split held out for early stopping, in [0, 0.9]
-                                 // (0: stop on the training loss)
+  double hidden_ratio = 2.0;  // D_h = round(ratio * D_k), >= 1 (Ilhan et al. 2023: 0.5 images, 2
+                              // text; 2 measured better on fmnist-resnet8, see docs/eenet.md)
+  double learning_rate =
+      1e-3;  // Adam step size, > 0 (Ilhan et al. 2023 uses 3e-5 for 1000 epochs; see docs)
+  double alpha = 0.1;          // weight of L_budget (eq. 14), >= 0 (Ilhan et al. 2023 images: 1e-1)
+  double beta = 1e-3;          // weight of L_CE (eq. 15), >= 0 (Ilhan et al. 2023 images: 1e-3)
+  double weight_decay = 0.01;  // L2 weight, >= 0 (Ilhan et al. 2023: 0.01)
+  int batch_size = 512;        // samples per Adam step, >= 1 (published code: 512)
+  int max_epochs = 1000;       // >= 1 (published code: 1000)
+  int patience = 50;           // stop after this many epochs without a better held-out loss
+                               // (Ilhan et al. 2023: 50), >= 1
+  double holdout_fraction = 0.2;  // share of the fit split held out for early stopping, in [0, 0.9]
+                                  // (0: stop on the training loss)
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   BudgetFit budget_fit = BudgetFit::kBest;
-  unsigned seed = 1;             // initialisation, holdout split and batch order all derive from it
+  unsigned seed = 1;  // initialisation, holdout split and batch order all derive from it
   std::vector<double> temperatures;  // per exit (empty = 1): probabilities are softmax(z / T_k)
 
   // "" or one line per broken rule naming the field, its value and the rule.
@@ -135,13 +135,13 @@ double FitQuotasToBudget(const ScoreMatrix& scores, const CorrectMatrix& correct
 inline constexpr int kScorerSchemaVersion = 2;
 struct ScorerFile {
   EENetScorer scorer;
-  Policy policy;                       // thresholds chosen at fit time
+  Policy policy;  // thresholds chosen at fit time
   std::string threshold_method = "algorithm1";
-  double budget = 0.0;                 // absolute
-  std::string unit;                    // of the profile used
-  std::vector<double> distribution;    // p used by Algorithm 1
+  double budget = 0.0;               // absolute
+  std::string unit;                  // of the profile used
+  std::vector<double> distribution;  // p used by Algorithm 1
   double fit_accuracy = 0.0, fit_cost = 0.0;
-  std::string provenance;              // free text (command line, input hashes)
+  std::string provenance;  // free text (command line, input hashes)
 };
 void SaveScorer(const std::string& path, const ScorerFile& file);
 ScorerFile LoadScorer(const std::string& path);

@@ -77,9 +77,11 @@ std::vector<ComparisonRow> CompareExitPolicies(const Dump& dump, const CostProfi
       here.push_back(row);
     };
     const std::vector<double> geo = GeometricDistribution(cost, budget);
-    // Baselines of Ilhan et al. 2023: a measure + geometric quotas (Algorithm 1's cascade with geometric p).
-    const std::pair<const char*, Measure> baselines[] = {
-        {"msdnet", Measure::kMaxProb}, {"branchynet", Measure::kEntropy}, {"pabee", Measure::kVote}};
+    // Baselines of Ilhan et al. 2023: a measure + geometric quotas (Algorithm 1's cascade with
+    // geometric p).
+    const std::pair<const char*, Measure> baselines[] = {{"msdnet", Measure::kMaxProb},
+                                                         {"branchynet", Measure::kEntropy},
+                                                         {"pabee", Measure::kVote}};
     for (const auto& [name, measure] : baselines) {
       const auto t0 = std::chrono::steady_clock::now();
       ComparisonRow row;
@@ -95,12 +97,14 @@ std::vector<ComparisonRow> CompareExitPolicies(const Dump& dump, const CostProfi
               : fit.Scores(measure);
       ScoreMatrix eval_scores;
       if (eval) {
-        eval_scores = measure == Measure::kVote
-                          ? ScoreMatrix(eval->Scores(measure) + 1e-3 * eval->Scores(Measure::kMaxProb))
-                          : eval->Scores(measure);
+        eval_scores =
+            measure == Measure::kVote
+                ? ScoreMatrix(eval->Scores(measure) + 1e-3 * eval->Scores(Measure::kMaxProb))
+                : eval->Scores(measure);
       }
       // Quota rounding can overshoot the budget by a sample or two: repair as for EENet.
-      FitQuotasToBudget(fit_scores, fit_correct, cost, budget, geo, BudgetFit::kRepair, &row.policy);
+      FitQuotasToBudget(fit_scores, fit_correct, cost, budget, geo, BudgetFit::kRepair,
+                        &row.policy);
       row.fit = Evaluate(fit_scores, ScoreOrder::kDescending, fit_correct, cost, row.policy);
       row.seconds = Seconds(t0);
       add(row, eval ? &eval_scores : nullptr);
@@ -201,8 +205,10 @@ std::string ComparisonMarkdown(const std::vector<ComparisonRow>& rows, const std
   std::vector<double> budgets;
   std::map<std::pair<double, std::string>, const ComparisonRow*> cell;
   for (const ComparisonRow& r : rows) {
-    if (std::find(methods.begin(), methods.end(), r.method) == methods.end()) methods.push_back(r.method);
-    if (std::find(budgets.begin(), budgets.end(), r.budget) == budgets.end()) budgets.push_back(r.budget);
+    if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
+      methods.push_back(r.method);
+    if (std::find(budgets.begin(), budgets.end(), r.budget) == budgets.end())
+      budgets.push_back(r.budget);
     cell[{r.budget, r.method}] = &r;
   }
   std::ostringstream o;
@@ -214,7 +220,11 @@ std::string ComparisonMarkdown(const std::vector<ComparisonRow>& rows, const std
   char buf[64];
   for (double b : budgets) {
     const ComparisonRow* any = cell.begin()->second;
-    for (const auto& [key, r] : cell) if (key.first == b) { any = r; break; }
+    for (const auto& [key, r] : cell)
+      if (key.first == b) {
+        any = r;
+        break;
+      }
     std::snprintf(buf, sizeof buf, "| %.4g | %.2f |", b, any->budget_fraction);
     o << buf;
     for (const std::string& m : methods) {

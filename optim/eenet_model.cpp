@@ -38,7 +38,8 @@ ExitParams Params(const EENetLayout& l, const Eigen::VectorXd& theta, int j) {
   return ExitParams{Eigen::Map<const Eigen::MatrixXd>(p, h, d),
                     Eigen::Map<const Eigen::VectorXd>(p + h * d, h),
                     Eigen::Map<const Eigen::VectorXd>(p + h * d + h, h),
-                    Eigen::Map<const Eigen::VectorXd>(p + h * d + 2 * h + 1, h), p[h * d + 2 * h],
+                    Eigen::Map<const Eigen::VectorXd>(p + h * d + 2 * h + 1, h),
+                    p[h * d + 2 * h],
                     p[h * d + 3 * h + 1]};
 }
 
@@ -86,9 +87,9 @@ struct Tape {
   std::vector<Mat<T>> x, s;   // per exit: inputs D x n; activation leaky(z) H x n (z > 0 iff s > 0)
   Mat<T> ur;                  // 2 x n: both heads of one exit, before their biases
   Eigen::Matrix<T, Eigen::Dynamic, 1> bias, db;  // one exit's b_sh, and its gradient
-  Eigen::MatrixXd u, rt;      // K x n: utility logits (q = sigmoid(u)), assignment logits
-  Eigen::MatrixXd q, r;       // K x n: sigmoid(u), softmax over exits of rt
-  Eigen::VectorXd lse;        // n: log-sum-exp over exits of rt (log r = rt - lse)
+  Eigen::MatrixXd u, rt;  // K x n: utility logits (q = sigmoid(u)), assignment logits
+  Eigen::MatrixXd q, r;   // K x n: sigmoid(u), softmax over exits of rt
+  Eigen::VectorXd lse;    // n: log-sum-exp over exits of rt (log r = rt - lse)
   // Backward workspace, kept between calls: re-allocating these per mini-batch (each above glibc's
   // mmap threshold) cost a page fault storm of ~30% of the training time.
   Eigen::MatrixXd surv, du, dr, dq;  // K x n
@@ -144,7 +145,8 @@ void Forward(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInpu
     } else {
       x.topRows(c3) = base.middleCols(cols.first, n).cast<T>();
     }
-    if (j > 0) x.bottomRows(j) = t->q.topRows(j).template cast<T>();  // b_k: the earlier utility scores
+    if (j > 0)
+      x.bottomRows(j) = t->q.topRows(j).template cast<T>();  // b_k: the earlier utility scores
     Mat<T>& s = t->s[j];
     Product(s, w, false, x, false);
     t->bias = p.b_sh.cast<T>();  // cast once: a cast inside colwise() is not vectorised
@@ -167,8 +169,8 @@ void Forward(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInpu
 }
 
 template <typename T>
-EENetLoss LossAndGradient(const EENetLayout& l, const Eigen::VectorXd& theta,
-                          const EENetInputs& in, const Columns& cols, const CorrectMatrix& correct,
+EENetLoss LossAndGradient(const EENetLayout& l, const Eigen::VectorXd& theta, const EENetInputs& in,
+                          const Columns& cols, const CorrectMatrix& correct,
                           const Eigen::MatrixXd& r_target, const std::vector<double>& cost,
                           double budget, const EENetLossWeights& w, Eigen::VectorXd* grad,
                           const Eigen::MatrixXd* fixed_survival) {
@@ -323,8 +325,9 @@ EENetInputs EENetInputs::Gather(const std::vector<int>& index) const {
 
 EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& temperatures) {
   if (!split.has_logits()) {
-    throw InputError(split.source, "the EENet scorer needs per-exit logits, but this is a "
-                                   "scores-mode dump");
+    throw InputError(split.source,
+                     "the EENet scorer needs per-exit logits, but this is a "
+                     "scores-mode dump");
   }
   const int k = split.k, n = split.n, c = split.c;
   if (!temperatures.empty() && static_cast<int>(temperatures.size()) != k) {
@@ -346,7 +349,7 @@ EENetInputs BuildEENetInputs(const SplitData& split, const std::vector<double>& 
       const int arg = sm.arg;
       Eigen::MatrixXf& b = in.base[j];
       for (int q = 0; q < c; ++q) b(q, i) = static_cast<float>(z[q] / sm.sum);
-      b(c, i) = static_cast<float>(sm.max_prob);    // eq. 5
+      b(c, i) = static_cast<float>(sm.max_prob);     // eq. 5
       b(c + 1, i) = static_cast<float>(sm.entropy);  // eq. 6
       best_votes = std::max(best_votes, ++votes[arg]);
       b(c + 2, i) = static_cast<float>(static_cast<double>(best_votes) / (j + 1));  // eq. 7

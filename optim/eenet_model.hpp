@@ -1,24 +1,25 @@
-// The EENet exit utility scorer network (Ilhan et al. 2023, section 3.2, eq. 3-15): the per-exit two-head
-// network, its inputs, its loss and the loss's hand-derived gradient. Training (Adam, early
-// stopping) and Algorithm 1 live in optim/eenet.hpp; this header is the differentiable part, kept
-// separate so the gradient can be checked against central differences (tests/test_eenet_model.cpp).
+// The EENet exit utility scorer network (Ilhan et al. 2023, section 3.2, eq. 3-15): the per-exit
+// two-head network, its inputs, its loss and the loss's hand-derived gradient. Training (Adam,
+// early stopping) and Algorithm 1 live in optim/eenet.hpp; this header is the differentiable part,
+// kept separate so the gradient can be checked against central differences
+// (tests/test_eenet_model.cpp).
 //
 // Per exit k (0-based j here) and sample n:
 //   x_k = [y_k (C probabilities), a_k = (max prob eq. 5, entropy confidence eq. 6, vote eq. 7),
 //          b_k = (q_1 .. q_{k-1}) the utility scores of the earlier exits]      D_k = C + k + 2
 //   s_k = leaky_relu(W_sh x_k + b_sh)           (eq. 8; leaky slope 0.01)        H_k = hidden
 //   q_k = sigmoid(w_g . s_k + b_g)              (eq. 9, utility score)
-//   rt_k = w_h . s_k + b_h, r_k = softmax_k(rt)  (eq. 10, linear assignment head, softmax over exits)
+//   rt_k = w_h . s_k + b_h, r_k = softmax_k(rt)  (eq. 10, linear assignment head, softmax over
+//   exits)
 // Choices the paper leaves open (documented in docs/eenet.md): every layer has a bias (the paper
 // writes none; PyTorch's Linear, used by the published code, has one); b_k is treated as an input
 // and differentiated through (the paper's graph; the published code detaches it instead).
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <span>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "profiles/types.hpp"
 
@@ -36,14 +37,15 @@ struct EENetLayout {
                             // b_sh (H), w_g (H), b_g (1), w_h (H), b_h (1)
   int size = 0;             // total parameters
 
-  // D_h = max(1, round(hidden_ratio * D_k)) per exit (Ilhan et al. 2023: 0.5 D for images, 2 D for text).
+  // D_h = max(1, round(hidden_ratio * D_k)) per exit (Ilhan et al. 2023: 0.5 D for images, 2 D for
+  // text).
   static EENetLayout Make(int k, int c, double hidden_ratio);
   static EENetLayout FromHidden(int k, int c, const std::vector<int>& hidden);
   int BlockSize(int j) const { return hidden[j] * inputs[j] + 3 * hidden[j] + 2; }
 };
 
-// The base inputs of each exit: [y_k; max prob; entropy conf; vote], one (C + 3) x N matrix per exit
-// (column n = sample n). The earlier utility scores are appended during the forward pass.
+// The base inputs of each exit: [y_k; max prob; entropy conf; vote], one (C + 3) x N matrix per
+// exit (column n = sample n). The earlier utility scores are appended during the forward pass.
 // Stored in single precision: half the memory of doubles (at ImageNet scale, 50k x K x 1003 values
 // per split), and what the single-precision training products read directly. Their rounding
 // (relative 6e-8) is far below anything the scorer resolves.
@@ -68,9 +70,9 @@ void EENetForward(const EENetLayout& layout, const Eigen::VectorXd& theta, const
 Eigen::MatrixXd EENetAssignmentTargets(const CorrectMatrix& correct);
 
 struct EENetLossWeights {
-  double alpha = 0.1;           // weight of L_budget (eq. 14)
-  double beta = 1e-3;           // weight of L_CE (eq. 15)
-  double weight_decay = 0.01;   // L2: adds weight_decay / 2 * |theta|^2 (PyTorch's coupled decay)
+  double alpha = 0.1;          // weight of L_budget (eq. 14)
+  double beta = 1e-3;          // weight of L_CE (eq. 15)
+  double weight_decay = 0.01;  // L2: adds weight_decay / 2 * |theta|^2 (PyTorch's coupled decay)
 };
 
 struct EENetLoss {

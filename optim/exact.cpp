@@ -10,8 +10,8 @@
 #include <type_traits>
 
 #include "optim/geometric.hpp"
-#include "optim/ippp.hpp"
 #include "optim/internal/cascade.hpp"
+#include "optim/ippp.hpp"
 #include "optim/single.hpp"
 
 #if defined(__x86_64__)
@@ -46,10 +46,10 @@ constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_t* ob,
-                                                               const std::uint16_t* sm, int n,
-                                                               int lo, std::uint32_t uq,
-                                                               std::uint64_t* out,
-                                                               std::uint64_t* after) {
+                                                              const std::uint16_t* sm, int n,
+                                                              int lo, std::uint32_t uq,
+                                                              std::uint64_t* out,
+                                                              std::uint64_t* after) {
   const __m512i lane = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
   const __m512i inf = _mm512_set1_epi32(0x7fffffff);
   const __m512i zero = _mm512_setzero_si512();
@@ -72,17 +72,19 @@ __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_
     c = _mm512_min_epu32(c, carry);
     carry = _mm512_permutexvar_epi32(zero, c);
     const __m512i idx = _mm512_and_si512(o, _mm512_set1_epi32(static_cast<int>(kSampleMask)));
-    const __m512i v = _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), _mm512_set1_epi32(0xffff));
+    const __m512i v =
+        _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), _mm512_set1_epi32(0xffff));
     const __m512i f = _mm512_and_si512(v, m7);
     const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
     const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
     const __m512i dn = _mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8));
-    const __m512i dc = _mm512_sub_epi32(
-        _mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(o, 30), one), one),
-        _mm512_and_si512(_mm512_srli_epi32(dn, 7), one));
+    const __m512i dc =
+        _mm512_sub_epi32(_mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(o, 30), one), one),
+                         _mm512_and_si512(_mm512_srli_epi32(dn, 7), one));
     const __m512i low = _mm512_or_si512(_mm512_slli_epi32(dc, 8), _mm512_and_si512(dn, m7));
-    const __m512i e0 = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(c)), 16),
-                                       _mm512_cvtepu32_epi64(_mm512_castsi512_si256(low)));
+    const __m512i e0 =
+        _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(c)), 16),
+                        _mm512_cvtepu32_epi64(_mm512_castsi512_si256(low)));
     const __m512i e1 = _mm512_or_si512(
         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(c, 1)), 16),
         _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(low, 1)));
@@ -235,7 +237,10 @@ class ExactSolver final : public ExactSolverBase {
     int lo = 0, hi = n_;  // Passes holds before lo, fails from hi on
     while (lo < hi) {
       const int mid = lo + (hi - lo) / 2;
-      if (Passes(ScoreAt(q, mid), t, p_->order)) lo = mid + 1; else hi = mid;
+      if (Passes(ScoreAt(q, mid), t, p_->order))
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }
@@ -315,9 +320,12 @@ class ExactSolver final : public ExactSolverBase {
   std::vector<double> ThresholdsOf(const std::vector<int>& cut) const override {
     std::vector<double> t(m_ - 1);
     for (int q = 0; q + 1 < m_; ++q) {
-      if (cut[q] <= 0) t[q] = internal::ThresholdNone(ScoreAt(q, 0), p_->order);
-      else if (cut[q] >= n_) t[q] = internal::ThresholdAll(ScoreAt(q, n_ - 1), p_->order);
-      else t[q] = internal::ThresholdBetween(ScoreAt(q, cut[q] - 1), ScoreAt(q, cut[q]), p_->order);
+      if (cut[q] <= 0)
+        t[q] = internal::ThresholdNone(ScoreAt(q, 0), p_->order);
+      else if (cut[q] >= n_)
+        t[q] = internal::ThresholdAll(ScoreAt(q, n_ - 1), p_->order);
+      else
+        t[q] = internal::ThresholdBetween(ScoreAt(q, cut[q] - 1), ScoreAt(q, cut[q]), p_->order);
     }
     return t;
   }
@@ -340,7 +348,8 @@ class ExactSolver final : public ExactSolverBase {
       const std::uint32_t* o = ord_[q].data();
       const std::uint64_t bit = Bit(q);
       for (int j = 0; j < cut_[q]; ++j) {
-        if (j + 16 < cut_[q]) __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
+        if (j + 16 < cut_[q])
+          __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
         st_[static_cast<std::size_t>(o[j] & kSampleMask) * 2 * W + q / 64] |= bit;
       }
     }
@@ -615,8 +624,8 @@ class ExactSolver final : public ExactSolverBase {
   std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
   std::vector<std::uint64_t> st_;
-  std::vector<std::uint16_t> sum_;    // per sample: Summary()
-  std::vector<char> stopped_;         // GeometricStart's cascade
+  std::vector<std::uint16_t> sum_;  // per sample: Summary()
+  std::vector<char> stopped_;       // GeometricStart's cascade
   std::vector<double> cost_;
   std::vector<int> cut_;
   std::vector<std::int64_t> cnt_, cnt_tmp_, cnt_best_;  // samples stopping at each kept exit
@@ -636,8 +645,10 @@ ExactSolverBase& SolverFor(int kept) {
 
 std::string ExactOptions::Validate() const {
   std::string out;
-  if (lambda_iters < 0) out += "exact.lambda_iters = " + std::to_string(lambda_iters) + ": must be >= 0\n";
-  if (max_sweeps < 1) out += "exact.max_sweeps = " + std::to_string(max_sweeps) + ": must be >= 1\n";
+  if (lambda_iters < 0)
+    out += "exact.lambda_iters = " + std::to_string(lambda_iters) + ": must be >= 0\n";
+  if (max_sweeps < 1)
+    out += "exact.max_sweeps = " + std::to_string(max_sweeps) + ": must be >= 1\n";
   return out;
 }
 
@@ -651,7 +662,8 @@ ThresholdSummary SolveIpppStart(const ThresholdProblem& p, const IpppOptions& op
   ScoreMatrix scores(k, kIpppStartSamples);
   CorrectMatrix correct(k, kIpppStartSamples);
   for (int j = 0; j < kIpppStartSamples; ++j) {
-    const Eigen::Index i = static_cast<Eigen::Index>(static_cast<std::int64_t>(j) * n / kIpppStartSamples);
+    const Eigen::Index i =
+        static_cast<Eigen::Index>(static_cast<std::int64_t>(j) * n / kIpppStartSamples);
     scores.col(j) = p.scores->col(i);
     correct.col(j) = p.correct->col(i);
   }

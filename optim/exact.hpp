@@ -28,9 +28,9 @@
 namespace exitplan {
 
 struct ExactOptions {
-  int lambda_iters = 14;      // bisection steps on log(lambda), >= 0 (0 = no Lagrangian start)
-  int max_sweeps = 50;        // coordinate sweeps per start, >= 1
-  bool start_ippp = true;     // also start from iPPP's answer (costs one iPPP solve)
+  int lambda_iters = 14;         // bisection steps on log(lambda), >= 0 (0 = no Lagrangian start)
+  int max_sweeps = 50;           // coordinate sweeps per start, >= 1
+  bool start_ippp = true;        // also start from iPPP's answer (costs one iPPP solve)
   bool start_heuristics = true;  // geometric, geometric-quantile and single starts
   std::string Validate() const;
 };

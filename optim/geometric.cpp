@@ -60,7 +60,10 @@ GeometricLaw GeometricQuotaLaw(const ThresholdProblem& p) {
     double lo = -200.0, hi = 200.0;  // log r
     for (; iters < 200 && hi - lo > 1e-15 * std::max(1.0, std::fabs(lo)); ++iters) {
       const double mid = 0.5 * (lo + hi);
-      if (ExpectedCost(GeometricFractions(std::exp(mid), m), c) <= p.budget) lo = mid; else hi = mid;
+      if (ExpectedCost(GeometricFractions(std::exp(mid), m), c) <= p.budget)
+        lo = mid;
+      else
+        hi = mid;
     }
     r = std::exp(lo);
   }
@@ -102,7 +105,8 @@ ThresholdSummary SolveGeometric(const ThresholdProblem& p, const GeometricOption
     const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
     prev_target = target;
     vals.clear();
-    for (int i = 0; i < n; ++i) if (!stopped[i]) vals.push_back((*p.scores)(e, i));
+    for (int i = 0; i < n; ++i)
+      if (!stopped[i]) vals.push_back((*p.scores)(e, i));
     // By selection, not a sort: only the values at the cut matter.
     double t = internal::ThresholdForTopUnsorted(vals, static_cast<std::size_t>(want), p.order);
     // Ties at the cut are resolved toward the budget: a tied group straddling the quota stops

@@ -19,7 +19,10 @@ template <typename Pred>
 double LargestTrue(double lo, double hi, Pred pred, double tol = 1e-10) {
   for (int it = 0; it < 200 && hi - lo > tol; ++it) {
     const double mid = 0.5 * (lo + hi);
-    if (pred(mid)) lo = mid; else hi = mid;
+    if (pred(mid))
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -40,7 +43,8 @@ double BennettWidth(double v, double c, double horizon, double delta2) {
   double hi = 1.0;
   while (BennettTail(hi, v, c, horizon) > delta2) hi *= 2.0;
   // BennettTail decreases in h: the smallest h with tail <= delta2.
-  return hi - LargestTrue(0.0, hi, [&](double g) { return BennettTail(hi - g, v, c, horizon) <= delta2; });
+  return hi - LargestTrue(0.0, hi,
+                          [&](double g) { return BennettTail(hi - g, v, c, horizon) <= delta2; });
 }
 
 // A seeded permutation of 0..n-1 (Fisher-Yates with our own unbiased draw, so the split is the
@@ -53,7 +57,8 @@ std::vector<int> Permutation(int n, unsigned seed) {
     const std::uint64_t range = static_cast<std::uint64_t>(i) + 1;
     const std::uint64_t limit = ~0ULL - (~0ULL % range);
     std::uint64_t r;
-    do r = rng(); while (r >= limit);
+    do r = rng();
+    while (r >= limit);
     std::swap(p[i], p[static_cast<int>(r % range)]);
   }
   return p;
@@ -98,7 +103,8 @@ GuaranteeBound GuaranteeBoundFromString(const std::string& text, const std::stri
 std::string GuaranteeOptions::Validate() const {
   std::string out;
   if (!(level == 0.0 || (level > 0.0 && level < 1.0))) {
-    out += "guarantee = " + Num(level) + ": must be a probability 1 - delta in (0, 1), or 0 for none\n";
+    out += "guarantee = " + Num(level) +
+           ": must be a probability 1 - delta in (0, 1), or 0 for none\n";
   }
   if (!(horizon >= 1.0)) {
     out += "horizon = " + Num(horizon) + ": must be a number of samples >= 1, or inf\n";
@@ -200,16 +206,19 @@ bool WsrRejects(const std::vector<double>& x, double m, double delta) {
 double WsrUpperBound(const std::vector<double>& x, double delta) {
   if (!WsrRejects(x, 1.0 - 1e-12, delta)) return 1.0;
   // Rejection of H0: mean >= m is monotone in m up to the bets' dependence on m (none here).
-  return 1.0 - LargestTrue(0.0, 1.0, [&](double u) { return WsrRejects(x, 1.0 - u, delta); }, 1e-9);
+  return 1.0 - LargestTrue(
+                   0.0, 1.0, [&](double u) { return WsrRejects(x, 1.0 - u, delta); }, 1e-9);
 }
 
 double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bool binary) {
   const double mean = Mean(x);
   const auto n = static_cast<std::int64_t>(x.size());
   if (!(HoeffdingBentkusPValue(mean, n, 1.0 - 1e-12, binary) <= delta)) return 1.0;
-  return 1.0 - LargestTrue(0.0, 1.0, [&](double u) {
-           return HoeffdingBentkusPValue(mean, n, 1.0 - u, binary) <= delta;
-         }, 1e-9);
+  return 1.0 -
+         LargestTrue(
+             0.0, 1.0,
+             [&](double u) { return HoeffdingBentkusPValue(mean, n, 1.0 - u, binary) <= delta; },
+             1e-9);
 }
 
 double FreshMeanTail(double m, double b, double horizon) {
@@ -257,13 +266,13 @@ namespace {
 double FreshMeanQuantile(double m, double horizon, double delta2) {
   if (!std::isfinite(horizon)) return m;
   if (FreshMeanTail(m, 1.0 - 1e-12, horizon) > delta2) return 1.0;
-  return 1.0 - LargestTrue(0.0, 1.0 - m, [&](double u) {
-           return FreshMeanTail(m, 1.0 - u, horizon) <= delta2;
-         });
+  return 1.0 - LargestTrue(0.0, 1.0 - m,
+                           [&](double u) { return FreshMeanTail(m, 1.0 - u, horizon) <= delta2; });
 }
 
 double UpperBound(const std::vector<double>& x, double delta, GuaranteeBound bound) {
-  return bound == GuaranteeBound::kWsr ? WsrUpperBound(x, delta) : HoeffdingBentkusUpperBound(x, delta);
+  return bound == GuaranteeBound::kWsr ? WsrUpperBound(x, delta)
+                                       : HoeffdingBentkusUpperBound(x, delta);
 }
 
 bool MeanTestRejects(const std::vector<double>& x, double m, double delta, GuaranteeBound bound) {
@@ -299,7 +308,8 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
   }
   // The search part in the fit split's order; the calibration part in the permutation's order
   // (the order WSR's bets see them in).
-  const std::vector<int> search = GuaranteeSearchPart(n, options.seed, g.SearchFraction(method, acc_mode));
+  const std::vector<int> search =
+      GuaranteeSearchPart(n, options.seed, g.SearchFraction(method, acc_mode));
   const int ns = static_cast<int>(search.size());
   std::vector<int> cal;
   {
@@ -393,8 +403,8 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     }
   } else {
     const double eps = options.accuracy_drop;
-    // Per-sample drop l = correct(final) - correct(policy) in {-1, 0, 1}; x = (l + 1) / 2 in [0, 1];
-    // d = |l| (the policy and the final exit differ in correctness).
+    // Per-sample drop l = correct(final) - correct(policy) in {-1, 0, 1}; x = (l + 1) / 2 in [0,
+    // 1]; d = |l| (the policy and the final exit differ in correctness).
     auto losses = [&](const ThresholdProblem& p, const Policy& pol, std::vector<double>* x,
                       double* dis) {
       PerSample(p, pol, &costs, &corr);

@@ -51,7 +51,7 @@ inline constexpr double kSearchFractionExact = 0.8;
 inline constexpr double kSearchFraction = 0.5;
 
 struct GuaranteeOptions {
-  double level = 0.0;  // 1 - delta in (0, 1); 0 = off
+  double level = 0.0;                                        // 1 - delta in (0, 1); 0 = off
   double horizon = std::numeric_limits<double>::infinity();  // M >= 1, or inf (population mean)
   // Share of the fit split the method searches on, in (0, 1); NaN = auto: kSearchFractionExact
   // for `exact` in budget mode, else kSearchFraction (SearchFraction()).

@@ -4,9 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
-#include <sstream>
-
 #include <nlopt.hpp>
+#include <sstream>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -22,7 +21,6 @@ std::string Num(double v) { return FormatDouble(v); }
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-
 
 // The vectorised hot loop: 8 samples at a time with GCC vector extensions, compiled for
 // AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
@@ -55,8 +53,8 @@ struct Lanes<float> {
   typedef float Vu __attribute__((vector_size(64), aligned(4)));
   typedef int I __attribute__((vector_size(64)));
   using Bits = unsigned short;
-  static constexpr I kLaneBits = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
-                                  8192, 16384, 32768};
+  static constexpr I kLaneBits = {1,   2,   4,    8,    16,   32,   64,    128,
+                                  256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
   // float lane sums are flushed into double totals every 64 blocks (1,024 samples), so a sum
   // over the whole split loses no more than a float sum over 64 terms.
   static constexpr int kFlushBlocks = 64;
@@ -66,9 +64,9 @@ struct Lanes<float> {
 template <class T>
 struct BlockData {
   int blocks = 0, m = 0;
-  std::vector<T> a;                               // blocks x m x kN: exp(sg k (x - c0))
-  std::vector<typename Lanes<T>::Bits> corr;      // blocks x (m+1): bit l = sample kN b + l correct
-  std::vector<T> mask;                            // kN lanes of the last block: 1 real, 0 padding
+  std::vector<T> a;                           // blocks x m x kN: exp(sg k (x - c0))
+  std::vector<typename Lanes<T>::Bits> corr;  // blocks x (m+1): bit l = sample kN b + l correct
+  std::vector<T> mask;                        // kN lanes of the last block: 1 real, 0 padding
 };
 
 struct Sums {
@@ -81,8 +79,8 @@ struct Sums {
 // store-to-load chains through them bound the loop); G: want_grad known at compile time (-1: at
 // run time). The arithmetic is the same in every instantiation for a given T.
 template <class T, int M, int G>
-inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e,
-                                                  const T* cost, int want_grad_rt, Sums* out) {
+inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e, const T* cost,
+                                                  int want_grad_rt, Sums* out) {
   using L = Lanes<T>;
   using V = typename L::V;
   using Vu = typename L::Vu;
@@ -167,10 +165,18 @@ template <class T, int M>
 inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T>& d, const T* e,
                                                           const T* cost, int g, Sums* out) {
   switch (g) {
-    case 0: Kernel<T, M, 0>(d, e, cost, g, out); break;
-    case 1: Kernel<T, M, 1>(d, e, cost, g, out); break;
-    case 2: Kernel<T, M, 2>(d, e, cost, g, out); break;
-    default: Kernel<T, M, 3>(d, e, cost, g, out); break;
+    case 0:
+      Kernel<T, M, 0>(d, e, cost, g, out);
+      break;
+    case 1:
+      Kernel<T, M, 1>(d, e, cost, g, out);
+      break;
+    case 2:
+      Kernel<T, M, 2>(d, e, cost, g, out);
+      break;
+    default:
+      Kernel<T, M, 3>(d, e, cost, g, out);
+      break;
   }
 }
 template <class T, int M>
@@ -199,13 +205,20 @@ template <class T>
 KernelFn<T> PickKernel(int m) {
   __builtin_cpu_init();
   switch (m) {
-    case 1: return PickKernelM<T, 1>();
-    case 2: return PickKernelM<T, 2>();
-    case 3: return PickKernelM<T, 3>();
-    case 4: return PickKernelM<T, 4>();
-    case 5: return PickKernelM<T, 5>();
-    case 6: return PickKernelM<T, 6>();
-    default: return PickKernelM<T, 0>();
+    case 1:
+      return PickKernelM<T, 1>();
+    case 2:
+      return PickKernelM<T, 2>();
+    case 3:
+      return PickKernelM<T, 3>();
+    case 4:
+      return PickKernelM<T, 4>();
+    case 5:
+      return PickKernelM<T, 5>();
+    case 6:
+      return PickKernelM<T, 6>();
+    default:
+      return PickKernelM<T, 0>();
   }
 }
 
@@ -278,7 +291,9 @@ class Smoothed {
   // scalar fallback always computes both).
   // single: use the float kernel when it was laid out (else double).
   bool has_single() const { return kernel_f_ != nullptr; }
-  void Eval(const double* t, bool want_grad, SmoothedValue* out) const { Eval(t, want_grad ? 3 : 0, out); }
+  void Eval(const double* t, bool want_grad, SmoothedValue* out) const {
+    Eval(t, want_grad ? 3 : 0, out);
+  }
   void Eval(const double* t, int want_grad, SmoothedValue* out, bool single = false) const {
     const int m = m_;
     if (kernel_ != nullptr) {  // (factored, m <= 64: no heap storage per evaluation)
@@ -371,9 +386,9 @@ class Smoothed {
   int n_, m_;
   double k_, sg_, c0_;
   bool factored_ = false;
-  std::vector<double> x_, a_;            // N x m, sample-major
-  std::vector<double> corr_;             // N x (m+1)
-  std::vector<double> cost_;             // m+1
+  std::vector<double> x_, a_;  // N x m, sample-major
+  std::vector<double> corr_;   // N x (m+1)
+  std::vector<double> cost_;   // m+1
   // Blocked layouts come from a per-thread pool and go back to it: on the shared VM the
   // first-touch page faults and zeroing of fresh megabytes cost as much as a third of a solve.
   template <class T>
@@ -388,9 +403,8 @@ class Smoothed {
         free.pop_back();
       }
       BufferPool* pool = this;
-      return std::shared_ptr<BlockData<T>>(d.release(), [pool](BlockData<T>* b) {
-        pool->free.emplace_back(b);
-      });
+      return std::shared_ptr<BlockData<T>>(d.release(),
+                                           [pool](BlockData<T>* b) { pool->free.emplace_back(b); });
     }
   };
   template <class T>
@@ -451,8 +465,12 @@ double Brentq(F f, double xa, double xb, double xtol = 2e-12, double rtol = 8.88
       spre = scur = xcur - xpre;
     }
     if (std::fabs(fblk) < std::fabs(fcur)) {
-      xpre = xcur; xcur = xblk; xblk = xpre;
-      fpre = fcur; fcur = fblk; fblk = fpre;
+      xpre = xcur;
+      xcur = xblk;
+      xblk = xpre;
+      fpre = fcur;
+      fcur = fblk;
+      fblk = fpre;
     }
     const double delta = (xtol + rtol * std::fabs(xcur)) / 2;
     const double sbis = (xblk - xcur) / 2;
@@ -479,7 +497,10 @@ double Brentq(F f, double xa, double xb, double xtol = 2e-12, double rtol = 8.88
     }
     xpre = xcur;
     fpre = fcur;
-    if (std::fabs(scur) > delta) xcur += scur; else xcur += (sbis > 0 ? delta : -delta);
+    if (std::fabs(scur) > delta)
+      xcur += scur;
+    else
+      xcur += (sbis > 0 ? delta : -delta);
     fcur = f(xcur);
   }
   return xcur;
@@ -496,8 +517,7 @@ std::vector<double> WarmPoint(int m, ScoreOrder order, double lo, double hi, dou
   return t;
 }
 
-std::vector<double> WarmStart(const Smoothed& sm, const ThresholdProblem& p, double lo,
-                              double hi) {
+std::vector<double> WarmStart(const Smoothed& sm, const ThresholdProblem& p, double lo, double hi) {
   // Upstream: c(s) = mean smoothed cost with cost/budget, minus 1.
   std::vector<double> rel(p.stop_cost.size());
   SmoothedValue v;
@@ -509,9 +529,12 @@ std::vector<double> WarmStart(const Smoothed& sm, const ThresholdProblem& p, dou
   const double width = hi - lo;
   const double f0 = f(0.0), f1 = f(width);
   double s;
-  if (f0 >= 0.0) s = 0.0;
-  else if (f1 <= 0.0) s = width;
-  else s = Brentq(f, 0.0, width);
+  if (f0 >= 0.0)
+    s = 0.0;
+  else if (f1 <= 0.0)
+    s = width;
+  else
+    s = Brentq(f, 0.0, width);
   return WarmPoint(sm.m(), p.order, lo, hi, s);
 }
 
@@ -525,8 +548,10 @@ std::string IpppOptions::Validate() const {
     out += "ippp.beta = " + Num(beta) + ": must be >= 0 (or unset for automatic)\n";
   if (!(beta_scale > 0)) out += "ippp.beta_scale = " + Num(beta_scale) + ": must be > 0\n";
   if (!(gamma > 0)) out += "ippp.gamma = " + Num(gamma) + ": must be > 0\n";
-  if (outer_iters < 1) out += "ippp.outer_iters = " + std::to_string(outer_iters) + ": must be >= 1\n";
-  if (inner_iters < 1) out += "ippp.inner_iters = " + std::to_string(inner_iters) + ": must be >= 1\n";
+  if (outer_iters < 1)
+    out += "ippp.outer_iters = " + std::to_string(outer_iters) + ": must be >= 1\n";
+  if (inner_iters < 1)
+    out += "ippp.inner_iters = " + std::to_string(inner_iters) + ": must be >= 1\n";
   if (!(mu > 0)) out += "ippp.mu = " + Num(mu) + ": must be > 0\n";
   if (!(eta > mu)) out += "ippp.eta = " + Num(eta) + ": must be > mu = " + Num(mu) + "\n";
   if (precision != "single" && precision != "double")
@@ -550,8 +575,8 @@ SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness
   return v;
 }
 
-std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness,
-                                  double box_lo, double box_hi) {
+std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
+                                  double box_hi) {
   Smoothed sm(problem, steepness, box_lo, box_hi);
   return WarmStart(sm, problem, box_lo, box_hi);
 }
@@ -622,13 +647,26 @@ namespace {
 // NLopt's result codes as named outcomes (the negative ones arrive as C++ exceptions).
 Outcome NloptOutcome(nlopt::result r, std::string* note) {
   switch (r) {
-    case nlopt::SUCCESS: *note = "converged (NLopt SUCCESS)"; return Outcome::kConverged;
-    case nlopt::STOPVAL_REACHED: *note = "converged: objective stop value reached"; return Outcome::kConverged;
-    case nlopt::FTOL_REACHED: *note = "converged: objective tolerance reached"; return Outcome::kConverged;
-    case nlopt::XTOL_REACHED: *note = "converged: step below nlopt_xtol"; return Outcome::kConverged;
-    case nlopt::MAXEVAL_REACHED: *note = "stopped at nlopt_max_evals evaluations"; return Outcome::kIterationLimit;
-    case nlopt::MAXTIME_REACHED: *note = "stopped at the time limit"; return Outcome::kIterationLimit;
-    default: break;
+    case nlopt::SUCCESS:
+      *note = "converged (NLopt SUCCESS)";
+      return Outcome::kConverged;
+    case nlopt::STOPVAL_REACHED:
+      *note = "converged: objective stop value reached";
+      return Outcome::kConverged;
+    case nlopt::FTOL_REACHED:
+      *note = "converged: objective tolerance reached";
+      return Outcome::kConverged;
+    case nlopt::XTOL_REACHED:
+      *note = "converged: step below nlopt_xtol";
+      return Outcome::kConverged;
+    case nlopt::MAXEVAL_REACHED:
+      *note = "stopped at nlopt_max_evals evaluations";
+      return Outcome::kIterationLimit;
+    case nlopt::MAXTIME_REACHED:
+      *note = "stopped at the time limit";
+      return Outcome::kIterationLimit;
+    default:
+      break;
   }
   *note = "NLopt failed (code " + std::to_string(static_cast<int>(r)) + ")";
   return Outcome::kFailure;
@@ -655,17 +693,19 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
     SmoothedValue v;
     c->sm->Eval(t, grad != nullptr ? 1 : 0, &v);
     ++c->evals;
-    if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = -v.grad_accuracy[q];
+    if (grad)
+      for (unsigned q = 0; q < n; ++q) grad[q] = -v.grad_accuracy[q];
     return -v.accuracy;
   };
   auto constraint = [](unsigned n, const double* t, double* grad, void* data) -> double {
     Ctx* c = static_cast<Ctx*>(data);
     SmoothedValue v;
     c->sm->Eval(t, grad != nullptr ? 2 : 0, &v);
-    if (grad) for (unsigned q = 0; q < n; ++q) grad[q] = v.grad_cost[q] / c->budget;
+    if (grad)
+      for (unsigned q = 0; q < n; ++q) grad[q] = v.grad_cost[q] / c->budget;
     return v.cost / c->budget - 1.0;  // relative, so the tolerance is unit-free
   };
-  nlopt::algorithm alg = o.nlopt_algorithm == "mma" ? nlopt::LD_MMA
+  nlopt::algorithm alg = o.nlopt_algorithm == "mma"     ? nlopt::LD_MMA
                          : o.nlopt_algorithm == "slsqp" ? nlopt::LD_SLSQP
                                                         : nlopt::AUGLAG;
   nlopt::opt opt(alg, m);
@@ -688,8 +728,9 @@ ThresholdSummary SolveIpppNlopt(const ThresholdProblem& p, const IpppOptions& o,
   } catch (const nlopt::roundoff_limited&) {
     // Usually at the optimum already, but NLopt's own test was not met: not "converged".
     s.outcome = Outcome::kIterationLimit;
-    note = "stopped early: round-off errors limited progress (NLopt ROUNDOFF_LIMITED); the last "
-           "point is kept";
+    note =
+        "stopped early: round-off errors limited progress (NLopt ROUNDOFF_LIMITED); the last "
+        "point is kept";
   } catch (const nlopt::forced_stop&) {
     s.outcome = Outcome::kFailure;
     note = "NLopt FORCED_STOP";

@@ -1,4 +1,5 @@
-// iPPP (Tan et al. (AAAI 2021), Tan et al. AAAI 2021, Algorithm 1) and the same smoothed problem handed to NLopt.
+// iPPP (Tan et al. (AAAI 2021), Tan et al. AAAI 2021, Algorithm 1) and the same smoothed problem
+// handed to NLopt.
 //
 // Problem P2: the exit indicators are smoothed with the sigmoid sigma(x) = 1 / (1 + exp(-k x)):
 // a sample stops at kept exit q with "probability" s_q = sigma(sgn (t_q - x_q)) (sgn = +1 for an
@@ -22,7 +23,7 @@
 namespace exitplan {
 
 struct IpppOptions {
-  double steepness = 30.0;   // k: sigmoid slope, per unit of score (paper: 30), > 0
+  double steepness = 30.0;  // k: sigmoid slope, per unit of score (paper: 30), > 0
   // beta: penalty weight on 0.5 max(c, 0)^2 in raw cost units. NaN = automatic: 1 / (d_K - d_1)^2
   // times `beta_scale`, i.e. the penalty is measured in units of the cost span (the paper tuned
   // beta per model: 2e7 for seconds, 5e2 for relative costs, 1e-14 for FLOPs; these are all
@@ -62,8 +63,8 @@ SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness
                                const std::string& precision = "double");
 
 // The warm start of eq. 20-21 within [box_lo, box_hi]; returns m-1 equal thresholds.
-std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness,
-                                  double box_lo, double box_hi);
+std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
+                                  double box_hi);
 
 // Automatic beta for a problem (see IpppOptions::beta).
 double IpppAutoBeta(const ThresholdProblem& problem, double beta_scale);

@@ -39,22 +39,30 @@ ThresholdProblem ThresholdProblem::From(const SplitData& split, Measure measure,
 
 std::string ToString(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kNotRun: return "not_run";
-    case Outcome::kOptimal: return "optimal";
-    case Outcome::kConverged: return "converged";
-    case Outcome::kIterationLimit: return "iteration_limit";
-    case Outcome::kInfeasible: return "infeasible";
-    case Outcome::kFailure: return "failure";
-    case Outcome::kUnconstrained: return "unconstrained";
-    case Outcome::kOverBudget: return "over_budget";
+    case Outcome::kNotRun:
+      return "not_run";
+    case Outcome::kOptimal:
+      return "optimal";
+    case Outcome::kConverged:
+      return "converged";
+    case Outcome::kIterationLimit:
+      return "iteration_limit";
+    case Outcome::kInfeasible:
+      return "infeasible";
+    case Outcome::kFailure:
+      return "failure";
+    case Outcome::kUnconstrained:
+      return "unconstrained";
+    case Outcome::kOverBudget:
+      return "over_budget";
   }
   return "?";
 }
 
 bool OutcomeFromString(const std::string& text, Outcome* outcome) {
-  for (Outcome o : {Outcome::kNotRun, Outcome::kOptimal, Outcome::kConverged,
-                    Outcome::kIterationLimit, Outcome::kInfeasible, Outcome::kFailure,
-                    Outcome::kUnconstrained, Outcome::kOverBudget}) {
+  for (Outcome o :
+       {Outcome::kNotRun, Outcome::kOptimal, Outcome::kConverged, Outcome::kIterationLimit,
+        Outcome::kInfeasible, Outcome::kFailure, Outcome::kUnconstrained, Outcome::kOverBudget}) {
     if (text == ToString(o)) {
       *outcome = o;
       return true;

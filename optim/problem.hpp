@@ -1,5 +1,5 @@
-// The budget-constrained threshold problem (Tan et al. (AAAI 2021) P2; Ilhan et al. 2023 eq. 2) and the Summary every
-// threshold solver returns.
+// The budget-constrained threshold problem (Tan et al. (AAAI 2021) P2; Ilhan et al. 2023 eq. 2) and
+// the Summary every threshold solver returns.
 //
 // Given K x N scores of one confidence measure, K x N correctness, kept exits S and stop costs,
 // find thresholds t (one per kept exit before the final) maximising accuracy on the fit split
@@ -19,12 +19,12 @@ class CostProfile;
 class SplitData;
 
 struct ThresholdProblem {
-  const ScoreMatrix* scores = nullptr;    // K x N, not owned
-  const CorrectMatrix* correct = nullptr; // K x N, not owned
+  const ScoreMatrix* scores = nullptr;     // K x N, not owned
+  const CorrectMatrix* correct = nullptr;  // K x N, not owned
   ScoreOrder order = ScoreOrder::kDescending;
-  std::vector<int> kept;                  // 0-based, ascending; the last is K-1
-  std::vector<double> stop_cost;          // size K: CostProfile::StopCosts(kept)
-  double budget = 0.0;                    // allowed mean cost per sample, absolute units
+  std::vector<int> kept;          // 0-based, ascending; the last is K-1
+  std::vector<double> stop_cost;  // size K: CostProfile::StopCosts(kept)
+  double budget = 0.0;            // allowed mean cost per sample, absolute units
 
   int k() const { return static_cast<int>(scores->rows()); }
   int n() const { return static_cast<int>(scores->cols()); }
@@ -72,9 +72,9 @@ bool OutcomeFromString(const std::string& text, Outcome* outcome);
 
 // What a guaranteed solve certified (optim/guarantee.hpp, docs/guarantees.md); level 0 = none.
 struct GuaranteeReport {
-  double level = 0.0;  // 1 - delta
+  double level = 0.0;                                        // 1 - delta
   double horizon = std::numeric_limits<double>::infinity();  // M deployed samples; inf = population
-  std::string bound;   // "wsr" or "hoeffding-bentkus"
+  std::string bound;                                         // "wsr" or "hoeffding-bentkus"
   int search_n = 0, calibration_n = 0;
   int path_length = 0;  // candidates on the path
   int certified = 0;    // candidates certified before the first that was not
@@ -90,22 +90,22 @@ struct GuaranteeReport {
 };
 
 struct ThresholdSummary {
-  std::string method;                // e.g. "ippp"
+  std::string method;  // e.g. "ippp"
   Outcome outcome = Outcome::kNotRun;
   std::string message = "not run";
-  Policy policy;                     // kept exits and thresholds
-  Evaluation fit;                    // exact evaluator on the fit split
+  Policy policy;   // kept exits and thresholds
+  Evaluation fit;  // exact evaluator on the fit split
   int iterations = 0;
   double seconds = 0.0;
-  std::vector<double> trace;         // method-specific (e.g. objective per outer iteration)
+  std::vector<double> trace;  // method-specific (e.g. objective per outer iteration)
   // The budget actually fitted when it differs from the problem's (--budget-margin); NaN if not.
   double fit_budget = std::numeric_limits<double>::quiet_NaN();
-  GuaranteeReport guarantee;         // filled by a guaranteed solve (--guarantee)
+  GuaranteeReport guarantee;  // filled by a guaranteed solve (--guarantee)
 
   bool ok() const { return HasSolution(outcome); }
   bool has_policy() const { return HasPolicy(outcome); }
-  std::string BriefReport() const;   // one line
-  std::string FullReport() const;    // several lines, for --verbose
+  std::string BriefReport() const;  // one line
+  std::string FullReport() const;   // several lines, for --verbose
 };
 
 }  // namespace exitplan

@@ -14,12 +14,12 @@
 namespace exitplan {
 
 struct ShiftResult {
-  double p_value = 1.0;     // Bonferroni-combined
+  double p_value = 1.0;  // Bonferroni-combined
   double p_cost = 1.0, p_accuracy = 1.0;
-  double fit_cost = 0.0, eval_cost = 0.0;          // mean stop cost per sample
+  double fit_cost = 0.0, eval_cost = 0.0;  // mean stop cost per sample
   double fit_accuracy = 0.0, eval_accuracy = 0.0;
   double alpha = 0.05;
-  bool shifted = false;     // p_value < alpha
+  bool shifted = false;  // p_value < alpha
   // One line for users: "" when not shifted.
   std::string Warning() const;
 };

@@ -145,7 +145,8 @@ ThresholdSummary SolveSingle(const ThresholdProblem& p) {
       bool found = false;
       for (int q = 0; q + 1 < m; ++q)
         for (int i = 0; i < n; ++i) {
-          const std::uint64_t key = ConfKey(scores[static_cast<std::size_t>(i) * k + kept[q]], desc);
+          const std::uint64_t key =
+              ConfKey(scores[static_cast<std::size_t>(i) * k + kept[q]], desc);
           if (key < tkey && (!found || key > next)) {
             next = key;
             found = true;

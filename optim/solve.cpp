@@ -49,11 +49,13 @@ std::string SolverOptions::Validate() const {
   if (margin_resamples < 100) {
     out += "margin_resamples = " + std::to_string(margin_resamples) + ": must be >= 100\n";
   }
-  if (margin_rounds < 1) out += "margin_rounds = " + std::to_string(margin_rounds) + ": must be >= 1\n";
+  if (margin_rounds < 1)
+    out += "margin_rounds = " + std::to_string(margin_rounds) + ": must be >= 1\n";
   if (!std::isnan(accuracy_drop) && !(accuracy_drop >= 0.0 && accuracy_drop <= 1.0)) {
     out += "accuracy_drop = " + Num(accuracy_drop) + ": must be in [0, 1]\n";
   }
-  if (target_iters < 1) out += "target_iters = " + std::to_string(target_iters) + ": must be >= 1\n";
+  if (target_iters < 1)
+    out += "target_iters = " + std::to_string(target_iters) + ": must be >= 1\n";
   out += guarantee.Validate();
   if (feasibility_rounds < 0) {
     out += "feasibility_rounds = " + std::to_string(feasibility_rounds) + ": must be >= 0\n";
@@ -143,11 +145,21 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
     return s;
   }
   switch (method) {
-    case Method::kGeometric: s = SolveGeometric(problem, options.geometric); break;
-    case Method::kGeometricQuantile: s = SolveGeometricQuantile(problem, options.geometric); break;
-    case Method::kSingle: s = SolveSingle(problem); break;
-    case Method::kIppp: s = SolveIppp(problem, options.ippp, lo, hi); break;
-    case Method::kIpppNlopt: s = SolveIpppNlopt(problem, options.ippp, lo, hi); break;
+    case Method::kGeometric:
+      s = SolveGeometric(problem, options.geometric);
+      break;
+    case Method::kGeometricQuantile:
+      s = SolveGeometricQuantile(problem, options.geometric);
+      break;
+    case Method::kSingle:
+      s = SolveSingle(problem);
+      break;
+    case Method::kIppp:
+      s = SolveIppp(problem, options.ippp, lo, hi);
+      break;
+    case Method::kIpppNlopt:
+      s = SolveIpppNlopt(problem, options.ippp, lo, hi);
+      break;
     case Method::kExact: {
       std::vector<std::vector<double>> starts = options.exact_starts;
       if (options.exact.start_ippp && ExactLimitProblem(problem).empty()) {
@@ -159,7 +171,8 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
         const bool full = problem.n() <= kIpppStartSamples;
         ThresholdSummary ip = SolveIpppStart(problem, options.ippp, lo, hi);
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
-        if (full && ip.ok() && ip.fit.mean_cost > problem.budget && options.feasibility_rounds > 0) {
+        if (full && ip.ok() && ip.fit.mean_cost > problem.budget &&
+            options.feasibility_rounds > 0) {
           const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
           if (fixed.ok() && fixed.fit.mean_cost <= problem.budget) {
             starts.push_back(fixed.policy.thresholds);
@@ -214,8 +227,7 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
 
 std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
                                            const std::vector<double>& budgets,
-                                           const SolverOptions& options,
-                                           Progress* progress) {
+                                           const SolverOptions& options, Progress* progress) {
   std::vector<std::size_t> order(budgets.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -301,7 +313,10 @@ ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem
   if (!consider(SolveWithMargin(method, p, options))) {
     for (; iters < options.target_iters && hi - lo > 1e-12 * std::fabs(hi); ++iters) {
       p.budget = 0.5 * (lo + hi);
-      if (consider(SolveWithMargin(method, p, options))) hi = p.budget; else lo = p.budget;
+      if (consider(SolveWithMargin(method, p, options)))
+        hi = p.budget;
+      else
+        lo = p.budget;
     }
   }
   best.message = "accuracy target " + Num(target) + " (final-exit accuracy " + Num(full_acc) +
@@ -332,9 +347,10 @@ ThresholdSummary SolveUnconstrained(Method method, const ThresholdProblem& probl
       s.fit = m.fit;
       s.iterations = m.iterations;
       s.trace = m.trace;
-      s.message = "the budget is at or above the kept exits' full cost " +
-                  Num(problem.MaxCost()) + ": the method's answer there, more accurate on the fit "
-                  "split than running every sample to the final exit (" + m.message + ")";
+      s.message = "the budget is at or above the kept exits' full cost " + Num(problem.MaxCost()) +
+                  ": the method's answer there, more accurate on the fit "
+                  "split than running every sample to the final exit (" +
+                  m.message + ")";
     }
   }
   return s;
@@ -361,8 +377,8 @@ void LabelOverBudget(double budget, ThresholdSummary& s) {
   const std::string was = ToString(s.outcome);
   s.outcome = Outcome::kOverBudget;
   s.message = "fit cost " + Num(s.fit.mean_cost) + " exceeds the budget " + Num(budget) + " by " +
-              Num(std::round((s.fit.mean_cost / budget - 1.0) * 1e4) / 100) + "% (the method said " +
-              was + (s.message.empty() ? "" : ": " + s.message) + ")";
+              Num(std::round((s.fit.mean_cost / budget - 1.0) * 1e4) / 100) +
+              "% (the method said " + was + (s.message.empty() ? "" : ": " + s.message) + ")";
 }
 
 ThresholdSummary Solve(Method method, const ThresholdProblem& problem,

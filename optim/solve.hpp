@@ -20,7 +20,8 @@ namespace exitplan {
 
 enum class Method {
   kGeometric,          // MSDNet's geometric exit distribution, p solved exactly, cascade quotas
-  kGeometricQuantile,  // Tan et al.'s code's variant (Heuristic.py): 1% grid of p, per-exit quantiles
+  kGeometricQuantile,  // Tan et al.'s code's variant (Heuristic.py): 1% grid of p, per-exit
+                       // quantiles
   kSingle,             // one threshold shared by all exits, bisection on the budget
   kIppp,               // Tan et al. (AAAI 2021) Algorithm 1
   kIpppNlopt,          // the smoothed P2 handed to NLopt
@@ -39,7 +40,7 @@ struct SolverOptions {
   double box_hi = std::numeric_limits<double>::quiet_NaN();
   unsigned seed = 1;  // master seed; every random sub-stream derives from it
   GeometricOptions geometric;
-  IpppOptions ippp;    // ippp and ippp-nlopt
+  IpppOptions ippp;  // ippp and ippp-nlopt
   ExactOptions exact;
   // --budget-margin: one-sided confidence level in (0, 1) of a bootstrap upper bound on the mean
   // cost; 0 = off. When on, the fit budget is tightened to B - (UCB - mean) of the policy's
@@ -51,7 +52,7 @@ struct SolverOptions {
   // (accuracy of always running to the final exit) - accuracy_drop; the problem's budget is then
   // ignored. In [0, 1].
   double accuracy_drop = std::numeric_limits<double>::quiet_NaN();
-  int target_iters = 40;        // bisection steps on the budget in accuracy-target mode
+  int target_iters = 40;  // bisection steps on the budget in accuracy-target mode
   // --guarantee: a finite-sample, distribution-free guarantee on the deployed samples
   // (optim/guarantee.hpp); excludes budget_margin.
   GuaranteeOptions guarantee;

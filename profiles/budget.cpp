@@ -70,7 +70,8 @@ Budget ParseBudget(const std::string& item_in, const std::string& what) {
   auto bad = [&](const std::string& why) {
     return InputError(what, "budget '" + item + "': " + why);
   };
-  if (item.empty()) throw InputError(what, "empty budget (expected " + std::string(kBudgetGrammar) + ")");
+  if (item.empty())
+    throw InputError(what, "empty budget (expected " + std::string(kBudgetGrammar) + ")");
   Budget b;
   b.text = item;
   b.what = what;
@@ -84,8 +85,9 @@ Budget ParseBudget(const std::string& item_in, const std::string& what) {
     b.relative = true;
     b.value = suffix == "%" ? v / 100.0 : v;
     if (b.value > 1.0) {
-      throw bad("a relative budget above 100% of the full cost (every exit kept, running to the "
-                "final exit) is refused; give an absolute budget in the profile's unit instead");
+      throw bad(
+          "a relative budget above 100% of the full cost (every exit kept, running to the "
+          "final exit) is refused; give an absolute budget in the profile's unit instead");
     }
     return b;
   }
@@ -93,8 +95,10 @@ Budget ParseBudget(const std::string& item_in, const std::string& what) {
   if (!suffix.empty()) {
     const std::vector<std::string> units = KnownUnits();
     if (std::find(units.begin(), units.end(), suffix) == units.end()) {
-      throw bad("unknown unit '" + suffix + "' (expected % or x for a fraction of the full cost, "
-                "or the profile's unit: one of " + UnitList() + ")");
+      throw bad("unknown unit '" + suffix +
+                "' (expected % or x for a fraction of the full cost, "
+                "or the profile's unit: one of " +
+                UnitList() + ")");
     }
     b.unit = suffix;
   }
@@ -103,7 +107,8 @@ Budget ParseBudget(const std::string& item_in, const std::string& what) {
 
 std::vector<Budget> ParseBudgets(const std::string& text, const std::string& what) {
   std::vector<Budget> out;
-  if (Trim(text).empty()) throw InputError(what, "no budget given (expected " + std::string(kBudgetGrammar) + ")");
+  if (Trim(text).empty())
+    throw InputError(what, "no budget given (expected " + std::string(kBudgetGrammar) + ")");
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
@@ -125,8 +130,9 @@ std::vector<Budget> ParseBudgets(const std::string& text, const std::string& wha
       if (parts.size() != 3) throw bad("expected LO:HI:N (e.g. 20%:80%:4 or 1ms:3ms:5)");
       const Budget lo = ParseBudget(parts[0], what), hi = ParseBudget(parts[1], what);
       if (lo.relative != hi.relative || lo.unit != hi.unit) {
-        throw bad("LO and HI must be written in the same form (e.g. 20%:80%:4, 0.2x:0.8x:4, "
-                  "1ms:3ms:5 or 1:3:5)");
+        throw bad(
+            "LO and HI must be written in the same form (e.g. 20%:80%:4, 0.2x:0.8x:4, "
+            "1ms:3ms:5 or 1:3:5)");
       }
       if (!(lo.value <= hi.value)) throw bad("LO must be <= HI");
       double nd = 0.0;
@@ -141,7 +147,7 @@ std::vector<Budget> ParseBudgets(const std::string& text, const std::string& wha
       const int n = static_cast<int>(nd);
       for (int i = 0; i < n; ++i) {
         Budget b = lo;
-        b.value = i == 0 ? lo.value
+        b.value = i == 0       ? lo.value
                   : i == n - 1 ? hi.value
                                : lo.value + (hi.value - lo.value) * i / (n - 1);
         b.text = i == 0 ? lo.text : i == n - 1 ? hi.text : ItemText(lo, b.value);
@@ -192,8 +198,9 @@ double ParseFraction(const std::string& text_in, const std::string& what) {
   double v = 0.0;
   std::string suffix;
   if (!SplitNumber(text, v, suffix) || !(suffix.empty() || suffix == "%")) {
-    throw InputError(what, "'" + text + "': expected a fraction such as 0.005 or a percentage "
-                                        "such as 0.5%");
+    throw InputError(what, "'" + text +
+                               "': expected a fraction such as 0.005 or a percentage "
+                               "such as 0.5%");
   }
   if (suffix == "%") v /= 100.0;
   if (!(v >= 0.0 && v <= 1.0)) {

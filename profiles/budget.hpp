@@ -30,11 +30,11 @@ inline constexpr int kMaxBudgets = 100000;
 extern const char* const kBudgetGrammar;
 
 struct Budget {
-  double value = 0.0;     // relative: the fraction of the full cost (40% -> 0.4); else absolute
+  double value = 0.0;  // relative: the fraction of the full cost (40% -> 0.4); else absolute
   bool relative = false;
-  std::string unit;       // absolute: the suffix as written, lower-case ("" for a bare number)
-  std::string text;       // the item as written (a range's items: generated, e.g. "40%")
-  std::string what;       // where it came from, e.g. "--budget" or "sweep.yaml:12: budgets"
+  std::string unit;  // absolute: the suffix as written, lower-case ("" for a bare number)
+  std::string text;  // the item as written (a range's items: generated, e.g. "40%")
+  std::string what;  // where it came from, e.g. "--budget" or "sweep.yaml:12: budgets"
 
   // The budget in the profile's unit. Throws InputError naming `what` when `unit` is given and
   // differs from `profile_unit`.

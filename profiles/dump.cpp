@@ -5,9 +5,9 @@
 #include <filesystem>
 
 #include "profiles/error.hpp"
-#include "profiles/memory.hpp"
 #include "profiles/feature_cache.hpp"
 #include "profiles/features.hpp"
+#include "profiles/memory.hpp"
 #include "profiles/softmax.hpp"
 
 namespace exitplan {
@@ -18,7 +18,8 @@ std::string ToString(DumpMode mode) { return mode == DumpMode::kLogits ? "logits
 Layout LayoutFromString(const std::string& text, const std::string& what) {
   if (text == "nk" || text == "nkc") return Layout::kNKC;
   if (text == "kn" || text == "knc") return Layout::kKNC;
-  throw InputError(what, "unknown layout '" + text + "' (expected nk for [N,K,C] or kn for [K,N,C])");
+  throw InputError(what,
+                   "unknown layout '" + text + "' (expected nk for [N,K,C] or kn for [K,N,C])");
 }
 
 const ScoreMatrix& SplitData::Scores(Measure m) const {
@@ -28,8 +29,9 @@ const ScoreMatrix& SplitData::Scores(Measure m) const {
                                    " needs logits, but this is a scores-mode dump (it only has "
                                    "'confidence')");
     }
-    throw InputError(source, "measure confidence is only in scores-mode dumps; use max_prob, "
-                             "entropy, margin, patience or vote");
+    throw InputError(source,
+                     "measure confidence is only in scores-mode dumps; use max_prob, "
+                     "entropy, margin, patience or vote");
   }
   return scores_[static_cast<int>(m)];
 }
@@ -41,17 +43,17 @@ ScoreOrder SplitData::Order(Measure m) const {
 const CorrectMatrix& SplitData::Correct(Target t) const {
   if (t == Target::kLabels) return correct;
   if (agrees_final.size() == 0) {
-    throw InputError(source, "target agreement needs logits (exit K's predictions), but this is a "
-                             "scores-mode dump");
+    throw InputError(source,
+                     "target agreement needs logits (exit K's predictions), but this is a "
+                     "scores-mode dump");
   }
   return agrees_final;
 }
 
 void SplitData::Logits(int i, int j, double* out) const {
   const std::size_t first =
-      layout_ == Layout::kNKC
-          ? (static_cast<std::size_t>(i) * k + j) * static_cast<std::size_t>(c)
-          : (static_cast<std::size_t>(j) * n + i) * static_cast<std::size_t>(c);
+      layout_ == Layout::kNKC ? (static_cast<std::size_t>(i) * k + j) * static_cast<std::size_t>(c)
+                              : (static_cast<std::size_t>(j) * n + i) * static_cast<std::size_t>(c);
   logits_.CopyTo(first, static_cast<std::size_t>(c), out);
 }
 
@@ -79,16 +81,16 @@ namespace {
 bool Exists(const fs::path& p) {
   std::error_code ec;
   const fs::file_status st = fs::symlink_status(p, ec);
-  return st.type() != fs::file_type::not_found && (ec ? ec != std::errc::no_such_file_or_directory
-                                                      : st.type() != fs::file_type::none);
+  return st.type() != fs::file_type::not_found &&
+         (ec ? ec != std::errc::no_such_file_or_directory : st.type() != fs::file_type::none);
 }
 
 // Refuses, before allocating, a split whose K x N per-exit matrices do not fit in memory.
 void CheckFeatureMemory(const std::string& source, std::size_t k, std::size_t n,
                         std::uint64_t bytes_per_sample_exit) {
   CheckMemory(source, SaturatingMul(SaturatingMul(k, n), bytes_per_sample_exit),
-              "the per-exit features of " + std::to_string(n) + " samples x " +
-                  std::to_string(k) + " exits");
+              "the per-exit features of " + std::to_string(n) + " samples x " + std::to_string(k) +
+                  " exits");
 }
 
 // Counts of exits, samples and classes are ints throughout: a dimension of 2^31 or more is
@@ -96,7 +98,8 @@ void CheckFeatureMemory(const std::string& source, std::size_t k, std::size_t n,
 int DimOf(const NpyArray& a, std::size_t v, const char* what) {
   if (v > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw InputError(a.source(), std::string(what) + " = " + std::to_string(v) + " in " +
-                                     a.Describe() + ": at most 2147483647 (2^31 - 1) are supported");
+                                     a.Describe() +
+                                     ": at most 2147483647 (2^31 - 1) are supported");
   }
   return static_cast<int>(v);
 }
@@ -118,9 +121,8 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
   }
   if (corr.shape() != conf.shape()) {
     throw InputError(corr.source(), "expected shape [" + std::to_string(conf.shape()[0]) + ", " +
-                                        std::to_string(conf.shape()[1]) + "] like " +
-                                        conf_name + ", found " +
-                                        corr.Describe());
+                                        std::to_string(conf.shape()[1]) + "] like " + conf_name +
+                                        ", found " + corr.Describe());
   }
   const int k = DimOf(conf, conf.shape()[0], "K (exits)");
   const int n = DimOf(conf, conf.shape()[1], "N (samples)");
@@ -148,8 +150,8 @@ SplitData ScoresFromArrays(NpyArray conf, NpyArray corr, const std::string& spli
   return s;
 }
 
-SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path,
-                     const std::string& split, const DumpOptions& options) {
+SplitData LoadScores(const fs::path& conf_path, const fs::path& corr_path, const std::string& split,
+                     const DumpOptions& options) {
   if (!Exists(corr_path)) {
     throw InputError(corr_path.string(), "missing (scores-mode dumps need both " +
                                              conf_path.filename().string() + " and " +
@@ -170,8 +172,8 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
   if (logits.ndim() != 3) {
     throw InputError(logits.source(),
                      std::string("expected a 3-d array ") +
-                         (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
-                         ", found " + logits.Describe());
+                         (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") + ", found " +
+                         logits.Describe());
   }
   SplitData s;
   s.name = split;
@@ -196,15 +198,17 @@ SplitData LoadLogits(NpyArray logits, NpyArray labels, const std::string& split,
   }
   if (labels.ndim() != 1 || labels.shape()[0] != static_cast<std::size_t>(s.n)) {
     std::string hint;
-    if (labels.ndim() == 1 && labels.shape()[0] == (options.layout == Layout::kNKC ? sh[1] : sh[0])) {
+    if (labels.ndim() == 1 &&
+        labels.shape()[0] == (options.layout == Layout::kNKC ? sh[1] : sh[0])) {
       hint = options.layout == Layout::kNKC
                  ? "; the logits look like [K, N, C]: give --layout kn (in a sweep: layout: kn)"
                  : "; the logits look like [N, K, C]: give --layout nk (the default)";
     }
-    throw InputError(labels.source(), "expected labels of shape [" + std::to_string(s.n) +
-                                          "] (N of the logits " + logits.Describe() + " as " +
-                                          (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
-                                          "), found " + labels.Describe() + hint);
+    throw InputError(labels.source(),
+                     "expected labels of shape [" + std::to_string(s.n) + "] (N of the logits " +
+                         logits.Describe() + " as " +
+                         (options.layout == Layout::kNKC ? "[N, K, C]" : "[K, N, C]") +
+                         "), found " + labels.Describe() + hint);
   }
   s.labels.resize(s.n);
   for (int i = 0; i < s.n; ++i) {

@@ -29,7 +29,7 @@ struct DumpOptions {
   // Which way the stored confidences of a scores-mode dump are more confident. Logits-mode
   // measures are always descending.
   ScoreOrder score_order = ScoreOrder::kDescending;
-  bool require_eval = false;        // error when the eval split is absent
+  bool require_eval = false;  // error when the eval split is absent
   // Logits-mode feature cache (profiles/feature_cache.hpp): its folder, "" = no cache (the
   // command-line tools pass DefaultFeatureCacheDir() unless --no-cache), and the smallest logits
   // file worth caching (below it the pass takes less time than hashing and reading an entry).
@@ -47,8 +47,8 @@ class SplitData {
 
   std::vector<std::int32_t> labels;  // logits mode
   LabelMatrix predicted;             // K x N, argmax class (logits mode)
-  CorrectMatrix correct;             // K x N, 1 when exit k is right (labels / given in scores mode)
-  CorrectMatrix agrees_final;        // K x N, 1 when exit k predicts what exit K predicts
+  CorrectMatrix correct;       // K x N, 1 when exit k is right (labels / given in scores mode)
+  CorrectMatrix agrees_final;  // K x N, 1 when exit k predicts what exit K predicts
   std::vector<double> temperatures;  // per exit; features were computed from logits / T_k
   ScoreOrder confidence_order = ScoreOrder::kDescending;  // of Measure::kConfidence
 

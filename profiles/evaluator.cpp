@@ -1,10 +1,10 @@
 #include "profiles/evaluator.hpp"
 
+#include <immintrin.h>
+
 #include <cassert>
 #include <cmath>
 #include <limits>
-
-#include <immintrin.h>
 
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
@@ -49,8 +49,7 @@ void Cascade(const ScoreMatrix& scores, const CorrectMatrix& correct, const Poli
 // exit. Same results as Cascade (the comparisons are the same IEEE ones, NaN never passes).
 template <bool kDescending, bool kContiguous>
 __attribute__((target("avx2"))) void CascadeAvx2(const ScoreMatrix& scores,
-                                                 const CorrectMatrix& correct,
-                                                 const Policy& policy,
+                                                 const CorrectMatrix& correct, const Policy& policy,
                                                  std::vector<std::int64_t>& count,
                                                  std::vector<std::int64_t>& right) {
   const int m = static_cast<int>(policy.kept.size());  // 2..64
@@ -85,11 +84,12 @@ __attribute__((target("avx2"))) void CascadeAvx2(const ScoreMatrix& scores,
         v = ch < full ? _mm256_loadu_pd(s + base + 4 * ch)
                       : _mm256_maskload_pd(s + base + 4 * ch, tail);
       } else {
-        v = _mm256_i64gather_pd(s, _mm256_load_si256(reinterpret_cast<const __m256i*>(idx + 4 * ch)), 8);
+        v = _mm256_i64gather_pd(
+            s, _mm256_load_si256(reinterpret_cast<const __m256i*>(idx + 4 * ch)), 8);
       }
       const __m256d th = _mm256_load_pd(t + 4 * ch);
-      const __m256d pass = kDescending ? _mm256_cmp_pd(v, th, _CMP_GE_OQ)
-                                       : _mm256_cmp_pd(v, th, _CMP_LT_OQ);
+      const __m256d pass =
+          kDescending ? _mm256_cmp_pd(v, th, _CMP_GE_OQ) : _mm256_cmp_pd(v, th, _CMP_LT_OQ);
       mask |= static_cast<std::uint64_t>(_mm256_movemask_pd(pass)) << (4 * ch);
     }
     const int stop = __builtin_ctzll(mask);

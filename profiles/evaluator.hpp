@@ -22,12 +22,13 @@ struct Policy {
 };
 
 struct Evaluation {
-  int n = 0;                               // samples evaluated (0: not run)
-  double accuracy = 0.0;                   // fraction correct at the exit each sample stops at
-  double mean_cost = 0.0;                  // mean stop cost per sample
-  std::vector<double> exit_fraction;       // size K: fraction stopping at each exit (0 if dropped)
-  std::vector<double> exit_accuracy;       // size K: accuracy of the samples stopping there (NaN if none)
-  std::vector<std::int64_t> exit_count;    // size K
+  int n = 0;                          // samples evaluated (0: not run)
+  double accuracy = 0.0;              // fraction correct at the exit each sample stops at
+  double mean_cost = 0.0;             // mean stop cost per sample
+  std::vector<double> exit_fraction;  // size K: fraction stopping at each exit (0 if dropped)
+  std::vector<double>
+      exit_accuracy;  // size K: accuracy of the samples stopping there (NaN if none)
+  std::vector<std::int64_t> exit_count;  // size K
 };
 
 // "" when the policy fits K exits, otherwise one line saying what is wrong.

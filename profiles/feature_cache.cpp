@@ -21,15 +21,14 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kMagic[8] = {'E', 'X', 'P', 'L', 'F', 'E', 'A', 'T'};
-constexpr std::uint32_t kVersion = 1;           // bump when the features or this layout change
+constexpr std::uint32_t kVersion = 1;             // bump when the features or this layout change
 constexpr std::uint32_t kByteOrder = 0x01020304;  // entries are read on the machine that wrote them
 constexpr std::size_t kHeader = 8 + 4 + 4 + 3 * 8 + 64 + 8;
 constexpr std::size_t kTrailer = 64;  // hex SHA-256 of everything before it
-constexpr int kFloatMeasures[] = {static_cast<int>(Measure::kMaxProb),
-                                  static_cast<int>(Measure::kEntropy),
-                                  static_cast<int>(Measure::kMargin),
-                                  static_cast<int>(Measure::kPatience),
-                                  static_cast<int>(Measure::kVote)};
+constexpr int kFloatMeasures[] = {
+    static_cast<int>(Measure::kMaxProb), static_cast<int>(Measure::kEntropy),
+    static_cast<int>(Measure::kMargin), static_cast<int>(Measure::kPatience),
+    static_cast<int>(Measure::kVote)};
 
 std::int64_t Nanos(const struct timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
@@ -139,7 +138,8 @@ bool ReadCachedFeatures(SplitData& s, const std::string& key) {
   const std::size_t payload = PayloadBytes(cells);
   if (in.size() != kHeader + payload + kTrailer) return false;
   if (std::memcmp(in.data(), kMagic, 8) != 0 || Get<std::uint32_t>(in, 8) != kVersion ||
-      Get<std::uint32_t>(in, 12) != kByteOrder || Get<std::uint64_t>(in, 16) != std::uint64_t(s.n) ||
+      Get<std::uint32_t>(in, 12) != kByteOrder ||
+      Get<std::uint64_t>(in, 16) != std::uint64_t(s.n) ||
       Get<std::uint64_t>(in, 24) != std::uint64_t(s.k) ||
       Get<std::uint64_t>(in, 32) != std::uint64_t(s.c) || in.compare(40, 64, key) != 0 ||
       Get<std::uint64_t>(in, 104) != payload) {

@@ -4,11 +4,11 @@
 // An entry is keyed by the SHA-256 of: a format version, the content SHA-256 of every input file
 // (logits and labels), the layout and the exact per-exit temperatures. Hashing a file costs more
 // than the feature pass itself (OpenSSL SHA-256 runs at ~1.3 GB/s on one core, the pass at
-// about 2 GB/s per core), so each file's content hash is remembered beside the cache under the file's
-// identity (device, inode, size, modification and status-change times in nanoseconds): a file is
-// re-hashed only when one of those changes. The status-change time cannot be set by any program
-// and changes on every write, so an edited file is always re-hashed. The one window - a file
-// rewritten within the file system's timestamp granularity of being hashed - is closed the way
+// about 2 GB/s per core), so each file's content hash is remembered beside the cache under the
+// file's identity (device, inode, size, modification and status-change times in nanoseconds): a
+// file is re-hashed only when one of those changes. The status-change time cannot be set by any
+// program and changes on every write, so an edited file is always re-hashed. The one window - a
+// file rewritten within the file system's timestamp granularity of being hashed - is closed the way
 // git closes it: a hash is only remembered for a file unchanged for 2 s before hashing began.
 //
 // Entries are written atomically (temporary file, then rename) and checked on every read (magic,

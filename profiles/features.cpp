@@ -80,7 +80,8 @@ void ComputeLogitFeatures(SplitData& s) {
       int best_votes = 0;
       const std::size_t col = i * static_cast<std::size_t>(k);
       for (int j = 0; j < k; ++j) {
-        const std::size_t first = nkc ? (i * k + j) * cc : (static_cast<std::size_t>(j) * n + i) * cc;
+        const std::size_t first =
+            nkc ? (i * k + j) * cc : (static_cast<std::size_t>(j) * n + i) * cc;
         const void* src = base + first * item;
         if (!direct) {
           a.CopyTo(first, cc, row.data());
@@ -187,7 +188,8 @@ bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s)
                                                right);
     }
     if (conf_f4) {
-      return ScoresBlock<float, std::uint8_t>(conf, corr, n, k, begin, end, false, true, out, right);
+      return ScoresBlock<float, std::uint8_t>(conf, corr, n, k, begin, end, false, true, out,
+                                              right);
     }
     return ScoresBlock<double, std::uint8_t>(conf, corr, n, k, begin, end, !conf_f8, !corr_u8, out,
                                              right);

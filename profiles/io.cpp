@@ -49,8 +49,10 @@ std::string RandomSuffix() {
       if (errno == EINTR) continue;
       // No entropy source: fall back on time and address bits (O_EXCL still protects).
       const auto seed = static_cast<std::uint64_t>(::time(nullptr)) ^
-                        reinterpret_cast<std::uintptr_t>(&got) ^ static_cast<std::uint64_t>(::getpid());
-      for (std::size_t i = got; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(seed >> (i % 8 * 8));
+                        reinterpret_cast<std::uintptr_t>(&got) ^
+                        static_cast<std::uint64_t>(::getpid());
+      for (std::size_t i = got; i < sizeof bytes; ++i)
+        bytes[i] = static_cast<unsigned char>(seed >> (i % 8 * 8));
       break;
     }
     got += static_cast<std::size_t>(n);
@@ -173,7 +175,8 @@ void RemoveQuietly(const std::string& path) {
 }
 
 bool Under(const std::string& path, const std::string& dir) {
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
 }
 
 std::string Normal(const std::string& path) {
@@ -255,7 +258,8 @@ void OutputSet::Commit(void (*before_rename)(int done), bool sync_directories) {
       for (int attempt = 0;; ++attempt) {
         tmp = (fs::path(ParentOf(d)) / TempName(BaseOf(d))).string();
         if (::mkdir(tmp.c_str(), 0777) == 0) break;
-        if (errno != EEXIST || attempt == 100) Fail(d, "cannot create a temporary directory", errno);
+        if (errno != EEXIST || attempt == 100)
+          Fail(d, "cannot create a temporary directory", errno);
       }
       staged.push_back({tmp, d});
       std::set<std::string> subdirs;

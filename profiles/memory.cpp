@@ -43,10 +43,14 @@ std::uint64_t AvailableMemory() {
 std::string FormatBytes(std::uint64_t bytes) {
   char buf[64];
   const double b = static_cast<double>(bytes);
-  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GB", b / (1ull << 30));
-  else if (bytes >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MB", b / (1ull << 20));
-  else if (bytes >= (1ull << 10)) std::snprintf(buf, sizeof buf, "%.1f KB", b / (1ull << 10));
-  else std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
+  if (bytes >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.1f GB", b / (1ull << 30));
+  else if (bytes >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MB", b / (1ull << 20));
+  else if (bytes >= (1ull << 10))
+    std::snprintf(buf, sizeof buf, "%.1f KB", b / (1ull << 10));
+  else
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
   return buf;
 }
 
@@ -56,8 +60,8 @@ void CheckMemory(const std::string& where, std::uint64_t bytes, const std::strin
   const std::string need = bytes == std::numeric_limits<std::uint64_t>::max()
                                ? std::string("more than 2^64 bytes")
                                : FormatBytes(bytes);
-  throw InputError(where, what + " need " + need + " of memory; only " + FormatBytes(avail) +
-                              " is available");
+  throw InputError(
+      where, what + " need " + need + " of memory; only " + FormatBytes(avail) + " is available");
 }
 
 std::uint64_t SaturatingMul(std::uint64_t a, std::uint64_t b) {

@@ -75,8 +75,8 @@ std::shared_ptr<Mapping> MapFile(const std::string& path, const std::string& exp
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw InputError(path, std::string("is ") + FileTypeName(st.st_mode) + ", expected " +
-                               expected);
+    throw InputError(path,
+                     std::string("is ") + FileTypeName(st.st_mode) + ", expected " + expected);
   }
   auto mapping = std::make_shared<Mapping>();
   mapping->length = static_cast<std::size_t>(st.st_size);
@@ -132,16 +132,20 @@ class HeaderParser {
       if (key == "descr") {
         seen = &has_descr;
         if (Peek() == '[' || Peek() == '(' || Peek() == '{') {
-          throw InputError(source_, "structured arrays are not supported (expected a plain numeric "
-                                    "dtype such as '<f4')");
+          throw InputError(source_,
+                           "structured arrays are not supported (expected a plain numeric "
+                           "dtype such as '<f4')");
         }
         h.descr = String("the descr string");
       } else if (key == "fortran_order") {
         seen = &has_fortran;
         const std::string_view word = Identifier();
-        if (word == "True") h.fortran = true;
-        else if (word == "False") h.fortran = false;
-        else Fail("fortran_order must be True or False, found '" + Excerpt(word) + "'");
+        if (word == "True")
+          h.fortran = true;
+        else if (word == "False")
+          h.fortran = false;
+        else
+          Fail("fortran_order must be True or False, found '" + Excerpt(word) + "'");
       } else if (key == "shape") {
         seen = &has_shape;
         Shape(h.shape);
@@ -174,8 +178,8 @@ class HeaderParser {
   }
   char Peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r')) {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -286,18 +290,27 @@ NpyHeader ParseHeader(const char* bytes, std::size_t length, const std::string& 
     if (descr[i] < '0' || descr[i] > '9') throw unsupported();
     const unsigned digit = static_cast<unsigned>(descr[i] - '0');
     if (item > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      throw InputError(source, "unsupported dtype '" + Excerpt(descr) +
-                                   "' (its item size is beyond 2^64)");
+      throw InputError(source,
+                       "unsupported dtype '" + Excerpt(descr) + "' (its item size is beyond 2^64)");
     }
     item = item * 10 + digit;
   }
   h.item_size = static_cast<std::size_t>(item);
   switch (code) {
-    case 'f': h.kind = NpyKind::kFloat; break;
-    case 'i': h.kind = NpyKind::kSigned; break;
-    case 'u': h.kind = NpyKind::kUnsigned; break;
-    case 'b': h.kind = NpyKind::kBool; break;
-    default: throw unsupported();
+    case 'f':
+      h.kind = NpyKind::kFloat;
+      break;
+    case 'i':
+      h.kind = NpyKind::kSigned;
+      break;
+    case 'u':
+      h.kind = NpyKind::kUnsigned;
+      break;
+    case 'b':
+      h.kind = NpyKind::kBool;
+      break;
+    default:
+      throw unsupported();
   }
   const std::size_t s = h.item_size;
   const bool ok_size = (h.kind == NpyKind::kFloat && (s == 2 || s == 4 || s == 8)) ||
@@ -306,8 +319,10 @@ NpyHeader ParseHeader(const char* bytes, std::size_t length, const std::string& 
                        (h.kind == NpyKind::kBool && s == 1);
   if (!ok_size) throw unsupported();
   bool little = kHostLittle;
-  if (order == '<') little = true;
-  else if (order == '>') little = false;
+  if (order == '<')
+    little = true;
+  else if (order == '>')
+    little = false;
   else if (order != '|' && order != '=') {
     throw InputError(source, "unsupported byte order in dtype '" + Excerpt(descr) + "'");
   }
@@ -341,10 +356,14 @@ T ReadScalar(const unsigned char* p, bool swap) {
 
 std::string KindName(NpyKind kind, std::size_t item) {
   switch (kind) {
-    case NpyKind::kFloat: return "float" + std::to_string(8 * item);
-    case NpyKind::kSigned: return "int" + std::to_string(8 * item);
-    case NpyKind::kUnsigned: return "uint" + std::to_string(8 * item);
-    case NpyKind::kBool: return "bool";
+    case NpyKind::kFloat:
+      return "float" + std::to_string(8 * item);
+    case NpyKind::kSigned:
+      return "int" + std::to_string(8 * item);
+    case NpyKind::kUnsigned:
+      return "uint" + std::to_string(8 * item);
+    case NpyKind::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -440,7 +459,8 @@ ZipDirectory ReadZipDirectory(const unsigned char* z, std::size_t n, const std::
     m.uncompressed = U32(c + 24);
     const std::uint64_t name_len = U16(c + 28), extra_len = U16(c + 30), comment_len = U16(c + 32);
     m.local_offset = U32(c + 42);
-    if (cd_end - p - 46 < name_len + extra_len + comment_len) throw fail("corrupt central directory");
+    if (cd_end - p - 46 < name_len + extra_len + comment_len)
+      throw fail("corrupt central directory");
     m.name.assign(reinterpret_cast<const char*>(c + 46), name_len);
     // ZIP64 extra field: 64-bit values for the fields that hold 0xFFFFFFFF, in this order.
     const unsigned char* x = c + 46 + name_len;
@@ -477,8 +497,9 @@ std::uint64_t MemberData(const unsigned char* z, std::size_t n, const ZipDirecto
   const std::uint64_t name_len = U16(z + lo + 26), extra_len = U16(z + lo + 28);
   const std::uint64_t start = lo + 30 + name_len + extra_len;
   if (start > dir.cd_offset || dir.cd_offset - start < m.compressed) {
-    throw InputError(where, "corrupt zip archive: the member's data runs past the end of the "
-                            "archive's payload");
+    throw InputError(where,
+                     "corrupt zip archive: the member's data runs past the end of the "
+                     "archive's payload");
   }
   if (name_len != m.name.size() || std::memcmp(z + lo + 30, m.name.data(), name_len) != 0) {
     throw InputError(where, "corrupt zip archive: local and central names differ");
@@ -542,7 +563,8 @@ std::shared_ptr<char[]> InflateMember(const unsigned char* in, std::uint64_t com
   // 1. The .npy prefix and header.
   std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(out_size, 12)), '\0');
   bool ended = false;
-  std::uint64_t got = inflate_into(reinterpret_cast<unsigned char*>(head.data()), head.size(), ended);
+  std::uint64_t got =
+      inflate_into(reinterpret_cast<unsigned char*>(head.data()), head.size(), ended);
   if (got < head.size()) throw short_error(got);
   std::uint64_t header_end = 0;
   {
@@ -558,7 +580,8 @@ std::shared_ptr<char[]> InflateMember(const unsigned char* in, std::uint64_t com
     }
     std::uint64_t header_len = 0;
     for (std::size_t i = 8; i < prefix; ++i) {
-      header_len |= static_cast<std::uint64_t>(static_cast<unsigned char>(head[i])) << (8 * (i - 8));
+      header_len |= static_cast<std::uint64_t>(static_cast<unsigned char>(head[i]))
+                    << (8 * (i - 8));
     }
     header_end = prefix + header_len;
   }
@@ -645,13 +668,21 @@ void NpyArray::SetDtype(const std::string& descr) {
   }
   item_size_ = std::stoul(size_text);
   switch (code) {
-    case 'f': kind_ = NpyKind::kFloat; break;
-    case 'i': kind_ = NpyKind::kSigned; break;
-    case 'u': kind_ = NpyKind::kUnsigned; break;
-    case 'b': kind_ = NpyKind::kBool; break;
+    case 'f':
+      kind_ = NpyKind::kFloat;
+      break;
+    case 'i':
+      kind_ = NpyKind::kSigned;
+      break;
+    case 'u':
+      kind_ = NpyKind::kUnsigned;
+      break;
+    case 'b':
+      kind_ = NpyKind::kBool;
+      break;
     default:
-      throw InputError(source_, "unsupported dtype '" + descr +
-                                   "' (expected float16/32/64, integers or bool)");
+      throw InputError(
+          source_, "unsupported dtype '" + descr + "' (expected float16/32/64, integers or bool)");
   }
   const std::size_t s = item_size_;
   const bool ok_size = (kind_ == NpyKind::kFloat && (s == 2 || s == 4 || s == 8)) ||
@@ -659,12 +690,14 @@ void NpyArray::SetDtype(const std::string& descr) {
                         (s == 1 || s == 2 || s == 4 || s == 8)) ||
                        (kind_ == NpyKind::kBool && s == 1);
   if (!ok_size) {
-    throw InputError(source_, "unsupported dtype '" + descr +
-                                 "' (expected float16/32/64, integers or bool)");
+    throw InputError(
+        source_, "unsupported dtype '" + descr + "' (expected float16/32/64, integers or bool)");
   }
   bool little = kHostLittle;
-  if (order == '<') little = true;
-  else if (order == '>') little = false;
+  if (order == '<')
+    little = true;
+  else if (order == '>')
+    little = false;
   else if (order != '|' && order != '=') {
     throw InputError(source_, "unsupported byte order in dtype '" + descr + "'");
   }
@@ -672,8 +705,8 @@ void NpyArray::SetDtype(const std::string& descr) {
 }
 
 NpyArray NpyArray::View(std::shared_ptr<const void> owner, const void* data,
-                       const std::string& descr, std::vector<std::size_t> shape,
-                       bool fortran_order, const std::string& source) {
+                        const std::string& descr, std::vector<std::size_t> shape,
+                        bool fortran_order, const std::string& source) {
   NpyArray a;
   a.source_ = source;
   a.owner_ = std::move(owner);
@@ -721,19 +754,28 @@ double NpyArray::Load(std::size_t j) const {
           Eigen::numext::bit_cast<Eigen::half>(ReadScalar<std::uint16_t>(p, swap_)));
     case NpyKind::kSigned:
       switch (item_size_) {
-        case 1: return ReadScalar<std::int8_t>(p, false);
-        case 2: return ReadScalar<std::int16_t>(p, swap_);
-        case 4: return ReadScalar<std::int32_t>(p, swap_);
-        default: return static_cast<double>(ReadScalar<std::int64_t>(p, swap_));
+        case 1:
+          return ReadScalar<std::int8_t>(p, false);
+        case 2:
+          return ReadScalar<std::int16_t>(p, swap_);
+        case 4:
+          return ReadScalar<std::int32_t>(p, swap_);
+        default:
+          return static_cast<double>(ReadScalar<std::int64_t>(p, swap_));
       }
     case NpyKind::kUnsigned:
       switch (item_size_) {
-        case 1: return ReadScalar<std::uint8_t>(p, false);
-        case 2: return ReadScalar<std::uint16_t>(p, swap_);
-        case 4: return ReadScalar<std::uint32_t>(p, swap_);
-        default: return static_cast<double>(ReadScalar<std::uint64_t>(p, swap_));
+        case 1:
+          return ReadScalar<std::uint8_t>(p, false);
+        case 2:
+          return ReadScalar<std::uint16_t>(p, swap_);
+        case 4:
+          return ReadScalar<std::uint32_t>(p, swap_);
+        default:
+          return static_cast<double>(ReadScalar<std::uint64_t>(p, swap_));
       }
-    case NpyKind::kBool: return *p != 0 ? 1.0 : 0.0;
+    case NpyKind::kBool:
+      return *p != 0 ? 1.0 : 0.0;
   }
   return 0.0;
 }
@@ -785,11 +827,13 @@ NpyArray ParseNpzMember(std::shared_ptr<const void> owner, const char* bytes, st
       if (e.ends_with(".npy")) e.resize(e.size() - 4);
       names += (names.empty() ? "" : ", ") + Excerpt(e);
     }
-    std::string msg = "the .npz has no array '" + Excerpt(member.substr(0, member.size() - 4)) + "'";
+    std::string msg =
+        "the .npz has no array '" + Excerpt(member.substr(0, member.size() - 4)) + "'";
     if (!names.empty()) msg += " (it holds: " + names + ")";
     if (names.find("arr_0") != std::string::npos) {
-      msg += "; the arrays were saved positionally: save them by name, e.g. "
-             "np.savez(path, logits=logits, labels=labels)";
+      msg +=
+          "; the arrays were saved positionally: save them by name, e.g. "
+          "np.savez(path, logits=logits, labels=labels)";
     }
     throw InputError(source, msg);
   }
@@ -806,7 +850,8 @@ NpyArray ParseNpzMember(std::shared_ptr<const void> owner, const char* bytes, st
     if (Crc32(z + start, static_cast<std::size_t>(m->compressed)) != m->crc) {
       throw InputError(where, "CRC-32 mismatch: the member's data is corrupt");
     }
-    return ParseNpy(std::move(owner), bytes + start, static_cast<std::size_t>(m->compressed), where);
+    return ParseNpy(std::move(owner), bytes + start, static_cast<std::size_t>(m->compressed),
+                    where);
   }
   if (m->method != 8) {
     throw InputError(where, "zip compression method " + std::to_string(m->method) +
@@ -885,22 +930,24 @@ std::string NpzBytes(const std::vector<NpzMember>& members) {
     if (index < 0) {
       if (s) zip_source_free(s);
       zip_error_t* e = zip_get_error(za);
-      const std::string msg = std::string("npz: cannot add ") + m.name + ": " + zip_error_strerror(e);
+      const std::string msg =
+          std::string("npz: cannot add ") + m.name + ": " + zip_error_strerror(e);
       zip_discard(za);
       throw std::runtime_error(msg);
     }
     // Stored (the reader uses stored members in place) and dated 1980-01-01 00:00, so the same
     // members always give the same bytes.
     if (zip_set_file_compression(za, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) != 0 ||
-        zip_file_set_dostime(za, static_cast<zip_uint64_t>(index), 0, (0 << 9) | (1 << 5) | 1, 0) != 0) {
+        zip_file_set_dostime(za, static_cast<zip_uint64_t>(index), 0, (0 << 9) | (1 << 5) | 1, 0) !=
+            0) {
       const std::string msg = std::string("npz: ") + zip_error_strerror(zip_get_error(za));
       zip_discard(za);
       throw std::runtime_error(msg);
     }
   }
   if (zip_close(za) != 0) {
-    const std::string msg = std::string("npz: cannot write the archive: ") +
-                            zip_error_strerror(zip_get_error(za));
+    const std::string msg =
+        std::string("npz: cannot write the archive: ") + zip_error_strerror(zip_get_error(za));
     zip_discard(za);
     throw std::runtime_error(msg);
   }

@@ -29,7 +29,7 @@ class NpyArray {
   NpyKind kind() const { return kind_; }
   std::size_t item_size() const { return item_size_; }
   bool fortran_order() const { return fortran_; }
-  const std::string& descr() const { return descr_; }  // e.g. "<f4"
+  const std::string& descr() const { return descr_; }    // e.g. "<f4"
   const std::string& source() const { return source_; }  // file name, for messages
   bool is_float() const { return kind_ == NpyKind::kFloat; }
   // The stored bytes (storage order) and whether elements are in the host's byte order: for
@@ -44,8 +44,8 @@ class NpyArray {
   // A view of `shape` elements held by `owner` at `data` (e.g. a NumPy array handed over from
   // Python): nothing is copied. `descr` is the NumPy type string ("<f4"); C order unless
   // `fortran_order`. Throws InputError naming `source` for a dtype ReadNpy would refuse.
-  static NpyArray View(std::shared_ptr<const void> owner, const void* data, const std::string& descr,
-                       std::vector<std::size_t> shape, bool fortran_order,
+  static NpyArray View(std::shared_ptr<const void> owner, const void* data,
+                       const std::string& descr, std::vector<std::size_t> shape, bool fortran_order,
                        const std::string& source);
 
   // Element at C-order (row-major) linear index i, converted to double. Handles Fortran order and
@@ -58,8 +58,8 @@ class NpyArray {
   std::string Describe() const;
 
  private:
-  friend NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes,
-                           std::size_t length, const std::string& source);
+  friend NpyArray ParseNpy(std::shared_ptr<const void> owner, const char* bytes, std::size_t length,
+                           const std::string& source);
   // Sets kind, item size and byte order from a NumPy type string such as "<f4".
   void SetDtype(const std::string& descr);
   double Load(std::size_t storage_index) const;

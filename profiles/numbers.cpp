@@ -82,8 +82,8 @@ std::int64_t ParseInt(std::string_view text, const std::string& what, std::int64
     throw InputError(what, QuoteForError(text) + " is not a whole number");
   }
   if (v < lo || v > hi) {
-    throw InputError(what, std::to_string(v) + " is outside " + std::to_string(lo) + ".." +
-                               std::to_string(hi));
+    throw InputError(
+        what, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
   }
   return v;
 }

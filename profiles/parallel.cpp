@@ -16,8 +16,8 @@ int ResolveJobs(int jobs) {
 }
 
 int ParallelThreads(std::size_t n, int jobs) {
-  return static_cast<int>(
-      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(ResolveJobs(jobs)), n)));
+  return static_cast<int>(std::max<std::size_t>(
+      1, std::min<std::size_t>(static_cast<std::size_t>(ResolveJobs(jobs)), n)));
 }
 
 namespace detail {

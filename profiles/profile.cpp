@@ -19,14 +19,15 @@ const std::vector<std::string> kUnits = {"ms",     "us",     "s",  "flops",
 double Number(const std::string& path, const YAML::Node& node, const std::string& what) {
   const double v = YamlDouble(path, node, what);
   if (v < 0) {
-    throw InputError(YamlWhere(path, node), what + " = " + FormatDouble(v) + ": costs must be >= 0");
+    throw InputError(YamlWhere(path, node),
+                     what + " = " + FormatDouble(v) + ": costs must be >= 0");
   }
   return v;
 }
 
 CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const std::string& name) {
   CheckYamlKeys(path, node, {"unit", "target", "exits", "cumulative"},
-            name.empty() ? "the profile" : "target '" + name + "'");
+                name.empty() ? "the profile" : "target '" + name + "'");
   CostProfile p;
   p.source = path;
   p.target = name;
@@ -74,11 +75,11 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
   for (std::size_t i = 1; i < p.backbone.size(); ++i) {
     if (p.backbone[i] < p.backbone[i - 1]) {
       const YAML::Node at = has_cum ? node["cumulative"][i] : node["exits"][i];
-      throw InputError(YamlWhere(path, at),
-                       std::string(has_cum ? "cumulative" : "backbone") + " costs decrease at exit " +
-                           std::to_string(i + 1) + " (" + FormatDouble(p.backbone[i - 1]) +
-                           " then " + FormatDouble(p.backbone[i]) +
-                           "): cumulative costs must be non-decreasing");
+      throw InputError(YamlWhere(path, at), std::string(has_cum ? "cumulative" : "backbone") +
+                                                " costs decrease at exit " + std::to_string(i + 1) +
+                                                " (" + FormatDouble(p.backbone[i - 1]) + " then " +
+                                                FormatDouble(p.backbone[i]) +
+                                                "): cumulative costs must be non-decreasing");
     }
   }
   // Costs must give a positive, finite reference: relative budgets are fractions of it, and mean
@@ -86,7 +87,8 @@ CostProfile ParseTarget(const std::string& path, const YAML::Node& node, const s
   const double full = p.FullCost();
   const YAML::Node at = has_cum ? node["cumulative"] : node["exits"];
   if (!(full <= 1e250)) {
-    throw InputError(YamlWhere(path, at), "the cost of running every exit is " + FormatDouble(full) +
+    throw InputError(YamlWhere(path, at), "the cost of running every exit is " +
+                                              FormatDouble(full) +
                                               "; costs above 1e250 are refused (sums over samples "
                                               "would overflow)");
   }
@@ -178,8 +180,8 @@ CostProfile LoadProfile(const std::string& path, const std::string& target) {
 void CheckProfileMatches(const CostProfile& profile, int k, const std::string& dump_source) {
   if (profile.k() != k) {
     throw InputError(profile.source, "has " + std::to_string(profile.k()) +
-                                         " exits, but the dump " + dump_source + " has K = " +
-                                         std::to_string(k));
+                                         " exits, but the dump " + dump_source +
+                                         " has K = " + std::to_string(k));
   }
 }
 
@@ -194,8 +196,8 @@ std::vector<int> ParseKeptExits(const std::string& text, int k) {
   std::vector<int> kept;
   for (int e : one_based) {
     if (e < 1 || e > k) {
-      throw InputError("--exits", "exit " + std::to_string(e) + " is out of range 1.." +
-                                      std::to_string(k));
+      throw InputError("--exits",
+                       "exit " + std::to_string(e) + " is out of range 1.." + std::to_string(k));
     }
     kept.push_back(e - 1);
   }
@@ -206,8 +208,9 @@ std::vector<int> ParseKeptExits(const std::string& text, int k) {
   // Refused rather than sorted: thresholds are given in the order of the kept exits, and a
   // silent sort would pair them with the wrong exits.
   if (!std::is_sorted(kept.begin(), kept.end())) {
-    throw InputError("--exits", "'" + text + "': list the exits in ascending order (and any "
-                                "thresholds in the same order)");
+    throw InputError("--exits", "'" + text +
+                                    "': list the exits in ascending order (and any "
+                                    "thresholds in the same order)");
   }
   if (kept.back() != k - 1) kept.push_back(k - 1);
   return kept;

@@ -18,9 +18,9 @@ namespace exitplan {
 
 class CostProfile {
  public:
-  std::string source;  // file it came from
-  std::string target;  // e.g. "cpu-1thread"
-  std::string unit;    // one of KnownUnits()
+  std::string source;              // file it came from
+  std::string target;              // e.g. "cpu-1thread"
+  std::string unit;                // one of KnownUnits()
   std::vector<std::string> names;  // per exit, shallow to deep
   std::vector<double> backbone;    // per exit, cumulative up to the attachment point
   std::vector<double> head;        // per exit; all 0 for a cumulative profile

@@ -20,13 +20,13 @@
 namespace exitplan {
 
 struct ProgressUpdate {
-  std::string phase;                 // what runs now: "cells", "exhaustive", "training", ...
-  std::string unit;                  // what the phase counts: "cells", "subsets", "epochs", ...
+  std::string phase;  // what runs now: "cells", "exhaustive", "training", ...
+  std::string unit;   // what the phase counts: "cells", "subsets", "epochs", ...
   std::uint64_t phase_done = 0, phase_total = 0;  // items of this phase (total 0: unknown)
   std::uint64_t done = 0, total = 0;  // items of the whole call, over every phase; done <= total
-  std::string detail;                // figures of the latest item: "2 failed", "loss 0.4123"
-  bool may_end_early = false;        // the phase can stop before phase_total (early stopping)
-  bool finished = false;             // the last update of the call (done == total)
+  std::string detail;                 // figures of the latest item: "2 failed", "loss 0.4123"
+  bool may_end_early = false;         // the phase can stop before phase_total (early stopping)
+  bool finished = false;              // the last update of the call (done == total)
 };
 
 // May throw to cancel the work; called under Progress's lock, one call at a time.
@@ -86,13 +86,13 @@ inline void ProgressRethrow(const Progress* p) {
 //   line or another `step` (fraction) of the phase is done, whichever comes first, and a last line
 //   when the work finishes.
 struct ProgressPrinterOptions {
-  std::string command;            // "exitplan place", the start of every line
+  std::string command;  // "exitplan place", the start of every line
   bool terminal = false;
   double quiet_seconds = 2.0;
   double interval_seconds = 5.0;
   double step = 0.1;
   double refresh_seconds = 0.2;
-  std::size_t columns = 0;        // terminal: its width (a longer line is cut); 0 = no limit
+  std::size_t columns = 0;  // terminal: its width (a longer line is cut); 0 = no limit
 };
 
 class ProgressPrinter {
@@ -116,10 +116,10 @@ class ProgressPrinter {
   std::function<double()> clock_;
   double start_ = 0, phase_start_ = 0, last_time_ = -1;
   std::string phase_;
-  std::uint64_t last_done_ = 0;   // phase_done at the last line
-  bool printed_ = false;          // any line written
-  std::size_t width_ = 0;         // terminal: length of the longest line written
-  bool on_screen_ = false;        // terminal: a line is shown (not erased yet)
+  std::uint64_t last_done_ = 0;  // phase_done at the last line
+  bool printed_ = false;         // any line written
+  std::size_t width_ = 0;        // terminal: length of the longest line written
+  bool on_screen_ = false;       // terminal: a line is shown (not erased yet)
 };
 
 // The command line's reporter: a ProgressPrinter on `stream` (a terminal or not, as isatty says),

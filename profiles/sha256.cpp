@@ -75,8 +75,9 @@ std::string Sha256File(const std::string& path) {
   } closer{fd};
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw InputError(path, S_ISDIR(st.st_mode) ? "is a directory (expected a file)"
-                                               : "is not a regular file (a FIFO, device or socket)");
+    throw InputError(path, S_ISDIR(st.st_mode)
+                               ? "is a directory (expected a file)"
+                               : "is not a regular file (a FIFO, device or socket)");
   }
   Hasher h;
   std::vector<char> buf(std::size_t{1} << 20);

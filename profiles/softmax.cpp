@@ -72,9 +72,12 @@ bool Avx512Usable() {
 
 RowKernel PortableRowKernel(Elem elem) {
   switch (elem) {
-    case Elem::kF16: return &PortableRow<std::uint16_t>;
-    case Elem::kF32: return &PortableRow<float>;
-    case Elem::kF64: break;
+    case Elem::kF16:
+      return &PortableRow<std::uint16_t>;
+    case Elem::kF32:
+      return &PortableRow<float>;
+    case Elem::kF64:
+      break;
   }
   return &PortableRow<double>;
 }

@@ -9,7 +9,8 @@
 //   e_q = Exp(d_q)            (this file's exp, not std::exp: see ExpNonPositive)
 //   s   = sum_q e_q           (8 interleaved partial sums, see kLanes)
 //   a   = sum_q e_q d_q       (same lanes, each step one fused multiply-add)
-//   max_prob = 1 / s;  entropy = 1 - (log s - a / s) / log C;  margin = (1 - max_{q != arg} e_q) / s
+//   max_prob = 1 / s;  entropy = 1 - (log s - a / s) / log C;  margin = (1 - max_{q != arg} e_q) /
+//   s
 // (entropy uses H(p) = -sum_q p_q log p_q = log s - a / s with log p_q = d_q - log s exactly, so no
 // logarithm per class; entropy and margin are 1 when C = 1).
 //
@@ -45,10 +46,10 @@ inline constexpr double kLog2e = 1.4426950408889634;
 inline constexpr double kLn2Hi = 0.693147180369123816490;  // ln 2 split for the reduction
 inline constexpr double kLn2Lo = 1.90821492927058770002e-10;
 // 1/k! for k = 13 .. 2 (Taylor on |r| <= ln2 / 2: truncation below 1e-17 relative).
-inline constexpr double kPoly[12] = {
-    1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-    1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-    1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+inline constexpr double kPoly[12] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                                     1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
+                                     1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
+                                     1.0 / 24.0,         1.0 / 6.0,         0.5};
 
 // exp(d) for d <= 0 (d >= kExpMin), within 2 units in the last place of std::exp: d = n ln2 + r,
 // exp(d) = 2^n exp(r), exp(r) by Horner. 0 for d < kExpMin.

@@ -11,7 +11,6 @@
 #if defined(EXITPLAN_AVX2_KERNELS)
 
 #include <immintrin.h>
-
 #include <math.h>
 
 #include <cstdint>
@@ -152,9 +151,12 @@ bool Row(const void* src_v, int c, double inv_t, double log_c, double* y, double
 
 RowKernel Avx2RowKernel(Elem elem) {
   switch (elem) {
-    case Elem::kF16: return &Row<std::uint16_t>;
-    case Elem::kF32: return &Row<float>;
-    case Elem::kF64: break;
+    case Elem::kF16:
+      return &Row<std::uint16_t>;
+    case Elem::kF32:
+      return &Row<float>;
+    case Elem::kF64:
+      break;
   }
   return &Row<double>;
 }

@@ -21,8 +21,7 @@ inline __m512d Load8(const std::uint16_t* p) {
 inline __m512d Load8(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
 inline __m512d Load8(const double* p) { return _mm512_loadu_pd(p); }
 inline __m512d LoadPart(const std::uint16_t* p, __mmask8 m) {
-  return _mm512_cvtps_pd(
-      _mm256_cvtph_ps(_mm_maskz_loadu_epi16(static_cast<__mmask8>(m), p)));
+  return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(static_cast<__mmask8>(m), p)));
 }
 inline __m512d LoadPart(const float* p, __mmask8 m) {
   return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, p));
@@ -42,7 +41,8 @@ inline __m512d Exp8(__m512d d, __mmask8* valid) {
   p = _mm512_fmadd_pd(p, r, one);
   *valid = _mm512_cmp_pd_mask(d, _mm512_set1_pd(kExpMin), _CMP_GE_OQ);
   // 2^n: n + 1.5 * 2^52 + 1023 holds n + 1023 in its low mantissa bits (n integral, small).
-  const __m512i t = _mm512_castpd_si512(_mm512_add_pd(n, _mm512_set1_pd(6755399441055744.0 + 1023)));
+  const __m512i t =
+      _mm512_castpd_si512(_mm512_add_pd(n, _mm512_set1_pd(6755399441055744.0 + 1023)));
   const __m512d scale = _mm512_castsi512_pd(_mm512_slli_epi64(t, 52));
   return _mm512_maskz_mul_pd(*valid, p, scale);
 }
@@ -60,8 +60,8 @@ bool Row(const void* src_v, int c, double inv_t, double log_c, double* y, double
   // Pass 1: convert, check, scale, lane-wise maximum with its first index; y padded with -inf.
   for (int q = 0; q < c; q += 8) {
     const int left = c - q;
-    const __mmask8 m = left >= 8 ? static_cast<__mmask8>(0xff)
-                                 : static_cast<__mmask8>((1u << left) - 1);
+    const __mmask8 m =
+        left >= 8 ? static_cast<__mmask8>(0xff) : static_cast<__mmask8>((1u << left) - 1);
     const __m512d x = left >= 8 ? Load8(src + q) : LoadPart(src + q, m);
     bad |= _mm512_mask_cmp_pd_mask(m, _mm512_sub_pd(x, x), _mm512_setzero_pd(), _CMP_NEQ_UQ);
     const __m512d v = _mm512_mask_blend_pd(m, ninf, _mm512_mul_pd(x, vinv));
@@ -94,10 +94,9 @@ bool Row(const void* src_v, int c, double inv_t, double log_c, double* y, double
     idx = _mm512_add_pd(idx, eight);
     if (e) {
       const int left = c - b;
-      _mm512_mask_storeu_pd(e + b,
-                            left >= 8 ? static_cast<__mmask8>(0xff)
-                                      : static_cast<__mmask8>((1u << left) - 1),
-                            ev);
+      _mm512_mask_storeu_pd(
+          e + b, left >= 8 ? static_cast<__mmask8>(0xff) : static_cast<__mmask8>((1u << left) - 1),
+          ev);
     }
   }
   // ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)), as the reference.
@@ -121,9 +120,12 @@ bool Row(const void* src_v, int c, double inv_t, double log_c, double* y, double
 
 RowKernel Avx512RowKernel(Elem elem) {
   switch (elem) {
-    case Elem::kF16: return &Row<std::uint16_t>;
-    case Elem::kF32: return &Row<float>;
-    case Elem::kF64: break;
+    case Elem::kF16:
+      return &Row<std::uint16_t>;
+    case Elem::kF32:
+      return &Row<float>;
+    case Elem::kF64:
+      break;
   }
   return &Row<double>;
 }

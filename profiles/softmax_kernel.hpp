@@ -16,8 +16,8 @@ enum class Elem { kF16, kF32, kF64 };  // IEEE half / single / double, native by
 // One row: reads C logits of type `elem` from src, checks they are finite, computes
 // y = z * inv_t into y (capacity PaddedClasses(c)) and the measures into *out; when e is not null
 // e[q] = exp(d_q) for q < c. Returns false (out unset) when a logit is not finite.
-using RowKernel = bool (*)(const void* src, int c, double inv_t, double log_c, double* y,
-                           double* e, ExitSoftmax* out);
+using RowKernel = bool (*)(const void* src, int c, double inv_t, double log_c, double* y, double* e,
+                           ExitSoftmax* out);
 
 inline int PaddedClasses(int c) { return (c + kLanes - 1) / kLanes * kLanes; }
 

@@ -26,7 +26,8 @@ inline std::uint64_t Key(double v) {
 // The values of the given ranks (0-based, ascending order of the values) by one histogram pass
 // over the top 16 bits of Key and one pass collecting the few buckets holding those ranks, each
 // then selected with nth_element: about two streaming passes however many ranks.
-std::vector<double> ValuesAtRanks(const std::vector<double>& v, const std::vector<std::size_t>& ranks) {
+std::vector<double> ValuesAtRanks(const std::vector<double>& v,
+                                  const std::vector<std::size_t>& ranks) {
   constexpr int kShift = 48;
   std::vector<std::uint32_t> hist(std::size_t{1} << 16, 0);
   for (double x : v) ++hist[Key(x) >> kShift];
@@ -71,7 +72,8 @@ std::vector<double> Quantiles(std::vector<double> values, const std::vector<doub
     // Large rows: the two ranks around each position, found by a radix histogram.
     std::vector<std::size_t> ranks;
     for (double q : qs) {
-      const auto lo = std::min(static_cast<std::size_t>(std::floor(q * static_cast<double>(n - 1))), n - 1);
+      const auto lo =
+          std::min(static_cast<std::size_t>(std::floor(q * static_cast<double>(n - 1))), n - 1);
       ranks.push_back(lo);
       ranks.push_back(std::min(lo + 1, n - 1));
     }
@@ -85,7 +87,8 @@ std::vector<double> Quantiles(std::vector<double> values, const std::vector<doub
   }
   std::vector<std::size_t> order(qs.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return qs[a] < qs[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return qs[a] < qs[b]; });
   // Ascending q: everything left of an earlier selected position is <= it, so each selection
   // runs on the part right of the previous one.
   std::size_t start = 0;

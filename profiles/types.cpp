@@ -24,9 +24,7 @@ std::string ToString(ScoreOrder order) {
   return order == ScoreOrder::kDescending ? "descending" : "ascending";
 }
 std::string ToString(Measure measure) { return kMeasureNames[static_cast<int>(measure)]; }
-std::string ToString(Target target) {
-  return target == Target::kLabels ? "labels" : "agreement";
-}
+std::string ToString(Target target) { return target == Target::kLabels ? "labels" : "agreement"; }
 
 ScoreOrder ScoreOrderFromString(const std::string& text, const std::string& what) {
   if (text == "descending") return ScoreOrder::kDescending;

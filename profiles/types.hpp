@@ -2,11 +2,10 @@
 // enum that appears in the CLI, YAML or CSV.
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 namespace exitplan {
 
@@ -18,16 +17,18 @@ enum class ScoreOrder { kDescending, kAscending };
 // Confidence measures computed from logits (profiles/features.hpp), plus the stored confidence of
 // a scores-mode dump. Every logits measure is "larger is more confident".
 enum class Measure {
-  kMaxProb,     // max softmax probability (Ilhan et al. 2023 eq. 5)
-  kEntropy,     // 1 - H(p)/log C, normalised entropy confidence (Ilhan et al. 2023 eq. 6, Scardapane et al. 2020 eq. 11)
-  kMargin,      // top-1 minus top-2 probability
-  kPatience,    // consecutive earlier exits agreeing with this exit's prediction (PABEE)
-  kVote,        // (1/k) max_c #{k' <= k : pred_k' = c} (Ilhan et al. 2023 eq. 7)
+  kMaxProb,   // max softmax probability (Ilhan et al. 2023 eq. 5)
+  kEntropy,   // 1 - H(p)/log C, normalised entropy confidence (Ilhan et al. 2023 eq. 6, Scardapane
+              // et al. 2020 eq. 11)
+  kMargin,    // top-1 minus top-2 probability
+  kPatience,  // consecutive earlier exits agreeing with this exit's prediction (PABEE)
+  kVote,      // (1/k) max_c #{k' <= k : pred_k' = c} (Ilhan et al. 2023 eq. 7)
   kConfidence,  // the stored per-exit confidence of a scores-mode dump
 };
 inline constexpr int kNumMeasures = 6;
 
-// What "correct" means: agreement with the label, or with exit K's prediction (the unsupervised early-exit paper (2023)).
+// What "correct" means: agreement with the label, or with exit K's prediction (the unsupervised
+// early-exit paper (2023)).
 enum class Target { kLabels, kAgreement };
 
 std::string ToString(ScoreOrder order);

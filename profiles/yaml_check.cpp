@@ -35,7 +35,8 @@ YAML::Node LoadYamlFile(const std::string& path, const std::string& what) {
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw InputError(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (::fstat(fd, &st) != 0)
+    throw InputError(path, std::string("cannot stat: ") + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw InputError(path, "is a directory, expected a YAML file");
   if (!S_ISREG(st.st_mode)) throw InputError(path, "is not a regular file, expected a YAML file");
   if (static_cast<std::uint64_t>(st.st_size) > kMaxBytes) {
@@ -68,11 +69,16 @@ YAML::Node LoadYamlText(const std::string& text, const std::string& source) {
 
 std::string YamlDescribe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Sequence: return "a sequence";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "nothing (null)";
-    case YAML::NodeType::Undefined: return "nothing";
-    case YAML::NodeType::Scalar: break;
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Undefined:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      break;
   }
   const std::string& s = node.Scalar();
   return "'" + (s.size() > 60 ? s.substr(0, 60) + "..." : s) + "'";
@@ -117,14 +123,17 @@ std::string YamlString(const std::string& source, const YAML::Node& node, const 
 
 double YamlDouble(const std::string& source, const YAML::Node& node, const std::string& what) {
   if (!node.IsScalar()) {
-    throw InputError(YamlWhere(source, node), what + ": expected a number, found " + YamlDescribe(node));
+    throw InputError(YamlWhere(source, node),
+                     what + ": expected a number, found " + YamlDescribe(node));
   }
   double v = 0;
   if (!YAML::convert<double>::decode(node, v)) {
-    throw InputError(YamlWhere(source, node), what + ": expected a number, found " + YamlDescribe(node));
+    throw InputError(YamlWhere(source, node),
+                     what + ": expected a number, found " + YamlDescribe(node));
   }
   if (!std::isfinite(v)) {
-    throw InputError(YamlWhere(source, node), what + ": must be finite, found " + YamlDescribe(node));
+    throw InputError(YamlWhere(source, node),
+                     what + ": must be finite, found " + YamlDescribe(node));
   }
   return v;
 }
@@ -160,7 +169,8 @@ bool YamlBool(const std::string& source, const YAML::Node& node, const std::stri
 std::size_t YamlSequence(const std::string& source, const YAML::Node& node,
                          const std::string& what) {
   if (!node.IsSequence()) {
-    throw InputError(YamlWhere(source, node), what + ": expected a list, found " + YamlDescribe(node));
+    throw InputError(YamlWhere(source, node),
+                     what + ": expected a list, found " + YamlDescribe(node));
   }
   return node.size();
 }

@@ -1,7 +1,7 @@
-// Checks yaml-cpp 0.7 leaves to its users (it accepts unknown and duplicate keys silently): file:line
-// of a node, unknown or duplicate keys in a mapping, and typed reads of values that name the file,
-// the line and what was expected instead of yaml-cpp's "bad conversion". Shared by every YAML
-// reader (cost profiles, sweep files).
+// Checks yaml-cpp 0.7 leaves to its users (it accepts unknown and duplicate keys silently):
+// file:line of a node, unknown or duplicate keys in a mapping, and typed reads of values that name
+// the file, the line and what was expected instead of yaml-cpp's "bad conversion". Shared by every
+// YAML reader (cost profiles, sweep files).
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -247,7 +247,8 @@ inline std::string OneLineProblem(const std::string& err) {
   for (unsigned char ch : body) {
     if (ch < 0x20 || ch == 0x7f) return "stderr holds a control byte";
   }
-  if (body.rfind("exitplan: error: ", 0) != 0) return "stderr does not start with 'exitplan: error: '";
+  if (body.rfind("exitplan: error: ", 0) != 0)
+    return "stderr does not start with 'exitplan: error: '";
   if (body.find("internal error") != std::string::npos) return "stderr reports an internal error";
   return "";
 }

@@ -105,18 +105,18 @@ TEST_CASE("bad input: npy: labels missing", "[bad-input]") {
 TEST_CASE("bad input: profile: missing file", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
-  t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "nope.yaml", "--thresholds",
-                   "0.5,0.5"},
-                  "nope.yaml", "no such profile");
+  t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "nope.yaml", "--thresholds", "0.5,0.5"},
+      "nope.yaml", "no such profile");
 }
 
 TEST_CASE("bad input: profile: unknown key", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Write("p.yaml", SmallProfile() + "latency: 3\n");
-  t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds",
-                   "0.5,0.5"},
-                  "p.yaml:", "unknown key 'latency'");
+  t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds", "0.5,0.5"},
+      "p.yaml:", "unknown key 'latency'");
 }
 
 TEST_CASE("bad input: npy: truncated header", "[bad-input]") {
@@ -153,8 +153,8 @@ TEST_CASE("bad input: npy: Fortran-order shape product wraps 64 bits", "[bad-inp
 TEST_CASE("bad input: npy: scores-mode shape product wraps 64 bits", "[bad-input]") {
   BadInputCase t;
   // 2^63 + 3 exits x 2 samples = 6 elements mod 2^64.
-  t.Write("d/val_confidence.npy",
-          NpyBytes(std::string(kF4) + "(9223372036854775811, 2), }", F32Bytes({.5f, .5f, .5f, .5f, .5f, .5f})));
+  t.Write("d/val_confidence.npy", NpyBytes(std::string(kF4) + "(9223372036854775811, 2), }",
+                                           F32Bytes({.5f, .5f, .5f, .5f, .5f, .5f})));
   t.Write("d/val_correct.npy",
           NpyBytes("{'descr': '|u1', 'fortran_order': False, 'shape': (9223372036854775811, 2), }",
                    std::string(6, '\1')));
@@ -189,7 +189,8 @@ TEST_CASE("bad input: npy: 30 KB shape tuple", "[bad-input]") {
   std::string shape = "(";
   for (int i = 0; i < 10000; ++i) shape += "1, ";
   shape += "2, 3, 4)";
-  DumpWithLogits(t, NpyBytes(std::string(kF4) + shape + ", }", F32Bytes(std::vector<float>(24)), 2));
+  DumpWithLogits(t,
+                 NpyBytes(std::string(kF4) + shape + ", }", F32Bytes(std::vector<float>(24)), 2));
   const std::string err = t.ExpectRefused(Inspect(t), "val_logits.npy", "expected a 3-d array");
   CHECK(err.size() < 400);
 }
@@ -205,8 +206,9 @@ TEST_CASE("bad input: npy: 2 MB descr in a version 2 header", "[bad-input]") {
 
 TEST_CASE("bad input: npy: newline and escape bytes inside the header", "[bad-input]") {
   BadInputCase t;
-  DumpWithLogits(t, NpyBytes("{'descr': '<f\n\x1b[2J4', 'fortran_order': False, 'shape': (2, 3, 4), }",
-                             F32Bytes(std::vector<float>(24))));
+  DumpWithLogits(t,
+                 NpyBytes("{'descr': '<f\n\x1b[2J4', 'fortran_order': False, 'shape': (2, 3, 4), }",
+                          F32Bytes(std::vector<float>(24))));
   const std::string err = t.ExpectRefused(Inspect(t), "val_logits.npy", "unsupported dtype");
   CHECK(err.find("\\n\\x1b[2J") != std::string::npos);
 }
@@ -228,8 +230,8 @@ TEST_CASE("bad input: npy: fortran_order is not a boolean", "[bad-input]") {
 
 TEST_CASE("bad input: npy: header without a shape", "[bad-input]") {
   BadInputCase t;
-  DumpWithLogits(t, NpyBytes("{'descr': '<f4', 'fortran_order': False, }",
-                             F32Bytes(std::vector<float>(24))));
+  DumpWithLogits(
+      t, NpyBytes("{'descr': '<f4', 'fortran_order': False, }", F32Bytes(std::vector<float>(24))));
   t.ExpectRefused(Inspect(t), "val_logits.npy", "no 'shape' field");
 }
 
@@ -263,7 +265,8 @@ TEST_CASE("bad input: npy: unterminated string in the header", "[bad-input]") {
 
 TEST_CASE("bad input: npy: text after the header dict", "[bad-input]") {
   BadInputCase t;
-  DumpWithLogits(t, NpyBytes(std::string(kF4) + "(2, 3, 4), } junk", F32Bytes(std::vector<float>(24))));
+  DumpWithLogits(
+      t, NpyBytes(std::string(kF4) + "(2, 3, 4), } junk", F32Bytes(std::vector<float>(24))));
   t.ExpectRefused(Inspect(t), "val_logits.npy", "after the closing");
 }
 
@@ -335,8 +338,8 @@ TEST_CASE("bad input: npy: labels of the wrong length", "[bad-input]") {
   BadInputCase t;
   t.Write("d/val_logits.npy",
           NpyBytes(std::string(kF4) + "(2, 3, 4), }", F32Bytes(std::vector<float>(24, 0.5f))));
-  t.Write("d/val_labels.npy",
-          NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", I64Bytes({0, 1, 2})));
+  t.Write("d/val_labels.npy", NpyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+                                       I64Bytes({0, 1, 2})));
   t.ExpectRefused(Inspect(t), "val_labels.npy", "expected labels of shape [2]");
 }
 
@@ -361,7 +364,8 @@ TEST_CASE("bad input: npy: huge valid logits need more memory than there is", "[
 
 TEST_CASE("bad input: npy: huge valid scores need more memory than there is", "[bad-input]") {
   BadInputCase t;
-  const std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (2048, 2147483647), }";
+  const std::string dict =
+      "{'descr': '|u1', 'fortran_order': False, 'shape': (2048, 2147483647), }";
   WriteSparseNpy(t, "d/val_confidence.npy", dict, 2048ull * 2147483647ull);
   WriteSparseNpy(t, "d/val_correct.npy", dict, 2048ull * 2147483647ull);
   t.ExpectRefused(Inspect(t), "val_confidence.npy", "of memory");
@@ -407,7 +411,8 @@ const char* kU1 = "{'descr': '|u1', 'fortran_order': False, 'shape': ";
 
 TEST_CASE("bad input: scores: correctness file missing", "[bad-input]") {
   BadInputCase t;
-  ScoresDump(t, NpyBytes(std::string(kF4) + "(2, 3), }", F32Bytes({.1f, .2f, .3f, .4f, .5f, .6f})), "");
+  ScoresDump(t, NpyBytes(std::string(kF4) + "(2, 3), }", F32Bytes({.1f, .2f, .3f, .4f, .5f, .6f})),
+             "");
   t.ExpectRefused(Inspect(t), "val_correct.npy", "missing");
 }
 
@@ -496,7 +501,8 @@ std::string ZipBytes(const std::vector<ZipEntry>& entries) {
               : static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(e.data.data()),
                                                  static_cast<uInt>(e.data.size())));
     const std::uint16_t method = e.method != 0xffff ? e.method : (e.deflate ? 8 : 0);
-    const std::uint32_t usize = e.uncompressed ? *e.uncompressed : static_cast<std::uint32_t>(e.data.size());
+    const std::uint32_t usize =
+        e.uncompressed ? *e.uncompressed : static_cast<std::uint32_t>(e.data.size());
     const std::uint32_t offset = static_cast<std::uint32_t>(out.size());
     Put32(out, 0x04034b50);
     Put16(out, 20);
@@ -568,7 +574,8 @@ TEST_CASE("bad input: npz: not a zip archive", "[bad-input]") {
 
 TEST_CASE("bad input: npz: trailing data after the archive", "[bad-input]") {
   BadInputCase t;
-  t.Write("d/val.npz", ZipBytes({{"logits.npy", LogitsNpy()}, {"labels.npy", LabelsNpy()}}) + "junk");
+  t.Write("d/val.npz",
+          ZipBytes({{"logits.npy", LogitsNpy()}, {"labels.npy", LabelsNpy()}}) + "junk");
   t.ExpectRefused(Inspect(t), "val.npz", "trailing data");
 }
 
@@ -661,7 +668,8 @@ TEST_CASE("bad input: npz: encrypted member", "[bad-input]") {
 
 TEST_CASE("bad input: npz: member name twice", "[bad-input]") {
   BadInputCase t;
-  t.Write("d/val.npz", ZipBytes({{"logits.npy", LogitsNpy()}, {"logits.npy", LogitsNpy()},
+  t.Write("d/val.npz", ZipBytes({{"logits.npy", LogitsNpy()},
+                                 {"logits.npy", LogitsNpy()},
                                  {"labels.npy", LabelsNpy()}}));
   t.ExpectRefused(Inspect(t), "val.npz", "twice");
 }
@@ -674,7 +682,8 @@ TEST_CASE("bad input: npz: member that is not .npy", "[bad-input]") {
 
 TEST_CASE("bad input: npz: stored member with trailing bytes", "[bad-input]") {
   BadInputCase t;
-  t.Write("d/val.npz", ZipBytes({{"logits.npy", LogitsNpy() + "xyz"}, {"labels.npy", LabelsNpy()}}));
+  t.Write("d/val.npz",
+          ZipBytes({{"logits.npy", LogitsNpy() + "xyz"}, {"labels.npy", LabelsNpy()}}));
   t.ExpectRefused(Inspect(t), "val.npz:logits.npy", "trailing data");
 }
 
@@ -701,17 +710,17 @@ std::string RefuseProfile(const std::string& profile_text, const std::string& na
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Write("p.yaml", profile_text);
-  return t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "p.yaml",
-                          "--thresholds", "0.5,0.5"},
-                         names, says);
+  return t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds", "0.5,0.5"}, names,
+      says);
 }
 
 TEST_CASE("bad input harness: the small profile is accepted") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Write("p.yaml", SmallProfile());
-  t.ExpectSuccess({"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds",
-                   "0.5,0.5"});
+  t.ExpectSuccess(
+      {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds", "0.5,0.5"});
 }
 
 TEST_CASE("bad input: profile: unit is a sequence", "[bad-input]") {
@@ -720,15 +729,17 @@ TEST_CASE("bad input: profile: unit is a sequence", "[bad-input]") {
 }
 
 TEST_CASE("bad input: profile: target is a mapping", "[bad-input]") {
-  RefuseProfile("unit: ms\ntarget: {a: 1}\nexits:\n  - {backbone: 1}\n  - {backbone: 2}\n"
-                "  - {backbone: 3}\n",
-                "p.yaml:2", "target: expected a text value, found a mapping");
+  RefuseProfile(
+      "unit: ms\ntarget: {a: 1}\nexits:\n  - {backbone: 1}\n  - {backbone: 2}\n"
+      "  - {backbone: 3}\n",
+      "p.yaml:2", "target: expected a text value, found a mapping");
 }
 
 TEST_CASE("bad input: profile: exit name is a mapping", "[bad-input]") {
-  RefuseProfile("unit: ms\nexits:\n  - {backbone: 1}\n  - {name: {x: 1}, backbone: 2}\n"
-                "  - {backbone: 3}\n",
-                "p.yaml:4", "exits[1].name: expected a text value");
+  RefuseProfile(
+      "unit: ms\nexits:\n  - {backbone: 1}\n  - {name: {x: 1}, backbone: 2}\n"
+      "  - {backbone: 3}\n",
+      "p.yaml:4", "exits[1].name: expected a text value");
 }
 
 TEST_CASE("bad input: profile: complex key", "[bad-input]") {
@@ -745,27 +756,27 @@ TEST_CASE("bad input: profile: a directory", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Mkdir("prof");
-  t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "prof", "--thresholds",
-                   "0.5,0.5"},
-                  "prof", "is a directory");
+  t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "prof", "--thresholds", "0.5,0.5"}, "prof",
+      "is a directory");
 }
 
 TEST_CASE("bad input: profile: a FIFO does not hang", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   REQUIRE(mkfifo((t / "p.yaml").c_str(), 0600) == 0);
-  t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds",
-                   "0.5,0.5"},
-                  "p.yaml", "not a regular file", 20);
+  t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds", "0.5,0.5"},
+      "p.yaml", "not a regular file", 20);
 }
 
 TEST_CASE("bad input: profile: dangling symbolic link", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   std::filesystem::create_symlink(t / "gone.yaml", t / "p.yaml");
-  t.ExpectRefused({"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds",
-                   "0.5,0.5"},
-                  "p.yaml", "dangling symbolic link");
+  t.ExpectRefused(
+      {"evaluate", "--dump", t / "d", "--profile", t / "p.yaml", "--thresholds", "0.5,0.5"},
+      "p.yaml", "dangling symbolic link");
 }
 
 TEST_CASE("bad input: profile: larger than 64 MB", "[bad-input]") {
@@ -782,13 +793,15 @@ TEST_CASE("bad input: profile: every cost is 0", "[bad-input]") {
 }
 
 TEST_CASE("bad input: profile: costs of 1e308 overflow", "[bad-input]") {
-  RefuseProfile("unit: ms\nexits:\n  - {backbone: 1e308, head: 1e308}\n  - {backbone: 1e308}\n"
-                "  - {backbone: 1e308}\n",
-                "p.yaml:3", "costs above 1e250 are refused");
+  RefuseProfile(
+      "unit: ms\nexits:\n  - {backbone: 1e308, head: 1e308}\n  - {backbone: 1e308}\n"
+      "  - {backbone: 1e308}\n",
+      "p.yaml:3", "costs above 1e250 are refused");
 }
 
 TEST_CASE("bad input: profile: cost is text", "[bad-input]") {
-  RefuseProfile("unit: ms\ncumulative: [1, abc, 3]\n", "p.yaml:2", "expected a number, found 'abc'");
+  RefuseProfile("unit: ms\ncumulative: [1, abc, 3]\n", "p.yaml:2",
+                "expected a number, found 'abc'");
 }
 
 TEST_CASE("bad input: profile: cost is infinite", "[bad-input]") {
@@ -816,14 +829,14 @@ TEST_CASE("bad input: profile: nesting 100000 deep", "[bad-input]") {
 }
 
 TEST_CASE("bad input: profile: unit is a block scalar with a newline", "[bad-input]") {
-  const std::string err =
-      RefuseProfile("unit: |\n  ms\n  second line\ncumulative: [1, 2, 3]\n", "p.yaml:1", "unknown unit");
+  const std::string err = RefuseProfile("unit: |\n  ms\n  second line\ncumulative: [1, 2, 3]\n",
+                                        "p.yaml:1", "unknown unit");
   CHECK(err.find("ms\\nsecond line") != std::string::npos);
 }
 
 TEST_CASE("bad input: profile: escape sequence in the unit", "[bad-input]") {
-  const std::string err = RefuseProfile("unit: \"\\e[31mms\"\ncumulative: [1, 2, 3]\n", "p.yaml:1",
-                                        "unknown unit");
+  const std::string err =
+      RefuseProfile("unit: \"\\e[31mms\"\ncumulative: [1, 2, 3]\n", "p.yaml:1", "unknown unit");
   CHECK(err.find("\\x1b[31m") != std::string::npos);
 }
 
@@ -853,7 +866,8 @@ TEST_CASE("bad input: profile: empty file", "[bad-input]") {
 
 // ---- what the catch site echoes --------------------------------------------------------------
 
-TEST_CASE("bad input: option: a dump path holding a newline and an escape sequence", "[bad-input]") {
+TEST_CASE("bad input: option: a dump path holding a newline and an escape sequence",
+          "[bad-input]") {
   BadInputCase t;
   const std::string err = t.ExpectRefused({"inspect", "--dump", t / "x\ny\x1b[2J"}, "x\\ny\\x1b[2J",
                                           "no such dump directory");
@@ -863,7 +877,10 @@ TEST_CASE("bad input: option: a dump path holding a newline and an escape sequen
 TEST_CASE("bad input: option: unknown option holding control bytes", "[bad-input]") {
   BadInputCase t;
   WriteSmallDump(t / "d");
-  t.ExpectRefused({"inspect", "--dump", t / "d", "--fro\x07\x9b" "bnicate"}, "--fro\\x07\\x9bbnicate");
+  t.ExpectRefused({"inspect", "--dump", t / "d",
+                   "--fro\x07\x9b"
+                   "bnicate"},
+                  "--fro\\x07\\x9bbnicate");
 }
 
 TEST_CASE("bad input: option: invalid UTF-8 in a path", "[bad-input]") {
@@ -889,20 +906,22 @@ TEST_CASE("bad input harness: the small sweep runs") {
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Write("p.yaml", SmallProfile());
-  t.Write("s.yaml", "output: out\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n"
-                    "  - method: single\nbudgets: [50%]\n");
+  t.Write("s.yaml",
+          "output: out\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n"
+          "  - method: single\nbudgets: [50%]\n");
   t.ExpectSuccess({"sweep", t / "s.yaml", "-o", t / "out"});
 }
 
 // Report and config file names keep only letters, digits, '.', '-' and '_': two groups whose
 // names map to the same file name would overwrite each other's reports.
 std::string RefuseSweepModels(const std::string& models, const std::string& names,
-                              const std::string& says, const std::string& profile = SmallProfile()) {
+                              const std::string& says,
+                              const std::string& profile = SmallProfile()) {
   BadInputCase t;
   WriteSmallDump(t / "d");
   t.Write("p.yaml", profile);
-  t.Write("s.yaml", "output: out\nmodels:\n" + models +
-                        "methods:\n  - method: single\nbudgets: [50%]\n");
+  t.Write("s.yaml",
+          "output: out\nmodels:\n" + models + "methods:\n  - method: single\nbudgets: [50%]\n");
   return t.ExpectRefused({"sweep", t / "s.yaml", "-o", t / "out"}, names, says);
 }
 
@@ -1010,8 +1029,8 @@ std::vector<std::string> ScorerCase(const BadInputCase& t) {
 // s.yaml pointing at weights file `file` whose bytes are `npz` (the SHA-256 recorded matches).
 void PointAt(const BadInputCase& t, const std::string& file, const std::string& npz) {
   std::string yaml = exitplan::ReadFile(t / "s.yaml");
-  yaml = yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: " + file + ", sha256: " +
-         exitplan::Sha256Hex(npz) + "}\n";
+  yaml = yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: " + file +
+         ", sha256: " + exitplan::Sha256Hex(npz) + "}\n";
   t.Write("s.yaml", yaml);
   t.Write(file, npz);
 }
@@ -1057,15 +1076,18 @@ TEST_CASE("bad input: scorer: weights not an npz", "[bad-input]") {
 TEST_CASE("bad input: scorer: weights member missing", "[bad-input]") {
   BadInputCase t;
   const auto cmd = ScorerCase(t);
-  PointAt(t, "few.npz", exitplan::NpzBytes({{"exit1_w_shared", {2, 7}, std::vector<double>(14, 0.1)}}));
+  PointAt(t, "few.npz",
+          exitplan::NpzBytes({{"exit1_w_shared", {2, 7}, std::vector<double>(14, 0.1)}}));
   t.ExpectRefused(cmd, "few.npz", "exit1_b_shared");
 }
 
 TEST_CASE("bad input: scorer: weights member of the wrong shape", "[bad-input]") {
   BadInputCase t;
   const auto cmd = ScorerCase(t);
-  PointAt(t, "shape.npz", exitplan::NpzBytes({{"exit1_w_shared", {7, 2}, std::vector<double>(14, 0.1)}}));
-  t.ExpectRefused(cmd, "shape.npz", "member exit1_w_shared is float64 [7, 2], expected float [2, 7]");
+  PointAt(t, "shape.npz",
+          exitplan::NpzBytes({{"exit1_w_shared", {7, 2}, std::vector<double>(14, 0.1)}}));
+  t.ExpectRefused(cmd, "shape.npz",
+                  "member exit1_w_shared is float64 [7, 2], expected float [2, 7]");
 }
 
 TEST_CASE("bad input: scorer: non-finite weight", "[bad-input]") {
@@ -1082,7 +1104,8 @@ TEST_CASE("bad input: scorer: weights path outside its folder", "[bad-input]") {
   BadInputCase t;
   const auto cmd = ScorerCase(t);
   std::string yaml = exitplan::ReadFile(t / "s.yaml");
-  t.Write("s.yaml", yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: ../s.npz, sha256: 0}\n");
+  t.Write("s.yaml",
+          yaml.substr(0, yaml.find("\nweights:") + 1) + "weights: {file: ../s.npz, sha256: 0}\n");
   t.ExpectRefused(cmd, "s.yaml", "must be a file name beside the scorer file");
 }
 

@@ -19,19 +19,29 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kCols = {
-    "model",    "target",     "unit",    "method",   "measure",  "kept_exits",
-    "budget",   "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
-    "exit_fractions", "pareto", "seconds", "outcome", "message"};
+    "model",          "target",     "unit",    "method",   "measure",  "kept_exits",
+    "budget",         "thresholds", "fit_acc", "fit_cost", "eval_acc", "eval_cost",
+    "exit_fractions", "pareto",     "seconds", "outcome",  "message"};
 
 // A one-row report CSV of a valid solved row (K = 3), with raw field texts replaced by `over`.
 std::string ReportCsv(const std::map<std::string, std::string>& over = {}) {
-  std::map<std::string, std::string> f = {
-      {"model", "toy"},          {"target", "cpu"},     {"unit", "ms"},
-      {"method", "single"},      {"measure", "max_prob"}, {"kept_exits", "1;2;3"},
-      {"budget", "2"},           {"thresholds", "0.5;0.6"}, {"fit_acc", "0.8"},
-      {"fit_cost", "2"},         {"eval_acc", "0.7"},   {"eval_cost", "2.1"},
-      {"exit_fractions", "0.3;0.3;0.4"}, {"pareto", "true"}, {"seconds", "0.01"},
-      {"outcome", "converged"},  {"message", "ok"}};
+  std::map<std::string, std::string> f = {{"model", "toy"},
+                                          {"target", "cpu"},
+                                          {"unit", "ms"},
+                                          {"method", "single"},
+                                          {"measure", "max_prob"},
+                                          {"kept_exits", "1;2;3"},
+                                          {"budget", "2"},
+                                          {"thresholds", "0.5;0.6"},
+                                          {"fit_acc", "0.8"},
+                                          {"fit_cost", "2"},
+                                          {"eval_acc", "0.7"},
+                                          {"eval_cost", "2.1"},
+                                          {"exit_fractions", "0.3;0.3;0.4"},
+                                          {"pareto", "true"},
+                                          {"seconds", "0.01"},
+                                          {"outcome", "converged"},
+                                          {"message", "ok"}};
   for (const auto& [k, v] : over) f[k] = v;
   std::string head, row;
   for (std::size_t c = 0; c < kCols.size(); ++c) {
@@ -57,10 +67,11 @@ void RefusedField(const std::string& column, const std::string& text,
 // t/"out"; returns the sweep file.
 std::string RunSmallSweep(const BadInputCase& t, const std::string& out = "out") {
   t.CopyProject("data/example", "example");
-  const std::string yaml = t.Write("s.yaml",
-                                   "output: " + out + "\nconfigs: true\nmodels:\n"
-                                   "  - {name: m, dump: example, profile: example/profile.yaml}\n"
-                                   "methods:\n  - {method: single}\nbudgets: [40%, 80%]\n");
+  const std::string yaml =
+      t.Write("s.yaml", "output: " + out +
+                            "\nconfigs: true\nmodels:\n"
+                            "  - {name: m, dump: example, profile: example/profile.yaml}\n"
+                            "methods:\n  - {method: single}\nbudgets: [40%, 80%]\n");
   t.ExpectSuccess({"sweep", yaml, "--jobs", "2"});
   return yaml;
 }
@@ -128,9 +139,9 @@ TEST_CASE("bad input: output: --format both with the JSON target a directory wri
   BadInputCase t;
   t.Write("r.csv", ReportCsv());
   t.Mkdir("cfg.json");
-  t.ExpectRefused({"export", "--from", t / "r.csv", "--row", "0", "--format", "both", "-o",
-                   t / "cfg"},
-                  "cfg.json", "is a directory");
+  t.ExpectRefused(
+      {"export", "--from", t / "r.csv", "--row", "0", "--format", "both", "-o", t / "cfg"},
+      "cfg.json", "is a directory");
 }
 
 TEST_CASE("bad input: output: --out on a read-only file system", "[bad-input]") {
@@ -528,20 +539,22 @@ TEST_CASE("bad input: sweep resume: stale temporaries go, without reading pids",
 TEST_CASE("bad input: budget: a fraction of a profile whose costs are all 0", "[bad-input]") {
   BadInputCase t;
   exitplan::testing::WriteSmallDump(t / "d");
-  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 0, head: 0}\n"
-                    "  - {name: b, backbone: 0, head: 0}\n  - {name: c, backbone: 0, head: 0}\n");
-  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
-                   "single", "--budget", "50%"},
+  t.Write("p.yaml",
+          "unit: ms\nexits:\n  - {name: a, backbone: 0, head: 0}\n"
+          "  - {name: b, backbone: 0, head: 0}\n  - {name: c, backbone: 0, head: 0}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method", "single",
+                   "--budget", "50%"},
                   "p.yaml", "every cost is 0");  // refused by the profile reader already
 }
 
 TEST_CASE("bad input: budget: a fraction of a full cost that overflows", "[bad-input]") {
   BadInputCase t;
   exitplan::testing::WriteSmallDump(t / "d");
-  t.Write("p.yaml", "unit: ms\nexits:\n  - {name: a, backbone: 1e308, head: 1e308}\n"
-                    "  - {name: b, backbone: 1e308, head: 1e308}\n"
-                    "  - {name: c, backbone: 1e308, head: 1e308}\n");
-  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method",
-                   "single", "--budget", "50%"},
+  t.Write("p.yaml",
+          "unit: ms\nexits:\n  - {name: a, backbone: 1e308, head: 1e308}\n"
+          "  - {name: b, backbone: 1e308, head: 1e308}\n"
+          "  - {name: c, backbone: 1e308, head: 1e308}\n");
+  t.ExpectRefused({"thresholds", "--dump", t / "d", "--profile", t / "p.yaml", "--method", "single",
+                   "--budget", "50%"},
                   "p.yaml", "costs above 1e250 are refused");  // by the profile reader already
 }

@@ -1,6 +1,5 @@
 // The budget grammar (profiles/budget.hpp), table-driven: every form, every refusal.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "profiles/budget.hpp"
@@ -142,6 +141,7 @@ TEST_CASE("budget: fractions (--accuracy-drop) as 0.005 or 0.5%") {
   CHECK(ParseFraction("100%", "--accuracy-drop") == 1.0);
   for (const char* bad : {"-0.1", "1.5", "101%", "abc", "0.5x", "nan", ""}) {
     INFO(bad);
-    CHECK_THROWS_WITH(ParseFraction(bad, "--accuracy-drop"), Catch::StartsWith("--accuracy-drop: "));
+    CHECK_THROWS_WITH(ParseFraction(bad, "--accuracy-drop"),
+                      Catch::StartsWith("--accuracy-drop: "));
   }
 }

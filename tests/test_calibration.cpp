@@ -1,6 +1,5 @@
 // Tests of per-exit temperature scaling (optim/calibration.hpp).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
@@ -32,13 +31,15 @@ void WriteCalibrationDump(const std::string& dir, int n, const std::vector<doubl
     std::discrete_distribution<int> draw(p.begin(), p.end());
     labels[i] = draw(rng);
     for (int j = 0; j < k; ++j)
-      for (int q = 0; q < c; ++q) logits[(static_cast<std::size_t>(i) * k + j) * c + q] = t_true[j] * w[q];
+      for (int q = 0; q < c; ++q)
+        logits[(static_cast<std::size_t>(i) * k + j) * c + q] = t_true[j] * w[q];
   }
-  exitplan::testing::WriteNpyAs(dir + "/val_logits.npy", "<f8",
-                                {static_cast<std::size_t>(n), static_cast<std::size_t>(k),
-                                 static_cast<std::size_t>(c)},
-                                logits);
-  exitplan::testing::WriteNpyAs(dir + "/val_labels.npy", "<i8", {static_cast<std::size_t>(n)}, labels);
+  exitplan::testing::WriteNpyAs(
+      dir + "/val_logits.npy", "<f8",
+      {static_cast<std::size_t>(n), static_cast<std::size_t>(k), static_cast<std::size_t>(c)},
+      logits);
+  exitplan::testing::WriteNpyAs(dir + "/val_labels.npy", "<i8", {static_cast<std::size_t>(n)},
+                                labels);
 }
 
 }  // namespace
@@ -60,7 +61,8 @@ TEST_CASE("TemperatureNll: hand value and gradient against central differences",
     double grad = 0;
     TemperatureNll(zz, y, t, &grad);
     const double h = 1e-6;
-    const double fd = (TemperatureNll(zz, y, t + h, nullptr) - TemperatureNll(zz, y, t - h, nullptr)) / (2 * h);
+    const double fd =
+        (TemperatureNll(zz, y, t + h, nullptr) - TemperatureNll(zz, y, t - h, nullptr)) / (2 * h);
     REQUIRE(Close(grad, fd, 1e-6, 1e-9));
   }
 }
@@ -80,16 +82,19 @@ TEST_CASE("temperature scaling recovers known per-exit temperatures", "[calibrat
     // Optimality: the derivative at the fitted T is ~0.
   }
   // ECE after calibration is small; before (T = 1 on exits 1 and 3) it is not.
-  const double ece_before_3 = ExpectedCalibrationError(dump.fit.Scores(Measure::kMaxProb), dump.fit.correct, 2);
+  const double ece_before_3 =
+      ExpectedCalibrationError(dump.fit.Scores(Measure::kMaxProb), dump.fit.correct, 2);
   dump.fit.ComputeFeatures(s.temperatures);
-  const double ece_after_3 = ExpectedCalibrationError(dump.fit.Scores(Measure::kMaxProb), dump.fit.correct, 2);
+  const double ece_after_3 =
+      ExpectedCalibrationError(dump.fit.Scores(Measure::kMaxProb), dump.fit.correct, 2);
   REQUIRE(ece_after_3 < 0.02);
   REQUIRE(ece_before_3 > 0.1);
 }
 
 TEST_CASE("calibration refuses scores-mode dumps and bad options", "[calibration]") {
   TempDir dir;
-  exitplan::testing::WriteNpyAs(dir / "val_confidence.npy", "<f8", {2, 3}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6});
+  exitplan::testing::WriteNpyAs(dir / "val_confidence.npy", "<f8", {2, 3},
+                                {0.1, 0.2, 0.3, 0.4, 0.5, 0.6});
   exitplan::testing::WriteNpyAs(dir / "val_correct.npy", "|u1", {2, 3}, {1, 0, 1, 1, 1, 0});
   const Dump dump = LoadDump(dir.path());
   REQUIRE_THROWS_WITH(FitTemperatures(dump.fit), Catch::Contains("needs per-exit logits"));

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
 
 #include "dse/config.hpp"
 #include "exitplan/runtime.hpp"
@@ -80,8 +80,8 @@ TEST_CASE("config from a row without a solution or with inconsistent thresholds 
   ResultRow r = Row();
   r.fit_acc = NAN;
   r.outcome = "infeasible";
-  CHECK_THROWS_WITH(ConfigFromRow(r, ctx), Catch::Contains("r.csv row 7") &&
-                                               Catch::Contains("no solution"));
+  CHECK_THROWS_WITH(ConfigFromRow(r, ctx),
+                    Catch::Contains("r.csv row 7") && Catch::Contains("no solution"));
   r = Row();
   r.thresholds.pop_back();
   CHECK_THROWS_WITH(ConfigFromRow(r, ctx), Catch::Contains("3 kept exits, 1 thresholds"));

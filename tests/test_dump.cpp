@@ -158,8 +158,9 @@ TEST_CASE("dump: every bad input is one clear error naming the file") {
   SECTION("labels out of range") {
     WriteNpyAs(dir / "val_logits.npy", "<f4", {2, 2, 3}, std::vector<double>(12, 0.0));
     WriteNpyAs(dir / "val_labels.npy", "<i8", {2}, {0, 3});
-    CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("val_labels.npy") &&
-                                                Catch::Contains("label 3 at sample 1 is out of range"));
+    CHECK_THROWS_WITH(LoadDump(dir.path()),
+                      Catch::Contains("val_labels.npy") &&
+                          Catch::Contains("label 3 at sample 1 is out of range"));
   }
   SECTION("labels of the wrong length") {
     WriteNpyAs(dir / "val_logits.npy", "<f4", {2, 2, 3}, std::vector<double>(12, 0.0));
@@ -176,8 +177,9 @@ TEST_CASE("dump: every bad input is one clear error naming the file") {
     v[7] = std::nan("");
     WriteNpyAs(dir / "val_logits.npy", "<f4", {2, 2, 3}, v);
     WriteNpyAs(dir / "val_labels.npy", "<i8", {2}, {0, 1});
-    CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("val_logits.npy") &&
-                                                Catch::Contains("non-finite logit (nan) at sample 1, exit 1"));
+    CHECK_THROWS_WITH(LoadDump(dir.path()),
+                      Catch::Contains("val_logits.npy") &&
+                          Catch::Contains("non-finite logit (nan) at sample 1, exit 1"));
     v[7] = INFINITY;
     WriteNpyAs(dir / "val_logits.npy", "<f4", {2, 2, 3}, v);
     CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("non-finite logit (inf)"));
@@ -202,7 +204,8 @@ TEST_CASE("dump: every bad input is one clear error naming the file") {
     WriteNpyAs(dir / "val_confidence.npy", "<f8", {2, 2}, {0.1, 0.2, 0.3, 0.4});
     CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("val_correct.npy: missing"));
     WriteNpyAs(dir / "val_correct.npy", "<f8", {2, 2}, {1, 0, 0.5, 1});
-    CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("expected 0/1 correctness values, found 0.5"));
+    CHECK_THROWS_WITH(LoadDump(dir.path()),
+                      Catch::Contains("expected 0/1 correctness values, found 0.5"));
     WriteNpyAs(dir / "val_correct.npy", "<f8", {2, 3}, {1, 0, 0, 1, 1, 1});
     CHECK_THROWS_WITH(LoadDump(dir.path()), Catch::Contains("expected shape [2, 2]"));
   }

@@ -1,7 +1,6 @@
 // Tests of EENet training, Algorithm 1 and scorer files (optim/eenet.hpp).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -37,9 +36,9 @@ EENetOptions Quick() {
 TEST_CASE("Algorithm 1 quotas on a hand example", "[eenet][algorithm1]") {
   // K = 3, N = 5 scores. p = (0.4, 0.4, 0.2): quotas 2, 2, rest.
   ScoreMatrix s(3, 5);
-  s << 0.9, 0.1, 0.8, 0.7, 0.3,   // exit 1 takes samples 0 (0.9) and 2 (0.8): t1 = 0.8
-       0.5, 0.6, 0.99, 0.2, 0.4,  // exit 2 among {1, 3, 4}: 1 (0.6), 4 (0.4): t2 = 0.4
-       0.0, 0.0, 0.0, 0.0, 0.0;
+  s << 0.9, 0.1, 0.8, 0.7, 0.3,  // exit 1 takes samples 0 (0.9) and 2 (0.8): t1 = 0.8
+      0.5, 0.6, 0.99, 0.2, 0.4,  // exit 2 among {1, 3, 4}: 1 (0.6), 4 (0.4): t2 = 0.4
+      0.0, 0.0, 0.0, 0.0, 0.0;
   const std::vector<double> t = QuotaThresholds(s, {0.4, 0.4, 0.2});
   REQUIRE(t.size() == 2);
   REQUIRE(t[0] == 0.8);
@@ -64,7 +63,8 @@ TEST_CASE("Algorithm 1 quotas equal round(N p_k) on random untied scores", "[een
     for (int i = 0; i < n; ++i) s(j, i) = u(rng);
   const std::vector<double> p = {0.3, 0.25, 0.2, 0.25};
   const Policy pol{AllExits(k), QuotaThresholds(s, p)};
-  const Evaluation ev = Evaluate(s, ScoreOrder::kDescending, CorrectMatrix::Ones(k, n), {1, 2, 3, 4}, pol);
+  const Evaluation ev =
+      Evaluate(s, ScoreOrder::kDescending, CorrectMatrix::Ones(k, n), {1, 2, 3, 4}, pol);
   REQUIRE(ev.exit_count[0] == std::lround(n * 0.3));
   REQUIRE(ev.exit_count[1] == std::lround(n * 0.25));
   REQUIRE(ev.exit_count[2] == std::lround(n * 0.2));
@@ -82,7 +82,7 @@ TEST_CASE("tilted and geometric distributions", "[eenet]") {
   REQUIRE(Close(t[0], 0.25 * std::exp(-1) / z));
   const std::vector<double> g = GeometricDistribution(c, 2.5);
   REQUIRE(Close(cost(g), 2.5, 1e-9));
-  REQUIRE(Close(g[1] / g[0], g[2] / g[1], 1e-9));  // geometric
+  REQUIRE(Close(g[1] / g[0], g[2] / g[1], 1e-9));     // geometric
   REQUIRE(GeometricDistribution(c, 0.5)[0] > 0.999);  // below the cheapest: all at exit 1
 }
 
@@ -146,7 +146,8 @@ TEST_CASE("EENet options validate themselves", "[eenet]") {
   REQUIRE_THAT(e, Catch::Contains("holdout_fraction = 0.95"));
   REQUIRE(std::count(e.begin(), e.end(), '\n') == 2);
   REQUIRE(BudgetFitFromString("match") == BudgetFit::kMatch);
-  REQUIRE_THROWS_WITH(BudgetFitFromString("x"), Catch::Contains("expected none, repair, match or best"));
+  REQUIRE_THROWS_WITH(BudgetFitFromString("x"),
+                      Catch::Contains("expected none, repair, match or best"));
 }
 
 TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[eenet][yaml]") {
@@ -177,16 +178,19 @@ TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[e
   TempDir other;
   exitplan::testing::WriteRandomLogitsDump(other.path(), "val", 20, 4, 4, 2);
   const Dump d4 = LoadDump(other.path());
-  REQUIRE_THROWS_WITH(g.scorer.Score(d4.fit), Catch::Contains("trained for K = 3 exits and C = 4") &&
-                                                  Catch::Contains("has K = 4, C = 4"));
+  REQUIRE_THROWS_WITH(
+      g.scorer.Score(d4.fit),
+      Catch::Contains("trained for K = 3 exits and C = 4") && Catch::Contains("has K = 4, C = 4"));
   // The weights are an .npz beside the YAML, which is small and holds no weights.
   const std::string text = ReadFile(dir / "s.yaml");
   CHECK(fs::exists(dir / "s.npz"));
   CHECK(text.find("w_shared:") == std::string::npos);
-  CHECK_THAT(text, Catch::Contains("schema_version: 2") && Catch::Contains("weights: {file: \"s.npz\", sha256: "));
+  CHECK_THAT(text, Catch::Contains("schema_version: 2") &&
+                       Catch::Contains("weights: {file: \"s.npz\", sha256: "));
   const NpyArray w1 = ReadNpzMember(dir / "s.npz", "exit1_w_shared");
-  CHECK(w1.shape() == std::vector<std::size_t>{static_cast<std::size_t>(f.scorer.layout.hidden[0]),
-                                               static_cast<std::size_t>(f.scorer.layout.inputs[0])});
+  CHECK(w1.shape() ==
+        std::vector<std::size_t>{static_cast<std::size_t>(f.scorer.layout.hidden[0]),
+                                 static_cast<std::size_t>(f.scorer.layout.inputs[0])});
   CHECK(w1.At(1) == f.scorer.theta[f.scorer.layout.hidden[0]]);  // W[0][1], column-major in theta
   // Version-1 files (weights as YAML text) are still read, to the same weights.
   const std::string v1 = ScorerToYamlV1(f);
@@ -195,8 +199,11 @@ TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[e
   REQUIRE(h.scorer.theta == f.scorer.theta);
   REQUIRE(h.policy.thresholds == f.policy.thresholds);
   // Bad files.
-  exitplan::testing::WriteText(dir / "v.yaml", std::string(text).replace(text.find("schema_version: 2"), 17, "schema_version: 9"));
-  REQUIRE_THROWS_WITH(LoadScorer(dir / "v.yaml"), Catch::Contains("schema_version 9 is not supported"));
+  exitplan::testing::WriteText(
+      dir / "v.yaml",
+      std::string(text).replace(text.find("schema_version: 2"), 17, "schema_version: 9"));
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "v.yaml"),
+                      Catch::Contains("schema_version 9 is not supported"));
   exitplan::testing::WriteText(dir / "u.yaml", text + "extra: 1\n");
   REQUIRE_THROWS_WITH(LoadScorer(dir / "u.yaml"), Catch::Contains("unknown key 'extra'"));
   exitplan::testing::WriteText(dir / "e.yaml", text + "exits: []\n");  // a version-1 key
@@ -205,7 +212,8 @@ TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[e
   std::string missing = v1;
   missing.erase(pos, missing.find('\n', pos) - pos + 1);
   exitplan::testing::WriteText(dir / "m.yaml", missing);
-  REQUIRE_THROWS_WITH(LoadScorer(dir / "m.yaml"), Catch::Contains("missing field 'exits[0].b_utility'"));
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "m.yaml"),
+                      Catch::Contains("missing field 'exits[0].b_utility'"));
   exitplan::testing::WriteText(dir / "bad.yaml", "k: [1,\n");
   REQUIRE_THROWS_WITH(LoadScorer(dir / "bad.yaml"), Catch::Contains("not valid YAML"));
   // Weights of another scorer (same shapes, other values): the recorded SHA-256 tells.
@@ -226,13 +234,16 @@ TEST_CASE("scorer files round-trip bit for bit and refuse mismatched dumps", "[e
   const std::size_t wpos = wrong.find("\nweights:") + 1;
   wrong = wrong.substr(0, wpos) + "weights: {file: w.npz, sha256: " + Sha256Hex(npz) + "}\n";
   exitplan::testing::WriteText(dir / "w.yaml", wrong);
-  REQUIRE_THROWS_WITH(LoadScorer(dir / "w.yaml"),
-                      Catch::Contains("w.npz: member exit1_w_shared is float64 [1, 2], expected float [" +
-                                      std::to_string(f.scorer.layout.hidden[0]) + ", " +
-                                      std::to_string(f.scorer.layout.inputs[0]) + "]"));
+  REQUIRE_THROWS_WITH(
+      LoadScorer(dir / "w.yaml"),
+      Catch::Contains("w.npz: member exit1_w_shared is float64 [1, 2], expected float [" +
+                      std::to_string(f.scorer.layout.hidden[0]) + ", " +
+                      std::to_string(f.scorer.layout.inputs[0]) + "]"));
   // A weights file outside the scorer's folder.
-  exitplan::testing::WriteText(dir / "p.yaml", wrong.substr(0, wpos) + "weights: {file: ../x.npz, sha256: 00}\n");
-  REQUIRE_THROWS_WITH(LoadScorer(dir / "p.yaml"), Catch::Contains("must be a file name beside the scorer file"));
+  exitplan::testing::WriteText(dir / "p.yaml",
+                               wrong.substr(0, wpos) + "weights: {file: ../x.npz, sha256: 00}\n");
+  REQUIRE_THROWS_WITH(LoadScorer(dir / "p.yaml"),
+                      Catch::Contains("must be a file name beside the scorer file"));
   // An .npz path for the YAML is refused before anything is written.
   REQUIRE_THROWS_WITH(SaveScorer(dir / "n.npz", f), Catch::Contains("give the scorer's YAML file"));
   CHECK_FALSE(fs::exists(dir / "n.npz"));
@@ -243,5 +254,6 @@ TEST_CASE("EENet refuses scores-mode dumps", "[eenet]") {
   exitplan::testing::WriteNpyAs(dir / "val_confidence.npy", "<f8", {2, 2}, {0.1, 0.2, 0.3, 0.4});
   exitplan::testing::WriteNpyAs(dir / "val_correct.npy", "|u1", {2, 2}, {1, 0, 1, 1});
   const Dump dump = LoadDump(dir.path());
-  REQUIRE_THROWS_WITH(FitEENet(dump.fit, dump.fit.correct, {1, 2}, 1.5), Catch::Contains("needs per-exit logits"));
+  REQUIRE_THROWS_WITH(FitEENet(dump.fit, dump.fit.correct, {1, 2}, 1.5),
+                      Catch::Contains("needs per-exit logits"));
 }

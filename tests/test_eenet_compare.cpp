@@ -1,6 +1,5 @@
 // Tests of the Ilhan et al. 2023 Table 1-style comparison (optim/eenet_compare.hpp).
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "optim/eenet_compare.hpp"
@@ -52,6 +51,7 @@ TEST_CASE("comparison: every method at every budget, best = most accurate within
     // exact is optimal on max_prob: best is at least as accurate on fit as MSDNet.
   }
   const std::string md = ComparisonMarkdown(rows, "ms");
-  REQUIRE_THAT(md, Catch::StartsWith("| budget (ms) | frac | msdnet | branchynet | pabee | eenet |"));
+  REQUIRE_THAT(md,
+               Catch::StartsWith("| budget (ms) | frac | msdnet | branchynet | pabee | eenet |"));
   REQUIRE_THAT(md, Catch::Contains("| 0.50 |"));
 }

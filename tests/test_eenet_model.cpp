@@ -2,7 +2,6 @@
 // (eq. 3-4), a hand-computed forward pass, and the hand-derived gradient against central
 // differences.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
@@ -65,9 +64,7 @@ TEST_CASE("layout: D_k = C + k + 2 (1-based k) and hidden = round(ratio * D)", "
 
 TEST_CASE("targets q (eq. 3) and r (eq. 4)", "[eenet]") {
   CorrectMatrix c(3, 3);
-  c << 1, 0, 0,
-       1, 0, 1,
-       0, 0, 1;
+  c << 1, 0, 0, 1, 0, 1, 0, 0, 1;
   const Eigen::MatrixXd r = EENetAssignmentTargets(c);
   REQUIRE(r(0, 0) == 0.5);
   REQUIRE(r(1, 0) == 0.5);
@@ -86,10 +83,7 @@ TEST_CASE("forward pass equals a hand computation on one exit", "[eenet]") {
   theta << 1, -2, 0.5, 1, 0.1, 2, -1, 3, 0;
   EENetInputs in;
   in.base.push_back(Eigen::MatrixXf(4, 2));
-  in.base[0] << 1, 1,
-                1, 0,
-                1, 0,
-                1, 0;
+  in.base[0] << 1, 1, 1, 0, 1, 0, 1, 0;
   ScoreMatrix q, r;
   EENetForward(l, theta, in, &q, &r);
   // sample 0: z = 1 - 2 + 0.5 + 1 + 0.1 = 0.6 -> s = 0.6, u = 1.2 - 1 = 0.2
@@ -143,7 +137,8 @@ TEST_CASE("hand-derived gradient equals central differences", "[eenet][gradient]
     EENetForward(l, theta, in, nullptr, &r);
     const Eigen::MatrixXd surv = EENetSurvival(r);  // eq. 13 weights held constant
     Eigen::VectorXd grad;
-    const EENetLoss loss = EENetLossAndGradient(l, theta, in, correct, rt, cost, budget, w, &grad, &surv);
+    const EENetLoss loss =
+        EENetLossAndGradient(l, theta, in, correct, rt, cost, budget, w, &grad, &surv);
     REQUIRE(std::isfinite(loss.total));
     REQUIRE(loss.budget > 0);
     REQUIRE(Close(loss.total, loss.g + w.alpha * loss.budget + w.beta * loss.ce + loss.l2));
@@ -153,8 +148,10 @@ TEST_CASE("hand-derived gradient equals central differences", "[eenet][gradient]
       Eigen::VectorXd tp = theta, tm = theta;
       tp(i) += hstep;
       tm(i) -= hstep;
-      const double fp = EENetLossAndGradient(l, tp, in, correct, rt, cost, budget, w, nullptr, &surv).total;
-      const double fm = EENetLossAndGradient(l, tm, in, correct, rt, cost, budget, w, nullptr, &surv).total;
+      const double fp =
+          EENetLossAndGradient(l, tp, in, correct, rt, cost, budget, w, nullptr, &surv).total;
+      const double fm =
+          EENetLossAndGradient(l, tm, in, correct, rt, cost, budget, w, nullptr, &surv).total;
       const double fd = (fp - fm) / (2 * hstep);
       const double err = std::abs(fd - grad(i)) / std::max(1e-4, std::abs(fd) + std::abs(grad(i)));
       worst = std::max(worst, err);
@@ -168,7 +165,8 @@ TEST_CASE("hand-derived gradient equals central differences", "[eenet][gradient]
 
 TEST_CASE("gradient reaches earlier exits through the earlier scores b_k", "[eenet][gradient]") {
   // With L_g only on the last exit (others always right, weight flows) the first exit's weights
-  // still get gradient through b: check the exit-1 block is not all zero when exit 1 has no own loss.
+  // still get gradient through b: check the exit-1 block is not all zero when exit 1 has no own
+  // loss.
   const int k = 2, c = 2, n = 5;
   const EENetLayout l = EENetLayout::Make(k, c, 1.0);
   const EENetInputs in = RandomInputs(k, c, n, 5);

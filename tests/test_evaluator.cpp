@@ -21,7 +21,8 @@ Evaluation BruteForce(const ScoreMatrix& s, ScoreOrder order, const CorrectMatri
     int e = k - 1;
     for (std::size_t q = 0; q + 1 < p.kept.size(); ++q) {
       const double v = s(p.kept[q], i);
-      const bool stop = order == ScoreOrder::kDescending ? v >= p.thresholds[q] : v < p.thresholds[q];
+      const bool stop =
+          order == ScoreOrder::kDescending ? v >= p.thresholds[q] : v < p.thresholds[q];
       if (stop) {
         e = p.kept[q];
         break;
@@ -68,7 +69,8 @@ TEST_CASE("evaluator equals brute force on random data, both orders, random kept
       const Evaluation b = BruteForce(s, order, c, cost, p);
       CHECK(a.accuracy == Approx(b.accuracy).epsilon(1e-12));
       CHECK(a.mean_cost == Approx(b.mean_cost).epsilon(1e-12));
-      for (int j = 0; j < k; ++j) CHECK(a.exit_fraction[j] == Approx(b.exit_fraction[j]).margin(1e-12));
+      for (int j = 0; j < k; ++j)
+        CHECK(a.exit_fraction[j] == Approx(b.exit_fraction[j]).margin(1e-12));
       const std::vector<int> exits = ExitOfSamples(s, order, p);
       long count0 = 0;
       for (int e : exits) count0 += e == p.kept[0];

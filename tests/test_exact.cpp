@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <random>
 
 #include "bench/aaai21_data.hpp"
@@ -97,7 +96,8 @@ TEST_CASE("exact works with many kept exits (every per-sample state width) and r
     for (int i = 0; i < n; ++i)
       for (int e = 0; e < k; ++e) {
         s(e, i) = u(rng);
-        const double pc = e < 16 ? 0.0 : 0.3 + 0.6 * (e - 16) / std::max(1, k - 17) + 0.3 * (s(e, i) - 0.5);
+        const double pc =
+            e < 16 ? 0.0 : 0.3 + 0.6 * (e - 16) / std::max(1, k - 17) + 0.3 * (s(e, i) - 0.5);
         c(e, i) = u(rng) < pc;
       }
     ThresholdProblem p;
@@ -170,8 +170,8 @@ TEST_CASE("exact beats geometric, single and ippp on aaai21 at every budget, wit
       const ThresholdProblem p = aaai21::Problem(m, budgets[i]);
       std::vector<std::vector<double>> starts;
       double best = 0;
-      for (Method meth : {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle,
-                          Method::kIppp}) {
+      for (Method meth :
+           {Method::kGeometric, Method::kGeometricQuantile, Method::kSingle, Method::kIppp}) {
         const ThresholdSummary h = Solve(meth, p, o);
         REQUIRE(h.has_policy());  // iPPP's answer may be over budget (outcome over_budget)
         starts.push_back(h.policy.thresholds);

@@ -1,8 +1,7 @@
 // Tests of dse/exhaustive: against solving every (subset, budget) pair directly, pruning and reuse
 // leave the front unchanged, and the thread count changes nothing.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "dse/exhaustive.hpp"
@@ -69,7 +68,8 @@ TEST_CASE("exhaustive equals direct solves; pruning, reuse and threads change no
     // Reused answers equal fresh solves in accuracy (the solver proved optimality).
     for (const auto& sol : a.solutions) {
       if (!sol.reused) continue;
-      const ThresholdSummary t = BruteForceSolve(p.Thresholds(KeptFromMask(sol.mask, 4), sol.budget));
+      const ThresholdSummary t =
+          BruteForceSolve(p.Thresholds(KeptFromMask(sol.mask, 4), sol.budget));
       CHECK(t.fit.accuracy == sol.summary.fit.accuracy);
     }
     // Thread count: identical solutions.
@@ -177,8 +177,9 @@ TEST_CASE("the exact fast path meets every budget and stays close to brute force
       // Feasible as the evaluator computes it, and never above the optimum of its own subset.
       const Evaluation ev = p.EvaluateFit(sol.summary.policy);
       CHECK(ev.accuracy == sol.summary.fit.accuracy);
-      CHECK(ev.mean_cost <= std::min(sol.budget, p.Thresholds(sol.summary.policy.kept, sol.budget)
-                                                     .MaxCost()) * (1 + 1e-12));
+      CHECK(ev.mean_cost <=
+            std::min(sol.budget, p.Thresholds(sol.summary.policy.kept, sol.budget).MaxCost()) *
+                (1 + 1e-12));
       for (const auto& b : brute.solutions) {
         if (b.mask == sol.mask && b.budget == sol.budget) {
           CHECK(sol.summary.fit.accuracy <= b.summary.fit.accuracy);

@@ -3,7 +3,6 @@
 // gives what the sweep cell and `exitplan thresholds` give at B; what cannot be solved is refused
 // naming the nearest rows.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "dse/config.hpp"
@@ -32,7 +31,9 @@ struct Swept {
     const std::string text =
         "output: out\n"
         "models:\n"
-        "  - {name: ex, dump: " + dump + ", profile: " + profile + ", target: cpu-1thread}\n"
+        "  - {name: ex, dump: " +
+        dump + ", profile: " + profile +
+        ", target: cpu-1thread}\n"
         "methods:\n"
         "  - {method: single}\n"
         "  - {method: exact, label: exact-135, exits: \"1,3,5\", options: {start_ippp: false}}\n"
@@ -72,7 +73,9 @@ void CheckSamePolicy(const ResultRow& got, const ResultRow& want) {
   CHECK(got.exit_fractions == want.exit_fractions);
 }
 
-std::string WithoutProvenance(const std::string& yaml) { return yaml.substr(0, yaml.find("provenance:")); }
+std::string WithoutProvenance(const std::string& yaml) {
+  return yaml.substr(0, yaml.find("provenance:"));
+}
 
 // `exitplan thresholds --method M --budget B [--exits ..] [--calibrate]` on data/example.
 ResultRow ThresholdsAt(const Swept& s, Method method, double budget, const std::vector<int>& kept,
@@ -112,8 +115,10 @@ TEST_CASE("export at a budget of the report takes that row; solving there gives 
     CHECK_FALSE(at.solved);
     CHECK(at.report_row == i);
     // --row i gives the same config.
-    const ExportResult by_row = PlanExport(Values({{"from", s.report}, {"row", std::to_string(i)}}), "test");
-    CHECK(WithoutProvenance(ConfigToYaml(at.config)) == WithoutProvenance(ConfigToYaml(by_row.config)));
+    const ExportResult by_row =
+        PlanExport(Values({{"from", s.report}, {"row", std::to_string(i)}}), "test");
+    CHECK(WithoutProvenance(ConfigToYaml(at.config)) ==
+          WithoutProvenance(ConfigToYaml(by_row.config)));
     // A budget a hair above (outside the 1e-9 match): solved again, the same policy as the cell.
     const ExportResult again = ExportAt(s.report, rows[i].method, rows[i].budget * (1 + 1e-8));
     CHECK(again.solved);
@@ -136,9 +141,10 @@ TEST_CASE("export between the report's budgets solves at B, as thresholds does a
     bool calibrate;
     std::string key, value;
   };
-  for (const Case& c : {Case{"single", Method::kSingle, {0, 1, 2, 3, 4, 5}, false, "", ""},
-                        Case{"exact-135", Method::kExact, {0, 2, 4, 5}, false, "start_ippp", "false"},
-                        Case{"geo-cal", Method::kGeometric, {0, 1, 2, 3, 4, 5}, true, "", ""}}) {
+  for (const Case& c :
+       {Case{"single", Method::kSingle, {0, 1, 2, 3, 4, 5}, false, "", ""},
+        Case{"exact-135", Method::kExact, {0, 2, 4, 5}, false, "start_ippp", "false"},
+        Case{"geo-cal", Method::kGeometric, {0, 1, 2, 3, 4, 5}, true, "", ""}}) {
     INFO(c.label);
     const ExportResult r = ExportAt(s.report, c.label, b);
     REQUIRE(r.solved);
@@ -156,8 +162,8 @@ TEST_CASE("export between the report's budgets solves at B, as thresholds does a
     CHECK(r.config.inputs.back().rfind("profile.yaml ", 0) == 0);
   }
   // A relative budget is taken against the full cost the manifest recorded.
-  const ExportResult rel = PlanExport(
-      Values({{"from", s.report}, {"method", "single"}, {"budget", "30%"}}), "test");
+  const ExportResult rel =
+      PlanExport(Values({{"from", s.report}, {"method", "single"}, {"budget", "30%"}}), "test");
   CHECK(rel.row.budget == b);
 }
 
@@ -187,23 +193,28 @@ TEST_CASE("export solves a thresholds report at B from --dump and --profile") {
   CHECK(r.config.inputs.size() == 5);
 
   // Without the inputs, or with other ones, it is refused naming the nearest rows.
-  auto refused = [&](std::vector<std::pair<std::string, std::string>> more, const std::string& why) {
+  auto refused = [&](std::vector<std::pair<std::string, std::string>> more,
+                     const std::string& why) {
     try {
       ExportAt(csv, "exact", b, more);
       FAIL("not refused: " << why);
     } catch (const InputError& e) {
       const std::string m = e.what();
       CHECK_THAT(m, Catch::Contains(why));
-      CHECK_THAT(m, Catch::StartsWith("--budget: no row of exact was solved at " + FormatDouble(b)));
-      CHECK_THAT(m, Catch::Contains("nearest: row 1 (exact max_prob, budget " +
-                                    FormatDouble(0.4 * full)));
+      CHECK_THAT(m,
+                 Catch::StartsWith("--budget: no row of exact was solved at " + FormatDouble(b)));
+      CHECK_THAT(
+          m, Catch::Contains("nearest: row 1 (exact max_prob, budget " + FormatDouble(0.4 * full)));
       CHECK(m.find('\n') == std::string::npos);
     }
   };
   refused({}, "give --dump and --profile");
   refused({{"dump", s.dump}, {"profile", s.profile}, {"target", "flops"}},
           "the profile's unit is mflops, the report's ms");
-  refused({{"dump", s.dump}, {"profile", s.profile}, {"target", "cpu-1thread"}, {"correct", "agreement"}},
+  refused({{"dump", s.dump},
+           {"profile", s.profile},
+           {"target", "cpu-1thread"},
+           {"correct", "agreement"}},
           "not the dump, profile, --target, --correct or --calibrate it was made from");
   // Below the cheapest policy: no solution at B.
   try {
@@ -218,9 +229,10 @@ TEST_CASE("export solves a thresholds report at B from --dump and --profile") {
 TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   testing::TempDir dir;
   fs::create_directories(dir / "dump");
-  for (const char* f : {"val_logits.npy", "val_labels.npy", "test_logits.npy", "test_labels.npy",
-                        "profile.yaml"}) {
-    fs::copy_file(testing::ProjectPath(std::string("data/example/") + f), dir / ("dump/" + std::string(f)));
+  for (const char* f :
+       {"val_logits.npy", "val_labels.npy", "test_logits.npy", "test_labels.npy", "profile.yaml"}) {
+    fs::copy_file(testing::ProjectPath(std::string("data/example/") + f),
+                  dir / ("dump/" + std::string(f)));
   }
   const std::string text =
       "output: out\n"
@@ -252,20 +264,23 @@ TEST_CASE("export refuses to solve on inputs that are not the sweep's") {
   }
   // Found again with --dump and --profile (the same bytes as the sweep read).
   testing::WriteText(dir / "moved/profile.yaml", original);
-  const ExportResult found = ExportAt(report, "single", 2.0,
-                                      {{"dump", dir / "moved"}, {"profile", dir / "moved/profile.yaml"}});
+  const ExportResult found = ExportAt(
+      report, "single", 2.0, {{"dump", dir / "moved"}, {"profile", dir / "moved/profile.yaml"}});
   CHECK(found.solved);
   CHECK(found.row.fit_cost <= 2.0);
   // A grid row needs no inputs.
   CHECK_FALSE(PlanExport(Values({{"from", report}, {"row", "1"}}), "t").solved);
 }
 
-TEST_CASE("export at B keeps the outcome rules: over budget only when allowed, unconstrained is fine") {
+TEST_CASE(
+    "export at B keeps the outcome rules: over budget only when allowed, unconstrained is fine") {
   testing::TempDir dir;
   const std::string text =
       "output: out\n"
-      "models:\n  - {name: ex, dump: " + testing::ProjectPath("data/example") + ", profile: " +
-      testing::ProjectPath("data/example/profile.yaml") + ", target: cpu-1thread}\n"
+      "models:\n  - {name: ex, dump: " +
+      testing::ProjectPath("data/example") +
+      ", profile: " + testing::ProjectPath("data/example/profile.yaml") +
+      ", target: cpu-1thread}\n"
       "methods:\n"
       "  - {method: ippp, options: {feasibility_rounds: 0}}\n"  // iPPP's raw answers overshoot here
       "  - {method: single}\n"
@@ -273,7 +288,8 @@ TEST_CASE("export at B keeps the outcome rules: over budget only when allowed, u
   SweepSpec spec = ParseSweepSpec(text, dir / "s.yaml", dir.path());
   REQUIRE(RunSweep(spec).complete);
   const std::string report = dir / "out/reports/ex__cpu-1thread.csv";
-  const double full = LoadProfile(testing::ProjectPath("data/example/profile.yaml"), "cpu-1thread").FullCost();
+  const double full =
+      LoadProfile(testing::ProjectPath("data/example/profile.yaml"), "cpu-1thread").FullCost();
   const double b = 0.3 * full;
   REQUIRE_THROWS_WITH(ExportAt(report, "ippp", b),
                       Catch::Contains("its answer is over the budget") &&

@@ -1,9 +1,8 @@
 // The feature pass: the vector kernels against the scalar reference (bit for bit), the reference
 // against the former arithmetic (std::exp, one running sum, a logarithm per class: within a few
 // units in the last place), thread-count independence, and the first non-finite logit named.
-#include <catch2/catch.hpp>
-
 #include <Eigen/Core>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,8 +15,8 @@
 #include "profiles/error.hpp"
 #include "profiles/feature_cache.hpp"
 #include "profiles/features.hpp"
-#include "profiles/stats.hpp"
 #include "profiles/softmax_kernel.hpp"
+#include "profiles/stats.hpp"
 #include "test_util.hpp"
 
 using namespace exitplan;
@@ -186,10 +185,10 @@ TEST_CASE("softmax: a non-finite logit makes every kernel refuse the row") {
           const auto bytes = Store(z, elem, &exact);
           std::vector<double> y(softmax::PaddedClasses(c));
           ExitSoftmax out;
-          CHECK_FALSE(softmax::PickRowKernel(elem)(bytes.data(), c, 1.0, 1.0, y.data(), nullptr,
-                                                   &out));
-          CHECK_FALSE(softmax::PortableRowKernel(elem)(bytes.data(), c, 1.0, 1.0, y.data(),
-                                                       nullptr, &out));
+          CHECK_FALSE(
+              softmax::PickRowKernel(elem)(bytes.data(), c, 1.0, 1.0, y.data(), nullptr, &out));
+          CHECK_FALSE(
+              softmax::PortableRowKernel(elem)(bytes.data(), c, 1.0, 1.0, y.data(), nullptr, &out));
         }
       }
     }
@@ -262,14 +261,16 @@ TEST_CASE("features: the first non-finite logit in sample order is named, whatev
   WriteNpyAs(dir / "val_labels.npy", "<i8", {std::size_t(n)}, labels);
   for (const char* threads : {"1", "2", "7"}) {
     setenv("EXITPLAN_THREADS", threads, 1);
-    CHECK_THROWS_WITH(LoadDump(dir.path()),
-                      Catch::Contains("val_logits.npy") &&
-                          Catch::Contains("non-finite logit (inf) at sample 700, exit 3, class 999"));
+    CHECK_THROWS_WITH(
+        LoadDump(dir.path()),
+        Catch::Contains("val_logits.npy") &&
+            Catch::Contains("non-finite logit (inf) at sample 700, exit 3, class 999"));
   }
   unsetenv("EXITPLAN_THREADS");
 }
 
-TEST_CASE("feature cache: a second load reads the entry; a corrupt or stale entry is never trusted") {
+TEST_CASE(
+    "feature cache: a second load reads the entry; a corrupt or stale entry is never trusted") {
   TempDir dir, cache;
   testing::WriteRandomLogitsDump(dir.path(), "val", 300, 3, 20, 11);
   DumpOptions opt;

@@ -1,12 +1,10 @@
 // Tests of the single-precision products of EENet training (optim/internal/float_gemm.hpp): every
 // transposition, strided operands (blocks of larger matrices), against a double reference; the
 // run-time-picked kernel against the portable one.
+#include <Eigen/Core>
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <random>
-
-#include <Eigen/Core>
 
 #include "optim/internal/float_gemm.hpp"
 
@@ -27,8 +25,8 @@ TEST_CASE("float products equal a double reference for every transposition", "[g
       const Eigen::MatrixXf a = big_a.block(1, 0, ta ? k : m, ta ? m : k);
       const Eigen::MatrixXf b = big_b.block(1, 0, tb ? n : k, tb ? k : n);
       const Eigen::MatrixXd ad = a.cast<double>(), bd = b.cast<double>();
-      const Eigen::MatrixXd ref = (ta ? Eigen::MatrixXd(ad.transpose()) : ad) *
-                                  (tb ? Eigen::MatrixXd(bd.transpose()) : bd);
+      const Eigen::MatrixXd ref =
+          (ta ? Eigen::MatrixXd(ad.transpose()) : ad) * (tb ? Eigen::MatrixXd(bd.transpose()) : bd);
       Eigen::MatrixXf c = Eigen::MatrixXf::Constant(m + 2, n, 99.0f);  // ldc = m + 2
       FloatGemm(ta, tb, m, n, k, big_a.data() + 1, 70, big_b.data() + 1, 70, c.data(), m + 2);
       Eigen::MatrixXf p(m, n);

@@ -1,5 +1,6 @@
-// Tests of dse/flop_score: the tolerance thresholds (the unsupervised early-exit paper (2023) eq. 3), eq. 4 by hand, and the
-// bitset enumeration against a brute-force reference on small random dumps.
+// Tests of dse/flop_score: the tolerance thresholds (the unsupervised early-exit paper (2023) eq.
+// 3), eq. 4 by hand, and the bitset enumeration against a brute-force reference on small random
+// dumps.
 #include <catch2/catch.hpp>
 
 #include "dse/flop_score.hpp"
@@ -55,8 +56,8 @@ TEST_CASE("eq. 4 on a hand-made dump") {
   // C1 = head, C2 = 6 + 0.125 - backbone.
   ScoreMatrix sc(3, 4);
   CorrectMatrix co(3, 4);
-  sc << 0.9, 0.2, 0.8, 0.1,   //
-      0.5, 0.9, 0.5, 0.95,    //
+  sc << 0.9, 0.2, 0.8, 0.1,  //
+      0.5, 0.9, 0.5, 0.95,   //
       1, 1, 1, 1;
   co.setOnes();
   CostProfile prof;

@@ -12,11 +12,11 @@ namespace {
 // A tiny hand-made problem: 3 exits, 6 samples, descending scores.
 struct Tiny : testing::OwnedProblem {
   Tiny(ScoreOrder order = ScoreOrder::kDescending) : OwnedProblem(3, 6, order) {
-    s << 0.9, 0.8, 0.7, 0.6, 0.5, 0.4,  //
+    s << 0.9, 0.8, 0.7, 0.6, 0.5, 0.4,    //
         0.95, 0.1, 0.85, 0.2, 0.75, 0.3,  //
         0, 0, 0, 0, 0, 0;
     c << 1, 1, 0, 1, 0, 0,  //
-        1, 0, 1, 1, 1, 0,  //
+        1, 0, 1, 1, 1, 0,   //
         1, 1, 1, 1, 1, 1;
     if (order == ScoreOrder::kAscending) s = -s;
     p.kept = {0, 1, 2};
@@ -67,7 +67,10 @@ TEST_CASE("geometric-quantile follows Heuristic.py on a hand case") {
   for (int i = 1; i <= 100; ++i) {
     const double p = 0.01 * i;
     const double w0 = p, w1 = (1 - p) * p, w2 = (1 - p) * (1 - p) * p, z = w0 + w1 + w2;
-    if ((w0 * 1 + w1 * 2 + w2 * 4) / z <= 1.5) { pfound = p; break; }
+    if ((w0 * 1 + w1 * 2 + w2 * 4) / z <= 1.5) {
+      pfound = p;
+      break;
+    }
   }
   CHECK(s.message == "p = " + std::to_string(pfound).substr(0, 4));
   const double q0 = s.trace[0];

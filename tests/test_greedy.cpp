@@ -1,5 +1,5 @@
-// Tests of dse/greedy: Scardapane et al. 2020 eq. 4 and eq. 5 by hand, the input-to-output scans on a hand-made
-// dump, and forward/backward selection against brute force on small random dumps.
+// Tests of dse/greedy: Scardapane et al. 2020 eq. 4 and eq. 5 by hand, the input-to-output scans on
+// a hand-made dump, and forward/backward selection against brute force on small random dumps.
 #include <catch2/catch.hpp>
 
 #include "dse/exhaustive.hpp"
@@ -74,8 +74,8 @@ TEST_CASE("greedy-th scan on a hand-made dump") {
   CHECK(s.steps[1].lhs == Approx(0.875));
   CHECK(s.steps[1].i_reach == Approx(0.5));
   CHECK(s.steps[1].i_next == Approx(0.25));
-  // TH 0.5: exit 1 gives (0)(2) - 0.25 - 0.5 = -0.75: dropped. Exit 2 is then at position 1 (1 wrong
-  // allowed): t = 0.5, every sample stops, cm = 0: (0.5)(3) - 0.25 - (0.5)(2) = 0.25: kept.
+  // TH 0.5: exit 1 gives (0)(2) - 0.25 - 0.5 = -0.75: dropped. Exit 2 is then at position 1 (1
+  // wrong allowed): t = 0.5, every sample stops, cm = 0: (0.5)(3) - 0.25 - (0.5)(2) = 0.25: kept.
   o.th = 0.5;
   s = Greedy(h.problem(), o);
   CHECK(s.kept == std::vector<int>{1, 2});

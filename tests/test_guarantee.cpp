@@ -1,7 +1,6 @@
 // The deployment guarantee (optim/guarantee.hpp), the shift check (optim/shift.hpp), the
 // feasibility step and tie handling that keep every method within budget on the fit split.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -39,7 +38,8 @@ struct Synthetic {
     for (int i = 0; i < n; ++i) {
       const double difficulty = u(rng);
       for (int e = 0; e < 3; ++e) {
-        const double conf = std::clamp(1.0 - difficulty + 0.15 * e + 0.2 * (u(rng) - 0.5) - harder, 0.0, 1.0);
+        const double conf =
+            std::clamp(1.0 - difficulty + 0.15 * e + 0.2 * (u(rng) - 0.5) - harder, 0.0, 1.0);
         s(e, i) = conf;
         c(e, i) = u(rng) < 0.35 + 0.6 * conf;
       }
@@ -192,7 +192,8 @@ TEST_CASE("guarantee in accuracy-drop mode bounds the drop on fresh samples") {
   CHECK(viol <= 1);
 }
 
-TEST_CASE("guarantee options are validated, and a budget margin and a guarantee exclude each other") {
+TEST_CASE(
+    "guarantee options are validated, and a budget margin and a guarantee exclude each other") {
   SolverOptions o;
   o.guarantee.level = 1.0;
   CHECK_THAT(o.Validate(), Catch::Contains("guarantee = 1: must be a probability"));
@@ -202,7 +203,8 @@ TEST_CASE("guarantee options are validated, and a budget margin and a guarantee 
   o.guarantee.horizon = 100;
   o.budget_margin = 0.9;
   CHECK_THAT(o.Validate(), Catch::Contains("give one of them"));
-  CHECK_THROWS_WITH(GuaranteeBoundFromString("chernoff"), Catch::Contains("unknown bound 'chernoff'"));
+  CHECK_THROWS_WITH(GuaranteeBoundFromString("chernoff"),
+                    Catch::Contains("unknown bound 'chernoff'"));
 }
 
 TEST_CASE("shift check: fires on a shifted eval sample, at about its level on exchangeable ones") {
@@ -313,7 +315,8 @@ namespace {
 // thresholds on data/example at 50% of the full cost, with or without the guarantee.
 ThresholdRowsResult ExampleRows(double level, bool accuracy_drop = false) {
   static const Dump dump = LoadDump(testing::ProjectPath("data/example"));
-  static const CostProfile prof = LoadProfile(testing::ProjectPath("data/example/profile-flops.yaml"));
+  static const CostProfile prof =
+      LoadProfile(testing::ProjectPath("data/example/profile-flops.yaml"));
   ThresholdRowsRequest q;
   q.method = Method::kSingle;
   q.kept = AllExits(dump.k);
@@ -412,7 +415,8 @@ TEST_CASE("guarantee columns: bad values are refused naming the column") {
   refused("0.95,wsr,100,2,0.8,,,true", "given without a shift_p");
 }
 
-TEST_CASE("configs carry the guarantee and the shift check; the runtime reads them, and old configs") {
+TEST_CASE(
+    "configs carry the guarantee and the shift check; the runtime reads them, and old configs") {
   const ThresholdRowsResult with = ExampleRows(0.95);
   ConfigContext ctx;
   const DeployConfig c = ConfigFromRow(with.rows[0], ctx);
@@ -503,8 +507,9 @@ TEST_CASE("place --guarantee: the kept set chosen on the search part, its thresh
     CHECK(r.guarantee.level == 0.9);
     CHECK(r.guarantee.cost_bound == c.guarantee.cost_bound);
     CHECK(r.fit_cost <= o.budgets[i]);
-    CHECK_THAT(r.message, Catch::StartsWith("kept set ") && Catch::Contains("chosen on the search "
-                                            "part (2500 of 5000 fit samples); guarantee 0.9"));
+    CHECK_THAT(r.message, Catch::StartsWith("kept set ") &&
+                              Catch::Contains("chosen on the search "
+                                              "part (2500 of 5000 fit samples); guarantee 0.9"));
     CHECK(r.shift_p >= 0.0);
     CHECK(r.shift_p <= 1.0);
   }
@@ -542,22 +547,27 @@ TEST_CASE("the shift check fires on MSDNet's given split (Tan et al., AAAI 2021 
   CHECK(ResultsFromCsv(ResultsToCsv(res.rows), "m.csv")[0].shift_fired);
 }
 
-TEST_CASE("sweep options guarantee: rows and configs carry it, for threshold and placement methods") {
+TEST_CASE(
+    "sweep options guarantee: rows and configs carry it, for threshold and placement methods") {
   testing::TempDir tmp;
   const std::string ex = testing::ProjectPath("data/example");
-  const std::string yaml =
-      "output: " + tmp.path() + "/out\n"
-      "configs: true\n"
-      "models:\n"
-      "  - name: fm\n"
-      "    dump: " + ex + "\n"
-      "    profile: " + ex + "/profile-flops.yaml\n"
-      "methods:\n"
-      "  - method: single\n"
-      "    options: {guarantee: 0.95}\n"
-      "  - method: greedy-backward\n"
-      "    options: {solver: single, guarantee: 0.9, horizon: inf}\n"
-      "budgets: [60%]\n";
+  const std::string yaml = "output: " + tmp.path() +
+                           "/out\n"
+                           "configs: true\n"
+                           "models:\n"
+                           "  - name: fm\n"
+                           "    dump: " +
+                           ex +
+                           "\n"
+                           "    profile: " +
+                           ex +
+                           "/profile-flops.yaml\n"
+                           "methods:\n"
+                           "  - method: single\n"
+                           "    options: {guarantee: 0.95}\n"
+                           "  - method: greedy-backward\n"
+                           "    options: {solver: single, guarantee: 0.9, horizon: inf}\n"
+                           "budgets: [60%]\n";
   const SweepSpec spec = ParseSweepSpec(yaml, "g.yaml", tmp.path());
   SweepOptions so;
   so.jobs = 1;
@@ -584,7 +594,8 @@ TEST_CASE("sweep options guarantee: rows and configs carry it, for threshold and
     } else {
       CHECK(r.guarantee.level == 0.9);
       CHECK(std::isinf(r.guarantee.horizon));
-      CHECK_THAT(r.message, Catch::Contains("chosen on the search part (2500 of 5000 fit samples)"));
+      CHECK_THAT(r.message,
+                 Catch::Contains("chosen on the search part (2500 of 5000 fit samples)"));
     }
   }
   // Every front row's config names its guarantee.

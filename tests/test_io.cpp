@@ -35,7 +35,8 @@ TEST_CASE("atomic write leaves the whole file or nothing") {
   CHECK(ReadFile(p) == "bye");
   CHECK(Sha256File(p) == Sha256Hex("bye"));
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir / "sub")) files += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(dir / "sub"))
+    files += e.is_regular_file();
   CHECK(files == 1);  // no temporary left behind
   CHECK_THROWS_AS(WriteFileAtomic("/proc/no/such/dir/x", "x"), InputError);
 }
@@ -70,7 +71,8 @@ TEST_CASE("atomic write: directory, links and other non-files as targets are ref
                     Catch::Contains("is not a directory"));
   CHECK(ReadFile(dir / "victim") == "secret");
   CHECK(fs::is_symlink(dir / "link"));
-  CHECK(Names(dir.path()) == std::set<std::string>{"d", "dangling", "fifo", "file", "link", "victim"});
+  CHECK(Names(dir.path()) ==
+        std::set<std::string>{"d", "dangling", "fifo", "file", "link", "victim"});
 }
 
 TEST_CASE("atomic write: a link planted at the old predictable temporary name is not followed") {
@@ -192,7 +194,8 @@ TEST_CASE("stale temporaries: exitplan's names only, no pid parsing") {
   CHECK(IsTemporaryName("a.tmp.12"));
   CHECK_FALSE(IsTemporaryName("a.tmp.12x"));
   CHECK(RemoveStaleTemporaries(dir.path()) == 5);
-  CHECK(Names(dir.path()) == std::set<std::string>{"keep.csv", "keep.tmp.", "keep.tmp.abc", "tmp.5"});
+  CHECK(Names(dir.path()) ==
+        std::set<std::string>{"keep.csv", "keep.tmp.", "keep.tmp.abc", "tmp.5"});
   CHECK(ReadFile(dir / "keep.csv") == "x");  // the link was removed, not followed
 }
 
@@ -248,8 +251,10 @@ TEST_CASE("numbers: strict, range-checked, one-line errors") {
 
 TEST_CASE("result CSV: hostile strings round-trip (RFC 4180)") {
   const std::vector<std::string> hostile = {
-      "plain", "", "a,b", "say \"hi\"", "two\nlines", "crlf\r\nend", "\"", "\"\"", ",", "\n",
-      "trailing\n", " spaced ", "tab\tx", "caf\xc3\xa9", "lone\rcr", "x,\"y\"\nz,", ";;;"};
+      "plain",       "",         "a,b",    "say \"hi\"",  "two\nlines",
+      "crlf\r\nend", "\"",       "\"\"",   ",",           "\n",
+      "trailing\n",  " spaced ", "tab\tx", "caf\xc3\xa9", "lone\rcr",
+      "x,\"y\"\nz,", ";;;"};
   std::vector<ResultRow> rows;
   for (std::size_t i = 0; i < hostile.size(); ++i) {
     ResultRow r;
@@ -286,21 +291,24 @@ TEST_CASE("result CSV: hostile strings round-trip (RFC 4180)") {
   CHECK(ResultsToCsv(back) == csv);
   // Line numbers count the line breaks inside quoted fields: the error names the right line.
   const std::string header = csv.substr(0, csv.find('\n') + 1);
-  const std::string two = header + CsvField("a\nb") + ",t,ms,m,max_prob,1,1,,,,,,,false,,,0,x,y,,,,,,,,\n" +
+  const std::string two = header + CsvField("a\nb") +
+                          ",t,ms,m,max_prob,1,1,,,,,,,false,,,0,x,y,,,,,,,,\n" +
                           "a,t,ms,m,max_prob,9;2,1,,,,,,,false,,,0,x,y,,,,,,,,\n";
   CHECK_THROWS_WITH(ResultsFromCsv(two, "r.csv"),
                     "r.csv:4 (row 1) column kept_exits: '9;2' is not strictly increasing (kept "
                     "exits are listed shallow to deep, each once)");
-  CHECK_THROWS_WITH(ParseCsv("a,\"b\nc", "q.csv"), Catch::Contains("q.csv:1: a quoted field is not closed"));
-  CHECK_THROWS_WITH(ParseCsv("a,b\"c\n", "q.csv"), Catch::Contains("q.csv:1: a '\"' inside an unquoted field"));
+  CHECK_THROWS_WITH(ParseCsv("a,\"b\nc", "q.csv"),
+                    Catch::Contains("q.csv:1: a quoted field is not closed"));
+  CHECK_THROWS_WITH(ParseCsv("a,b\"c\n", "q.csv"),
+                    Catch::Contains("q.csv:1: a '\"' inside an unquoted field"));
   CHECK_THROWS_WITH(ParseCsv("a,\"b\"c\n", "q.csv"), Catch::Contains("text after the closing"));
   CHECK(ParseCsv("a,b\r\n\r\nc,\"\"\n", "q.csv").size() == 2);
 }
 
 TEST_CASE("pareto: hand-made set") {
   // (cost, acc)
-  const std::vector<FrontPoint> pts = {{1, 0.5}, {2, 0.7}, {2, 0.6}, {3, 0.7}, {4, 0.9},
-                                       {4, 0.9}, {0.5, 0.4}, {5, 0.85}};
+  const std::vector<FrontPoint> pts = {{1, 0.5}, {2, 0.7}, {2, 0.6},   {3, 0.7},
+                                       {4, 0.9}, {4, 0.9}, {0.5, 0.4}, {5, 0.85}};
   const std::vector<bool> m = ParetoMask(pts);
   CHECK(m == std::vector<bool>{true, true, false, false, true, true, true, false});
 }
@@ -343,5 +351,6 @@ TEST_CASE("result CSV round trip and pareto marking per model/target") {
   CHECK(back[1].fit_cost == 1.45);
   CHECK(std::isnan(back[0].eval_acc));
   CHECK(ResultsToCsv(back) == csv);
-  CHECK_THROWS_WITH(ResultsFromCsv("model,target\nx,y\n", "r.csv"), Catch::Contains("missing column"));
+  CHECK_THROWS_WITH(ResultsFromCsv("model,target\nx,y\n", "r.csv"),
+                    Catch::Contains("missing column"));
 }

@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "bench/aaai21_data.hpp"
@@ -51,43 +50,43 @@ TEST_CASE("the single-precision kernel agrees with double to float rounding") {
   // 5,000 samples: several of the float kernel's 1,024-sample partial sums; 3 sigmoid exits use
   // the kernel specialised for m = 3, 8 exits the run-time-m one.
   for (int exits : {4, 9})
-  for (ScoreOrder order : {ScoreOrder::kDescending, ScoreOrder::kAscending}) {
-    const int n = 5000;
-    ScoreMatrix s(exits, n);
-    CorrectMatrix c(exits, n);
-    std::mt19937 rng(11);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    for (int i = 0; i < n; ++i)
+    for (ScoreOrder order : {ScoreOrder::kDescending, ScoreOrder::kAscending}) {
+      const int n = 5000;
+      ScoreMatrix s(exits, n);
+      CorrectMatrix c(exits, n);
+      std::mt19937 rng(11);
+      std::uniform_real_distribution<double> u(0.0, 1.0);
+      for (int i = 0; i < n; ++i)
+        for (int e = 0; e < exits; ++e) {
+          s(e, i) = u(rng);
+          c(e, i) = u(rng) < 0.5 + 0.05 * e;
+        }
+      ThresholdProblem p;
+      p.scores = &s;
+      p.correct = &c;
+      p.order = order;
       for (int e = 0; e < exits; ++e) {
-        s(e, i) = u(rng);
-        c(e, i) = u(rng) < 0.5 + 0.05 * e;
+        p.kept.push_back(e);
+        p.stop_cost.push_back(1e8 * (1.0 + e));  // FLOP-sized costs
       }
-    ThresholdProblem p;
-    p.scores = &s;
-    p.correct = &c;
-    p.order = order;
-    for (int e = 0; e < exits; ++e) {
-      p.kept.push_back(e);
-      p.stop_cost.push_back(1e8 * (1.0 + e));  // FLOP-sized costs
+      p.budget = 3e8;
+      std::vector<double> t(exits - 1);
+      for (int q = 0; q + 1 < exits; ++q) t[q] = 0.35 + 0.05 * q;
+      const SmoothedValue d = EvaluateSmoothed(p, 30.0, t, "double");
+      const SmoothedValue f = EvaluateSmoothed(p, 30.0, t, "single");
+      CHECK(f.accuracy == Approx(d.accuracy).epsilon(1e-5));
+      CHECK(f.cost == Approx(d.cost).epsilon(1e-5));
+      CHECK(f.accuracy != d.accuracy);  // the float kernel did run
+      for (int q = 0; q + 1 < exits; ++q) {
+        CHECK(f.grad_accuracy[q] == Approx(d.grad_accuracy[q]).epsilon(1e-4));
+        CHECK(f.grad_cost[q] == Approx(d.grad_cost[q]).epsilon(1e-4));
+      }
+      // Beyond float's exponent range (k |x - t| up to 100 here) it falls back to double exactly.
+      const SmoothedValue d2 = EvaluateSmoothed(p, 100.0, t, "double");
+      const SmoothedValue f2 = EvaluateSmoothed(p, 100.0, t, "single");
+      CHECK(f2.accuracy == d2.accuracy);
+      CHECK(f2.grad_cost == d2.grad_cost);
     }
-    p.budget = 3e8;
-    std::vector<double> t(exits - 1);
-    for (int q = 0; q + 1 < exits; ++q) t[q] = 0.35 + 0.05 * q;
-    const SmoothedValue d = EvaluateSmoothed(p, 30.0, t, "double");
-    const SmoothedValue f = EvaluateSmoothed(p, 30.0, t, "single");
-    CHECK(f.accuracy == Approx(d.accuracy).epsilon(1e-5));
-    CHECK(f.cost == Approx(d.cost).epsilon(1e-5));
-    CHECK(f.accuracy != d.accuracy);  // the float kernel did run
-    for (int q = 0; q + 1 < exits; ++q) {
-      CHECK(f.grad_accuracy[q] == Approx(d.grad_accuracy[q]).epsilon(1e-4));
-      CHECK(f.grad_cost[q] == Approx(d.grad_cost[q]).epsilon(1e-4));
-    }
-    // Beyond float's exponent range (k |x - t| up to 100 here) it falls back to double exactly.
-    const SmoothedValue d2 = EvaluateSmoothed(p, 100.0, t, "double");
-    const SmoothedValue f2 = EvaluateSmoothed(p, 100.0, t, "single");
-    CHECK(f2.accuracy == d2.accuracy);
-    CHECK(f2.grad_cost == d2.grad_cost);
-  }
 }
 
 TEST_CASE("smoothed terms tend to the exact evaluator as k grows") {
@@ -112,7 +111,10 @@ TEST_CASE("warm start is the root of the smoothed cost (Brent = bisection to 1e-
       const double c = EvaluateSmoothed(r.p, 30.0, {mid, mid}).cost;
       const bool fewer_stops_side = order == ScoreOrder::kAscending ? true : false;
       // ascending: larger t = more stops = cheaper
-      if ((c > r.p.budget) == fewer_stops_side) lo = mid; else hi = mid;
+      if ((c > r.p.budget) == fewer_stops_side)
+        lo = mid;
+      else
+        hi = mid;
     }
     CHECK(std::fabs(t[0] - 0.5 * (lo + hi)) < 1e-9);
   }

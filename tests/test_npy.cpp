@@ -18,8 +18,8 @@ namespace {
 // A 2x3 array with values exactly representable in every dtype tested.
 const std::vector<double> kValues = {0, 1, 2, 3, 4, 5};
 
-void WriteZip(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members,
-              bool deflate) {
+void WriteZip(const std::string& path,
+              const std::vector<std::pair<std::string, std::string>>& members, bool deflate) {
   int err = 0;
   zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
   REQUIRE(z != nullptr);
@@ -42,9 +42,9 @@ std::string Slurp(const std::string& path) {
 
 TEST_CASE("npy: every dtype, byte order, memory order and version reads back exactly") {
   TempDir dir;
-  const std::vector<std::string> descrs = {"<f2", "<f4", "<f8", ">f2", ">f4", ">f8", "<i1", "|i1",
-                                           "<i2", ">i2", "<i4", ">i4", "<i8", ">i8", "|u1", "<u2",
-                                           ">u4", "<u8", "|b1"};
+  const std::vector<std::string> descrs = {"<f2", "<f4", "<f8", ">f2", ">f4", ">f8", "<i1",
+                                           "|i1", "<i2", ">i2", "<i4", ">i4", "<i8", ">i8",
+                                           "|u1", "<u2", ">u4", "<u8", "|b1"};
   for (const std::string& d : descrs) {
     for (bool fortran : {false, true}) {
       for (int version : {1, 2, 3}) {
@@ -87,13 +87,13 @@ TEST_CASE("npy: float16 values convert exactly") {
 TEST_CASE("npy: bad files are clear errors naming the file") {
   TempDir dir;
   SECTION("missing") {
-    CHECK_THROWS_WITH(ReadNpy(dir / "nope.npy"), Catch::Contains("nope.npy") &&
-                                                     Catch::Contains("cannot open"));
+    CHECK_THROWS_WITH(ReadNpy(dir / "nope.npy"),
+                      Catch::Contains("nope.npy") && Catch::Contains("cannot open"));
   }
   SECTION("not .npy") {
     exitplan::testing::WriteText(dir / "t.npy", "hello world, not numpy");
-    CHECK_THROWS_WITH(ReadNpy(dir / "t.npy"), Catch::Contains("t.npy") &&
-                                                  Catch::Contains("not a .npy file"));
+    CHECK_THROWS_WITH(ReadNpy(dir / "t.npy"),
+                      Catch::Contains("t.npy") && Catch::Contains("not a .npy file"));
   }
   SECTION("truncated data") {
     WriteNpyAs(dir / "tr.npy", "<f4", {100}, std::vector<double>(100, 1.0));
@@ -128,7 +128,8 @@ TEST_CASE("npz: stored and deflated members read back; missing member is an erro
   WriteNpyAs(dir / "labels.npy", "<i8", {2}, {1, 0});
   for (bool deflate : {false, true}) {
     const std::string path = dir / (deflate ? "d.npz" : "s.npz");
-    WriteZip(path, {{"logits.npy", Slurp(dir / "logits.npy")}, {"labels.npy", Slurp(dir / "labels.npy")}},
+    WriteZip(path,
+             {{"logits.npy", Slurp(dir / "logits.npy")}, {"labels.npy", Slurp(dir / "labels.npy")}},
              deflate);
     const NpyArray a = ReadNpzMember(path, "logits");
     REQUIRE(a.shape() == std::vector<std::size_t>{2, 3});
@@ -139,7 +140,8 @@ TEST_CASE("npz: stored and deflated members read back; missing member is an erro
   }
   // np.savez(path, logits, labels) names the arrays arr_0, arr_1: the message says how to fix it.
   const std::string positional = dir / "p.npz";
-  WriteZip(positional, {{"arr_0.npy", Slurp(dir / "logits.npy")}, {"arr_1.npy", Slurp(dir / "labels.npy")}},
+  WriteZip(positional,
+           {{"arr_0.npy", Slurp(dir / "logits.npy")}, {"arr_1.npy", Slurp(dir / "labels.npy")}},
            false);
   CHECK_THROWS_WITH(ReadNpzMember(positional, "logits"),
                     Catch::Contains("has no array 'logits' (it holds: arr_0, arr_1)") &&

@@ -1,7 +1,6 @@
 // The option registry (dse/options.hpp): one declaration per option, values checked, method
 // applicability, the bindings into the option structs, and docs/options.md in step with it.
 #include <catch2/catch.hpp>
-
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -19,7 +18,9 @@ TEST_CASE("options: keys are unique snake_case, flags follow them, defaults are 
   for (const OptionSpec& s : Options()) {
     INFO(s.key);
     CHECK(keys.insert(s.key).second);
-    for (char c : s.key) CHECK((std::islower(static_cast<unsigned char>(c)) || c == '_' || std::isdigit(static_cast<unsigned char>(c))));
+    for (char c : s.key)
+      CHECK((std::islower(static_cast<unsigned char>(c)) || c == '_' ||
+             std::isdigit(static_cast<unsigned char>(c))));
     std::string flag = s.key;
     for (char& c : flag) c = c == '_' ? '-' : c;
     CHECK(s.Flag() == "--" + flag);
@@ -46,8 +47,8 @@ TEST_CASE("options: keys are unique snake_case, flags follow them, defaults are 
     INFO(c);
     CHECK(FindOption("out")->ForCommand(c));
   }
-  for (const char* c : {"inspect", "evaluate", "thresholds", "place", "fit-scorer", "export",
-                        "sweep", "merge"}) {
+  for (const char* c :
+       {"inspect", "evaluate", "thresholds", "place", "fit-scorer", "export", "sweep", "merge"}) {
     INFO(c);
     CHECK(FindOption("verbose")->ForCommand(c));
     CHECK(FindOption("quiet")->ForCommand(c));
@@ -126,8 +127,8 @@ TEST_CASE("options: values are checked on Set and written into the structs by Ap
   for (const Bad& b : bad) {
     INFO(b.key << " = " << b.text);
     OptionValues w;
-    CHECK_THROWS_WITH(w.Set(b.key, b.text, "here"), Catch::StartsWith("here: ") &&
-                                                        Catch::Contains(b.expect));
+    CHECK_THROWS_WITH(w.Set(b.key, b.text, "here"),
+                      Catch::StartsWith("here: ") && Catch::Contains(b.expect));
   }
   // Rules between options are the structs' own Validate(): eta must exceed mu.
   OptionValues w;
@@ -155,8 +156,9 @@ TEST_CASE("options: an option is refused for a method it does not apply to") {
   OptionValues v;
   v.Set("steepness", "10", "sweep.yaml:9");
   CHECK_NOTHROW(CheckGivenOptionsApply(v, {"ippp"}));
-  CHECK_THROWS_WITH(CheckGivenOptionsApply(v, {"geometric"}),
-                    Catch::StartsWith("sweep.yaml:9: option 'steepness' is not for method geometric"));
+  CHECK_THROWS_WITH(
+      CheckGivenOptionsApply(v, {"geometric"}),
+      Catch::StartsWith("sweep.yaml:9: option 'steepness' is not for method geometric"));
   CHECK_NOTHROW(CheckGivenOptionsApply(v, {"geometric", "ippp"}));
 }
 
@@ -169,16 +171,17 @@ TEST_CASE("options: docs/options.md holds the registry's table") {
   REQUIRE(b != std::string::npos);
   REQUIRE(e != std::string::npos);
   const std::string table = doc.substr(b + begin.size(), e - b - begin.size());
-  INFO("docs/options.md differs from the registry: regenerate the part between the markers with "
-       "`exitplan options --markdown`");
+  INFO(
+      "docs/options.md differs from the registry: regenerate the part between the markers with "
+      "`exitplan options --markdown`");
   CHECK(table == OptionsMarkdown());
 }
 
 TEST_CASE("options: every flag the README and docs mention exists") {
   // Flags that are not registry options: CLI11's, exitplan options' own, Slurm's and cmake's.
   const std::set<std::string> extra = {"--help", "--version", "--markdown", "--command",
-                                       "--for-method", "--array", "--key", "--no-key",
-                                       "--install", "--build", "--target",
+                                       "--for-method", "--array", "--key", "--no-key", "--install",
+                                       "--build", "--target",
                                        // bench_resplit's own (docs/guarantees.md)
                                        "--resplits", "--budgets", "--methods", "--drops"};
   std::set<std::string> known;
@@ -187,16 +190,18 @@ TEST_CASE("options: every flag the README and docs mention exists") {
     if (s.type == OptionType::kSwitch) known.insert("--no-" + s.Flag().substr(2));
   }
   // docs/options.md also lists the flags of earlier versions, refused with their new spelling.
-  for (const char* doc : {"README.md", "docs/thresholds.md", "docs/placement.md", "docs/eenet.md",
-                          "docs/sweeps.md", "docs/formats.md", "docs/guarantees.md",
-                          "docs/python.md"}) {
+  for (const char* doc :
+       {"README.md", "docs/thresholds.md", "docs/placement.md", "docs/eenet.md", "docs/sweeps.md",
+        "docs/formats.md", "docs/guarantees.md", "docs/python.md"}) {
     const std::string text = ReadFile(exitplan::testing::ProjectPath(doc));
     for (std::size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
-      if (i > 0 && (text[i - 1] == '-' || std::isalnum(static_cast<unsigned char>(text[i - 1])))) continue;
+      if (i > 0 && (text[i - 1] == '-' || std::isalnum(static_cast<unsigned char>(text[i - 1]))))
+        continue;
       std::size_t e = i + 2;
       if (e >= text.size() || !std::islower(static_cast<unsigned char>(text[e]))) continue;
-      while (e < text.size() && (std::islower(static_cast<unsigned char>(text[e])) ||
-                                 std::isdigit(static_cast<unsigned char>(text[e])) || text[e] == '-')) {
+      while (e < text.size() &&
+             (std::islower(static_cast<unsigned char>(text[e])) ||
+              std::isdigit(static_cast<unsigned char>(text[e])) || text[e] == '-')) {
         ++e;
       }
       const std::string flag = text.substr(i, e - i);
@@ -218,15 +223,16 @@ TEST_CASE("options: a sweep file's top-level keys come from the registry; others
   CHECK(FindOption("out")->sweep_file_key == "output");
   CHECK(FindOption("budget")->sweep_file_key == "budgets");
   const std::string ok =
-      "output: o\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n  - {method: single}\n";
+      "output: o\nmodels:\n  - {name: m, dump: d, profile: p.yaml}\nmethods:\n  - {method: "
+      "single}\n";
   CHECK(ParseSweepSpec(ok + "budgets: [40%]\n", "s.yaml", "").budgets.items.size() == 1);
   // Misspelled: refused at parse time, with the line and the keys the registry declares.
   REQUIRE_THROWS_WITH(ParseSweepSpec(ok + "budget: [40%]\n", "s.yaml", ""),
                       "s.yaml:6: unknown key 'budget' in the sweep file (expected one of: budgets, "
                       "configs, eval_split, fit_split, methods, models, output)");
-  REQUIRE_THROWS_WITH(ParseSweepSpec("outptu: o\n" + ok.substr(ok.find("models")) + "budgets: [1]\n",
-                                     "s.yaml", ""),
-                      Catch::StartsWith("s.yaml:1: unknown key 'outptu' in the sweep file"));
+  REQUIRE_THROWS_WITH(
+      ParseSweepSpec("outptu: o\n" + ok.substr(ok.find("models")) + "budgets: [1]\n", "s.yaml", ""),
+      Catch::StartsWith("s.yaml:1: unknown key 'outptu' in the sweep file"));
   REQUIRE_THROWS_WITH(ParseSweepSpec(ok, "s.yaml", ""), "s.yaml: missing key 'budgets'");
   // They are no flags of any command, and no method's options.
   for (const char* k : {"models", "methods", "configs"}) {

@@ -2,9 +2,8 @@
 // exception of a worker reaches the caller after every thread is joined, remaining work stops
 // early, jobs = 1 runs inline in order. Depends on profiles/parallel.cpp alone, so it also builds
 // by hand under ThreadSanitizer. (test_exhaustive: a search's worker error reaches its caller.)
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -73,7 +72,8 @@ TEST_CASE("ParallelFor with jobs = 1 (or one item) runs inline, in order, on the
   REQUIRE(order.size() == 50);
   for (std::size_t i = 0; i < order.size(); ++i) CHECK(order[i] == i);
   bool ran_here = false;
-  ParallelFor(1, 8, [&](std::size_t, int w) { ran_here = std::this_thread::get_id() == caller && w == 0; });
+  ParallelFor(
+      1, 8, [&](std::size_t, int w) { ran_here = std::this_thread::get_id() == caller && w == 0; });
   CHECK(ran_here);
 }
 

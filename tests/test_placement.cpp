@@ -62,8 +62,8 @@ TEST_CASE("head-cost check and method names") {
   CostProfile prof;
   prof.source = "p.yaml";
   prof.has_heads = false;
-  CHECK_THAT(CheckHeadCosts(prof, "flop-score"), Catch::Contains("p.yaml") &&
-                                                     Catch::Contains("head costs"));
+  CHECK_THAT(CheckHeadCosts(prof, "flop-score"),
+             Catch::Contains("p.yaml") && Catch::Contains("head costs"));
   prof.has_heads = true;
   CHECK(CheckHeadCosts(prof, "flop-score").empty());
   for (const std::string& name : PlacementMethodNames()) {

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <regex>
 
@@ -57,9 +56,10 @@ TEST_CASE("NiceTicks picks 1-2-2.5-5 steps inside the range") {
 }
 
 TEST_CASE("PlotSvg draws one series per method, the front and the legend") {
-  std::vector<ResultRow> rows = {
-      Row("ippp", "maxprob", 1.0, 0.80, 1.1, 0.79), Row("ippp", "maxprob", 2.0, 0.90, 2.1, 0.88),
-      Row("single", "maxprob", 1.5, 0.82, 1.4, 0.81), Row("single", "maxprob", 2.5, 0.89, 2.4, 0.9)};
+  std::vector<ResultRow> rows = {Row("ippp", "maxprob", 1.0, 0.80, 1.1, 0.79),
+                                 Row("ippp", "maxprob", 2.0, 0.90, 2.1, 0.88),
+                                 Row("single", "maxprob", 1.5, 0.82, 1.4, 0.81),
+                                 Row("single", "maxprob", 2.5, 0.89, 2.4, 0.9)};
   MarkPareto(rows);
   int front = 0;
   for (const auto& r : rows) front += r.pareto;
@@ -67,7 +67,7 @@ TEST_CASE("PlotSvg draws one series per method, the front and the legend") {
   const std::string svg = PlotSvg(rows, {});
   CHECK(svg.rfind("<?xml", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
-  CHECK(Count(svg, "<polyline") == 3);  // two series + the front
+  CHECK(Count(svg, "<polyline") == 3);          // two series + the front
   CHECK(Count(svg, "r=\"6.5\"") == front + 1);  // one ring per front point + legend ring
   CHECK(svg.find(">ippp</text>") != std::string::npos);
   CHECK(svg.find(">single</text>") != std::string::npos);

@@ -55,8 +55,8 @@ TEST_CASE("profile: bad input names the file, the YAML line and the key") {
   TempDir dir;
   const std::string f = dir / "bad.yaml";
   WriteText(f, "unit: parsecs\ncumulative: [1, 2]\n");
-  CHECK_THROWS_WITH(LoadProfile(f), Catch::Contains("bad.yaml:1") &&
-                                        Catch::Contains("unknown unit 'parsecs'"));
+  CHECK_THROWS_WITH(LoadProfile(f),
+                    Catch::Contains("bad.yaml:1") && Catch::Contains("unknown unit 'parsecs'"));
   WriteText(f, "unit: ms\ncumulative: [1, -2]\n");
   CHECK_THROWS_WITH(LoadProfile(f), Catch::Contains("costs must be >= 0"));
   WriteText(f, "unit: ms\ncumulative: [1, 3, 2]\n");
@@ -64,8 +64,8 @@ TEST_CASE("profile: bad input names the file, the YAML line and the key") {
   WriteText(f, "unit: ms\nexits:\n  - {backbone: 2, head: 1}\n  - {backbone: 1, head: 1}\n");
   CHECK_THROWS_WITH(LoadProfile(f), Catch::Contains("bad.yaml:4") && Catch::Contains("decrease"));
   WriteText(f, "unit: ms\ncumulative: [1, 2]\nlatency: 3\n");
-  CHECK_THROWS_WITH(LoadProfile(f), Catch::Contains("bad.yaml:3") &&
-                                        Catch::Contains("unknown key 'latency'"));
+  CHECK_THROWS_WITH(LoadProfile(f),
+                    Catch::Contains("bad.yaml:3") && Catch::Contains("unknown key 'latency'"));
   WriteText(f, "unit: ms\nexits:\n  - {backbone: 1, heda: 1}\n");
   CHECK_THROWS_WITH(LoadProfile(f), Catch::Contains("bad.yaml:3") &&
                                         Catch::Contains("unknown key 'heda' in exits[0]"));

@@ -2,7 +2,6 @@
 // threads), cancellation by a throwing callback, and the line printer's rate rule with an injected
 // clock (no real time is measured).
 #include <catch2/catch.hpp>
-
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -212,7 +211,8 @@ TEST_CASE("Printer on a terminal erases its line when the work ends by an except
   double now = 0;
   std::vector<std::string> seen;
   {
-    ProgressPrinter p(o, [&seen](const std::string& s) { seen.push_back(s); }, [&now] { return now; });
+    ProgressPrinter p(
+        o, [&seen](const std::string& s) { seen.push_back(s); }, [&now] { return now; });
     ProgressUpdate u;
     u.phase = u.unit = "cells";
     u.phase_total = u.total = 10;
@@ -232,7 +232,8 @@ TEST_CASE("Printer on a narrow terminal cuts the line to its width") {
   o.columns = 20;
   double now = 0;
   std::vector<std::string> out;
-  ProgressPrinter p(o, [&out](const std::string& s) { out.push_back(s); }, [&now] { return now; });
+  ProgressPrinter p(
+      o, [&out](const std::string& s) { out.push_back(s); }, [&now] { return now; });
   ProgressUpdate u;
   u.phase = u.unit = "cells";
   u.phase_total = u.total = 10;

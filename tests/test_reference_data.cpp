@@ -51,7 +51,9 @@ TEST_CASE("aaai21: scores-mode dumps load with their published accuracies") {
   const std::vector<Case> cases = {
       {"alex", {0.8307, 0.8383, 0.8476}, {0.8312, 0.8365, 0.8475}},
       {"scan", {0.6719, 0.7123, 0.7205, 0.7207, 0.7471}, {0.6613, 0.7047, 0.7158, 0.7171, 0.7434}},
-      {"msdnet", {0.5965, 0.6819, 0.7186, 0.7304, 0.7466}, {0.5663, 0.6514, 0.6842, 0.6977, 0.7134}}};
+      {"msdnet",
+       {0.5965, 0.6819, 0.7186, 0.7304, 0.7466},
+       {0.5663, 0.6514, 0.6842, 0.6977, 0.7134}}};
   for (const Case& c : cases) {
     const std::string dir = exitplan::testing::SharedData("aaai21/" + c.model);
     if (dir.empty()) return;

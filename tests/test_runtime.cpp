@@ -1,7 +1,6 @@
 // The header-only runtime must decide exactly as the evaluator does: every sample of the project's
 // example dump is replayed through it, for every logits measure and several kept-exit sets.
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <type_traits>
 
@@ -171,7 +170,8 @@ TEST_CASE("runtime: malformed configs are clear errors") {
   CHECK(c.Kept(0));
   CHECK_FALSE(c.Kept(1));
   CHECK(c.exits[0].threshold == 0.9);
-  CHECK_THAT(err("{\"schema_version\": 1,"), Catch::Contains("c.json:1:") && Catch::Contains("invalid JSON"));
+  CHECK_THAT(err("{\"schema_version\": 1,"),
+             Catch::Contains("c.json:1:") && Catch::Contains("invalid JSON"));
   CHECK_THAT(err("[1, 2]"), Catch::Contains("a config is a JSON object"));
   CHECK_THAT(err(R"({"schema_version": 2})"), Catch::Contains("schema_version 2 is not supported"));
   std::string t = good;
@@ -182,7 +182,8 @@ TEST_CASE("runtime: malformed configs are clear errors") {
   CHECK_THAT(err(t), Catch::Contains("last kept exit must be the final exit 3"));
   t = good;
   t.replace(t.find("\"threshold\": 0.9"), 16, "\"threshold\": \"x\"");
-  CHECK_THAT(err(t), Catch::Contains("exits[0]: field \"threshold\" must be a number, found a string"));
+  CHECK_THAT(err(t),
+             Catch::Contains("exits[0]: field \"threshold\" must be a number, found a string"));
   t = good;
   t.replace(t.find("\"unit\": \"ms\","), 13, "");
   CHECK_THAT(err(t), Catch::Contains("missing field \"unit\""));

@@ -1,7 +1,6 @@
 // SHA-256 of files through OpenSSL: multi-buffer files against the string hash and FIPS 180-4
 // vectors, and an unreadable file named.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "profiles/error.hpp"

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <limits>
 #include <random>
 
@@ -169,7 +168,8 @@ TEST_CASE("an answer over its budget is labelled over_budget, with its figures")
   Random r(ScoreOrder::kDescending, 300, 7);
   r.p.budget = 1.6;
   SolverOptions o;
-  o.ippp.beta = 1e-12;  // a penalty too weak to bind: iPPP maximises accuracy and ignores the budget
+  o.ippp.beta =
+      1e-12;  // a penalty too weak to bind: iPPP maximises accuracy and ignores the budget
   const ThresholdSummary s = Solve(Method::kIppp, r.p, o);
   INFO(s.message);
   REQUIRE(s.fit.mean_cost > r.p.budget);

@@ -1,16 +1,15 @@
-#include <catch2/catch.hpp>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
 #include <map>
 
 #include "dse/sweep.hpp"
 #include "exitplan/runtime.hpp"
-#include "profiles/evaluator.hpp"
 #include "profiles/error.hpp"
+#include "profiles/evaluator.hpp"
 #include "profiles/io.hpp"
 #include "profiles/profile.hpp"
 #include "sweep_fixture.hpp"
@@ -46,7 +45,8 @@ int CountCells(const std::string& out) {
 std::map<std::string, std::string> CellFiles(const std::string& out) {
   std::map<std::string, std::string> m;
   for (const auto& e : fs::directory_iterator(out + "/cells")) {
-    if (e.path().extension() == ".csv") m[e.path().filename().string()] = ReadFile(e.path().string());
+    if (e.path().extension() == ".csv")
+      m[e.path().filename().string()] = ReadFile(e.path().string());
   }
   return m;
 }
@@ -80,22 +80,33 @@ TEST_CASE("sweep files: unknown keys, wrong types and bad values name file, line
   CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [150%]\n"),
              Catch::Contains("bad.yaml:6") && Catch::Contains("above 100%"));
   // The mapping form of earlier versions is refused with the grammar that replaced it.
-  CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: {relative: true, values: [0.5]}\n"),
-             Catch::Contains("bad.yaml:6") && Catch::Contains("write a list in the budget grammar"));
+  CHECK_THAT(
+      err(head + "methods:\n  - {method: single}\nbudgets: {relative: true, values: [0.5]}\n"),
+      Catch::Contains("bad.yaml:6") && Catch::Contains("write a list in the budget grammar"));
   // Options are checked at parse time, with the line: unknown keys, keys of another method, values.
-  CHECK_THAT(err(head + "methods:\n  - method: ippp\n    options: {outer_iter: 5}\nbudgets: [50%]\n"),
-             Catch::Contains("bad.yaml:6") && Catch::Contains("unknown option 'outer_iter' of method ippp"));
-  CHECK_THAT(err(head + "methods:\n  - method: single\n    options:\n      steepness: 5\nbudgets: [50%]\n"),
-             Catch::Contains("bad.yaml:7") && Catch::Contains("option 'steepness' is not for method single"));
-  CHECK_THAT(err(head + "methods:\n  - method: ippp\n    options: {outer_iters: 0}\nbudgets: [50%]\n"),
-             Catch::Contains("bad.yaml:6") && Catch::Contains("'0': must be >= 1"));
-  CHECK_THAT(err(head + "methods:\n  - method: eenet\n    options: {beta: 0.1}\nbudgets: [50%]\n"),
-             Catch::Contains("option 'beta' is not for method eenet") && Catch::Contains("eenet_beta"));
-  CHECK_THAT(err(head + "methods:\n  - method: greedy-forward\n    options: {solver: single, max_sweeps: 3}\nbudgets: [50%]\n"),
-             Catch::Contains("option 'max_sweeps' is not for method greedy-forward (solver single)"));
+  CHECK_THAT(
+      err(head + "methods:\n  - method: ippp\n    options: {outer_iter: 5}\nbudgets: [50%]\n"),
+      Catch::Contains("bad.yaml:6") &&
+          Catch::Contains("unknown option 'outer_iter' of method ippp"));
+  CHECK_THAT(
+      err(head +
+          "methods:\n  - method: single\n    options:\n      steepness: 5\nbudgets: [50%]\n"),
+      Catch::Contains("bad.yaml:7") &&
+          Catch::Contains("option 'steepness' is not for method single"));
+  CHECK_THAT(
+      err(head + "methods:\n  - method: ippp\n    options: {outer_iters: 0}\nbudgets: [50%]\n"),
+      Catch::Contains("bad.yaml:6") && Catch::Contains("'0': must be >= 1"));
+  CHECK_THAT(
+      err(head + "methods:\n  - method: eenet\n    options: {beta: 0.1}\nbudgets: [50%]\n"),
+      Catch::Contains("option 'beta' is not for method eenet") && Catch::Contains("eenet_beta"));
+  CHECK_THAT(
+      err(head + "methods:\n  - method: greedy-forward\n    options: {solver: single, max_sweeps: "
+                 "3}\nbudgets: [50%]\n"),
+      Catch::Contains("option 'max_sweeps' is not for method greedy-forward (solver single)"));
   CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [0.5]\nconfigs: maybe\n"),
              Catch::Contains("configs: expected true or false"));
-  CHECK_THAT(err("output: o\nmethods: []\nbudgets: [1]\n"), Catch::Contains("missing key 'models'"));
+  CHECK_THAT(err("output: o\nmethods: []\nbudgets: [1]\n"),
+             Catch::Contains("missing key 'models'"));
   CHECK_THAT(err(head + "methods:\n  - {method: single}\n  - {method: single}\nbudgets: [0.5]\n"),
              Catch::Contains("appears twice"));
   CHECK_THAT(err(head + "methods:\n  - {method: single}\nbudgets: [0.5]\noutput: x\n"),
@@ -132,8 +143,7 @@ TEST_CASE("shard parsing") {
 
 TEST_CASE("a sweep runs every cell, writes reports, and gives the same results for any jobs") {
   Fixture f;
-  SweepSpec spec = LoadSweepSpec(f.Write("a", kMethods, "\"30%:100%:6\"",
-                                         "configs: true\n"));
+  SweepSpec spec = LoadSweepSpec(f.Write("a", kMethods, "\"30%:100%:6\"", "configs: true\n"));
   SweepOptions o;
   o.jobs = 1;
   const SweepSummary s1 = RunSweep(spec, o);
@@ -144,8 +154,9 @@ TEST_CASE("a sweep runs every cell, writes reports, and gives the same results f
   CHECK(s1.complete);
   const std::string out1 = spec.output;
   CHECK(CountCells(out1) == 36);
-  for (const char* f1 : {"/reports/toy__cpu.csv", "/reports/toy__cpu.svg", "/reports/toy__flops.csv",
-                         "/reports/toy__flops.svg", "/summary.md", "/manifest.yaml"}) {
+  for (const char* f1 :
+       {"/reports/toy__cpu.csv", "/reports/toy__cpu.svg", "/reports/toy__flops.csv",
+        "/reports/toy__flops.svg", "/summary.md", "/manifest.yaml"}) {
     CHECK(fs::exists(out1 + f1));
   }
   const std::vector<ResultRow> rows = testing::ReportRows(out1);
@@ -280,11 +291,10 @@ TEST_CASE("shards merge to the report of a single run") {
 
 TEST_CASE("failing cells are recorded and the sweep goes on") {
   Fixture f;
-  SweepSpec spec = LoadSweepSpec(f.Write(
-      "f",
-      "  - {method: single}\n"
-      "  - {method: geometric, label: bad}\n",
-      "[0.1%, 50%, 80%]"));
+  SweepSpec spec = LoadSweepSpec(f.Write("f",
+                                         "  - {method: single}\n"
+                                         "  - {method: geometric, label: bad}\n",
+                                         "[0.1%, 50%, 80%]"));
   // An option the parser would refuse, set behind its back: the cells fail, the sweep goes on.
   spec.methods[1].options["no_such_option"] = "1";
   const SweepSummary s = RunSweep(spec, {});
@@ -322,12 +332,12 @@ TEST_CASE("bad inputs of a sweep are InputErrors") {
 
 TEST_CASE("placement methods run as sweep cells and choose their own kept exits") {
   Fixture f;
-  const SweepSpec spec = LoadSweepSpec(f.Write(
-      "p",
-      "  - {method: greedy-backward, options: {solver: single}}\n"
-      "  - {method: exhaustive, options: {solver: single}}\n"
-      "  - {method: single}\n",
-      "[50%, 70%]"));
+  const SweepSpec spec =
+      LoadSweepSpec(f.Write("p",
+                            "  - {method: greedy-backward, options: {solver: single}}\n"
+                            "  - {method: exhaustive, options: {solver: single}}\n"
+                            "  - {method: single}\n",
+                            "[50%, 70%]"));
   SweepSpec cpu = spec;
   cpu.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(cpu, {});
@@ -424,9 +434,9 @@ TEST_CASE("calibrate: true fits temperatures; configs carry them and the runtime
 
 TEST_CASE("eenet cells train a scorer at the cell's budget") {
   Fixture f;
-  SweepSpec spec = LoadSweepSpec(f.Write(
-      "e", "  - {method: eenet, options: {max_epochs: 20, patience: 5}}\n",
-      "[60%]", "configs: true\n"));
+  SweepSpec spec =
+      LoadSweepSpec(f.Write("e", "  - {method: eenet, options: {max_epochs: 20, patience: 5}}\n",
+                            "[60%]", "configs: true\n"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   CHECK(s.cells_total == 1);
@@ -445,11 +455,11 @@ TEST_CASE("eenet cells train a scorer at the cell's budget") {
 
 TEST_CASE("budget-free placement rules report one policy, over_budget above the budget") {
   Fixture f;
-  SweepSpec spec = LoadSweepSpec(f.Write(
-      "rules",
-      "  - {method: flop-score, options: {tolerance: 0.05}}\n"
-      "  - {method: greedy-th, options: {tolerance: 0.05, th: 0.9}}\n",
-      "[5%, 100%]"));
+  SweepSpec spec =
+      LoadSweepSpec(f.Write("rules",
+                            "  - {method: flop-score, options: {tolerance: 0.05}}\n"
+                            "  - {method: greedy-th, options: {tolerance: 0.05, th: 0.9}}\n",
+                            "[5%, 100%]"));
   spec.models[0].targets = {"cpu"};
   const SweepSummary s = RunSweep(spec, {});
   const std::vector<ResultRow> rows = testing::ReportRows(spec.output);

@@ -111,7 +111,8 @@ TEST_CASE("report phase killed before each rename: a complete report set or none
   }
 }
 
-TEST_CASE("cells whose strings need quoting (newline, comma, quote) are read back, not recomputed") {
+TEST_CASE(
+    "cells whose strings need quoting (newline, comma, quote) are read back, not recomputed") {
   Fixture f;
   const SweepSpec spec = f.Spec("out", "\"line one\\nline \\\"two\\\", three\"");
   REQUIRE(spec.models[0].name == "line one\nline \"two\", three");

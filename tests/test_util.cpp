@@ -44,23 +44,36 @@ void Put(std::string& out, T value, bool swap) {
 void PutValue(std::string& out, char code, int size, bool swap, double v) {
   switch (code) {
     case 'f':
-      if (size == 2) Put(out, Eigen::numext::bit_cast<std::uint16_t>(Eigen::half(float(v))), swap);
-      else if (size == 4) Put(out, static_cast<float>(v), swap);
-      else Put(out, v, swap);
+      if (size == 2)
+        Put(out, Eigen::numext::bit_cast<std::uint16_t>(Eigen::half(float(v))), swap);
+      else if (size == 4)
+        Put(out, static_cast<float>(v), swap);
+      else
+        Put(out, v, swap);
       return;
     case 'i':
-      if (size == 1) Put(out, static_cast<std::int8_t>(v), false);
-      else if (size == 2) Put(out, static_cast<std::int16_t>(v), swap);
-      else if (size == 4) Put(out, static_cast<std::int32_t>(v), swap);
-      else Put(out, static_cast<std::int64_t>(v), swap);
+      if (size == 1)
+        Put(out, static_cast<std::int8_t>(v), false);
+      else if (size == 2)
+        Put(out, static_cast<std::int16_t>(v), swap);
+      else if (size == 4)
+        Put(out, static_cast<std::int32_t>(v), swap);
+      else
+        Put(out, static_cast<std::int64_t>(v), swap);
       return;
     case 'u':
-      if (size == 1) Put(out, static_cast<std::uint8_t>(v), false);
-      else if (size == 2) Put(out, static_cast<std::uint16_t>(v), swap);
-      else if (size == 4) Put(out, static_cast<std::uint32_t>(v), swap);
-      else Put(out, static_cast<std::uint64_t>(v), swap);
+      if (size == 1)
+        Put(out, static_cast<std::uint8_t>(v), false);
+      else if (size == 2)
+        Put(out, static_cast<std::uint16_t>(v), swap);
+      else if (size == 4)
+        Put(out, static_cast<std::uint32_t>(v), swap);
+      else
+        Put(out, static_cast<std::uint64_t>(v), swap);
       return;
-    case 'b': Put(out, static_cast<std::uint8_t>(v != 0), false); return;
+    case 'b':
+      Put(out, static_cast<std::uint8_t>(v != 0), false);
+      return;
   }
   throw std::runtime_error("bad dtype code");
 }
@@ -73,8 +86,8 @@ void WriteNpyAs(const std::string& path, const std::string& descr,
   const char code = descr[1];
   const int size = std::stoi(descr.substr(2));
   const bool swap = descr[0] == '>';  // host is little-endian
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " +
-                       (fortran ? "True" : "False") + ", 'shape': (";
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': (";
   for (std::size_t d : shape) header += std::to_string(d) + ",";
   header += "), }";
   std::string data;
@@ -165,10 +178,10 @@ void WriteRandomLogitsDump(const std::string& dir, const std::string& split, int
       }
     }
   }
-  WriteNpyAs(dir + "/" + split + "_logits.npy", "<f4",
-             {static_cast<std::size_t>(n), static_cast<std::size_t>(k),
-              static_cast<std::size_t>(c)},
-             logits);
+  WriteNpyAs(
+      dir + "/" + split + "_logits.npy", "<f4",
+      {static_cast<std::size_t>(n), static_cast<std::size_t>(k), static_cast<std::size_t>(c)},
+      logits);
   WriteNpyAs(dir + "/" + split + "_labels.npy", "<i8", {static_cast<std::size_t>(n)}, labels);
 }
 

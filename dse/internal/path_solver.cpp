@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 
@@ -136,8 +136,8 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
         const double cost = total;  // compared as a sum; the mean is total / n
         // Lagrangian mode: every state "fits"; compare right - lambda x total instead of right.
         const bool feas = lagrangian || total <= limit;
-        const double value = lagrangian ? static_cast<double>(right) - lambda * total
-                                        : static_cast<double>(right);
+        const double value =
+            lagrangian ? static_cast<double>(right) - lambda * total : static_cast<double>(right);
         if (c == cuts[q]) {
           cur_pos = c, cur_feas = feas, cur_right = value, cur_cost = cost;
           last_right = right;

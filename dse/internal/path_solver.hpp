@@ -26,9 +26,9 @@ struct PathShared {
   const CorrectMatrix* correct = nullptr;
   ScoreOrder order = ScoreOrder::kDescending;
   int k = 0, n = 0;
-  std::vector<std::vector<int>> order_of;   // per exit: samples, most confident first
-  std::vector<std::vector<int>> rank;       // per exit: position of each sample in order_of
-  std::vector<std::vector<char>> cut_ok;    // per exit, size n + 1: a cut between distinct scores
+  std::vector<std::vector<int>> order_of;  // per exit: samples, most confident first
+  std::vector<std::vector<int>> rank;      // per exit: position of each sample in order_of
+  std::vector<std::vector<char>> cut_ok;   // per exit, size n + 1: a cut between distinct scores
   static PathShared Prepare(const ScoreMatrix& scores, const CorrectMatrix& correct,
                             ScoreOrder order);
 };
@@ -54,7 +54,7 @@ class PathSolver {
  private:
   const PathShared& s_;
   std::vector<int> kept_;
-  std::vector<double> cost_;  // per kept slot
+  std::vector<double> cost_;         // per kept slot
   std::vector<std::uint32_t> corr_;  // per sample: bit q = correct at kept slot q
   int m_;
 };

@@ -47,9 +47,9 @@ struct LoadedModel {
   // features recomputed from logits / T_k, T fitted on the fit split.
   std::unique_ptr<Dump> calibrated;
   std::vector<double> temperatures;
-  std::vector<CostProfile> profiles;      // the selected targets, in sweep order
-  std::vector<std::string> input_files;   // "relative-name sha256" lines
-  std::string inputs_digest;              // SHA-256 over input_files
+  std::vector<CostProfile> profiles;     // the selected targets, in sweep order
+  std::vector<std::string> input_files;  // "relative-name sha256" lines
+  std::string inputs_digest;             // SHA-256 over input_files
 };
 
 // The dump's files of the fit and eval splits in `dir`, sorted.
@@ -65,7 +65,7 @@ struct Group {
   std::string model, target, unit, score_order, dump, profile;
   std::string layout = "nk";  // of the dump (absent in older manifests: nk)
   std::vector<std::string> exit_names;
-  std::vector<std::string> inputs;  // "name sha256"
+  std::vector<std::string> inputs;      // "name sha256"
   std::vector<double> temperatures;     // fitted per exit when some method calibrates
   std::vector<std::string> calibrated;  // labels of the methods using them
   // The final-exit reference of the plots: every exit kept, every sample to the final exit (full

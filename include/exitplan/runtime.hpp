@@ -101,7 +101,8 @@ class Parser {
                       ": invalid JSON: " + what);
   }
   void SkipSpace() {
-    while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r')) {
+    while (p_ < s_.size() &&
+           (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r')) {
       ++p_;
     }
   }
@@ -222,14 +223,30 @@ class Parser {
       if (p_ >= s_.size()) break;
       const char e = s_[p_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           if (p_ + 4 > s_.size()) Fail("truncated \\u escape");
           unsigned code = 0;
@@ -249,7 +266,8 @@ class Parser {
           }
           break;
         }
-        default: Fail(std::string("unknown escape \\") + e);
+        default:
+          Fail(std::string("unknown escape \\") + e);
       }
     }
     Fail("unterminated string");
@@ -267,7 +285,7 @@ class Parser {
 enum class Measure { kMaxProb, kEntropy, kMargin, kPatience, kVote, kConfidence };
 
 struct ExitRule {
-  int index = 0;             // 0-based exit of the network
+  int index = 0;  // 0-based exit of the network
   std::string name;
   double temperature = 1.0;  // logits are divided by it
   bool final = false;        // the last kept exit: always stops
@@ -278,8 +296,8 @@ struct Config {
   std::string source;
   std::string model, target, unit, method, measure_name;
   Measure measure = Measure::kMaxProb;
-  bool ascending = false;     // score_order: ascending stops on score < t
-  int num_exits = 0;          // K of the network
+  bool ascending = false;       // score_order: ascending stops on score < t
+  int num_exits = 0;            // K of the network
   std::vector<ExitRule> exits;  // kept exits, shallow to deep
   std::vector<int> rule_of;     // size K: index into `exits`, or -1 for a dropped exit
   double budget = 0.0, fit_accuracy = 0.0, fit_cost = 0.0;
@@ -306,11 +324,10 @@ inline const json::Value& Need(const json::Value& obj, const std::string& key,
   const json::Value* v = obj.Find(key);
   if (!v) throw ConfigError(where + ": missing field \"" + key + "\"");
   if (v->type != type) {
-    static const char* const kNames[] = {"null", "a boolean", "a number", "a string", "an array",
-                                         "an object"};
-    throw ConfigError(where + ": field \"" + key + "\" must be " +
-                      kNames[static_cast<int>(type)] + ", found " +
-                      kNames[static_cast<int>(v->type)]);
+    static const char* const kNames[] = {"null",     "a boolean", "a number",
+                                         "a string", "an array",  "an object"};
+    throw ConfigError(where + ": field \"" + key + "\" must be " + kNames[static_cast<int>(type)] +
+                      ", found " + kNames[static_cast<int>(v->type)]);
   }
   return *v;
 }
@@ -339,10 +356,10 @@ struct Softmax {
 };
 
 inline double ExpNonPositive(double d) {
-  constexpr double kPoly[12] = {
-      1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-      1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-      1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};
+  constexpr double kPoly[12] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                                1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
+                                1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
+                                1.0 / 24.0,         1.0 / 6.0,         0.5};
   if (!(d >= -708.0)) return 0.0;
   const double n = std::nearbyint(d * 1.4426950408889634);
   double r = std::fma(-n, 0.693147180369123816490, d);
@@ -418,8 +435,7 @@ inline Config ParseConfig(const std::string& text, const std::string& source = "
   c.measure = mit->second;
   const std::string order = detail::Need(root, "score_order", T::kString, source).string;
   if (order != "descending" && order != "ascending") {
-    throw ConfigError(source + ": score_order \"" + order +
-                      "\" must be descending or ascending");
+    throw ConfigError(source + ": score_order \"" + order + "\" must be descending or ascending");
   }
   c.ascending = order == "ascending";
   c.num_exits = detail::NeedInt(root, "num_exits", source);
@@ -440,8 +456,8 @@ inline Config ParseConfig(const std::string& text, const std::string& source = "
     }
     previous = r.index;
     if (const json::Value* n = e.Find("name"); n && n->type == T::kString) r.name = n->string;
-    if (const json::Value* m = e.Find("measure"); m && m->type == T::kString &&
-                                                  m->string != c.measure_name) {
+    if (const json::Value* m = e.Find("measure");
+        m && m->type == T::kString && m->string != c.measure_name) {
       throw ConfigError(where + ": measure \"" + m->string +
                         "\" differs from the config's measure (one measure per config)");
     }
@@ -488,7 +504,8 @@ inline Config ParseConfig(const std::string& text, const std::string& source = "
   }
   if (const json::Value* sc = root.Find("shift_check"); sc && sc->type == T::kObject) {
     c.shift_p = detail::OptNumber(*sc, "p_value");
-    if (const json::Value* f = sc->Find("fired"); f && f->type == T::kBool) c.shift_fired = f->boolean;
+    if (const json::Value* f = sc->Find("fired"); f && f->type == T::kBool)
+      c.shift_fired = f->boolean;
   }
   return c;
 }
@@ -540,7 +557,8 @@ class Decider {
     Order(exit);
     if (num_classes < 1) throw ConfigError("Step: num_classes must be >= 1");
     const int rule = c_->rule_of[static_cast<std::size_t>(exit)];
-    const double temperature = rule >= 0 ? c_->exits[static_cast<std::size_t>(rule)].temperature : 1.0;
+    const double temperature =
+        rule >= 0 ? c_->exits[static_cast<std::size_t>(rule)].temperature : 1.0;
     // Exactly the arithmetic of exitplan's feature pass (detail::SoftmaxOfScaled).
     const int cc = num_classes;
     z_.resize(static_cast<std::size_t>(cc));
@@ -554,15 +572,23 @@ class Decider {
     const int arg = sm.arg;
     double score = 0.0;
     switch (c_->measure) {
-      case Measure::kMaxProb: score = sm.max_prob; break;
-      case Measure::kEntropy: score = sm.entropy; break;
-      case Measure::kMargin: score = sm.margin; break;
-      default: break;
+      case Measure::kMaxProb:
+        score = sm.max_prob;
+        break;
+      case Measure::kEntropy:
+        score = sm.entropy;
+        break;
+      case Measure::kMargin:
+        score = sm.margin;
+        break;
+      default:
+        break;
     }
     // History for patience and vote (every exit fed so far).
     patience_ = (next_ > 0 && last_pred_ == arg) ? patience_ + 1.0 : 0.0;
     last_pred_ = arg;
-    if (votes_.size() < static_cast<std::size_t>(cc)) votes_.resize(static_cast<std::size_t>(cc), 0);
+    if (votes_.size() < static_cast<std::size_t>(cc))
+      votes_.resize(static_cast<std::size_t>(cc), 0);
     best_votes_ = std::max(best_votes_, ++votes_[static_cast<std::size_t>(arg)]);
     if (c_->measure == Measure::kPatience) score = patience_;
     if (c_->measure == Measure::kVote) score = static_cast<double>(best_votes_) / (exit + 1);
@@ -579,7 +605,7 @@ class Decider {
     return Decide(c_->rule_of[static_cast<std::size_t>(exit)], score);
   }
 
-  double last_score() const { return score_; }     // score of the last Step (NaN: none)
+  double last_score() const { return score_; }         // score of the last Step (NaN: none)
   int last_prediction() const { return prediction_; }  // argmax class of the last Step
 
  private:

@@ -1,10 +1,10 @@
 #include "optim/internal/cascade.hpp"
 
 #include <algorithm>
-#include <functional>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 
@@ -81,8 +81,8 @@ void ConfidenceOrderPacked(const ThresholdProblem& p, int exit, std::vector<std:
   out.resize(n);
   for (int i = 0; i < n; ++i) {
     key[i] = OrderKey(sign * (*p.scores)(exit, i));
-    out[i] = static_cast<std::uint32_t>(i) |
-             static_cast<std::uint32_t>((*p.correct)(exit, i) != 0) << 30;
+    out[i] = static_cast<std::uint32_t>(i) | static_cast<std::uint32_t>((*p.correct)(exit, i) != 0)
+                                                 << 30;
   }
   RadixSort(key, out);
   // Equal keys are equal scores (OrderKey folds -0.0 into +0.0, which compare equal).

@@ -48,8 +48,8 @@ class InputHashes {
 struct PyDump {
   Dump dump;
   DumpOptions options;
-  std::string name;     // the report's model column (default: the dump folder's name)
-  std::string origin;   // how it was made, for provenance ("exitplan.load_dump('data/example')")
+  std::string name;    // the report's model column (default: the dump folder's name)
+  std::string origin;  // how it was made, for provenance ("exitplan.load_dump('data/example')")
   std::shared_ptr<InputHashes> inputs;
 };
 
@@ -57,8 +57,8 @@ struct PyDump {
 // write its provenance when saved.
 struct PyPolicy {
   DeployConfig config;
-  std::shared_ptr<InputHashes> inputs;     // of the dump (and profile) it was chosen on
-  std::vector<std::string> extra_inputs;   // e.g. the profile file
+  std::shared_ptr<InputHashes> inputs;    // of the dump (and profile) it was chosen on
+  std::vector<std::string> extra_inputs;  // e.g. the profile file
   std::string TextYaml() const;
   std::string TextJson() const;
   DeployConfig WithProvenance() const;

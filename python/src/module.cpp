@@ -43,8 +43,8 @@ NpyArray ViewOf(py::handle obj, const std::string& source) {
   const char kind = a.dtype().kind();
   const std::string descr = py::str(a.dtype().attr("str"));
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
-    throw InputError(source, "unsupported dtype '" + descr +
-                                 "' (expected float16/32/64, integers or bool)");
+    throw InputError(
+        source, "unsupported dtype '" + descr + "' (expected float16/32/64, integers or bool)");
   }
   const bool c_order = (a.flags() & py::array::c_style) != 0;
   const bool f_order = (a.flags() & py::array::f_style) != 0;
@@ -71,8 +71,9 @@ py::array MatrixView(const std::shared_ptr<PyDump>& owner, const Matrix& m) {
   using T = typename Matrix::Scalar;
   if (m.size() == 0) return py::none();
   const auto rows = static_cast<py::ssize_t>(m.rows());
-  return ArrayOver(owner, m.data(), py::dtype::of<T>(), {rows, static_cast<py::ssize_t>(m.cols())},
-                   {static_cast<py::ssize_t>(sizeof(T)), static_cast<py::ssize_t>(sizeof(T)) * rows});
+  return ArrayOver(
+      owner, m.data(), py::dtype::of<T>(), {rows, static_cast<py::ssize_t>(m.cols())},
+      {static_cast<py::ssize_t>(sizeof(T)), static_cast<py::ssize_t>(sizeof(T)) * rows});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,10 +119,10 @@ std::function<std::vector<std::string>()> ArrayInputs(const Dump& d) {
                                      s->labels.size() * sizeof(std::int32_t)));
     } else {
       const ScoreMatrix& sc = s->Scores(Measure::kConfidence);
-      blobs.emplace_back(s->source + " (array float64 [" + std::to_string(s->k) + ", " +
-                             std::to_string(s->n) + "])",
-                         std::string(reinterpret_cast<const char*>(sc.data()),
-                                     sc.size() * sizeof(double)));
+      blobs.emplace_back(
+          s->source + " (array float64 [" + std::to_string(s->k) + ", " + std::to_string(s->n) +
+              "])",
+          std::string(reinterpret_cast<const char*>(sc.data()), sc.size() * sizeof(double)));
     }
   }
   return [arrays, blobs] {
@@ -203,9 +204,9 @@ std::shared_ptr<PyDump> FromScores(py::object fit_confidence, py::object fit_cor
   d->options = OptionsOf(fit_split, eval_split, "nk", score_order);
   const std::string f = d->options.fit_split, e = d->options.eval_split;
   if (eval_confidence.is_none() != eval_correct.is_none()) {
-    throw InputError(eval_confidence.is_none() ? e + "_confidence" : e + "_correct",
-                     "missing (scores-mode dumps need both " + e + "_confidence and " + e +
-                         "_correct)");
+    throw InputError(
+        eval_confidence.is_none() ? e + "_confidence" : e + "_correct",
+        "missing (scores-mode dumps need both " + e + "_confidence and " + e + "_correct)");
   }
   NpyArray fc = ViewOf(fit_confidence, f + "_confidence"), fk = ViewOf(fit_correct, f + "_correct");
   std::optional<NpyArray> ec, ek;
@@ -251,7 +252,8 @@ py::array LogitsView(const PySplit& s) {
 CostProfile ProfileFromLists(std::optional<std::vector<double>> backbone,
                              std::optional<std::vector<double>> head,
                              std::optional<std::vector<double>> cumulative, const std::string& unit,
-                             const std::string& target, std::optional<std::vector<std::string>> names) {
+                             const std::string& target,
+                             std::optional<std::vector<std::string>> names) {
   const std::string where = "exitplan.Profile";
   CostProfile p;
   p.source = where;
@@ -269,7 +271,8 @@ CostProfile ProfileFromLists(std::optional<std::vector<double>> backbone,
   p.backbone = cumulative ? *cumulative : *backbone;
   if (p.backbone.empty()) throw InputError(where, key + ": expected a non-empty list of costs");
   p.has_heads = !cumulative;
-  if (cumulative && head) throw InputError(where, "head: not used with 'cumulative' (heads are inside)");
+  if (cumulative && head)
+    throw InputError(where, "head: not used with 'cumulative' (heads are inside)");
   p.head = head ? *head : std::vector<double>(p.backbone.size(), 0.0);
   if (p.head.size() != p.backbone.size()) {
     throw InputError(where, "head: " + std::to_string(p.head.size()) + " costs for " +
@@ -279,7 +282,8 @@ CostProfile ProfileFromLists(std::optional<std::vector<double>> backbone,
     for (std::size_t i = 0; i < v.size(); ++i) {
       const std::string at = what + "[" + std::to_string(i) + "]";
       if (!std::isfinite(v[i])) throw InputError(where, at + ": must be finite");
-      if (v[i] < 0) throw InputError(where, at + " = " + FormatDouble(v[i]) + ": costs must be >= 0");
+      if (v[i] < 0)
+        throw InputError(where, at + " = " + FormatDouble(v[i]) + ": costs must be >= 0");
     }
   };
   check(p.backbone, key);
@@ -301,7 +305,7 @@ CostProfile ProfileFromLists(std::optional<std::vector<double>> backbone,
   } else {
     for (std::size_t i = 0; i < p.backbone.size(); ++i) {
       p.names.push_back(cumulative && i + 1 == p.backbone.size() ? "final"
-                                                                  : "exit" + std::to_string(i + 1));
+                                                                 : "exit" + std::to_string(i + 1));
     }
   }
   return p;
@@ -322,12 +326,13 @@ py::tuple Apply(const PyPolicy& p, py::object logits_obj, const std::string& lay
   if (config.measure == runtime::Measure::kConfidence) {
     const NpyArray a = ViewOf(logits_obj, "scores");
     if (a.ndim() != 2 || a.shape()[0] != static_cast<std::size_t>(k)) {
-      throw InputError("scores", "expected the stored confidences [K, N] with K = " +
-                                     std::to_string(k) + " (a confidence policy), found " +
-                                     a.Describe());
+      throw InputError("scores",
+                       "expected the stored confidences [K, N] with K = " + std::to_string(k) +
+                           " (a confidence policy), found " + a.Describe());
     }
     const std::size_t n = a.shape()[1];
-    py::array_t<std::int32_t> exits(static_cast<py::ssize_t>(n)), preds(static_cast<py::ssize_t>(n));
+    py::array_t<std::int32_t> exits(static_cast<py::ssize_t>(n)),
+        preds(static_cast<py::ssize_t>(n));
     std::int32_t* e = exits.mutable_data();
     std::int32_t* q = preds.mutable_data();
     {
@@ -385,8 +390,8 @@ py::tuple Apply(const PyPolicy& p, py::object logits_obj, const std::string& lay
         try {
           stop = decider.Step(j, z.data(), static_cast<int>(c));
         } catch (const runtime::ConfigError&) {
-          error = "non-finite logit at exit " + std::to_string(j + 1) + ", sample " +
-                  std::to_string(i);
+          error =
+              "non-finite logit at exit " + std::to_string(j + 1) + ", sample " + std::to_string(i);
           break;
         }
         q[i] = decider.last_prediction();
@@ -576,16 +581,23 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("logits", &LogitsView,
                              "the logits as read (a read-only view of the caller's array or of "
                              "the memory-mapped file: no copy); None in scores mode")
-      .def_property_readonly("labels", [](const PySplit& s) -> py::object {
-        if (!s.split->has_logits()) return py::none();
-        return py::array_t<std::int32_t>(static_cast<py::ssize_t>(s.split->labels.size()),
-                                         s.split->labels.data());
-      })
-      .def("scores", [](const PySplit& s, const std::string& measure) {
-             return MatrixView(s.owner, s.split->Scores(MeasureFromString(measure, "measure")));
-           }, py::arg("measure"), "K x N scores of a confidence measure (read-only view)")
-      .def_property_readonly("correct", [](const PySplit& s) { return MatrixView(s.owner, s.split->correct); })
-      .def_property_readonly("predicted", [](const PySplit& s) { return MatrixView(s.owner, s.split->predicted); })
+      .def_property_readonly("labels",
+                             [](const PySplit& s) -> py::object {
+                               if (!s.split->has_logits()) return py::none();
+                               return py::array_t<std::int32_t>(
+                                   static_cast<py::ssize_t>(s.split->labels.size()),
+                                   s.split->labels.data());
+                             })
+      .def(
+          "scores",
+          [](const PySplit& s, const std::string& measure) {
+            return MatrixView(s.owner, s.split->Scores(MeasureFromString(measure, "measure")));
+          },
+          py::arg("measure"), "K x N scores of a confidence measure (read-only view)")
+      .def_property_readonly("correct",
+                             [](const PySplit& s) { return MatrixView(s.owner, s.split->correct); })
+      .def_property_readonly(
+          "predicted", [](const PySplit& s) { return MatrixView(s.owner, s.split->predicted); })
       .def("__repr__", [](const PySplit& s) {
         return "<exitplan.Split " + s.split->name + ": N=" + std::to_string(s.split->n) +
                " K=" + std::to_string(s.split->k) +
@@ -611,17 +623,20 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("c", [](const PyDump& d) { return d.dump.c; })
       .def_property_readonly("mode", [](const PyDump& d) { return ToString(d.dump.mode); })
       .def_property_readonly("dir", [](const PyDump& d) { return d.dump.dir; })
-      .def_property("name", [](const PyDump& d) { return d.name; },
-                    [](PyDump& d, const std::string& n) { d.name = n; })
+      .def_property(
+          "name", [](const PyDump& d) { return d.name; },
+          [](PyDump& d, const std::string& n) { d.name = n; })
       .def_property_readonly("score_order",
                              [](const PyDump& d) { return ToString(d.options.score_order); })
-      .def_property_readonly("fit", [](const std::shared_ptr<PyDump>& d) {
-        return PySplit{d, &d->dump.fit};
-      })
-      .def_property_readonly("eval", [](const std::shared_ptr<PyDump>& d) -> py::object {
-        if (!d->dump.eval) return py::none();
-        return py::cast(PySplit{d, &*d->dump.eval});
-      })
+      .def_property_readonly("fit",
+                             [](const std::shared_ptr<PyDump>& d) {
+                               return PySplit{d, &d->dump.fit};
+                             })
+      .def_property_readonly("eval",
+                             [](const std::shared_ptr<PyDump>& d) -> py::object {
+                               if (!d->dump.eval) return py::none();
+                               return py::cast(PySplit{d, &*d->dump.eval});
+                             })
       .def_property_readonly("has_eval", [](const PyDump& d) { return d.dump.has_eval(); })
       .def("__repr__", [](const PyDump& d) {
         std::string s = "<exitplan.Dump " + d.name + ": K=" + std::to_string(d.dump.k);
@@ -638,8 +653,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<CostProfile>(m, "Profile", "per-exit costs of one model on one target")
       .def(py::init(&ProfileFromLists), py::kw_only(), py::arg("backbone") = py::none(),
-           py::arg("head") = py::none(), py::arg("cumulative") = py::none(),
-           py::arg("unit") = "ms", py::arg("target") = "", py::arg("names") = py::none(),
+           py::arg("head") = py::none(), py::arg("cumulative") = py::none(), py::arg("unit") = "ms",
+           py::arg("target") = "", py::arg("names") = py::none(),
            "a profile from lists: backbone (cumulative up to each exit's attachment point) and "
            "head costs, or cumulative costs that already include every earlier head")
       .def_readonly("source", &CostProfile::source)
@@ -651,46 +666,58 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("has_heads", &CostProfile::has_heads)
       .def_property_readonly("k", &CostProfile::k)
       .def_property_readonly("full_cost", &CostProfile::FullCost)
-      .def("stop_costs", [](const CostProfile& p, std::optional<std::vector<int>> kept) {
-             if (!kept) return p.StopCostsAllKept();
-             std::vector<int> k0;
-             for (int e : *kept) k0.push_back(e - 1);
-             std::string text;
-             for (int e : *kept) text += (text.empty() ? "" : ",") + std::to_string(e);
-             return p.StopCosts(ParseKeptExits(text, p.k()));
-           }, py::arg("kept_exits") = py::none(),
-           "cost of stopping at each exit when `kept_exits` (1-based) are kept")
+      .def(
+          "stop_costs",
+          [](const CostProfile& p, std::optional<std::vector<int>> kept) {
+            if (!kept) return p.StopCostsAllKept();
+            std::vector<int> k0;
+            for (int e : *kept) k0.push_back(e - 1);
+            std::string text;
+            for (int e : *kept) text += (text.empty() ? "" : ",") + std::to_string(e);
+            return p.StopCosts(ParseKeptExits(text, p.k()));
+          },
+          py::arg("kept_exits") = py::none(),
+          "cost of stopping at each exit when `kept_exits` (1-based) are kept")
       .def("__repr__", [](const CostProfile& p) {
         return "<exitplan.Profile " + p.target + ": K=" + std::to_string(p.k()) + ", unit " +
                p.unit + ", full cost " + FormatDouble(p.FullCost()) + ">";
       });
-  m.def("load_profile", [](const std::string& path, std::optional<std::string> target) {
-          return LoadProfile(path, target.value_or(""));
-        }, py::arg("path"), py::arg("target") = py::none(),
-        "reads a cost profile YAML (`target=` chooses one of several, as --target does)");
+  m.def(
+      "load_profile",
+      [](const std::string& path, std::optional<std::string> target) {
+        return LoadProfile(path, target.value_or(""));
+      },
+      py::arg("path"), py::arg("target") = py::none(),
+      "reads a cost profile YAML (`target=` chooses one of several, as --target does)");
   m.def("load_profiles", &LoadProfiles, py::arg("path"), "every target of a profile file");
 
   py::class_<PyPolicy>(m, "Policy", "kept exits, stopping rule and thresholds: a deployment config")
-      .def_property_readonly("kept_exits", [](const PyPolicy& p) {
-        std::vector<int> k;
-        for (const ConfigExit& e : p.config.exits) k.push_back(e.index + 1);
-        return k;
-      })
-      .def_property_readonly("thresholds", [](const PyPolicy& p) {
-        std::vector<double> t;
-        for (const ConfigExit& e : p.config.exits) if (!e.final) t.push_back(e.threshold);
-        return t;
-      })
-      .def_property_readonly("temperatures", [](const PyPolicy& p) {
-        std::vector<double> t;
-        for (const ConfigExit& e : p.config.exits) t.push_back(e.temperature);
-        return t;
-      })
-      .def_property_readonly("exit_names", [](const PyPolicy& p) {
-        std::vector<std::string> t;
-        for (const ConfigExit& e : p.config.exits) t.push_back(e.name);
-        return t;
-      })
+      .def_property_readonly("kept_exits",
+                             [](const PyPolicy& p) {
+                               std::vector<int> k;
+                               for (const ConfigExit& e : p.config.exits) k.push_back(e.index + 1);
+                               return k;
+                             })
+      .def_property_readonly("thresholds",
+                             [](const PyPolicy& p) {
+                               std::vector<double> t;
+                               for (const ConfigExit& e : p.config.exits)
+                                 if (!e.final) t.push_back(e.threshold);
+                               return t;
+                             })
+      .def_property_readonly("temperatures",
+                             [](const PyPolicy& p) {
+                               std::vector<double> t;
+                               for (const ConfigExit& e : p.config.exits)
+                                 t.push_back(e.temperature);
+                               return t;
+                             })
+      .def_property_readonly("exit_names",
+                             [](const PyPolicy& p) {
+                               std::vector<std::string> t;
+                               for (const ConfigExit& e : p.config.exits) t.push_back(e.name);
+                               return t;
+                             })
       .def_property_readonly("measure", [](const PyPolicy& p) { return p.config.measure; })
       .def_property_readonly("score_order", [](const PyPolicy& p) { return p.config.score_order; })
       .def_property_readonly("num_exits", [](const PyPolicy& p) { return p.config.num_exits; })
@@ -699,63 +726,77 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("target", [](const PyPolicy& p) { return p.config.target; })
       .def_property_readonly("unit", [](const PyPolicy& p) { return p.config.unit; })
       .def_property_readonly("budget", [](const PyPolicy& p) { return p.config.budget; })
-      .def_property_readonly("fit_accuracy", [](const PyPolicy& p) { return p.config.fit_accuracy; })
+      .def_property_readonly("fit_accuracy",
+                             [](const PyPolicy& p) { return p.config.fit_accuracy; })
       .def_property_readonly("fit_cost", [](const PyPolicy& p) { return p.config.fit_cost; })
-      .def_property_readonly("eval_accuracy", [](const PyPolicy& p) { return p.config.eval_accuracy; })
+      .def_property_readonly("eval_accuracy",
+                             [](const PyPolicy& p) { return p.config.eval_accuracy; })
       .def_property_readonly("eval_cost", [](const PyPolicy& p) { return p.config.eval_cost; })
-      .def_property_readonly("exit_fractions", [](const PyPolicy& p) { return p.config.exit_fractions; })
-      .def_property_readonly("guarantee", [](const PyPolicy& p) -> py::object {
-        const GuaranteeReport& g = p.config.guarantee;
-        if (!g.on()) return py::none();
-        py::dict d;
-        d["level"] = g.level;
-        d["delta"] = 1.0 - g.level;
-        d["bound"] = g.bound;
-        d["horizon"] = g.horizon;
-        d["cost_bound"] = g.cost_bound;
-        d["accuracy_bound"] = g.accuracy_bound;
-        d["drop_bound"] = g.drop_bound;
-        return d;
-      }, "the config's deployment guarantee as a dict (level, delta, bound, horizon, cost_bound, "
-         "accuracy_bound, drop_bound), None without one")
-      .def_property_readonly("shift_check", [](const PyPolicy& p) -> py::object {
-        if (std::isnan(p.config.shift_p)) return py::none();
-        py::dict d;
-        d["p_value"] = p.config.shift_p;
-        d["fired"] = p.config.shift_fired;
-        return d;
-      }, "the shift check of the eval split (p_value, fired), None when it was not run")
+      .def_property_readonly("exit_fractions",
+                             [](const PyPolicy& p) { return p.config.exit_fractions; })
+      .def_property_readonly(
+          "guarantee",
+          [](const PyPolicy& p) -> py::object {
+            const GuaranteeReport& g = p.config.guarantee;
+            if (!g.on()) return py::none();
+            py::dict d;
+            d["level"] = g.level;
+            d["delta"] = 1.0 - g.level;
+            d["bound"] = g.bound;
+            d["horizon"] = g.horizon;
+            d["cost_bound"] = g.cost_bound;
+            d["accuracy_bound"] = g.accuracy_bound;
+            d["drop_bound"] = g.drop_bound;
+            return d;
+          },
+          "the config's deployment guarantee as a dict (level, delta, bound, horizon, cost_bound, "
+          "accuracy_bound, drop_bound), None without one")
+      .def_property_readonly(
+          "shift_check",
+          [](const PyPolicy& p) -> py::object {
+            if (std::isnan(p.config.shift_p)) return py::none();
+            py::dict d;
+            d["p_value"] = p.config.shift_p;
+            d["fired"] = p.config.shift_fired;
+            return d;
+          },
+          "the shift check of the eval split (p_value, fired), None when it was not run")
       .def("apply", &Apply, py::arg("logits"), py::arg("layout") = "nk",
            "per sample: (1-based exit, predicted class) as the C++ runtime decides them on each "
            "exit's logits; logits [N, K, C] (layout='kn': [K, N, C]); for a `confidence` policy "
            "the stored scores [K, N] (predictions are then -1)")
-      .def("exits_on", [](const PyPolicy& p, const std::shared_ptr<PyDump>& d, const std::string& split) {
-             const SplitData* s = &d->dump.fit;
-             if (split == "eval" || (d->dump.eval && split == d->dump.eval->name)) {
-               if (!d->dump.eval) throw InputError("split", "the dump has no eval split");
-               s = &*d->dump.eval;
-             } else if (split != "fit" && split != s->name) {
-               throw InputError("split", "unknown split '" + split + "' (expected fit, eval, " +
-                                             d->dump.fit.name +
-                                             (d->dump.eval ? " or " + d->dump.eval->name : "") + ")");
-             }
-             if (p.config.num_exits != s->k) {
-               throw InputError("split", "the dump has K = " + std::to_string(s->k) +
-                                             ", the policy " + std::to_string(p.config.num_exits));
-             }
-             const Measure m = MeasureFromString(p.config.measure, "measure");
-             Policy pol;
-             for (const ConfigExit& e : p.config.exits) {
-               pol.kept.push_back(e.index);
-               if (!e.final) pol.thresholds.push_back(e.threshold);
-             }
-             std::vector<int> ex = ExitOfSamples(s->Scores(m), s->Order(m), pol);
-             for (int& e : ex) ++e;
-             return ex;
-           }, py::arg("dump"), py::arg("split") = "eval",
-           "per sample: the 1-based exit the exact evaluator stops at on a dump's split")
+      .def(
+          "exits_on",
+          [](const PyPolicy& p, const std::shared_ptr<PyDump>& d, const std::string& split) {
+            const SplitData* s = &d->dump.fit;
+            if (split == "eval" || (d->dump.eval && split == d->dump.eval->name)) {
+              if (!d->dump.eval) throw InputError("split", "the dump has no eval split");
+              s = &*d->dump.eval;
+            } else if (split != "fit" && split != s->name) {
+              throw InputError("split", "unknown split '" + split + "' (expected fit, eval, " +
+                                            d->dump.fit.name +
+                                            (d->dump.eval ? " or " + d->dump.eval->name : "") +
+                                            ")");
+            }
+            if (p.config.num_exits != s->k) {
+              throw InputError("split", "the dump has K = " + std::to_string(s->k) +
+                                            ", the policy " + std::to_string(p.config.num_exits));
+            }
+            const Measure m = MeasureFromString(p.config.measure, "measure");
+            Policy pol;
+            for (const ConfigExit& e : p.config.exits) {
+              pol.kept.push_back(e.index);
+              if (!e.final) pol.thresholds.push_back(e.threshold);
+            }
+            std::vector<int> ex = ExitOfSamples(s->Scores(m), s->Order(m), pol);
+            for (int& e : ex) ++e;
+            return ex;
+          },
+          py::arg("dump"), py::arg("split") = "eval",
+          "per sample: the 1-based exit the exact evaluator stops at on a dump's split")
       .def("to_yaml", &PyPolicy::TextYaml, "the config as `exitplan export` writes it (YAML)")
-      .def("to_json", &PyPolicy::TextJson, "the config as `exitplan export --format json` writes it")
+      .def("to_json", &PyPolicy::TextJson,
+           "the config as `exitplan export --format json` writes it")
       .def("save", &SavePolicy, py::arg("path"), py::arg("format") = "",
            "writes the deployment config (format yaml, json, or both = path.yaml and path.json; "
            "default: json for a .json path, else yaml), atomically")
@@ -765,8 +806,8 @@ PYBIND11_MODULE(_core, m) {
           k += (k.empty() ? "" : ",") + std::to_string(e.index + 1);
           if (!e.final) t += (t.empty() ? "" : ",") + FormatDouble(e.threshold);
         }
-        return "<exitplan.Policy " + p.config.measure + " kept_exits=[" + k + "] thresholds=[" +
-               t + "]>";
+        return "<exitplan.Policy " + p.config.measure + " kept_exits=[" + k + "] thresholds=[" + t +
+               "]>";
       });
 
   py::class_<PyResult>(m, "Result", "one row of a Pareto report (the CSV columns as fields)")
@@ -775,59 +816,93 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("unit", [](const PyResult& r) { return r.row.unit; })
       .def_property_readonly("method", [](const PyResult& r) { return r.row.method; })
       .def_property_readonly("measure", [](const PyResult& r) { return r.row.measure; })
-      .def_property_readonly("kept_exits", [](const PyResult& r) {
-        std::vector<int> k;
-        for (int e : r.row.kept_exits) k.push_back(e + 1);
-        return k;
-      })
+      .def_property_readonly("kept_exits",
+                             [](const PyResult& r) {
+                               std::vector<int> k;
+                               for (int e : r.row.kept_exits) k.push_back(e + 1);
+                               return k;
+                             })
       .def_property_readonly("budget", [](const PyResult& r) { return r.row.budget; })
       .def_property_readonly("thresholds", [](const PyResult& r) { return r.row.thresholds; })
       .def_property_readonly("fit_acc", [](const PyResult& r) { return r.row.fit_acc; })
       .def_property_readonly("fit_cost", [](const PyResult& r) { return r.row.fit_cost; })
       .def_property_readonly("eval_acc", [](const PyResult& r) { return r.row.eval_acc; })
       .def_property_readonly("eval_cost", [](const PyResult& r) { return r.row.eval_cost; })
-      .def_property_readonly("exit_fractions", [](const PyResult& r) { return r.row.exit_fractions; })
+      .def_property_readonly("exit_fractions",
+                             [](const PyResult& r) { return r.row.exit_fractions; })
       .def_property_readonly("pareto", [](const PyResult& r) { return r.row.pareto; })
       .def_property_readonly("seconds", [](const PyResult& r) { return r.row.seconds; })
       .def_property_readonly("outcome", [](const PyResult& r) { return r.row.outcome; })
       .def_property_readonly("message", [](const PyResult& r) { return r.row.message; })
-      .def_property_readonly("guarantee", [](const PyResult& r) -> py::object {
-        if (!r.row.guarantee.on()) return py::none();
-        return py::float_(r.row.guarantee.level);
-      }, "1 - delta of the row's deployment guarantee, None without one")
-      .def_property_readonly("guarantee_bound", [](const PyResult& r) -> py::object {
-        if (!r.row.guarantee.on()) return py::none();
-        return py::str(r.row.guarantee.bound);
-      }, "wsr or hoeffding-bentkus, None without a guarantee")
-      .def_property_readonly("horizon", [](const PyResult& r) -> py::object {
-        if (!r.row.guarantee.on()) return py::none();
-        return py::float_(r.row.guarantee.horizon);
-      }, "deployed samples M the guarantee is over (inf: the population mean)")
-      .def_property_readonly("cost_bound", [](const PyResult& r) {
-        return r.row.guarantee.on() ? r.row.guarantee.cost_bound : std::numeric_limits<double>::quiet_NaN();
-      }, "certified upper bound on the deployed mean cost (NaN: none)")
-      .def_property_readonly("accuracy_bound", [](const PyResult& r) {
-        return r.row.guarantee.on() ? r.row.guarantee.accuracy_bound : std::numeric_limits<double>::quiet_NaN();
-      }, "certified lower bound on the deployed accuracy (NaN: none)")
-      .def_property_readonly("drop_bound", [](const PyResult& r) {
-        return r.row.guarantee.on() ? r.row.guarantee.drop_bound : std::numeric_limits<double>::quiet_NaN();
-      }, "accuracy-drop mode: the guaranteed bound on the drop (NaN: none)")
-      .def_property_readonly("shift_p", [](const PyResult& r) { return r.row.shift_p; },
-                             "p-value of the shift check (NaN when not run)")
-      .def_property_readonly("shift_fired", [](const PyResult& r) -> py::object {
-        if (std::isnan(r.row.shift_p)) return py::none();
-        return py::bool_(r.row.shift_fired);
-      }, "whether the shift check fired (None when not run)")
-      .def_property_readonly("within_budget", [](const PyResult& r) { return r.row.within_budget(); })
-      .def_property_readonly("budget_fraction", [](const PyResult& r) { return r.row.budget_fraction(); })
-      .def_property_readonly("has_policy", [](const PyResult& r) { return r.row.has_policy(); },
-                             "a policy and its fit figures are filled (it may be over its budget)")
-      .def_property_readonly("has_solution", [](const PyResult& r) { return r.row.has_solution(); },
-                             "a policy within its budget: what the front and configs use")
-      .def_property_readonly("policy", [](const PyResult& r) -> py::object {
-        if (!r.policy) return py::none();
-        return py::cast(*r.policy);
-      }, "the policy of this row (None without a solution)")
+      .def_property_readonly(
+          "guarantee",
+          [](const PyResult& r) -> py::object {
+            if (!r.row.guarantee.on()) return py::none();
+            return py::float_(r.row.guarantee.level);
+          },
+          "1 - delta of the row's deployment guarantee, None without one")
+      .def_property_readonly(
+          "guarantee_bound",
+          [](const PyResult& r) -> py::object {
+            if (!r.row.guarantee.on()) return py::none();
+            return py::str(r.row.guarantee.bound);
+          },
+          "wsr or hoeffding-bentkus, None without a guarantee")
+      .def_property_readonly(
+          "horizon",
+          [](const PyResult& r) -> py::object {
+            if (!r.row.guarantee.on()) return py::none();
+            return py::float_(r.row.guarantee.horizon);
+          },
+          "deployed samples M the guarantee is over (inf: the population mean)")
+      .def_property_readonly(
+          "cost_bound",
+          [](const PyResult& r) {
+            return r.row.guarantee.on() ? r.row.guarantee.cost_bound
+                                        : std::numeric_limits<double>::quiet_NaN();
+          },
+          "certified upper bound on the deployed mean cost (NaN: none)")
+      .def_property_readonly(
+          "accuracy_bound",
+          [](const PyResult& r) {
+            return r.row.guarantee.on() ? r.row.guarantee.accuracy_bound
+                                        : std::numeric_limits<double>::quiet_NaN();
+          },
+          "certified lower bound on the deployed accuracy (NaN: none)")
+      .def_property_readonly(
+          "drop_bound",
+          [](const PyResult& r) {
+            return r.row.guarantee.on() ? r.row.guarantee.drop_bound
+                                        : std::numeric_limits<double>::quiet_NaN();
+          },
+          "accuracy-drop mode: the guaranteed bound on the drop (NaN: none)")
+      .def_property_readonly(
+          "shift_p", [](const PyResult& r) { return r.row.shift_p; },
+          "p-value of the shift check (NaN when not run)")
+      .def_property_readonly(
+          "shift_fired",
+          [](const PyResult& r) -> py::object {
+            if (std::isnan(r.row.shift_p)) return py::none();
+            return py::bool_(r.row.shift_fired);
+          },
+          "whether the shift check fired (None when not run)")
+      .def_property_readonly("within_budget",
+                             [](const PyResult& r) { return r.row.within_budget(); })
+      .def_property_readonly("budget_fraction",
+                             [](const PyResult& r) { return r.row.budget_fraction(); })
+      .def_property_readonly(
+          "has_policy", [](const PyResult& r) { return r.row.has_policy(); },
+          "a policy and its fit figures are filled (it may be over its budget)")
+      .def_property_readonly(
+          "has_solution", [](const PyResult& r) { return r.row.has_solution(); },
+          "a policy within its budget: what the front and configs use")
+      .def_property_readonly(
+          "policy",
+          [](const PyResult& r) -> py::object {
+            if (!r.policy) return py::none();
+            return py::cast(*r.policy);
+          },
+          "the policy of this row (None without a solution)")
       .def("__repr__", [](const PyResult& r) {
         std::ostringstream s;
         s << "<exitplan.Result " << r.row.method << " " << r.row.measure << " budget "
@@ -839,11 +914,14 @@ PYBIND11_MODULE(_core, m) {
         return s.str() + ">";
       });
   m.attr("RESULT_COLUMNS") = ResultColumns();
-  m.def("results_to_csv", [](const std::vector<PyResult>& rs) {
-          std::vector<ResultRow> rows;
-          for (const PyResult& r : rs) rows.push_back(r.row);
-          return ResultsToCsv(rows);
-        }, py::arg("results"), "the rows as the Pareto CSV the CLI writes");
+  m.def(
+      "results_to_csv",
+      [](const std::vector<PyResult>& rs) {
+        std::vector<ResultRow> rows;
+        for (const PyResult& r : rs) rows.push_back(r.row);
+        return ResultsToCsv(rows);
+      },
+      py::arg("results"), "the rows as the Pareto CSV the CLI writes");
   m.def("evaluation_dict", &EvaluationDict);
   m.def("load_config", &LoadConfigPy, py::arg("path"),
         "a deployment config (the JSON twin `exitplan export` writes) as a Policy, read and "

@@ -14,9 +14,9 @@
 #include "dse/export_run.hpp"
 #include "dse/fit_scorer_run.hpp"
 #include "dse/place_run.hpp"
-#include "dse/threshold_rows.hpp"
 #include "dse/placement.hpp"
 #include "dse/sweep.hpp"
+#include "dse/threshold_rows.hpp"
 #include "optim/calibration.hpp"
 #include "optim/eenet.hpp"
 #include "optim/eenet_compare.hpp"
@@ -24,8 +24,8 @@
 #include "profiles/budget.hpp"
 #include "profiles/error.hpp"
 #include "profiles/io.hpp"
-#include "profiles/progress.hpp"
 #include "profiles/parallel.hpp"
+#include "profiles/progress.hpp"
 #include "profiles/stats.hpp"
 
 namespace exitplan::python {
@@ -38,8 +38,7 @@ std::string ValueText(py::handle v, const std::string& name) {
   if (py::isinstance<py::int_>(v)) return std::to_string(v.cast<long long>());
   if (py::isinstance<py::float_>(v)) return FormatDouble(v.cast<double>());
   if (py::isinstance<py::str>(v)) return v.cast<std::string>();
-  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v) ||
-      py::hasattr(v, "__array__")) {
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v) || py::hasattr(v, "__array__")) {
     std::string out;
     for (py::handle item : v) out += (out.empty() ? "" : ",") + ValueText(item, name);
     return out;
@@ -48,7 +47,7 @@ std::string ValueText(py::handle v, const std::string& name) {
   std::string flag = "--" + name;
   std::replace(flag.begin(), flag.end(), '_', '-');
   throw InputError(flag, "expected a number, text or a list, found " +
-                                      std::string(py::str(py::type::of(v).attr("__name__"))));
+                             std::string(py::str(py::type::of(v).attr("__name__"))));
 }
 
 }  // namespace
@@ -63,7 +62,8 @@ std::string CallText(const std::string& verb, const py::kwargs& kwargs) {
   std::string s = "exitplan." + verb + "(";
   bool first = true;
   for (auto kv : kwargs) {
-    s += (first ? "" : ", ") + kv.first.cast<std::string>() + "=" + std::string(py::repr(kv.second));
+    s +=
+        (first ? "" : ", ") + kv.first.cast<std::string>() + "=" + std::string(py::repr(kv.second));
     first = false;
   }
   return s + ")";
@@ -79,11 +79,11 @@ OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
     if (kv.second.is_none()) continue;  // None: not given, the default applies
     if (std::find(fixed.begin(), fixed.end(), key) != fixed.end()) {
       const bool profile = key == "profile" || key == "target";
-      throw InputError("exitplan." + verb,
-                       "option '" + key + "' belongs to the " + (profile ? "Profile" : "Dump") +
-                           " passed in (give it to " +
-                           (profile ? "exitplan.load_profile" : "exitplan.load_dump or Dump.from_arrays") +
-                           ")");
+      throw InputError(
+          "exitplan." + verb,
+          "option '" + key + "' belongs to the " + (profile ? "Profile" : "Dump") +
+              " passed in (give it to " +
+              (profile ? "exitplan.load_profile" : "exitplan.load_dump or Dump.from_arrays") + ")");
     }
     const OptionSpec* spec = FindOption(key);
     if (spec == nullptr || !spec->ForCommand(command)) {
@@ -92,8 +92,8 @@ OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
         if (std::find(fixed.begin(), fixed.end(), o->key) != fixed.end()) continue;
         keys += (keys.empty() ? "" : ", ") + o->key;
       }
-      throw InputError("exitplan." + verb, "unknown option '" + key + "' (options of " + command +
-                                               ": " + keys + ")");
+      throw InputError("exitplan." + verb,
+                       "unknown option '" + key + "' (options of " + command + ": " + keys + ")");
     }
     values.Set(key, ValueText(kv.second, key), spec->Flag());
   }
@@ -103,8 +103,8 @@ OptionValues ValuesFor(const py::kwargs& kwargs, const std::string& command,
 namespace {
 
 // The options a dump verb does not take as keywords: they were given to the Dump and Profile.
-const std::vector<std::string> kObjectKeys = {"dump", "profile", "target", "fit_split",
-                                              "eval_split", "layout", "score_order"};
+const std::vector<std::string> kObjectKeys = {"dump",       "profile", "target",     "fit_split",
+                                              "eval_split", "layout",  "score_order"};
 
 // progress=: a callable progress(done, total) of every long verb, called with the GIL held (from
 // the calling thread or a worker thread of the call), first with (0, total), then whenever done
@@ -241,7 +241,8 @@ py::list EvaluateVerb(const std::shared_ptr<PyDump>& d, const CostProfile& profi
       }
       policy = scorer->policy;
       if (!exits.empty() && ParseKeptExits(exits, dump->k) != policy.kept) {
-        throw InputError("--exits", "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
+        throw InputError("--exits",
+                         "a scorer's kept exits are fixed by its file (" + scorer_path + ")");
       }
     } else {
       policy.kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
@@ -308,7 +309,8 @@ std::vector<PyResult> ThresholdsVerb(const std::shared_ptr<PyDump>& d, const Cos
       dump = &copy;
     }
     const Measure measure = MeasureFor(v, *dump);
-    const std::vector<int> kept = exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
+    const std::vector<int> kept =
+        exits.empty() ? AllExits(dump->k) : ParseKeptExits(exits, dump->k);
     const std::vector<double> budgets = accuracy_target ? std::vector<double>{profile.FullCost()}
                                                         : ResolveBudgets(budget_text, profile);
     DefaultHorizon(*dump, horizon_given, solver);
@@ -601,44 +603,62 @@ void BindVerbs(py::module_& m) {
   });
 
   py::class_<PyCalibration>(m, "Calibration", "per-exit temperatures fitted on the fit split (NLL)")
-      .def_property_readonly("outcome", [](const PyCalibration& c) { return ToString(c.summary.outcome); })
+      .def_property_readonly("outcome",
+                             [](const PyCalibration& c) { return ToString(c.summary.outcome); })
       .def_property_readonly("message", [](const PyCalibration& c) { return c.summary.message; })
-      .def_property_readonly("temperatures", [](const PyCalibration& c) { return c.summary.temperatures; })
-      .def_property_readonly("nll_before", [](const PyCalibration& c) { return c.summary.nll_before; })
-      .def_property_readonly("nll_after", [](const PyCalibration& c) { return c.summary.nll_after; })
+      .def_property_readonly("temperatures",
+                             [](const PyCalibration& c) { return c.summary.temperatures; })
+      .def_property_readonly("nll_before",
+                             [](const PyCalibration& c) { return c.summary.nll_before; })
+      .def_property_readonly("nll_after",
+                             [](const PyCalibration& c) { return c.summary.nll_after; })
       .def_property_readonly("splits", [](const PyCalibration& c) { return c.splits; })
       .def_property_readonly("ece_before", [](const PyCalibration& c) { return c.ece_before; })
       .def_property_readonly("ece_after", [](const PyCalibration& c) { return c.ece_after; })
-      .def_property_readonly("dump", [](const PyCalibration& c) { return c.dump; },
-                             "a copy of the dump whose measures use the temperatures (logits "
-                             "shared, not copied); its policies carry the temperatures")
-      .def("__repr__", [](const PyCalibration& c) { return "<exitplan.Calibration " + c.summary.BriefReport() + ">"; });
+      .def_property_readonly(
+          "dump", [](const PyCalibration& c) { return c.dump; },
+          "a copy of the dump whose measures use the temperatures (logits "
+          "shared, not copied); its policies carry the temperatures")
+      .def("__repr__", [](const PyCalibration& c) {
+        return "<exitplan.Calibration " + c.summary.BriefReport() + ">";
+      });
   m.def("calibrate", &CalibrateVerb, py::arg("dump"), py::kw_only(), py::arg("correct") = "labels",
         "per-exit temperature scaling (as `inspect --calibrate`)");
 
   py::class_<PyScorerFit>(m, "ScorerFit", "an EENet scorer trained for one budget")
-      .def_property_readonly("outcome", [](const PyScorerFit& r) { return ToString(r.summary.outcome); })
+      .def_property_readonly("outcome",
+                             [](const PyScorerFit& r) { return ToString(r.summary.outcome); })
       .def_property_readonly("message", [](const PyScorerFit& r) { return r.summary.message; })
       .def_property_readonly("ok", [](const PyScorerFit& r) { return r.summary.ok(); })
       .def_property_readonly("budget", [](const PyScorerFit& r) { return r.budget; })
       .def_property_readonly("epochs", [](const PyScorerFit& r) { return r.summary.epochs; })
-      .def_property_readonly("threshold_method", [](const PyScorerFit& r) { return r.threshold_method; })
-      .def_property_readonly("thresholds", [](const PyScorerFit& r) { return r.file.policy.thresholds; })
+      .def_property_readonly("threshold_method",
+                             [](const PyScorerFit& r) { return r.threshold_method; })
+      .def_property_readonly("thresholds",
+                             [](const PyScorerFit& r) { return r.file.policy.thresholds; })
       .def_property_readonly("fit_acc", [](const PyScorerFit& r) { return r.file.fit_accuracy; })
       .def_property_readonly("fit_cost", [](const PyScorerFit& r) { return r.file.fit_cost; })
-      .def_property_readonly("figures", [](const PyScorerFit& r) { return r.figures; },
-                             "accuracy, mean cost and exit fractions of the scorer and of the "
-                             "max-prob baselines, keyed 'eenet val', 'max_prob + exact test', ...")
+      .def_property_readonly(
+          "figures", [](const PyScorerFit& r) { return r.figures; },
+          "accuracy, mean cost and exit fractions of the scorer and of the "
+          "max-prob baselines, keyed 'eenet val', 'max_prob + exact test', ...")
       .def_property_readonly("note", [](const PyScorerFit& r) { return r.note; })
       .def_property_readonly("scorer_better", [](const PyScorerFit& r) { return r.scorer_better; })
-      .def_property_readonly("text", [](const PyScorerFit& r) { return r.text; },
-                             "the report `exitplan fit-scorer` prints (training, thresholds, "
-                             "figures, summary, note)")
-      .def("save", [](const PyScorerFit& r, const std::string& path) {
-             if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
-             SaveScorer(path, r.file);
-           }, py::arg("path"), "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
-      .def("__repr__", [](const PyScorerFit& r) { return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">"; });
+      .def_property_readonly(
+          "text", [](const PyScorerFit& r) { return r.text; },
+          "the report `exitplan fit-scorer` prints (training, thresholds, "
+          "figures, summary, note)")
+      .def(
+          "save",
+          [](const PyScorerFit& r, const std::string& path) {
+            if (!r.summary.ok()) throw InputError(path, "no scorer to write: " + r.summary.message);
+            SaveScorer(path, r.file);
+          },
+          py::arg("path"),
+          "writes the scorer file and its .npz of weights beside it (as `fit-scorer --out`)")
+      .def("__repr__", [](const PyScorerFit& r) {
+        return "<exitplan.ScorerFit " + r.summary.BriefReport() + ">";
+      });
   m.def("fit_scorer", &FitScorerVerb, py::arg("dump"), py::arg("profile"),
         "`exitplan fit-scorer`: an EENet utility scorer and its thresholds for one budget; "
         "progress=f calls f(done, total) after each epoch (an exception it raises stops the "
@@ -654,10 +674,12 @@ void BindVerbs(py::module_& m) {
       .def_readonly("seconds", &SweepSummary::seconds)
       .def_readonly("errors", &SweepSummary::errors)
       .def_readonly("reports", &SweepSummary::reports)
-      .def("__repr__", [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
+      .def("__repr__",
+           [](const SweepSummary& s) { return "<exitplan.SweepSummary " + s.BriefReport() + ">"; });
   m.def("sweep", &SweepVerb, py::arg("file"), "`exitplan sweep FILE.yaml`");
   m.def("export", &ExportVerb, py::arg("report"),
-        "`exitplan export --from REPORT.csv`: the Policy of one report row, or of its method solved at "
+        "`exitplan export --from REPORT.csv`: the Policy of one report row, or of its method "
+        "solved at "
         "a budget the report has no row for");
   m.def("read_report", &ReadReport, py::arg("path"),
         "the rows of a Pareto report CSV as Results (with their policies)");

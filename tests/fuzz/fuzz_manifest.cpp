@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
   try {
-    const exitplan::internal::sweep::Manifest m = exitplan::internal::sweep::ManifestFromFile(ScratchPath());
+    const exitplan::internal::sweep::Manifest m =
+        exitplan::internal::sweep::ManifestFromFile(ScratchPath());
     (void)exitplan::internal::sweep::ManifestToYaml(m);
     std::vector<exitplan::internal::sweep::GroupName> names;  // as merge checks them
     for (const auto& g : m.groups) names.push_back({g.model, g.target, "fuzz"});
