@@ -449,8 +449,9 @@ class Smoothed {
 };
 
 // Brent's root finder, following SciPy's brentq (scipy/optimize/Zeros/brentq.c) step for step so
-// that the warm start matches seed 004's code (root_scalar(..., method='brentq')); written out
-// because no listed library offers a bracketed scalar root finder.
+// that the warm start matches the published iPPP code of Tan et al. (AAAI 2021), which calls
+// root_scalar(..., method='brentq'); written out because no listed library offers a bracketed
+// scalar root finder.
 template <class F>
 double Brentq(F f, double xa, double xb, double xtol = 2e-12, double rtol = 8.881784197001252e-16,
               int iter = 100) {
