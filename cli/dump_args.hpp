@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "dse/dump_options.hpp"
 #include "dse/options.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
@@ -12,7 +13,6 @@ namespace exitplan::cli {
 
 // --fit-split, --eval-split (an eval split given explicitly must exist; `none`: no eval split),
 // --layout, --score-order; throws InputError on a bad value.
-DumpOptions DumpOptionsFrom(const OptionValues& v);
 Dump LoadDumpFrom(const OptionValues& v);
 // --profile (and --target), checked against the dump's K.
 CostProfile LoadProfileFor(const OptionValues& v, const Dump& dump);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "dse/dump_options.hpp"
 #include "dse/internal/sweep_internal.hpp"
 #include "dse/sweep.hpp"
 #include "optim/calibration.hpp"
@@ -254,14 +255,7 @@ SolveInputs FromOptions(const Solver& s, const OptionValues& v) {
     }
   }
   if (!with_policy) s.Refuse("none of its rows has a policy");
-  DumpOptions o;
-  o.fit_split = v.Text("fit_split");
-  o.eval_split = v.Text("eval_split");
-  if (o.eval_split == "none") o.eval_split = o.fit_split;  // no eval split
-  o.require_eval = v.Has("eval_split") && v.Text("eval_split") != "none";
-  o.layout = LayoutFromString(v.Text("layout"));
-  o.score_order = ScoreOrderFromString(v.Text("score_order"));
-  if (v.Bool("cache")) o.cache_dir = DefaultFeatureCacheDir();
+  const DumpOptions o = DumpOptionsFrom(v);
   SolveInputs in;
   in.dump = std::make_unique<Dump>(LoadDump(v.Text("dump"), o));
   in.profile = ProfileOf(v.Text("profile"), v.Text("target"), s.rows);
