@@ -1,25 +1,33 @@
-// Re-split benchmark of the deployment guarantee (docs/guarantees.md).
+// Re-split benchmark of the deployment guarantee and the shift check (docs/guarantees.md).
 //
 // For each dump of data/ and ../shared/data (skipped with a message when absent): the fit and eval
 // splits are pooled and re-split at random R times into parts of the original sizes (so fit and
-// eval are exchangeable), and every method is solved on the fit part at B budgets across
-// 30%-95% of the full cost, with and without --guarantee. Printed per dump and method: the share
-// of (split, budget) cells whose eval mean cost exceeds B (Clopper-Pearson 95% interval), mean
-// eval accuracy, and the accuracy paid for the guarantee (all budgets, and budgets >= 40%).
+// eval are exchangeable), and every method is solved on the fit part at every budget (SolveBudgets,
+// as `exitplan thresholds` does), with and without --guarantee. Printed per dump and method: the
+// share of (split, budget) cells whose eval mean cost exceeds B (Clopper-Pearson 95% interval),
+// mean eval accuracy, and the accuracy paid for the guarantee (all budgets, and budgets >= 40%).
 // Accuracy-drop mode (--drops): the share of cells whose eval accuracy is below the eval
-// final-exit accuracy - eps. Also the shift check's firing rate on the re-splits and on the given
-// split.
+// final-exit accuracy - eps (with the guarantee, among the certified cells). The shift check
+// (optim/shift.hpp) of each method at the middle budget: its firing rate on the re-splits, with
+// and without the guarantee, beside the former in-sample test (the returned policy, fit vs eval),
+// and its p-value on the given split.
 //
-// Options: --resplits R (20), --budget LIST (the budget grammar of every command, relative to the
-// full cost, default 30%:95%:14; budgets within 2% of the first exit's cost or below it are
-// dropped, since they leave nothing to choose), --level L (0.95), --methods a,b,c
-// (exact,single,geometric,ippp), --dumps names (all), --drops e1,e2 (0.005,0.01,0.02; "none" to
-// skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8 for exact in
-// budget mode, else 0.5),
-// --guarantee-bound wsr|hoeffding-bentkus (wsr).
+// Options: --resplits R (20), --drop-resplits R (= R; accuracy-drop mode only),
+// --shift-resplits R (= R; the shift check only), -j N (2: re-splits run in parallel),
+// --budget LIST (the budget grammar of every command, relative to the full cost, default
+// 30%:95%:25; budgets at or below the first exit's cost are dropped and named, since no policy
+// meets them), --level L (0.95), --methods a,b,c (exact,single,geometric,ippp; "none"),
+// --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
+// "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8
+// for exact in budget mode, else 0.5), --guarantee-bound wsr|hoeffding-bentkus (wsr),
+// --half-price on|off (on).
+//
+// fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency
+// profile, profile-ms.yaml; data/example with its FLOPs profile; the aaai21 dumps in scores mode
+// (ascending) with their own profiles.
 //
 // "half-data price" is the price of solving the method on the guarantee's search part alone at B
-// (no tightening, no calibration): it splits the price into the half of the data the search does
+// (no tightening, no calibration): it splits the price into the part of the data the search does
 // not see and the tightening the certification needs.
 #include <algorithm>
 #include <atomic>
