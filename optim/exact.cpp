@@ -38,29 +38,27 @@ constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
 
 #if defined(__x86_64__)
 // Pass 1 of ExactSolver::Update (see there) for j in [lo, n), (n - lo) a multiple of 16, 16
-// entries at a time: the run ends' cuts by a suffix minimum across lanes, the summaries by one
-// gather, the reaching samples' entries by compressed stores. Gives the scalar loop's entries
-// exactly; `after` carries the cut after the run containing j = lo. Returns the new `out`.
+// entries at a time: the run ends' cuts by a suffix minimum across lanes, the codes (BuildCodes)
+// by one gather, the reaching samples' entries by compressed stores. Gives the scalar loop's
+// entries exactly; `after` carries the cut after the run containing j = lo. Returns the new `out`.
 // (GCC 12's intrinsics headers trip -Wuninitialized in a function with a target attribute.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_t* ob,
-                                                              const std::uint16_t* sm, int n,
-                                                              int lo, std::uint32_t uq,
-                                                              std::uint64_t* out,
+                                                              const std::uint8_t* code, int n,
+                                                              int lo, std::uint64_t* out,
                                                               std::uint64_t* after) {
   const __m512i lane = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
   const __m512i inf = _mm512_set1_epi32(0x7fffffff);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i m7 = _mm512_set1_epi32(127);
-  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
   __m512i carry = _mm512_set1_epi32(static_cast<int>(*after));
   for (int j0 = n - 16; j0 >= lo; j0 -= 16) {
-    // The summaries are read in q's order, i.e. at random: fetch them ahead.
+    // The codes are read in q's order, i.e. at random: fetch them ahead.
     if (j0 >= 64)
-      for (int l = 0; l < 16; ++l) __builtin_prefetch(sm + (ob[j0 - 64 + l] & kSampleMask));
+      for (int l = 0; l < 16; ++l) __builtin_prefetch(code + (ob[j0 - 64 + l] & kSampleMask));
     const __m512i o = _mm512_loadu_si512(ob + j0);
     // after(j) = the least j' + 1 >= j + 1 with a run end at j' (else the carry).
     const __mmask16 ends = _mm512_cmplt_epi32_mask(o, zero);
@@ -72,12 +70,9 @@ __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_
     c = _mm512_min_epu32(c, carry);
     carry = _mm512_permutexvar_epi32(zero, c);
     const __m512i idx = _mm512_and_si512(o, _mm512_set1_epi32(static_cast<int>(kSampleMask)));
-    const __m512i v =
-        _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), _mm512_set1_epi32(0xffff));
-    const __m512i f = _mm512_and_si512(v, m7);
-    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
-    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
-    const __m512i dn = _mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8));
+    const __m512i dn =
+        _mm512_and_si512(_mm512_i32gather_epi32(idx, code, 1), _mm512_set1_epi32(0xff));
+    const __mmask16 reach = _mm512_test_epi32_mask(dn, dn);
     const __m512i dc =
         _mm512_sub_epi32(_mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(o, 30), one), one),
                          _mm512_and_si512(_mm512_srli_epi32(dn, 7), one));
@@ -96,13 +91,64 @@ __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_
   *after = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm512_castsi512_si128(carry)));
   return out;
 }
+// Codes for i in [0, n), n a multiple of 32 (see ExactSolver::BuildCodes).
+__attribute__((target("avx512bw"))) void CodesAvx512(const std::uint16_t* sm, int n,
+                                                     std::uint32_t uq, std::uint8_t* code) {
+  const __m512i m7 = _mm512_set1_epi16(127), vq = _mm512_set1_epi16(static_cast<short>(uq));
+  const __m512i mff = _mm512_set1_epi16(0xff);
+  for (int i = 0; i < n; i += 32) {
+    const __m512i v = _mm512_loadu_si512(sm + i);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask32 is_q = _mm512_cmpeq_epi16_mask(f, vq);
+    const __mmask32 reach = _mm512_cmpge_epu16_mask(f, vq);
+    const __m512i dn =
+        _mm512_maskz_mov_epi16(reach, _mm512_mask_blend_epi16(is_q, v, _mm512_srli_epi16(v, 8)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(code + i),
+                        _mm512_cvtepi16_epi8(_mm512_and_si512(dn, mff)));
+  }
+}
+
+// Over 16 packed reaching samples (Update's entries): the sum of their cost steps, the sum of
+// the negative ones (so the running total over the block never falls below its start plus
+// `neg`), the sum of their correct-count changes and how many of those are +1.
+struct BlockBounds {
+  double sum, neg;
+  std::int64_t dc, plus;
+};
+__attribute__((target("avx512f"))) BlockBounds BlockAvx512(const std::uint64_t* rs,
+                                                           const double* step) {
+  const __m512i m8 = _mm512_set1_epi64(255), m3 = _mm512_set1_epi64(3);
+  const __m512i two = _mm512_set1_epi64(2), zero = _mm512_setzero_si512();
+  const __m512i a = _mm512_loadu_si512(rs), b = _mm512_loadu_si512(rs + 8);
+  const __m512d sa = _mm512_i64gather_pd(_mm512_and_si512(a, m8), step, 8);
+  const __m512d sb = _mm512_i64gather_pd(_mm512_and_si512(b, m8), step, 8);
+  const __m512d z = _mm512_setzero_pd();
+  const __m512i ca = _mm512_and_si512(_mm512_srli_epi64(a, 8), m3);
+  const __m512i cb = _mm512_and_si512(_mm512_srli_epi64(b, 8), m3);
+  const int plus = __builtin_popcount(_mm512_cmpeq_epi64_mask(ca, two)) +
+                   __builtin_popcount(_mm512_cmpeq_epi64_mask(cb, two));
+  const int minus = __builtin_popcount(_mm512_cmpeq_epi64_mask(ca, zero)) +
+                    __builtin_popcount(_mm512_cmpeq_epi64_mask(cb, zero));
+  BlockBounds r;
+  r.sum = _mm512_reduce_add_pd(_mm512_add_pd(sa, sb));
+  r.neg = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_min_pd(sa, z), _mm512_min_pd(sb, z)));
+  r.dc = plus - minus;
+  r.plus = plus;
+  return r;
+}
 #pragma GCC diagnostic pop
 
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 #else
 constexpr bool kHasAvx512 = false;
-std::uint64_t* ReachAvx512(const std::uint32_t*, const std::uint16_t*, int, int, std::uint32_t,
-                           std::uint64_t* out, std::uint64_t*) {
+void CodesAvx512(const std::uint16_t*, int, std::uint32_t, std::uint8_t*) {}
+struct BlockBounds {
+  double sum, neg;
+  std::int64_t dc, plus;
+};
+BlockBounds BlockAvx512(const std::uint64_t*, const double*) { return {}; }
+std::uint64_t* ReachAvx512(const std::uint32_t*, const std::uint8_t*, int, int, std::uint64_t* out,
+                           std::uint64_t*) {
   return out;
 }
 #endif
@@ -129,11 +175,12 @@ class ExactSolverBase {
 // exit always passes) and the correctness bits, in W 64-bit words each (W = 1 up to 64 kept exits,
 // 2 up to 128). A sample stops at its lowest pass bit.
 //
-// The hot loop (Update) reads, for every sample in exit q's order, only a 16-bit summary of the
+// The hot loop (Update) needs, for every sample in exit q's order, only a 16-bit summary of the
 // sample's state: its stop exit f and the next passing exit after f, each with its correctness
-// bit. It is kept up to date for the few samples whose pass bits change, so an update reads 4
-// bytes of order and gathers 2 bytes per sample: 2 N bytes of summaries stay in cache where the
-// full state would not (at N = 4M, 8 MB instead of 32-64 MB).
+// bit. It is kept up to date for the few samples whose pass bits change. An update first turns
+// the summaries into one byte per sample for q (BuildCodes, a sequential pass), then reads 4
+// bytes of order and gathers 1 byte per sample: N bytes of codes stay in cache where the full
+// state would not (at N = 4M, 4 MB instead of 32-64 MB; 8 MB of summaries).
 template <int W>
 class ExactSolver final : public ExactSolverBase {
  public:
@@ -145,9 +192,10 @@ class ExactSolver final : public ExactSolverBase {
     m_ = static_cast<int>(p.kept.size());
     ord_.resize(m_ - 1);
     BuildOrders();
+    Relabel();
     st_.assign(static_cast<std::size_t>(n_) * 2 * W, 0);
     for (int i = 0; i < n_; ++i) {
-      const std::uint8_t* c = &(*p.correct)(0, i);
+      const std::uint8_t* c = &(*p.correct)(0, old_[i]);
       for (int q = 0; q < m_; ++q)
         if (c[p.kept[q]] != 0) st_[static_cast<std::size_t>(i) * 2 * W + W + q / 64] |= Bit(q);
     }
@@ -159,8 +207,10 @@ class ExactSolver final : public ExactSolverBase {
   // Frees the storage (large problems: do not hold gigabytes between solves).
   void Release() override {
     std::vector<std::vector<std::uint32_t>>().swap(ord_);
+    std::vector<std::uint32_t>().swap(old_);
     std::vector<std::uint64_t>().swap(st_);
     std::vector<std::uint16_t>().swap(sum_);
+    std::vector<std::uint8_t>().swap(code_);
     std::vector<std::uint64_t>().swap(reach_);
   }
 
@@ -214,6 +264,41 @@ class ExactSolver final : public ExactSolverBase {
     for (int q = done; q < nq; ++q) internal::ConfidenceOrderPacked(*p_, kept[q], ord_[q]);
   }
 
+  // Renumbers the samples (old_[i]: the dump index of the solver's sample i) in the order of
+  // the sum of their positions in every exit's order, ties by dump index. An update reads the
+  // state of the samples in one exit's order, at random places in the per-sample arrays; in
+  // this numbering the samples close in an order are more often close in those arrays too
+  // (easy samples are early in every order). The orders keep their positions, so every result
+  // is the same as without it.
+  void Relabel() {
+    const int nq = m_ - 1;
+    const std::size_t n = static_cast<std::size_t>(n_);
+    old_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) old_[i] = static_cast<std::uint32_t>(i);
+    if (nq <= 0) return;
+    std::vector<std::uint32_t> key(n, 0), key2(n), pay2(n);
+    // Each position shifted so that the sums fit 32 bits.
+    int shift = 0;
+    while (static_cast<std::uint64_t>(nq) * (n >> shift) >= (std::uint64_t{1} << 32)) ++shift;
+    for (int q = 0; q < nq; ++q) {
+      const std::uint32_t* o = ord_[q].data();
+      for (std::size_t j = 0; j < n; ++j) {
+        if (j + 32 < n) __builtin_prefetch(&key[o[j + 32] & kSampleMask], 1);
+        key[o[j] & kSampleMask] += static_cast<std::uint32_t>(j >> shift);
+      }
+    }
+    RadixSort32(key.data(), old_.data(), key2.data(), pay2.data(), n);
+    std::vector<std::uint32_t>& renamed = key2;  // per dump index: the new number
+    for (std::size_t i = 0; i < n; ++i) renamed[old_[i]] = static_cast<std::uint32_t>(i);
+    for (int q = 0; q < nq; ++q) {
+      std::uint32_t* o = ord_[q].data();
+      for (std::size_t j = 0; j < n; ++j) {
+        if (j + 32 < n) __builtin_prefetch(&renamed[o[j + 32] & kSampleMask]);
+        o[j] = (o[j] & ~kSampleMask) | renamed[o[j] & kSampleMask];
+      }
+    }
+  }
+
   // With NaN-free scores (the float orders), passing t is a prefix of each exit's order: a
   // binary search per exit. Otherwise one pass over the samples (their exits are contiguous).
   std::vector<int> CutsOf(const std::vector<double>& t) const override {
@@ -230,7 +315,7 @@ class ExactSolver final : public ExactSolverBase {
     return cut;
   }
 
-  double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], Sample(q, j)); }
+  double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], old_[Sample(q, j)]); }
 
   // How many samples pass t at non-final kept exit q (a prefix of its order; float orders only).
   int CutOf(int q, double t) const {
@@ -372,6 +457,27 @@ class ExactSolver final : public ExactSolverBase {
     return v;
   }
 
+  // Per sample, what an update of q needs of its state, in one byte (twice as many of them fit
+  // in cache as of the 2-byte summaries the gather read before): 0 when the sample stops
+  // before q (it does not reach q), else the exit it stops at when it does not stop at q (its
+  // stop exit, or the next passing exit when it stops at q; always > q >= 0) | its correctness
+  // there << 7.
+  void BuildCodes(int q) {
+    code_.resize(static_cast<std::size_t>(n_) + 32);  // spare: the vector pass reads 4 bytes
+    const std::uint16_t* const sm = sum_.data();
+    std::uint8_t* const code = code_.data();
+    const std::uint32_t uq = static_cast<std::uint32_t>(q);
+    int done = 0;
+    if (kHasAvx512) {
+      done = n_ - n_ % 32;
+      CodesAvx512(sm, done, uq, code);
+    }
+    for (int i = done; i < n_; ++i) {
+      const std::uint32_t v = sm[i], f = v & 127;
+      code[i] = static_cast<std::uint8_t>(f < uq ? 0 : f == uq ? v >> 8 : v);
+    }
+  }
+
   // One exact coordinate update of exit q. lambda >= 0: maximise correct - lambda * N * mean
   // cost; lambda < 0: the constrained rule of Value::Better. Returns true when the cut changed.
   // Two passes: a branch-free one over q's order that packs the samples reaching q (whether a
@@ -387,25 +493,23 @@ class ExactSolver final : public ExactSolverBase {
     std::uint64_t* out = end;
     {
       const std::uint32_t* const ob = ord_[q].data();
-      const std::uint16_t* const sm = sum_.data();
-      const std::uint32_t uq = static_cast<std::uint32_t>(q);
+      BuildCodes(q);
+      const std::uint8_t* const code = code_.data();
       std::uint64_t after = static_cast<std::uint64_t>(n_);
       int top = n_;
       if (kHasAvx512) {
         top = n_ % 16;
-        out = ReachAvx512(ob, sm, n_, top, uq, out, &after);
+        out = ReachAvx512(ob, code, n_, top, out, &after);
       }
       for (int j = top - 1; j >= 0; --j) {
-        // The summaries are read in q's order, i.e. at random: fetch them ahead.
-        if (j >= 64) __builtin_prefetch(sm + (ob[j - 64] & kSampleMask));
+        // The codes are read in q's order, i.e. at random: fetch them ahead.
+        if (j >= 64) __builtin_prefetch(code + (ob[j - 64] & kSampleMask));
         const std::uint32_t o = ob[j];
         after = (o >> 31) ? static_cast<std::uint64_t>(j + 1) : after;
-        const std::uint32_t v = sm[o & kSampleMask];
-        const std::uint32_t f = v & 127;
-        const std::uint32_t dn = f == uq ? v >> 8 : v;  // the next passing exit and its correctness
+        const std::uint32_t dn = code[o & kSampleMask];
         const std::uint64_t dc = ((o >> 30) & 1) + 1 - ((dn >> 7) & 1);
         out[-1] = after << 16 | dc << 8 | (dn & 127);
-        out -= f >= uq;
+        out -= dn != 0;
       }
     }
     const std::uint64_t* const rs = out;
@@ -468,13 +572,16 @@ class ExactSolver final : public ExactSolverBase {
     // 3. The prefixes: a cut can only fall at the end of a run of equal scores, and only a cut
     //    after a reaching sample gives a new state (a cut with no reaching sample since the
     //    previous one repeats that state, which was either screened out or scored already).
-    for (std::size_t k = 0; k < nr; ++k) {
+    //    Blocks of 16 entries in which no cut can be a candidate (by bounds on the running
+    //    correct count and total over the block, with a margin beyond the screen's own) are
+    //    passed over as a whole: most of them, once a good state is known.
+    auto entry = [&](std::size_t k) {
       const std::uint64_t r = rs[k];
       const int d = static_cast<int>(r & 255);
       total += step[d];
       correct += static_cast<std::int64_t>((r >> 8) & 3) - 1;
       const std::uint64_t run = r >> 16;
-      if (k + 1 < nr && (rs[k + 1] >> 16) == run) continue;
+      if (k + 1 < nr && (rs[k + 1] >> 16) == run) return;
       bool candidate;
       if (lambda >= 0) {
         candidate = correct - lambda * total >= lambda_bound;
@@ -486,7 +593,7 @@ class ExactSolver final : public ExactSolverBase {
       } else {
         candidate = !best.feasible && total <= best.cost * n_ + slack;
       }
-      if (!candidate) continue;
+      if (!candidate) return;
       for (; applied <= k; ++applied) --cnt[rs[applied] & 255];
       cnt[q] = cnt_q0 + static_cast<std::int64_t>(k + 1);
       score(correct, cnt, &cur);
@@ -498,7 +605,28 @@ class ExactSolver final : public ExactSolverBase {
         best_total = total;
         rebound();
       }
+    };
+    std::size_t k = 0;
+    if (kHasAvx512) {
+      for (; k + 16 <= nr; k += 16) {
+        const BlockBounds b = BlockAvx512(rs + k, step.data());
+        const double low_total = total + b.neg;  // <= the running total anywhere in the block
+        bool skip;
+        if (lambda >= 0)
+          skip = (correct + b.plus) - lambda * low_total < lambda_bound - lambda * slack - 1e-9;
+        else if (best.feasible)
+          skip = correct + b.plus < best.correct || low_total > budget_total + 2 * slack;
+        else
+          skip = low_total > std::max(budget_total, best.cost * n_) + 2 * slack;
+        if (skip) {
+          total += b.sum;
+          correct += b.dc;
+          continue;
+        }
+        for (std::size_t e = k; e < k + 16; ++e) entry(e);
+      }
     }
+    for (; k < nr; ++k) entry(k);
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
     // Only the samples between the old and the new cut change their pass bit at q.
     const std::uint64_t bit = Bit(q);
@@ -621,10 +749,12 @@ class ExactSolver final : public ExactSolverBase {
   bool float_orders_ = false;  // every order came from float keys (so no score is NaN)
   // Per non-final kept exit, the samples most confident first, packed (ConfidenceOrderPacked).
   std::vector<std::vector<std::uint32_t>> ord_;
+  std::vector<std::uint32_t> old_;    // per sample (as the solver numbers them): its dump index
   std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
   std::vector<std::uint64_t> st_;
   std::vector<std::uint16_t> sum_;  // per sample: Summary()
+  std::vector<std::uint8_t> code_;  // per sample: BuildCodes()
   std::vector<char> stopped_;       // GeometricStart's cascade
   std::vector<double> cost_;
   std::vector<int> cut_;

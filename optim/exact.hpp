@@ -15,8 +15,9 @@
 //    accurate as every start that meets the budget on the fit split, and it meets the budget
 //    exactly as the evaluator computes it.
 // Memory: 4 bytes per fit sample and non-final kept exit (each exit's order, packed with its
-// correctness and run ends) plus ~36 bytes per sample (pass and correctness bits, a 2-byte state
-// summary, the update's buffer); up to 128 kept exits. Time per coordinate update O(N).
+// correctness and run ends) plus ~41 bytes per sample (pass and correctness bits, a 2-byte state
+// summary and a 1-byte code of it, the update's buffer, the sample's dump index); up to 128 kept
+// exits. Time per coordinate update O(N).
 #pragma once
 
 #include <string>

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <random>
 
 #include "bench/aaai21_data.hpp"
@@ -184,6 +186,63 @@ TEST_CASE("exact beats geometric, single and ippp on aaai21 at every budget, wit
       REQUIRE(e.ok());
       CHECK(e.fit.mean_cost <= p.budget);
       CHECK(e.fit.accuracy >= best);
+    }
+  }
+}
+
+TEST_CASE("exact ends at a coordinate optimum: no single threshold change does better") {
+  // Hundreds of samples reach every exit, so an update scans its candidate cuts in blocks (most
+  // of them passed over by bounds): a wrongly passed-over cut would leave a better one here.
+  // Every achievable threshold of each exit in turn (each distinct score, the midpoints between
+  // them and both ends), the others kept, scored by the evaluator.
+  for (int levels : {0, 7}) {  // 0: float scores, all distinct; 7: seven levels, many ties
+    const int n = 1200, k = 5;
+    testing::OwnedProblem r(k, n, ScoreOrder::kDescending);
+    std::mt19937 rng(11 + levels);
+    std::normal_distribution<double> z(0.0, 1.0);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int i = 0; i < n; ++i) {
+      const double difficulty = 1.3 * z(rng), luck = u(rng);
+      for (int e = 0; e < k; ++e) {
+        const double skill = -1.0 + 3.0 * e / (k - 1) - difficulty + 0.5 * z(rng);
+        r.c(e, i) = 1.0 / (1.0 + std::exp(-skill)) > luck;
+        const double conf = 1.0 / (1.0 + std::exp(-(skill + 0.9 * z(rng))));
+        r.s(e, i) = levels > 0 ? std::floor(conf * levels) / levels
+                               : static_cast<double>(static_cast<float>(conf));
+      }
+    }
+    r.p.kept = {0, 1, 2, 3, 4};
+    r.p.stop_cost = {1.0, 2.0, 3.5, 5.0, 8.0};
+    for (double f : {0.25, 0.5, 0.75}) {
+      r.p.budget = r.p.MinCost() + f * (r.p.MaxCost() - r.p.MinCost());
+      const ThresholdSummary e = Solve(Method::kExact, r.p);
+      INFO("levels " << levels << ", budget " << r.p.budget << ": " << e.message);
+      REQUIRE(e.ok());
+      REQUIRE(e.fit.mean_cost <= r.p.budget);
+      int better = 0, tried = 0;
+      for (int q = 0; q + 1 < k; ++q) {
+        std::vector<double> v(n);
+        for (int i = 0; i < n; ++i) v[i] = r.s(q, i);
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+        std::vector<double> cand = {v.front() - 1.0, v.back() + 1.0};
+        for (std::size_t j = 0; j < v.size(); ++j) {
+          cand.push_back(v[j]);
+          if (j + 1 < v.size()) cand.push_back(0.5 * (v[j] + v[j + 1]));
+        }
+        for (double t : cand) {
+          Policy pol = e.policy;
+          pol.thresholds[q] = t;
+          const Evaluation ev = r.p.Evaluate(pol);
+          ++tried;
+          if (ev.mean_cost <= r.p.budget &&
+              (ev.accuracy > e.fit.accuracy ||
+               (ev.accuracy == e.fit.accuracy && ev.mean_cost < e.fit.mean_cost)))
+            ++better;
+        }
+      }
+      CHECK(tried > (levels > 0 ? 40 : 1000));
+      CHECK(better == 0);
     }
   }
 }
