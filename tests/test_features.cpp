@@ -383,4 +383,25 @@ TEST_CASE("quantiles by selection equal numpy's linear interpolation on the sort
   CHECK(rows[0] == std::vector<double>{3, 2, 5});
   CHECK(rows[1] == std::vector<double>{3, 2, 5});
   CHECK(rows[2] == std::vector<double>{0, 0, 1});
+  // Rows long enough for the radix selection, several at once (each worker's buffer reused).
+  const int k = 9, n = 6000;
+  ScoreMatrix big(k, n);
+  for (int j = 0; j < k; ++j) {
+    for (int i = 0; i < n; ++i) {
+      big(j, i) = j % 3 == 0 ? level(rng) / 6.0 : std::ldexp(rng(), -32) * (j + 1) - j;
+    }
+  }
+  const std::vector<double> qs = {0.1, 0.5, 0.9};
+  const auto got = RowQuantiles(big, qs);
+  REQUIRE(got.size() == static_cast<std::size_t>(k));
+  for (int j = 0; j < k; ++j) {
+    std::vector<double> sorted(big.row(j).begin(), big.row(j).end());
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t t = 0; t < qs.size(); ++t) {
+      const double pos = qs[t] * (n - 1);
+      const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+      const double want = sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
+      CHECK(got[j][t] == want);
+    }
+  }
 }
