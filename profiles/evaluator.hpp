@@ -39,6 +39,14 @@ std::string CheckPolicy(const Policy& policy, int k);
 Evaluation Evaluate(const ScoreMatrix& scores, ScoreOrder order, const CorrectMatrix& correct,
                     const std::vector<double>& stop_cost, const Policy& policy);
 
+// Evaluate on a chosen inner loop (tests compare them): the scalar reference, the branch-free
+// AVX2 or AVX-512 one; kAuto (what Evaluate uses) picks the widest this CPU has. A kernel the CPU
+// lacks, or more than 64 kept exits, falls back to the scalar one. Same results for every kernel.
+enum class CascadeKernel { kAuto, kScalar, kAvx2, kAvx512 };
+Evaluation EvaluateWith(CascadeKernel kernel, const ScoreMatrix& scores, ScoreOrder order,
+                        const CorrectMatrix& correct, const std::vector<double>& stop_cost,
+                        const Policy& policy);
+
 // The exit (0-based) each sample stops at.
 std::vector<int> ExitOfSamples(const ScoreMatrix& scores, ScoreOrder order, const Policy& policy);
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "profiles/features.hpp"
+#include "profiles/parallel.hpp"
 
 namespace exitplan {
 
@@ -62,13 +63,12 @@ std::vector<double> ValuesAtRanks(const std::vector<double>& v,
   return out;
 }
 
-}  // namespace
-
-std::vector<double> Quantiles(std::vector<double> values, const std::vector<double>& qs) {
+// Quantiles of a large row (n >= 4096) by the radix selection above: reads `values` only.
+std::vector<double> LargeRowQuantiles(const std::vector<double>& values,
+                                      const std::vector<double>& qs) {
   std::vector<double> out(qs.size(), std::nan(""));
   const std::size_t n = values.size();
-  if (n == 0) return out;
-  if (n >= 4096) {
+  {
     // Large rows: the two ranks around each position, found by a radix histogram.
     std::vector<std::size_t> ranks;
     for (double q : qs) {
@@ -85,6 +85,15 @@ std::vector<double> Quantiles(std::vector<double> values, const std::vector<doub
     }
     return out;
   }
+}
+
+}  // namespace
+
+std::vector<double> Quantiles(std::vector<double> values, const std::vector<double>& qs) {
+  std::vector<double> out(qs.size(), std::nan(""));
+  const std::size_t n = values.size();
+  if (n == 0) return out;
+  if (n >= 4096) return LargeRowQuantiles(values, qs);
   std::vector<std::size_t> order(qs.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
@@ -112,18 +121,25 @@ std::vector<std::vector<double>> RowQuantiles(const ScoreMatrix& m, const std::v
   // 4 adjacent values), instead of one pass per row; the groups run in parallel.
   constexpr std::size_t kGroup = 4;
   const std::size_t groups = (k + kGroup - 1) / kGroup;
-  ParallelBlocks(groups, 1, k * n * 4, [&](std::size_t b, std::size_t e) {
-    std::vector<std::vector<double>> rows(kGroup, std::vector<double>(n));
-    for (std::size_t g = b; g < e; ++g) {
-      const std::size_t first = g * kGroup, count = std::min(kGroup, k - first);
-      const double* data = m.data();
-      for (std::size_t i = 0; i < n; ++i) {
-        const double* col = data + i * k + first;
-        for (std::size_t r = 0; r < count; ++r) rows[r][i] = col[r];
-      }
-      for (std::size_t r = 0; r < count; ++r) out[first + r] = Quantiles(rows[r], qs);
+  const int threads = static_cast<int>(
+      std::max<std::size_t>(1, std::min<std::size_t>({static_cast<std::size_t>(FeatureThreads()),
+                                                      groups, (k * n * 4) >> 22})));
+  // One buffer of kGroup rows per worker, reused for each of its groups (a fresh 4 x N buffer per
+  // group would be mapped and zeroed by the kernel every time).
+  std::vector<std::vector<std::vector<double>>> buffers(static_cast<std::size_t>(threads));
+  ParallelFor(groups, threads, [&](std::size_t g, int worker) {
+    std::vector<std::vector<double>>& rows = buffers[static_cast<std::size_t>(worker)];
+    if (rows.empty()) rows.assign(kGroup, std::vector<double>(n));
+    const std::size_t first = g * kGroup, count = std::min(kGroup, k - first);
+    const double* data = m.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      const double* col = data + i * k + first;
+      for (std::size_t r = 0; r < count; ++r) rows[r][i] = col[r];
     }
-    return true;
+    // Each row selected where it is (Quantiles would copy it once more).
+    for (std::size_t r = 0; r < count; ++r) {
+      out[first + r] = n >= 4096 ? LargeRowQuantiles(rows[r], qs) : Quantiles(rows[r], qs);
+    }
   });
   return out;
 }

@@ -79,6 +79,53 @@ TEST_CASE("evaluator equals brute force on random data, both orders, random kept
   }
 }
 
+TEST_CASE("evaluator: every inner loop (scalar, AVX2, AVX-512) equals brute force, K up to 70") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int k = 2 + (trial * 7) % 69, n = 300 + trial;
+    ScoreMatrix s(k, n);
+    CorrectMatrix c(k, n);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < k; ++j) {
+        // NaN never passes; +-inf pass or not like any value.
+        const double r = u(rng);
+        s(j, i) = r < 0.02   ? std::nan("")
+                  : r < 0.03 ? INFINITY
+                  : r < 0.04 ? -INFINITY
+                             : std::round(u(rng) * 20) / 20;
+        c(j, i) = u(rng) < 0.7;
+      }
+    }
+    std::vector<double> cost(k);
+    for (int j = 0; j < k; ++j) cost[j] = (j + 1) * 0.5;
+    Policy p;
+    const double keep = trial % 3 == 0 ? 1.0 : 0.7;  // every exit (contiguous) or a subset
+    for (int j = 0; j < k - 1; ++j) {
+      if (u(rng) < keep) p.kept.push_back(j);
+    }
+    p.kept.push_back(k - 1);
+    for (std::size_t q = 0; q + 1 < p.kept.size(); ++q) {
+      p.thresholds.push_back(0.6 + std::round(u(rng) * 8) / 20);
+    }
+    REQUIRE(CheckPolicy(p, k).empty());
+    for (ScoreOrder order : {ScoreOrder::kDescending, ScoreOrder::kAscending}) {
+      const Evaluation b = BruteForce(s, order, c, cost, p);
+      for (CascadeKernel kernel : {CascadeKernel::kScalar, CascadeKernel::kAvx2,
+                                   CascadeKernel::kAvx512, CascadeKernel::kAuto}) {
+        INFO("k " << k << " kept " << p.kept.size() << " kernel " << static_cast<int>(kernel));
+        const Evaluation a = EvaluateWith(kernel, s, order, c, cost, p);
+        CHECK(a.accuracy == Approx(b.accuracy).epsilon(1e-12));
+        CHECK(a.mean_cost == Approx(b.mean_cost).epsilon(1e-12));
+        for (int j = 0; j < k; ++j) {
+          REQUIRE(a.exit_count[j] ==
+                  static_cast<std::int64_t>(std::llround(b.exit_fraction[j] * n)));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("evaluator: hand case with ties, strict < for ascending, >= for descending") {
   // K = 2, N = 4. Exit 1 scores 0.5, 0.7, 0.7, 0.9; correct at exit 1: 1,0,1,0; exit 2 all right.
   ScoreMatrix s(2, 4);

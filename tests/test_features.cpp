@@ -61,12 +61,17 @@ std::uint64_t Bits(double v) {
   return b;
 }
 
-// Logits of one row in the style `kind`: 0 narrow, 1 wide (underflowing exps), 2 many ties.
+// Logits of one row in the style `kind`: 0 narrow, 1 wide (underflowing exps), 2 many ties,
+// 3 zeros of both signs and tiny values (ties at +0 / -0, d = 0 off the maximum's class),
+// 4 narrow with the maximum in the last class (the vector kernels' tail).
 std::vector<double> RandomRow(std::mt19937& rng, int c, int kind) {
   std::normal_distribution<double> g(0.0, kind == 1 ? 200.0 : 3.0);
   std::uniform_int_distribution<int> level(-2, 2);
+  std::uniform_int_distribution<int> pick(0, 5);
+  constexpr double kTiny[6] = {0.0, -0.0, 1e-300, -1e-300, 4.9e-324, -1e-30};
   std::vector<double> z(c);
-  for (double& v : z) v = kind == 2 ? level(rng) : g(rng);
+  for (double& v : z) v = kind == 2 ? level(rng) : kind == 3 ? kTiny[pick(rng)] : g(rng);
+  if (kind == 4) z[c - 1] = 20.0;
   return z;
 }
 
@@ -124,9 +129,9 @@ TEST_CASE("softmax: this CPU's kernel reproduces the reference bit for bit, ever
     const softmax::RowKernel portable = softmax::PortableRowKernel(elem);
     // On an AVX-512 CPU the AVX2 kernel is checked too (fast is then the AVX-512 one).
     const softmax::RowKernel avx2 = softmax::Avx2RowKernelIfUsable(elem);
-    for (int c : {1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 100, 1000, 1001}) {
-      for (double inv_t : {1.0, 0.5, 1.0 / 1.7, 3.3}) {
-        for (int kind = 0; kind < 3; ++kind) {
+    for (int c : {1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 64, 65, 100, 1000, 1001}) {
+      for (double inv_t : {1.0, 0.5, 1.0 / 1.7, 3.3, -0.7}) {
+        for (int kind = 0; kind < 5; ++kind) {
           for (int rep = 0; rep < 6; ++rep) {
             std::vector<double> exact;
             const auto bytes = Store(RandomRow(rng, c, kind), elem, &exact);
@@ -172,7 +177,7 @@ TEST_CASE("softmax: this CPU's kernel reproduces the reference bit for bit, ever
       }
     }
   }
-  CHECK(rows == 3L * 15 * 4 * 3 * 6);
+  CHECK(rows == 3L * 20 * 5 * 5 * 6);
 }
 
 TEST_CASE("softmax: a non-finite logit makes every kernel refuse the row") {
@@ -378,4 +383,25 @@ TEST_CASE("quantiles by selection equal numpy's linear interpolation on the sort
   CHECK(rows[0] == std::vector<double>{3, 2, 5});
   CHECK(rows[1] == std::vector<double>{3, 2, 5});
   CHECK(rows[2] == std::vector<double>{0, 0, 1});
+  // Rows long enough for the radix selection, several at once (each worker's buffer reused).
+  const int k = 9, n = 6000;
+  ScoreMatrix big(k, n);
+  for (int j = 0; j < k; ++j) {
+    for (int i = 0; i < n; ++i) {
+      big(j, i) = j % 3 == 0 ? level(rng) / 6.0 : std::ldexp(rng(), -32) * (j + 1) - j;
+    }
+  }
+  const std::vector<double> qs = {0.1, 0.5, 0.9};
+  const auto got = RowQuantiles(big, qs);
+  REQUIRE(got.size() == static_cast<std::size_t>(k));
+  for (int j = 0; j < k; ++j) {
+    std::vector<double> sorted(big.row(j).begin(), big.row(j).end());
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t t = 0; t < qs.size(); ++t) {
+      const double pos = qs[t] * (n - 1);
+      const std::size_t lo = static_cast<std::size_t>(std::floor(pos));
+      const double want = sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
+      CHECK(got[j][t] == want);
+    }
+  }
 }
