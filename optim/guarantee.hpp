@@ -11,12 +11,15 @@
 // How: the fit split is split at random (seeded) into a search part and a calibration part. The
 // method is solved on the search part at a fixed sequence of tightened targets (the "path",
 // ordered from the safest candidate to the least safe, fixed before the calibration part is
-// looked at). Each candidate is tested on the calibration part against the null hypothesis "the
-// candidate's mean loss exceeds m*", where m* is the largest population mean whose M-sample mean
-// still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus 2004 tail for M
-// fresh draws); the test is a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus p-value
-// at level delta1, delta1 + delta2 = delta. Fixed-sequence testing (Learn-then-Test, Angelopoulos
-// et al. 2021) stops at the first candidate not certified; the last certified one is returned.
+// looked at). Fixed-sequence testing (Learn-then-Test, Angelopoulos et al. 2021) tests the
+// candidates on the calibration part in path order and stops at the first that fails; the last
+// that passed is returned. Budget mode with a finite horizon and `wsr` (the default): each
+// candidate is tested with a betting capital whose bet is fixed from the search part, and one
+// bound covers the calibration sample and the M deployed ones together (BetTest below). Otherwise
+// the test is of "the candidate's mean loss exceeds m*", m* the largest population mean whose
+// M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
+// 2004 tail for M fresh draws), by a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus
+// p-value at level delta1, delta1 + delta2 = delta.
 #pragma once
 
 #include <cstdint>
