@@ -268,15 +268,29 @@ class Smoothed {
       // The blocked layouts only (the sample-major copies below serve the scalar fallback).
       // float needs u = exp(sg k (x - t)) within its range: |k (x - t)| < 80.
       const bool with_float = single && k * (dev_x + dev_t) < 80.0;
-      blocks_ = Pool<double>().Take();
-      Fill(p, blocks_.get(), [&](int q, int i) { return std::exp(sg_ * k * (score(q, i) - c0_)); });
+      auto a = [&](int q, int i) { return std::exp(sg_ * k * (score(q, i) - c0_)); };
       kernel_ = PickKernel<double>(m_);
+      // The single-precision iteration needs double only for its warm start: above
+      // ippp_double_layout_limit sample-exits it keeps no double layout (8 bytes per sample-exit)
+      // and the warm start recomputes the exponentials window by window (see Eval).
+      const bool keep_double =
+          !with_float || static_cast<std::size_t>(n_) * m_ <= ippp_double_layout_limit;
+      if (keep_double) {
+        blocks_ = Pool<double>().Take();
+        Fill(p, blocks_.get(), 0, n_, a);
+      } else {
+        problem_ = &p;
+      }
       if (with_float) {
         blocks_f_ = Pool<float>().Take();
-        const BlockData<double>& d = *blocks_;
-        Fill(p, blocks_f_.get(), [&](int q, int i) {
-          return d.a[(static_cast<std::size_t>(i / 8) * m_ + q) * 8 + i % 8];
-        });
+        if (keep_double) {  // (the same values, rounded to float, without a second exp)
+          const BlockData<double>& d = *blocks_;
+          Fill(p, blocks_f_.get(), 0, n_, [&](int q, int i) {
+            return d.a[(static_cast<std::size_t>(i / 8) * m_ + q) * 8 + i % 8];
+          });
+        } else {
+          Fill(p, blocks_f_.get(), 0, n_, a);
+        }
         kernel_f_ = PickKernel<float>(m_);
         cost_f_.assign(cost_.begin(), cost_.end());
       }
@@ -315,8 +329,21 @@ class Smoothed {
         for (int q = 0; q < m; ++q) ef[q] = static_cast<float>(e[q]);
         const FlushSubnormals ftz;
         kernel_f_(*blocks_f_, ef, cost_f_.data(), want_grad, &sums);
-      } else {
+      } else if (blocks_ != nullptr) {
         kernel_(*blocks_, e, cost_.data(), want_grad, &sums);
+      } else {
+        // Windows of kWindow samples, their exponentials computed afresh (each window's lane
+        // sums are gathered in double; the sums agree with the full layout's to rounding).
+        constexpr int kWindow = 4096;
+        BlockData<double> win;
+        const ThresholdProblem& p = *problem_;
+        for (int i0 = 0; i0 < n_; i0 += kWindow) {
+          const int i1 = std::min(n_, i0 + kWindow);
+          Fill(p, &win, i0, i1, [&](int q, int i) {
+            return std::exp(sg_ * k_ * ((*p.scores)(p.kept[q], i) - c0_));
+          });
+          kernel_(win, e, cost_.data(), want_grad, &sums);
+        }
       }
       out->accuracy = sums.so / n_;
       out->cost = sums.sc / n_;
@@ -423,37 +450,39 @@ class Smoothed {
     return pool;
   }
 
-  std::shared_ptr<BlockData<double>> blocks_;
+  std::shared_ptr<BlockData<double>> blocks_;  // null: double terms evaluated by windows
+  const ThresholdProblem* problem_ = nullptr;  // (then the problem, for the windows)
   KernelFn<double> kernel_ = nullptr;
   std::shared_ptr<BlockData<float>> blocks_f_;
   KernelFn<float> kernel_f_ = nullptr;
   std::vector<float> cost_f_;
 
-  // The blocked layout of a(q, i) (rounded to T) and of the correctness bits.
+  // The blocked layout of a(q, i) (rounded to T) and of the correctness bits, samples i0..i1-1.
   template <class T, class A>
-  void Fill(const ThresholdProblem& p, BlockData<T>* d, A a) const {
+  void Fill(const ThresholdProblem& p, BlockData<T>* d, int i0, int i1, A a) const {
     constexpr int kN = Lanes<T>::kN;
     using Bits = typename Lanes<T>::Bits;
+    const int n = i1 - i0;
     d->m = m_;
-    d->blocks = (n_ + kN - 1) / kN;
+    d->blocks = (n + kN - 1) / kN;
     d->a.resize(static_cast<std::size_t>(d->blocks) * m_ * kN);
     d->corr.assign(static_cast<std::size_t>(d->blocks) * (m_ + 1), 0);
     d->mask.resize(kN);
-    for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n_ ? T(1) : T(0);
+    for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n ? T(1) : T(0);
     for (int b = 0; b < d->blocks; ++b)
       for (int q = 0; q < m_; ++q) {
         T* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
         for (int l = 0; l < kN; ++l) {
-          const int i = kN * b + l;
-          out[l] = i < n_ ? static_cast<T>(a(q, i)) : T(1);
+          const int j = kN * b + l;
+          out[l] = j < n ? static_cast<T>(a(q, i0 + j)) : T(1);
         }
       }
     for (int q = 0; q <= m_; ++q) {
       const int e = p.kept[q];
-      for (int i = 0; i < n_; ++i)
-        if (static_cast<double>((*p.correct)(e, i)) != 0.0)
-          d->corr[static_cast<std::size_t>(i / kN) * (m_ + 1) + q] |=
-              static_cast<Bits>(1u << (i % kN));
+      for (int j = 0; j < n; ++j)
+        if (static_cast<double>((*p.correct)(e, i0 + j)) != 0.0)
+          d->corr[static_cast<std::size_t>(j / kN) * (m_ + 1) + q] |=
+              static_cast<Bits>(Bits{1} << (j % kN));
     }
   }
 };
@@ -588,7 +617,12 @@ SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness
 
 std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
                                   double box_hi) {
-  Smoothed sm(problem, steepness, box_lo, box_hi);
+  return IpppWarmStart(problem, steepness, box_lo, box_hi, "double");
+}
+
+std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
+                                  double box_hi, const std::string& precision) {
+  Smoothed sm(problem, steepness, box_lo, box_hi, precision == "single");
   return WarmStart(sm, problem, box_lo, box_hi);
 }
 
