@@ -1,27 +1,36 @@
-// Re-split benchmark of the deployment guarantee (docs/guarantees.md).
+// Re-split benchmark of the deployment guarantee and the shift check (docs/guarantees.md).
 //
 // For each dump of data/ and ../shared/data (skipped with a message when absent): the fit and eval
 // splits are pooled and re-split at random R times into parts of the original sizes (so fit and
-// eval are exchangeable), and every method is solved on the fit part at B budgets across
-// 30%-95% of the full cost, with and without --guarantee. Printed per dump and method: the share
-// of (split, budget) cells whose eval mean cost exceeds B (Clopper-Pearson 95% interval), mean
-// eval accuracy, and the accuracy paid for the guarantee (all budgets, and budgets >= 40%).
+// eval are exchangeable), and every method is solved on the fit part at every budget (SolveBudgets,
+// as `exitplan thresholds` does), with and without --guarantee. Printed per dump and method: the
+// share of (split, budget) cells whose eval mean cost exceeds B (Clopper-Pearson 95% interval),
+// mean eval accuracy, and the accuracy paid for the guarantee (all budgets, and budgets >= 40%).
 // Accuracy-drop mode (--drops): the share of cells whose eval accuracy is below the eval
-// final-exit accuracy - eps. Also the shift check's firing rate on the re-splits and on the given
-// split.
+// final-exit accuracy - eps (with the guarantee, among the certified cells). The shift check
+// (optim/shift.hpp) of each method at the middle budget: its firing rate on the re-splits, with
+// and without the guarantee, beside the former in-sample test (the returned policy, fit vs eval),
+// and its p-value on the given split.
 //
-// Options: --resplits R (20), --budget LIST (the budget grammar of every command, relative to the
-// full cost, default 30%:95%:14; budgets within 2% of the first exit's cost or below it are
-// dropped, since they leave nothing to choose), --level L (0.95), --methods a,b,c
-// (exact,single,geometric,ippp), --dumps names (all), --drops e1,e2 (0.005,0.01,0.02; "none" to
-// skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8 for exact in
-// budget mode, else 0.5),
-// --guarantee-bound wsr|hoeffding-bentkus (wsr).
+// Options: --resplits R (20), --drop-resplits R (= R; accuracy-drop mode only),
+// --shift-resplits R (= R; the shift check only), -j N (2: re-splits run in parallel),
+// --budget LIST (the budget grammar of every command, relative to the full cost, default
+// 30%:95%:25; budgets at or below the first exit's cost are dropped and named, since no policy
+// meets them), --level L (0.95), --methods a,b,c (exact,single,geometric,ippp; "none"),
+// --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
+// "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8
+// for exact in budget mode, else 0.5), --guarantee-bound wsr|hoeffding-bentkus (wsr),
+// --half-price on|off (on).
+//
+// fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency
+// profile, profile-ms.yaml; data/example with its FLOPs profile; the aaai21 dumps in scores mode
+// (ascending) with their own profiles.
 //
 // "half-data price" is the price of solving the method on the guarantee's search part alone at B
-// (no tightening, no calibration): it splits the price into the half of the data the search does
+// (no tightening, no calibration): it splits the price into the part of the data the search does
 // not see and the tightening the certification needs.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +47,7 @@
 #include "profiles/budget.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/error.hpp"
+#include "profiles/parallel.hpp"
 #include "profiles/profile.hpp"
 
 using namespace exitplan;
@@ -117,16 +127,44 @@ struct Tally {
   int price_n = 0, price40_n = 0;
   double half40_sum = 0.0;  // the search part alone at B, budgets >= 40%
   int half40_n = 0;
+  void Add(const Tally& o) {
+    cells += o.cells;
+    viol += o.viol;
+    fit_over += o.fit_over;
+    solved += o.solved;
+    acc_sum += o.acc_sum;
+    price_sum += o.price_sum;
+    price40_sum += o.price40_sum;
+    price_n += o.price_n;
+    price40_n += o.price40_n;
+    half40_sum += o.half40_sum;
+    half40_n += o.half40_n;
+  }
 };
 
-void Sub(const Pool& p, const std::vector<int>& idx, ScoreMatrix* s, CorrectMatrix* c) {
-  s->resize(p.scores.rows(), static_cast<Eigen::Index>(idx.size()));
-  c->resize(p.correct.rows(), static_cast<Eigen::Index>(idx.size()));
-  for (std::size_t j = 0; j < idx.size(); ++j) {
-    s->col(static_cast<Eigen::Index>(j)) = p.scores.col(idx[j]);
-    c->col(static_cast<Eigen::Index>(j)) = p.correct.col(idx[j]);
+// The shift check's outcomes over splits: fired / tested, for one method.
+struct ShiftTally {
+  int tested = 0, fired = 0;
+  void Count(const ShiftResult& r) {
+    if (!r.tested) return;
+    ++tested;
+    fired += r.shifted ? 1 : 0;
   }
-}
+  void Add(const ShiftTally& o) {
+    tested += o.tested;
+    fired += o.fired;
+  }
+};
+
+// What one re-split (one work item) adds up to; summed in split order after the parallel loop.
+struct SplitOut {
+  std::vector<Tally> plain, guar, dplain, dguar;
+  // per method at the middle budget: the held-out check without / with the guarantee, and the
+  // former in-sample test (the policy fitted on the whole fit split, fit vs eval)
+  std::vector<ShiftTally> shift, shift_g, shift_in;
+  std::vector<double> p_given, p_given_g, p_given_in;  // the given split only (item 0)
+  std::vector<double> secs;                            // per method, then the drop mode
+};
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -137,52 +175,83 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+std::string Rate(int k, int n) {
+  double lo, hi;
+  ClopperPearson(k, n, &lo, &hi);
+  char b[80];
+  std::snprintf(b, sizeof b, "%d/%d = %5.1f%% (%4.1f-%4.1f)", k, n, n ? 100.0 * k / n : 0.0,
+                100 * lo, 100 * hi);
+  return b;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when redirected
-  int resplits = 20;
-  std::string budget_text = "30%:95%:14";
+  int resplits = 20, drop_resplits = -1, shift_resplits = -1, jobs = 2;
+  std::string budget_text = "30%:95%:25";
   unsigned seed = 1;
   double level = 0.95, search_fraction = std::nan("");  // auto
+  bool half = true;
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::vector<std::string> methods = {"exact", "single", "geometric", "ippp"};
   std::vector<std::string> drop_methods = {"single", "exact"};
   std::vector<std::string> only;
-  std::vector<double> drops = {0.005, 0.01, 0.02};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--resplits")
-      resplits = std::stoi(v);
-    else if (a == "--budget")
-      budget_text = v;
-    else if (a == "--search-fraction")
-      search_fraction = std::stod(v);
-    else if (a == "--guarantee-bound")
-      bound = GuaranteeBoundFromString(v);
-    else if (a == "--level")
-      level = std::stod(v);
-    else if (a == "--methods")
-      methods = Split(v);
-    else if (a == "--drop-methods")
-      drop_methods = Split(v);
-    else if (a == "--dumps")
-      only = Split(v);
-    else if (a == "--seed")
-      seed = static_cast<unsigned>(std::stoul(v));
-    else if (a == "--drops") {
-      drops.clear();
-      if (v != "none")
-        for (const auto& x : Split(v)) drops.push_back(std::stod(x));
-    } else {
-      std::fprintf(stderr, "bench_resplit: unknown option %s\n", a.c_str());
-      return 2;
+  std::vector<double> drops = {0.01, 0.02};
+  try {
+    for (int i = 1; i < argc; i += 2) {
+      const std::string a = argv[i];
+      if (i + 1 >= argc) throw InputError(a, "needs a value");
+      const std::string v = argv[i + 1];
+      if (a == "--resplits")
+        resplits = std::stoi(v);
+      else if (a == "--drop-resplits")
+        drop_resplits = std::stoi(v);
+      else if (a == "--shift-resplits")
+        shift_resplits = std::stoi(v);
+      else if (a == "-j" || a == "--jobs")
+        jobs = std::stoi(v);
+      else if (a == "--budget")
+        budget_text = v;
+      else if (a == "--search-fraction")
+        search_fraction = std::stod(v);
+      else if (a == "--guarantee-bound")
+        bound = GuaranteeBoundFromString(v);
+      else if (a == "--level")
+        level = std::stod(v);
+      else if (a == "--methods")
+        methods = v == "none" ? std::vector<std::string>{} : Split(v);
+      else if (a == "--drop-methods")
+        drop_methods = Split(v);
+      else if (a == "--dumps")
+        only = Split(v);
+      else if (a == "--seed")
+        seed = static_cast<unsigned>(std::stoul(v));
+      else if (a == "--half-price")
+        half = v != "off";
+      else if (a == "--drops") {
+        drops.clear();
+        if (v != "none")
+          for (const auto& x : Split(v)) drops.push_back(std::stod(x));
+      } else {
+        throw InputError(a, "unknown option");
+      }
     }
+    for (const auto& m : methods) MethodFromString(m, "--methods");
+    for (const auto& m : drop_methods) MethodFromString(m, "--drop-methods");
+    if (resplits < 1 || jobs < 1) throw InputError("--resplits/-j", "must be >= 1");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_resplit: %s\n", e.what());
+    return 2;
   }
+  if (drop_resplits < 0) drop_resplits = resplits;
+  if (shift_resplits < 0) shift_resplits = resplits;
   const std::string src = EXITPLAN_SOURCE_DIR, shared = std::string(EXITPLAN_SHARED_DIR) + "/data";
+  // fmnist-resnet8: its val/test logits and the measured latency profile (its README: one thread,
+  // batch 1, median), as the published reference results on it use.
   const std::vector<DumpSpec> specs = {
       {"example", src + "/data/example", src + "/data/example/profile-flops.yaml", false},
-      {"fmnist-resnet8", shared + "/fmnist-resnet8", shared + "/fmnist-resnet8/profile-flops.yaml",
+      {"fmnist-resnet8", shared + "/fmnist-resnet8", shared + "/fmnist-resnet8/profile-ms.yaml",
        false},
       {"alex", shared + "/aaai21/alex", shared + "/aaai21/alex/profile.yaml", true},
       {"scan", shared + "/aaai21/scan", shared + "/aaai21/scan/profile.yaml", true},
@@ -203,38 +272,71 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf(
-      "bench_resplit: %d re-splits x budgets %s of the full cost, guarantee %g (%s, "
-      "horizon = eval size, search fraction %s), seed %u\n",
-      resplits, budget_text.c_str(), level, ToString(bound).c_str(),
-      std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed);
+      "bench_resplit: %d re-splits (accuracy-drop mode: %d) x budgets %s of the full cost, "
+      "guarantee %g (%s, horizon = eval size, search fraction %s), seed %u, %d jobs\n",
+      resplits, drops.empty() ? 0 : drop_resplits, budget_text.c_str(), level,
+      ToString(bound).c_str(),
+      std::isnan(search_fraction) ? "auto" : std::to_string(search_fraction).c_str(), seed, jobs);
   const auto t0 = std::chrono::steady_clock::now();
   for (const DumpSpec& spec : specs) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
     Pool pool;
     if (!LoadPool(spec, &pool)) continue;
+    const auto td = std::chrono::steady_clock::now();
     const int total = pool.n_fit + pool.n_eval;
-    // 30%-95% of the full cost, starting above the cheapest exit's cost when that is dearer
-    // (a budget at the first exit's cost leaves nothing to choose).
+    // Budgets at or below the first exit's cost are dropped: no policy meets them (every sample
+    // stopping at the first exit costs that much), so they would count as cells that cannot be
+    // solved, not as cells that hold.
     const double cheapest = pool.stop_cost[pool.kept.front()] / pool.full_cost;
     std::vector<double> budgets;
+    std::string dropped;
     for (const Budget& b : budget_list) {
-      if (b.value > cheapest + 0.02) budgets.push_back(b.value * pool.full_cost);
+      if (b.value > cheapest * (1 + 1e-9)) {
+        budgets.push_back(b.value * pool.full_cost);
+      } else {
+        dropped += (dropped.empty() ? "" : ",") + b.text;
+      }
     }
     if (budgets.empty()) {
-      std::printf("SKIP %s: every budget is within 2%% of the first exit's cost %.3f\n",
+      std::printf("SKIP %s: every budget is at or below the first exit's cost %.3f\n",
                   pool.name.c_str(), cheapest);
       continue;
     }
     const int nbudgets = static_cast<int>(budgets.size());
-    std::printf("%s: %d budgets %.3f-%.3f of the full cost %g (first exit %.3f)\n",
-                pool.name.c_str(), nbudgets, budgets.front() / pool.full_cost,
-                budgets.back() / pool.full_cost, pool.full_cost, cheapest);
-    std::vector<Tally> plain(methods.size()), guar(methods.size());
-    std::vector<Tally> dplain(drop_methods.size() * drops.size()),
-        dguar(drop_methods.size() * drops.size());
-    int shift_fired = 0, shift_tests = 0;
-    for (int r = 0; r <= resplits; ++r) {
-      // r = 0: the given split (only for the shift check); r >= 1: random re-splits.
+    std::printf(
+        "%s: %d budgets %.3f-%.3f of the full cost %g (first exit %.3f)%s%s\n", pool.name.c_str(),
+        nbudgets, budgets.front() / pool.full_cost, budgets.back() / pool.full_cost, pool.full_cost,
+        cheapest,
+        dropped.empty() ? "" : "; dropped, at or below the first exit's cost: ", dropped.c_str());
+    const std::size_t nm = methods.size(), nd = drop_methods.size() * drops.size();
+    const double mid = budgets[nbudgets / 2];
+    // Item 0: the given split (the shift check only); items 1..: random re-splits.
+    const int items = std::max({resplits, shift_resplits, drops.empty() ? 0 : drop_resplits}) + 1;
+    std::vector<SplitOut> outs(items);
+    std::atomic<int> done{0};
+    ParallelFor(static_cast<std::size_t>(items), jobs, [&](std::size_t item) {
+      const int r = static_cast<int>(item);
+      SplitOut& out = outs[item];
+      struct Done {  // progress on stderr, whichever way the item ends
+        std::atomic<int>& n;
+        const std::string& name;
+        int of;
+        ~Done() {
+          if (const int d = ++n; d % 5 == 0 || d == of)
+            std::fprintf(stderr, "bench_resplit: %s %d/%d splits\n", name.c_str(), d, of);
+        }
+      } progress{done, pool.name, items};
+      out.plain.resize(nm);
+      out.guar.resize(nm);
+      out.dplain.resize(nd);
+      out.dguar.resize(nd);
+      out.shift.resize(nm);
+      out.shift_g.resize(nm);
+      out.shift_in.resize(nm);
+      out.p_given.assign(nm, NAN);
+      out.p_given_g.assign(nm, NAN);
+      out.p_given_in.assign(nm, NAN);
+      out.secs.assign(nm + 1, 0.0);
       std::vector<int> perm(total);
       for (int i = 0; i < total; ++i) perm[i] = i;
       if (r > 0) {
@@ -245,76 +347,68 @@ int main(int argc, char** argv) {
           ei(perm.begin() + pool.n_fit, perm.end());
       std::sort(fi.begin(), fi.end());
       std::sort(ei.begin(), ei.end());
-      ScoreMatrix fs, es;
-      CorrectMatrix fc, ec;
-      Sub(pool, fi, &fs, &fc);
-      Sub(pool, ei, &es, &ec);
-      ThresholdProblem fp;
-      fp.scores = &fs;
-      fp.correct = &fc;
-      fp.order = pool.order;
-      fp.kept = pool.kept;
-      fp.stop_cost = pool.stop_cost;
-      ThresholdProblem ep = fp;
-      ep.scores = &es;
-      ep.correct = &ec;
-      // Shift check on the single method's answer at the middle budget.
-      {
-        ThresholdProblem p = fp;
-        p.budget = budgets[nbudgets / 2];
-        const ThresholdSummary s = Solve(Method::kSingle, p, SolverOptions{});
-        if (s.ok()) {
-          const ShiftResult sh = ShiftCheck(fp, ep, s.policy, 0.05);
-          if (r == 0) {
-            std::printf("%s given split: shift check p = %.3g (%s)\n", pool.name.c_str(),
-                        sh.p_value, sh.shifted ? "fires" : "quiet");
-          } else {
-            ++shift_tests;
-            shift_fired += sh.shifted ? 1 : 0;
-          }
-        }
-      }
-      if (r == 0) continue;
-      for (std::size_t mi = 0; mi < methods.size(); ++mi) {
+      ThresholdProblem all;
+      all.scores = &pool.scores;
+      all.correct = &pool.correct;
+      all.order = pool.order;
+      all.kept = pool.kept;
+      all.stop_cost = pool.stop_cost;
+      const SampleSubset fsub(all, fi), esub(all, ei);
+      const ThresholdProblem& fp = fsub.problem;
+      const ThresholdProblem& ep = esub.problem;
+      const bool budget_mode = r <= resplits, shift_split = r <= shift_resplits;
+      for (std::size_t mi = 0; mi < nm; ++mi) {
+        if (!budget_mode && !shift_split) break;
+        const auto tm = std::chrono::steady_clock::now();
         const Method method = MethodFromString(methods[mi]);
+        SolverOptions o;
+        o.seed = seed + static_cast<unsigned>(r);
+        SolverOptions og = o;
+        og.guarantee.level = level;
+        og.guarantee.horizon = pool.n_eval;
+        og.guarantee.search_fraction = search_fraction;
+        og.guarantee.bound = bound;
+        // The shift check at the middle budget, as `exitplan thresholds` runs it.
+        const ShiftResult sh = ShiftChecks(method, fp, ep, {mid}, o)[0];
+        const ShiftResult shg = ShiftChecks(method, fp, ep, {mid}, og)[0];
+        ThresholdProblem pm = fp;
+        pm.budget = mid;
+        const ThresholdSummary sm = Solve(method, pm, o);
+        const ShiftResult shi =
+            sm.has_policy() ? TwoSampleShiftTest(fp, ep, sm.policy) : ShiftResult{};
+        if (r == 0) {
+          out.p_given[mi] = sh.p_value;
+          out.p_given_g[mi] = shg.p_value;
+          out.p_given_in[mi] = shi.p_value;
+        } else if (shift_split) {
+          out.shift[mi].Count(sh);
+          out.shift_g[mi].Count(shg);
+          out.shift_in[mi].Count(shi);
+        }
+        if (r == 0 || !budget_mode) {
+          out.secs[mi] +=
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - tm).count();
+          continue;
+        }
+        const std::vector<ThresholdSummary> s0 = SolveBudgets(method, fp, budgets, o);
+        const std::vector<ThresholdSummary> s1 = SolveBudgets(method, fp, budgets, og);
+        // The search part alone at B (what the guarantee's search sees, untightened), budgets
+        // >= 40%.
+        std::vector<double> b40;
+        for (double b : budgets)
+          if (b >= 0.40 * pool.full_cost - 1e-12) b40.push_back(b);
+        std::vector<ThresholdSummary> sh40;
+        if (half && !b40.empty()) {
+          const SampleSubset part(
+              fp, GuaranteeSearchPart(fp.n(), og.seed, og.guarantee.SearchFraction(method, false)));
+          sh40 = SolveBudgets(method, part.problem, b40, o);
+        }
         for (int b = 0; b < nbudgets; ++b) {
-          ThresholdProblem p = fp;
-          p.budget = budgets[b];
-          SolverOptions o;
-          o.seed = seed + static_cast<unsigned>(r);
-          const ThresholdSummary s0 = Solve(method, p, o);
-          o.guarantee.level = level;
-          o.guarantee.horizon = pool.n_eval;
-          o.guarantee.search_fraction = search_fraction;
-          o.guarantee.bound = bound;
-          const ThresholdSummary s1 = Solve(method, p, o);
           const bool ge40 = budgets[b] >= 0.40 * pool.full_cost - 1e-12;
-          if (ge40 && s0.ok()) {
-            // The search part alone at B (what the guarantee's search sees, untightened).
-            const std::vector<int> part =
-                GuaranteeSearchPart(fp.n(), o.seed, o.guarantee.SearchFraction(method, false));
-            ScoreMatrix hs(fs.rows(), static_cast<Eigen::Index>(part.size()));
-            CorrectMatrix hc(fc.rows(), static_cast<Eigen::Index>(part.size()));
-            for (std::size_t j = 0; j < part.size(); ++j) {
-              hs.col(static_cast<Eigen::Index>(j)) = fs.col(part[j]);
-              hc.col(static_cast<Eigen::Index>(j)) = fc.col(part[j]);
-            }
-            ThresholdProblem hp = p;
-            hp.scores = &hs;
-            hp.correct = &hc;
-            SolverOptions ho;
-            ho.seed = o.seed;
-            const ThresholdSummary sh = Solve(method, hp, ho);
-            if (sh.ok()) {
-              guar[mi].half40_sum +=
-                  ep.Evaluate(s0.policy).accuracy - ep.Evaluate(sh.policy).accuracy;
-              ++guar[mi].half40_n;
-            }
-          }
           double acc0 = NAN;
           for (int w = 0; w < 2; ++w) {
-            const ThresholdSummary& s = w == 0 ? s0 : s1;
-            Tally& t = w == 0 ? plain[mi] : guar[mi];
+            const ThresholdSummary& s = w == 0 ? s0[b] : s1[b];
+            Tally& t = w == 0 ? out.plain[mi] : out.guar[mi];
             ++t.cells;
             if (!s.ok()) continue;  // no policy returned: cannot violate (counted as cells)
             ++t.solved;
@@ -322,9 +416,9 @@ int main(int argc, char** argv) {
             if (s.fit.mean_cost > budgets[b] * (1 + 1e-12)) ++t.fit_over;
             if (e.mean_cost > budgets[b]) ++t.viol;
             t.acc_sum += e.accuracy;
-            if (w == 0)
+            if (w == 0) {
               acc0 = e.accuracy;
-            else if (!std::isnan(acc0)) {
+            } else if (!std::isnan(acc0)) {
               t.price_sum += acc0 - e.accuracy;
               ++t.price_n;
               if (ge40) {
@@ -333,12 +427,26 @@ int main(int argc, char** argv) {
               }
             }
           }
+          if (ge40 && half && s0[b].ok()) {
+            const std::size_t j = static_cast<std::size_t>(
+                std::find(b40.begin(), b40.end(), budgets[b]) - b40.begin());
+            if (j < sh40.size() && sh40[j].ok()) {
+              out.guar[mi].half40_sum +=
+                  ep.Evaluate(s0[b].policy).accuracy - ep.Evaluate(sh40[j].policy).accuracy;
+              ++out.guar[mi].half40_n;
+            }
+          }
         }
+        out.secs[mi] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - tm).count();
       }
       // Accuracy-drop mode.
+      if (r == 0 || r > drop_resplits || drops.empty()) return;
+      const auto tdm = std::chrono::steady_clock::now();
       double final_acc_eval = 0.0;
-      for (Eigen::Index i = 0; i < ec.cols(); ++i) final_acc_eval += ec(pool.kept.back(), i);
-      final_acc_eval /= static_cast<double>(ec.cols());
+      for (Eigen::Index i = 0; i < ep.correct->cols(); ++i)
+        final_acc_eval += (*ep.correct)(pool.kept.back(), i);
+      final_acc_eval /= static_cast<double>(ep.correct->cols());
       for (std::size_t mi = 0; mi < drop_methods.size(); ++mi) {
         const Method method = MethodFromString(drop_methods[mi]);
         for (std::size_t di = 0; di < drops.size(); ++di) {
@@ -355,7 +463,7 @@ int main(int argc, char** argv) {
           const ThresholdSummary s1 = Solve(method, p, o);
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0 : s1;
-            Tally& t = (w == 0 ? dplain : dguar)[mi * drops.size() + di];
+            Tally& t = (w == 0 ? out.dplain : out.dguar)[mi * drops.size() + di];
             ++t.cells;
             if (!s.ok()) continue;
             ++t.solved;
@@ -365,58 +473,83 @@ int main(int argc, char** argv) {
           }
         }
       }
+      out.secs[nm] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tdm).count();
+    });
+    // Sum in split order (the output does not depend on the thread count).
+    SplitOut sum = outs[0];
+    for (int r = 1; r < items; ++r) {
+      for (std::size_t mi = 0; mi < nm; ++mi) {
+        sum.plain[mi].Add(outs[r].plain[mi]);
+        sum.guar[mi].Add(outs[r].guar[mi]);
+        sum.shift[mi].Add(outs[r].shift[mi]);
+        sum.shift_g[mi].Add(outs[r].shift_g[mi]);
+        sum.shift_in[mi].Add(outs[r].shift_in[mi]);
+      }
+      for (std::size_t di = 0; di < nd; ++di) {
+        sum.dplain[di].Add(outs[r].dplain[di]);
+        sum.dguar[di].Add(outs[r].dguar[di]);
+      }
+      for (std::size_t mi = 0; mi <= nm; ++mi) sum.secs[mi] += outs[r].secs[mi];
     }
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - td).count();
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("\n== %s (fit %d, eval %d; %.0f s so far)\n", pool.name.c_str(), pool.n_fit,
-                pool.n_eval, secs);
-    double slo, shi;
-    ClopperPearson(shift_fired, shift_tests, &slo, &shi);
-    std::printf("shift check at level 0.05 on %d re-splits: fired %d (%.1f%%, CI %.1f-%.1f%%)\n",
-                shift_tests, shift_fired, 100.0 * shift_fired / std::max(1, shift_tests), 100 * slo,
-                100 * shi);
-    std::printf("%-10s | %-27s %-9s %-7s | %-27s %-9s %-7s | %-9s %-9s %-9s\n", "method",
-                "viol. w/o guarantee (CI)", "eval acc", "fit>B", "viol. with guarantee (CI)",
-                "eval acc", "solved", "price", "price>=40", "half>=40");
-    for (std::size_t mi = 0; mi < methods.size(); ++mi) {
-      const Tally& a = plain[mi];
-      const Tally& g = guar[mi];
-      double alo, ahi, glo, ghi;
-      ClopperPearson(a.viol, a.cells, &alo, &ahi);
-      ClopperPearson(g.viol, g.cells, &glo, &ghi);
-      char ca[64], cg[64];
-      std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo,
-                    100 * ahi);
-      std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo,
-                    100 * ghi);
+    std::printf(
+        "\n== %s (fit %d, eval %d; %d re-splits x %d budgets; %.0f s wall for this dump, "
+        "%.0f s so far)\n",
+        pool.name.c_str(), pool.n_fit, pool.n_eval, resplits, nbudgets, wall, secs);
+    std::printf("thread seconds:");
+    for (std::size_t mi = 0; mi < nm; ++mi)
+      std::printf(" %s %.0f", methods[mi].c_str(), sum.secs[mi]);
+    if (!drops.empty()) std::printf(" accuracy-drop %.0f", sum.secs[nm]);
+    std::printf("\n");
+    if (nm > 0) {
       std::printf(
-          "%-10s | %-27s %-9.5f %-7d | %-27s %-9.5f %3d/%-3d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
-          methods[mi].c_str(), ca, a.acc_sum / std::max(1, a.solved), a.fit_over, cg,
-          g.acc_sum / std::max(1, g.solved), g.solved, g.cells,
-          100.0 * g.price_sum / std::max(1, g.price_n),
+          "shift check (level 0.05) at budget %.3f, re-splits fired / tested (95%% CI) | "
+          "given split p\n",
+          mid / pool.full_cost);
+      std::printf("%-10s | %-30s %-30s %-30s | %-9s %-9s %-9s\n", "method", "held out",
+                  "held out, --guarantee", "former in-sample test", "held out", "w/ guar.",
+                  "in-sample");
+      for (std::size_t mi = 0; mi < nm; ++mi) {
+        std::printf("%-10s | %-30s %-30s %-30s | %-9.3g %-9.3g %-9.3g\n", methods[mi].c_str(),
+                    Rate(sum.shift[mi].fired, sum.shift[mi].tested).c_str(),
+                    Rate(sum.shift_g[mi].fired, sum.shift_g[mi].tested).c_str(),
+                    Rate(sum.shift_in[mi].fired, sum.shift_in[mi].tested).c_str(), sum.p_given[mi],
+                    sum.p_given_g[mi], sum.p_given_in[mi]);
+      }
+      std::printf("%-10s | %-32s %-9s %-7s | %-32s %-9s %-7s | %-9s %-9s %-9s\n", "method",
+                  "eval > B w/o guarantee (CI)", "eval acc", "fit>B",
+                  "eval > B with guarantee (CI)", "eval acc", "solved", "price", "price>=40",
+                  "half>=40");
+    }
+    for (std::size_t mi = 0; mi < nm; ++mi) {
+      const Tally& a = sum.plain[mi];
+      const Tally& g = sum.guar[mi];
+      std::printf(
+          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
+          methods[mi].c_str(), Rate(a.viol, a.cells).c_str(), a.acc_sum / std::max(1, a.solved),
+          a.fit_over, Rate(g.viol, g.cells).c_str(), g.acc_sum / std::max(1, g.solved), g.solved,
+          g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
           100.0 * g.price40_sum / std::max(1, g.price40_n),
           100.0 * g.half40_sum / std::max(1, g.half40_n));
     }
     if (!drops.empty()) {
-      std::printf("accuracy-drop mode: eval accuracy < eval final-exit accuracy - eps\n");
-      std::printf("%-10s %-6s | %-27s %-9s | %-27s %-9s %-7s\n", "method", "eps",
-                  "viol. w/o guarantee (CI)", "rel. cost", "viol. with guarantee (CI)", "rel. cost",
-                  "solved");
+      std::printf(
+          "accuracy-drop mode (%d re-splits): eval accuracy < eval final-exit accuracy - "
+          "eps; with the guarantee, violations among the certified cells\n",
+          drop_resplits);
+      std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s\n", "method", "eps",
+                  "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost");
       for (std::size_t mi = 0; mi < drop_methods.size(); ++mi) {
         for (std::size_t di = 0; di < drops.size(); ++di) {
-          const Tally& a = dplain[mi * drops.size() + di];
-          const Tally& g = dguar[mi * drops.size() + di];
-          double alo, ahi, glo, ghi;
-          ClopperPearson(a.viol, a.cells, &alo, &ahi);
-          ClopperPearson(g.viol, g.cells, &glo, &ghi);
-          char ca[64], cg[64];
-          std::snprintf(ca, sizeof ca, "%5.1f%% (%4.1f-%4.1f)", 100.0 * a.viol / a.cells, 100 * alo,
-                        100 * ahi);
-          std::snprintf(cg, sizeof cg, "%5.1f%% (%4.1f-%4.1f)", 100.0 * g.viol / g.cells, 100 * glo,
-                        100 * ghi);
-          std::printf("%-10s %-6g | %-27s %-9.4f | %-27s %-9.4f %3d/%-3d\n",
-                      drop_methods[mi].c_str(), drops[di], ca, a.acc_sum / std::max(1, a.solved),
-                      cg, g.acc_sum / std::max(1, g.solved), g.solved, g.cells);
+          const Tally& a = sum.dplain[mi * drops.size() + di];
+          const Tally& g = sum.dguar[mi * drops.size() + di];
+          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f (%d cells)\n",
+                      drop_methods[mi].c_str(), drops[di], Rate(a.viol, a.solved).c_str(),
+                      a.acc_sum / std::max(1, a.solved), Rate(g.viol, g.solved).c_str(),
+                      g.acc_sum / std::max(1, g.solved), g.cells);
         }
       }
     }

@@ -250,19 +250,21 @@ void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& o
   r = m;
 }
 
-void ShiftCheckRow(const PlacementProblem& p, ResultRow& r, double alpha) {
+void ShiftCheckRow(const PlacementProblem& p, Method solver, const SolverOptions& options,
+                   ResultRow& r, double alpha) {
   if (!p.has_eval() || !r.has_policy() || r.kept_exits.empty() ||
       r.thresholds.size() + 1 != r.kept_exits.size()) {
     return;
   }
-  Policy pol;
-  pol.kept = r.kept_exits;
-  pol.thresholds = r.thresholds;
-  const ThresholdProblem fit = p.Thresholds(r.kept_exits, p.profile->FullCost());
+  // The row's kept set, its thresholds solved by `solver` on the selection part at the row's
+  // budget (a budget-free rule's row: at its fit cost), tested on the held-out part against eval.
+  const double budget = std::isnan(r.budget) ? r.fit_cost : r.budget;
+  const ThresholdProblem fit = p.Thresholds(r.kept_exits, budget);
   ThresholdProblem eval = fit;
   eval.scores = p.eval_scores;
   eval.correct = p.eval_correct;
-  const ShiftResult sh = ShiftCheck(fit, eval, pol, alpha);
+  const ShiftResult sh = ShiftChecks(solver, fit, eval, {fit.budget}, options, alpha)[0];
+  if (!sh.tested) return;
   r.shift_p = sh.p_value;
   r.shift_fired = sh.shifted;
 }
@@ -300,7 +302,7 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
   for (ResultRow& r : res.rows) {
     CertifyRow(problem, a.solver, a.solver_options, r);
     LabelRowBudget(r, problem.profile->FullCost());
-    ShiftCheckRow(problem, r);
+    ShiftCheckRow(problem, a.solver, a.solver_options, r);
     if (!std::isnan(r.budget) && !r.has_solution()) ++res.failures;
     auto num = [](double v, const char* f) {
       char b[32];
@@ -541,7 +543,7 @@ PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& 
       Appendf(text, "\n");
     }
   }
-  for (ResultRow& r : rows) ShiftCheckRow(problem, r);
+  for (ResultRow& r : rows) ShiftCheckRow(problem, a.solver, a.solver_options, r);
   MarkPareto(rows);
   const Policy run_to_end = RunToEndPolicy(AllExits(k), problem.order);
   res.reference_fit = problem.EvaluateFit(run_to_end);

@@ -111,8 +111,12 @@ void MakeSearchPart(const PlacementProblem& problem, Method solver, const Solver
 void CertifyRow(const PlacementProblem& problem, Method solver, const SolverOptions& options,
                 ResultRow& row);
 
-// The shift check (optim/shift.hpp) of a row's policy between the fit and eval splits: sets
-// row.shift_p and row.shift_fired; nothing without an eval split or a policy.
-void ShiftCheckRow(const PlacementProblem& problem, ResultRow& row, double alpha = 0.05);
+// The shift check (optim/shift.hpp) of a row between the fit and eval splits: the row's kept set
+// with thresholds solved by `solver` (`options`, without the guarantee) on the selection part of
+// the fit split at the row's budget (a row without one: at its fit cost), tested on the held-out
+// part against the eval split. Sets row.shift_p and row.shift_fired; nothing without an eval
+// split or a policy, or when the selection part has no policy at that budget.
+void ShiftCheckRow(const PlacementProblem& problem, Method solver, const SolverOptions& options,
+                   ResultRow& row, double alpha = 0.05);
 
 }  // namespace exitplan

@@ -1,6 +1,7 @@
 // The sweep's method registry: how one cell of each method is computed (threshold methods of
 // optim/solve.hpp, the placement searches and rules of dse/, EENet), and the `options:` keys
 // each method takes.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -250,12 +251,21 @@ void RunEENet(const SweepCellInput& in, ResultRow& row) {
   FillPolicy(s.policy, s.fit, eval, row);
 }
 
-// Every method's row gets the shift check of its policy (not EENet's: its scores are the
-// scorer's, not the dump's measure).
-SweepMethodFn WithShiftCheck(SweepMethodFn fn) {
-  return [fn](const SweepCellInput& in, ResultRow& row) {
+// Every method's row gets the shift check (dse/place_run.hpp, ShiftCheckRow): a threshold method
+// re-solved by itself on the selection part, a placement method's kept set by its `solver`. Not
+// EENet's: its scores are the scorer's, not the dump's measure.
+SweepMethodFn WithShiftCheck(const std::string& name, SweepMethodFn fn) {
+  const std::vector<std::string> threshold_methods = MethodNames();
+  const bool threshold_method = std::find(threshold_methods.begin(), threshold_methods.end(),
+                                          name) != threshold_methods.end();
+  return [name, fn, threshold_method](const SweepCellInput& in, ResultRow& row) {
     fn(in, row);
-    if (row.measure != "eenet" && in.dump->eval) ShiftCheckRow(MakePlacementProblem(in), row);
+    if (row.measure == "eenet" || !in.dump->eval) return;
+    const Method solver =
+        threshold_method
+            ? MethodFromString(name)
+            : MethodFromString(SettingsOf(*in.method).placement_solver, "option solver");
+    ShiftCheckRow(MakePlacementProblem(in), solver, ThresholdOptions(*in.method, *in.dump), row);
   };
 }
 
@@ -284,7 +294,7 @@ std::map<std::string, SweepMethodFn>& Registry() {
     r["flop-score"] = [](const SweepCellInput& in, ResultRow& row) { RunFlopScore(in, row); };
     // Learned scorers.
     r["eenet"] = [](const SweepCellInput& in, ResultRow& row) { RunEENet(in, row); };
-    for (auto& [name, fn] : r) fn = WithShiftCheck(fn);
+    for (auto& [name, fn] : r) fn = WithShiftCheck(name, fn);
     return r;
   }();
   return registry;

@@ -207,36 +207,6 @@ TEST_CASE(
                     Catch::Contains("unknown bound 'chernoff'"));
 }
 
-TEST_CASE("shift check: fires on a shifted eval sample, at about its level on exchangeable ones") {
-  const Synthetic fit(5000, 21), shifted(5000, 22, 0.05);
-  ThresholdProblem p = fit.p;
-  p.budget = 2.5;
-  const ThresholdSummary s = Solve(Method::kSingle, p, SolverOptions{});
-  REQUIRE(s.ok());
-  const ShiftResult sh = ShiftCheck(fit.p, shifted.p, s.policy, 0.05);
-  CHECK(sh.shifted);
-  CHECK(sh.eval_cost > sh.fit_cost);
-  CHECK_THAT(sh.Warning(), Catch::Contains("does not look exchangeable"));
-  // Exchangeable: 200 random halves of one pool; the firing rate should be near 5%.
-  const Synthetic pool(4000, 23);
-  int fired = 0;
-  for (unsigned r = 0; r < 200; ++r) {
-    std::vector<int> perm(4000);
-    for (int i = 0; i < 4000; ++i) perm[i] = i;
-    std::mt19937_64 rng(r);
-    std::shuffle(perm.begin(), perm.end(), rng);
-    const Slice a(pool, std::vector<int>(perm.begin(), perm.begin() + 2000));
-    const Slice b(pool, std::vector<int>(perm.begin() + 2000, perm.end()));
-    fired += ShiftCheck(a.p, b.p, s.policy, 0.05).shifted;
-  }
-  INFO("fired " << fired << " of 200");
-  CHECK(fired >= 2);   // not a test that never fires
-  CHECK(fired <= 22);  // 5% of 200 = 10, sd ~3.1
-  CHECK(WelchZPValue(0.0, 1.0, 100, 0.0, 1.0, 100) == 1.0);
-  CHECK(WelchZPValue(0.0, 1.0, 100, 1.959964 * std::sqrt(0.02), 1.0, 100) ==
-        Approx(0.05).margin(1e-5));
-}
-
 TEST_CASE("geometric never exceeds the budget on the fit split, even with a large tie") {
   // Ascending scores (stop when score < t) with 526 of 1000 samples tied at exit 1.
   const int n = 1000;
