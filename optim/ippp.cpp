@@ -22,16 +22,17 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The vectorised hot loop: 8 samples at a time with GCC vector extensions, compiled for
-// AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
+// The vectorised hot loop: 8 doubles or 16 floats at a time with GCC vector extensions, compiled
+// for AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
 // operations in the same order (no FMA contraction in ISO C++ mode), so results do not depend on
-// the machine. Layout: blocks of 8 samples, [block][exit][lane].
+// the machine. Layout: blocks of kN samples, [block][exit][lane].
 // The fixed-m kernels below would otherwise get FMA contraction (target avx2 / avx512f) and
 // change results by rounding.
 #pragma GCC optimize("fp-contract=off")
 
 // Lane types: 64-byte vectors of 8 doubles or 16 floats, their integer masks, and the bit set
-// of correct samples per block and exit.
+// of correct samples per block and exit (one lane-sized word, so that testing it is a single
+// broadcast-and-test).
 template <class T>
 struct Lanes;
 template <>
@@ -40,7 +41,7 @@ struct Lanes<double> {
   typedef double V __attribute__((vector_size(64)));
   typedef double Vu __attribute__((vector_size(64), aligned(8)));  // heap storage
   typedef long long I __attribute__((vector_size(64)));
-  using Bits = unsigned char;
+  using Bits = long long;
   static constexpr I kLaneBits = {1, 2, 4, 8, 16, 32, 64, 128};
   // Lane sums are flushed into double totals only at the end: double accumulates exactly as it
   // always did.
@@ -52,7 +53,7 @@ struct Lanes<float> {
   typedef float V __attribute__((vector_size(64)));
   typedef float Vu __attribute__((vector_size(64), aligned(4)));
   typedef int I __attribute__((vector_size(64)));
-  using Bits = unsigned short;
+  using Bits = int;
   static constexpr I kLaneBits = {1,   2,   4,    8,    16,   32,   64,    128,
                                   256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
   // float lane sums are flushed into double totals every 64 blocks (1,024 samples), so a sum
@@ -74,35 +75,91 @@ struct Sums {
   double go[64] = {}, gc[64] = {};
 };
 
+// One block of kN samples (see Kernel): adds its terms to the lane sums so, sc, go, gc. cw: the
+// stop costs per lane (zero in the padding lanes of the last block).
+template <class T, int M, int G>
+inline __attribute__((always_inline)) void Block(
+    const T* a, const typename Lanes<T>::Bits* crb, int m, int want_grad,
+    const typename Lanes<T>::V* ev, const typename Lanes<T>::V* cw, typename Lanes<T>::V& so,
+    typename Lanes<T>::V& sc, typename Lanes<T>::V* go, typename Lanes<T>::V* gc) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  using Vu = typename L::Vu;
+  using I = typename L::I;
+  constexpr int kA = M > 0 ? M + 1 : 65;
+  const V zero = {};
+  const V one = zero + T(1);
+  const I lane_bits = L::kLaneBits;
+  const Vu* au = reinterpret_cast<const Vu*>(a);
+  V cur[kA], prev[kA], g[kA];
+  V reach = one;
+#pragma GCC unroll 8
+  for (int q = 0; q < m; ++q) {
+    const V u = au[q] * ev[q];
+    const V r = one / (one + u);
+    cur[q] = r;
+    prev[q] = u * r;
+    g[q] = reach * r;
+    reach = reach * prev[q];
+  }
+  g[m] = reach;
+  // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
+  // sample and exit pair, which matters because the loop is bound by memory traffic. g * correct
+  // as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
+  V so_suf = ((I{} + crb[m]) & lane_bits) != 0 ? g[m] : zero, sc_suf = g[m] * cw[m];
+#pragma GCC unroll 8
+  for (int q = m - 1; q >= 0; --q) {
+    const V wo = ((I{} + crb[q]) & lane_bits) != 0 ? g[q] : zero, wc = g[q] * cw[q];
+    if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
+    if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
+    so_suf += wo;
+    sc_suf += wc;
+  }
+  so += so_suf;
+  sc += sc_suf;
+}
+
 // M > 0: the number of exits m known at compile time, so the loops over exits unroll and the
 // per-exit accumulators stay in registers (with a run-time m they live on the stack and the
 // store-to-load chains through them bound the loop); G: want_grad known at compile time (-1: at
-// run time). The arithmetic is the same in every instantiation for a given T.
+// run time). The arithmetic is the same in every instantiation for a given T. The lane sums are
+// locals of one chunk of kFlushBlocks blocks, and the last block (whose padding lanes weigh
+// nothing) is handled outside the loop, so the loop keeps its accumulators in registers.
 template <class T, int M, int G>
 inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e, const T* cost,
                                                   int want_grad_rt, Sums* out) {
   using L = Lanes<T>;
   using V = typename L::V;
   using Vu = typename L::Vu;
-  using I = typename L::I;
   constexpr int kN = L::kN;
   const int m = M > 0 ? M : d.m;
-  if (m < 0 || m > 64) __builtin_unreachable();  // (so the compiler sees hit[m], cw[m] are set)
+  if (m < 0 || m > 64) __builtin_unreachable();  // (so the compiler sees g[m], cw[m] are set)
   const int want_grad = G >= 0 ? G : want_grad_rt;
   constexpr int kA = M > 0 ? M + 1 : 65;  // array size
-  V cur[kA], prev[kA], g[kA];
-  V go[kA], gc[kA];
   const V zero = {};
-  const V one = zero + T(1);
-  const I lane_bits = L::kLaneBits;
+  V ev[kA], cost_full[kA], cost_last[kA];
 #pragma GCC unroll 8
-  for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
-  V so = zero, sc = zero;
-  V cost_full[kA];
+  for (int q = 0; q < m; ++q) ev[q] = zero + e[q];
+  // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so the
+  // products are exact and the other blocks can use the unmasked costs).
   const V mk_last = *reinterpret_cast<const Vu*>(d.mask.data());
 #pragma GCC unroll 8
-  for (int q = 0; q <= m; ++q) cost_full[q] = zero + cost[q];
-  auto flush = [&] {
+  for (int q = 0; q <= m; ++q) {
+    cost_full[q] = zero + cost[q];
+    cost_last[q] = cost_full[q] * mk_last;
+  }
+  const std::size_t a_stride = static_cast<std::size_t>(m) * kN, c_stride = m + 1;
+  for (int b0 = 0; b0 < d.blocks; b0 += std::min(L::kFlushBlocks, d.blocks - b0)) {
+    const int b1 = b0 + std::min(L::kFlushBlocks, d.blocks - b0);
+    const int full_end = b1 == d.blocks ? b1 - 1 : b1;
+    V so = zero, sc = zero, go[kA], gc[kA];
+#pragma GCC unroll 8
+    for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
+    const T* a = &d.a[b0 * a_stride];
+    const typename L::Bits* crb = &d.corr[b0 * c_stride];
+    for (int b = b0; b < full_end; ++b, a += a_stride, crb += c_stride)
+      Block<T, M, G>(a, crb, m, want_grad, ev, cost_full, so, sc, go, gc);
+    if (full_end < b1) Block<T, M, G>(a, crb, m, want_grad, ev, cost_last, so, sc, go, gc);
     for (int l = 0; l < kN; ++l) {
       out->so += so[l];
       out->sc += sc[l];
@@ -111,54 +168,7 @@ inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T
         out->gc[q] += gc[q][l];
       }
     }
-  };
-  // Cost weights per lane: the padding lanes of the last block weigh nothing (mask 0/1, so the
-  // products are exact and the other blocks can use the unmasked costs).
-  V cost_last[kA];
-#pragma GCC unroll 8
-  for (int q = 0; q <= m; ++q) cost_last[q] = cost_full[q] * mk_last;
-  for (int b = 0; b < d.blocks; ++b) {
-    const Vu* a = reinterpret_cast<const Vu*>(&d.a[static_cast<std::size_t>(b) * m * kN]);
-    // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
-    // sample and exit pair, which matters because the loop is bound by memory traffic.
-    const typename L::Bits* crb = &d.corr[static_cast<std::size_t>(b) * (m + 1)];
-    I hit[kA];  // all ones where the sample is correct at the exit
-#pragma GCC unroll 8
-    for (int q = 0; q <= m; ++q) hit[q] = ((I{} + crb[q]) & lane_bits) != 0;
-    const V* cw = b + 1 < d.blocks ? cost_full : cost_last;
-    V reach = one;
-    {
-#pragma GCC unroll 8
-      for (int q = 0; q < m; ++q) {
-        const V u = a[q] * e[q];
-        const V r = one / (one + u);
-        cur[q] = r;
-        prev[q] = u * r;
-        g[q] = reach * r;
-        reach = reach * prev[q];
-      }
-    }
-    g[m] = reach;
-    // g * correct as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
-    V so_suf = hit[m] ? g[m] : zero, sc_suf = g[m] * cw[m];
-#pragma GCC unroll 8
-    for (int q = m - 1; q >= 0; --q) {
-      const V wo = hit[q] ? g[q] : zero, wc = g[q] * cw[q];
-      if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
-      if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
-      so_suf += wo;
-      sc_suf += wc;
-    }
-    so += so_suf;
-    sc += sc_suf;
-    if (L::kFlushBlocks < (1 << 30) && (b + 1) % L::kFlushBlocks == 0) {
-      flush();
-      so = sc = zero;
-#pragma GCC unroll 8
-      for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
-    }
   }
-  flush();
 }
 
 template <class T, int M>
@@ -258,15 +268,29 @@ class Smoothed {
       // The blocked layouts only (the sample-major copies below serve the scalar fallback).
       // float needs u = exp(sg k (x - t)) within its range: |k (x - t)| < 80.
       const bool with_float = single && k * (dev_x + dev_t) < 80.0;
-      blocks_ = Pool<double>().Take();
-      Fill(p, blocks_.get(), [&](int q, int i) { return std::exp(sg_ * k * (score(q, i) - c0_)); });
+      auto a = [&](int q, int i) { return std::exp(sg_ * k * (score(q, i) - c0_)); };
       kernel_ = PickKernel<double>(m_);
+      // The single-precision iteration needs double only for its warm start: above
+      // ippp_double_layout_limit sample-exits it keeps no double layout (8 bytes per sample-exit)
+      // and the warm start recomputes the exponentials window by window (see Eval).
+      const bool keep_double =
+          !with_float || static_cast<std::size_t>(n_) * m_ <= ippp_double_layout_limit;
+      if (keep_double) {
+        blocks_ = Pool<double>().Take();
+        Fill(p, blocks_.get(), 0, n_, a);
+      } else {
+        problem_ = &p;
+      }
       if (with_float) {
         blocks_f_ = Pool<float>().Take();
-        const BlockData<double>& d = *blocks_;
-        Fill(p, blocks_f_.get(), [&](int q, int i) {
-          return d.a[(static_cast<std::size_t>(i / 8) * m_ + q) * 8 + i % 8];
-        });
+        if (keep_double) {  // (the same values, rounded to float, without a second exp)
+          const BlockData<double>& d = *blocks_;
+          Fill(p, blocks_f_.get(), 0, n_, [&](int q, int i) {
+            return d.a[(static_cast<std::size_t>(i / 8) * m_ + q) * 8 + i % 8];
+          });
+        } else {
+          Fill(p, blocks_f_.get(), 0, n_, a);
+        }
         kernel_f_ = PickKernel<float>(m_);
         cost_f_.assign(cost_.begin(), cost_.end());
       }
@@ -305,8 +329,21 @@ class Smoothed {
         for (int q = 0; q < m; ++q) ef[q] = static_cast<float>(e[q]);
         const FlushSubnormals ftz;
         kernel_f_(*blocks_f_, ef, cost_f_.data(), want_grad, &sums);
-      } else {
+      } else if (blocks_ != nullptr) {
         kernel_(*blocks_, e, cost_.data(), want_grad, &sums);
+      } else {
+        // Windows of kWindow samples, their exponentials computed afresh (each window's lane
+        // sums are gathered in double; the sums agree with the full layout's to rounding).
+        constexpr int kWindow = 4096;
+        BlockData<double> win;
+        const ThresholdProblem& p = *problem_;
+        for (int i0 = 0; i0 < n_; i0 += kWindow) {
+          const int i1 = std::min(n_, i0 + kWindow);
+          Fill(p, &win, i0, i1, [&](int q, int i) {
+            return std::exp(sg_ * k_ * ((*p.scores)(p.kept[q], i) - c0_));
+          });
+          kernel_(win, e, cost_.data(), want_grad, &sums);
+        }
       }
       out->accuracy = sums.so / n_;
       out->cost = sums.sc / n_;
@@ -413,37 +450,39 @@ class Smoothed {
     return pool;
   }
 
-  std::shared_ptr<BlockData<double>> blocks_;
+  std::shared_ptr<BlockData<double>> blocks_;  // null: double terms evaluated by windows
+  const ThresholdProblem* problem_ = nullptr;  // (then the problem, for the windows)
   KernelFn<double> kernel_ = nullptr;
   std::shared_ptr<BlockData<float>> blocks_f_;
   KernelFn<float> kernel_f_ = nullptr;
   std::vector<float> cost_f_;
 
-  // The blocked layout of a(q, i) (rounded to T) and of the correctness bits.
+  // The blocked layout of a(q, i) (rounded to T) and of the correctness bits, samples i0..i1-1.
   template <class T, class A>
-  void Fill(const ThresholdProblem& p, BlockData<T>* d, A a) const {
+  void Fill(const ThresholdProblem& p, BlockData<T>* d, int i0, int i1, A a) const {
     constexpr int kN = Lanes<T>::kN;
     using Bits = typename Lanes<T>::Bits;
+    const int n = i1 - i0;
     d->m = m_;
-    d->blocks = (n_ + kN - 1) / kN;
+    d->blocks = (n + kN - 1) / kN;
     d->a.resize(static_cast<std::size_t>(d->blocks) * m_ * kN);
     d->corr.assign(static_cast<std::size_t>(d->blocks) * (m_ + 1), 0);
     d->mask.resize(kN);
-    for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n_ ? T(1) : T(0);
+    for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n ? T(1) : T(0);
     for (int b = 0; b < d->blocks; ++b)
       for (int q = 0; q < m_; ++q) {
         T* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
         for (int l = 0; l < kN; ++l) {
-          const int i = kN * b + l;
-          out[l] = i < n_ ? static_cast<T>(a(q, i)) : T(1);
+          const int j = kN * b + l;
+          out[l] = j < n ? static_cast<T>(a(q, i0 + j)) : T(1);
         }
       }
     for (int q = 0; q <= m_; ++q) {
       const int e = p.kept[q];
-      for (int i = 0; i < n_; ++i)
-        if (static_cast<double>((*p.correct)(e, i)) != 0.0)
-          d->corr[static_cast<std::size_t>(i / kN) * (m_ + 1) + q] |=
-              static_cast<Bits>(1u << (i % kN));
+      for (int j = 0; j < n; ++j)
+        if (static_cast<double>((*p.correct)(e, i0 + j)) != 0.0)
+          d->corr[static_cast<std::size_t>(j / kN) * (m_ + 1) + q] |=
+              static_cast<Bits>(Bits{1} << (j % kN));
     }
   }
 };
@@ -578,7 +617,12 @@ SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness
 
 std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
                                   double box_hi) {
-  Smoothed sm(problem, steepness, box_lo, box_hi);
+  return IpppWarmStart(problem, steepness, box_lo, box_hi, "double");
+}
+
+std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
+                                  double box_hi, const std::string& precision) {
+  Smoothed sm(problem, steepness, box_lo, box_hi, precision == "single");
   return WarmStart(sm, problem, box_lo, box_hi);
 }
 
@@ -601,7 +645,7 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
   const double lr = (o.eta - o.mu) / (o.eta + o.mu);
   std::vector<double> v(m), w(m), v_old(m), grad(m), opt_t = t;
   double opt = std::numeric_limits<double>::infinity();
-  SmoothedValue val;
+  SmoothedValue val, val_cost;
   bool penalty_active = true;
   for (int it = 0; it < o.outer_iters; ++it) {
     v = t;
@@ -609,12 +653,13 @@ ThresholdSummary SolveIppp(const ThresholdProblem& p, const IpppOptions& o, doub
     for (int j = 0; j < o.inner_iters; ++j) {
       v_old = v;
       // The cost gradient is only used while the penalty is active (c > 0): predict that from
-      // the previous step and re-evaluate on a miss (results are identical either way).
+      // the previous step and on a miss add a pass for the cost gradient alone (each term is
+      // computed by the same operations in every pass, so results are identical either way).
       sm.Eval(w.data(), penalty_active ? 3 : 1, &val, single);
       double c = val.cost - p.budget;
       if (c > 0.0 && !penalty_active) {
-        sm.Eval(w.data(), 3, &val, single);
-        c = val.cost - p.budget;
+        sm.Eval(w.data(), 2, &val_cost, single);
+        val.grad_cost.swap(val_cost.grad_cost);
       }
       penalty_active = c > 0.0;
       for (int q = 0; q < m; ++q) {

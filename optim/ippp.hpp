@@ -14,6 +14,7 @@
 // towards "fewer exits", found with Brent's method on [0, box width] (upstream: brentq on [0, 1]).
 #pragma once
 
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <vector>
@@ -61,6 +62,17 @@ struct SmoothedValue {
 SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness,
                                const std::vector<double>& t,
                                const std::string& precision = "double");
+
+// Above this many sample-exits (N x (m-1)) the single-precision iteration keeps no double copy
+// of its data (8 bytes per sample-exit): the warm start, always in double, then recomputes the
+// exponentials in windows of 4,096 samples at each of its evaluations. Variable for tests.
+inline std::size_t ippp_double_layout_limit = std::size_t{1} << 22;
+
+// The warm start of eq. 20-21 within [box_lo, box_hi]; returns m-1 equal thresholds. precision
+// "single": as SolveIppp computes it with IpppOptions::precision = "single" (the same root; with
+// ippp_double_layout_limit exceeded, by windows).
+std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,
+                                  double box_hi, const std::string& precision);
 
 // The warm start of eq. 20-21 within [box_lo, box_hi]; returns m-1 equal thresholds.
 std::vector<double> IpppWarmStart(const ThresholdProblem& problem, double steepness, double box_lo,

@@ -191,3 +191,30 @@ TEST_CASE("ippp in double precision reproduces the stable alex curve too") {
   }
   CHECK(within001 >= 0.95 * count);
 }
+
+TEST_CASE("without a double layout the warm start finds the same root (exponentials by windows)") {
+  // 9,000 samples: three windows of 4,096, the last one partial.
+  for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+    Random r(order, 9000, 5);
+    const std::vector<double> layout = IpppWarmStart(r.p, 30.0, 0.0, 1.0, "single");
+    const std::size_t saved = ippp_double_layout_limit;
+    ippp_double_layout_limit = 0;
+    const std::vector<double> windows = IpppWarmStart(r.p, 30.0, 0.0, 1.0, "single");
+    SolverOptions o;
+    o.ippp.beta = 1e3;
+    o.feasibility_rounds = 0;
+    const ThresholdSummary s = Solve(Method::kIppp, r.p, o);
+    ippp_double_layout_limit = saved;
+    REQUIRE(layout.size() == 2);
+    REQUIRE(windows.size() == 2);
+    CHECK(layout[0] > 0.0);
+    CHECK(layout[0] < 1.0);
+    CHECK(std::fabs(windows[0] - layout[0]) < 1e-10);
+    CHECK(windows[1] == windows[0]);
+    // And the whole solve runs on the float layout alone, starting from that root.
+    REQUIRE(s.has_policy());
+    CHECK(s.trace.size() == 100);
+    const ThresholdSummary full = Solve(Method::kIppp, r.p, o);
+    CHECK(s.fit.accuracy == Approx(full.fit.accuracy).margin(0.01));
+  }
+}
