@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "dse/sweep.hpp"
 #include "exitplan/runtime.hpp"
@@ -503,4 +505,48 @@ TEST_CASE("every sweep method answers at the full cost: unconstrained, within bu
     CHECK(r.within_budget());
     CHECK(r.budget_fraction() <= 1.0);
   }
+}
+
+TEST_CASE("placement rules on a scores-mode dump take CA from the labels unless told") {
+  Fixture f;
+  // A scores-mode dump of the fixture's 4 exits (costs from its profile), 300 val samples.
+  const int k = 4, n = 300;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> conf, corr;
+  for (int e = 0; e < k; ++e) {
+    for (int i = 0; i < n; ++i) {
+      const double v = std::round(20.0 * u(rng)) / 20.0;
+      conf.push_back(v);
+      corr.push_back(u(rng) < 0.3 + 0.6 * v ? 1.0 : 0.0);
+    }
+  }
+  fs::create_directories(f.dir / "sdump");
+  testing::WriteNpyAs(f.dir / "sdump/val_confidence.npy", "<f8", {4, 300}, conf);
+  testing::WriteNpyAs(f.dir / "sdump/val_correct.npy", "|u1", {4, 300}, corr);
+  auto run = [&](const std::string& name, const std::string& ca) {
+    testing::WriteText(
+        f.dir / (name + ".yaml"),
+        "output: out-" + name +
+            "\nmodels:\n  - name: toy\n    dump: sdump\n    profile: dump/profile.yaml\n"
+            "methods:\n  - {method: flop-score, measure: confidence, options: {tolerance: 0.1" +
+            ca + "}}\nbudgets: [50%]\n");
+    SweepSpec spec = LoadSweepSpec(f.dir / (name + ".yaml"));
+    spec.models[0].targets = {"cpu"};
+    const SweepSummary s = RunSweep(spec, {});
+    return std::pair{s.cells_failed,
+                     s.cells_failed ? std::vector<ResultRow>{} : testing::ReportRows(spec.output)};
+  };
+  const auto [failed, rows] = run("bydefault", "");
+  CHECK(failed == 0);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].measure == "confidence");
+  const auto [failed_l, rows_l] = run("labels", ", ca: labels");
+  CHECK(failed_l == 0);
+  REQUIRE(rows_l.size() == 1);
+  CHECK(rows_l[0].kept_exits == rows[0].kept_exits);
+  CHECK(rows_l[0].thresholds == rows[0].thresholds);
+  CHECK(rows_l[0].fit_acc == rows[0].fit_acc);
+  // Agreement, asked for, has no final-exit predictions to agree with: the cell fails.
+  CHECK(run("agreement", ", ca: agreement").first == 1);
 }
