@@ -175,6 +175,14 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+// A mean in percentage points, or "-" when nothing was counted.
+std::string Pp(double sum, int n) {
+  if (n == 0) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%+8.3fpp", 100.0 * sum / n);
+  return b;
+}
+
 std::string Rate(int k, int n) {
   double lo, hi;
   ClopperPearson(k, n, &lo, &hi);
@@ -496,9 +504,10 @@ int main(int argc, char** argv) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
-        "\n== %s (fit %d, eval %d; %d re-splits x %d budgets; %.0f s wall for this dump, "
-        "%.0f s so far)\n",
-        pool.name.c_str(), pool.n_fit, pool.n_eval, resplits, nbudgets, wall, secs);
+        "\n== %s (fit %d, eval %d; %d re-splits x %d budgets x %d methods; %.0f s wall for this "
+        "dump, %.0f s so far)\n",
+        pool.name.c_str(), pool.n_fit, pool.n_eval, resplits, nbudgets, static_cast<int>(nm), wall,
+        secs);
     std::printf("thread seconds:");
     for (std::size_t mi = 0; mi < nm; ++mi)
       std::printf(" %s %.0f", methods[mi].c_str(), sum.secs[mi]);
@@ -528,12 +537,11 @@ int main(int argc, char** argv) {
       const Tally& a = sum.plain[mi];
       const Tally& g = sum.guar[mi];
       std::printf(
-          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
+          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %10s\n",
           methods[mi].c_str(), Rate(a.viol, a.cells).c_str(), a.acc_sum / std::max(1, a.solved),
           a.fit_over, Rate(g.viol, g.cells).c_str(), g.acc_sum / std::max(1, g.solved), g.solved,
           g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
-          100.0 * g.price40_sum / std::max(1, g.price40_n),
-          100.0 * g.half40_sum / std::max(1, g.half40_n));
+          100.0 * g.price40_sum / std::max(1, g.price40_n), Pp(g.half40_sum, g.half40_n).c_str());
     }
     if (!drops.empty()) {
       std::printf(
