@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& m : methods) MethodFromString(m, "--methods");
     for (const auto& m : drop_methods) MethodFromString(m, "--drop-methods");
-    if (resplits < 1 || jobs < 1) throw InputError("--resplits/-j", "must be >= 1");
+    if (resplits < 0 || jobs < 1) throw InputError("--resplits/-j", "must be >= 0 / >= 1");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_resplit: %s\n", e.what());
     return 2;
