@@ -528,12 +528,14 @@ int main(int argc, char** argv) {
                     Rate(sum.shift_in[mi].fired, sum.shift_in[mi].tested).c_str(), sum.p_given[mi],
                     sum.p_given_g[mi], sum.p_given_in[mi]);
       }
+    }
+    if (nm > 0 && resplits > 0) {
       std::printf("%-10s | %-32s %-9s %-7s | %-32s %-9s %-7s | %-9s %-9s %-9s\n", "method",
                   "eval > B w/o guarantee (CI)", "eval acc", "fit>B",
                   "eval > B with guarantee (CI)", "eval acc", "solved", "price", "price>=40",
                   "half>=40");
     }
-    for (std::size_t mi = 0; mi < nm; ++mi) {
+    for (std::size_t mi = 0; resplits > 0 && mi < nm; ++mi) {
       const Tally& a = sum.plain[mi];
       const Tally& g = sum.guar[mi];
       std::printf(
