@@ -377,21 +377,23 @@ int main(int argc, char** argv) {
         og.guarantee.search_fraction = search_fraction;
         og.guarantee.bound = bound;
         // The shift check at the middle budget, as `exitplan thresholds` runs it.
-        const ShiftResult sh = ShiftChecks(method, fp, ep, {mid}, o)[0];
-        const ShiftResult shg = ShiftChecks(method, fp, ep, {mid}, og)[0];
-        ThresholdProblem pm = fp;
-        pm.budget = mid;
-        const ThresholdSummary sm = Solve(method, pm, o);
-        const ShiftResult shi =
-            sm.has_policy() ? TwoSampleShiftTest(fp, ep, sm.policy) : ShiftResult{};
-        if (r == 0) {
-          out.p_given[mi] = sh.p_value;
-          out.p_given_g[mi] = shg.p_value;
-          out.p_given_in[mi] = shi.p_value;
-        } else if (shift_split) {
-          out.shift[mi].Count(sh);
-          out.shift_g[mi].Count(shg);
-          out.shift_in[mi].Count(shi);
+        if (r == 0 || shift_split) {
+          const ShiftResult sh = ShiftChecks(method, fp, ep, {mid}, o)[0];
+          const ShiftResult shg = ShiftChecks(method, fp, ep, {mid}, og)[0];
+          ThresholdProblem pm = fp;
+          pm.budget = mid;
+          const ThresholdSummary sm = Solve(method, pm, o);
+          const ShiftResult shi =
+              sm.has_policy() ? TwoSampleShiftTest(fp, ep, sm.policy) : ShiftResult{};
+          if (r == 0) {
+            out.p_given[mi] = sh.p_value;
+            out.p_given_g[mi] = shg.p_value;
+            out.p_given_in[mi] = shi.p_value;
+          } else {
+            out.shift[mi].Count(sh);
+            out.shift_g[mi].Count(shg);
+            out.shift_in[mi].Count(shi);
+          }
         }
         if (r == 0 || !budget_mode) {
           out.secs[mi] +=
