@@ -144,21 +144,28 @@ double BinomialCdf(std::int64_t k, std::int64_t n, double p) {
                     static_cast<double>(n - i) * lq);
   };
   // Sum the tail that lies away from the mode, from its end nearest the mode outward (terms
-  // decrease geometrically there); the other tail is 1 minus it.
+  // decrease geometrically there; each term from the previous one by the pmf's ratio); the other
+  // tail is 1 minus it.
   const double mode = static_cast<double>(n) * p;
+  const double odds = std::exp(lp - lq);  // p / q
+  const double nd = static_cast<double>(n);
   double sum = 0.0;
   if (static_cast<double>(k) < mode) {
+    double t = pmf(k);
     for (std::int64_t i = k; i >= 0; --i) {
-      const double t = pmf(i);
       sum += t;
       if (t < 1e-300 || t < 1e-17 * sum) break;
+      // pmf(i - 1) = pmf(i) * i / (n - i + 1) / odds
+      t *= static_cast<double>(i) / ((nd - static_cast<double>(i) + 1.0) * odds);
     }
     return std::clamp(sum, 0.0, 1.0);
   }
+  double t = pmf(k + 1);
   for (std::int64_t i = k + 1; i <= n; ++i) {
-    const double t = pmf(i);
     sum += t;
     if (t < 1e-300 || t < 1e-17 * sum) break;
+    // pmf(i + 1) = pmf(i) * (n - i) / (i + 1) * odds
+    t *= (nd - static_cast<double>(i)) / (static_cast<double>(i) + 1.0) * odds;
   }
   return std::clamp(1.0 - sum, 0.0, 1.0);
 }
@@ -240,6 +247,111 @@ double FreshMeanCap(double b, double horizon, double delta2) {
   return LargestTrue(0.0, b, [&](double m) { return FreshMeanTail(m, b, horizon) <= delta2; });
 }
 
+double BetPassBound(const BetTest& test, double mu) {
+  if (!(mu >= test.theta)) return 1.0;  // below theta the capital may grow: no bound
+  if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
+  const double log_bound =
+      -test.ell + static_cast<double>(test.n) * std::log1p(-test.nu * (mu - test.theta));
+  return std::min(1.0, std::exp(log_bound));
+}
+
+bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
+  if (std::isinf(test.ell)) return test.ell < 0.0;
+  double log_k = 0.0;
+  for (double v : x) log_k += std::log1p(-test.nu * (v - test.theta));
+  return log_k >= test.ell;
+}
+
+namespace {
+
+// Q(t_k) on the grid t_k = theta + (b - theta) k / grid, k = 0..grid.
+std::vector<double> FreshTailGrid(double theta, double b, double horizon, int grid) {
+  std::vector<double> q(grid + 1);
+  for (int k = 0; k <= grid; ++k) {
+    q[k] = k == grid ? 1.0 : FreshMeanTail(theta + (b - theta) * k / grid, b, horizon);
+  }
+  return q;
+}
+
+double BetTestBoundOnGrid(const BetTest& test, double b, const std::vector<double>& q) {
+  const int grid = static_cast<int>(q.size()) - 1;
+  double total = q[0];
+  for (int k = 1; k <= grid; ++k) {
+    const double t = test.theta + (b - test.theta) * (k - 1) / grid;
+    total += BetPassBound(test, t) * (q[k] - q[k - 1]);
+  }
+  return total;
+}
+
+}  // namespace
+
+double BetTestBound(const BetTest& test, double b, double horizon, int grid) {
+  if (b >= 1.0) return 0.0;  // no mean of losses in [0, 1] exceeds 1
+  return BetTestBoundOnGrid(test, b, FreshTailGrid(test.theta, b, horizon, grid));
+}
+
+BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta) {
+  BetTest best;
+  best.n = n;
+  if (b >= 1.0) {  // no mean of losses in [0, 1] exceeds 1: every candidate passes
+    best.ell = -std::numeric_limits<double>::infinity();
+    best.predicted_gap = 0.0;
+    return best;
+  }
+  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon)) return best;
+  const double q_target = 0.01 * delta;
+  if (FreshMeanTail(0.0, b, horizon) > q_target) return best;
+  best.theta =
+      LargestTrue(0.0, b, [&](double t) { return FreshMeanTail(t, b, horizon) <= q_target; });
+  const int grid = 512;
+  const std::vector<double> q = FreshTailGrid(best.theta, b, horizon, grid);
+  const double nd = static_cast<double>(n);
+  const double var = std::max(variance, 1e-6);
+  const double room = delta - q[0];
+  // The bet a Gaussian approximation calls optimal, then a grid around it.
+  const double nu0 =
+      std::sqrt(2.0 * std::log(1.0 / delta) / (nd * (nd * b * (1.0 - b) / horizon + var)));
+  const double nu_max = 0.999 / (1.0 - best.theta);
+  double best_pred = -std::numeric_limits<double>::infinity();
+  for (int u = -24; u <= 24; ++u) {
+    BetTest t = best;
+    t.nu = std::min(nu_max, nu0 * std::exp2(u / 8.0));
+    // Without the min(1, .) in BetPassBound the bound is e^-ell S: ell = log(S / room); when that
+    // is negative the min binds, and ell is found by bisection (the bound falls as ell grows).
+    t.ell = 0.0;
+    const double s = BetTestBoundOnGrid(t, b, q) - q[0];
+    if (!(s > 0.0)) continue;
+    t.ell = std::log(s / room);
+    if (t.ell < 0.0) {
+      const double hi = t.ell;
+      t.ell = hi - LargestTrue(0.0, 60.0, [&](double g) {
+                BetTest c = t;
+                c.ell = hi - g;
+                return BetTestBoundOnGrid(c, b, q) <= delta;
+              });
+    }
+    // Guard against rounding: the bound itself, as the tests and the argument use it.
+    for (int i = 0; i < 60 && BetTestBoundOnGrid(t, b, q) > delta; ++i)
+      t.ell += std::ldexp(1e-9, i);
+    // Predicted passing mean: n E log(1 - nu (x - theta)) ~ n (nu d - nu^2 (var + d^2) / 2) = ell
+    // with d = theta - mean.
+    const double disc = 1.0 - 2.0 * (t.ell / nd + 0.5 * t.nu * t.nu * var);
+    if (disc < 0.0) continue;
+    const double pred = best.theta - (1.0 - std::sqrt(disc)) / t.nu;
+    if (pred > best_pred) {
+      best_pred = pred;
+      best.nu = t.nu;
+      best.ell = t.ell;
+    }
+    if (t.nu >= nu_max) break;
+  }
+  if (std::isfinite(best_pred))
+    best.predicted_gap = b - best_pred;
+  else
+    best.ell = std::numeric_limits<double>::infinity();
+  return best;
+}
+
 void PerSample(const ThresholdProblem& p, const Policy& policy, std::vector<double>* cost,
                std::vector<std::uint8_t>* correct) {
   const std::vector<int> exits = ExitOfSamples(*p.scores, p.order, policy);
@@ -280,10 +392,14 @@ bool MeanTestRejects(const std::vector<double>& x, double m, double delta, Guara
   return HoeffdingBentkusPValue(Mean(x), static_cast<std::int64_t>(x.size()), m) <= delta;
 }
 
-// Tightening multipliers of the estimated width along the path: safest first, the target last.
-// (The estimated width is conservative: the last certified candidate is usually at 0.875 or
-// below, so the path starts at 2 and is finest from 1 down; each candidate tested is one solve.)
+// Accuracy-drop mode: tightening multipliers of the estimated width along the path, safest first,
+// the target last (each candidate tested is one solve).
 const double kPath[] = {2.0, 1.5, 1.25, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0};
+
+// Budget mode: the path starts kPathStart noise sd below the predicted boundary and steps by
+// kPathStep sd up to B (measured with bench/bench_resplit on S-ResNet-18: a finer step gains little
+// and costs solves; the boundary falls within about 2 sd of its prediction).
+constexpr double kPathStart = 4.0, kPathStep = 0.25;
 
 }  // namespace
 
@@ -365,18 +481,45 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       for (double v : x) var += (v - mu) * (v - mu);
       var /= std::max<std::size_t>(1, x.size() - 1);
     }
-    const double l1 = std::log(1.0 / d1);
-    const double width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
+    // The test: one bound on the mean of the next M samples (finite M, wsr), else a bound on the
+    // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
+    // below b at which a candidate is predicted to just pass.
+    const bool one_bound = finite && g.bound == GuaranteeBound::kWsr;
+    BetTest bet;
+    double width = 0.0;
+    if (one_bound) {
+      bet = ChooseBetTest(b, g.horizon, nc, var, delta);
+      width = std::isfinite(bet.predicted_gap) ? bet.predicted_gap : b;
+    } else {
+      const double l1 = std::log(1.0 / d1);
+      width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
+    }
+    // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
+    // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
+    // around its search-part mean.
     std::vector<double> path;
-    for (double mult : kPath) {
-      const double raw = std::max(cmin, cmin + span * (b - mult * width));
-      if (path.empty() || raw > path.back()) path.push_back(raw);
+    {
+      const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
+      const double start = b - width - kPathStart * sd, h = std::max(kPathStep * sd, 1e-6);
+      for (int k = 0;; ++k) {
+        const double t = std::min(b, start + k * h);
+        const double raw = std::max(cmin, cmin + span * t);
+        if (path.empty() || raw > path.back()) path.push_back(raw);
+        if (t >= b) break;
+      }
     }
     rep.path_length = static_cast<int>(path.size());
+    // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
+    // so its search-part accuracy never falls along the path.
+    const bool warm = method == Method::kExact;
     for (double raw : path) {
       sp.problem.budget = raw;
+      SolverOptions o = inner;
+      if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
+        o.exact_starts.push_back(best.policy.thresholds);
+      }
       ThresholdSummary cand =
-          (raw == problem.budget && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
+          (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
       total_iterations += cand.iterations;
       if (!cand.ok()) {
         why << "the candidate at search budget " << Num(raw) << " has no solution ("
@@ -384,7 +527,9 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         break;
       }
       PerSample(cp.problem, cand.policy, &costs, &corr);
-      if (!MeanTestRejects(norm_cost(costs), mstar, d1, g.bound)) {
+      const std::vector<double> x = norm_cost(costs);
+      const bool pass = one_bound ? BetTestPasses(bet, x) : MeanTestRejects(x, mstar, d1, g.bound);
+      if (!pass) {
         why << "the candidate at search budget " << Num(raw) << " was not certified";
         break;
       }

@@ -92,6 +92,37 @@ double FreshMeanTail(double m, double b, double horizon);
 // The largest m in [0, b] with FreshMeanTail(m, b, M) <= delta2 (b itself when M is inf).
 double FreshMeanCap(double b, double horizon, double delta2);
 
+// ---- One bound on the mean of the next M samples (budget mode, finite horizon, `wsr`) ----
+//
+// The betting test with a bet fixed before the calibration part is seen: a candidate passes when
+// its capital sum_i log(1 - nu (x_i - theta)) over its n calibration losses x_i in [0, 1] reaches
+// ell. For a candidate whose population mean is mu >= theta, Markov's inequality on the capital
+// gives P(pass) <= BetPassBound(mu) = min(1, e^-ell (1 - nu (mu - theta))^n), falling in mu. With
+// Q(t) = FreshMeanTail(t, b, M) (rising in t), fixed-sequence testing along a path of such tests
+// returns a candidate whose next M samples have mean cost > b with probability at most
+//   Q(theta) + integral_theta^b BetPassBound(t) dQ(t)
+// (docs/guarantees.md has the argument), one bound for both the calibration sample and the M
+// fresh ones; BetTestBound computes an upper Riemann-Stieltjes sum of it.
+struct BetTest {
+  double theta = 0.0;                                    // the capital's reference point in [0, b]
+  double nu = 0.0;                                       // the bet, in (0, 1 / (1 - theta))
+  double ell = std::numeric_limits<double>::infinity();  // log capital needed; inf: never passes
+  int n = 0;                                             // calibration losses
+  // b minus the calibration mean at which a candidate with the search part's variance is
+  // predicted to just pass (scale of the path; not part of the guarantee).
+  double predicted_gap = std::numeric_limits<double>::quiet_NaN();
+};
+double BetPassBound(const BetTest& test, double mu);
+bool BetTestPasses(const BetTest& test, const std::vector<double>& x);
+// Q(theta) + sum_k BetPassBound(t_{k-1}) (Q(t_k) - Q(t_{k-1})) over `grid` equal steps t_k of
+// [theta, b]: an upper bound on the integral above (BetPassBound falls, Q rises).
+double BetTestBound(const BetTest& test, double b, double horizon, int grid = 512);
+// The test for n calibration losses whose variance is about `variance` (from the search part) at
+// target b, horizon M and level delta: theta where Q(theta) = delta / 100, the bet maximising the
+// predicted passing mean, and the smallest ell with BetTestBound <= delta. ell = inf when no test
+// reaches delta (b too close to 0 for M).
+BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta);
+
 // ---- The guarantee driver ----
 
 // Per-sample costs and correctness of a policy on a problem's samples.

@@ -122,6 +122,118 @@ TEST_CASE("WSR and Hoeffding-Bentkus upper bounds cover the mean at their level 
   CHECK(width_wsr / trials > 0.0);
 }
 
+TEST_CASE("the fixed-bet test and its one bound on the next M samples: hand-computed values") {
+  BetTest t;
+  t.theta = 0.2;
+  t.nu = 0.5;
+  t.ell = 1.0;
+  t.n = 10;
+  // min(1, e^-ell (1 - nu (mu - theta))^n) = e^-1 0.9^10
+  CHECK(BetPassBound(t, 0.4) == Approx(0.3486784401 * 0.36787944117).epsilon(1e-9));
+  CHECK(BetPassBound(t, 0.1) == 1.0);  // below theta: no bound
+  t.ell = -1.0;
+  CHECK(BetPassBound(t, 0.2) == 1.0);  // e^1 capped at 1
+  // Capital of {0, 1} at theta 0.5 with bet 1: (1 + 0.5)(1 - 0.5) = 0.75.
+  BetTest c;
+  c.theta = 0.5;
+  c.nu = 1.0;
+  c.n = 2;
+  c.ell = std::log(0.75) - 1e-12;
+  CHECK(BetTestPasses(c, {0.0, 1.0}));
+  c.ell = std::log(0.75) + 1e-9;
+  CHECK_FALSE(BetTestPasses(c, {0.0, 1.0}));
+  // A vanishing bet: the bound is constant e^-ell above theta, so the sum telescopes to
+  // Q(theta) + e^-ell (1 - Q(theta)).
+  BetTest z;
+  z.theta = 0.3;
+  z.nu = 1e-12;
+  z.ell = std::log(10.0);
+  z.n = 100;
+  const double q = FreshMeanTail(0.3, 0.4, 1000);
+  CHECK(q > 0.0);
+  CHECK(q < 1e-6);
+  CHECK(BetTestBound(z, 0.4, 1000) == Approx(q + 0.1 * (1.0 - q)).epsilon(1e-9));
+  // The upper sum on 512 steps lies above the integral (a 20000-step sum) and close to it.
+  const BetTest ch = ChooseBetTest(0.4, 1000, 500, 0.2, 0.05);
+  REQUIRE(std::isfinite(ch.ell));
+  const double coarse = BetTestBound(ch, 0.4, 1000), fine = BetTestBound(ch, 0.4, 1000, 20000);
+  CHECK(coarse >= fine);
+  CHECK(coarse <= 1.05 * fine);
+  CHECK(coarse <= 0.05);
+  CHECK(coarse > 0.045);  // ell is the smallest that reaches delta, not a wasteful one
+  CHECK(ch.theta < 0.4);
+  CHECK(FreshMeanTail(ch.theta, 0.4, 1000) == Approx(0.05 * 0.01).epsilon(1e-6));
+  CHECK(ch.nu > 0.0);
+  CHECK(ch.nu < 1.0 / (1.0 - ch.theta));
+  // The one bound needs a smaller gap than the two-part scheme at delta/2 each would (its
+  // Gaussian picture: z sqrt(s2/n + s2_M/M) instead of z (s/sqrt(n) + s_M/sqrt(M))).
+  const double two_part = (0.4 - FreshMeanCap(0.4, 1000, 0.025)) +
+                          std::sqrt(2.0 * 0.2 * std::log(40.0) / 500) + std::log(40.0) / 500;
+  CHECK(ch.predicted_gap < two_part);
+  CHECK(ch.predicted_gap > 0.5 * two_part);
+  // A budget at the cheapest exit leaves nothing to certify: no test.
+  CHECK(std::isinf(ChooseBetTest(0.0, 50, 500, 0.01, 0.05).ell));
+  CHECK_FALSE(BetTestPasses(ChooseBetTest(0.0, 50, 500, 0.01, 0.05), {0.0, 0.0}));
+}
+
+TEST_CASE("the one bound along a fixed-sequence path: violation rate at most delta (simulation)") {
+  // A path of 40 nested candidates, as a single threshold gives: candidate j's loss on a sample
+  // with uniform u is lo + (hi - lo) 1{u < p_j}, means rising through b; the calibration part
+  // decides the last candidate passing in path order, and its mean over M fresh samples is
+  // compared with b. Bernoulli losses (lo 0, hi 1) have the largest variance a mean can have; the
+  // narrower two-point losses let the bet use a smaller variance.
+  const double delta = 0.1, b = 0.3;
+  // A calibration part four times the horizon: the fresh-sample noise matters most.
+  const int n = 1600, horizon = 400, trials = 2000, path = 40;
+  for (const auto& [lo, hi] : {std::pair<double, double>{0.0, 1.0}, {0.1, 0.6}}) {
+    INFO("losses in {" << lo << ", " << hi << "}");
+    auto loss = [&](double u, double mean) {
+      return u < (mean - lo) / (hi - lo) ? hi : lo;  // mean lo + (hi - lo) p
+    };
+    const double var = b < hi ? (b - lo) * (hi - b) : 0.0;
+    const BetTest t = ChooseBetTest(b, horizon, n, var, delta);
+    REQUIRE(std::isfinite(t.ell));
+    CHECK(BetTestBound(t, b, horizon) <= delta);
+    std::mt19937_64 rng(99);
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    int viol = 0, naive_viol = 0, returned = 0;
+    std::vector<double> cal(n), fresh(horizon), x(n);
+    for (int trial = 0; trial < trials; ++trial) {
+      for (double& v : cal) v = u01(rng);
+      for (double& v : fresh) v = u01(rng);
+      // Means from b - 0.1 to b + 0.056 in steps of 0.004.
+      auto mean_of = [&](int j) { return b - 0.1 + 0.004 * j; };
+      auto fresh_over = [&](int j) {
+        double s = 0.0;
+        for (double v : fresh) s += loss(v, mean_of(j));
+        return s / horizon > b;
+      };
+      int last = -1, naive_last = -1;
+      for (int j = 0; j < path; ++j) {
+        for (int i = 0; i < n; ++i) x[i] = loss(cal[i], mean_of(j));
+        const bool pass = BetTestPasses(t, x);
+        // The naive test: the population mean alone at level delta (no fresh-sample term).
+        const bool naive = WsrRejects(x, b, delta);
+        if (pass && last == j - 1) last = j;
+        if (naive && naive_last == j - 1) naive_last = j;
+        if (last < j && naive_last < j) break;
+      }
+      if (last >= 0) {
+        ++returned;
+        viol += fresh_over(last);
+      }
+      if (naive_last >= 0) naive_viol += fresh_over(naive_last);
+    }
+    INFO("violations " << viol << " of " << trials << " (returned " << returned << "), naive "
+                       << naive_viol);
+    CHECK(returned > trials / 2);  // the test is not vacuous
+    // At most delta, allowing 3 binomial sd (sd of 200 = 13.4).
+    CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
+    // The simulation can tell: ignoring the fresh samples violates far more often than delta.
+    CHECK(naive_viol > 1.5 * delta * trials);
+  }
+}
+
 TEST_CASE("guarantee: re-split violation rate at most delta, the path certified, figures carried") {
   const Synthetic pool(6000, 7);
   int viol = 0, cells = 0, solved = 0;
