@@ -15,6 +15,8 @@
 //
 // Usage: bench_scale_solvers [--full] [--verbose] [--exits 24,32] [--sizes 250000,1000000]
 //                            [--methods exact,single,ippp,geometric] [--eval-samples N]
+// --methods takes every threshold method and `tolerance`: the tolerance rule's thresholds of
+// flop-score and the greedy placement rules (dse/flop_score.hpp, T = 0.05), every exit kept.
 // Default: a small run for `make bench` (N = 62,500 and 250,000). --full: N = 250k, 1M and 4M,
 // the sizes the targets are stated at (exact at K = 32, N = 4M: <= 60 s CPU, <= 2 GB peak,
 // exponent in N <= 1.1; evaluator >= 50 % of bandwidth in the typical case). Not a timed test.
@@ -29,10 +31,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "dse/flop_score.hpp"
 #include "optim/solve.hpp"
 #include "profiles/evaluator.hpp"
 #include "profiles/types.hpp"
@@ -131,7 +135,7 @@ struct Run {
 };
 
 // Runs one solve in a forked child and returns its measurements.
-Run MeasureSolve(Method method, const ThresholdProblem& p) {
+Run MeasureSolve(const std::function<ThresholdSummary()>& solve) {
   int fd[2];
   if (pipe(fd) != 0) std::abort();
   const pid_t pid = fork();
@@ -141,7 +145,7 @@ Run MeasureSolve(Method method, const ThresholdProblem& p) {
     const long base_kb = StatusKb("VmRSS");
     const double c0 = CpuSeconds();
     const auto w0 = std::chrono::steady_clock::now();
-    const ThresholdSummary s = Solve(method, p, SolverOptions{});
+    const ThresholdSummary s = solve();
     Run r;
     r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
     r.cpu = CpuSeconds() - c0;
@@ -217,6 +221,7 @@ int main(int argc, char** argv) {
                                  Method::kGeometric};
   int eval_n = 4000000;
   bool verbose = false;
+  bool tolerance_rule = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     if (arg == "--verbose") {
@@ -234,7 +239,11 @@ int main(int argc, char** argv) {
       std::string cur;
       for (const char* c = argv[++a];; ++c) {
         if (*c == ',' || *c == 0) {
-          methods.push_back(MethodFromString(cur, "--methods"));
+          if (cur == "tolerance") {
+            tolerance_rule = true;
+          } else {
+            methods.push_back(MethodFromString(cur, "--methods"));
+          }
           cur.clear();
           if (*c == 0) break;
         } else {
@@ -261,25 +270,47 @@ int main(int argc, char** argv) {
     for (int n : sizes) {
       const Data d = Generate(k, n, 7);
       const ThresholdProblem p = MakeProblem(d, budget);
+      std::vector<std::pair<std::string, std::function<ThresholdSummary()>>> runs;
       for (Method method : methods) {
-        const Run r = MeasureSolve(method, p);
+        runs.push_back(
+            {ToString(method), [&p, method] { return Solve(method, p, SolverOptions{}); }});
+      }
+      if (tolerance_rule) {
+        runs.push_back({"tolerance", [&p] {
+                          const auto table =
+                              ToleranceThresholdTable(*p.scores, *p.correct, p.order, 0.05);
+                          ThresholdSummary s;
+                          s.policy.kept = p.kept;
+                          for (std::size_t j = 0; j + 1 < p.kept.size(); ++j)
+                            s.policy.thresholds.push_back(table[j][j]);
+                          s.fit = p.Evaluate(s.policy);
+                          s.outcome = Outcome::kConverged;
+                          s.message = "tolerance rule, T = 0.05, every exit kept";
+                          return s;
+                        }});
+      }
+      for (std::size_t ri = 0; ri < runs.size(); ++ri) {
+        const Run r = MeasureSolve(runs[ri].second);
+        const int method = ri < methods.size() ? static_cast<int>(methods[ri]) : -1;
         const double se = static_cast<double>(n) * k;
         std::printf("%-10s %3d %9d %9.2f %9.2f %8.3f %10.3f %8.1f %9.5f %9.5f%s\n",
-                    ToString(method).c_str(), k, n, r.cpu, r.wall, r.peak_gb, r.above_gb,
+                    runs[ri].first.c_str(), k, n, r.cpu, r.wall, r.peak_gb, r.above_gb,
                     r.peak_gb * 1073741824.0 / se, r.acc, r.cost,
                     r.ok == 1   ? ""
                     : r.ok == 0 ? "  (no solution)"
                                 : "  (child failed)");
         if (verbose) std::printf("           %s\n", r.message);
         std::fflush(stdout);
-        cpu_by[{static_cast<int>(method), k}].push_back({n, r.cpu});
+        cpu_by[{method, k}].push_back({n, r.cpu});
       }
     }
   }
   if (sizes.size() > 1) {
     std::printf("exponent of CPU time in N (log(t2/t1) / log(N2/N1)):\n");
     for (const auto& [key, runs] : cpu_by) {
-      std::printf("  %-10s K=%-3d", ToString(static_cast<Method>(key.first)).c_str(), key.second);
+      std::printf("  %-10s K=%-3d",
+                  key.first < 0 ? "tolerance" : ToString(static_cast<Method>(key.first)).c_str(),
+                  key.second);
       for (std::size_t i = 1; i < runs.size(); ++i) {
         const double e = std::log(runs[i].second / runs[i - 1].second) /
                          std::log(static_cast<double>(runs[i].first) / runs[i - 1].first);

@@ -56,6 +56,11 @@ int Run(const PlaceArgs& args) {
                 prof.source.c_str(), prof.target.c_str(), prof.unit.c_str(), Fmt(full).c_str());
     std::printf("measure %s, correctness %s, solver %s, %zu budget(s)\n", o.measure.c_str(),
                 ToString(target).c_str(), ToString(o.solver).c_str(), o.budgets.size());
+    if (problem.ca_correct && !q.ca_given && !fit.has_logits()) {
+      std::printf(
+          "CA (flop-score, greedy rules): labels (a scores-mode dump has no exit-K "
+          "predictions to agree with)\n");
+    }
   }
   std::fflush(stdout);
 

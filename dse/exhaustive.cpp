@@ -62,19 +62,23 @@ double OracleAccuracy(const CorrectMatrix& correct, const std::vector<int>& kept
   return static_cast<double>(hit) / n;
 }
 
+std::string ExhaustiveLimitError(int candidates, const ExhaustiveOptions& options) {
+  if (candidates <= options.max_candidates) return "";
+  return "the dump has " + std::to_string(candidates) +
+         " candidate exits, more than the enumeration limit " +
+         std::to_string(options.max_candidates) + " (2^" + std::to_string(candidates) +
+         " subsets x budgets): use --method greedy-forward, greedy-backward or flop-score" +
+         (candidates <= 30 ? " (or raise --max-candidates, at most 30)" : "");
+}
+
 ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOptions& options,
                              const ThresholdSolverFn& solver, const WarmSolverFn& warm) {
   if (const std::string err = options.Validate(); !err.empty()) throw InputError("exhaustive", err);
   if (const std::string err = problem.Check(); !err.empty()) throw InputError("exhaustive", err);
   if (!solver) throw InputError("exhaustive", "needs a threshold solver");
   const int m = problem.candidates();
-  if (m > options.max_candidates) {
-    throw InputError("exhaustive", "the dump has " + std::to_string(m) +
-                                       " candidate exits, more than the enumeration limit " +
-                                       std::to_string(options.max_candidates) + " (2^" +
-                                       std::to_string(m) +
-                                       " subsets x budgets): use --method greedy-forward, "
-                                       "greedy-backward or flop-score (or raise --max-candidates)");
+  if (const std::string err = ExhaustiveLimitError(m, options); !err.empty()) {
+    throw InputError("exhaustive", err);
   }
   const auto t0 = std::chrono::steady_clock::now();
   const int k = problem.k();

@@ -82,6 +82,10 @@ struct ExhaustiveSummary {
 // UB(S): fraction of samples correct at some kept exit of `kept`.
 double OracleAccuracy(const CorrectMatrix& correct, const std::vector<int>& kept);
 
+// The refusal Exhaustive throws for `candidates` above options.max_candidates ("" when within it),
+// naming the methods to use instead; `exitplan place` checks it before running any method.
+std::string ExhaustiveLimitError(int candidates, const ExhaustiveOptions& options);
+
 // `warm` (optional, WarmSolverFor): used for every budget of a subset after its first solved one,
 // started from the previous (larger) budget's thresholds, when options.reuse is set.
 ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOptions& options,

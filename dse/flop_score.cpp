@@ -18,8 +18,8 @@ std::string FlopScoreOptions::Validate() const {
   if (!(tolerance > 0.0 && tolerance < 1.0)) {
     s << "tolerance = " << tolerance << ": must be in (0, 1) (a fraction of accuracy)\n";
   }
-  if (max_candidates < 1 || max_candidates > 40) {
-    s << "max_candidates = " << max_candidates << ": must be in 1..40\n";
+  if (max_candidates < 1 || max_candidates > 62) {
+    s << "max_candidates = " << max_candidates << ": must be in 1..62\n";
   }
   if (threads < 1) s << "threads = " << threads << ": must be >= 1\n";
   if (keep_top < 1) s << "keep_top = " << keep_top << ": must be >= 1\n";
@@ -35,7 +35,9 @@ std::string FlopScoreSummary::BriefReport() const {
     s << ", kept exits " << KeptText(best.kept) << ", score " << best.score << ", fit accuracy "
       << fit.accuracy << ", fit cost " << fit.mean_cost;
   }
-  s << ", " << subsets << " subsets, " << seconds << " s";
+  s << ", " << subsets << " subsets";
+  if (pruned > 0) s << " scored (" << pruned << " ruled out by the bound)";
+  s << ", " << seconds << " s";
   if (!message.empty()) s << " (" << message << ")";
   return s.str();
 }
@@ -136,11 +138,16 @@ bool Better(double sa, SubsetMask ma, double sb, SubsetMask mb) {
   return sa > sb || (sa == sb && ma < mb);
 }
 
+// The best `cap` subsets seen, best first; a mask already held is not added twice.
 struct Top {
   std::size_t cap = 1;
   std::vector<std::pair<double, SubsetMask>> items;  // best first
+  bool full() const { return items.size() == cap; }
   void Add(double s, SubsetMask m) {
-    if (items.size() == cap && !Better(s, m, items.back().first, items.back().second)) return;
+    if (full() && !Better(s, m, items.back().first, items.back().second)) return;
+    if (std::any_of(items.begin(), items.end(), [&](const auto& e) { return e.second == m; })) {
+      return;
+    }
     auto it = std::find_if(items.begin(), items.end(),
                            [&](const auto& e) { return Better(s, m, e.first, e.second); });
     items.insert(it, {s, m});
@@ -148,13 +155,44 @@ struct Top {
   }
 };
 
+// Per-task state of the search: its own best list (seeded with the incumbents), counts, buffers.
+struct Work {
+  Top top;
+  std::uint64_t scored = 0, pruned = 0;
+  std::vector<std::uint64_t> buf;  // [m][w]: the reach set after each included exit
+  std::vector<std::int64_t> cnt;   // Bound's per-exit counts
+};
+
+// Depth-first search over include/exclude decisions, candidates in order, with branch and bound.
+//
+// The bound. At a node of the search the candidates 0..j-1 are decided, p of them included
+// (so the next included exit sits at position p), the samples in R reach the next exit, and the
+// included exits have scored `score`. Every subset below the node adds, for each candidate d >= j
+// it includes, |H_d| gain_d - |M_d| loss_d, gain_d = C2_d - C1_d, loss_d = C1_d >= 0. Two facts:
+//  (a) reach sets only shrink as exits are included: the samples reaching d are a subset of R;
+//  (b) pass sets only shrink with the position: d sits at a position p_d >= p, its threshold has
+//      the drop budget T / 2^(p_d + 1) <= T / 2^(p + 1), the tolerance rule admits a prefix of the
+//      same confidence order for a smaller budget, so P(d, p_d) is a subset of P(d, p).
+// A sample stops at the first included exit it passes, so it is a hit of at most one exit; the
+// miss terms are <= 0. Hence the sum added below the node is at most
+//   UB(j, p, R) = sum over samples i in R of max(0, max{ gain_d : d >= j, i in P(d, p) })
+// (0 when i passes no such d), and a subtree with score + UB below the worst score of a full
+// best list cannot place a subset in the final list, which only ever holds better ones. UB is
+// computed exactly in integers per exit (each sample counted once, at the highest-gain exit that
+// admits it) and compared with a margin of 1e-9 x N x the largest cost, far above the rounding of
+// either sum, so pruning never removes a subset that the full enumeration would have listed.
 struct Enumerator {
   int m = 0;                        // candidates
+  int positions = 1;                // stored positions; later ones have the last one's thresholds
   std::size_t w = 0;                // words per bitset
-  std::vector<std::uint64_t> pass;  // [j][p][w]
+  std::vector<std::uint64_t> pass;  // [j][positions][w]
   std::vector<double> gain, loss;   // per candidate: C2 - C1 and C1
+  std::vector<int> by_gain;         // candidates with gain > 0, highest gain first
+  bool prune = true;
+  double margin = 0.0;
   const std::uint64_t* Pass(int j, int p) const {
-    return pass.data() + (static_cast<std::size_t>(j) * m + p) * w;
+    const int q = std::min(p, positions - 1);
+    return pass.data() + (static_cast<std::size_t>(j) * positions + q) * w;
   }
 
   // Applies exit j at position p to `reach`, writing the new reach set, returning the eq. 4 term.
@@ -172,17 +210,67 @@ struct Enumerator {
     return static_cast<double>(hits) * gain[j] - static_cast<double>(misses) * loss[j];
   }
 
+  // UB(j, p, R) above.
+  double Bound(int j, int p, const std::uint64_t* reach, Work& wk) const {
+    const std::uint64_t* sets[64];
+    double g[64];
+    int l = 0;
+    for (const int d : by_gain) {
+      if (d >= j) sets[l] = Pass(d, p), g[l++] = gain[d];
+    }
+    if (l == 0) return 0.0;
+    wk.cnt.assign(l, 0);
+    for (std::size_t q = 0; q < w; ++q) {
+      std::uint64_t r = reach[q];
+      for (int a = 0; a < l && r != 0; ++a) {
+        const std::uint64_t x = r & sets[a][q];
+        wk.cnt[a] += std::popcount(x);
+        r &= ~x;
+      }
+    }
+    double ub = 0.0;
+    for (int a = 0; a < l; ++a) ub += static_cast<double>(wk.cnt[a]) * g[a];
+    return ub;
+  }
+
+  // True (and counted) when the subtree below the node cannot enter the best list.
+  bool Cut(int j, int p, const std::uint64_t* reach, double score, Work& wk) const {
+    if (!prune || !wk.top.full() || m - j < 2) return false;
+    if (score + Bound(j, p, reach, wk) >= wk.top.items.back().first - margin) return false;
+    wk.pruned += std::uint64_t{1} << (m - j);
+    return true;
+  }
+
   void Rec(int j, int p, const std::uint64_t* reach, double score, SubsetMask mask,
-           std::vector<std::uint64_t>& buf, Top& top, std::uint64_t& count) const {
+           Work& wk) const {
     if (j == m) {
-      top.Add(score, mask);
-      ++count;
+      wk.top.Add(score, mask);
+      ++wk.scored;
       return;
     }
-    Rec(j + 1, p, reach, score, mask, buf, top, count);
-    std::uint64_t* next = buf.data() + static_cast<std::size_t>(j) * w;
+    if (Cut(j, p, reach, score, wk)) return;
+    Rec(j + 1, p, reach, score, mask, wk);
+    std::uint64_t* next = wk.buf.data() + static_cast<std::size_t>(j) * w;
     const double term = Step(j, p, reach, next);
-    Rec(j + 1, p + 1, next, score + term, mask | (SubsetMask{1} << j), buf, top, count);
+    Rec(j + 1, p + 1, next, score + term, mask | (SubsetMask{1} << j), wk);
+  }
+
+  // Eq. 4 of one subset with the search's arithmetic (terms added in candidate order from 0), so
+  // the value is bit-identical to the one the search reaches.
+  double Score(SubsetMask mask, const std::vector<std::uint64_t>& all,
+               std::vector<std::uint64_t>& reach, std::vector<std::uint64_t>& tmp) const {
+    reach = all;
+    double score = 0.0;
+    int p = 0;
+    for (int j = 0; j < m; ++j) {
+      if (mask >> j & 1u) {
+        const double term = Step(j, p, reach.data(), tmp.data());
+        score = score + term;
+        reach.swap(tmp);
+        ++p;
+      }
+    }
+    return score;
   }
 };
 
@@ -220,6 +308,15 @@ SubsetScore ScoreSubset(const PlacementProblem& problem,
   return out;
 }
 
+std::string FlopScoreLimitError(int candidates, const FlopScoreOptions& options) {
+  if (candidates <= options.max_candidates) return "";
+  return "the dump has " + std::to_string(candidates) +
+         " candidate exits, more than the search limit " + std::to_string(options.max_candidates) +
+         " (2^" + std::to_string(candidates) +
+         " subsets): use --method greedy-th or greedy-efficiency" +
+         (candidates <= 62 ? " (or raise --max-candidates, at most 62)" : "");
+}
+
 FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptions& options) {
   if (const std::string err = options.Validate(); !err.empty()) throw InputError("flop-score", err);
   if (const std::string err = problem.Check(); !err.empty()) throw InputError("flop-score", err);
@@ -227,13 +324,8 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
     throw InputError(err);
   }
   const int m = problem.candidates();
-  if (m > options.max_candidates) {
-    throw InputError("flop-score", "the dump has " + std::to_string(m) +
-                                       " candidate exits, more than the enumeration limit " +
-                                       std::to_string(options.max_candidates) + " (2^" +
-                                       std::to_string(m) +
-                                       " subsets): use --method greedy-th or greedy-efficiency "
-                                       "(or raise --max-candidates)");
+  if (const std::string err = FlopScoreLimitError(m, options); !err.empty()) {
+    throw InputError("flop-score", err);
   }
   const auto t0 = std::chrono::steady_clock::now();
   const int n = problem.n();
@@ -242,10 +334,20 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   Enumerator en;
   en.m = m;
   en.w = (static_cast<std::size_t>(n) + 63) / 64;
-  en.pass.assign(static_cast<std::size_t>(m) * m * en.w, 0);
+  en.prune = options.prune;
+  // Positions p and p + 1 with the same threshold at every candidate have the same pass sets;
+  // from the last position where some threshold still changes on, one stored set serves all.
+  en.positions = 1;
+  for (int p = 1; p < m; ++p) {
+    for (int j = 0; j < m; ++j) {
+      if (table[j][p] != table[j][p - 1]) en.positions = p + 1;
+    }
+  }
+  en.pass.assign(static_cast<std::size_t>(m) * en.positions * en.w, 0);
   for (int j = 0; j < m; ++j) {
-    for (int p = 0; p < m; ++p) {
-      std::uint64_t* bits = en.pass.data() + (static_cast<std::size_t>(j) * m + p) * en.w;
+    for (int p = 0; p < en.positions; ++p) {
+      std::uint64_t* bits =
+          en.pass.data() + (static_cast<std::size_t>(j) * en.positions + p) * en.w;
       for (int i = 0; i < n; ++i) {
         if (Passes((*problem.scores)(j, i), table[j][p], problem.order)) {
           bits[i >> 6] |= std::uint64_t{1} << (i & 63);
@@ -254,33 +356,74 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
     }
   }
   Costs(*problem.profile, en.loss, en.gain);  // loss = C1, gain = C2 for now
-  for (int j = 0; j < m; ++j) en.gain[j] -= en.loss[j];
+  double largest = 0.0;
+  for (int j = 0; j < m; ++j) {
+    largest = std::max({largest, std::abs(en.gain[j]), std::abs(en.loss[j])});
+    en.gain[j] -= en.loss[j];
+    if (en.gain[j] > 0.0) en.by_gain.push_back(j);
+  }
+  std::stable_sort(en.by_gain.begin(), en.by_gain.end(),
+                   [&](int a, int b) { return en.gain[a] > en.gain[b]; });
+  en.margin = 1e-9 * static_cast<double>(n) * std::max(largest, 1e-300);
+  // The bound assumes C1 >= 0 (a miss never adds); a negative head cost turns pruning off.
+  for (int j = 0; j < m; ++j) {
+    if (!(en.loss[j] >= 0.0)) en.prune = false;
+  }
 
   std::vector<std::uint64_t> all(en.w, ~std::uint64_t{0});
   if (n % 64 != 0 && en.w > 0) all.back() = (std::uint64_t{1} << (n % 64)) - 1;
 
-  // Tasks: every include/exclude decision on the first d candidates.
+  // Incumbents for the bound: a hill climb on eq. 4 from the empty set, flipping the one
+  // candidate that raises the score most while one does; every subset it scores is a real one.
+  Top seeds;
+  seeds.cap = options.keep_top;
+  if (en.prune) {
+    std::vector<std::uint64_t> reach(en.w), tmp(en.w);
+    SubsetMask cur = 0;
+    double cur_score = en.Score(cur, all, reach, tmp);
+    seeds.Add(cur_score, cur);
+    for (int round = 0; round < 4 * m; ++round) {
+      SubsetMask best = cur;
+      double best_score = cur_score;
+      for (int j = 0; j < m; ++j) {
+        const SubsetMask t = cur ^ (SubsetMask{1} << j);
+        const double v = en.Score(t, all, reach, tmp);
+        seeds.Add(v, t);
+        if (v > best_score) best = t, best_score = v;
+      }
+      if (best == cur) break;
+      cur = best;
+      cur_score = best_score;
+    }
+  }
+
+  // Tasks: every include/exclude decision on the first d candidates. Each task searches with its
+  // own best list started from the incumbents, so what it scores and prunes, and the answer, do
+  // not depend on the thread count or the order the tasks run in.
   const int d = std::min(m, 10);
   const std::uint64_t tasks = std::uint64_t{1} << d;
   const int jobs = std::max(1, options.threads);
   const int threads = ParallelThreads(tasks, jobs);
   std::vector<Top> tops(threads);
-  std::vector<std::uint64_t> counts(threads, 0);
+  std::vector<std::uint64_t> scored(threads, 0), pruned(threads, 0);
   struct Scratch {  // per worker
-    std::vector<std::uint64_t> buf, reach, tmp;
+    Work work;
+    std::vector<std::uint64_t> reach, tmp;
   };
   std::vector<Scratch> scratch(threads);
   for (int id = 0; id < threads; ++id) {
     tops[id].cap = options.keep_top;
-    scratch[id].buf.resize(static_cast<std::size_t>(std::max(m, 1)) * en.w);
+    scratch[id].work.buf.resize(static_cast<std::size_t>(std::max(m, 1)) * en.w);
     scratch[id].reach.resize(en.w);
     scratch[id].tmp.resize(en.w);
   }
   ProgressPhase(options.progress, "flop-score", "subsets", std::uint64_t{1} << m);
   ParallelFor(tasks, jobs, [&](std::size_t t, int id) {
     if (ProgressCancelled(options.progress)) return false;
-    Top& top = tops[id];
     Scratch& sc = scratch[id];
+    Work& wk = sc.work;
+    wk.top = seeds;
+    wk.scored = wk.pruned = 0;
     std::vector<std::uint64_t>& reach = sc.reach;
     std::vector<std::uint64_t>& tmp = sc.tmp;
     reach = all;
@@ -294,7 +437,10 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
         ++p;
       }
     }
-    en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), sc.buf, top, counts[id]);
+    en.Rec(d, p, reach.data(), score, static_cast<SubsetMask>(t), wk);
+    for (const auto& [s, mk] : wk.top.items) tops[id].Add(s, mk);
+    scored[id] += wk.scored;
+    pruned[id] += wk.pruned;
     ProgressAdvance(options.progress, std::uint64_t{1} << (m - d));  // the task's subsets
     return !ProgressCancelled(options.progress);  // false: stop handing out tasks
   });
@@ -305,7 +451,8 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   FlopScoreSummary s;
   for (int id = 0; id < threads; ++id) {
     for (const auto& [sc, mk] : tops[id].items) merged.Add(sc, mk);
-    s.subsets += counts[id];
+    s.subsets += scored[id];
+    s.pruned += pruned[id];
   }
   for (const auto& [sc, mk] : merged.items) {
     SubsetScore ss = ScoreSubset(problem, table, mk);
@@ -318,8 +465,12 @@ FlopScoreSummary FlopScore(const PlacementProblem& problem, const FlopScoreOptio
   s.fit = problem.EvaluateFit(s.policy);
   s.eval = problem.EvaluateEval(s.policy);
   s.outcome = Outcome::kOptimal;
-  s.message = "best of " + std::to_string(s.subsets) + " subsets by eq. 4, tolerance " +
-              FormatDouble(options.tolerance);
+  s.message = "best of " + std::to_string(s.subsets + s.pruned) + " subsets by eq. 4";
+  if (s.pruned > 0) {
+    s.message += " (" + std::to_string(s.subsets) + " scored, " + std::to_string(s.pruned) +
+                 " ruled out by the bound)";
+  }
+  s.message += ", tolerance " + FormatDouble(options.tolerance);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }

@@ -549,15 +549,17 @@ std::vector<OptionSpec> Build() {
       .Double([](MethodSettings& m) -> double& { return m.greedy.th; });
   opt("ca", T::kChoice,
       "flop-score, greedy rules: CA measured against agreement with the final exit "
-      "(unsupervised) or labels")
+      "(unsupervised) or labels; a scores-mode dump has no final-exit predictions, so labels "
+      "there unless given")
       .Choices({"agreement", "labels"})
       .Default("agreement")
       .Commands({"place"})
       .Methods(kRuleMethods);
   opt("max_candidates", T::kInt,
-      "enumeration limit on K-1 candidate exits (default: flop-score 24, exhaustive 16)")
+      "limit on K-1 candidate exits, checked before any work (default: flop-score 48, at most 62; "
+      "exhaustive 16, at most 30)")
       .Min(1)
-      .Max(40)
+      .Max(62)
       .Commands({"place"})
       .Methods({"flop-score", "exhaustive"});
   opt("prune", T::kSwitch, "exhaustive: skip subsets that provably cannot enter the front")
@@ -695,7 +697,7 @@ std::vector<OptionSpec> Build() {
         ParseNumber(t, v);
         m.flop_score.max_candidates = m.exhaustive.max_candidates = static_cast<int>(v);
       };
-      s.default_text = "24 (flop-score), 16 (exhaustive)";
+      s.default_text = "48 (flop-score), 16 (exhaustive)";
     }
     if (s.get && s.default_text.empty()) s.default_text = s.get(MethodSettings{});
   }

@@ -114,6 +114,7 @@ PlaceRequest PlaceRequestFrom(const OptionValues& v) {
   CheckGivenOptionsApply(v, q.method_names, settings.placement_solver);
   q.target = TargetFromString(v.Text("correct"), "--correct");
   q.ca_target = TargetFromString(v.Text("ca"), "--ca");
+  q.ca_given = v.Has("ca");
   o.solver = MethodFromString(settings.placement_solver, "--solver");
   if (settings.fast && o.solver != Method::kExact) {
     throw InputError("--fast", "the fast path exists for --solver exact only");
@@ -162,11 +163,15 @@ PlacementProblem PlaceProblemFor(const Dump& dump, const CostProfile& profile, M
            m == PlacementMethod::kGreedyTh;
   });
   if (rules) {
-    if (q.ca_target == Target::kAgreement && !fit.has_logits()) {
-      throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
-                                   " is a scores-mode dump: use --ca labels");
+    Target ca = q.ca_target;
+    if (ca == Target::kAgreement && !fit.has_logits()) {
+      if (q.ca_given) {
+        throw InputError("--ca", "agreement with exit K needs logits, but " + fit.source +
+                                     " is a scores-mode dump: use --ca labels");
+      }
+      ca = Target::kLabels;  // picked by itself on a scores-mode dump, like the measure
     }
-    problem.ca_correct = &fit.Correct(q.ca_target);
+    problem.ca_correct = &fit.Correct(ca);
   }
   problem.profile = &profile;
   if (dump.eval) {
@@ -327,6 +332,20 @@ PlaceRunResult RunPlaceGuaranteed(const PlacementProblem& problem, const PlaceRu
 PlaceRunResult RunPlace(const PlacementProblem& problem, const PlaceRunOptions& a) {
   if (const std::string bad = a.Validate(); !bad.empty()) throw InputError("place", bad);
   if (const std::string bad = problem.Check(); !bad.empty()) throw InputError("place", bad);
+  // The enumerations' candidate limits, before any method runs.
+  for (PlacementMethod m : a.methods) {
+    std::string err;
+    if (m == PlacementMethod::kFlopScore) {
+      FlopScoreOptions o;
+      if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
+      err = FlopScoreLimitError(problem.candidates(), o);
+    } else if (m == PlacementMethod::kExhaustive) {
+      ExhaustiveOptions o;
+      if (a.max_candidates > 0) o.max_candidates = a.max_candidates;
+      err = ExhaustiveLimitError(problem.candidates(), o);
+    }
+    if (!err.empty()) throw InputError(ToString(m), err);
+  }
   if (a.solver_options.guarantee.on()) return RunPlaceGuaranteed(problem, a);
   const CostProfile& prof = *problem.profile;
   const int k = problem.k();

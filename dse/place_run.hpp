@@ -52,6 +52,7 @@ struct PlaceRequest {
   std::vector<std::string> method_names;
   Target target = Target::kLabels;     // --correct
   Target ca_target = Target::kLabels;  // --ca (flop-score and the greedy rules)
+  bool ca_given = false;               // --ca given; else agreement, or labels on a scores dump
   std::vector<Budget> budgets;         // as given
   std::string out;                     // --out ("" when not given)
   bool horizon_given = false;          // --horizon given (else DefaultHorizon from the dump)
@@ -59,7 +60,9 @@ struct PlaceRequest {
 PlaceRequest PlaceRequestFrom(const OptionValues& v);
 
 // The placement problem of a loaded dump (its fit split, and its eval split when there is one) and
-// profile for `measure`. Throws InputError when --ca agreement meets a scores-mode dump.
+// profile for `measure`. Without --ca, CA is agreement with exit K on a logits dump and the labels
+// on a scores-mode dump (it has no exit-K predictions); --ca agreement given for a scores-mode
+// dump throws InputError.
 PlacementProblem PlaceProblemFor(const Dump& dump, const CostProfile& profile, Measure measure,
                                  const PlaceRequest& request);
 

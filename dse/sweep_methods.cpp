@@ -59,11 +59,13 @@ SolverOptions ThresholdOptions(const SweepMethod& m, const Dump& dump) {
   return o;
 }
 
-// `ca` of the placement rules: agreement with the final exit (the default) or labels.
+// `ca` of the placement rules: agreement with the final exit (the default) or labels; labels on a
+// scores-mode dump unless given (as `exitplan place` does).
 const CorrectMatrix* CaCorrect(const SweepCellInput& in) {
   auto it = in.method->options.find("ca");
-  const Target ca =
-      TargetFromString(it == in.method->options.end() ? "agreement" : it->second, "option ca");
+  const bool given = it != in.method->options.end();
+  if (!given && !in.dump->fit.has_logits()) return &in.dump->fit.Correct(Target::kLabels);
+  const Target ca = TargetFromString(given ? it->second : "agreement", "option ca");
   if (ca == Target::kAgreement && !in.dump->fit.has_logits()) {
     throw InputError("option ca of method " + in.method->method,
                      "agreement with the final exit needs logits, but this is a scores-mode dump: "

@@ -292,7 +292,7 @@ exitplan_expect_error("place tolerance zero" "--tolerance: '0': must be in \\(0,
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --tolerance 0)
 exitplan_expect_error("place cumulative profile" "method flop-score needs per-exit head costs, but .*issue4_cumulative.yaml gives only"
   place --dump ${EXAMPLE} --profile ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/issue4_cumulative.yaml)
-exitplan_expect_error("place enumeration limit" "flop-score: the dump has 5 candidate exits, more than the enumeration limit 3 .*use --method greedy-th"
+exitplan_expect_error("place enumeration limit" "flop-score: the dump has 5 candidate exits, more than the search limit 3 .*use --method greedy-th"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --max-candidates 3)
 exitplan_expect_error("place exhaustive limit" "exhaustive: the dump has 5 candidate exits.*use --method greedy-forward"
   place --dump ${EXAMPLE} --profile ${PLACE_PROFILE} --method exhaustive --max-candidates 4)

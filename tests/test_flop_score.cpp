@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "dse/flop_score.hpp"
+#include "dse/place_run.hpp"
 #include "placement_test_util.hpp"
 #include "profiles/error.hpp"
 
@@ -137,4 +138,139 @@ TEST_CASE("flop-score rejects bad input") {
   FlopScoreOptions o;
   o.max_candidates = 2;
   CHECK_THROWS_WITH(FlopScore(p, o), Catch::Contains("greedy"));
+}
+
+namespace {
+
+// An LLM-like dump: confidence rising with depth against a per-sample difficulty, correctness
+// near the confidence, equal layers and heads ~0.4 of a layer (costs on a 1/64 grid, so equal
+// scores happen).
+exitplan::testing::SmallProblem MakeDeepProblem(int k, int n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  exitplan::testing::SmallProblem s;
+  s.scores.resize(k, n);
+  s.correct.resize(k, n);
+  s.agree.resize(k, n);
+  for (int i = 0; i < n; ++i) {
+    const double h = 1.3 * u(rng) - 0.1;
+    for (int e = 0; e < k; ++e) {
+      const double conf = 1.0 / (1.0 + std::exp(-(6.0 * ((e + 1.0) / k - h) + 1.2 * u(rng) - 0.6)));
+      s.scores(e, i) = std::round(conf * 64.0) / 64.0;
+      s.correct(e, i) = u(rng) < 0.05 + 0.9 * conf ? 1 : 0;
+      s.agree(e, i) = e == k - 1 || u(rng) < 0.1 + 0.9 * conf ? 1 : 0;
+    }
+  }
+  s.profile.unit = "flops";
+  s.profile.target = "test";
+  s.profile.source = "test-profile.yaml";
+  for (int e = 0; e < k; ++e) {
+    s.profile.backbone.push_back(e + 1.0);
+    s.profile.head.push_back(std::round(64.0 * (0.3 + 0.2 * u(rng))) / 64.0);
+    s.profile.names.push_back("e" + std::to_string(e + 1));
+  }
+  s.eval_scores = s.scores;
+  s.eval_correct = s.correct;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("flop-score branch and bound returns what scoring every subset returns") {
+  // Up to 20 candidates: the same best subsets in the same order with bit-identical scores, every
+  // subset either scored or ruled out, and the bound ruling out most of them on the larger dumps.
+  std::uint64_t pruned_big = 0, all_big = 0;
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    const int k = 12 + static_cast<int>(seed % 10);  // 12..21 exits
+    const int n = 200 + 37 * static_cast<int>(seed);
+    const auto sp = seed % 2 ? MakeDeepProblem(k, n, seed) : MakeSmallProblem(k, n, seed, 12);
+    const PlacementProblem p = sp.problem();
+    FlopScoreOptions o;
+    o.tolerance = 0.03 + 0.04 * (seed % 3);
+    o.threads = 1 + seed % 2;
+    o.keep_top = 1 + static_cast<int>(seed % 4) * 3;
+    o.prune = false;
+    const FlopScoreSummary full = FlopScore(p, o);
+    o.prune = true;
+    const FlopScoreSummary bb = FlopScore(p, o);
+    INFO("seed " << seed << ", " << k - 1 << " candidates, keep_top " << o.keep_top);
+    CHECK(full.subsets == (std::uint64_t{1} << (k - 1)));
+    CHECK(full.pruned == 0);
+    CHECK(bb.subsets + bb.pruned == full.subsets);
+    REQUIRE(bb.top.size() == full.top.size());
+    for (std::size_t q = 0; q < bb.top.size(); ++q) {
+      CHECK(bb.top[q].mask == full.top[q].mask);
+      CHECK(bb.top[q].score == full.top[q].score);  // bit-identical
+    }
+    CHECK(bb.best.mask == full.best.mask);
+    CHECK(bb.fit.accuracy == full.fit.accuracy);
+    // Another thread count: the same list and the same counts.
+    o.threads = 3 - o.threads;
+    const FlopScoreSummary other = FlopScore(p, o);
+    CHECK(other.subsets == bb.subsets);
+    CHECK(other.best.mask == bb.best.mask);
+    CHECK(other.best.score == bb.best.score);
+    if (k >= 18) pruned_big += bb.pruned, all_big += full.subsets;
+  }
+  // The bound must do real work where it matters (more than 90% of the subsets ruled out).
+  CHECK(pruned_big > 0.9 * static_cast<double>(all_big));
+}
+
+TEST_CASE("flop-score beyond the old 24-candidate limit on a deep dump") {
+  // 40 candidates: 2^40 subsets could not be scored one by one; the best subset must be at least
+  // as good as every subset the hill climb and a few hand-made sets reach, by eq. 4 recomputed
+  // sample by sample.
+  const auto sp = MakeDeepProblem(41, 3000, 99);
+  const PlacementProblem p = sp.problem();
+  FlopScoreOptions o;
+  o.max_candidates = 40;
+  o.keep_top = 5;
+  const FlopScoreSummary s = FlopScore(p, o);
+  REQUIRE(s.ok());
+  CHECK(s.subsets + s.pruned == (std::uint64_t{1} << 40));
+  CHECK(s.subsets < (std::uint64_t{1} << 30));
+  const auto table = ToleranceThresholdTable(sp.scores, sp.agree, p.order, o.tolerance);
+  CHECK(ScoreSubset(p, table, s.best.mask).score == Approx(s.best.score).epsilon(1e-12));
+  std::mt19937_64 rng(5);
+  for (int t = 0; t < 2000; ++t) {
+    SubsetMask mk = 0;
+    for (int b = 0; b < 1 + t % 6; ++b) mk |= SubsetMask{1} << (rng() % 40);
+    CHECK(ScoreSubset(p, table, mk).score <= s.best.score + 1e-9 * std::abs(s.best.score));
+  }
+  // Every exit one by one, and the top list is sorted.
+  for (int j = 0; j < 40; ++j)
+    CHECK(ScoreSubset(p, table, SubsetMask{1} << j).score <= s.best.score);
+  for (std::size_t q = 1; q < s.top.size(); ++q) CHECK(s.top[q - 1].score >= s.top[q].score);
+  // The limit is checked before any work and names the methods to use instead.
+  o.max_candidates = 39;
+  CHECK_THROWS_WITH(FlopScore(p, o), Catch::Contains("greedy-th"));
+  o.max_candidates = 63;
+  CHECK_THROWS_WITH(FlopScore(p, o), Catch::Contains("1..62"));
+}
+
+TEST_CASE("place refuses a method's candidate limit before any method runs") {
+  const auto sp = MakeSmallProblem(6, 300, 4);
+  const PlacementProblem p = sp.problem();
+  PlaceRunOptions o;
+  o.methods = {PlacementMethod::kGreedyTh, PlacementMethod::kExhaustive};
+  o.solver = Method::kSingle;
+  o.budgets = {0.5 * sp.profile.FullCost()};
+  o.threads = 1;
+  o.max_candidates = 4;
+  std::vector<std::string> phases;
+  Progress progress([&](const ProgressUpdate& u) { phases.push_back(u.phase); });
+  o.progress = &progress;
+  CHECK_THROWS_WITH(RunPlace(p, o), Catch::StartsWith("exhaustive: the dump has 5 candidate "
+                                                      "exits, more than the enumeration limit 4") &&
+                                        Catch::Contains("use --method greedy-forward"));
+  CHECK(phases.empty());  // greedy-th, listed first, never started
+  o.methods = {PlacementMethod::kGreedyTh, PlacementMethod::kFlopScore};
+  CHECK_THROWS_WITH(RunPlace(p, o), Catch::Contains("flop-score: the dump has 5 candidate exits, "
+                                                    "more than the search limit 4") &&
+                                        Catch::Contains("at most 62"));
+  CHECK(phases.empty());
+  o.max_candidates = 5;  // within both limits: runs
+  const PlaceRunResult res = RunPlace(p, o);
+  CHECK_FALSE(phases.empty());
+  CHECK(res.rows.size() >= 2);
 }

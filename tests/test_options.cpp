@@ -183,7 +183,9 @@ TEST_CASE("options: every flag the README and docs mention exists") {
                                        "--for-method", "--array", "--key", "--no-key", "--install",
                                        "--build", "--target",
                                        // bench_resplit's own (docs/guarantees.md)
-                                       "--resplits", "--budgets", "--methods", "--drops"};
+                                       "--resplits", "--budgets", "--methods", "--drops",
+                                       // bench_placement's and bench_scale_solvers' (placement.md)
+                                       "--scale", "--sizes"};
   std::set<std::string> known;
   for (const OptionSpec& s : Options()) {
     known.insert(s.Flag());

@@ -205,3 +205,22 @@ def test_profile_from_lists(dump, cpu):
             exitplan.Profile(**kwargs)
     with pytest.raises(exitplan.InputError, match=r"holds several targets \(cpu-1thread, flops\)"):
         exitplan.load_profile(str(PROFILE))
+
+
+def test_place_on_a_scores_dump_picks_measure_and_ca_by_itself(dump, cpu):
+    # No --measure, no --ca: the scores dump's confidence, and CA against the labels (there are no
+    # final-exit predictions to agree with); the same rows as the logits dump told ca="labels".
+    conf = np.ascontiguousarray(dump.fit.scores("max_prob"))
+    corr = np.ascontiguousarray(dump.fit.correct)
+    s = exitplan.Dump.from_scores(conf, corr)
+    opts = dict(method="flop-score,greedy-th,greedy-efficiency")
+    a = exitplan.place(s, cpu, **opts)
+    b = exitplan.place(exitplan.Dump.from_scores(conf, corr), cpu, ca="labels", **opts)
+    assert [r.measure for r in a] == ["confidence"] * len(a)
+    assert [(r.method, r.kept_exits, r.fit_acc) for r in a] == \
+        [(r.method, r.kept_exits, r.fit_acc) for r in b]
+    c = exitplan.place(dump, cpu, ca="labels", **opts)
+    assert [(r.method, r.kept_exits, r.fit_acc, r.thresholds) for r in a] == \
+        [(r.method, r.kept_exits, r.fit_acc, r.thresholds) for r in c]
+    with pytest.raises(exitplan.InputError, match="--ca: agreement with exit K needs logits"):
+        exitplan.place(s, cpu, ca="agreement", **opts)
