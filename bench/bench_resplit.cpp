@@ -175,6 +175,14 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+// A mean in percentage points, or "-" when nothing was counted.
+std::string Pp(double sum, int n) {
+  if (n == 0) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%+8.3fpp", 100.0 * sum / n);
+  return b;
+}
+
 std::string Rate(int k, int n) {
   double lo, hi;
   ClopperPearson(k, n, &lo, &hi);
@@ -239,7 +247,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& m : methods) MethodFromString(m, "--methods");
     for (const auto& m : drop_methods) MethodFromString(m, "--drop-methods");
-    if (resplits < 1 || jobs < 1) throw InputError("--resplits/-j", "must be >= 1");
+    if (resplits < 0 || jobs < 1) throw InputError("--resplits/-j", "must be >= 0 / >= 1");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_resplit: %s\n", e.what());
     return 2;
@@ -369,21 +377,23 @@ int main(int argc, char** argv) {
         og.guarantee.search_fraction = search_fraction;
         og.guarantee.bound = bound;
         // The shift check at the middle budget, as `exitplan thresholds` runs it.
-        const ShiftResult sh = ShiftChecks(method, fp, ep, {mid}, o)[0];
-        const ShiftResult shg = ShiftChecks(method, fp, ep, {mid}, og)[0];
-        ThresholdProblem pm = fp;
-        pm.budget = mid;
-        const ThresholdSummary sm = Solve(method, pm, o);
-        const ShiftResult shi =
-            sm.has_policy() ? TwoSampleShiftTest(fp, ep, sm.policy) : ShiftResult{};
-        if (r == 0) {
-          out.p_given[mi] = sh.p_value;
-          out.p_given_g[mi] = shg.p_value;
-          out.p_given_in[mi] = shi.p_value;
-        } else if (shift_split) {
-          out.shift[mi].Count(sh);
-          out.shift_g[mi].Count(shg);
-          out.shift_in[mi].Count(shi);
+        if (r == 0 || shift_split) {
+          const ShiftResult sh = ShiftChecks(method, fp, ep, {mid}, o)[0];
+          const ShiftResult shg = ShiftChecks(method, fp, ep, {mid}, og)[0];
+          ThresholdProblem pm = fp;
+          pm.budget = mid;
+          const ThresholdSummary sm = Solve(method, pm, o);
+          const ShiftResult shi =
+              sm.has_policy() ? TwoSampleShiftTest(fp, ep, sm.policy) : ShiftResult{};
+          if (r == 0) {
+            out.p_given[mi] = sh.p_value;
+            out.p_given_g[mi] = shg.p_value;
+            out.p_given_in[mi] = shi.p_value;
+          } else {
+            out.shift[mi].Count(sh);
+            out.shift_g[mi].Count(shg);
+            out.shift_in[mi].Count(shi);
+          }
         }
         if (r == 0 || !budget_mode) {
           out.secs[mi] +=
@@ -496,9 +506,10 @@ int main(int argc, char** argv) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
-        "\n== %s (fit %d, eval %d; %d re-splits x %d budgets; %.0f s wall for this dump, "
-        "%.0f s so far)\n",
-        pool.name.c_str(), pool.n_fit, pool.n_eval, resplits, nbudgets, wall, secs);
+        "\n== %s (fit %d, eval %d; %d re-splits x %d budgets x %d methods; %.0f s wall for this "
+        "dump, %.0f s so far)\n",
+        pool.name.c_str(), pool.n_fit, pool.n_eval, resplits, nbudgets, static_cast<int>(nm), wall,
+        secs);
     std::printf("thread seconds:");
     for (std::size_t mi = 0; mi < nm; ++mi)
       std::printf(" %s %.0f", methods[mi].c_str(), sum.secs[mi]);
@@ -519,21 +530,22 @@ int main(int argc, char** argv) {
                     Rate(sum.shift_in[mi].fired, sum.shift_in[mi].tested).c_str(), sum.p_given[mi],
                     sum.p_given_g[mi], sum.p_given_in[mi]);
       }
+    }
+    if (nm > 0 && resplits > 0) {
       std::printf("%-10s | %-32s %-9s %-7s | %-32s %-9s %-7s | %-9s %-9s %-9s\n", "method",
                   "eval > B w/o guarantee (CI)", "eval acc", "fit>B",
                   "eval > B with guarantee (CI)", "eval acc", "solved", "price", "price>=40",
                   "half>=40");
     }
-    for (std::size_t mi = 0; mi < nm; ++mi) {
+    for (std::size_t mi = 0; resplits > 0 && mi < nm; ++mi) {
       const Tally& a = sum.plain[mi];
       const Tally& g = sum.guar[mi];
       std::printf(
-          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %+8.3fpp\n",
+          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %10s\n",
           methods[mi].c_str(), Rate(a.viol, a.cells).c_str(), a.acc_sum / std::max(1, a.solved),
           a.fit_over, Rate(g.viol, g.cells).c_str(), g.acc_sum / std::max(1, g.solved), g.solved,
           g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
-          100.0 * g.price40_sum / std::max(1, g.price40_n),
-          100.0 * g.half40_sum / std::max(1, g.half40_n));
+          100.0 * g.price40_sum / std::max(1, g.price40_n), Pp(g.half40_sum, g.half40_n).c_str());
     }
     if (!drops.empty()) {
       std::printf(
