@@ -14,7 +14,7 @@
 // (entropy uses H(p) = -sum_q p_q log p_q = log s - a / s with log p_q = d_q - log s exactly, so no
 // logarithm per class; entropy and margin are 1 when C = 1).
 //
-// Why not std::exp and one running sum: a vector pass (profiles/features_avx2.cpp, 4 doubles at a
+// Why not std::exp and one running sum: a vector pass (profiles/softmax_avx2.cpp, 4 doubles at a
 // time) cannot reproduce either, and at 1,000 classes the per-class std::exp and std::log cost 50x
 // the memory bandwidth. Against the former arithmetic (std::exp, sequential sum, a logarithm per
 // class) the scores differ by a few units in the last place (tests/test_features.cpp bounds it).
