@@ -40,6 +40,45 @@ void Cascade(const ScoreMatrix& scores, const CorrectMatrix& correct, const Poli
   }
 }
 
+// What both vector kernels set up per policy, for W exits per comparison: the thresholds and exit
+// indices of the non-final kept exits padded to whole chunks (the padding lanes compare against a
+// threshold nothing passes), each kept slot's exit, and per slot four interleaved copies of the
+// counts of samples stopping there and of those right (merged into count/right by Merge).
+struct CascadeLanes {
+  alignas(64) double t[64];
+  alignas(64) std::int64_t idx[64];
+  std::uint8_t slot_exit[64];
+  int m = 0, chunks = 0, full = 0, base = 0;
+  std::uint64_t final_bit = 0;
+  std::vector<std::int64_t> cnt = std::vector<std::int64_t>(4 * 64, 0);
+  std::vector<std::int64_t> ok = std::vector<std::int64_t>(4 * 64, 0);
+
+  CascadeLanes(const Policy& policy, bool descending, int w) {
+    m = static_cast<int>(policy.kept.size());  // 2..64
+    chunks = (m - 1 + w - 1) / w;
+    full = (m - 1) / w;  // chunks with w real exits
+    base = policy.kept[0];
+    final_bit = std::uint64_t{1} << (m - 1);
+    const double never = descending ? std::numeric_limits<double>::infinity()
+                                    : -std::numeric_limits<double>::infinity();
+    for (int q = 0; q < w * chunks; ++q) {
+      t[q] = q < m - 1 ? policy.thresholds[q] : never;
+      idx[q] = q < m - 1 ? policy.kept[q] : policy.kept[0];
+    }
+    for (int q = 0; q < m; ++q) slot_exit[q] = static_cast<std::uint8_t>(policy.kept[q]);
+  }
+
+  void Merge(const Policy& policy, std::vector<std::int64_t>& count,
+             std::vector<std::int64_t>& right) const {
+    for (int q = 0; q < m; ++q) {
+      for (int l = 0; l < 4; ++l) {
+        count[policy.kept[q]] += cnt[l * 64 + q];
+        right[policy.kept[q]] += ok[l * 64 + q];
+      }
+    }
+  }
+};
+
 // Branch-free: whether a sample passes an exit is unpredictable, so the branchy loop above stalls
 // on mispredictions (it ran at ~23 % of the memory bandwidth at DRAM scale). Here every kept
 // non-final exit is compared, 4 at a time, into one mask; the stop is its lowest set bit (the
@@ -52,32 +91,19 @@ __attribute__((target("avx2"))) void CascadeAvx2(const ScoreMatrix& scores,
                                                  const CorrectMatrix& correct, const Policy& policy,
                                                  std::vector<std::int64_t>& count,
                                                  std::vector<std::int64_t>& right) {
-  const int m = static_cast<int>(policy.kept.size());  // 2..64
+  CascadeLanes L(policy, kDescending, 4);
   const int k = static_cast<int>(scores.rows());
   const int n = static_cast<int>(scores.cols());
-  const int chunks = (m - 1 + 3) / 4;
-  alignas(32) double t[64];
-  alignas(32) std::int64_t idx[64];
-  const double never = kDescending ? std::numeric_limits<double>::infinity()
-                                   : -std::numeric_limits<double>::infinity();
-  for (int q = 0; q < 4 * chunks; ++q) {
-    t[q] = q < m - 1 ? policy.thresholds[q] : never;
-    idx[q] = q < m - 1 ? policy.kept[q] : policy.kept[0];
-  }
-  const int base = policy.kept[0];
-  const int full = (m - 1) / 4;  // chunks with four real exits
+  const int chunks = L.chunks, full = L.full, base = L.base;
+  const double* t = L.t;
+  const std::int64_t* idx = L.idx;
   alignas(32) std::int64_t tail_mask[4];
-  for (int l = 0; l < 4; ++l) tail_mask[l] = 4 * full + l < m - 1 ? -1 : 0;
+  for (int l = 0; l < 4; ++l) tail_mask[l] = 4 * full + l < L.m - 1 ? -1 : 0;
   const __m256i tail = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail_mask));
-  const std::uint64_t final_bit = std::uint64_t{1} << (m - 1);
-  // Per kept slot (4 interleaved copies): samples stopping there, and those right.
-  std::vector<std::int64_t> cnt(4 * 64, 0), ok(4 * 64, 0);
-  std::uint8_t slot_exit[64];
-  for (int q = 0; q < m; ++q) slot_exit[q] = static_cast<std::uint8_t>(policy.kept[q]);
   const double* s = scores.data();
   const std::uint8_t* c = correct.data();
   for (int i = 0; i < n; ++i, s += k, c += k) {
-    std::uint64_t mask = final_bit;
+    std::uint64_t mask = L.final_bit;
     for (int ch = 0; ch < chunks; ++ch) {
       __m256d v;
       if constexpr (kContiguous) {
@@ -94,15 +120,10 @@ __attribute__((target("avx2"))) void CascadeAvx2(const ScoreMatrix& scores,
     }
     const int stop = __builtin_ctzll(mask);
     const int lane = (i & 3) * 64 + stop;
-    ++cnt[lane];
-    ok[lane] += c[slot_exit[stop]];
+    ++L.cnt[lane];
+    L.ok[lane] += c[L.slot_exit[stop]];
   }
-  for (int q = 0; q < m; ++q) {
-    for (int l = 0; l < 4; ++l) {
-      count[policy.kept[q]] += cnt[l * 64 + q];
-      right[policy.kept[q]] += ok[l * 64 + q];
-    }
-  }
+  L.Merge(policy, count, right);
 }
 
 // The same on AVX-512: 8 exits per comparison straight into a mask register, so at K = 32 a
@@ -113,29 +134,17 @@ __attribute__((target("avx512f"))) void CascadeAvx512(const ScoreMatrix& scores,
                                                       const Policy& policy,
                                                       std::vector<std::int64_t>& count,
                                                       std::vector<std::int64_t>& right) {
-  const int m = static_cast<int>(policy.kept.size());  // 2..64
+  CascadeLanes L(policy, kDescending, 8);
   const int k = static_cast<int>(scores.rows());
   const int n = static_cast<int>(scores.cols());
-  const int chunks = (m - 1 + 7) / 8;
-  alignas(64) double t[64];
-  alignas(64) std::int64_t idx[64];
-  const double never = kDescending ? std::numeric_limits<double>::infinity()
-                                   : -std::numeric_limits<double>::infinity();
-  for (int q = 0; q < 8 * chunks; ++q) {
-    t[q] = q < m - 1 ? policy.thresholds[q] : never;
-    idx[q] = q < m - 1 ? policy.kept[q] : policy.kept[0];
-  }
-  const int base = policy.kept[0];
-  const int full = (m - 1) / 8;  // chunks with eight real exits
-  const __mmask8 tail = static_cast<__mmask8>((1u << ((m - 1) - 8 * full)) - 1);
-  const std::uint64_t final_bit = std::uint64_t{1} << (m - 1);
-  std::vector<std::int64_t> cnt(4 * 64, 0), ok(4 * 64, 0);
-  std::uint8_t slot_exit[64];
-  for (int q = 0; q < m; ++q) slot_exit[q] = static_cast<std::uint8_t>(policy.kept[q]);
+  const int chunks = L.chunks, full = L.full, base = L.base;
+  const double* t = L.t;
+  const std::int64_t* idx = L.idx;
+  const __mmask8 tail = static_cast<__mmask8>((1u << ((L.m - 1) - 8 * full)) - 1);
   const double* s = scores.data();
   const std::uint8_t* c = correct.data();
   for (int i = 0; i < n; ++i, s += k, c += k) {
-    std::uint64_t mask = final_bit;
+    std::uint64_t mask = L.final_bit;
     for (int ch = 0; ch < chunks; ++ch) {
       __m512d v;
       if constexpr (kContiguous) {
@@ -151,15 +160,10 @@ __attribute__((target("avx512f"))) void CascadeAvx512(const ScoreMatrix& scores,
     }
     const int stop = __builtin_ctzll(mask);
     const int lane = (i & 3) * 64 + stop;
-    ++cnt[lane];
-    ok[lane] += c[slot_exit[stop]];
+    ++L.cnt[lane];
+    L.ok[lane] += c[L.slot_exit[stop]];
   }
-  for (int q = 0; q < m; ++q) {
-    for (int l = 0; l < 4; ++l) {
-      count[policy.kept[q]] += cnt[l * 64 + q];
-      right[policy.kept[q]] += ok[l * 64 + q];
-    }
-  }
+  L.Merge(policy, count, right);
 }
 
 template <bool kDescending>
