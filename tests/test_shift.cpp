@@ -8,6 +8,7 @@
 #include "optim/guarantee.hpp"
 #include "optim/shift.hpp"
 #include "optim/solve.hpp"
+#include "problem_fixture.hpp"
 #include "profiles/dump.hpp"
 #include "profiles/profile.hpp"
 #include "test_util.hpp"
@@ -19,11 +20,9 @@ namespace {
 // A synthetic k-exit problem (descending scores in [0, 1]; a deeper exit and a more confident
 // sample are more often right; stop costs 1, 2, ..., k). `harder` shifts every score down (less
 // confident: costlier and less accurate under any policy).
-struct Synthetic {
-  ScoreMatrix s;
-  CorrectMatrix c;
-  ThresholdProblem p;
-  Synthetic(int n, int k, unsigned seed, double harder = 0.0) : s(k, n), c(k, n) {
+struct Synthetic : testing::OwnedProblem {
+  Synthetic(int n, int k, unsigned seed, double harder = 0.0)
+      : OwnedProblem(k, n, ScoreOrder::kDescending) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int i = 0; i < n; ++i) {
@@ -35,9 +34,6 @@ struct Synthetic {
         c(e, i) = u(rng) < 0.35 + 0.6 * conf;
       }
     }
-    p.scores = &s;
-    p.correct = &c;
-    p.order = ScoreOrder::kDescending;
     for (int e = 0; e < k; ++e) {
       p.kept.push_back(e);
       p.stop_cost.push_back(1.0 + e);
