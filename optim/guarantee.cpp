@@ -775,9 +775,10 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         *n_minus += !fin && corr[i];
       }
     };
-    // `exact` with the one bound: its candidates are exact solves at budgets on the search part
-    // (each a full solve), memoised and shared by the pilot, the path's start and the path.
-    const bool budget_path = method == Method::kExact && g.bound == GuaranteeBound::kWsr;
+    // With the one bound the candidates are the method's solves at budgets on the search part
+    // (for `exact` each a full solve), memoised and shared by the pilot, the path's start and the
+    // path.
+    const bool budget_path = g.bound == GuaranteeBound::kWsr;
     std::map<double, ThresholdSummary> memo;
     double search_full_acc = 0.0;
     for (int i = 0; i < ns; ++i) search_full_acc += sp.correct(last, i);
@@ -847,7 +848,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       std::vector<double> path;
       const double q = std::max(q_search, 1.0 / ns);
       const double sd = std::sqrt(q * (1.0 / ns + 1.0 / nc));
-      const double step = budget_path ? kPathStepExact : kPathStep;
+      const double step = method == Method::kExact ? kPathStepExact : kPathStep;
       const double start = eps - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
       for (int k = 0;; ++k) {
         const double e = std::max(0.0, std::min(eps, start + k * h));
@@ -855,12 +856,38 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         if (e >= eps) break;
       }
       if (budget_path && !std::isnan(pilot_budget)) {
-        double b0 = cheapest(path.front());
-        if (std::isnan(b0)) b0 = cmax;
-        const int steps = static_cast<int>(path.size()) - 1;
+        // Each path drop e >= 0 is mapped to a budget by interpolating, linearly in the drop,
+        // between the two solves already made that bracket it (the search-part drop of the
+        // memoised solves, made monotone in the budget); drops below 0 (a path start below 0:
+        // the search-part drop underestimates the calibration drop, most for exact) extend the
+        // span linearly beyond the budget meeting drop 0, up to the full cost.
+        const double b_zero = cheapest(0.0);
+        std::vector<std::pair<double, double>> curve;  // (budget, drop), drop falling
+        for (const auto& [b, sm] : memo) {
+          if (!sm.ok()) continue;
+          const double d = search_full_acc - sm.fit.accuracy;
+          while (!curve.empty() && curve.back().second <= d) curve.pop_back();
+          curve.push_back({b, d});
+        }
+        auto budget_of = [&](double e) {
+          if (e < 0.0) {
+            if (std::isnan(b_zero) || !(eps > 0.0)) return cmax;
+            return std::min(cmax, b_zero + (b_zero - pilot_budget) * -e / eps);
+          }
+          for (std::size_t i = 0; i < curve.size(); ++i) {
+            if (curve[i].second > e) continue;
+            if (i == 0) return curve[0].first;
+            const auto [b1, d1] = curve[i - 1];
+            const auto [b2, d2] = curve[i];
+            return b2 + (b1 - b2) * (d2 - e) / (d2 - d1);
+          }
+          return cmax;
+        };
+        const int steps = std::max(1, static_cast<int>(std::ceil((eps - start) / h - 1e-9)));
         std::vector<double> budgets;
         for (int k = 0; k <= steps; ++k) {
-          const double b = steps == 0 ? pilot_budget : b0 - (b0 - pilot_budget) * k / steps;
+          const double b =
+              k == steps ? pilot_budget : std::max(pilot_budget, budget_of(start + k * h));
           if (budgets.empty() || b < budgets.back()) budgets.push_back(b);
         }
         path = budgets;
