@@ -509,30 +509,39 @@ DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, 
   // lambda0 is what a Gaussian picture of the calibration and fresh noise calls optimal.
   const double lambda0 = std::sqrt(2.0 * std::log(1.0 / delta) / (nd * q * (nd * inv_m + 1.0)));
   double best_pred = -std::numeric_limits<double>::infinity();
-  for (int i = -16; i <= 16; ++i) {
+  int best_i = 0;
+  auto consider = [&](int i, double c) {
     const double lambda = lambda0 * std::exp2(i / 4.0);
-    for (double c : {-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0}) {
-      const double kappa = c * lambda * lambda / 2.0;
-      if (!(lambda + kappa > 0.0)) continue;
-      DropTest t = best;
-      t.log_plus = -lambda - kappa;
-      t.log_minus = lambda - kappa;
-      const auto steps = DropSteps(t, grid);
-      t.ell = DropEll(steps, delta);
-      if (!std::isfinite(t.ell)) continue;
-      // Guard against rounding: the bound itself, as the tests and the argument use it.
-      for (int k = 0; k < 60 && DropStepsBound(steps, t.ell) > delta; ++k)
-        t.ell += std::ldexp(1e-9, k);
-      // Predicted passing mean drop at disagreement q: n (p+ log f+ + p- log f-) = ell with
-      // p+- = (q +- mu) / 2, i.e. mu = -(ell / n + q kappa) / lambda.
-      const double pred = -(t.ell / nd + q * kappa) / lambda;
-      if (pred > best_pred) {
-        best_pred = pred;
-        best.log_plus = t.log_plus;
-        best.log_minus = t.log_minus;
-        best.ell = t.ell;
-      }
+    const double kappa = c * lambda * lambda / 2.0;
+    if (!(lambda + kappa > 0.0)) return;
+    DropTest t = best;
+    t.log_plus = -lambda - kappa;
+    t.log_minus = lambda - kappa;
+    const auto steps = DropSteps(t, grid);
+    t.ell = DropEll(steps, delta);
+    if (!std::isfinite(t.ell)) return;
+    // Guard against rounding: the bound itself, as the tests and the argument use it.
+    for (int k = 0; k < 60 && DropStepsBound(steps, t.ell) > delta; ++k)
+      t.ell += std::ldexp(1e-9, k);
+    // Predicted passing mean drop at disagreement q: n (p+ log f+ + p- log f-) = ell with
+    // p+- = (q +- mu) / 2, i.e. mu = -(ell / n + q kappa) / lambda.
+    const double pred = -(t.ell / nd + q * kappa) / lambda;
+    if (pred > best_pred) {
+      best_pred = pred;
+      best_i = i;
+      best.log_plus = t.log_plus;
+      best.log_minus = t.log_minus;
+      best.ell = t.ell;
     }
+  };
+  // lambda on a coarse grid (factors of 2), then its quarter-octave neighbours of the best.
+  const double cs[] = {-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0};
+  for (int i = -16; i <= 16; i += 4) {
+    for (double c : cs) consider(i, c);
+  }
+  const int centre = best_i;
+  for (int i : {centre - 2, centre - 1, centre + 1, centre + 2}) {
+    for (double c : cs) consider(i, c);
   }
   if (std::isfinite(best_pred))
     best.predicted_gap = eps - best_pred;
