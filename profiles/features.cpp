@@ -174,6 +174,9 @@ bool ScoresBlockF32Tiles(const float* conf, const std::uint8_t* corr, std::size_
                          std::size_t begin, std::size_t end, double* out, std::uint8_t* right) {
   const std::size_t kk = static_cast<std::size_t>(k);
   const bool stream = reinterpret_cast<std::uintptr_t>(out) % 16 == 0;
+  // The 4 samples' columns are one contiguous run of 4 K doubles: built in a buffer in the cache,
+  // then streamed out in order (whole lines, a few write-combining buffers at a time).
+  std::vector<double> run(4 * kk);  // 16-byte aligned (operator new)
   __m128 nan = _mm_setzero_ps();
   std::size_t i = begin;
   for (; i + 4 <= end; i += 4) {
@@ -182,18 +185,20 @@ bool ScoresBlockF32Tiles(const float* conf, const std::uint8_t* corr, std::size_
       __m128 r2 = _mm_loadu_ps(conf + (j + 2) * n + i), r3 = _mm_loadu_ps(conf + (j + 3) * n + i);
       nan = _mm_or_ps(nan, _mm_or_ps(_mm_cmpunord_ps(r0, r1), _mm_cmpunord_ps(r2, r3)));
       _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r0: sample i at exits j .. j + 3, ...
-      double* o = out + i * kk + j;
       const __m128 cols[4] = {r0, r1, r2, r3};
-      for (int c = 0; c < 4; ++c, o += kk) {
-        const __m128d lo = _mm_cvtps_pd(cols[c]),
-                      hi = _mm_cvtps_pd(_mm_movehl_ps(cols[c], cols[c]));
-        if (stream) {
-          _mm_stream_pd(o, lo);
-          _mm_stream_pd(o + 2, hi);
-        } else {
-          _mm_storeu_pd(o, lo);
-          _mm_storeu_pd(o + 2, hi);
-        }
+      for (std::size_t c = 0; c < 4; ++c) {
+        double* o = run.data() + c * kk + j;
+        _mm_store_pd(o, _mm_cvtps_pd(cols[c]));
+        _mm_store_pd(o + 2, _mm_cvtps_pd(_mm_movehl_ps(cols[c], cols[c])));
+      }
+    }
+    double* o = out + i * kk;
+    for (std::size_t h = 0; h < 4 * kk; h += 2) {
+      const __m128d v = _mm_load_pd(run.data() + h);
+      if (stream) {
+        _mm_stream_pd(o + h, v);
+      } else {
+        _mm_storeu_pd(o + h, v);
       }
     }
   }
