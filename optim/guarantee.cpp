@@ -118,7 +118,19 @@ std::string GuaranteeOptions::Validate() const {
 
 double GuaranteeOptions::SearchFraction(Method method, bool accuracy_drop) const {
   if (!std::isnan(search_fraction)) return search_fraction;
+  if (NestedPath(method, accuracy_drop)) return kPilotFraction;
   return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
+}
+
+double GuaranteeOptions::PlacementSearchFraction(Method method, bool accuracy_drop) const {
+  if (!std::isnan(search_fraction)) return search_fraction;
+  return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
+}
+
+bool GuaranteeOptions::NestedPath(Method method, bool accuracy_drop) const {
+  return method == Method::kSingle && !accuracy_drop &&
+         ((std::isfinite(horizon) && bound == GuaranteeBound::kWsr) ||
+          bound == GuaranteeBound::kHoeffdingBentkus);
 }
 
 // ---- Bounds ----
@@ -249,6 +261,10 @@ double FreshMeanCap(double b, double horizon, double delta2) {
 }
 
 double BetPassBound(const BetTest& test, double mu) {
+  if (!std::isnan(test.tau)) {
+    if (!(mu > test.tau)) return 1.0;
+    return std::min(1.0, HoeffdingBentkusPValue(test.tau, test.n, mu));
+  }
   if (!(mu >= test.theta)) return 1.0;  // below theta the capital may grow: no bound
   if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
   const double log_bound =
@@ -257,19 +273,36 @@ double BetPassBound(const BetTest& test, double mu) {
 }
 
 bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
+  if (!std::isnan(test.tau)) return !x.empty() && Mean(x) <= test.tau;
   if (std::isinf(test.ell)) return test.ell < 0.0;
   double log_k = 0.0;
   for (double v : x) log_k += std::log1p(-test.nu * (v - test.theta));
   return log_k >= test.ell;
 }
 
+double BetFreshTail(const BetTest& test, double t, double b, double horizon) {
+  const double q = FreshMeanTail(t, b, horizon);
+  if (std::isnan(test.fresh_var) || !std::isfinite(horizon)) return q;
+  return std::min(q, BennettTail(b - t, std::max(test.fresh_var, 1e-12), 1.0, horizon));
+}
+
+bool VarianceCapPasses(const BetTest& test, const std::vector<double>& x, double centre) {
+  if (std::isnan(test.fresh_var)) return true;
+  if (!(test.var_nu > 0.0) || !(test.var_delta > 0.0)) return false;
+  double log_k = 0.0;
+  for (double v : x)
+    log_k += std::log1p(-test.var_nu * ((v - centre) * (v - centre) - test.fresh_var));
+  return log_k >= std::log(1.0 / test.var_delta);
+}
+
 namespace {
 
 // Q(t_k) on the grid t_k = theta + (b - theta) k / grid, k = 0..grid.
-std::vector<double> FreshTailGrid(double theta, double b, double horizon, int grid) {
+std::vector<double> FreshTailGrid(const BetTest& test, double b, double horizon, int grid) {
   std::vector<double> q(grid + 1);
   for (int k = 0; k <= grid; ++k) {
-    q[k] = k == grid ? 1.0 : FreshMeanTail(theta + (b - theta) * k / grid, b, horizon);
+    q[k] =
+        k == grid ? 1.0 : BetFreshTail(test, test.theta + (b - test.theta) * k / grid, b, horizon);
   }
   return q;
 }
@@ -288,30 +321,35 @@ double BetTestBoundOnGrid(const BetTest& test, double b, const std::vector<doubl
 
 double BetTestBound(const BetTest& test, double b, double horizon, int grid) {
   if (b >= 1.0) return 0.0;  // no mean of losses in [0, 1] exceeds 1
-  return BetTestBoundOnGrid(test, b, FreshTailGrid(test.theta, b, horizon, grid));
+  return BetTestBoundOnGrid(test, b, FreshTailGrid(test, b, horizon, grid));
 }
 
-BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta) {
+BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta_all,
+                      double fresh_var, double var_delta) {
   BetTest best;
   best.n = n;
+  best.fresh_var = fresh_var;
+  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  const double delta = delta_all - best.var_delta;  // what the mean test may spend
   if (b >= 1.0) {  // no mean of losses in [0, 1] exceeds 1: every candidate passes
     best.ell = -std::numeric_limits<double>::infinity();
     best.predicted_gap = 0.0;
     return best;
   }
-  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon)) return best;
+  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
   const double q_target = 0.01 * delta;
-  if (FreshMeanTail(0.0, b, horizon) > q_target) return best;
+  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
   best.theta =
-      LargestTrue(0.0, b, [&](double t) { return FreshMeanTail(t, b, horizon) <= q_target; });
+      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
   const int grid = 512;
-  const std::vector<double> q = FreshTailGrid(best.theta, b, horizon, grid);
+  const std::vector<double> q = FreshTailGrid(best, b, horizon, grid);
   const double nd = static_cast<double>(n);
   const double var = std::max(variance, 1e-6);
   const double room = delta - q[0];
   // The bet a Gaussian approximation calls optimal, then a grid around it.
   const double nu0 =
-      std::sqrt(2.0 * std::log(1.0 / delta) / (nd * (nd * b * (1.0 - b) / horizon + var)));
+      std::sqrt(2.0 * std::log(1.0 / delta) /
+                (nd * (nd * (std::isnan(fresh_var) ? b * (1.0 - b) : fresh_var) / horizon + var)));
   const double nu_max = 0.999 / (1.0 - best.theta);
   double best_pred = -std::numeric_limits<double>::infinity();
   for (int u = -24; u <= 24; ++u) {
@@ -350,6 +388,37 @@ BetTest ChooseBetTest(double b, double horizon, int n, double variance, double d
     best.predicted_gap = b - best_pred;
   else
     best.ell = std::numeric_limits<double>::infinity();
+  return best;
+}
+
+BetTest ChooseMeanTest(double b, double horizon, int n, double delta_all, double fresh_var,
+                       double var_delta) {
+  BetTest best;
+  best.n = n;
+  best.fresh_var = fresh_var;
+  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  const double delta = delta_all - best.var_delta;
+  best.tau = -std::numeric_limits<double>::infinity();
+  if (b >= 1.0) {
+    best.tau = 1.0;
+    best.predicted_gap = 0.0;
+    return best;
+  }
+  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
+  const double q_target = 0.01 * delta;
+  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
+  best.theta =
+      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
+  const std::vector<double> q = FreshTailGrid(best, b, horizon, 512);
+  // The bound rises with tau: the largest tau in [0, theta] that meets delta.
+  auto ok = [&](double tau) {
+    BetTest t = best;
+    t.tau = tau;
+    return BetTestBoundOnGrid(t, b, q) <= delta;
+  };
+  if (!ok(0.0)) return best;
+  best.tau = LargestTrue(0.0, b, ok, 1e-12);
+  best.predicted_gap = b - best.tau;
   return best;
 }
 
@@ -601,6 +670,12 @@ const double kPath[] = {2.0, 1.5, 1.25, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.2
 // `exact`'s are not nested and each costs a full solve, and 0.5 sd paid the same as 0.25 sd
 // (+0.123 / +0.122 pp) with half the solves.
 constexpr double kPathStart = 4.0, kPathStep = 0.25, kPathStepExact = 0.5;
+// The nested path (`single`): pilot budgets within kNestedWindow noise sd of the predicted
+// boundary, in steps of 1 / kNestedSteps sd (each candidate is one cheap solve on the pilot part;
+// the bisection tests about log2 of their number).
+constexpr double kNestedWindow = 4.0, kNestedSteps = 32.0;
+// Budget mode, one bound: the share of delta spent on the variance test.
+constexpr double kVarDeltaShare = 0.05;
 
 }  // namespace
 
@@ -673,71 +748,164 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     sp.problem.budget = problem.budget;
     ThresholdSummary pilot = Solve(method, sp.problem, inner);
     total_iterations += pilot.iterations;
-    double var = 0.25;
-    if (pilot.ok()) {
-      PerSample(sp.problem, pilot.policy, &costs, &corr);
+    // The search part's variance of x under a policy, and the sd of (x - mean)^2.
+    auto spread = [&](const Policy& pol, double* v, double* v_sd) {
+      PerSample(sp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
       const double mu = Mean(x);
-      var = 0.0;
-      for (double v : x) var += (v - mu) * (v - mu);
-      var /= std::max<std::size_t>(1, x.size() - 1);
-    }
+      double s1 = 0.0, s2 = 0.0;
+      for (double u : x) s1 += (u - mu) * (u - mu);
+      *v = s1 / std::max<std::size_t>(1, x.size() - 1);
+      for (double u : x) s2 += ((u - mu) * (u - mu) - *v) * ((u - mu) * (u - mu) - *v);
+      *v_sd = std::sqrt(s2 / std::max<std::size_t>(1, x.size() - 1));
+    };
+    double var = 0.25, var_sd = 0.25;  // the variance of x, and the sd of (x - mean)^2
+    if (pilot.ok()) spread(pilot.policy, &var, &var_sd);
     // The test: one bound on the mean of the next M samples (finite M, wsr), else a bound on the
     // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
     // below b at which a candidate is predicted to just pass.
     const bool one_bound = finite && g.bound == GuaranteeBound::kWsr;
     BetTest bet;
+    // The variance cap V, fixed from the search part: its estimate v of Var x, raised by 3 sd of
+    // that estimate, by the room the variance test needs to pass on n calibration losses with
+    // its bet, and by the centre's own error (a candidate's centre is its search-part mean).
+    const double dv = kVarDeltaShare * delta, lv = std::log(1.0 / dv);
+    auto make_bet = [&](double v, double v_sd) {
+      const double sy = std::max(v_sd, 1e-9);
+      const double room = std::sqrt(2.0 * lv / nc) * sy;
+      const double cap = std::min(
+          1.0, v + 3.0 * sy / std::sqrt(ns) + 2.0 * sy / std::sqrt(nc) + 1.5 * room + 4.0 * v / ns);
+      // Four tests, all fixed from the search part; the one with the smallest predicted gap
+      // is used (the variance-free ones on a tie: they need no variance test).
+      const BetTest tests[4] = {ChooseMeanTest(b, g.horizon, nc, delta),
+                                ChooseBetTest(b, g.horizon, nc, var, delta),
+                                ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
+                                ChooseBetTest(b, g.horizon, nc, var, delta, cap, dv)};
+      int pick = -1;
+      for (int i = 0; i < 4; ++i) {
+        if (!std::isfinite(tests[i].predicted_gap)) continue;
+        if (pick < 0 || tests[i].predicted_gap < tests[pick].predicted_gap) pick = i;
+      }
+      bet = tests[pick < 0 ? 1 : pick];
+      bet.var_nu = std::min(std::sqrt(2.0 * lv / (nc * sy * sy)), 0.999 / (1.0 - cap + 1e-12));
+    };
     double width = 0.0;
     if (one_bound) {
-      bet = ChooseBetTest(b, g.horizon, nc, var, delta);
+      make_bet(var, var_sd);
       width = std::isfinite(bet.predicted_gap) ? bet.predicted_gap : b;
     } else {
       const double l1 = std::log(1.0 / d1);
       width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
     }
-    // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
-    // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
-    // around its search-part mean.
-    std::vector<double> path;
-    {
-      const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
-      const double step = method == Method::kExact ? kPathStepExact : kPathStep;
-      const double start = b - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
-      for (int k = 0;; ++k) {
-        const double t = std::min(b, start + k * h);
-        const double raw = std::max(cmin, cmin + span * t);
-        if (path.empty() || raw > path.back()) path.push_back(raw);
-        if (t >= b) break;
+    // With the one bound, once the path's first candidate is known: V from the larger of its
+    // variance and the pilot's (the variance changes along the path; a candidate above V fails
+    // its variance test and ends the sequence).
+    auto refit_cap = [&](const Policy& first) {
+      if (!one_bound) return;
+      double v0 = 0.0, v0_sd = 0.0;
+      spread(first, &v0, &v0_sd);
+      if (v0 > var || v0_sd > var_sd) make_bet(std::max(v0, var), std::max(v0_sd, var_sd));
+    };
+    // A candidate passes the mean test and, with the one bound, the variance test against its
+    // search-part mean.
+    auto passes = [&](const Policy& pol) {
+      if (!one_bound) {
+        PerSample(cp.problem, pol, &costs, &corr);
+        return MeanTestRejects(norm_cost(costs), mstar, d1, g.bound);
       }
-    }
-    rep.path_length = static_cast<int>(path.size());
-    // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
-    // so its search-part accuracy never falls along the path.
-    const bool warm = method == Method::kExact;
-    for (double raw : path) {
-      sp.problem.budget = raw;
-      SolverOptions o = inner;
-      if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
-        o.exact_starts.push_back(best.policy.thresholds);
-      }
-      ThresholdSummary cand =
-          (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
-      total_iterations += cand.iterations;
-      if (!cand.ok()) {
-        why << "the candidate at search budget " << Num(raw) << " has no solution ("
-            << ToString(cand.outcome) << ")";
-        break;
-      }
-      PerSample(cp.problem, cand.policy, &costs, &corr);
+      PerSample(sp.problem, pol, &costs, &corr);
+      const double centre = Mean(norm_cost(costs));
+      PerSample(cp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
-      const bool pass = one_bound ? BetTestPasses(bet, x) : MeanTestRejects(x, mstar, d1, g.bound);
-      if (!pass) {
-        why << "the candidate at search budget " << Num(raw) << " was not certified";
-        break;
+      return BetTestPasses(bet, x) && VarianceCapPasses(bet, x, centre);
+    };
+    const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
+    if (g.NestedPath(method, false)) {
+      // Fine path (`single`): the shared thresholds the method returns on the pilot (search)
+      // part at a fine grid of budgets, kNestedWindow noise sd either side of the predicted
+      // boundary b - width, in increasing cost order (each candidate stops strictly fewer
+      // scores than the one before), tested in that order as every path is.
+      std::vector<ThresholdSummary> cands;
+      const bool desc = problem.order == ScoreOrder::kDescending;
+      const double h = std::max(sd / kNestedSteps, 1e-7);
+      const double lo = b - width - kNestedWindow * sd, hi = b - width + kNestedWindow * sd;
+      for (int k = 0;; ++k) {
+        const double t = std::min(1.0, lo + k * h);
+        if (t > hi + 0.5 * h) break;
+        const double raw = std::max(cmin, cmin + span * t);
+        sp.problem.budget = raw;
+        ThresholdSummary cand = Solve(method, sp.problem, inner);
+        total_iterations += cand.iterations;
+        if (cand.ok() && !cand.policy.thresholds.empty()) {
+          // Keep a candidate only when it stops strictly fewer scores than the previous one.
+          const double key = desc ? cand.policy.thresholds[0] : -cand.policy.thresholds[0];
+          const double prev = cands.empty() ? -std::numeric_limits<double>::infinity()
+                                            : (desc ? cands.back().policy.thresholds[0]
+                                                    : -cands.back().policy.thresholds[0]);
+          if (key > prev) {
+            cands.push_back(std::move(cand));
+            cands.back().fit_budget = raw;
+          }
+        } else if (cand.ok() && cands.empty()) {
+          cands.push_back(std::move(cand));  // only the final exit kept: one candidate
+          cands.back().fit_budget = raw;
+        }
+        if (t >= 1.0) break;
       }
-      best = cand;
-      best_fit_target = raw;
-      ++rep.certified;
+      rep.path_length = static_cast<int>(cands.size());
+      if (cands.empty()) why << "no candidate on the path has a solution";
+      if (!cands.empty()) refit_cap(cands.front().policy);
+      for (const ThresholdSummary& cand : cands) {
+        if (!passes(cand.policy)) {
+          why << "the candidate at search budget " << Num(cand.fit_budget) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = cand.fit_budget;
+        ++rep.certified;
+      }
+    } else {
+      // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
+      // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
+      // around its search-part mean.
+      std::vector<double> path;
+      {
+        const double step = method == Method::kExact ? kPathStepExact : kPathStep;
+        const double start = b - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
+        for (int k = 0;; ++k) {
+          const double t = std::min(b, start + k * h);
+          const double raw = std::max(cmin, cmin + span * t);
+          if (path.empty() || raw > path.back()) path.push_back(raw);
+          if (t >= b) break;
+        }
+      }
+      rep.path_length = static_cast<int>(path.size());
+      // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
+      // so its search-part accuracy never falls along the path.
+      const bool warm = method == Method::kExact;
+      for (double raw : path) {
+        sp.problem.budget = raw;
+        SolverOptions o = inner;
+        if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
+          o.exact_starts.push_back(best.policy.thresholds);
+        }
+        ThresholdSummary cand =
+            (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
+        total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at search budget " << Num(raw) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        if (raw == path.front()) refit_cap(cand.policy);
+        if (!passes(cand.policy)) {
+          why << "the candidate at search budget " << Num(raw) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = raw;
+        ++rep.certified;
+      }
     }
     rep.cost_bound = problem.budget;
     if (rep.certified > 0) {
