@@ -471,6 +471,15 @@ int main(int argc, char** argv) {
           o.guarantee.search_fraction = search_fraction;
           o.guarantee.bound = bound;
           const ThresholdSummary s1 = Solve(method, p, o);
+          // Paired by cell (both returned a policy): the eval cost with over without the
+          // guarantee (price_sum), and the eval accuracy with minus without (price40_sum).
+          if (s0.ok() && s1.ok()) {
+            const Evaluation e0 = ep.Evaluate(s0.policy), e1 = ep.Evaluate(s1.policy);
+            Tally& t = out.dguar[mi * drops.size() + di];
+            t.price_sum += e1.mean_cost / e0.mean_cost;
+            t.price40_sum += e1.accuracy - e0.accuracy;
+            ++t.price_n;
+          }
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0 : s1;
             Tally& t = (w == 0 ? out.dplain : out.dguar)[mi * drops.size() + di];
@@ -552,16 +561,18 @@ int main(int argc, char** argv) {
           "accuracy-drop mode (%d re-splits): eval accuracy < eval final-exit accuracy - "
           "eps; with the guarantee, violations among the certified cells\n",
           drop_resplits);
-      std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s\n", "method", "eps",
-                  "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost");
+      std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s | %-9s %-9s\n", "method", "eps",
+                  "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost",
+                  "cost w/wo", "acc w-wo");
       for (std::size_t mi = 0; mi < drop_methods.size(); ++mi) {
         for (std::size_t di = 0; di < drops.size(); ++di) {
           const Tally& a = sum.dplain[mi * drops.size() + di];
           const Tally& g = sum.dguar[mi * drops.size() + di];
-          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f (%d cells)\n",
+          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f | %-9.4f %+8.3fpp (%d cells)\n",
                       drop_methods[mi].c_str(), drops[di], Rate(a.viol, a.solved).c_str(),
                       a.acc_sum / std::max(1, a.solved), Rate(g.viol, g.solved).c_str(),
-                      g.acc_sum / std::max(1, g.solved), g.cells);
+                      g.acc_sum / std::max(1, g.solved), g.price_sum / std::max(1, g.price_n),
+                      100.0 * g.price40_sum / std::max(1, g.price_n), g.cells);
         }
       }
     }

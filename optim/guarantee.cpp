@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -352,6 +353,203 @@ BetTest ChooseBetTest(double b, double horizon, int n, double variance, double d
   return best;
 }
 
+// ---- One bound on the next M samples' mean drop (accuracy-drop mode) ----
+
+double DropFreshTail(double p_plus, double p_minus, double eps, double horizon) {
+  const double pp = std::max(0.0, p_plus), pm = std::max(0.0, p_minus);
+  if (!std::isfinite(horizon)) return pp - pm > eps ? 1.0 : 0.0;
+  const double p0 = 1.0 - pp - pm;
+  if (p0 < -1e-12) return 1.0;  // not a distribution: no bound
+  const auto mm = std::llround(horizon);
+  const double md = static_cast<double>(mm);
+  // The deployed count difference S = N+ - N- is an integer: mean drop > eps needs S >= s.
+  const double s = std::ceil(md * eps - 1e-9);
+  if (s > md) return 0.0;
+  const double e = s / md;
+  if (pp - pm >= e) return 1.0;
+  if (pp <= 0.0) return s > 0.0 ? 0.0 : 1.0;
+  if (e >= 1.0) return std::exp(md * std::log(pp));  // every sample must have l = 1
+  // P(S >= s) <= E z^S / z^s = (p0 + p+ z + p- / z)^M z^-s for every z > 1; the minimiser solves
+  // p+ (1 - e) z^2 - e p0 z - p- (1 + e) = 0.
+  const double q0 = std::max(0.0, p0);
+  const double z = (e * q0 + std::sqrt(e * e * q0 * q0 + 4.0 * pp * (1.0 - e) * pm * (1.0 + e))) /
+                   (2.0 * pp * (1.0 - e));
+  if (!(z > 1.0)) return 1.0;
+  const double log_q = md * (std::log(q0 + pp * z + pm / z) - e * std::log(z));
+  return std::min(1.0, std::exp(log_q));
+}
+
+double DropPassBound(const DropTest& test, double p_plus, double p_minus) {
+  if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
+  if (test.ell == -std::numeric_limits<double>::infinity()) return 1.0;
+  const double g = 1.0 + p_plus * std::expm1(test.log_plus) + p_minus * std::expm1(test.log_minus);
+  if (!(g > 0.0)) return 0.0;
+  return std::min(1.0, std::exp(-test.ell + static_cast<double>(test.n) * std::log(g)));
+}
+
+bool DropTestPasses(const DropTest& test, int n_plus, int n_minus) {
+  if (std::isinf(test.ell)) return test.ell < 0.0;
+  return static_cast<double>(n_plus) * test.log_plus +
+             static_cast<double>(n_minus) * test.log_minus >=
+         test.ell;
+}
+
+namespace {
+
+// The cells of the (p+, p-) triangle for DropTestBound: axis points 0, step, 2 step, ... up to
+// fine_end, then growing by 10% to 1. Per cell [a0, a1] x [b0, b1] (meeting the triangle): qbar,
+// an upper bound of DropFreshTail on the cell (it rises in p+ and falls in p-: its value at
+// (min(a1, 1 - b0), b0)), and the corners at which the linear g of DropPassBound is largest.
+// Cells are sorted by qbar, largest first; cells with qbar below kDropTailFloor are left out and
+// kDropTailFloor added to the bound instead (on levels w below it the sup is at most 1).
+constexpr double kDropTailFloor = 1e-15;
+
+struct DropGrid {
+  std::vector<double> qbar, a0, b0, b1;
+};
+
+DropGrid MakeDropGrid(double eps, double horizon, double step, double fine_end) {
+  std::vector<double> pts{0.0};
+  step = std::max(step, 1e-7);
+  while (pts.back() < 1.0) {
+    const double x = pts.back();
+    pts.push_back(std::min(1.0, x < fine_end ? x + step : x + std::max(step, 0.1 * x)));
+  }
+  struct Cell {
+    double q, a0, b0, b1;
+  };
+  std::vector<Cell> cells;
+  const std::size_t m = pts.size() - 1;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < m && pts[i] + pts[j] <= 1.0; ++j) {
+      const double q = DropFreshTail(std::min(pts[i + 1], 1.0 - pts[j]), pts[j], eps, horizon);
+      if (q >= kDropTailFloor) cells.push_back({q, pts[i], pts[j], pts[j + 1]});
+    }
+  }
+  std::sort(cells.begin(), cells.end(), [](const Cell& x, const Cell& y) { return x.q > y.q; });
+  DropGrid g;
+  for (const Cell& c : cells) {
+    g.qbar.push_back(c.q);
+    g.a0.push_back(c.a0);
+    g.b0.push_back(c.b0);
+    g.b1.push_back(c.b1);
+  }
+  return g;
+}
+
+// The staircase of a test on the grid: levels w in [q_{k+1}, q_k) have sup g <= G_k (the running
+// maximum of the cells' largest g), so the bound is sum_k (q_k - q_{k+1}) min(1, e^-ell G_k^n).
+// Returned as (weight, n log G) steps, merged where G does not change.
+std::vector<std::pair<double, double>> DropSteps(const DropTest& t, const DropGrid& grid) {
+  std::vector<std::pair<double, double>> steps;
+  const double up = std::expm1(t.log_plus), um = std::expm1(t.log_minus);
+  const bool minus_hi = um > 0.0;  // g rises in p- when f- > 1
+  double gmax = -1.0;
+  const std::size_t c = grid.qbar.size();
+  for (std::size_t k = 0; k < c; ++k) {
+    const double g = 1.0 + grid.a0[k] * up + (minus_hi ? grid.b1[k] : grid.b0[k]) * um;
+    if (g > gmax || steps.empty()) {
+      gmax = std::max(g, gmax);
+      steps.push_back({0.0, static_cast<double>(t.n) * std::log(std::max(gmax, 1e-300))});
+    }
+    steps.back().first += grid.qbar[k] - (k + 1 < c ? grid.qbar[k + 1] : 0.0);
+  }
+  return steps;
+}
+
+double DropStepsBound(const std::vector<std::pair<double, double>>& steps, double ell) {
+  double total = kDropTailFloor;
+  for (const auto& [w, lg] : steps) total += w * std::min(1.0, std::exp(lg - ell));
+  return total;
+}
+
+// The smallest ell with DropStepsBound <= delta (+inf when none).
+double DropEll(const std::vector<std::pair<double, double>>& steps, double delta) {
+  if (DropStepsBound(steps, -std::numeric_limits<double>::infinity()) <= delta)
+    return -std::numeric_limits<double>::infinity();
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& st : steps) {
+    lo = std::min(lo, st.second);
+    hi = std::max(hi, st.second);
+  }
+  lo -= 1.0;
+  hi += 60.0;
+  if (DropStepsBound(steps, hi) > delta) return std::numeric_limits<double>::infinity();
+  for (int it = 0; it < 200 && hi - lo > 1e-10 * std::max(1.0, std::fabs(hi)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (DropStepsBound(steps, mid) <= delta)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+double DropTestBound(const DropTest& test, double eps, double horizon, double step,
+                     double fine_end) {
+  if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
+  const DropGrid grid = MakeDropGrid(eps, horizon, step, fine_end);
+  return DropStepsBound(DropSteps(test, grid), test.ell);
+}
+
+DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, double delta) {
+  DropTest best;
+  best.n = n;
+  if (n < 1) return best;
+  const double nd = static_cast<double>(n);
+  const double q = std::clamp(disagreement, 1.0 / nd, 1.0);
+  const double inv_m = std::isfinite(horizon) ? 1.0 / horizon : 0.0;
+  const double sd = std::sqrt(q * (1.0 / nd + inv_m));
+  const DropGrid grid =
+      MakeDropGrid(eps, horizon, sd / 8.0, std::min(1.0, 2.0 * (eps + q) + 10.0 * sd));
+  // The bet f(l) = exp(-lambda l - kappa |l|): lambda tilts against drops, kappa against
+  // disagreements (kappa = lambda^2 / 2 makes E f(l) ~ 1 - lambda mu, whatever the variance).
+  // lambda0 is what a Gaussian picture of the calibration and fresh noise calls optimal.
+  const double lambda0 = std::sqrt(2.0 * std::log(1.0 / delta) / (nd * q * (nd * inv_m + 1.0)));
+  double best_pred = -std::numeric_limits<double>::infinity();
+  int best_i = 0;
+  auto consider = [&](int i, double c) {
+    const double lambda = lambda0 * std::exp2(i / 4.0);
+    const double kappa = c * lambda * lambda / 2.0;
+    if (!(lambda + kappa > 0.0)) return;
+    DropTest t = best;
+    t.log_plus = -lambda - kappa;
+    t.log_minus = lambda - kappa;
+    const auto steps = DropSteps(t, grid);
+    t.ell = DropEll(steps, delta);
+    if (!std::isfinite(t.ell)) return;
+    // Guard against rounding: the bound itself, as the tests and the argument use it.
+    for (int k = 0; k < 60 && DropStepsBound(steps, t.ell) > delta; ++k)
+      t.ell += std::ldexp(1e-9, k);
+    // Predicted passing mean drop at disagreement q: n (p+ log f+ + p- log f-) = ell with
+    // p+- = (q +- mu) / 2, i.e. mu = -(ell / n + q kappa) / lambda.
+    const double pred = -(t.ell / nd + q * kappa) / lambda;
+    if (pred > best_pred) {
+      best_pred = pred;
+      best_i = i;
+      best.log_plus = t.log_plus;
+      best.log_minus = t.log_minus;
+      best.ell = t.ell;
+    }
+  };
+  // lambda on a coarse grid (factors of 2), then its quarter-octave neighbours of the best.
+  const double cs[] = {-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0};
+  for (int i = -16; i <= 16; i += 4) {
+    for (double c : cs) consider(i, c);
+  }
+  const int centre = best_i;
+  for (int i : {centre - 2, centre - 1, centre + 1, centre + 2}) {
+    for (double c : cs) consider(i, c);
+  }
+  if (std::isfinite(best_pred))
+    best.predicted_gap = eps - best_pred;
+  else
+    best.ell = std::numeric_limits<double>::infinity();
+  return best;
+}
+
 void PerSample(const ThresholdProblem& p, const Policy& policy, std::vector<double>* cost,
                std::vector<std::uint8_t>* correct) {
   const std::vector<int> exits = ExitOfSamples(*p.scores, p.order, policy);
@@ -575,49 +773,203 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const double hi = q_search + 3.0 * std::sqrt((q_search + 1.0 / ns) / ns) + 3.0 / ns;
       return std::min(1.0, hi + 3.0 * std::sqrt(hi / nc) + 3.0 / nc);
     };
-    ThresholdSummary pilot = Solve(method, sp.problem, inner);
-    total_iterations += pilot.iterations;
-    double width = eps;
-    const double l1 = std::log(1.0 / d1);
-    if (pilot.ok()) {
-      std::vector<double> x;
-      double dis = 0.0;
-      losses(sp.problem, pilot.policy, &x, &dis);
-      const double qs = dis / ns, qc = qcap(qs);
-      width = BennettWidth(qc, 1.0 + qc, g.horizon, d2) + std::sqrt(2.0 * qc * l1 / nc) + l1 / nc;
-    }
-    std::vector<double> path;
-    for (double mult : kPath) {
-      const double e = std::max(0.0, eps - mult * width);
-      if (path.empty() || e > path.back()) path.push_back(e);
-    }
-    rep.path_length = static_cast<int>(path.size());
-    for (double e : path) {
-      inner.accuracy_drop = e;
-      ThresholdSummary cand = (e == eps && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
-      total_iterations += cand.iterations;
-      if (!cand.ok()) {
-        why << "the candidate at search drop " << Num(e) << " has no solution ("
-            << ToString(cand.outcome) << ")";
-        break;
+    // Counts of l = 1 and l = -1 of a policy on a problem's samples.
+    auto counts = [&](const ThresholdProblem& p, const Policy& pol, int* n_plus, int* n_minus) {
+      PerSample(p, pol, &costs, &corr);
+      *n_plus = 0;
+      *n_minus = 0;
+      for (std::size_t i = 0; i < corr.size(); ++i) {
+        const bool fin = (*p.correct)(last, static_cast<Eigen::Index>(i)) != 0;
+        *n_plus += fin && !corr[i];
+        *n_minus += !fin && corr[i];
       }
-      std::vector<double> xs, xc;
-      double ds = 0.0, dc = 0.0;
-      losses(sp.problem, cand.policy, &xs, &ds);
-      const double qc = qcap(ds / ns);
-      const double mstar = eps - BennettWidth(qc, 1.0 + qc, g.horizon, d2);
-      losses(cp.problem, cand.policy, &xc, &dc);
-      const bool mean_ok = mstar > -1.0 && MeanTestRejects(xc, 0.5 * (mstar + 1.0), d1, g.bound);
-      const bool var_ok =
-          HoeffdingBentkusPValue(dc / nc, nc, qc, /*binary=*/true) <= d1 || qc >= 1.0;
-      if (!(mean_ok && var_ok)) {
-        why << "the candidate at search drop " << Num(e) << " was not certified"
-            << (mean_ok ? " (disagreement rate above its cap)" : "");
-        break;
+    };
+    // With the one bound the candidates are the method's solves at budgets on the search part
+    // (for `exact` each a full solve), memoised and shared by the pilot, the path's start and the
+    // path.
+    const bool budget_path = g.bound == GuaranteeBound::kWsr;
+    std::map<double, ThresholdSummary> memo;
+    double search_full_acc = 0.0;
+    for (int i = 0; i < ns; ++i) search_full_acc += sp.correct(last, i);
+    search_full_acc /= ns;
+    auto at = [&](double b) -> const ThresholdSummary& {
+      if (auto it = memo.find(b); it != memo.end()) return it->second;
+      ThresholdProblem p = sp.problem;
+      p.budget = b;
+      SolverOptions o = inner;
+      o.accuracy_drop = std::numeric_limits<double>::quiet_NaN();
+      ThresholdSummary s = Solve(method, p, o);
+      total_iterations += s.iterations;
+      return memo.emplace(b, std::move(s)).first->second;
+    };
+    auto meets = [&](const ThresholdSummary& s, double e) {
+      return s.ok() && s.fit.accuracy >= search_full_acc - e - 1e-12;
+    };
+    // The smallest budget found whose solution meets drop e on the search part (bisection to
+    // 1e-3 of the cost span, bracketed by the solves already made); NaN when even the full cost
+    // does not.
+    auto cheapest = [&](double e) {
+      double lo = cmin, hi = cmax;
+      if (!meets(at(hi), e)) return std::numeric_limits<double>::quiet_NaN();
+      if (meets(at(lo), e)) return lo;
+      for (const auto& [b, s] : memo) {
+        if (meets(s, e)) hi = std::min(hi, b);
       }
-      best = cand;
-      best_fit_target = e;
-      ++rep.certified;
+      for (const auto& [b, s] : memo) {
+        if (b < hi && !meets(s, e)) lo = std::max(lo, b);
+      }
+      while (hi - lo > 1e-3 * span) {
+        const double mid = 0.5 * (lo + hi);
+        if (meets(at(mid), e))
+          hi = mid;
+        else
+          lo = mid;
+      }
+      return hi;
+    };
+    ThresholdSummary pilot;
+    double pilot_budget = std::numeric_limits<double>::quiet_NaN();
+    if (budget_path) {
+      pilot_budget = cheapest(eps);
+      if (!std::isnan(pilot_budget)) pilot = at(pilot_budget);
+    } else {
+      pilot = Solve(method, sp.problem, inner);
+      total_iterations += pilot.iterations;
+    }
+    if (g.bound == GuaranteeBound::kWsr) {
+      // One bound on the mean drop of the next M samples (DropTest): the bet is fixed from the
+      // pilot's disagreement rate on the search part.
+      double q_search = 2.0 * eps + 1.0 / ns;
+      if (pilot.ok()) {
+        int np = 0, nm = 0;
+        counts(sp.problem, pilot.policy, &np, &nm);
+        q_search = static_cast<double>(np + nm) / ns;
+      }
+      const DropTest test = ChooseDropTest(eps, g.horizon, nc, q_search, delta);
+      const double width = std::isfinite(test.predicted_gap) ? test.predicted_gap : eps;
+      // The path: from kPathStart noise sd below the predicted boundary eps - width up to eps,
+      // in steps of kPathStep sd (kPathStepExact for exact), where the noise sd is that of a
+      // candidate's calibration mean drop around its search-part mean (variance <= its
+      // disagreement rate).
+      // For `exact`, the same span of drops mapped to budgets: from the cheapest budget meeting
+      // the path's first drop on the search part down to the pilot's, in equal steps, one exact
+      // solve each (in path order: costliest, i.e. most accurate, first).
+      std::vector<double> path;
+      const double q = std::max(q_search, 1.0 / ns);
+      const double sd = std::sqrt(q * (1.0 / ns + 1.0 / nc));
+      const double step = method == Method::kExact ? kPathStepExact : kPathStep;
+      const double start = eps - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
+      for (int k = 0;; ++k) {
+        const double e = std::max(0.0, std::min(eps, start + k * h));
+        if (path.empty() || e > path.back()) path.push_back(e);
+        if (e >= eps) break;
+      }
+      if (budget_path && !std::isnan(pilot_budget)) {
+        // Each path drop e >= 0 is mapped to a budget by interpolating, linearly in the drop,
+        // between the two solves already made that bracket it (the search-part drop of the
+        // memoised solves, made monotone in the budget); drops below 0 (a path start below 0:
+        // the search-part drop underestimates the calibration drop, most for exact) extend the
+        // span linearly beyond the budget meeting drop 0, up to the full cost.
+        const double b_zero = cheapest(0.0);
+        std::vector<std::pair<double, double>> curve;  // (budget, drop), drop falling
+        for (const auto& [b, sm] : memo) {
+          if (!sm.ok()) continue;
+          const double d = search_full_acc - sm.fit.accuracy;
+          while (!curve.empty() && curve.back().second <= d) curve.pop_back();
+          curve.push_back({b, d});
+        }
+        auto budget_of = [&](double e) {
+          if (e < 0.0) {
+            if (std::isnan(b_zero) || !(eps > 0.0)) return cmax;
+            return std::min(cmax, b_zero + (b_zero - pilot_budget) * -e / eps);
+          }
+          for (std::size_t i = 0; i < curve.size(); ++i) {
+            if (curve[i].second > e) continue;
+            if (i == 0) return curve[0].first;
+            const auto [b1, d1] = curve[i - 1];
+            const auto [b2, d2] = curve[i];
+            return b2 + (b1 - b2) * (d2 - e) / (d2 - d1);
+          }
+          return cmax;
+        };
+        const int steps = std::max(1, static_cast<int>(std::ceil((eps - start) / h - 1e-9)));
+        std::vector<double> budgets;
+        for (int k = 0; k <= steps; ++k) {
+          const double b =
+              k == steps ? pilot_budget : std::max(pilot_budget, budget_of(start + k * h));
+          if (budgets.empty() || b < budgets.back()) budgets.push_back(b);
+        }
+        path = budgets;
+      } else if (budget_path) {
+        path.clear();  // no solution meets the drop on the search part: nothing to certify
+        why << "no solution meets the drop on the search part";
+      }
+      rep.path_length = static_cast<int>(path.size());
+      const char* what = budget_path ? "search budget " : "search drop ";
+      for (double e : path) {
+        inner.accuracy_drop = e;
+        ThresholdSummary cand = budget_path                ? at(e)
+                                : (e == eps && pilot.ok()) ? pilot
+                                                           : Solve(method, sp.problem, inner);
+        if (!budget_path) total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at " << what << Num(e) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        int np = 0, nm = 0;
+        counts(cp.problem, cand.policy, &np, &nm);
+        if (!DropTestPasses(test, np, nm)) {
+          why << "the candidate at " << what << Num(e) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = e;
+        ++rep.certified;
+      }
+    } else {
+      double width = eps;
+      const double l1 = std::log(1.0 / d1);
+      if (pilot.ok()) {
+        std::vector<double> x;
+        double dis = 0.0;
+        losses(sp.problem, pilot.policy, &x, &dis);
+        const double qs = dis / ns, qc = qcap(qs);
+        width = BennettWidth(qc, 1.0 + qc, g.horizon, d2) + std::sqrt(2.0 * qc * l1 / nc) + l1 / nc;
+      }
+      std::vector<double> path;
+      for (double mult : kPath) {
+        const double e = std::max(0.0, eps - mult * width);
+        if (path.empty() || e > path.back()) path.push_back(e);
+      }
+      rep.path_length = static_cast<int>(path.size());
+      for (double e : path) {
+        inner.accuracy_drop = e;
+        ThresholdSummary cand = (e == eps && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
+        total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at search drop " << Num(e) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        std::vector<double> xs, xc;
+        double ds = 0.0, dc = 0.0;
+        losses(sp.problem, cand.policy, &xs, &ds);
+        const double qc = qcap(ds / ns);
+        const double mstar = eps - BennettWidth(qc, 1.0 + qc, g.horizon, d2);
+        losses(cp.problem, cand.policy, &xc, &dc);
+        const bool mean_ok = mstar > -1.0 && MeanTestRejects(xc, 0.5 * (mstar + 1.0), d1, g.bound);
+        const bool var_ok =
+            HoeffdingBentkusPValue(dc / nc, nc, qc, /*binary=*/true) <= d1 || qc >= 1.0;
+        if (!(mean_ok && var_ok)) {
+          why << "the candidate at search drop " << Num(e) << " was not certified"
+              << (mean_ok ? " (disagreement rate above its cap)" : "");
+          break;
+        }
+        best = cand;
+        best_fit_target = e;
+        ++rep.certified;
+      }
     }
     rep.drop_bound = eps;
     if (rep.certified > 0) {

@@ -15,9 +15,10 @@
 // candidates on the calibration part in path order and stops at the first that fails; the last
 // that passed is returned. Budget mode with a finite horizon and `wsr` (the default): each
 // candidate is tested with a betting capital whose bet is fixed from the search part, and one
-// bound covers the calibration sample and the M deployed ones together (BetTest below). Otherwise
-// the test is of "the candidate's mean loss exceeds m*", m* the largest population mean whose
-// M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
+// bound covers the calibration sample and the M deployed ones together (BetTest below); likewise
+// accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
+// Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
+// whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
 // 2004 tail for M fresh draws), by a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus
 // p-value at level delta1, delta1 + delta2 = delta.
 #pragma once
@@ -125,6 +126,43 @@ double BetTestBound(const BetTest& test, double b, double horizon, int grid = 51
 // predicted passing mean, and the smallest ell with BetTestBound <= delta. ell = inf when no test
 // reaches delta (b too close to 0 for M).
 BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta);
+
+// ---- One bound on the mean drop of the next M samples (accuracy-drop mode, `wsr`) ----
+//
+// The per-sample drop l = correct(final exit) - correct(policy) takes the values -1, 0, 1; its
+// distribution is fixed by p+ = P(l = 1) and p- = P(l = -1) (its variance is at most the
+// disagreement rate p+ + p-). A candidate is tested on its counts N+, N- of l = 1 and l = -1 among
+// n calibration samples: it passes when N+ log f+ + N- log f- >= ell (the log capital of the bet
+// f(1) = f+, f(0) = 1, f(-1) = f-, fixed before the calibration part is seen). Markov's
+// inequality on the capital bounds P(pass) by DropPassBound(p) = min(1, e^-ell g(p)^n),
+// g(p) = 1 + p+ (f+ - 1) + p- (f- - 1); DropFreshTail(p) (Chernoff) bounds the probability that
+// the mean drop of M fresh samples exceeds eps. Fixed-sequence testing along a path of such tests
+// returns a candidate whose next M samples drop by more than eps with probability at most
+//   integral_0^1 sup { DropPassBound(p) : DropFreshTail(p) > w } dw,
+// which DropTestBound bounds from above on a grid of cells in the (p+, p-) triangle
+// (docs/guarantees.md has the argument).
+struct DropTest {
+  double log_plus = 0.0;                                 // log f+ < 0
+  double log_minus = 0.0;                                // log f-
+  double ell = std::numeric_limits<double>::infinity();  // log capital needed; inf: never passes
+  int n = 0;                                             // calibration samples
+  // eps minus the calibration mean drop at which a candidate with the search part's disagreement
+  // rate is predicted to just pass (scale of the path; not part of the guarantee).
+  double predicted_gap = std::numeric_limits<double>::quiet_NaN();
+};
+// Chernoff bound inf_{z > 1} (p0 + p+ z + p- / z)^M z^(-s) on P(N+ - N- >= s) for M fresh samples,
+// s = ceil(M eps) (the smallest count difference with mean drop >= eps); horizon inf: 1 when
+// p+ - p- > eps, else 0.
+double DropFreshTail(double p_plus, double p_minus, double eps, double horizon);
+double DropPassBound(const DropTest& test, double p_plus, double p_minus);
+bool DropTestPasses(const DropTest& test, int n_plus, int n_minus);
+// The bound above for a test, on cells of side `step` up to `fine_end` and wider (x1.1) beyond.
+double DropTestBound(const DropTest& test, double eps, double horizon, double step,
+                     double fine_end);
+// The test for n calibration samples whose disagreement rate is about `disagreement` (from the
+// search part) at drop eps, horizon M and level delta: the bet f(l) = exp(-lambda l - kappa |l|)
+// maximising the predicted passing mean, and the smallest ell with DropTestBound <= delta.
+DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, double delta);
 
 // ---- The guarantee driver ----
 

@@ -234,6 +234,131 @@ TEST_CASE("the one bound along a fixed-sequence path: violation rate at most del
   }
 }
 
+TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital") {
+  // No l = -1: N+ ~ Bin(10, 0.1), and the Chernoff bound is exp(-M KL(0.2 || 0.1)) at s = 2.
+  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(std::exp(-10 * BernoulliKl(0.2, 0.1))));
+  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(0.6414461).epsilon(1e-6));
+  CHECK(DropFreshTail(0.3, 0.1, 0.2, 10) == 1.0);   // the mean drop is already at eps
+  CHECK(DropFreshTail(0.0, 0.2, 0.01, 10) == 0.0);  // no sample can drop
+  CHECK(DropFreshTail(0.05, 0.0, 0.04, std::numeric_limits<double>::infinity()) == 1.0);
+  CHECK(DropFreshTail(0.05, 0.02, 0.04, std::numeric_limits<double>::infinity()) == 0.0);
+  // Against the exact tail of N+ - N- (brute force over the trinomial), M = 30.
+  for (const auto& [pp, pm] :
+       {std::pair<double, double>{0.05, 0.02}, {0.1, 0.1}, {0.02, 0.0}, {0.3, 0.25}}) {
+    for (double eps : {0.0, 0.1, 0.2}) {
+      const int m = 30;
+      double exact = 0.0;
+      for (int a = 0; a <= m; ++a) {
+        for (int b = 0; a + b <= m; ++b) {
+          if (a - b < std::ceil(m * eps - 1e-9)) continue;
+          const double lc = std::lgamma(m + 1.0) - std::lgamma(a + 1.0) - std::lgamma(b + 1.0) -
+                            std::lgamma(m - a - b + 1.0);
+          exact += std::exp(lc + a * std::log(pp) + (b > 0 ? b * std::log(pm) : 0.0) +
+                            (m - a - b) * std::log1p(-pp - pm));
+        }
+      }
+      INFO("p+ " << pp << " p- " << pm << " eps " << eps);
+      CHECK(DropFreshTail(pp, pm, eps, m) >= exact - 1e-12);
+      CHECK(DropFreshTail(pp, pm, eps, m) <= 1.0);
+    }
+  }
+  DropTest t;
+  t.log_plus = std::log(0.5);
+  t.log_minus = std::log(2.0);
+  t.ell = 1.0;
+  t.n = 10;
+  // g = 1 + 0.2 (0.5 - 1) + 0.1 (2 - 1) = 1: the bound is e^-ell.
+  CHECK(DropPassBound(t, 0.2, 0.1) == Approx(std::exp(-1.0)));
+  CHECK(DropPassBound(t, 0.4, 0.0) == Approx(std::pow(0.8, 10) * std::exp(-1.0)));
+  t.ell = -1.0;
+  CHECK(DropPassBound(t, 0.2, 0.1) == 1.0);  // capped
+  // Capital of N+ = 2, N- = 1: 0.5^2 * 2 = 0.5.
+  t.ell = std::log(0.5) - 1e-12;
+  CHECK(DropTestPasses(t, 2, 1));
+  t.ell = std::log(0.5) + 1e-9;
+  CHECK_FALSE(DropTestPasses(t, 2, 1));
+  // The chosen test reaches delta with no waste, on a coarse and on a finer grid, and needs a
+  // smaller gap than a Bennett term for the fresh samples plus a WSR-type term for the
+  // calibration part at delta / 2 each (the scheme it replaces) would.
+  const double q = 0.02, eps = 0.01;
+  const int n = 2500, m = 5000;
+  const DropTest c = ChooseDropTest(eps, m, n, q, 0.05);
+  REQUIRE(std::isfinite(c.ell));
+  CHECK(c.log_plus < 0.0);
+  const double sd = std::sqrt(q * (1.0 / n + 1.0 / m));
+  const double coarse = DropTestBound(c, eps, m, sd / 8, 0.2);
+  CHECK(coarse <= 0.05);
+  CHECK(coarse > 0.045);
+  CHECK(DropTestBound(c, eps, m, sd / 32, 0.2) <= 0.05);
+  const double l1 = std::log(40.0), qc = 1.0 + q;
+  double h = 1e-4;  // Bennett: exp(-(M q / c^2) phi(c h / q)) = 0.025
+  while (std::exp(-(m * q / (qc * qc)) * ((1 + qc * h / q) * std::log1p(qc * h / q) - qc * h / q)) >
+         0.025)
+    h += 1e-5;
+  const double two_part = h + std::sqrt(2.0 * q * l1 / n) + l1 / n;
+  INFO("one bound gap " << c.predicted_gap << ", two-part " << two_part);
+  CHECK(c.predicted_gap < two_part);
+  CHECK(c.predicted_gap > 0.0);
+}
+
+TEST_CASE("accuracy-drop one bound along a fixed-sequence path: violations at most delta") {
+  // A path of 40 nested candidates, as a single threshold gives: on a sample with uniform u,
+  // candidate j drops (l = 1) when u < p+_j and gains (l = -1) when u > 1 - p-, with the mean drop
+  // p+_j - p- rising through eps. The calibration part decides the last candidate passing in path
+  // order; its mean drop over M fresh samples is compared with eps.
+  const double delta = 0.1, eps = 0.02;
+  const int n = 1600, trials = 2000, path = 40;
+  for (const double horizon : {400.0, std::numeric_limits<double>::infinity()}) {
+    for (const double pm : {0.0, 0.03}) {
+      INFO("horizon " << horizon << ", p- " << pm);
+      auto p_plus = [&](int j) { return pm + eps - 0.05 + 0.0018 * j; };
+      const DropTest t = ChooseDropTest(eps, horizon, n, 2 * pm + eps, delta);
+      REQUIRE(std::isfinite(t.ell));
+      std::mt19937_64 rng(17);
+      std::uniform_real_distribution<double> u01(0.0, 1.0);
+      const int m = std::isfinite(horizon) ? static_cast<int>(horizon) : 0;
+      std::vector<double> cal(n), fresh(m);
+      int viol = 0, naive_viol = 0, returned = 0;
+      auto count_below = [](const std::vector<double>& v, double x) {
+        return static_cast<int>(std::lower_bound(v.begin(), v.end(), x) - v.begin());
+      };
+      auto over = [&](int j) {
+        if (!std::isfinite(horizon)) return p_plus(j) - pm > eps;
+        const int s = count_below(fresh, p_plus(j)) - (m - count_below(fresh, 1.0 - pm));
+        return static_cast<double>(s) / m > eps;
+      };
+      for (int trial = 0; trial < trials; ++trial) {
+        for (double& v : cal) v = u01(rng);
+        for (double& v : fresh) v = u01(rng);
+        std::sort(cal.begin(), cal.end());
+        std::sort(fresh.begin(), fresh.end());
+        const int nm = n - count_below(cal, 1.0 - pm);
+        int last = -1, naive_last = -1;
+        for (int j = 0; j < path; ++j) {
+          const int np = count_below(cal, p_plus(j));
+          if (DropTestPasses(t, np, nm) && last == j - 1) last = j;
+          // The naive test: the calibration mean drop 1.28 sd below eps (a one-sided normal test
+          // of the population mean at delta, no fresh-sample term).
+          const double mean = static_cast<double>(np - nm) / n;
+          const double var = static_cast<double>(np + nm) / n - mean * mean;
+          if (mean <= eps - 1.2816 * std::sqrt(var / n) && naive_last == j - 1) naive_last = j;
+          if (last < j && naive_last < j) break;
+        }
+        if (last >= 0) {
+          ++returned;
+          viol += over(last);
+        }
+        if (naive_last >= 0) naive_viol += over(naive_last);
+      }
+      INFO("violations " << viol << " of " << trials << " (returned " << returned << "), naive "
+                         << naive_viol);
+      CHECK(returned > trials / 2);  // the test is not vacuous
+      CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
+      if (std::isfinite(horizon)) CHECK(naive_viol > 1.5 * delta * trials);
+    }
+  }
+}
+
 TEST_CASE("guarantee: re-split violation rate at most delta, the path certified, figures carried") {
   const Synthetic pool(6000, 7);
   int viol = 0, cells = 0, solved = 0;
