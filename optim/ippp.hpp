@@ -67,9 +67,7 @@ SmoothedValue EvaluateSmoothed(const ThresholdProblem& problem, double steepness
 
 // Above this many sample-exits (N x (m-1)) the single-precision iteration keeps no double copy
 // of its data (8 bytes per sample-exit): the warm start, always in double, then recomputes the
-// exponentials in windows of 4,096 samples at each of its evaluations. Double arithmetic alone
-// (ippp-nlopt, or precision "double") above it stores the exponentials in float (4 bytes per
-// sample-exit, each rounded to float) and widens them exactly. Variable for tests.
+// exponentials in windows of 4,096 samples at each of its evaluations. Variable for tests.
 inline std::size_t ippp_double_layout_limit = std::size_t{1} << 22;
 
 // The warm start of eq. 20-21 within [box_lo, box_hi]; returns m-1 equal thresholds. precision
