@@ -44,7 +44,7 @@ struct Lanes<double> {
   typedef double V __attribute__((vector_size(64)));
   typedef double Vu __attribute__((vector_size(64), aligned(8)));  // heap storage
   typedef long long I __attribute__((vector_size(64)));
-  using Bits = long long;
+  using Bits = unsigned char;
   static constexpr I kLaneIndex = {0, 1, 2, 3, 4, 5, 6, 7};
   // Lane sums are flushed into double totals only at the end: double accumulates exactly as it
   // always did.
@@ -83,13 +83,14 @@ struct CacheLineAllocator {
   }
 };
 
-// Blocks of kN samples, [block][exit][lane].
-template <class T>
+// Blocks of kN samples, [block][exit][lane]. S: the type the exponentials are stored in (float
+// with double arithmetic halves the layout; see Smoothed).
+template <class T, class S = T>
 struct BlockData {
   template <class U>
   using Vec = std::vector<U, CacheLineAllocator<U>>;
   int blocks = 0, m = 0;
-  Vec<T> a;                           // blocks x m x kN: exp(sg k (x - c0))
+  Vec<S> a;                           // blocks x m x kN: exp(sg k (x - c0))
   Vec<typename Lanes<T>::Bits> corr;  // blocks x (m+1): bit l = sample kN b + l correct
   Vec<T> mask;                        // kN lanes of the last block: 1 real, 0 padding
 };
@@ -101,25 +102,30 @@ struct Sums {
 
 // One block of kN samples (see Kernel): adds its terms to the lane sums so, sc, go, gc. cw: the
 // stop costs per lane (zero in the padding lanes of the last block).
-template <class T, int M, int G>
+template <class T, int M, int G, class S>
 inline __attribute__((always_inline)) void Block(
-    const T* a, const typename Lanes<T>::Bits* crb, int m, int want_grad,
+    const S* a, const typename Lanes<T>::Bits* crb, int m, int want_grad,
     const typename Lanes<T>::V* ev, const typename Lanes<T>::V* cw, typename Lanes<T>::V& so,
     typename Lanes<T>::V& sc, typename Lanes<T>::V* go, typename Lanes<T>::V* gc) {
   using L = Lanes<T>;
   using V = typename L::V;
-  using Vu = typename L::Vu;
   using I = typename L::I;
   constexpr int kA = M > 0 ? M + 1 : 65;
   const V zero = {};
   const V one = zero + T(1);
   const I lane_index = L::kLaneIndex;
-  const Vu* au = reinterpret_cast<const Vu*>(a);
+  typedef S Su __attribute__((vector_size(sizeof(S) * L::kN), aligned(sizeof(S))));
+  const Su* au = reinterpret_cast<const Su*>(a);
   V cur[kA], prev[kA], g[kA];
   V reach = one;
 #pragma GCC unroll 8
   for (int q = 0; q < m; ++q) {
-    const V u = au[q] * ev[q];
+    V aq;
+    if constexpr (std::is_same_v<S, T>)
+      aq = au[q];
+    else
+      aq = __builtin_convertvector(au[q], V);  // (exact: float to double)
+    const V u = aq * ev[q];
     const V r = one / (one + u);
     cur[q] = r;
     prev[q] = u * r;
@@ -156,9 +162,9 @@ inline __attribute__((always_inline)) void Block(
 // run time). The arithmetic is the same in every instantiation for a given T. The lane sums are
 // locals of one chunk of kFlushBlocks blocks, and the last block (whose padding lanes weigh
 // nothing) is handled outside the loop, so the loop keeps its accumulators in registers.
-template <class T, int M, int G>
-inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e, const T* cost,
-                                                  int want_grad_rt, Sums* out) {
+template <class T, int M, int G, class S>
+inline __attribute__((always_inline)) void Kernel(const BlockData<T, S>& d, const T* e,
+                                                  const T* cost, int want_grad_rt, Sums* out) {
   using L = Lanes<T>;
   using V = typename L::V;
   using Vu = typename L::Vu;
@@ -186,11 +192,11 @@ inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T
     V so = zero, sc = zero, go[kA], gc[kA];
 #pragma GCC unroll 8
     for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
-    const T* a = &d.a[b0 * a_stride];
+    const S* a = &d.a[b0 * a_stride];
     const typename L::Bits* crb = &d.corr[b0 * c_stride];
     for (int b = b0; b < full_end; ++b, a += a_stride, crb += c_stride)
-      Block<T, M, G>(a, crb, m, want_grad, ev, cost_full, so, sc, go, gc);
-    if (full_end < b1) Block<T, M, G>(a, crb, m, want_grad, ev, cost_last, so, sc, go, gc);
+      Block<T, M, G, S>(a, crb, m, want_grad, ev, cost_full, so, sc, go, gc);
+    if (full_end < b1) Block<T, M, G, S>(a, crb, m, want_grad, ev, cost_last, so, sc, go, gc);
     for (int l = 0; l < kN; ++l) {
       out->so += so[l];
       out->sc += sc[l];
@@ -202,40 +208,40 @@ inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T
   }
 }
 
-template <class T, int M>
-inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T>& d, const T* e,
+template <class T, int M, class S>
+inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T, S>& d, const T* e,
                                                           const T* cost, int g, Sums* out) {
   switch (g) {
     case 0:
-      Kernel<T, M, 0>(d, e, cost, g, out);
+      Kernel<T, M, 0, S>(d, e, cost, g, out);
       break;
     case 1:
-      Kernel<T, M, 1>(d, e, cost, g, out);
+      Kernel<T, M, 1, S>(d, e, cost, g, out);
       break;
     case 2:
-      Kernel<T, M, 2>(d, e, cost, g, out);
+      Kernel<T, M, 2, S>(d, e, cost, g, out);
       break;
     default:
-      Kernel<T, M, 3>(d, e, cost, g, out);
+      Kernel<T, M, 3, S>(d, e, cost, g, out);
       break;
   }
 }
-template <class T, int M>
-__attribute__((target("avx512f"))) void KernelAvx512(const BlockData<T>& d, const T* e,
+template <class T, int M, class S>
+__attribute__((target("avx512f"))) void KernelAvx512(const BlockData<T, S>& d, const T* e,
                                                      const T* cost, int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T, int M>
-__attribute__((target("avx2"))) void KernelAvx2(const BlockData<T>& d, const T* e, const T* cost,
+template <class T, int M, class S>
+__attribute__((target("avx2"))) void KernelAvx2(const BlockData<T, S>& d, const T* e, const T* cost,
                                                 int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T, int M>
-void KernelBase(const BlockData<T>& d, const T* e, const T* cost, int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+template <class T, int M, class S>
+void KernelBase(const BlockData<T, S>& d, const T* e, const T* cost, int g, Sums* out) {
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T>
-using KernelFn = void (*)(const BlockData<T>&, const T*, const T*, int, Sums*);
+template <class T, class S = T>
+using KernelFn = void (*)(const BlockData<T, S>&, const T*, const T*, int, Sums*);
 
 #if defined(__x86_64__)
 // The float kernel on AVX-512: the same smoothed terms with about 40 % fewer vector operations
@@ -388,35 +394,40 @@ __attribute__((target("avx512f"))) void KernelFma512(const BlockData<float>& d, 
 }
 #endif
 
-template <class T, int M>
-KernelFn<T> PickKernelM() {
+template <class T, int M, class S = T>
+KernelFn<T, S> PickKernelM() {
 #if defined(__x86_64__)
   if constexpr (std::is_same_v<T, float>) {
     if (__builtin_cpu_supports("avx512f")) return &KernelFma512<M>;
   }
 #endif
-  if (__builtin_cpu_supports("avx512f")) return &KernelAvx512<T, M>;
-  if (__builtin_cpu_supports("avx2")) return &KernelAvx2<T, M>;
-  return &KernelBase<T, M>;
+  if (__builtin_cpu_supports("avx512f")) return &KernelAvx512<T, M, S>;
+  if (__builtin_cpu_supports("avx2")) return &KernelAvx2<T, M, S>;
+  return &KernelBase<T, M, S>;
 }
-template <class T>
-KernelFn<T> PickKernel(int m) {
+template <class T, class S = T>
+KernelFn<T, S> PickKernel(int m) {
   __builtin_cpu_init();
-  switch (m) {
-    case 1:
-      return PickKernelM<T, 1>();
-    case 2:
-      return PickKernelM<T, 2>();
-    case 3:
-      return PickKernelM<T, 3>();
-    case 4:
-      return PickKernelM<T, 4>();
-    case 5:
-      return PickKernelM<T, 5>();
-    case 6:
-      return PickKernelM<T, 6>();
-    default:
-      return PickKernelM<T, 0>();
+  // (Float storage with double arithmetic serves only large problems: the run-time-m kernel.)
+  if constexpr (!std::is_same_v<S, T>) {
+    return PickKernelM<T, 0, S>();
+  } else {
+    switch (m) {
+      case 1:
+        return PickKernelM<T, 1>();
+      case 2:
+        return PickKernelM<T, 2>();
+      case 3:
+        return PickKernelM<T, 3>();
+      case 4:
+        return PickKernelM<T, 4>();
+      case 5:
+        return PickKernelM<T, 5>();
+      case 6:
+        return PickKernelM<T, 6>();
+      default:
+        return PickKernelM<T, 0>();
+    }
   }
 }
 
@@ -461,16 +472,25 @@ class Smoothed {
       // The single-precision iteration needs double only for its warm start: above
       // ippp_double_layout_limit sample-exits it keeps no double layout (8 bytes per sample-exit)
       // and the warm start recomputes the exponentials window by window (see Eval).
-      const bool keep_double =
-          !with_float || static_cast<std::size_t>(n_) * m_ <= ippp_double_layout_limit;
+      const bool large = static_cast<std::size_t>(n_) * m_ > ippp_double_layout_limit;
+      const bool keep_double = !with_float || !large;
+      if (!with_float && large && k * dev_x < 80.0) {
+        // Double arithmetic only (ippp-nlopt, or `double` precision), above the same size: the
+        // exponentials are stored in float (4 bytes per sample-exit instead of 8; each one
+        // rounded to float, relative 6e-8) and widened exactly in the kernel.
+        blocks_fs_ = Pool<BlockData<double, float>>().Take();
+        Fill(p, blocks_fs_.get(), 0, n_, a);
+        kernel_fs_ = PickKernel<double, float>(m_);
+        return;
+      }
       if (keep_double) {
-        blocks_ = Pool<double>().Take();
+        blocks_ = Pool<BlockData<double>>().Take();
         Fill(p, blocks_.get(), 0, n_, a);
       } else {
         problem_ = &p;
       }
       if (with_float) {
-        blocks_f_ = Pool<float>().Take();
+        blocks_f_ = Pool<BlockData<float>>().Take();
         if (keep_double) {  // (the same values, rounded to float, without a second exp)
           const BlockData<double>& d = *blocks_;
           Fill(p, blocks_f_.get(), 0, n_, [&](int q, int i) {
@@ -519,6 +539,8 @@ class Smoothed {
         kernel_f_(*blocks_f_, ef, cost_f_.data(), want_grad, &sums);
       } else if (blocks_ != nullptr) {
         kernel_(*blocks_, e, cost_.data(), want_grad, &sums);
+      } else if (blocks_fs_ != nullptr) {
+        kernel_fs_(*blocks_fs_, e, cost_.data(), want_grad, &sums);
       } else {
         // Windows of kWindow samples, their exponentials computed afresh (each window's lane
         // sums are gathered in double; the sums agree with the full layout's to rounding).
@@ -616,38 +638,39 @@ class Smoothed {
   std::vector<double> cost_;   // m+1
   // Blocked layouts come from a per-thread pool and go back to it: on the shared VM the
   // first-touch page faults and zeroing of fresh megabytes cost as much as a third of a solve.
-  template <class T>
+  template <class D>
   struct BufferPool {
-    std::vector<std::unique_ptr<BlockData<T>>> free;
-    std::shared_ptr<BlockData<T>> Take() {
-      std::unique_ptr<BlockData<T>> d;
+    std::vector<std::unique_ptr<D>> free;
+    std::shared_ptr<D> Take() {
+      std::unique_ptr<D> d;
       if (free.empty()) {
-        d = std::make_unique<BlockData<T>>();
+        d = std::make_unique<D>();
       } else {
         d = std::move(free.back());
         free.pop_back();
       }
       BufferPool* pool = this;
-      return std::shared_ptr<BlockData<T>>(d.release(),
-                                           [pool](BlockData<T>* b) { pool->free.emplace_back(b); });
+      return std::shared_ptr<D>(d.release(), [pool](D* b) { pool->free.emplace_back(b); });
     }
   };
-  template <class T>
-  static BufferPool<T>& Pool() {
-    thread_local BufferPool<T> pool;
+  template <class D>
+  static BufferPool<D>& Pool() {
+    thread_local BufferPool<D> pool;
     return pool;
   }
 
   std::shared_ptr<BlockData<double>> blocks_;  // null: double terms evaluated by windows
   const ThresholdProblem* problem_ = nullptr;  // (then the problem, for the windows)
   KernelFn<double> kernel_ = nullptr;
+  std::shared_ptr<BlockData<double, float>> blocks_fs_;  // (see the constructor)
+  KernelFn<double, float> kernel_fs_ = nullptr;
   std::shared_ptr<BlockData<float>> blocks_f_;
   KernelFn<float> kernel_f_ = nullptr;
   std::vector<float> cost_f_;
 
   // The blocked layout of a(q, i) (rounded to T) and of the correctness bits, samples i0..i1-1.
-  template <class T, class A>
-  void Fill(const ThresholdProblem& p, BlockData<T>* d, int i0, int i1, A a) const {
+  template <class T, class S, class A>
+  void Fill(const ThresholdProblem& p, BlockData<T, S>* d, int i0, int i1, A a) const {
     constexpr int kN = Lanes<T>::kN;
     using Bits = typename Lanes<T>::Bits;
     const int n = i1 - i0;
@@ -659,10 +682,10 @@ class Smoothed {
     for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n ? T(1) : T(0);
     for (int b = 0; b < d->blocks; ++b)
       for (int q = 0; q < m_; ++q) {
-        T* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
+        S* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
         for (int l = 0; l < kN; ++l) {
           const int j = kN * b + l;
-          out[l] = j < n ? static_cast<T>(a(q, i0 + j)) : T(1);
+          out[l] = j < n ? static_cast<S>(a(q, i0 + j)) : S(1);
         }
       }
     // (Branch-free: whether a sample is correct is unpredictable, and the branch made this

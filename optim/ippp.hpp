@@ -44,8 +44,8 @@ struct IpppOptions {
   // three times as fast; sums still gathered in double every 1,024 samples; on AVX-512 CPUs a
   // kernel of its own with an approximate reciprocal refined by a Newton step and FMAs, whose
   // answers differ from other CPUs' at rounding level) or "double" (the precision of the
-  // published code, the same answers on every CPU). The warm start is always solved in double. Falls back to
-  // double when k (score range) exceeds float's exponent range.
+  // published code, the same answers on every CPU). The warm start is always solved in double.
+  // Falls back to double when k (score range) exceeds float's exponent range.
   std::string precision = "single";
   // ippp-nlopt: algorithm "auglag-lbfgs", "mma" or "slsqp"; relative tolerance; evaluations.
   std::string nlopt_algorithm = "slsqp";
