@@ -17,6 +17,10 @@ const char* const kNames[] = {"geometric", "geometric-quantile", "single",
                               "ippp",      "ippp-nlopt",         "exact"};
 
 std::string Num(double v) { return FormatDouble(v); }
+
+// The feasibility step of SolveFeasible from `first`, the method's answer at B on `problem`.
+ThresholdSummary FeasibleFrom(Method method, const ThresholdProblem& problem,
+                              const SolverOptions& options, ThresholdSummary first);
 }  // namespace
 
 std::string ToString(Method method) { return kNames[static_cast<int>(method)]; }
@@ -173,7 +177,9 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
         if (ip.ok()) starts.push_back(ip.policy.thresholds);
         if (full && ip.ok() && ip.fit.mean_cost > problem.budget &&
             options.feasibility_rounds > 0) {
-          const ThresholdSummary fixed = SolveFeasible(Method::kIppp, problem, options);
+          // `ip` is iPPP's answer at B on this very problem (SolveIpppStart is SolveIppp up to
+          // kIpppStartSamples): the feasibility step starts from it instead of solving it again.
+          const ThresholdSummary fixed = FeasibleFrom(Method::kIppp, problem, options, ip);
           if (fixed.ok() && fixed.fit.mean_cost <= problem.budget) {
             starts.push_back(fixed.policy.thresholds);
           }
@@ -193,7 +199,13 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
 
 ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
                                const SolverOptions& options) {
-  ThresholdSummary s = SolveAtBudget(method, problem, options);
+  return FeasibleFrom(method, problem, options, SolveAtBudget(method, problem, options));
+}
+
+namespace {
+
+ThresholdSummary FeasibleFrom(Method method, const ThresholdProblem& problem,
+                              const SolverOptions& options, ThresholdSummary s) {
   const double limit = problem.budget * (1.0 + 1e-12);
   if (!s.ok() || s.fit.mean_cost <= limit || options.feasibility_rounds == 0) return s;
   // Tighten-and-resolve: the budget handed to the method is lowered by the last excess (times
@@ -224,6 +236,8 @@ ThresholdSummary SolveFeasible(Method method, const ThresholdProblem& problem,
                   " tighten-and-resolve rounds did not bring it within budget; " + first.message;
   return first;
 }
+
+}  // namespace
 
 std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem& problem,
                                            const std::vector<double>& budgets,

@@ -190,3 +190,43 @@ TEST_CASE("an answer over its budget is labelled over_budget, with its figures")
   LabelOverBudget(r.p.budget, e);
   CHECK(e.outcome == before);
 }
+
+TEST_CASE("exact's iPPP starts: the feasibility start from iPPP's own answer, as given by hand") {
+  // With a penalty too weak to bind, iPPP's answer is over budget and the feasibility step
+  // re-solves it; exact takes that start from the answer it already has. The same starts given by
+  // hand (iPPP's raw answer, its feasible one, ippp-nlopt's feasible one, in that order) with
+  // start_ippp off must give the same thresholds and figures.
+  int feasible_starts = 0;
+  for (unsigned seed : {3u, 7u, 11u}) {
+    Random r(ScoreOrder::kDescending, 400, seed);
+    SolverOptions o;
+    o.ippp.beta = 1e-12;
+    for (double budget : {1.4, 1.7, 2.1}) {
+      r.p.budget = budget;
+      const ThresholdSummary raw = SolveAtBudget(Method::kIppp, r.p, o);
+      REQUIRE(raw.ok());
+      REQUIRE(raw.fit.mean_cost > budget);
+      const ThresholdSummary fixed = SolveFeasible(Method::kIppp, r.p, o);
+      const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, r.p, o);
+      SolverOptions by_hand = o;
+      by_hand.exact.start_ippp = false;
+      by_hand.exact_starts.push_back(raw.policy.thresholds);
+      if (fixed.ok() && fixed.fit.mean_cost <= budget) {
+        by_hand.exact_starts.push_back(fixed.policy.thresholds);
+        ++feasible_starts;
+      }
+      if (nl.ok() && nl.fit.mean_cost <= budget)
+        by_hand.exact_starts.push_back(nl.policy.thresholds);
+      const ThresholdSummary a = Solve(Method::kExact, r.p, o);
+      const ThresholdSummary b = Solve(Method::kExact, r.p, by_hand);
+      INFO("seed " << seed << " budget " << budget << ": " << a.message);
+      REQUIRE(a.ok());
+      CHECK(a.policy.thresholds == b.policy.thresholds);
+      CHECK(a.fit.accuracy == b.fit.accuracy);
+      CHECK(a.fit.mean_cost == b.fit.mean_cost);
+      // And exact is at least as accurate as what `ippp` returns within the budget.
+      if (fixed.ok() && fixed.fit.mean_cost <= budget) CHECK(a.fit.accuracy >= fixed.fit.accuracy);
+    }
+  }
+  CHECK(feasible_starts > 0);  // the feasibility start was exercised
+}
