@@ -212,6 +212,15 @@ std::string Pp(double sum, int n) {
   return b;
 }
 
+// `v` printed with `fmt`, or "-" where it is not defined (NaN: no floor where the budget does not
+// bind, no ratio where the floor is 0).
+std::string Fixed(double v, const char* fmt) {
+  if (std::isnan(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
 std::string Rate(int k, int n) {
   double lo, hi;
   ClopperPearson(k, n, &lo, &hi);
@@ -699,12 +708,15 @@ int main(int argc, char** argv) {
         const int vb = b < static_cast<int>(g.viol_b.size()) ? g.viol_b[b] : 0;
         const int cb = b < static_cast<int>(g.cells_b.size()) ? g.cells_b[b] : 0;
         std::printf(
-            "%-10s | %5.0f%% | %+8.3f    %+8.3f      %+8.3f        %6.2f         |               "
-            "           %6.3f  %6.3f    %6.3f    %6.2f           | %s\n",
-            methods[mi].c_str(), 100.0 * budgets[b] / pool.full_cost, 100.0 * pb,
-            100.0 * oracle[mi][b], 100.0 * learn[mi][b],
-            learn[mi][b] > 0.0 ? pb / learn[mi][b] : NAN, 100.0 * tb, 100.0 * oracle_gap[mi][b],
-            100.0 * learn_gap[mi][b], learn_gap[mi][b] > 0.0 ? tb / learn_gap[mi][b] : NAN,
+            "%-10s | %5.0f%% | %8s    %8s      %8s        %6s         |               "
+            "           %6s  %6s    %6s    %6s           | %s\n",
+            methods[mi].c_str(), 100.0 * budgets[b] / pool.full_cost,
+            Fixed(100.0 * pb, "%+.3f").c_str(), Fixed(100.0 * oracle[mi][b], "%+.3f").c_str(),
+            Fixed(100.0 * learn[mi][b], "%+.3f").c_str(),
+            Fixed(learn[mi][b] > 0.0 ? pb / learn[mi][b] : NAN, "%.2f").c_str(),
+            Fixed(100.0 * tb, "%.3f").c_str(), Fixed(100.0 * oracle_gap[mi][b], "%.3f").c_str(),
+            Fixed(100.0 * learn_gap[mi][b], "%.3f").c_str(),
+            Fixed(learn_gap[mi][b] > 0.0 ? tb / learn_gap[mi][b] : NAN, "%.2f").c_str(),
             Rate(vb, cb).c_str());
         if (budgets[b] >= 0.40 * pool.full_cost - 1e-12 && has && !std::isnan(learn[mi][b])) {
           o40 += oracle[mi][b];
@@ -715,10 +727,10 @@ int main(int argc, char** argv) {
       }
       if (n40 > 0) {
         std::printf(
-            "%-10s | >=40%%: price %+.3fpp, oracle floor %+.3fpp, learning floor %+.3fpp, "
-            "price/learning %.2f\n",
-            methods[mi].c_str(), 100.0 * p40 / n40, 100.0 * o40 / n40, 100.0 * l40 / n40,
-            l40 > 0 ? p40 / l40 : NAN);
+            "%-10s | >=40%%, over the %d budget(s) with a floor: price %+.3fpp, oracle floor "
+            "%+.3fpp, learning floor %+.3fpp, price/learning %s\n",
+            methods[mi].c_str(), n40, 100.0 * p40 / n40, 100.0 * o40 / n40, 100.0 * l40 / n40,
+            Fixed(l40 > 0 ? p40 / l40 : NAN, "%.2f").c_str());
       }
     }
     if (!drops.empty()) {
@@ -733,11 +745,12 @@ int main(int argc, char** argv) {
         for (std::size_t di = 0; di < drops.size(); ++di) {
           const Tally& a = sum.dplain[mi * drops.size() + di];
           const Tally& g = sum.dguar[mi * drops.size() + di];
-          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f | %-9.4f %+8.3fpp (%d cells)\n",
-                      drop_methods[mi].c_str(), drops[di], Rate(a.viol, a.solved).c_str(),
-                      a.acc_sum / std::max(1, a.solved), Rate(g.viol, g.solved).c_str(),
-                      g.acc_sum / std::max(1, g.solved), g.price_sum / std::max(1, g.price_n),
-                      100.0 * g.price40_sum / std::max(1, g.price_n), g.cells);
+          std::printf(
+              "%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f | %-9.4f %+8.3fpp (%d paired cells)\n",
+              drop_methods[mi].c_str(), drops[di], Rate(a.viol, a.solved).c_str(),
+              a.acc_sum / std::max(1, a.solved), Rate(g.viol, g.solved).c_str(),
+              g.acc_sum / std::max(1, g.solved), g.price_sum / std::max(1, g.price_n),
+              100.0 * g.price40_sum / std::max(1, g.price_n), g.price_n);
         }
       }
     }
