@@ -127,7 +127,18 @@ struct Tally {
   int price_n = 0, price40_n = 0;
   double half40_sum = 0.0;  // the search part alone at B, budgets >= 40%
   int half40_n = 0;
+  std::vector<double> price_b;  // per budget: price sum and cells
+  std::vector<int> price_bn;
+  std::vector<double> tight_b;  // per budget: eval mean cost without minus with (paired cells)
   void Add(const Tally& o) {
+    price_b.resize(std::max(price_b.size(), o.price_b.size()), 0.0);
+    price_bn.resize(std::max(price_bn.size(), o.price_bn.size()), 0);
+    tight_b.resize(std::max(tight_b.size(), o.tight_b.size()), 0.0);
+    for (std::size_t i = 0; i < o.tight_b.size(); ++i) tight_b[i] += o.tight_b[i];
+    for (std::size_t i = 0; i < o.price_b.size(); ++i) {
+      price_b[i] += o.price_b[i];
+      price_bn[i] += o.price_bn[i];
+    }
     cells += o.cells;
     viol += o.viol;
     fit_over += o.fit_over;
@@ -318,6 +329,53 @@ int main(int argc, char** argv) {
         dropped.empty() ? "" : "; dropped, at or below the first exit's cost: ", dropped.c_str());
     const std::size_t nm = methods.size(), nd = drop_methods.size() * drops.size();
     const double mid = budgets[nbudgets / 2];
+    // The floor: the price an oracle that knows the population (the pooled fit + eval samples)
+    // pays. The method solved on the pool at B has per-sample cost sd s; the mean of M = eval size
+    // fresh draws exceeds its population mean by more than z s / sqrt(M) with probability 0.05
+    // (z = 1.6449, the normal quantile: M >= 5,000 here), so the oracle's policy is the method
+    // solved on the pool at B' = B - z s' / sqrt(M), s' the sd at B' (one fixed-point step), and
+    // its price is the pool accuracy at B minus that at B'. Any method that meets the statement
+    // and knows no more than the population pays at least about this.
+    std::vector<std::vector<double>> oracle(nm, std::vector<double>(nbudgets, NAN));
+    std::vector<std::vector<double>> oracle_gap(nm, std::vector<double>(nbudgets, NAN));
+    if (resplits > 0) {
+      ThresholdProblem all;
+      all.scores = &pool.scores;
+      all.correct = &pool.correct;
+      all.order = pool.order;
+      all.kept = pool.kept;
+      all.stop_cost = pool.stop_cost;
+      const double z = 1.6448536269514722;
+      ParallelFor(nm, jobs, [&](std::size_t mi) {
+        const Method method = MethodFromString(methods[mi]);
+        SolverOptions o;
+        o.seed = seed;
+        const std::vector<ThresholdSummary> at_b = SolveBudgets(method, all, budgets, o);
+        auto sd_of = [&](const ThresholdSummary& s) {
+          std::vector<double> c;
+          std::vector<std::uint8_t> k;
+          PerSample(all, s.policy, &c, &k);
+          double mu = 0.0, v = 0.0;
+          for (double x : c) mu += x;
+          mu /= static_cast<double>(c.size());
+          for (double x : c) v += (x - mu) * (x - mu);
+          return std::sqrt(v / static_cast<double>(c.size()));
+        };
+        std::vector<double> tight(nbudgets);
+        for (int b = 0; b < nbudgets; ++b)
+          tight[b] =
+              budgets[b] - (at_b[b].ok() ? z * sd_of(at_b[b]) / std::sqrt(pool.n_eval) : 0.0);
+        std::vector<ThresholdSummary> at_t = SolveBudgets(method, all, tight, o);
+        for (int b = 0; b < nbudgets; ++b)
+          if (at_t[b].ok()) tight[b] = budgets[b] - z * sd_of(at_t[b]) / std::sqrt(pool.n_eval);
+        at_t = SolveBudgets(method, all, tight, o);
+        for (int b = 0; b < nbudgets; ++b)
+          if (at_b[b].ok() && at_t[b].ok()) {
+            oracle[mi][b] = at_b[b].fit.accuracy - at_t[b].fit.accuracy;
+            oracle_gap[mi][b] = (at_b[b].fit.mean_cost - at_t[b].fit.mean_cost) / pool.full_cost;
+          }
+      });
+    }
     // Item 0: the given split (the shift check only); items 1..: random re-splits.
     const int items = std::max({resplits, shift_resplits, drops.empty() ? 0 : drop_resplits}) + 1;
     std::vector<SplitOut> outs(items);
@@ -415,7 +473,7 @@ int main(int argc, char** argv) {
         }
         for (int b = 0; b < nbudgets; ++b) {
           const bool ge40 = budgets[b] >= 0.40 * pool.full_cost - 1e-12;
-          double acc0 = NAN;
+          double acc0 = NAN, cost0 = NAN;
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0[b] : s1[b];
             Tally& t = w == 0 ? out.plain[mi] : out.guar[mi];
@@ -428,9 +486,16 @@ int main(int argc, char** argv) {
             t.acc_sum += e.accuracy;
             if (w == 0) {
               acc0 = e.accuracy;
+              cost0 = e.mean_cost;
             } else if (!std::isnan(acc0)) {
+              t.tight_b.resize(nbudgets, 0.0);
+              t.tight_b[b] += (cost0 - e.mean_cost) / pool.full_cost;
               t.price_sum += acc0 - e.accuracy;
               ++t.price_n;
+              t.price_b.resize(nbudgets, 0.0);
+              t.price_bn.resize(nbudgets, 0);
+              t.price_b[b] += acc0 - e.accuracy;
+              ++t.price_bn[b];
               if (ge40) {
                 t.price40_sum += acc0 - e.accuracy;
                 ++t.price40_n;
@@ -471,6 +536,15 @@ int main(int argc, char** argv) {
           o.guarantee.search_fraction = search_fraction;
           o.guarantee.bound = bound;
           const ThresholdSummary s1 = Solve(method, p, o);
+          // Paired by cell (both returned a policy): the eval cost with over without the
+          // guarantee (price_sum), and the eval accuracy with minus without (price40_sum).
+          if (s0.ok() && s1.ok()) {
+            const Evaluation e0 = ep.Evaluate(s0.policy), e1 = ep.Evaluate(s1.policy);
+            Tally& t = out.dguar[mi * drops.size() + di];
+            t.price_sum += e1.mean_cost / e0.mean_cost;
+            t.price40_sum += e1.accuracy - e0.accuracy;
+            ++t.price_n;
+          }
           for (int w = 0; w < 2; ++w) {
             const ThresholdSummary& s = w == 0 ? s0 : s1;
             Tally& t = (w == 0 ? out.dplain : out.dguar)[mi * drops.size() + di];
@@ -547,21 +621,47 @@ int main(int argc, char** argv) {
           g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
           100.0 * g.price40_sum / std::max(1, g.price40_n), Pp(g.half40_sum, g.half40_n).c_str());
     }
+    // The floor and the measured price, per budget and at budgets >= 40%.
+    for (std::size_t mi = 0; resplits > 0 && mi < nm; ++mi) {
+      const Tally& g = sum.guar[mi];
+      double o40 = 0.0, p40 = 0.0;
+      int n40 = 0;
+      std::printf("%-10s | oracle price (floor) / measured price by budget:", methods[mi].c_str());
+      for (int b = 0; b < nbudgets; ++b) {
+        const bool has = b < static_cast<int>(g.price_bn.size()) && g.price_bn[b] > 0;
+        const double pb = has ? g.price_b[b] / g.price_bn[b] : NAN;
+        const double tb = has ? g.tight_b[b] / g.price_bn[b] : NAN;
+        std::printf(" %.0f%% %+.3f/%+.3f (cost %.4f/%.4f)", 100.0 * budgets[b] / pool.full_cost,
+                    100.0 * oracle[mi][b], 100.0 * pb, oracle_gap[mi][b], tb);
+        if (budgets[b] >= 0.40 * pool.full_cost - 1e-12 && has && !std::isnan(oracle[mi][b])) {
+          o40 += oracle[mi][b];
+          p40 += pb;
+          ++n40;
+        }
+      }
+      if (n40 > 0) {
+        std::printf(" | >=40%%: oracle %+.3fpp, measured %+.3fpp, ratio %.2f", 100.0 * o40 / n40,
+                    100.0 * p40 / n40, o40 > 0 ? p40 / o40 : NAN);
+      }
+      std::printf("\n");
+    }
     if (!drops.empty()) {
       std::printf(
           "accuracy-drop mode (%d re-splits): eval accuracy < eval final-exit accuracy - "
           "eps; with the guarantee, violations among the certified cells\n",
           drop_resplits);
-      std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s\n", "method", "eps",
-                  "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost");
+      std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s | %-9s %-9s\n", "method", "eps",
+                  "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost",
+                  "cost w/wo", "acc w-wo");
       for (std::size_t mi = 0; mi < drop_methods.size(); ++mi) {
         for (std::size_t di = 0; di < drops.size(); ++di) {
           const Tally& a = sum.dplain[mi * drops.size() + di];
           const Tally& g = sum.dguar[mi * drops.size() + di];
-          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f (%d cells)\n",
+          std::printf("%-10s %-6g | %-32s %-9.4f | %-32s %-9.4f | %-9.4f %+8.3fpp (%d cells)\n",
                       drop_methods[mi].c_str(), drops[di], Rate(a.viol, a.solved).c_str(),
                       a.acc_sum / std::max(1, a.solved), Rate(g.viol, g.solved).c_str(),
-                      g.acc_sum / std::max(1, g.solved), g.cells);
+                      g.acc_sum / std::max(1, g.solved), g.price_sum / std::max(1, g.price_n),
+                      100.0 * g.price40_sum / std::max(1, g.price_n), g.cells);
         }
       }
     }

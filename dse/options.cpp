@@ -320,7 +320,9 @@ std::vector<OptionSpec> Build() {
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("search_fraction", T::kDouble,
       "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
-      "at random with --seed); auto = 0.8 for exact in budget mode, else 0.5")
+      "at random with --seed); auto = 0.8 for exact in budget mode, 0.1 (a pilot part) for "
+      "single in budget mode with a finite horizon or hoeffding-bentkus, else 0.5 (placement "
+      "searches: 0.5 with single)")
       .Default("auto")
       .Auto()
       .Min(0, true)

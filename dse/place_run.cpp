@@ -205,7 +205,7 @@ std::vector<double> DefaultPlaceBudgets(const CostProfile& prof) {
 void MakeSearchPart(const PlacementProblem& p, Method solver, const SolverOptions& o,
                     SearchPartProblem* out) {
   const std::vector<int> idx = GuaranteeSearchPart(
-      p.n(), o.seed, o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)));
+      p.n(), o.seed, o.guarantee.PlacementSearchFraction(solver, !std::isnan(o.accuracy_drop)));
   const auto n = static_cast<Eigen::Index>(idx.size());
   out->scores.resize(p.scores->rows(), n);
   out->correct.resize(p.correct->rows(), n);
@@ -221,12 +221,15 @@ void MakeSearchPart(const PlacementProblem& p, Method solver, const SolverOption
   out->problem.ca_correct = p.ca_correct ? &out->ca_correct : nullptr;
 }
 
-void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& o, ResultRow& r) {
+void CertifyRow(const PlacementProblem& p, Method solver, const SolverOptions& options,
+                ResultRow& r) {
   if (!r.has_policy() || r.kept_exits.empty()) return;
-  const int ns = static_cast<int>(
-      GuaranteeSearchPart(p.n(), o.seed,
-                          o.guarantee.SearchFraction(solver, !std::isnan(o.accuracy_drop)))
-          .size());
+  // The certification splits the fit split exactly as the search did (MakeSearchPart).
+  SolverOptions o = options;
+  o.guarantee.search_fraction =
+      o.guarantee.PlacementSearchFraction(solver, !std::isnan(o.accuracy_drop));
+  const int ns =
+      static_cast<int>(GuaranteeSearchPart(p.n(), o.seed, o.guarantee.search_fraction).size());
   const std::string where = "kept set " + KeptText(r.kept_exits) + " chosen on the search part (" +
                             std::to_string(ns) + " of " + std::to_string(p.n()) + " fit samples)";
   if (std::isnan(r.budget)) {
@@ -268,7 +271,12 @@ void ShiftCheckRow(const PlacementProblem& p, Method solver, const SolverOptions
   ThresholdProblem eval = fit;
   eval.scores = p.eval_scores;
   eval.correct = p.eval_correct;
-  const ShiftResult sh = ShiftChecks(solver, fit, eval, {fit.budget}, options, alpha)[0];
+  SolverOptions o = options;  // the selection part: the placement's search part
+  if (o.guarantee.on()) {
+    o.guarantee.search_fraction =
+        o.guarantee.PlacementSearchFraction(solver, !std::isnan(o.accuracy_drop));
+  }
+  const ShiftResult sh = ShiftChecks(solver, fit, eval, {fit.budget}, o, alpha)[0];
   if (!sh.tested) return;
   r.shift_p = sh.p_value;
   r.shift_fired = sh.shifted;

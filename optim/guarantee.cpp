@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -117,7 +118,19 @@ std::string GuaranteeOptions::Validate() const {
 
 double GuaranteeOptions::SearchFraction(Method method, bool accuracy_drop) const {
   if (!std::isnan(search_fraction)) return search_fraction;
+  if (NestedPath(method, accuracy_drop)) return kPilotFraction;
   return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
+}
+
+double GuaranteeOptions::PlacementSearchFraction(Method method, bool accuracy_drop) const {
+  if (!std::isnan(search_fraction)) return search_fraction;
+  return method == Method::kExact && !accuracy_drop ? kSearchFractionExact : kSearchFraction;
+}
+
+bool GuaranteeOptions::NestedPath(Method method, bool accuracy_drop) const {
+  return method == Method::kSingle && !accuracy_drop &&
+         ((std::isfinite(horizon) && bound == GuaranteeBound::kWsr) ||
+          bound == GuaranteeBound::kHoeffdingBentkus);
 }
 
 // ---- Bounds ----
@@ -248,6 +261,10 @@ double FreshMeanCap(double b, double horizon, double delta2) {
 }
 
 double BetPassBound(const BetTest& test, double mu) {
+  if (!std::isnan(test.tau)) {
+    if (!(mu > test.tau)) return 1.0;
+    return std::min(1.0, HoeffdingBentkusPValue(test.tau, test.n, mu));
+  }
   if (!(mu >= test.theta)) return 1.0;  // below theta the capital may grow: no bound
   if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
   const double log_bound =
@@ -256,19 +273,36 @@ double BetPassBound(const BetTest& test, double mu) {
 }
 
 bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
+  if (!std::isnan(test.tau)) return !x.empty() && Mean(x) <= test.tau;
   if (std::isinf(test.ell)) return test.ell < 0.0;
   double log_k = 0.0;
   for (double v : x) log_k += std::log1p(-test.nu * (v - test.theta));
   return log_k >= test.ell;
 }
 
+double BetFreshTail(const BetTest& test, double t, double b, double horizon) {
+  const double q = FreshMeanTail(t, b, horizon);
+  if (std::isnan(test.fresh_var) || !std::isfinite(horizon)) return q;
+  return std::min(q, BennettTail(b - t, std::max(test.fresh_var, 1e-12), 1.0, horizon));
+}
+
+bool VarianceCapPasses(const BetTest& test, const std::vector<double>& x, double centre) {
+  if (std::isnan(test.fresh_var)) return true;
+  if (!(test.var_nu > 0.0) || !(test.var_delta > 0.0)) return false;
+  double log_k = 0.0;
+  for (double v : x)
+    log_k += std::log1p(-test.var_nu * ((v - centre) * (v - centre) - test.fresh_var));
+  return log_k >= std::log(1.0 / test.var_delta);
+}
+
 namespace {
 
 // Q(t_k) on the grid t_k = theta + (b - theta) k / grid, k = 0..grid.
-std::vector<double> FreshTailGrid(double theta, double b, double horizon, int grid) {
+std::vector<double> FreshTailGrid(const BetTest& test, double b, double horizon, int grid) {
   std::vector<double> q(grid + 1);
   for (int k = 0; k <= grid; ++k) {
-    q[k] = k == grid ? 1.0 : FreshMeanTail(theta + (b - theta) * k / grid, b, horizon);
+    q[k] =
+        k == grid ? 1.0 : BetFreshTail(test, test.theta + (b - test.theta) * k / grid, b, horizon);
   }
   return q;
 }
@@ -287,30 +321,35 @@ double BetTestBoundOnGrid(const BetTest& test, double b, const std::vector<doubl
 
 double BetTestBound(const BetTest& test, double b, double horizon, int grid) {
   if (b >= 1.0) return 0.0;  // no mean of losses in [0, 1] exceeds 1
-  return BetTestBoundOnGrid(test, b, FreshTailGrid(test.theta, b, horizon, grid));
+  return BetTestBoundOnGrid(test, b, FreshTailGrid(test, b, horizon, grid));
 }
 
-BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta) {
+BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta_all,
+                      double fresh_var, double var_delta) {
   BetTest best;
   best.n = n;
+  best.fresh_var = fresh_var;
+  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  const double delta = delta_all - best.var_delta;  // what the mean test may spend
   if (b >= 1.0) {  // no mean of losses in [0, 1] exceeds 1: every candidate passes
     best.ell = -std::numeric_limits<double>::infinity();
     best.predicted_gap = 0.0;
     return best;
   }
-  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon)) return best;
+  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
   const double q_target = 0.01 * delta;
-  if (FreshMeanTail(0.0, b, horizon) > q_target) return best;
+  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
   best.theta =
-      LargestTrue(0.0, b, [&](double t) { return FreshMeanTail(t, b, horizon) <= q_target; });
+      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
   const int grid = 512;
-  const std::vector<double> q = FreshTailGrid(best.theta, b, horizon, grid);
+  const std::vector<double> q = FreshTailGrid(best, b, horizon, grid);
   const double nd = static_cast<double>(n);
   const double var = std::max(variance, 1e-6);
   const double room = delta - q[0];
   // The bet a Gaussian approximation calls optimal, then a grid around it.
   const double nu0 =
-      std::sqrt(2.0 * std::log(1.0 / delta) / (nd * (nd * b * (1.0 - b) / horizon + var)));
+      std::sqrt(2.0 * std::log(1.0 / delta) /
+                (nd * (nd * (std::isnan(fresh_var) ? b * (1.0 - b) : fresh_var) / horizon + var)));
   const double nu_max = 0.999 / (1.0 - best.theta);
   double best_pred = -std::numeric_limits<double>::infinity();
   for (int u = -24; u <= 24; ++u) {
@@ -347,6 +386,234 @@ BetTest ChooseBetTest(double b, double horizon, int n, double variance, double d
   }
   if (std::isfinite(best_pred))
     best.predicted_gap = b - best_pred;
+  else
+    best.ell = std::numeric_limits<double>::infinity();
+  return best;
+}
+
+BetTest ChooseMeanTest(double b, double horizon, int n, double delta_all, double fresh_var,
+                       double var_delta) {
+  BetTest best;
+  best.n = n;
+  best.fresh_var = fresh_var;
+  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  const double delta = delta_all - best.var_delta;
+  best.tau = -std::numeric_limits<double>::infinity();
+  if (b >= 1.0) {
+    best.tau = 1.0;
+    best.predicted_gap = 0.0;
+    return best;
+  }
+  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
+  const double q_target = 0.01 * delta;
+  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
+  best.theta =
+      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
+  const std::vector<double> q = FreshTailGrid(best, b, horizon, 512);
+  // The bound rises with tau: the largest tau in [0, theta] that meets delta.
+  auto ok = [&](double tau) {
+    BetTest t = best;
+    t.tau = tau;
+    return BetTestBoundOnGrid(t, b, q) <= delta;
+  };
+  if (!ok(0.0)) return best;
+  best.tau = LargestTrue(0.0, b, ok, 1e-12);
+  best.predicted_gap = b - best.tau;
+  return best;
+}
+
+// ---- One bound on the next M samples' mean drop (accuracy-drop mode) ----
+
+double DropFreshTail(double p_plus, double p_minus, double eps, double horizon) {
+  const double pp = std::max(0.0, p_plus), pm = std::max(0.0, p_minus);
+  if (!std::isfinite(horizon)) return pp - pm > eps ? 1.0 : 0.0;
+  const double p0 = 1.0 - pp - pm;
+  if (p0 < -1e-12) return 1.0;  // not a distribution: no bound
+  const auto mm = std::llround(horizon);
+  const double md = static_cast<double>(mm);
+  // The deployed count difference S = N+ - N- is an integer: mean drop > eps needs S >= s.
+  const double s = std::ceil(md * eps - 1e-9);
+  if (s > md) return 0.0;
+  const double e = s / md;
+  if (pp - pm >= e) return 1.0;
+  if (pp <= 0.0) return s > 0.0 ? 0.0 : 1.0;
+  if (e >= 1.0) return std::exp(md * std::log(pp));  // every sample must have l = 1
+  // P(S >= s) <= E z^S / z^s = (p0 + p+ z + p- / z)^M z^-s for every z > 1; the minimiser solves
+  // p+ (1 - e) z^2 - e p0 z - p- (1 + e) = 0.
+  const double q0 = std::max(0.0, p0);
+  const double z = (e * q0 + std::sqrt(e * e * q0 * q0 + 4.0 * pp * (1.0 - e) * pm * (1.0 + e))) /
+                   (2.0 * pp * (1.0 - e));
+  if (!(z > 1.0)) return 1.0;
+  const double log_q = md * (std::log(q0 + pp * z + pm / z) - e * std::log(z));
+  return std::min(1.0, std::exp(log_q));
+}
+
+double DropPassBound(const DropTest& test, double p_plus, double p_minus) {
+  if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
+  if (test.ell == -std::numeric_limits<double>::infinity()) return 1.0;
+  const double g = 1.0 + p_plus * std::expm1(test.log_plus) + p_minus * std::expm1(test.log_minus);
+  if (!(g > 0.0)) return 0.0;
+  return std::min(1.0, std::exp(-test.ell + static_cast<double>(test.n) * std::log(g)));
+}
+
+bool DropTestPasses(const DropTest& test, int n_plus, int n_minus) {
+  if (std::isinf(test.ell)) return test.ell < 0.0;
+  return static_cast<double>(n_plus) * test.log_plus +
+             static_cast<double>(n_minus) * test.log_minus >=
+         test.ell;
+}
+
+namespace {
+
+// The cells of the (p+, p-) triangle for DropTestBound: axis points 0, step, 2 step, ... up to
+// fine_end, then growing by 10% to 1. Per cell [a0, a1] x [b0, b1] (meeting the triangle): qbar,
+// an upper bound of DropFreshTail on the cell (it rises in p+ and falls in p-: its value at
+// (min(a1, 1 - b0), b0)), and the corners at which the linear g of DropPassBound is largest.
+// Cells are sorted by qbar, largest first; cells with qbar below kDropTailFloor are left out and
+// kDropTailFloor added to the bound instead (on levels w below it the sup is at most 1).
+constexpr double kDropTailFloor = 1e-15;
+
+struct DropGrid {
+  std::vector<double> qbar, a0, b0, b1;
+};
+
+DropGrid MakeDropGrid(double eps, double horizon, double step, double fine_end) {
+  std::vector<double> pts{0.0};
+  step = std::max(step, 1e-7);
+  while (pts.back() < 1.0) {
+    const double x = pts.back();
+    pts.push_back(std::min(1.0, x < fine_end ? x + step : x + std::max(step, 0.1 * x)));
+  }
+  struct Cell {
+    double q, a0, b0, b1;
+  };
+  std::vector<Cell> cells;
+  const std::size_t m = pts.size() - 1;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < m && pts[i] + pts[j] <= 1.0; ++j) {
+      const double q = DropFreshTail(std::min(pts[i + 1], 1.0 - pts[j]), pts[j], eps, horizon);
+      if (q >= kDropTailFloor) cells.push_back({q, pts[i], pts[j], pts[j + 1]});
+    }
+  }
+  std::sort(cells.begin(), cells.end(), [](const Cell& x, const Cell& y) { return x.q > y.q; });
+  DropGrid g;
+  for (const Cell& c : cells) {
+    g.qbar.push_back(c.q);
+    g.a0.push_back(c.a0);
+    g.b0.push_back(c.b0);
+    g.b1.push_back(c.b1);
+  }
+  return g;
+}
+
+// The staircase of a test on the grid: levels w in [q_{k+1}, q_k) have sup g <= G_k (the running
+// maximum of the cells' largest g), so the bound is sum_k (q_k - q_{k+1}) min(1, e^-ell G_k^n).
+// Returned as (weight, n log G) steps, merged where G does not change.
+std::vector<std::pair<double, double>> DropSteps(const DropTest& t, const DropGrid& grid) {
+  std::vector<std::pair<double, double>> steps;
+  const double up = std::expm1(t.log_plus), um = std::expm1(t.log_minus);
+  const bool minus_hi = um > 0.0;  // g rises in p- when f- > 1
+  double gmax = -1.0;
+  const std::size_t c = grid.qbar.size();
+  for (std::size_t k = 0; k < c; ++k) {
+    const double g = 1.0 + grid.a0[k] * up + (minus_hi ? grid.b1[k] : grid.b0[k]) * um;
+    if (g > gmax || steps.empty()) {
+      gmax = std::max(g, gmax);
+      steps.push_back({0.0, static_cast<double>(t.n) * std::log(std::max(gmax, 1e-300))});
+    }
+    steps.back().first += grid.qbar[k] - (k + 1 < c ? grid.qbar[k + 1] : 0.0);
+  }
+  return steps;
+}
+
+double DropStepsBound(const std::vector<std::pair<double, double>>& steps, double ell) {
+  double total = kDropTailFloor;
+  for (const auto& [w, lg] : steps) total += w * std::min(1.0, std::exp(lg - ell));
+  return total;
+}
+
+// The smallest ell with DropStepsBound <= delta (+inf when none).
+double DropEll(const std::vector<std::pair<double, double>>& steps, double delta) {
+  if (DropStepsBound(steps, -std::numeric_limits<double>::infinity()) <= delta)
+    return -std::numeric_limits<double>::infinity();
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& st : steps) {
+    lo = std::min(lo, st.second);
+    hi = std::max(hi, st.second);
+  }
+  lo -= 1.0;
+  hi += 60.0;
+  if (DropStepsBound(steps, hi) > delta) return std::numeric_limits<double>::infinity();
+  for (int it = 0; it < 200 && hi - lo > 1e-10 * std::max(1.0, std::fabs(hi)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (DropStepsBound(steps, mid) <= delta)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+double DropTestBound(const DropTest& test, double eps, double horizon, double step,
+                     double fine_end) {
+  if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
+  const DropGrid grid = MakeDropGrid(eps, horizon, step, fine_end);
+  return DropStepsBound(DropSteps(test, grid), test.ell);
+}
+
+DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, double delta) {
+  DropTest best;
+  best.n = n;
+  if (n < 1) return best;
+  const double nd = static_cast<double>(n);
+  const double q = std::clamp(disagreement, 1.0 / nd, 1.0);
+  const double inv_m = std::isfinite(horizon) ? 1.0 / horizon : 0.0;
+  const double sd = std::sqrt(q * (1.0 / nd + inv_m));
+  const DropGrid grid =
+      MakeDropGrid(eps, horizon, sd / 8.0, std::min(1.0, 2.0 * (eps + q) + 10.0 * sd));
+  // The bet f(l) = exp(-lambda l - kappa |l|): lambda tilts against drops, kappa against
+  // disagreements (kappa = lambda^2 / 2 makes E f(l) ~ 1 - lambda mu, whatever the variance).
+  // lambda0 is what a Gaussian picture of the calibration and fresh noise calls optimal.
+  const double lambda0 = std::sqrt(2.0 * std::log(1.0 / delta) / (nd * q * (nd * inv_m + 1.0)));
+  double best_pred = -std::numeric_limits<double>::infinity();
+  int best_i = 0;
+  auto consider = [&](int i, double c) {
+    const double lambda = lambda0 * std::exp2(i / 4.0);
+    const double kappa = c * lambda * lambda / 2.0;
+    if (!(lambda + kappa > 0.0)) return;
+    DropTest t = best;
+    t.log_plus = -lambda - kappa;
+    t.log_minus = lambda - kappa;
+    const auto steps = DropSteps(t, grid);
+    t.ell = DropEll(steps, delta);
+    if (!std::isfinite(t.ell)) return;
+    // Guard against rounding: the bound itself, as the tests and the argument use it.
+    for (int k = 0; k < 60 && DropStepsBound(steps, t.ell) > delta; ++k)
+      t.ell += std::ldexp(1e-9, k);
+    // Predicted passing mean drop at disagreement q: n (p+ log f+ + p- log f-) = ell with
+    // p+- = (q +- mu) / 2, i.e. mu = -(ell / n + q kappa) / lambda.
+    const double pred = -(t.ell / nd + q * kappa) / lambda;
+    if (pred > best_pred) {
+      best_pred = pred;
+      best_i = i;
+      best.log_plus = t.log_plus;
+      best.log_minus = t.log_minus;
+      best.ell = t.ell;
+    }
+  };
+  // lambda on a coarse grid (factors of 2), then its quarter-octave neighbours of the best.
+  const double cs[] = {-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0};
+  for (int i = -16; i <= 16; i += 4) {
+    for (double c : cs) consider(i, c);
+  }
+  const int centre = best_i;
+  for (int i : {centre - 2, centre - 1, centre + 1, centre + 2}) {
+    for (double c : cs) consider(i, c);
+  }
+  if (std::isfinite(best_pred))
+    best.predicted_gap = eps - best_pred;
   else
     best.ell = std::numeric_limits<double>::infinity();
   return best;
@@ -403,6 +670,12 @@ const double kPath[] = {2.0, 1.5, 1.25, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.2
 // `exact`'s are not nested and each costs a full solve, and 0.5 sd paid the same as 0.25 sd
 // (+0.123 / +0.122 pp) with half the solves.
 constexpr double kPathStart = 4.0, kPathStep = 0.25, kPathStepExact = 0.5;
+// The nested path (`single`): pilot budgets within kNestedWindow noise sd of the predicted
+// boundary, in steps of 1 / kNestedSteps sd (each candidate is one cheap solve on the pilot part;
+// the bisection tests about log2 of their number).
+constexpr double kNestedWindow = 4.0, kNestedSteps = 32.0;
+// Budget mode, one bound: the share of delta spent on the variance test.
+constexpr double kVarDeltaShare = 0.05;
 
 }  // namespace
 
@@ -475,71 +748,164 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     sp.problem.budget = problem.budget;
     ThresholdSummary pilot = Solve(method, sp.problem, inner);
     total_iterations += pilot.iterations;
-    double var = 0.25;
-    if (pilot.ok()) {
-      PerSample(sp.problem, pilot.policy, &costs, &corr);
+    // The search part's variance of x under a policy, and the sd of (x - mean)^2.
+    auto spread = [&](const Policy& pol, double* v, double* v_sd) {
+      PerSample(sp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
       const double mu = Mean(x);
-      var = 0.0;
-      for (double v : x) var += (v - mu) * (v - mu);
-      var /= std::max<std::size_t>(1, x.size() - 1);
-    }
+      double s1 = 0.0, s2 = 0.0;
+      for (double u : x) s1 += (u - mu) * (u - mu);
+      *v = s1 / std::max<std::size_t>(1, x.size() - 1);
+      for (double u : x) s2 += ((u - mu) * (u - mu) - *v) * ((u - mu) * (u - mu) - *v);
+      *v_sd = std::sqrt(s2 / std::max<std::size_t>(1, x.size() - 1));
+    };
+    double var = 0.25, var_sd = 0.25;  // the variance of x, and the sd of (x - mean)^2
+    if (pilot.ok()) spread(pilot.policy, &var, &var_sd);
     // The test: one bound on the mean of the next M samples (finite M, wsr), else a bound on the
     // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
     // below b at which a candidate is predicted to just pass.
     const bool one_bound = finite && g.bound == GuaranteeBound::kWsr;
     BetTest bet;
+    // The variance cap V, fixed from the search part: its estimate v of Var x, raised by 3 sd of
+    // that estimate, by the room the variance test needs to pass on n calibration losses with
+    // its bet, and by the centre's own error (a candidate's centre is its search-part mean).
+    const double dv = kVarDeltaShare * delta, lv = std::log(1.0 / dv);
+    auto make_bet = [&](double v, double v_sd) {
+      const double sy = std::max(v_sd, 1e-9);
+      const double room = std::sqrt(2.0 * lv / nc) * sy;
+      const double cap = std::min(
+          1.0, v + 3.0 * sy / std::sqrt(ns) + 2.0 * sy / std::sqrt(nc) + 1.5 * room + 4.0 * v / ns);
+      // Four tests, all fixed from the search part; the one with the smallest predicted gap
+      // is used (the variance-free ones on a tie: they need no variance test).
+      const BetTest tests[4] = {ChooseMeanTest(b, g.horizon, nc, delta),
+                                ChooseBetTest(b, g.horizon, nc, var, delta),
+                                ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
+                                ChooseBetTest(b, g.horizon, nc, var, delta, cap, dv)};
+      int pick = -1;
+      for (int i = 0; i < 4; ++i) {
+        if (!std::isfinite(tests[i].predicted_gap)) continue;
+        if (pick < 0 || tests[i].predicted_gap < tests[pick].predicted_gap) pick = i;
+      }
+      bet = tests[pick < 0 ? 1 : pick];
+      bet.var_nu = std::min(std::sqrt(2.0 * lv / (nc * sy * sy)), 0.999 / (1.0 - cap + 1e-12));
+    };
     double width = 0.0;
     if (one_bound) {
-      bet = ChooseBetTest(b, g.horizon, nc, var, delta);
+      make_bet(var, var_sd);
       width = std::isfinite(bet.predicted_gap) ? bet.predicted_gap : b;
     } else {
       const double l1 = std::log(1.0 / d1);
       width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
     }
-    // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
-    // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
-    // around its search-part mean.
-    std::vector<double> path;
-    {
-      const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
-      const double step = method == Method::kExact ? kPathStepExact : kPathStep;
-      const double start = b - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
-      for (int k = 0;; ++k) {
-        const double t = std::min(b, start + k * h);
-        const double raw = std::max(cmin, cmin + span * t);
-        if (path.empty() || raw > path.back()) path.push_back(raw);
-        if (t >= b) break;
+    // With the one bound, once the path's first candidate is known: V from the larger of its
+    // variance and the pilot's (the variance changes along the path; a candidate above V fails
+    // its variance test and ends the sequence).
+    auto refit_cap = [&](const Policy& first) {
+      if (!one_bound) return;
+      double v0 = 0.0, v0_sd = 0.0;
+      spread(first, &v0, &v0_sd);
+      if (v0 > var || v0_sd > var_sd) make_bet(std::max(v0, var), std::max(v0_sd, var_sd));
+    };
+    // A candidate passes the mean test and, with the one bound, the variance test against its
+    // search-part mean.
+    auto passes = [&](const Policy& pol) {
+      if (!one_bound) {
+        PerSample(cp.problem, pol, &costs, &corr);
+        return MeanTestRejects(norm_cost(costs), mstar, d1, g.bound);
       }
-    }
-    rep.path_length = static_cast<int>(path.size());
-    // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
-    // so its search-part accuracy never falls along the path.
-    const bool warm = method == Method::kExact;
-    for (double raw : path) {
-      sp.problem.budget = raw;
-      SolverOptions o = inner;
-      if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
-        o.exact_starts.push_back(best.policy.thresholds);
-      }
-      ThresholdSummary cand =
-          (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
-      total_iterations += cand.iterations;
-      if (!cand.ok()) {
-        why << "the candidate at search budget " << Num(raw) << " has no solution ("
-            << ToString(cand.outcome) << ")";
-        break;
-      }
-      PerSample(cp.problem, cand.policy, &costs, &corr);
+      PerSample(sp.problem, pol, &costs, &corr);
+      const double centre = Mean(norm_cost(costs));
+      PerSample(cp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
-      const bool pass = one_bound ? BetTestPasses(bet, x) : MeanTestRejects(x, mstar, d1, g.bound);
-      if (!pass) {
-        why << "the candidate at search budget " << Num(raw) << " was not certified";
-        break;
+      return BetTestPasses(bet, x) && VarianceCapPasses(bet, x, centre);
+    };
+    const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
+    if (g.NestedPath(method, false)) {
+      // Fine path (`single`): the shared thresholds the method returns on the pilot (search)
+      // part at a fine grid of budgets, kNestedWindow noise sd either side of the predicted
+      // boundary b - width, in increasing cost order (each candidate stops strictly fewer
+      // scores than the one before), tested in that order as every path is.
+      std::vector<ThresholdSummary> cands;
+      const bool desc = problem.order == ScoreOrder::kDescending;
+      const double h = std::max(sd / kNestedSteps, 1e-7);
+      const double lo = b - width - kNestedWindow * sd, hi = b - width + kNestedWindow * sd;
+      for (int k = 0;; ++k) {
+        const double t = std::min(1.0, lo + k * h);
+        if (t > hi + 0.5 * h) break;
+        const double raw = std::max(cmin, cmin + span * t);
+        sp.problem.budget = raw;
+        ThresholdSummary cand = Solve(method, sp.problem, inner);
+        total_iterations += cand.iterations;
+        if (cand.ok() && !cand.policy.thresholds.empty()) {
+          // Keep a candidate only when it stops strictly fewer scores than the previous one.
+          const double key = desc ? cand.policy.thresholds[0] : -cand.policy.thresholds[0];
+          const double prev = cands.empty() ? -std::numeric_limits<double>::infinity()
+                                            : (desc ? cands.back().policy.thresholds[0]
+                                                    : -cands.back().policy.thresholds[0]);
+          if (key > prev) {
+            cands.push_back(std::move(cand));
+            cands.back().fit_budget = raw;
+          }
+        } else if (cand.ok() && cands.empty()) {
+          cands.push_back(std::move(cand));  // only the final exit kept: one candidate
+          cands.back().fit_budget = raw;
+        }
+        if (t >= 1.0) break;
       }
-      best = cand;
-      best_fit_target = raw;
-      ++rep.certified;
+      rep.path_length = static_cast<int>(cands.size());
+      if (cands.empty()) why << "no candidate on the path has a solution";
+      if (!cands.empty()) refit_cap(cands.front().policy);
+      for (const ThresholdSummary& cand : cands) {
+        if (!passes(cand.policy)) {
+          why << "the candidate at search budget " << Num(cand.fit_budget) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = cand.fit_budget;
+        ++rep.certified;
+      }
+    } else {
+      // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
+      // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
+      // around its search-part mean.
+      std::vector<double> path;
+      {
+        const double step = method == Method::kExact ? kPathStepExact : kPathStep;
+        const double start = b - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
+        for (int k = 0;; ++k) {
+          const double t = std::min(b, start + k * h);
+          const double raw = std::max(cmin, cmin + span * t);
+          if (path.empty() || raw > path.back()) path.push_back(raw);
+          if (t >= b) break;
+        }
+      }
+      rep.path_length = static_cast<int>(path.size());
+      // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
+      // so its search-part accuracy never falls along the path.
+      const bool warm = method == Method::kExact;
+      for (double raw : path) {
+        sp.problem.budget = raw;
+        SolverOptions o = inner;
+        if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
+          o.exact_starts.push_back(best.policy.thresholds);
+        }
+        ThresholdSummary cand =
+            (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
+        total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at search budget " << Num(raw) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        if (raw == path.front()) refit_cap(cand.policy);
+        if (!passes(cand.policy)) {
+          why << "the candidate at search budget " << Num(raw) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = raw;
+        ++rep.certified;
+      }
     }
     rep.cost_bound = problem.budget;
     if (rep.certified > 0) {
@@ -575,49 +941,203 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const double hi = q_search + 3.0 * std::sqrt((q_search + 1.0 / ns) / ns) + 3.0 / ns;
       return std::min(1.0, hi + 3.0 * std::sqrt(hi / nc) + 3.0 / nc);
     };
-    ThresholdSummary pilot = Solve(method, sp.problem, inner);
-    total_iterations += pilot.iterations;
-    double width = eps;
-    const double l1 = std::log(1.0 / d1);
-    if (pilot.ok()) {
-      std::vector<double> x;
-      double dis = 0.0;
-      losses(sp.problem, pilot.policy, &x, &dis);
-      const double qs = dis / ns, qc = qcap(qs);
-      width = BennettWidth(qc, 1.0 + qc, g.horizon, d2) + std::sqrt(2.0 * qc * l1 / nc) + l1 / nc;
-    }
-    std::vector<double> path;
-    for (double mult : kPath) {
-      const double e = std::max(0.0, eps - mult * width);
-      if (path.empty() || e > path.back()) path.push_back(e);
-    }
-    rep.path_length = static_cast<int>(path.size());
-    for (double e : path) {
-      inner.accuracy_drop = e;
-      ThresholdSummary cand = (e == eps && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
-      total_iterations += cand.iterations;
-      if (!cand.ok()) {
-        why << "the candidate at search drop " << Num(e) << " has no solution ("
-            << ToString(cand.outcome) << ")";
-        break;
+    // Counts of l = 1 and l = -1 of a policy on a problem's samples.
+    auto counts = [&](const ThresholdProblem& p, const Policy& pol, int* n_plus, int* n_minus) {
+      PerSample(p, pol, &costs, &corr);
+      *n_plus = 0;
+      *n_minus = 0;
+      for (std::size_t i = 0; i < corr.size(); ++i) {
+        const bool fin = (*p.correct)(last, static_cast<Eigen::Index>(i)) != 0;
+        *n_plus += fin && !corr[i];
+        *n_minus += !fin && corr[i];
       }
-      std::vector<double> xs, xc;
-      double ds = 0.0, dc = 0.0;
-      losses(sp.problem, cand.policy, &xs, &ds);
-      const double qc = qcap(ds / ns);
-      const double mstar = eps - BennettWidth(qc, 1.0 + qc, g.horizon, d2);
-      losses(cp.problem, cand.policy, &xc, &dc);
-      const bool mean_ok = mstar > -1.0 && MeanTestRejects(xc, 0.5 * (mstar + 1.0), d1, g.bound);
-      const bool var_ok =
-          HoeffdingBentkusPValue(dc / nc, nc, qc, /*binary=*/true) <= d1 || qc >= 1.0;
-      if (!(mean_ok && var_ok)) {
-        why << "the candidate at search drop " << Num(e) << " was not certified"
-            << (mean_ok ? " (disagreement rate above its cap)" : "");
-        break;
+    };
+    // With the one bound the candidates are the method's solves at budgets on the search part
+    // (for `exact` each a full solve), memoised and shared by the pilot, the path's start and the
+    // path.
+    const bool budget_path = g.bound == GuaranteeBound::kWsr;
+    std::map<double, ThresholdSummary> memo;
+    double search_full_acc = 0.0;
+    for (int i = 0; i < ns; ++i) search_full_acc += sp.correct(last, i);
+    search_full_acc /= ns;
+    auto at = [&](double b) -> const ThresholdSummary& {
+      if (auto it = memo.find(b); it != memo.end()) return it->second;
+      ThresholdProblem p = sp.problem;
+      p.budget = b;
+      SolverOptions o = inner;
+      o.accuracy_drop = std::numeric_limits<double>::quiet_NaN();
+      ThresholdSummary s = Solve(method, p, o);
+      total_iterations += s.iterations;
+      return memo.emplace(b, std::move(s)).first->second;
+    };
+    auto meets = [&](const ThresholdSummary& s, double e) {
+      return s.ok() && s.fit.accuracy >= search_full_acc - e - 1e-12;
+    };
+    // The smallest budget found whose solution meets drop e on the search part (bisection to
+    // 1e-3 of the cost span, bracketed by the solves already made); NaN when even the full cost
+    // does not.
+    auto cheapest = [&](double e) {
+      double lo = cmin, hi = cmax;
+      if (!meets(at(hi), e)) return std::numeric_limits<double>::quiet_NaN();
+      if (meets(at(lo), e)) return lo;
+      for (const auto& [b, s] : memo) {
+        if (meets(s, e)) hi = std::min(hi, b);
       }
-      best = cand;
-      best_fit_target = e;
-      ++rep.certified;
+      for (const auto& [b, s] : memo) {
+        if (b < hi && !meets(s, e)) lo = std::max(lo, b);
+      }
+      while (hi - lo > 1e-3 * span) {
+        const double mid = 0.5 * (lo + hi);
+        if (meets(at(mid), e))
+          hi = mid;
+        else
+          lo = mid;
+      }
+      return hi;
+    };
+    ThresholdSummary pilot;
+    double pilot_budget = std::numeric_limits<double>::quiet_NaN();
+    if (budget_path) {
+      pilot_budget = cheapest(eps);
+      if (!std::isnan(pilot_budget)) pilot = at(pilot_budget);
+    } else {
+      pilot = Solve(method, sp.problem, inner);
+      total_iterations += pilot.iterations;
+    }
+    if (g.bound == GuaranteeBound::kWsr) {
+      // One bound on the mean drop of the next M samples (DropTest): the bet is fixed from the
+      // pilot's disagreement rate on the search part.
+      double q_search = 2.0 * eps + 1.0 / ns;
+      if (pilot.ok()) {
+        int np = 0, nm = 0;
+        counts(sp.problem, pilot.policy, &np, &nm);
+        q_search = static_cast<double>(np + nm) / ns;
+      }
+      const DropTest test = ChooseDropTest(eps, g.horizon, nc, q_search, delta);
+      const double width = std::isfinite(test.predicted_gap) ? test.predicted_gap : eps;
+      // The path: from kPathStart noise sd below the predicted boundary eps - width up to eps,
+      // in steps of kPathStep sd (kPathStepExact for exact), where the noise sd is that of a
+      // candidate's calibration mean drop around its search-part mean (variance <= its
+      // disagreement rate).
+      // For `exact`, the same span of drops mapped to budgets: from the cheapest budget meeting
+      // the path's first drop on the search part down to the pilot's, in equal steps, one exact
+      // solve each (in path order: costliest, i.e. most accurate, first).
+      std::vector<double> path;
+      const double q = std::max(q_search, 1.0 / ns);
+      const double sd = std::sqrt(q * (1.0 / ns + 1.0 / nc));
+      const double step = method == Method::kExact ? kPathStepExact : kPathStep;
+      const double start = eps - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
+      for (int k = 0;; ++k) {
+        const double e = std::max(0.0, std::min(eps, start + k * h));
+        if (path.empty() || e > path.back()) path.push_back(e);
+        if (e >= eps) break;
+      }
+      if (budget_path && !std::isnan(pilot_budget)) {
+        // Each path drop e >= 0 is mapped to a budget by interpolating, linearly in the drop,
+        // between the two solves already made that bracket it (the search-part drop of the
+        // memoised solves, made monotone in the budget); drops below 0 (a path start below 0:
+        // the search-part drop underestimates the calibration drop, most for exact) extend the
+        // span linearly beyond the budget meeting drop 0, up to the full cost.
+        const double b_zero = cheapest(0.0);
+        std::vector<std::pair<double, double>> curve;  // (budget, drop), drop falling
+        for (const auto& [b, sm] : memo) {
+          if (!sm.ok()) continue;
+          const double d = search_full_acc - sm.fit.accuracy;
+          while (!curve.empty() && curve.back().second <= d) curve.pop_back();
+          curve.push_back({b, d});
+        }
+        auto budget_of = [&](double e) {
+          if (e < 0.0) {
+            if (std::isnan(b_zero) || !(eps > 0.0)) return cmax;
+            return std::min(cmax, b_zero + (b_zero - pilot_budget) * -e / eps);
+          }
+          for (std::size_t i = 0; i < curve.size(); ++i) {
+            if (curve[i].second > e) continue;
+            if (i == 0) return curve[0].first;
+            const auto [b1, d1] = curve[i - 1];
+            const auto [b2, d2] = curve[i];
+            return b2 + (b1 - b2) * (d2 - e) / (d2 - d1);
+          }
+          return cmax;
+        };
+        const int steps = std::max(1, static_cast<int>(std::ceil((eps - start) / h - 1e-9)));
+        std::vector<double> budgets;
+        for (int k = 0; k <= steps; ++k) {
+          const double b =
+              k == steps ? pilot_budget : std::max(pilot_budget, budget_of(start + k * h));
+          if (budgets.empty() || b < budgets.back()) budgets.push_back(b);
+        }
+        path = budgets;
+      } else if (budget_path) {
+        path.clear();  // no solution meets the drop on the search part: nothing to certify
+        why << "no solution meets the drop on the search part";
+      }
+      rep.path_length = static_cast<int>(path.size());
+      const char* what = budget_path ? "search budget " : "search drop ";
+      for (double e : path) {
+        inner.accuracy_drop = e;
+        ThresholdSummary cand = budget_path                ? at(e)
+                                : (e == eps && pilot.ok()) ? pilot
+                                                           : Solve(method, sp.problem, inner);
+        if (!budget_path) total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at " << what << Num(e) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        int np = 0, nm = 0;
+        counts(cp.problem, cand.policy, &np, &nm);
+        if (!DropTestPasses(test, np, nm)) {
+          why << "the candidate at " << what << Num(e) << " was not certified";
+          break;
+        }
+        best = cand;
+        best_fit_target = e;
+        ++rep.certified;
+      }
+    } else {
+      double width = eps;
+      const double l1 = std::log(1.0 / d1);
+      if (pilot.ok()) {
+        std::vector<double> x;
+        double dis = 0.0;
+        losses(sp.problem, pilot.policy, &x, &dis);
+        const double qs = dis / ns, qc = qcap(qs);
+        width = BennettWidth(qc, 1.0 + qc, g.horizon, d2) + std::sqrt(2.0 * qc * l1 / nc) + l1 / nc;
+      }
+      std::vector<double> path;
+      for (double mult : kPath) {
+        const double e = std::max(0.0, eps - mult * width);
+        if (path.empty() || e > path.back()) path.push_back(e);
+      }
+      rep.path_length = static_cast<int>(path.size());
+      for (double e : path) {
+        inner.accuracy_drop = e;
+        ThresholdSummary cand = (e == eps && pilot.ok()) ? pilot : Solve(method, sp.problem, inner);
+        total_iterations += cand.iterations;
+        if (!cand.ok()) {
+          why << "the candidate at search drop " << Num(e) << " has no solution ("
+              << ToString(cand.outcome) << ")";
+          break;
+        }
+        std::vector<double> xs, xc;
+        double ds = 0.0, dc = 0.0;
+        losses(sp.problem, cand.policy, &xs, &ds);
+        const double qc = qcap(ds / ns);
+        const double mstar = eps - BennettWidth(qc, 1.0 + qc, g.horizon, d2);
+        losses(cp.problem, cand.policy, &xc, &dc);
+        const bool mean_ok = mstar > -1.0 && MeanTestRejects(xc, 0.5 * (mstar + 1.0), d1, g.bound);
+        const bool var_ok =
+            HoeffdingBentkusPValue(dc / nc, nc, qc, /*binary=*/true) <= d1 || qc >= 1.0;
+        if (!(mean_ok && var_ok)) {
+          why << "the candidate at search drop " << Num(e) << " was not certified"
+              << (mean_ok ? " (disagreement rate above its cap)" : "");
+          break;
+        }
+        best = cand;
+        best_fit_target = e;
+        ++rep.certified;
+      }
     }
     rep.drop_bound = eps;
     if (rep.certified > 0) {

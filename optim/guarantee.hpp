@@ -15,9 +15,10 @@
 // candidates on the calibration part in path order and stops at the first that fails; the last
 // that passed is returned. Budget mode with a finite horizon and `wsr` (the default): each
 // candidate is tested with a betting capital whose bet is fixed from the search part, and one
-// bound covers the calibration sample and the M deployed ones together (BetTest below). Otherwise
-// the test is of "the candidate's mean loss exceeds m*", m* the largest population mean whose
-// M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
+// bound covers the calibration sample and the M deployed ones together (BetTest below); likewise
+// accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
+// Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
+// whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
 // 2004 tail for M fresh draws), by a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus
 // p-value at level delta1, delta1 + delta2 = delta.
 #pragma once
@@ -52,16 +53,29 @@ GuaranteeBound GuaranteeBoundFromString(const std::string& text,
 // disagreement rate on the calibration part).
 inline constexpr double kSearchFractionExact = 0.8;
 inline constexpr double kSearchFraction = 0.5;
+// `single` in budget mode (finite horizon with `wsr`, or `hoeffding-bentkus`): one shared
+// threshold has nothing to fit but its level, so it needs no search part of its own: a pilot part
+// fixes the test and a fine path of thresholds, the rest of the fit split calibrates
+// (docs/guarantees.md, derivation step 2).
+inline constexpr double kPilotFraction = 0.1;
 
 struct GuaranteeOptions {
   double level = 0.0;                                        // 1 - delta in (0, 1); 0 = off
   double horizon = std::numeric_limits<double>::infinity();  // M >= 1, or inf (population mean)
   // Share of the fit split the method searches on, in (0, 1); NaN = auto: kSearchFractionExact
-  // for `exact` in budget mode, else kSearchFraction (SearchFraction()).
+  // for `exact` in budget mode, kPilotFraction for `single` on the fine path (NestedPath()),
+  // else kSearchFraction (SearchFraction()).
   double search_fraction = std::numeric_limits<double>::quiet_NaN();
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::string Validate() const;
   double SearchFraction(Method method, bool accuracy_drop) const;
+  // The share a placement search (dse/place_run.hpp) searches on with `method` as its threshold
+  // solver: as SearchFraction, but never the small pilot of the fine path (the kept set is
+  // chosen on this part, and a pilot of 10 % would choose it from too few samples).
+  double PlacementSearchFraction(Method method, bool accuracy_drop) const;
+  // True when the budget-mode guarantee of `method` runs on the fine path from a pilot part:
+  // `single`, with a finite horizon and `wsr` (the one bound) or with `hoeffding-bentkus`.
+  bool NestedPath(Method method, bool accuracy_drop) const;
   bool on() const { return level > 0.0; }
 };
 
@@ -111,6 +125,18 @@ struct BetTest {
   double nu = 0.0;                                       // the bet, in (0, 1 / (1 - theta))
   double ell = std::numeric_limits<double>::infinity();  // log capital needed; inf: never passes
   int n = 0;                                             // calibration losses
+  // A cap V on the candidate's population variance, certified by a second test on the
+  // calibration part at level var_delta (VarianceCapPasses); NaN = no cap. With a cap, Q(t) is
+  // the smaller of the variance-free tail and Bennett's (JASA 1962) tail of the mean of M draws
+  // with variance <= V and x - mu <= 1, and BetTestBound + var_delta bounds the violation.
+  double fresh_var = std::numeric_limits<double>::quiet_NaN();
+  double var_delta = 0.0;
+  double var_nu = 0.0;  // the variance test's bet, in (0, 1 / (1 - V)), fixed before calibration
+  // The mean-threshold form (ChooseMeanTest): a candidate passes when the mean of its n
+  // calibration losses is <= tau (NaN: the betting form above). Its pass probability at
+  // population mean mu > tau is at most the Hoeffding-Bentkus bound
+  // HoeffdingBentkusPValue(tau, n, mu), falling in mu (BetPassBound).
+  double tau = std::numeric_limits<double>::quiet_NaN();
   // b minus the calibration mean at which a candidate with the search part's variance is
   // predicted to just pass (scale of the path; not part of the guarantee).
   double predicted_gap = std::numeric_limits<double>::quiet_NaN();
@@ -120,11 +146,70 @@ bool BetTestPasses(const BetTest& test, const std::vector<double>& x);
 // Q(theta) + sum_k BetPassBound(t_{k-1}) (Q(t_k) - Q(t_{k-1})) over `grid` equal steps t_k of
 // [theta, b]: an upper bound on the integral above (BetPassBound falls, Q rises).
 double BetTestBound(const BetTest& test, double b, double horizon, int grid = 512);
+// Q(t) of the test: FreshMeanTail(t, b, M), or with test.fresh_var = V finite the minimum of it and
+// Bennett's tail exp(-(M V) phi((b - t) / V)), phi(u) = (1 + u) log(1 + u) - u (nondecreasing in
+// t).
+double BetFreshTail(const BetTest& test, double t, double b, double horizon);
+// The variance test of a candidate: with y_i = (x_i - c)^2 for its calibration losses x and a
+// centre c fixed before the calibration part (the candidate's search-part mean), it passes when
+// the capital prod_i (1 - var_nu (y_i - V)) reaches 1 / var_delta. Under H0: E y >= V the capital
+// has expectation <= 1 (Markov: P(pass) <= var_delta), and E y >= Var x, so a pass certifies
+// Var x <= V at that level.
+bool VarianceCapPasses(const BetTest& test, const std::vector<double>& x, double centre);
 // The test for n calibration losses whose variance is about `variance` (from the search part) at
 // target b, horizon M and level delta: theta where Q(theta) = delta / 100, the bet maximising the
 // predicted passing mean, and the smallest ell with BetTestBound <= delta. ell = inf when no test
 // reaches delta (b too close to 0 for M).
-BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta);
+// With fresh_var = V finite, Q includes Bennett's tail with V and ell is chosen so that
+// BetTestBound <= delta - var_delta (var_delta in [0, delta)).
+BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta,
+                      double fresh_var = std::numeric_limits<double>::quiet_NaN(),
+                      double var_delta = 0.0);
+
+// The mean-threshold test at target b, horizon M and level delta: theta where Q(theta) =
+// delta / 100 and the largest tau with BetTestBound <= delta (tau = -inf: never passes).
+// With fresh_var = V finite, as ChooseBetTest: Q includes Bennett's tail and the bound is held to
+// delta - var_delta.
+BetTest ChooseMeanTest(double b, double horizon, int n, double delta,
+                       double fresh_var = std::numeric_limits<double>::quiet_NaN(),
+                       double var_delta = 0.0);
+
+// ---- One bound on the mean drop of the next M samples (accuracy-drop mode, `wsr`) ----
+//
+// The per-sample drop l = correct(final exit) - correct(policy) takes the values -1, 0, 1; its
+// distribution is fixed by p+ = P(l = 1) and p- = P(l = -1) (its variance is at most the
+// disagreement rate p+ + p-). A candidate is tested on its counts N+, N- of l = 1 and l = -1 among
+// n calibration samples: it passes when N+ log f+ + N- log f- >= ell (the log capital of the bet
+// f(1) = f+, f(0) = 1, f(-1) = f-, fixed before the calibration part is seen). Markov's
+// inequality on the capital bounds P(pass) by DropPassBound(p) = min(1, e^-ell g(p)^n),
+// g(p) = 1 + p+ (f+ - 1) + p- (f- - 1); DropFreshTail(p) (Chernoff) bounds the probability that
+// the mean drop of M fresh samples exceeds eps. Fixed-sequence testing along a path of such tests
+// returns a candidate whose next M samples drop by more than eps with probability at most
+//   integral_0^1 sup { DropPassBound(p) : DropFreshTail(p) > w } dw,
+// which DropTestBound bounds from above on a grid of cells in the (p+, p-) triangle
+// (docs/guarantees.md has the argument).
+struct DropTest {
+  double log_plus = 0.0;                                 // log f+ < 0
+  double log_minus = 0.0;                                // log f-
+  double ell = std::numeric_limits<double>::infinity();  // log capital needed; inf: never passes
+  int n = 0;                                             // calibration samples
+  // eps minus the calibration mean drop at which a candidate with the search part's disagreement
+  // rate is predicted to just pass (scale of the path; not part of the guarantee).
+  double predicted_gap = std::numeric_limits<double>::quiet_NaN();
+};
+// Chernoff bound inf_{z > 1} (p0 + p+ z + p- / z)^M z^(-s) on P(N+ - N- >= s) for M fresh samples,
+// s = ceil(M eps) (the smallest count difference with mean drop >= eps); horizon inf: 1 when
+// p+ - p- > eps, else 0.
+double DropFreshTail(double p_plus, double p_minus, double eps, double horizon);
+double DropPassBound(const DropTest& test, double p_plus, double p_minus);
+bool DropTestPasses(const DropTest& test, int n_plus, int n_minus);
+// The bound above for a test, on cells of side `step` up to `fine_end` and wider (x1.1) beyond.
+double DropTestBound(const DropTest& test, double eps, double horizon, double step,
+                     double fine_end);
+// The test for n calibration samples whose disagreement rate is about `disagreement` (from the
+// search part) at drop eps, horizon M and level delta: the bet f(l) = exp(-lambda l - kappa |l|)
+// maximising the predicted passing mean, and the smallest ell with DropTestBound <= delta.
+DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, double delta);
 
 // ---- The guarantee driver ----
 

@@ -6,8 +6,9 @@
 #include <memory>
 #include <nlopt.hpp>
 #include <sstream>
+#include <type_traits>
 #if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
+#include <immintrin.h>
 #endif
 
 #include "optim/internal/cascade.hpp"
@@ -25,7 +26,9 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 // The vectorised hot loop: 8 doubles or 16 floats at a time with GCC vector extensions, compiled
 // for AVX-512, AVX2 and the baseline and picked at run time. Every variant performs the same IEEE
 // operations in the same order (no FMA contraction in ISO C++ mode), so results do not depend on
-// the machine. Layout: blocks of kN samples, [block][exit][lane].
+// the machine; the one exception is the float kernel on AVX-512 CPUs, which has a faster variant
+// of its own (KernelFma512 below) that differs at rounding level. Layout: blocks of kN samples,
+// [block][exit][lane].
 // The fixed-m kernels below would otherwise get FMA contraction (target avx2 / avx512f) and
 // change results by rounding.
 #pragma GCC optimize("fp-contract=off")
@@ -41,8 +44,8 @@ struct Lanes<double> {
   typedef double V __attribute__((vector_size(64)));
   typedef double Vu __attribute__((vector_size(64), aligned(8)));  // heap storage
   typedef long long I __attribute__((vector_size(64)));
-  using Bits = long long;
-  static constexpr I kLaneBits = {1, 2, 4, 8, 16, 32, 64, 128};
+  using Bits = unsigned char;
+  static constexpr I kLaneIndex = {0, 1, 2, 3, 4, 5, 6, 7};
   // Lane sums are flushed into double totals only at the end: double accumulates exactly as it
   // always did.
   static constexpr int kFlushBlocks = 1 << 30;
@@ -54,20 +57,42 @@ struct Lanes<float> {
   typedef float Vu __attribute__((vector_size(64), aligned(4)));
   typedef int I __attribute__((vector_size(64)));
   using Bits = int;
-  static constexpr I kLaneBits = {1,   2,   4,    8,    16,   32,   64,    128,
-                                  256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  static constexpr I kLaneIndex = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   // float lane sums are flushed into double totals every 64 blocks (1,024 samples), so a sum
   // over the whole split loses no more than a float sum over 64 terms.
   static constexpr int kFlushBlocks = 64;
 };
 
-// Blocks of kN samples, [block][exit][lane].
+// Storage on 64-byte boundaries, so that each block's 64-byte vectors lie in one cache line (from
+// the default 16-byte alignment every load of the kernel was split across two lines). Written by
+// hand: the standard library has no aligned allocator and Eigen's aligns only to the vector width
+// it was compiled for.
 template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const {
+    return true;
+  }
+};
+
+// Blocks of kN samples, [block][exit][lane]. S: the type the exponentials are stored in (float
+// with double arithmetic halves the layout; see Smoothed).
+template <class T, class S = T>
 struct BlockData {
+  template <class U>
+  using Vec = std::vector<U, CacheLineAllocator<U>>;
   int blocks = 0, m = 0;
-  std::vector<T> a;                           // blocks x m x kN: exp(sg k (x - c0))
-  std::vector<typename Lanes<T>::Bits> corr;  // blocks x (m+1): bit l = sample kN b + l correct
-  std::vector<T> mask;                        // kN lanes of the last block: 1 real, 0 padding
+  Vec<S> a;                           // blocks x m x kN: exp(sg k (x - c0))
+  Vec<typename Lanes<T>::Bits> corr;  // blocks x (m+1): bit l = sample kN b + l correct
+  Vec<T> mask;                        // kN lanes of the last block: 1 real, 0 padding
 };
 
 struct Sums {
@@ -77,25 +102,30 @@ struct Sums {
 
 // One block of kN samples (see Kernel): adds its terms to the lane sums so, sc, go, gc. cw: the
 // stop costs per lane (zero in the padding lanes of the last block).
-template <class T, int M, int G>
+template <class T, int M, int G, class S>
 inline __attribute__((always_inline)) void Block(
-    const T* a, const typename Lanes<T>::Bits* crb, int m, int want_grad,
+    const S* a, const typename Lanes<T>::Bits* crb, int m, int want_grad,
     const typename Lanes<T>::V* ev, const typename Lanes<T>::V* cw, typename Lanes<T>::V& so,
     typename Lanes<T>::V& sc, typename Lanes<T>::V* go, typename Lanes<T>::V* gc) {
   using L = Lanes<T>;
   using V = typename L::V;
-  using Vu = typename L::Vu;
   using I = typename L::I;
   constexpr int kA = M > 0 ? M + 1 : 65;
   const V zero = {};
   const V one = zero + T(1);
-  const I lane_bits = L::kLaneBits;
-  const Vu* au = reinterpret_cast<const Vu*>(a);
+  const I lane_index = L::kLaneIndex;
+  typedef S Su __attribute__((vector_size(sizeof(S) * L::kN), aligned(sizeof(S))));
+  const Su* au = reinterpret_cast<const Su*>(a);
   V cur[kA], prev[kA], g[kA];
   V reach = one;
 #pragma GCC unroll 8
   for (int q = 0; q < m; ++q) {
-    const V u = au[q] * ev[q];
+    V aq;
+    if constexpr (std::is_same_v<S, T>)
+      aq = au[q];
+    else
+      aq = __builtin_convertvector(au[q], V);  // (exact: float to double)
+    const V u = aq * ev[q];
     const V r = one / (one + u);
     cur[q] = r;
     prev[q] = u * r;
@@ -105,11 +135,18 @@ inline __attribute__((always_inline)) void Block(
   g[m] = reach;
   // Correctness as one bit per lane: the per-evaluation data shrinks from 9 to ~4.1 doubles per
   // sample and exit pair, which matters because the loop is bound by memory traffic. g * correct
-  // as a select: g >= 0 is finite, so this equals the product with 0/1 exactly.
-  V so_suf = ((I{} + crb[m]) & lane_bits) != 0 ? g[m] : zero, sc_suf = g[m] * cw[m];
+  // as a select: g >= 0 is finite, so this equals the product with 0/1 exactly. The select is a
+  // bitwise and with all-ones/zero lanes made by shifts (lane l: -((bits >> l) & 1)): GCC lowers
+  // vector comparisons and "cond ? g : zero" on vectors wider than the target's (64 bytes under
+  // AVX2) lane by lane, with scalar extracts and branches, which made the AVX2 variant ~20x
+  // slower than AVX-512.
+
+  const I sel_m = -(((I{} + crb[m]) >> lane_index) & 1);
+  V so_suf = reinterpret_cast<V>(reinterpret_cast<I>(g[m]) & sel_m), sc_suf = g[m] * cw[m];
 #pragma GCC unroll 8
   for (int q = m - 1; q >= 0; --q) {
-    const V wo = ((I{} + crb[q]) & lane_bits) != 0 ? g[q] : zero, wc = g[q] * cw[q];
+    const I sel = -(((I{} + crb[q]) >> lane_index) & 1);
+    const V wo = reinterpret_cast<V>(reinterpret_cast<I>(g[q]) & sel), wc = g[q] * cw[q];
     if (want_grad & 1) go[q] += wo * prev[q] - cur[q] * so_suf;
     if (want_grad & 2) gc[q] += wc * prev[q] - cur[q] * sc_suf;
     so_suf += wo;
@@ -125,9 +162,9 @@ inline __attribute__((always_inline)) void Block(
 // run time). The arithmetic is the same in every instantiation for a given T. The lane sums are
 // locals of one chunk of kFlushBlocks blocks, and the last block (whose padding lanes weigh
 // nothing) is handled outside the loop, so the loop keeps its accumulators in registers.
-template <class T, int M, int G>
-inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T* e, const T* cost,
-                                                  int want_grad_rt, Sums* out) {
+template <class T, int M, int G, class S>
+inline __attribute__((always_inline)) void Kernel(const BlockData<T, S>& d, const T* e,
+                                                  const T* cost, int want_grad_rt, Sums* out) {
   using L = Lanes<T>;
   using V = typename L::V;
   using Vu = typename L::Vu;
@@ -155,11 +192,11 @@ inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T
     V so = zero, sc = zero, go[kA], gc[kA];
 #pragma GCC unroll 8
     for (int q = 0; q < m; ++q) go[q] = gc[q] = zero;
-    const T* a = &d.a[b0 * a_stride];
+    const S* a = &d.a[b0 * a_stride];
     const typename L::Bits* crb = &d.corr[b0 * c_stride];
     for (int b = b0; b < full_end; ++b, a += a_stride, crb += c_stride)
-      Block<T, M, G>(a, crb, m, want_grad, ev, cost_full, so, sc, go, gc);
-    if (full_end < b1) Block<T, M, G>(a, crb, m, want_grad, ev, cost_last, so, sc, go, gc);
+      Block<T, M, G, S>(a, crb, m, want_grad, ev, cost_full, so, sc, go, gc);
+    if (full_end < b1) Block<T, M, G, S>(a, crb, m, want_grad, ev, cost_last, so, sc, go, gc);
     for (int l = 0; l < kN; ++l) {
       out->so += so[l];
       out->sc += sc[l];
@@ -171,64 +208,226 @@ inline __attribute__((always_inline)) void Kernel(const BlockData<T>& d, const T
   }
 }
 
-template <class T, int M>
-inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T>& d, const T* e,
+template <class T, int M, class S>
+inline __attribute__((always_inline)) void KernelDispatch(const BlockData<T, S>& d, const T* e,
                                                           const T* cost, int g, Sums* out) {
   switch (g) {
     case 0:
-      Kernel<T, M, 0>(d, e, cost, g, out);
+      Kernel<T, M, 0, S>(d, e, cost, g, out);
       break;
     case 1:
-      Kernel<T, M, 1>(d, e, cost, g, out);
+      Kernel<T, M, 1, S>(d, e, cost, g, out);
       break;
     case 2:
-      Kernel<T, M, 2>(d, e, cost, g, out);
+      Kernel<T, M, 2, S>(d, e, cost, g, out);
       break;
     default:
-      Kernel<T, M, 3>(d, e, cost, g, out);
+      Kernel<T, M, 3, S>(d, e, cost, g, out);
       break;
   }
 }
-template <class T, int M>
-__attribute__((target("avx512f"))) void KernelAvx512(const BlockData<T>& d, const T* e,
+template <class T, int M, class S>
+__attribute__((target("avx512f"))) void KernelAvx512(const BlockData<T, S>& d, const T* e,
                                                      const T* cost, int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T, int M>
-__attribute__((target("avx2"))) void KernelAvx2(const BlockData<T>& d, const T* e, const T* cost,
+template <class T, int M, class S>
+__attribute__((target("avx2"))) void KernelAvx2(const BlockData<T, S>& d, const T* e, const T* cost,
                                                 int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T, int M>
-void KernelBase(const BlockData<T>& d, const T* e, const T* cost, int g, Sums* out) {
-  KernelDispatch<T, M>(d, e, cost, g, out);
+template <class T, int M, class S>
+void KernelBase(const BlockData<T, S>& d, const T* e, const T* cost, int g, Sums* out) {
+  KernelDispatch<T, M, S>(d, e, cost, g, out);
 }
-template <class T>
-using KernelFn = void (*)(const BlockData<T>&, const T*, const T*, int, Sums*);
-template <class T, int M>
-KernelFn<T> PickKernelM() {
-  if (__builtin_cpu_supports("avx512f")) return &KernelAvx512<T, M>;
-  if (__builtin_cpu_supports("avx2")) return &KernelAvx2<T, M>;
-  return &KernelBase<T, M>;
+template <class T, class S = T>
+using KernelFn = void (*)(const BlockData<T, S>&, const T*, const T*, int, Sums*);
+
+#if defined(__x86_64__)
+// The float kernel on AVX-512: the same smoothed terms with about 40 % fewer vector operations
+// per sample and exit, written with intrinsics because the vector extensions can name neither
+// mask registers nor the approximate reciprocal. Its arithmetic differs from Block<float> by
+// rounding only (relative ~1e-7 per term; see IpppOptions::precision):
+// * r = 1 / (1 + u) is rcp14 (relative error < 2^-14) refined by one Newton step
+//   r0 + r0 (1 - d r0) in FMA form, relative error ~2^-28 before rounding: as accurate as the
+//   division, which was the loop's bottleneck (one 16-lane division per sample block and exit
+//   costs ~20 multiplies of throughput on this kind of CPU).
+// * The derivative of a sample's terms by t_q is (up to sg k) c_q g_q prev_q - cur_q S_q, with
+//   g_q prev_q = reach_{q+1} cur_q (reach_{q+1} = g_q u_q: the probability of passing exit q)
+//   and S_q the suffix sum over later exits; the kernel sums the two parts apart, each with one
+//   FMA (the correct-only one masked), and subtracts them in double at the end; for the cost,
+//   sum_n w_q reach_{q+1} cur_q is w_q times the plain sum. The suffix sums are chained FMAs.
+// * Correctness bits go straight into mask registers (no broadcast, test and select).
+// * The padding lanes of the last block start with reach = 0, so every term of theirs is 0 and no
+//   masked cost copy is needed.
+// * Lane sums are float within chunks of 64 blocks (1,024 samples) as in Block<float>, then
+//   converted and added in double lanes, reduced once at the end.
+template <int M, int G>
+__attribute__((target("avx512f"), always_inline)) inline void BlockFma(
+    const float* a, const int* crb, int m, int want_grad, __m512 reach, const __m512* ev,
+    const __m512* w, __m512& so, __m512& sc, __m512* pass_o, __m512* stop_o, __m512* pass,
+    __m512* stop_c) {
+  constexpr int kA = M > 0 ? M + 1 : 65;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 cur[kA], g[kA], reach_next[kA];
+#pragma GCC unroll 8
+  for (int q = 0; q < m; ++q) {
+    const __m512 u = _mm512_mul_ps(_mm512_load_ps(a + 16 * q), ev[q]);
+    const __m512 d = _mm512_add_ps(one, u);
+    const __m512 r0 = _mm512_maskz_rcp14_ps(0xFFFF, d);
+    const __m512 r = _mm512_fmadd_ps(r0, _mm512_fnmadd_ps(d, r0, one), r0);
+    cur[q] = r;
+    g[q] = _mm512_mul_ps(reach, r);
+    reach = _mm512_mul_ps(g[q], u);
+    reach_next[q] = reach;
+  }
+  g[m] = reach;
+  __m512 so_suf = _mm512_maskz_mov_ps(static_cast<__mmask16>(crb[m]), g[m]);
+  __m512 sc_suf = _mm512_mul_ps(g[m], w[m]);
+#pragma GCC unroll 8
+  for (int q = m - 1; q >= 0; --q) {
+    const __mmask16 k = static_cast<__mmask16>(crb[q]);
+    if (want_grad & 1) {
+      pass_o[q] = _mm512_mask3_fmadd_ps(reach_next[q], cur[q], pass_o[q], k);
+      stop_o[q] = _mm512_fmadd_ps(cur[q], so_suf, stop_o[q]);
+    }
+    if (want_grad & 2) {
+      pass[q] = _mm512_fmadd_ps(reach_next[q], cur[q], pass[q]);
+      stop_c[q] = _mm512_fmadd_ps(cur[q], sc_suf, stop_c[q]);
+    }
+    so_suf = _mm512_mask_add_ps(so_suf, k, so_suf, g[q]);
+    sc_suf = _mm512_fmadd_ps(g[q], w[q], sc_suf);
+  }
+  so = _mm512_add_ps(so, so_suf);
+  sc = _mm512_add_ps(sc, sc_suf);
 }
-template <class T>
-KernelFn<T> PickKernel(int m) {
-  __builtin_cpu_init();
-  switch (m) {
+
+// x's 16 float lanes added to the 8 double lanes of acc.
+__attribute__((target("avx512f"), always_inline)) inline void AddWide(__m512d& acc, __m512 x) {
+  const __m512d lo = _mm512_maskz_cvtps_pd(
+      0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(x), 0)));
+  const __m512d hi = _mm512_maskz_cvtps_pd(
+      0xFF, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(x), 1)));
+  acc = _mm512_add_pd(acc, _mm512_add_pd(lo, hi));
+}
+
+// The sum of acc's 8 lanes, in lane order.
+__attribute__((target("avx512f"), always_inline)) inline double SumLanes(__m512d acc) {
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, acc);
+  double s = 0.0;
+  for (double v : lanes) s += v;
+  return s;
+}
+
+template <int M, int G>
+__attribute__((target("avx512f"), always_inline)) inline void KernelFmaImpl(
+    const BlockData<float>& d, const float* e, const float* cost, int want_grad_rt, Sums* out) {
+  constexpr int kN = 16, kFlush = Lanes<float>::kFlushBlocks;
+  const int m = M > 0 ? M : d.m;
+  if (m < 0 || m > 64) __builtin_unreachable();
+  const int want_grad = G >= 0 ? G : want_grad_rt;
+  constexpr int kA = M > 0 ? M + 1 : 65;
+  __m512 ev[kA], w[kA];
+#pragma GCC unroll 8
+  for (int q = 0; q < m; ++q) ev[q] = _mm512_set1_ps(e[q]);
+#pragma GCC unroll 8
+  for (int q = 0; q <= m; ++q) w[q] = _mm512_set1_ps(cost[q]);
+  const __m512 one = _mm512_set1_ps(1.0f), reach_last = _mm512_load_ps(d.mask.data());
+  const __m512d zero_d = _mm512_setzero_pd();
+  __m512d dso = zero_d, dsc = zero_d, dpass_o[kA], dstop_o[kA], dpass[kA], dstop_c[kA];
+#pragma GCC unroll 8
+  for (int q = 0; q < m; ++q) dpass_o[q] = dstop_o[q] = dpass[q] = dstop_c[q] = zero_d;
+  const std::size_t a_stride = static_cast<std::size_t>(m) * kN, c_stride = m + 1;
+  for (int b0 = 0; b0 < d.blocks; b0 += std::min(kFlush, d.blocks - b0)) {
+    const int b1 = b0 + std::min(kFlush, d.blocks - b0);
+    const int full_end = b1 == d.blocks ? b1 - 1 : b1;
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 so = zero, sc = zero, pass_o[kA], stop_o[kA], pass[kA], stop_c[kA];
+#pragma GCC unroll 8
+    for (int q = 0; q < m; ++q) pass_o[q] = stop_o[q] = pass[q] = stop_c[q] = zero;
+    const float* a = &d.a[b0 * a_stride];
+    const int* crb = &d.corr[b0 * c_stride];
+    for (int b = b0; b < full_end; ++b, a += a_stride, crb += c_stride)
+      BlockFma<M, G>(a, crb, m, want_grad, one, ev, w, so, sc, pass_o, stop_o, pass, stop_c);
+    if (full_end < b1)
+      BlockFma<M, G>(a, crb, m, want_grad, reach_last, ev, w, so, sc, pass_o, stop_o, pass, stop_c);
+    AddWide(dso, so);
+    AddWide(dsc, sc);
+    for (int q = 0; q < m; ++q) {
+      if (want_grad & 1) {
+        AddWide(dpass_o[q], pass_o[q]);
+        AddWide(dstop_o[q], stop_o[q]);
+      }
+      if (want_grad & 2) {
+        AddWide(dpass[q], pass[q]);
+        AddWide(dstop_c[q], stop_c[q]);
+      }
+    }
+  }
+  out->so += SumLanes(dso);
+  out->sc += SumLanes(dsc);
+  for (int q = 0; q < m; ++q) {
+    if (want_grad & 1) out->go[q] += SumLanes(dpass_o[q]) - SumLanes(dstop_o[q]);
+    if (want_grad & 2)
+      out->gc[q] += static_cast<double>(cost[q]) * SumLanes(dpass[q]) - SumLanes(dstop_c[q]);
+  }
+}
+
+template <int M>
+__attribute__((target("avx512f"))) void KernelFma512(const BlockData<float>& d, const float* e,
+                                                     const float* cost, int g, Sums* out) {
+  switch (g) {
+    case 0:
+      KernelFmaImpl<M, 0>(d, e, cost, g, out);
+      break;
     case 1:
-      return PickKernelM<T, 1>();
+      KernelFmaImpl<M, 1>(d, e, cost, g, out);
+      break;
     case 2:
-      return PickKernelM<T, 2>();
-    case 3:
-      return PickKernelM<T, 3>();
-    case 4:
-      return PickKernelM<T, 4>();
-    case 5:
-      return PickKernelM<T, 5>();
-    case 6:
-      return PickKernelM<T, 6>();
+      KernelFmaImpl<M, 2>(d, e, cost, g, out);
+      break;
     default:
-      return PickKernelM<T, 0>();
+      KernelFmaImpl<M, 3>(d, e, cost, g, out);
+      break;
+  }
+}
+#endif
+
+template <class T, int M, class S = T>
+KernelFn<T, S> PickKernelM() {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (__builtin_cpu_supports("avx512f")) return &KernelFma512<M>;
+  }
+#endif
+  if (__builtin_cpu_supports("avx512f")) return &KernelAvx512<T, M, S>;
+  if (__builtin_cpu_supports("avx2")) return &KernelAvx2<T, M, S>;
+  return &KernelBase<T, M, S>;
+}
+template <class T, class S = T>
+KernelFn<T, S> PickKernel(int m) {
+  __builtin_cpu_init();
+  // (Float storage with double arithmetic serves only large problems: the run-time-m kernel.)
+  if constexpr (!std::is_same_v<S, T>) {
+    return PickKernelM<T, 0, S>();
+  } else {
+    switch (m) {
+      case 1:
+        return PickKernelM<T, 1>();
+      case 2:
+        return PickKernelM<T, 2>();
+      case 3:
+        return PickKernelM<T, 3>();
+      case 4:
+        return PickKernelM<T, 4>();
+      case 5:
+        return PickKernelM<T, 5>();
+      case 6:
+        return PickKernelM<T, 6>();
+      default:
+        return PickKernelM<T, 0>();
+    }
   }
 }
 
@@ -273,16 +472,25 @@ class Smoothed {
       // The single-precision iteration needs double only for its warm start: above
       // ippp_double_layout_limit sample-exits it keeps no double layout (8 bytes per sample-exit)
       // and the warm start recomputes the exponentials window by window (see Eval).
-      const bool keep_double =
-          !with_float || static_cast<std::size_t>(n_) * m_ <= ippp_double_layout_limit;
+      const bool large = static_cast<std::size_t>(n_) * m_ > ippp_double_layout_limit;
+      const bool keep_double = !with_float || !large;
+      if (!with_float && large && k * dev_x < 80.0) {
+        // Double arithmetic only (ippp-nlopt, or `double` precision), above the same size: the
+        // exponentials are stored in float (4 bytes per sample-exit instead of 8; each one
+        // rounded to float, relative 6e-8) and widened exactly in the kernel.
+        blocks_fs_ = Pool<BlockData<double, float>>().Take();
+        Fill(p, blocks_fs_.get(), 0, n_, a);
+        kernel_fs_ = PickKernel<double, float>(m_);
+        return;
+      }
       if (keep_double) {
-        blocks_ = Pool<double>().Take();
+        blocks_ = Pool<BlockData<double>>().Take();
         Fill(p, blocks_.get(), 0, n_, a);
       } else {
         problem_ = &p;
       }
       if (with_float) {
-        blocks_f_ = Pool<float>().Take();
+        blocks_f_ = Pool<BlockData<float>>().Take();
         if (keep_double) {  // (the same values, rounded to float, without a second exp)
           const BlockData<double>& d = *blocks_;
           Fill(p, blocks_f_.get(), 0, n_, [&](int q, int i) {
@@ -331,6 +539,8 @@ class Smoothed {
         kernel_f_(*blocks_f_, ef, cost_f_.data(), want_grad, &sums);
       } else if (blocks_ != nullptr) {
         kernel_(*blocks_, e, cost_.data(), want_grad, &sums);
+      } else if (blocks_fs_ != nullptr) {
+        kernel_fs_(*blocks_fs_, e, cost_.data(), want_grad, &sums);
       } else {
         // Windows of kWindow samples, their exponentials computed afresh (each window's lane
         // sums are gathered in double; the sums agree with the full layout's to rounding).
@@ -428,61 +638,68 @@ class Smoothed {
   std::vector<double> cost_;   // m+1
   // Blocked layouts come from a per-thread pool and go back to it: on the shared VM the
   // first-touch page faults and zeroing of fresh megabytes cost as much as a third of a solve.
-  template <class T>
+  template <class D>
   struct BufferPool {
-    std::vector<std::unique_ptr<BlockData<T>>> free;
-    std::shared_ptr<BlockData<T>> Take() {
-      std::unique_ptr<BlockData<T>> d;
+    std::vector<std::unique_ptr<D>> free;
+    std::shared_ptr<D> Take() {
+      std::unique_ptr<D> d;
       if (free.empty()) {
-        d = std::make_unique<BlockData<T>>();
+        d = std::make_unique<D>();
       } else {
         d = std::move(free.back());
         free.pop_back();
       }
       BufferPool* pool = this;
-      return std::shared_ptr<BlockData<T>>(d.release(),
-                                           [pool](BlockData<T>* b) { pool->free.emplace_back(b); });
+      return std::shared_ptr<D>(d.release(), [pool](D* b) { pool->free.emplace_back(b); });
     }
   };
-  template <class T>
-  static BufferPool<T>& Pool() {
-    thread_local BufferPool<T> pool;
+  template <class D>
+  static BufferPool<D>& Pool() {
+    thread_local BufferPool<D> pool;
     return pool;
   }
 
   std::shared_ptr<BlockData<double>> blocks_;  // null: double terms evaluated by windows
   const ThresholdProblem* problem_ = nullptr;  // (then the problem, for the windows)
   KernelFn<double> kernel_ = nullptr;
+  std::shared_ptr<BlockData<double, float>> blocks_fs_;  // (see the constructor)
+  KernelFn<double, float> kernel_fs_ = nullptr;
   std::shared_ptr<BlockData<float>> blocks_f_;
   KernelFn<float> kernel_f_ = nullptr;
   std::vector<float> cost_f_;
 
   // The blocked layout of a(q, i) (rounded to T) and of the correctness bits, samples i0..i1-1.
-  template <class T, class A>
-  void Fill(const ThresholdProblem& p, BlockData<T>* d, int i0, int i1, A a) const {
+  template <class T, class S, class A>
+  void Fill(const ThresholdProblem& p, BlockData<T, S>* d, int i0, int i1, A a) const {
     constexpr int kN = Lanes<T>::kN;
     using Bits = typename Lanes<T>::Bits;
     const int n = i1 - i0;
     d->m = m_;
     d->blocks = (n + kN - 1) / kN;
     d->a.resize(static_cast<std::size_t>(d->blocks) * m_ * kN);
-    d->corr.assign(static_cast<std::size_t>(d->blocks) * (m_ + 1), 0);
+    d->corr.resize(static_cast<std::size_t>(d->blocks) * (m_ + 1));
     d->mask.resize(kN);
     for (int l = 0; l < kN; ++l) d->mask[l] = (d->blocks - 1) * kN + l < n ? T(1) : T(0);
     for (int b = 0; b < d->blocks; ++b)
       for (int q = 0; q < m_; ++q) {
-        T* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
+        S* out = &d->a[(static_cast<std::size_t>(b) * m_ + q) * kN];
         for (int l = 0; l < kN; ++l) {
           const int j = kN * b + l;
-          out[l] = j < n ? static_cast<T>(a(q, i0 + j)) : T(1);
+          out[l] = j < n ? static_cast<S>(a(q, i0 + j)) : S(1);
         }
       }
+    // (Branch-free: whether a sample is correct is unpredictable, and the branch made this
+    // loop a sixth of a small solve's set-up.)
     for (int q = 0; q <= m_; ++q) {
       const int e = p.kept[q];
-      for (int j = 0; j < n; ++j)
-        if (static_cast<double>((*p.correct)(e, i0 + j)) != 0.0)
-          d->corr[static_cast<std::size_t>(j / kN) * (m_ + 1) + q] |=
-              static_cast<Bits>(Bits{1} << (j % kN));
+      for (int b = 0; b < d->blocks; ++b) {
+        const int j0 = kN * b, j1 = std::min(n, j0 + kN);
+        Bits word = 0;
+        for (int j = j0; j < j1; ++j)
+          word |= static_cast<Bits>(
+              static_cast<Bits>(static_cast<double>((*p.correct)(e, i0 + j)) != 0.0) << (j - j0));
+        d->corr[static_cast<std::size_t>(b) * (m_ + 1) + q] = word;
+      }
     }
   }
 };

@@ -40,10 +40,12 @@ struct IpppOptions {
   // from `initial` (one threshold per kept exit before the final).
   bool warm_start = true;
   std::vector<double> initial;
-  // Arithmetic of the iteration's smoothed terms: "single" (float, 16 lanes per vector: about
-  // twice as fast; sums still gathered in double every 1,024 samples) or "double" (the
-  // precision of the published code). The warm start is always solved in double. Falls back to
-  // double when k (score range) exceeds float's exponent range.
+  // Arithmetic of the iteration's smoothed terms: "single" (float, 16 lanes per vector: two to
+  // three times as fast; sums still gathered in double every 1,024 samples; on AVX-512 CPUs a
+  // kernel of its own with an approximate reciprocal refined by a Newton step and FMAs, whose
+  // answers differ from other CPUs' at rounding level) or "double" (the precision of the
+  // published code, the same answers on every CPU). The warm start is always solved in double.
+  // Falls back to double when k (score range) exceeds float's exponent range.
   std::string precision = "single";
   // ippp-nlopt: algorithm "auglag-lbfgs", "mma" or "slsqp"; relative tolerance; evaluations.
   std::string nlopt_algorithm = "slsqp";

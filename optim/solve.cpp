@@ -311,7 +311,10 @@ ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem
   }
   p.budget = lo;
   if (!consider(SolveWithMargin(method, p, options))) {
-    for (; iters < options.target_iters && hi - lo > 1e-12 * std::fabs(hi); ++iters) {
+    // `exact`'s solves are costly: its bisection stops at 1e-4 of the cost span (a budget step
+    // no answer's cost resolves on fewer than 10,000 samples).
+    const double tol = method == Method::kExact ? 1e-4 * (hi - lo) : 1e-12 * std::fabs(hi);
+    for (; iters < options.target_iters && hi - lo > tol; ++iters) {
       p.budget = 0.5 * (lo + hi);
       if (consider(SolveWithMargin(method, p, options)))
         hi = p.budget;

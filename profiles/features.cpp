@@ -2,6 +2,10 @@
 
 #include <sys/mman.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -160,6 +164,95 @@ bool ScoresBlock(const NpyArray& conf, const NpyArray& corr, std::size_t n, int 
   return ok;
 }
 
+#if defined(__x86_64__)
+// The usual scores dump (float32 confidences, one byte per correctness value, K a multiple of 8)
+// by tiles transposed in SSE2 registers: 4 exits x 4 samples of floats, converted to double and
+// stored with non-temporal stores (the matrix is written once and is far larger than the cache:
+// no read of its lines before they are written), and 8 x 8 bytes. Same values as ScoresBlock;
+// false on a NaN confidence or a correctness byte not 0/1.
+bool ScoresBlockF32Tiles(const float* conf, const std::uint8_t* corr, std::size_t n, int k,
+                         std::size_t begin, std::size_t end, double* out, std::uint8_t* right) {
+  const std::size_t kk = static_cast<std::size_t>(k);
+  const bool stream = reinterpret_cast<std::uintptr_t>(out) % 16 == 0;
+  // The 4 samples' columns are one contiguous run of 4 K doubles: built in a buffer in the cache,
+  // then streamed out in order (whole lines, a few write-combining buffers at a time).
+  std::vector<double> run(4 * kk);  // 16-byte aligned (operator new)
+  __m128 nan = _mm_setzero_ps();
+  std::size_t i = begin;
+  for (; i + 4 <= end; i += 4) {
+    for (std::size_t j = 0; j < kk; j += 4) {
+      __m128 r0 = _mm_loadu_ps(conf + j * n + i), r1 = _mm_loadu_ps(conf + (j + 1) * n + i);
+      __m128 r2 = _mm_loadu_ps(conf + (j + 2) * n + i), r3 = _mm_loadu_ps(conf + (j + 3) * n + i);
+      nan = _mm_or_ps(nan, _mm_or_ps(_mm_cmpunord_ps(r0, r1), _mm_cmpunord_ps(r2, r3)));
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r0: sample i at exits j .. j + 3, ...
+      const __m128 cols[4] = {r0, r1, r2, r3};
+      for (std::size_t c = 0; c < 4; ++c) {
+        double* o = run.data() + c * kk + j;
+        _mm_store_pd(o, _mm_cvtps_pd(cols[c]));
+        _mm_store_pd(o + 2, _mm_cvtps_pd(_mm_movehl_ps(cols[c], cols[c])));
+      }
+    }
+    double* o = out + i * kk;
+    for (std::size_t h = 0; h < 4 * kk; h += 2) {
+      const __m128d v = _mm_load_pd(run.data() + h);
+      if (stream) {
+        _mm_stream_pd(o + h, v);
+      } else {
+        _mm_storeu_pd(o + h, v);
+      }
+    }
+  }
+  if (stream) _mm_sfence();
+  bool ok = _mm_movemask_ps(nan) == 0;
+  for (; i < end; ++i) {  // the last samples, fewer than 4
+    for (std::size_t j = 0; j < kk; ++j) {
+      const double v = conf[j * n + i];
+      ok &= v == v;
+      out[i * kk + j] = v;
+    }
+  }
+  __m128i bits = _mm_setzero_si128();
+  i = begin;
+  for (; i + 8 <= end; i += 8) {
+    for (std::size_t j = 0; j < kk; j += 8) {
+      __m128i a[8];
+      for (int r = 0; r < 8; ++r) {
+        a[r] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(corr + (j + r) * n + i));
+        bits = _mm_or_si128(bits, a[r]);
+      }
+      const __m128i s0 = _mm_unpacklo_epi8(a[0], a[1]), s1 = _mm_unpacklo_epi8(a[2], a[3]);
+      const __m128i s2 = _mm_unpacklo_epi8(a[4], a[5]), s3 = _mm_unpacklo_epi8(a[6], a[7]);
+      const __m128i u0 = _mm_unpacklo_epi16(s0, s1), u1 = _mm_unpackhi_epi16(s0, s1);
+      const __m128i u2 = _mm_unpacklo_epi16(s2, s3), u3 = _mm_unpackhi_epi16(s2, s3);
+      // Two samples' 8 exits in each.
+      const __m128i v[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2),
+                            _mm_unpacklo_epi32(u1, u3), _mm_unpackhi_epi32(u1, u3)};
+      std::uint8_t* o = right + i * kk + j;
+      for (int c = 0; c < 4; ++c) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 2 * c * kk), v[c]);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + (2 * c + 1) * kk),
+                         _mm_unpackhi_epi64(v[c], v[c]));
+      }
+    }
+  }
+  // Every byte 0 or 1: no bit above the lowest set in any. Otherwise the whole block again, byte
+  // by byte (a bool array's other nonzero bytes are true).
+  const __m128i high = _mm_and_si128(bits, _mm_set1_epi8(static_cast<char>(0xfe)));
+  if (_mm_movemask_epi8(_mm_cmpeq_epi8(high, _mm_setzero_si128())) != 0xffff) {
+    ok = false;
+    i = begin;
+  }
+  for (; i < end; ++i) {
+    for (std::size_t j = 0; j < kk; ++j) {
+      const std::uint8_t c = corr[j * n + i];
+      ok &= c <= 1;
+      right[i * kk + j] = c != 0;
+    }
+  }
+  return ok;
+}
+#endif
+
 }  // namespace
 
 bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s) {
@@ -169,6 +262,7 @@ bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s)
   sc.resize(k, s.n);
   AdviseHugePages(sc.data(), sc.size() * sizeof(double));
   s.correct.resize(k, s.n);
+  AdviseHugePages(s.correct.data(), s.correct.size());
   const bool conf_native = conf.is_float() && !conf.fortran_order() && conf.native_byte_order();
   const bool conf_f4 = conf_native && conf.item_size() == 4;
   const bool conf_f8 = conf_native && conf.item_size() == 8;
@@ -179,6 +273,12 @@ bool LoadScoreFeatures(const NpyArray& conf, const NpyArray& corr, SplitData& s)
   // Blocks of samples: K rows of `block` values read, `block` columns of K written (both cached).
   const std::size_t block = 512;
   auto body = [&](std::size_t begin, std::size_t end) {
+#if defined(__x86_64__)
+    if (conf_f4 && corr_u8 && k % 8 == 0) {
+      return ScoresBlockF32Tiles(reinterpret_cast<const float*>(conf.raw_data()), corr.raw_data(),
+                                 n, k, begin, end, out, right);
+    }
+#endif
     if (conf_f4 && corr_u8) {
       return ScoresBlock<float, std::uint8_t>(conf, corr, n, k, begin, end, false, false, out,
                                               right);

@@ -494,6 +494,8 @@ std::vector<std::vector<double>> SampledRowQuantiles(const ScoreMatrix& m,
   });
 
   // Each bracket's logged values grouped by row: kept[t][first[t][j] .. first[t][j + 1]).
+  std::vector<std::uint32_t> row_of(period);  // a logged period position's row (no division)
+  for (std::size_t x = 0; x < period; ++x) row_of[x] = static_cast<std::uint32_t>(x % k);
   std::vector<std::vector<double>> kept(nq);
   std::vector<std::vector<std::size_t>> first(nq, std::vector<std::size_t>(k + 1, 0));
   std::vector<std::uint8_t> overflow(nq, 0);
@@ -501,16 +503,16 @@ std::vector<std::vector<double>> SampledRowQuantiles(const ScoreMatrix& m,
     std::vector<std::size_t>& f = first[t];
     for (const BracketWorker& w : state) {
       overflow[t] |= w.overflow[t];
-      for (std::size_t i = 0; i < w.size[t]; ++i)
-        ++f[static_cast<std::size_t>(w.where[t][i]) % k + 1];
+      const std::int64_t* where = w.where[t].get();
+      for (std::size_t i = 0; i < w.size[t]; ++i) ++f[row_of[where[i]] + 1];
     }
     for (std::size_t j = 0; j < k; ++j) f[j + 1] += f[j];
     kept[t].resize(f[k]);
     std::vector<std::size_t> next(f.begin(), f.end() - 1);
     for (const BracketWorker& w : state) {
-      for (std::size_t i = 0; i < w.size[t]; ++i) {
-        kept[t][next[static_cast<std::size_t>(w.where[t][i]) % k]++] = w.value[t][i];
-      }
+      const std::int64_t* where = w.where[t].get();
+      const double* value = w.value[t].get();
+      for (std::size_t i = 0; i < w.size[t]; ++i) kept[t][next[row_of[where[i]]]++] = value[i];
     }
   });
   for (BracketWorker& w : state) w.value.clear(), w.where.clear();

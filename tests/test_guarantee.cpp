@@ -176,6 +176,133 @@ TEST_CASE("the fixed-bet test and its one bound on the next M samples: hand-comp
   CHECK_FALSE(BetTestPasses(ChooseBetTest(0.0, 50, 500, 0.01, 0.05), {0.0, 0.0}));
 }
 
+TEST_CASE("the mean-threshold test, the variance cap and Bennett's tail: hand-computed values") {
+  // Mean-threshold form: pass when the calibration mean is <= tau; above tau the pass bound is the
+  // Hoeffding-Bentkus p-value of the mean tau against mu.
+  BetTest m;
+  m.tau = 0.25;
+  m.n = 100;
+  CHECK(BetTestPasses(m, {0.0, 0.5}));         // mean 0.25
+  CHECK_FALSE(BetTestPasses(m, {0.0, 0.52}));  // mean 0.26
+  CHECK(BetPassBound(m, 0.2) == 1.0);
+  // Hoeffding exp(-100 KL(0.25 || 0.4)) = exp(-100 (0.25 ln(0.625) + 0.75 ln(1.25))) = 0.00791..
+  const double kl = 0.25 * std::log(0.25 / 0.4) + 0.75 * std::log(0.75 / 0.6);
+  CHECK(BetPassBound(m, 0.4) <= std::exp(-100.0 * kl) * (1 + 1e-12));
+  CHECK(BetPassBound(m, 0.4) == Approx(HoeffdingBentkusPValue(0.25, 100, 0.4)).epsilon(1e-12));
+  CHECK(BetPassBound(m, 0.4) < BetPassBound(m, 0.3));  // falls in mu
+  // Bennett's tail with variance cap V = 0.1, h = 0.05, M = 1000, c = 1:
+  // exp(-(M V) phi(h / V)), phi(0.5) = 1.5 ln 1.5 - 0.5 = 0.1081977..
+  BetTest v;
+  v.fresh_var = 0.1;
+  const double bennett = std::exp(-100.0 * (1.5 * std::log(1.5) - 0.5));
+  CHECK(bennett == Approx(2.0e-5).epsilon(0.02));
+  CHECK(BetFreshTail(v, 0.35, 0.4, 1000) ==
+        Approx(std::min(bennett, FreshMeanTail(0.35, 0.4, 1000))).epsilon(1e-12));
+  CHECK(BetFreshTail(v, 0.35, 0.4, 1000) < FreshMeanTail(0.35, 0.4, 1000));  // the cap helps
+  BetTest none;
+  CHECK(BetFreshTail(none, 0.35, 0.4, 1000) == FreshMeanTail(0.35, 0.4, 1000));
+  // The variance test: y = (x - c)^2 = 0.25 for x in {0, 1} around c = 0.5; with V = 0.2 and
+  // bet 2 each factor is 1 - 2 (0.25 - 0.2) = 0.9 (a falling capital: fails); losses at the centre
+  // give factors 1 + 2 0.2 = 1.4, and 1.4^9 = 20.66 >= 1 / 0.05 = 20 passes, 1.4^8 = 14.76 not.
+  BetTest c;
+  c.fresh_var = 0.2;
+  c.var_nu = 2.0;
+  c.var_delta = 0.05;
+  CHECK_FALSE(VarianceCapPasses(c, {0.0, 1.0, 0.0, 1.0}, 0.5));
+  CHECK(VarianceCapPasses(c, std::vector<double>(9, 0.5), 0.5));
+  CHECK_FALSE(VarianceCapPasses(c, std::vector<double>(8, 0.5), 0.5));
+  CHECK(VarianceCapPasses(none, {0.0, 1.0}, 0.5));  // no cap, no test
+  // The chosen tests meet delta, with the variance test's share on top.
+  const BetTest mt = ChooseMeanTest(0.4, 1000, 500, 0.05);
+  REQUIRE(std::isfinite(mt.tau));
+  CHECK(BetTestBound(mt, 0.4, 1000) <= 0.05);
+  CHECK(BetTestBound(mt, 0.4, 1000) > 0.04);
+  CHECK(mt.predicted_gap == Approx(0.4 - mt.tau));
+  const BetTest mc = ChooseMeanTest(0.4, 1000, 500, 0.05, 0.05, 0.005);
+  CHECK(BetTestBound(mc, 0.4, 1000) + mc.var_delta <= 0.05);
+  CHECK(mc.predicted_gap < mt.predicted_gap);  // a small variance cap narrows the gap
+  const BetTest bc = ChooseBetTest(0.4, 1000, 500, 0.04, 0.05, 0.05, 0.005);
+  REQUIRE(std::isfinite(bc.ell));
+  CHECK(BetTestBound(bc, 0.4, 1000) + bc.var_delta <= 0.05);
+  CHECK(bc.predicted_gap < ChooseBetTest(0.4, 1000, 500, 0.04, 0.05).predicted_gap);
+  // Bernoulli-like losses (variance near b (1 - b)): the mean-threshold test needs the smaller gap.
+  CHECK(mt.predicted_gap < ChooseBetTest(0.4, 1000, 500, 0.24, 0.05).predicted_gap);
+}
+
+TEST_CASE(
+    "the mean-threshold and variance-capped tests along a path: violation rate at most delta") {
+  // As the simulation below: 40 candidates with means rising through b, each tested on the
+  // calibration part in path order; the last that passed is compared with b on M fresh samples.
+  // Losses lo + (hi - lo) 1{u < p}: narrow two-point losses (variance 0.04 at b) where the
+  // variance cap helps, and Bernoulli losses (variance 0.21) tested against a cap that is far too
+  // small: there the variance test must refuse, or the capped tail would under-state the risk.
+  const double delta = 0.1, b = 0.3, dv = 0.01;
+  const int n = 1600, trials = 1500, path = 40;
+  struct Case {
+    double lo, hi, cap;
+    int kind;  // 0 mean-threshold, 1 mean-threshold with cap, 2 bet with cap
+    int horizon;
+  };
+  // The wrong cap with a short horizon (100): there the fresh-sample noise dominates, and
+  // ignoring it shows.
+  for (const Case& k : {Case{0.0, 1.0, 0.0, 0, 400}, Case{0.1, 0.6, 0.0, 0, 400},
+                        Case{0.1, 0.6, 0.05, 1, 400}, Case{0.1, 0.6, 0.05, 2, 400},
+                        Case{0.0, 1.0, 0.0002, 1, 100}, Case{0.0, 1.0, 0.0002, 2, 100}}) {
+    const int horizon = k.horizon;
+    INFO("losses in {" << k.lo << ", " << k.hi << "}, cap " << k.cap << ", kind " << k.kind);
+    auto loss = [&](double u, double mean) {
+      return u < (mean - k.lo) / (k.hi - k.lo) ? k.hi : k.lo;
+    };
+    const double var = (b - k.lo) * (k.hi - b);
+    const BetTest t = k.kind == 0   ? ChooseMeanTest(b, horizon, n, delta)
+                      : k.kind == 1 ? ChooseMeanTest(b, horizon, n, delta, k.cap, dv)
+                                    : ChooseBetTest(b, horizon, n, var, delta, k.cap, dv);
+    BetTest tv = t;
+    if (k.kind > 0) tv.var_nu = std::sqrt(2.0 * std::log(1.0 / dv) / (n * 0.002));
+    CHECK(BetTestBound(t, b, horizon) + t.var_delta <= delta);
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    int viol = 0, returned = 0, unguarded_viol = 0;
+    std::vector<double> cal(n), fresh(horizon), x(n);
+    for (int trial = 0; trial < trials; ++trial) {
+      for (double& v : cal) v = u01(rng);
+      for (double& v : fresh) v = u01(rng);
+      auto mean_of = [&](int j) { return b - 0.1 + 0.004 * j; };
+      auto fresh_over = [&](int j) {
+        double s = 0.0;
+        for (double v : fresh) s += loss(v, mean_of(j));
+        return s / horizon > b;
+      };
+      int last = -1, unguarded = -1;
+      for (int j = 0; j < path; ++j) {
+        for (int i = 0; i < n; ++i) x[i] = loss(cal[i], mean_of(j));
+        const bool mean_ok = BetTestPasses(t, x);
+        // The centre: the candidate's mean (a search part would estimate it).
+        const bool var_ok = VarianceCapPasses(tv, x, mean_of(j));
+        if (mean_ok && var_ok && last == j - 1) last = j;
+        if (mean_ok && unguarded == j - 1) unguarded = j;
+        if (last < j && unguarded < j) break;
+      }
+      if (last >= 0) {
+        ++returned;
+        viol += fresh_over(last);
+      }
+      if (unguarded >= 0) unguarded_viol += fresh_over(unguarded);
+    }
+    INFO("violations " << viol << " of " << trials << " (returned " << returned
+                       << "), without the variance test " << unguarded_viol);
+    CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
+    if (k.cap == 0.0 || k.hi - k.lo < 1.0) {
+      CHECK(returned > trials / 2);  // not vacuous
+    } else {
+      // The cap is wrong (0.0002 against 0.21): the variance test refuses, and without it the
+      // capped tail lets through candidates that violate far more often than delta.
+      CHECK(returned < trials / 20);
+      CHECK(unguarded_viol > delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
+    }
+  }
+}
+
 TEST_CASE("the one bound along a fixed-sequence path: violation rate at most delta (simulation)") {
   // A path of 40 nested candidates, as a single threshold gives: candidate j's loss on a sample
   // with uniform u is lo + (hi - lo) 1{u < p_j}, means rising through b; the calibration part
@@ -234,6 +361,131 @@ TEST_CASE("the one bound along a fixed-sequence path: violation rate at most del
   }
 }
 
+TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital") {
+  // No l = -1: N+ ~ Bin(10, 0.1), and the Chernoff bound is exp(-M KL(0.2 || 0.1)) at s = 2.
+  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(std::exp(-10 * BernoulliKl(0.2, 0.1))));
+  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(0.6414461).epsilon(1e-6));
+  CHECK(DropFreshTail(0.3, 0.1, 0.2, 10) == 1.0);   // the mean drop is already at eps
+  CHECK(DropFreshTail(0.0, 0.2, 0.01, 10) == 0.0);  // no sample can drop
+  CHECK(DropFreshTail(0.05, 0.0, 0.04, std::numeric_limits<double>::infinity()) == 1.0);
+  CHECK(DropFreshTail(0.05, 0.02, 0.04, std::numeric_limits<double>::infinity()) == 0.0);
+  // Against the exact tail of N+ - N- (brute force over the trinomial), M = 30.
+  for (const auto& [pp, pm] :
+       {std::pair<double, double>{0.05, 0.02}, {0.1, 0.1}, {0.02, 0.0}, {0.3, 0.25}}) {
+    for (double eps : {0.0, 0.1, 0.2}) {
+      const int m = 30;
+      double exact = 0.0;
+      for (int a = 0; a <= m; ++a) {
+        for (int b = 0; a + b <= m; ++b) {
+          if (a - b < std::ceil(m * eps - 1e-9)) continue;
+          const double lc = std::lgamma(m + 1.0) - std::lgamma(a + 1.0) - std::lgamma(b + 1.0) -
+                            std::lgamma(m - a - b + 1.0);
+          exact += std::exp(lc + a * std::log(pp) + (b > 0 ? b * std::log(pm) : 0.0) +
+                            (m - a - b) * std::log1p(-pp - pm));
+        }
+      }
+      INFO("p+ " << pp << " p- " << pm << " eps " << eps);
+      CHECK(DropFreshTail(pp, pm, eps, m) >= exact - 1e-12);
+      CHECK(DropFreshTail(pp, pm, eps, m) <= 1.0);
+    }
+  }
+  DropTest t;
+  t.log_plus = std::log(0.5);
+  t.log_minus = std::log(2.0);
+  t.ell = 1.0;
+  t.n = 10;
+  // g = 1 + 0.2 (0.5 - 1) + 0.1 (2 - 1) = 1: the bound is e^-ell.
+  CHECK(DropPassBound(t, 0.2, 0.1) == Approx(std::exp(-1.0)));
+  CHECK(DropPassBound(t, 0.4, 0.0) == Approx(std::pow(0.8, 10) * std::exp(-1.0)));
+  t.ell = -1.0;
+  CHECK(DropPassBound(t, 0.2, 0.1) == 1.0);  // capped
+  // Capital of N+ = 2, N- = 1: 0.5^2 * 2 = 0.5.
+  t.ell = std::log(0.5) - 1e-12;
+  CHECK(DropTestPasses(t, 2, 1));
+  t.ell = std::log(0.5) + 1e-9;
+  CHECK_FALSE(DropTestPasses(t, 2, 1));
+  // The chosen test reaches delta with no waste, on a coarse and on a finer grid, and needs a
+  // smaller gap than a Bennett term for the fresh samples plus a WSR-type term for the
+  // calibration part at delta / 2 each (the scheme it replaces) would.
+  const double q = 0.02, eps = 0.01;
+  const int n = 2500, m = 5000;
+  const DropTest c = ChooseDropTest(eps, m, n, q, 0.05);
+  REQUIRE(std::isfinite(c.ell));
+  CHECK(c.log_plus < 0.0);
+  const double sd = std::sqrt(q * (1.0 / n + 1.0 / m));
+  const double coarse = DropTestBound(c, eps, m, sd / 8, 0.2);
+  CHECK(coarse <= 0.05);
+  CHECK(coarse > 0.045);
+  CHECK(DropTestBound(c, eps, m, sd / 32, 0.2) <= 0.05);
+  const double l1 = std::log(40.0), qc = 1.0 + q;
+  double h = 1e-4;  // Bennett: exp(-(M q / c^2) phi(c h / q)) = 0.025
+  while (std::exp(-(m * q / (qc * qc)) * ((1 + qc * h / q) * std::log1p(qc * h / q) - qc * h / q)) >
+         0.025)
+    h += 1e-5;
+  const double two_part = h + std::sqrt(2.0 * q * l1 / n) + l1 / n;
+  INFO("one bound gap " << c.predicted_gap << ", two-part " << two_part);
+  CHECK(c.predicted_gap < two_part);
+  CHECK(c.predicted_gap > 0.0);
+}
+
+TEST_CASE("accuracy-drop one bound along a fixed-sequence path: violations at most delta") {
+  // A path of 40 nested candidates, as a single threshold gives: on a sample with uniform u,
+  // candidate j drops (l = 1) when u < p+_j and gains (l = -1) when u > 1 - p-, with the mean drop
+  // p+_j - p- rising through eps. The calibration part decides the last candidate passing in path
+  // order; its mean drop over M fresh samples is compared with eps.
+  const double delta = 0.1, eps = 0.02;
+  const int n = 1600, trials = 2000, path = 40;
+  for (const double horizon : {400.0, std::numeric_limits<double>::infinity()}) {
+    for (const double pm : {0.0, 0.03}) {
+      INFO("horizon " << horizon << ", p- " << pm);
+      auto p_plus = [&](int j) { return pm + eps - 0.05 + 0.0018 * j; };
+      const DropTest t = ChooseDropTest(eps, horizon, n, 2 * pm + eps, delta);
+      REQUIRE(std::isfinite(t.ell));
+      std::mt19937_64 rng(17);
+      std::uniform_real_distribution<double> u01(0.0, 1.0);
+      const int m = std::isfinite(horizon) ? static_cast<int>(horizon) : 0;
+      std::vector<double> cal(n), fresh(m);
+      int viol = 0, naive_viol = 0, returned = 0;
+      auto count_below = [](const std::vector<double>& v, double x) {
+        return static_cast<int>(std::lower_bound(v.begin(), v.end(), x) - v.begin());
+      };
+      auto over = [&](int j) {
+        if (!std::isfinite(horizon)) return p_plus(j) - pm > eps;
+        const int s = count_below(fresh, p_plus(j)) - (m - count_below(fresh, 1.0 - pm));
+        return static_cast<double>(s) / m > eps;
+      };
+      for (int trial = 0; trial < trials; ++trial) {
+        for (double& v : cal) v = u01(rng);
+        for (double& v : fresh) v = u01(rng);
+        std::sort(cal.begin(), cal.end());
+        std::sort(fresh.begin(), fresh.end());
+        const int nm = n - count_below(cal, 1.0 - pm);
+        int last = -1, naive_last = -1;
+        for (int j = 0; j < path; ++j) {
+          const int np = count_below(cal, p_plus(j));
+          if (DropTestPasses(t, np, nm) && last == j - 1) last = j;
+          // The naive test: the calibration mean drop 1.28 sd below eps (a one-sided normal test
+          // of the population mean at delta, no fresh-sample term).
+          const double mean = static_cast<double>(np - nm) / n;
+          const double var = static_cast<double>(np + nm) / n - mean * mean;
+          if (mean <= eps - 1.2816 * std::sqrt(var / n) && naive_last == j - 1) naive_last = j;
+          if (last < j && naive_last < j) break;
+        }
+        if (last >= 0) {
+          ++returned;
+          viol += over(last);
+        }
+        if (naive_last >= 0) naive_viol += over(naive_last);
+      }
+      INFO("violations " << viol << " of " << trials << " (returned " << returned << "), naive "
+                         << naive_viol);
+      CHECK(returned > trials / 2);  // the test is not vacuous
+      CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
+      if (std::isfinite(horizon)) CHECK(naive_viol > 1.5 * delta * trials);
+    }
+  }
+}
+
 TEST_CASE("guarantee: re-split violation rate at most delta, the path certified, figures carried") {
   const Synthetic pool(6000, 7);
   int viol = 0, cells = 0, solved = 0;
@@ -258,9 +510,13 @@ TEST_CASE("guarantee: re-split violation rate at most delta, the path certified,
       ++solved;
       CHECK(s.guarantee.level == 0.9);
       CHECK(s.guarantee.certified >= 1);
-      CHECK(s.guarantee.calibration_n == 1500);
+      // `single`: a pilot of 10 % fixes the test and the fine path, the other 90 % calibrate.
+      CHECK(s.guarantee.search_n == 300);
+      CHECK(s.guarantee.calibration_n == 2700);
       CHECK(s.guarantee.cost_bound == b);
-      CHECK(s.fit_budget <= b);  // fitted on the search part at a budget <= B
+      // Fitted on the pilot part at a budget near B (the fine path reaches a few noise sd of the
+      // pilot above the predicted boundary, so it may lie above B).
+      CHECK(s.fit_budget < 1.2 * b);
       CHECK(s.guarantee.accuracy_bound < s.fit.accuracy);
       last_fit_budget = s.fit_budget;
       viol += eval.p.Evaluate(s.policy).mean_cost > b;
@@ -581,8 +837,12 @@ TEST_CASE("place --guarantee: the kept set chosen on the search part, its thresh
     const GreedySummary s = Greedy(sp.problem, g, SolverFor(Method::kSingle, plain));
     REQUIRE(s.ok());
     CHECK(r.kept_exits == s.policy.kept);
+    // Certified as CertifyRow does: on the placement's search part (0.5 with `single`, not the
+    // 0.1 pilot its thresholds alone would use).
+    SolverOptions cert = o.solver_options;
+    cert.guarantee.search_fraction = 0.5;
     const ThresholdSummary c =
-        Solve(Method::kSingle, pp.Thresholds(s.policy.kept, o.budgets[i]), o.solver_options);
+        Solve(Method::kSingle, pp.Thresholds(s.policy.kept, o.budgets[i]), cert);
     REQUIRE(c.ok());
     CHECK(r.thresholds == c.policy.thresholds);
     CHECK(r.fit_acc == c.fit.accuracy);  // on the whole fit split

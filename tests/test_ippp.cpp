@@ -218,3 +218,43 @@ TEST_CASE("without a double layout the warm start finds the same root (exponenti
     CHECK(s.fit.accuracy == Approx(full.fit.accuracy).margin(0.01));
   }
 }
+
+TEST_CASE("double arithmetic on float-stored exponentials above the layout limit") {
+  // ippp-nlopt (and `double` precision) above ippp_double_layout_limit keep the exponentials in
+  // float: the terms agree with the double layout to the float rounding of the exponentials
+  // (relative 6e-8 each), and the gradient is still that of the function evaluated (central
+  // differences, as for the double layout).
+  for (ScoreOrder order : {ScoreOrder::kAscending, ScoreOrder::kDescending}) {
+    Random r(order, 1001, 7);  // (1001: a partial last block)
+    const std::vector<double> t = {0.45, 0.6};
+    const SmoothedValue full = EvaluateSmoothed(r.p, 30.0, t, "double");
+    const std::size_t saved = ippp_double_layout_limit;
+    ippp_double_layout_limit = 0;
+    const SmoothedValue v = EvaluateSmoothed(r.p, 30.0, t, "double");
+    const double h = 1e-6;
+    std::vector<SmoothedValue> plus, minus;
+    for (int q = 0; q < 2; ++q) {
+      std::vector<double> tp = t, tm = t;
+      tp[q] += h;
+      tm[q] -= h;
+      plus.push_back(EvaluateSmoothed(r.p, 30.0, tp, "double"));
+      minus.push_back(EvaluateSmoothed(r.p, 30.0, tm, "double"));
+    }
+    SolverOptions o;
+    o.feasibility_rounds = 0;
+    const ThresholdSummary s = Solve(Method::kIpppNlopt, r.p, o);
+    ippp_double_layout_limit = saved;
+    CHECK(v.accuracy != full.accuracy);  // the float storage did serve
+    CHECK(v.accuracy == Approx(full.accuracy).epsilon(1e-6));
+    CHECK(v.cost == Approx(full.cost).epsilon(1e-6));
+    for (int q = 0; q < 2; ++q) {
+      CHECK(v.grad_accuracy[q] == Approx(full.grad_accuracy[q]).epsilon(1e-5));
+      CHECK(v.grad_accuracy[q] ==
+            Approx((plus[q].accuracy - minus[q].accuracy) / (2 * h)).epsilon(1e-6));
+      CHECK(v.grad_cost[q] == Approx((plus[q].cost - minus[q].cost) / (2 * h)).epsilon(1e-6));
+    }
+    REQUIRE(s.has_policy());
+    const ThresholdSummary ref = Solve(Method::kIpppNlopt, r.p, o);
+    CHECK(s.fit.accuracy == Approx(ref.fit.accuracy).margin(0.01));
+  }
+}
