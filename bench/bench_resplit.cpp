@@ -68,6 +68,17 @@ struct Pool {
   std::vector<int> kept;
   int n_fit = 0, n_eval = 0;
   double full_cost = 0;
+
+  // The threshold problem over every pooled sample (views of this pool).
+  ThresholdProblem Problem() const {
+    ThresholdProblem all;
+    all.scores = &scores;
+    all.correct = &correct;
+    all.order = order;
+    all.kept = kept;
+    all.stop_cost = stop_cost;
+    return all;
+  }
 };
 
 bool LoadPool(const DumpSpec& d, Pool* p) {
@@ -339,12 +350,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> oracle(nm, std::vector<double>(nbudgets, NAN));
     std::vector<std::vector<double>> oracle_gap(nm, std::vector<double>(nbudgets, NAN));
     if (resplits > 0) {
-      ThresholdProblem all;
-      all.scores = &pool.scores;
-      all.correct = &pool.correct;
-      all.order = pool.order;
-      all.kept = pool.kept;
-      all.stop_cost = pool.stop_cost;
+      const ThresholdProblem all = pool.Problem();
       const double z = 1.6448536269514722;
       ParallelFor(nm, jobs, [&](std::size_t mi) {
         const Method method = MethodFromString(methods[mi]);
@@ -413,12 +419,7 @@ int main(int argc, char** argv) {
           ei(perm.begin() + pool.n_fit, perm.end());
       std::sort(fi.begin(), fi.end());
       std::sort(ei.begin(), ei.end());
-      ThresholdProblem all;
-      all.scores = &pool.scores;
-      all.correct = &pool.correct;
-      all.order = pool.order;
-      all.kept = pool.kept;
-      all.stop_cost = pool.stop_cost;
+      const ThresholdProblem all = pool.Problem();
       const SampleSubset fsub(all, fi), esub(all, ei);
       const ThresholdProblem& fp = fsub.problem;
       const ThresholdProblem& ep = esub.problem;

@@ -324,23 +324,41 @@ double BetTestBound(const BetTest& test, double b, double horizon, int grid) {
   return BetTestBoundOnGrid(test, b, FreshTailGrid(test, b, horizon, grid));
 }
 
+namespace {
+
+// What ChooseBetTest and ChooseMeanTest share: a test of n samples with the variance cap's share
+// of delta_all set aside (none without a cap).
+BetTest MeanTestBase(int n, double fresh_var, double var_delta) {
+  BetTest t;
+  t.n = n;
+  t.fresh_var = fresh_var;
+  t.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  return t;
+}
+
+// Sets t.theta, the largest reference point whose fresh-sample tail is <= delta / 100; false
+// (t unchanged) when the inputs admit no test or even theta = 0 misses it.
+bool SetTheta(BetTest& t, double b, double horizon, double delta) {
+  if (!(b > 0.0) || t.n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return false;
+  const double q_target = 0.01 * delta;
+  if (BetFreshTail(t, 0.0, b, horizon) > q_target) return false;
+  t.theta =
+      LargestTrue(0.0, b, [&](double x) { return BetFreshTail(t, x, b, horizon) <= q_target; });
+  return true;
+}
+
+}  // namespace
+
 BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta_all,
                       double fresh_var, double var_delta) {
-  BetTest best;
-  best.n = n;
-  best.fresh_var = fresh_var;
-  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  BetTest best = MeanTestBase(n, fresh_var, var_delta);
   const double delta = delta_all - best.var_delta;  // what the mean test may spend
   if (b >= 1.0) {  // no mean of losses in [0, 1] exceeds 1: every candidate passes
     best.ell = -std::numeric_limits<double>::infinity();
     best.predicted_gap = 0.0;
     return best;
   }
-  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
-  const double q_target = 0.01 * delta;
-  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
-  best.theta =
-      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
+  if (!SetTheta(best, b, horizon, delta)) return best;
   const int grid = 512;
   const std::vector<double> q = FreshTailGrid(best, b, horizon, grid);
   const double nd = static_cast<double>(n);
@@ -393,10 +411,7 @@ BetTest ChooseBetTest(double b, double horizon, int n, double variance, double d
 
 BetTest ChooseMeanTest(double b, double horizon, int n, double delta_all, double fresh_var,
                        double var_delta) {
-  BetTest best;
-  best.n = n;
-  best.fresh_var = fresh_var;
-  best.var_delta = std::isnan(fresh_var) ? 0.0 : var_delta;
+  BetTest best = MeanTestBase(n, fresh_var, var_delta);
   const double delta = delta_all - best.var_delta;
   best.tau = -std::numeric_limits<double>::infinity();
   if (b >= 1.0) {
@@ -404,11 +419,7 @@ BetTest ChooseMeanTest(double b, double horizon, int n, double delta_all, double
     best.predicted_gap = 0.0;
     return best;
   }
-  if (!(b > 0.0) || n < 1 || !std::isfinite(horizon) || !(delta > 0.0)) return best;
-  const double q_target = 0.01 * delta;
-  if (BetFreshTail(best, 0.0, b, horizon) > q_target) return best;
-  best.theta =
-      LargestTrue(0.0, b, [&](double t) { return BetFreshTail(best, t, b, horizon) <= q_target; });
+  if (!SetTheta(best, b, horizon, delta)) return best;
   const std::vector<double> q = FreshTailGrid(best, b, horizon, 512);
   // The bound rises with tau: the largest tau in [0, theta] that meets delta.
   auto ok = [&](double tau) {

@@ -406,13 +406,13 @@ py::dict SplitTable(const SplitData& s) {
     const Measure measure = static_cast<Measure>(m);
     if (!s.has(measure)) continue;
     const ScoreMatrix& sc = s.Scores(measure);
+    // The CLI's `inspect` computes the same quantiles with the same call.
+    const std::vector<std::vector<double>> qs = RowQuantiles(sc, {0.1, 0.5, 0.9});
     std::vector<double> q10, q50, q90;
-    for (int j = 0; j < s.k; ++j) {
-      std::vector<double> row(s.n);
-      for (int i = 0; i < s.n; ++i) row[i] = sc(j, i);
-      q10.push_back(Quantile(row, 0.1));
-      q50.push_back(Quantile(row, 0.5));
-      q90.push_back(Quantile(row, 0.9));
+    for (const std::vector<double>& row : qs) {
+      q10.push_back(row[0]);
+      q50.push_back(row[1]);
+      q90.push_back(row[2]);
     }
     const std::string name = ToString(measure);
     t[py::str(name + "_q10")] = q10;
