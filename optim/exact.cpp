@@ -74,6 +74,28 @@ __attribute__((target("avx512f"))) void StageAvx512(const std::uint32_t* lay,
     _mm_storeu_si128(reinterpret_cast<__m128i*>(stage + t), _mm512_cvtepi32_epi8(dn));
   }
 }
+// The same for a layout with one segment, whose entries are the order's own (see Layout): into
+// buf, 32 bits per entry, the order's two bits | the code.
+__attribute__((target("avx512f"))) void FillAvx512(const std::uint32_t* lay,
+                                                   const std::uint16_t* sm, std::size_t n,
+                                                   std::uint32_t uq, std::uint32_t* buf) {
+  const __m512i lm = _mm512_set1_epi32(static_cast<int>(kSegment - 1));
+  const __m512i fl = _mm512_set1_epi32(static_cast<int>(kFlags));
+  const __m512i m7 = _mm512_set1_epi32(127), mff = _mm512_set1_epi32(0xff);
+  const __m512i mffff = _mm512_set1_epi32(0xffff);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i e = _mm512_loadu_si512(lay + t);
+    const __m512i v =
+        _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(e, lm), sm, 2), mffff);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn = _mm512_maskz_mov_epi32(
+        reach, _mm512_and_si512(_mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)), mff));
+    _mm512_storeu_si512(buf + t, _mm512_or_si512(_mm512_and_si512(e, fl), dn));
+  }
+}
 
 // Pass 1 of ExactSolver::Update (see there) over one chunk, for j in [lo, n), (n - lo) a
 // multiple of 16, 16 entries at a time: buf[j] = the order's two bits | the code of the sample at
@@ -157,6 +179,8 @@ const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_suppo
 constexpr bool kHasAvx512 = false;
 void StageAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
                  std::uint8_t*) {}
+void FillAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
+                std::uint32_t*) {}
 struct BlockBounds {
   double sum, neg;
   std::int64_t dc, plus;
@@ -565,9 +589,10 @@ class ExactSolver final : public ExactSolverBase {
       const std::uint32_t* const lay = lay_[q].data();
       const std::uint32_t* const off = off_[q].data();
       const std::uint32_t uq = static_cast<std::uint32_t>(q);
-      stage_.resize(static_cast<std::size_t>(n_));
+      const bool one = segs_ == 1;  // then the layout is the order itself: no put-back
+      stage_.resize(one ? 0 : static_cast<std::size_t>(n_));
       std::uint8_t* const stage = stage_.data();
-      for (int s = 0; s < segs_; ++s) {
+      for (int s = 0; s < (one ? 0 : segs_); ++s) {
         const std::uint16_t* const sm = sum_.data() + (static_cast<std::size_t>(s) << kSegmentBits);
         std::size_t t = off[static_cast<std::size_t>(s) * chunks_];
         const std::size_t b = off[static_cast<std::size_t>(s + 1) * chunks_];
@@ -586,7 +611,22 @@ class ExactSolver final : public ExactSolverBase {
       for (int c = chunks_ - 1; c >= 0; --c) {
         const int first = c << kChunkBits;
         const int len = std::min(static_cast<int>(kChunk), n_ - first);
-        for (int s = 0; s < segs_; ++s) {
+        if (one) {
+          // The chunk's entries are its positions in order: the codes straight from the
+          // summaries (all N of them, 2N bytes, stay in cache).
+          const std::uint32_t a = off[Run(0, c)];
+          const std::uint16_t* const sm = sum_.data();
+          int t = 0;
+          if (kHasAvx512) {
+            t = len & ~15;
+            FillAvx512(lay + a, sm, static_cast<std::size_t>(t), uq, buf);
+          }
+          for (; t < len; ++t) {
+            const std::uint32_t e = lay[a + t];
+            buf[t] = (e & kFlags) | CodeOf(sm[e & (kSegment - 1)], uq);
+          }
+        }
+        for (int s = 0; s < (one ? 0 : segs_); ++s) {
           const std::size_t r = Run(s, c);
           const std::uint32_t a = off[r], b = off[r + 1];
           // The next chunk's entries follow these: fetch them ahead.
