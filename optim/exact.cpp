@@ -37,9 +37,10 @@ struct Value {
 constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
 
 // The layout of an exit's order (ExactSolver::Layout): the samples are split into segments of
-// kSegment consecutive numbers and the positions into chunks of kChunk; an entry holds the
-// sample's number within its segment, its position within its chunk and the order's two bits.
-constexpr int kSegmentBits = 18, kChunkBits = 12;
+// kSegment consecutive numbers and the positions into chunks of kChunk; an entry is the sample's
+// number within its segment (16 bits) in one array and its position within its chunk with the
+// order's two bits (16 bits) in another.
+constexpr int kSegmentBits = 16, kChunkBits = 12;
 constexpr std::uint32_t kSegment = std::uint32_t{1} << kSegmentBits;
 constexpr std::uint32_t kChunk = std::uint32_t{1} << kChunkBits;
 constexpr std::uint32_t kFlags = std::uint32_t{3} << 30;
@@ -55,45 +56,66 @@ inline std::uint8_t CodeOf(std::uint32_t v, std::uint32_t uq) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// CodeOf for n layout entries of one segment (n a multiple of 16), 16 at a time: one gather of
-// the summaries (sm: the segment's first) and one byte store.
-__attribute__((target("avx512f"))) void StageAvx512(const std::uint32_t* lay,
-                                                    const std::uint16_t* sm, std::size_t n,
-                                                    std::uint32_t uq, std::uint8_t* stage) {
-  const __m512i lm = _mm512_set1_epi32(static_cast<int>(kSegment - 1));
+// CodeOf for n layout entries of one segment, 16 at a time (the last ones masked): one gather
+// of the summaries (sm: the segment's first) and one byte store.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void StageAvx512(const std::uint16_t* idx16,
+                                                                      const std::uint16_t* sm,
+                                                                      std::size_t n,
+                                                                      std::uint32_t uq,
+                                                                      std::uint8_t* stage) {
   const __m512i m7 = _mm512_set1_epi32(127), mffff = _mm512_set1_epi32(0xffff);
   const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
   for (std::size_t t = 0; t < n; t += 16) {
-    const __m512i idx = _mm512_and_si512(_mm512_loadu_si512(lay + t), lm);
-    const __m512i v = _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), mffff);
+    const __mmask16 live = n - t >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - t)) - 1);
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(live, idx16 + t));
+    const __m512i v = _mm512_and_si512(
+        _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx, sm, 2), mffff);
     const __m512i f = _mm512_and_si512(v, m7);
     const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
     const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
     const __m512i dn =
         _mm512_maskz_mov_epi32(reach, _mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(stage + t), _mm512_cvtepi32_epi8(dn));
+    _mm_mask_storeu_epi8(stage + t, live, _mm512_cvtepi32_epi8(dn));
   }
 }
-// The same for a layout with one segment, whose entries are the order's own (see Layout): into
-// buf, 32 bits per entry, the order's two bits | the code.
-__attribute__((target("avx512f"))) void FillAvx512(const std::uint32_t* lay,
-                                                   const std::uint16_t* sm, std::size_t n,
-                                                   std::uint32_t uq, std::uint32_t* buf) {
-  const __m512i lm = _mm512_set1_epi32(static_cast<int>(kSegment - 1));
-  const __m512i fl = _mm512_set1_epi32(static_cast<int>(kFlags));
+// The same for a layout with one segment, whose entries are in the order's own sequence (see
+// Layout): into buf, 32 bits per entry, the order's two bits | the code.
+__attribute__((target("avx512f"))) void FillAvx512(const std::uint16_t* idx16,
+                                                   const std::uint16_t* pf, const std::uint16_t* sm,
+                                                   std::size_t n, std::uint32_t uq,
+                                                   std::uint32_t* buf) {
+  const __m512i fl = _mm512_set1_epi32(0xc000);
   const __m512i m7 = _mm512_set1_epi32(127), mff = _mm512_set1_epi32(0xff);
   const __m512i mffff = _mm512_set1_epi32(0xffff);
   const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
   for (std::size_t t = 0; t < n; t += 16) {
-    const __m512i e = _mm512_loadu_si512(lay + t);
-    const __m512i v =
-        _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(e, lm), sm, 2), mffff);
+    const __m512i idx =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx16 + t)));
+    const __m512i e =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pf + t)));
+    const __m512i v = _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), mffff);
     const __m512i f = _mm512_and_si512(v, m7);
     const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
     const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
     const __m512i dn = _mm512_maskz_mov_epi32(
         reach, _mm512_and_si512(_mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)), mff));
-    _mm512_storeu_si512(buf + t, _mm512_or_si512(_mm512_and_si512(e, fl), dn));
+    _mm512_storeu_si512(buf + t,
+                        _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(e, fl), 16), dn));
+  }
+}
+// The put-back of ExactSolver::Update for n entries (n a multiple of 16), 16 at a time: buf at
+// each entry's position = its two bits | its code, by one scatter.
+__attribute__((target("avx512f"))) void PutAvx512(const std::uint16_t* pf,
+                                                  const std::uint8_t* stage, std::size_t n,
+                                                  std::uint32_t* buf) {
+  const __m512i fl = _mm512_set1_epi32(0xc000), pm = _mm512_set1_epi32(kChunk - 1);
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i e =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pf + t)));
+    const __m512i c =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(stage + t)));
+    const __m512i v = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(e, fl), 16), c);
+    _mm512_i32scatter_epi32(buf, _mm512_and_si512(e, pm), v, 4);
   }
 }
 
@@ -174,13 +196,15 @@ __attribute__((target("avx512f"))) BlockBounds BlockAvx512(const std::uint64_t* 
 }
 #pragma GCC diagnostic pop
 
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl");
 #else
 constexpr bool kHasAvx512 = false;
-void StageAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
+void StageAvx512(const std::uint16_t*, const std::uint16_t*, std::size_t, std::uint32_t,
                  std::uint8_t*) {}
-void FillAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
-                std::uint32_t*) {}
+void FillAvx512(const std::uint16_t*, const std::uint16_t*, const std::uint16_t*, std::size_t,
+                std::uint32_t, std::uint32_t*) {}
+void PutAvx512(const std::uint16_t*, const std::uint8_t*, std::size_t, std::uint32_t*) {}
 struct BlockBounds {
   double sum, neg;
   std::int64_t dc, plus;
@@ -234,8 +258,10 @@ class ExactSolver final : public ExactSolverBase {
         1, static_cast<int>((static_cast<std::uint32_t>(n_) + kSegment - 1) >> kSegmentBits));
     chunks_ =
         std::max(1, static_cast<int>((static_cast<std::uint32_t>(n_) + kChunk - 1) >> kChunkBits));
-    lay_.resize(m_ - 1);
+    idx_.resize(m_ - 1);
+    pf_.resize(m_ - 1);
     off_.resize(m_ - 1);
+    offc_.resize(m_ - 1);
     dec_q_ = -1;
     BuildOrders();
     st_.assign(static_cast<std::size_t>(n_) * 2 * W, 0);
@@ -251,13 +277,16 @@ class ExactSolver final : public ExactSolverBase {
 
   // Frees the storage (large problems: do not hold gigabytes between solves).
   void Release() override {
-    std::vector<std::vector<std::uint32_t>>().swap(lay_);
+    std::vector<std::vector<std::uint16_t>>().swap(idx_);
+    std::vector<std::vector<std::uint16_t>>().swap(pf_);
     std::vector<std::vector<std::uint32_t>>().swap(off_);
+    std::vector<std::vector<std::uint32_t>>().swap(offc_);
     std::vector<std::uint64_t>().swap(st_);
     std::vector<std::uint16_t>().swap(sum_);
     std::vector<std::uint8_t>().swap(stage_);
     std::vector<std::uint64_t>().swap(reach_);
     std::vector<std::uint32_t>().swap(cursor_);
+    std::vector<std::uint32_t>().swap(cursorc_);
     dec_q_ = -1;
   }
 
@@ -316,29 +345,43 @@ class ExactSolver final : public ExactSolverBase {
   }
 
   // Stores exit q's order o (ConfidenceOrderPacked's entries, most confident first) by segment
-  // of the sample numbers, then by chunk of the positions, then by position: an update reads
-  // the summaries of one segment at a time (kSegment of them, 512 KB, stay in cache) where in
-  // the order's own sequence they would be read at random over all N. Within a segment the
-  // chunks go from the last to the first (the sequence in which an update puts them back):
+  // of the sample numbers and chunk of the positions, in two arrays: an update reads the
+  // summaries of one segment at a time (kSegment of them, 128 KB, stay in cache) where in the
+  // order's own sequence they would be read at random over all N, then puts the codes back in
+  // the order's sequence one chunk at a time. idx_[q]: the samples' numbers within their
+  // segment, by segment, then by chunk from the last to the first, then by position:
   // off_[q][Run(s, c)] is where segment s's entries in chunk c start, off_[q][Run(s, c) + 1]
-  // where they end.
+  // where they end. pf_[q]: the same entries' positions within their chunk | the order's two
+  // bits << 14, by chunk from the last to the first, then by segment, then by position:
+  // offc_[q][RunC(c, s)] is where they start. Both are read front to back by an update.
   void Layout(int q, const std::uint32_t* o) {
     const std::size_t n = static_cast<std::size_t>(n_);
     std::vector<std::uint32_t>& off = off_[q];
+    std::vector<std::uint32_t>& offc = offc_[q];
     off.assign(static_cast<std::size_t>(segs_) * chunks_ + 1, 0);
-    for (std::size_t j = 0; j < n; ++j)
-      ++off[Run(static_cast<int>((o[j] & kSampleMask) >> kSegmentBits),
-                static_cast<int>(j >> kChunkBits)) +
-            1];
-    for (std::size_t r = 1; r < off.size(); ++r) off[r] += off[r - 1];
+    offc.assign(static_cast<std::size_t>(segs_) * chunks_ + 1, 0);
+    for (std::size_t j = 0; j < n; ++j) {
+      const int s = static_cast<int>((o[j] & kSampleMask) >> kSegmentBits);
+      const int c = static_cast<int>(j >> kChunkBits);
+      ++off[Run(s, c) + 1];
+      ++offc[RunC(c, s) + 1];
+    }
+    for (std::size_t r = 1; r < off.size(); ++r) {
+      off[r] += off[r - 1];
+      offc[r] += offc[r - 1];
+    }
     cursor_.assign(off.begin(), off.end() - 1);
-    std::vector<std::uint32_t>& lay = lay_[q];
-    lay.resize(n);
+    cursorc_.assign(offc.begin(), offc.end() - 1);
+    std::vector<std::uint16_t>& idx = idx_[q];
+    std::vector<std::uint16_t>& pf = pf_[q];
+    idx.resize(n);
+    pf.resize(n);
     for (std::size_t j = 0; j < n; ++j) {
       const std::uint32_t e = o[j], i = e & kSampleMask;
-      lay[cursor_[Run(static_cast<int>(i >> kSegmentBits), static_cast<int>(j >> kChunkBits))]++] =
-          (i & (kSegment - 1)) | static_cast<std::uint32_t>(j & (kChunk - 1)) << kSegmentBits |
-          (e & kFlags);
+      const int s = static_cast<int>(i >> kSegmentBits), c = static_cast<int>(j >> kChunkBits);
+      idx[cursor_[Run(s, c)]++] = static_cast<std::uint16_t>(i & (kSegment - 1));
+      pf[cursorc_[RunC(c, s)]++] =
+          static_cast<std::uint16_t>((j & (kChunk - 1)) | (e & kFlags) >> 16);
     }
   }
 
@@ -348,39 +391,41 @@ class ExactSolver final : public ExactSolverBase {
     const int c = j >> kChunkBits;
     if (dec_q_ == q && dec_c_ == c) return dec_[j & (kChunk - 1)];
     const std::uint32_t pos = static_cast<std::uint32_t>(j) & (kChunk - 1);
-    const std::uint32_t* lay = lay_[q].data();
-    const std::uint32_t* off = off_[q].data();
+    const std::uint16_t* pf = pf_[q].data();
+    const std::uint32_t* offc = offc_[q].data();
     for (int s = 0; s < segs_; ++s) {
-      const std::uint32_t* a = lay + off[Run(s, c)];
-      const std::uint32_t* const stop = lay + off[Run(s, c) + 1];
-      const std::uint32_t* b = stop;
+      const std::uint16_t* a = pf + offc[RunC(c, s)];
+      const std::uint16_t* const start = a;
+      const std::uint16_t* const stop = pf + offc[RunC(c, s) + 1];
+      const std::uint16_t* b = stop;
       while (a < b) {
-        const std::uint32_t* mid = a + (b - a) / 2;
-        if (((*mid >> kSegmentBits) & (kChunk - 1)) < pos)
+        const std::uint16_t* mid = a + (b - a) / 2;
+        if ((*mid & (kChunk - 1)) < pos)
           a = mid + 1;
         else
           b = mid;
       }
-      if (a != stop && ((*a >> kSegmentBits) & (kChunk - 1)) == pos)
-        return (*a & kFlags) | static_cast<std::uint32_t>(s) << kSegmentBits |
-               (*a & (kSegment - 1));
+      if (a != stop && (*a & (kChunk - 1)) == pos)
+        return Entry(q, s, c, static_cast<std::uint32_t>(a - start), *a);
     }
     return 0;  // not reached: every position is in one segment
+  }
+  // The order's entry of the k-th entry of segment s in chunk c, whose pf_ value is v.
+  std::uint32_t Entry(int q, int s, int c, std::uint32_t k, std::uint16_t v) const {
+    return static_cast<std::uint32_t>(v & 0xc000) << 16 |
+           static_cast<std::uint32_t>(s) << kSegmentBits | idx_[q][off_[q][Run(s, c)] + k];
   }
   // The same for walks along the order: decodes j's whole chunk when it is not the decoded one.
   std::uint32_t OrdSeq(int q, int j) const {
     const int c = j >> kChunkBits;
     if (dec_q_ != q || dec_c_ != c) {
       dec_.resize(kChunk);
-      const std::uint32_t* lay = lay_[q].data();
-      const std::uint32_t* off = off_[q].data();
+      const std::uint16_t* pf = pf_[q].data();
+      const std::uint32_t* offc = offc_[q].data();
       for (int s = 0; s < segs_; ++s) {
-        const std::uint32_t base = static_cast<std::uint32_t>(s) << kSegmentBits;
-        const std::uint32_t b = off[Run(s, c) + 1];
-        for (std::uint32_t t = off[Run(s, c)]; t < b; ++t) {
-          const std::uint32_t e = lay[t];
-          dec_[(e >> kSegmentBits) & (kChunk - 1)] = (e & kFlags) | base | (e & (kSegment - 1));
-        }
+        const std::uint32_t a = offc[RunC(c, s)], b = offc[RunC(c, s) + 1];
+        for (std::uint32_t t = a; t < b; ++t)
+          dec_[pf[t] & (kChunk - 1)] = Entry(q, s, c, t - a, pf[t]);
       }
       dec_q_ = q;
       dec_c_ = c;
@@ -393,25 +438,25 @@ class ExactSolver final : public ExactSolverBase {
   void ForRange(int q, int lo, int hi, F&& fn) const {
     if (lo >= hi) return;
     const int c0 = lo >> kChunkBits, c1 = (hi - 1) >> kChunkBits;
-    const std::uint32_t* lay = lay_[q].data();
+    const std::uint16_t* idx = idx_[q].data();
+    const std::uint16_t* pf = pf_[q].data();
+    const std::uint32_t* off = off_[q].data();
+    const std::uint32_t* offc = offc_[q].data();
     for (int s = 0; s < segs_; ++s) {
       const std::uint32_t base = static_cast<std::uint32_t>(s) << kSegmentBits;
-      const std::uint32_t* off = off_[q].data();
-      for (int c = c0; c <= c1; ++c) {
+      for (int c = c1; c >= c0; --c) {
         const int first = c << kChunkBits;
         const bool whole = first >= lo && first + static_cast<int>(kChunk) <= hi;
-        const std::uint32_t b = off[Run(s, c) + 1];
-        for (std::uint32_t t = off[Run(s, c)]; t < b; ++t) {
-          if (t + 16 < b) {
-            const std::uint32_t a = base | (lay[t + 16] & (kSegment - 1));
-            __builtin_prefetch(&st_[static_cast<std::size_t>(a) * 2 * W], 1);
-          }
-          const std::uint32_t e = lay[t];
+        const std::uint32_t a = off[Run(s, c)], b = off[Run(s, c) + 1];
+        const std::uint16_t* const pc = pf + offc[RunC(c, s)] - a;
+        for (std::uint32_t t = a; t < b; ++t) {
+          if (t + 16 < b)
+            __builtin_prefetch(&st_[static_cast<std::size_t>(base | idx[t + 16]) * 2 * W], 1);
           if (!whole) {
-            const int j = first + static_cast<int>((e >> kSegmentBits) & (kChunk - 1));
+            const int j = first + static_cast<int>(pc[t] & (kChunk - 1));
             if (j < lo || j >= hi) continue;
           }
-          fn(base | (e & (kSegment - 1)));
+          fn(base | idx[t]);
         }
       }
     }
@@ -584,24 +629,28 @@ class ExactSolver final : public ExactSolverBase {
     std::uint64_t* const end = reach_.data() + n_ + 1;
     std::uint64_t* out = end;
     {
-      // a. Per layout entry, in the layout's sequence, the sample's code (CodeOf): each
-      //    segment's summaries are read at random but stay in cache.
-      const std::uint32_t* const lay = lay_[q].data();
+      // a. Per layout entry, segment by segment, the sample's code (CodeOf), stored in pf_'s
+      //    sequence: each segment's summaries are read at random but stay in cache.
+      const std::uint16_t* const idx = idx_[q].data();
+      const std::uint16_t* const pf = pf_[q].data();
       const std::uint32_t* const off = off_[q].data();
+      const std::uint32_t* const offc = offc_[q].data();
       const std::uint32_t uq = static_cast<std::uint32_t>(q);
-      const bool one = segs_ == 1;  // then the layout is the order itself: no put-back
+      const bool one = segs_ == 1;  // then both arrays are in the order's sequence: no put-back
       stage_.resize(one ? 0 : static_cast<std::size_t>(n_));
       std::uint8_t* const stage = stage_.data();
       for (int s = 0; s < (one ? 0 : segs_); ++s) {
         const std::uint16_t* const sm = sum_.data() + (static_cast<std::size_t>(s) << kSegmentBits);
-        std::size_t t = off[static_cast<std::size_t>(s) * chunks_];
-        const std::size_t b = off[static_cast<std::size_t>(s + 1) * chunks_];
-        if (kHasAvx512) {
-          const std::size_t v = (b - t) & ~std::size_t{15};
-          StageAvx512(lay + t, sm, v, uq, stage + t);
-          t += v;
+        for (int c = chunks_ - 1; c >= 0; --c) {
+          std::size_t t = off[Run(s, c)];
+          const std::size_t b = off[Run(s, c) + 1];
+          std::uint8_t* const dst = stage + offc[RunC(c, s)] - t;
+          if (kHasAvx512) {
+            StageAvx512(idx + t, sm, b - t, uq, dst + t);
+            continue;
+          }
+          for (; t < b; ++t) dst[t] = CodeOf(sm[idx[t]], uq);
         }
-        for (; t < b; ++t) stage[t] = CodeOf(sm[lay[t] & (kSegment - 1)], uq);
       }
       // b. Chunk by chunk from the last, the codes put back in q's order (with the order's two
       //    bits) in a chunk-sized buffer, then the entries of the reaching samples.
@@ -611,34 +660,28 @@ class ExactSolver final : public ExactSolverBase {
       for (int c = chunks_ - 1; c >= 0; --c) {
         const int first = c << kChunkBits;
         const int len = std::min(static_cast<int>(kChunk), n_ - first);
+        const std::uint32_t a = offc[RunC(c, 0)];
         if (one) {
           // The chunk's entries are its positions in order: the codes straight from the
-          // summaries (all N of them, 2N bytes, stay in cache).
-          const std::uint32_t a = off[Run(0, c)];
+          // summaries (all N of them, at most 128 KB, stay in cache).
           const std::uint16_t* const sm = sum_.data();
           int t = 0;
           if (kHasAvx512) {
             t = len & ~15;
-            FillAvx512(lay + a, sm, static_cast<std::size_t>(t), uq, buf);
+            FillAvx512(idx + a, pf + a, sm, static_cast<std::size_t>(t), uq, buf);
           }
-          for (; t < len; ++t) {
-            const std::uint32_t e = lay[a + t];
-            buf[t] = (e & kFlags) | CodeOf(sm[e & (kSegment - 1)], uq);
+          for (; t < len; ++t)
+            buf[t] =
+                static_cast<std::uint32_t>(pf[a + t] & 0xc000) << 16 | CodeOf(sm[idx[a + t]], uq);
+        } else {
+          std::uint32_t t = a;
+          if (kHasAvx512) {
+            const std::uint32_t v = static_cast<std::uint32_t>(len) & ~15u;
+            PutAvx512(pf + a, stage + a, v, buf);
+            t += v;
           }
-        }
-        for (int s = 0; s < (one ? 0 : segs_); ++s) {
-          const std::size_t r = Run(s, c);
-          const std::uint32_t a = off[r], b = off[r + 1];
-          // The next chunk's entries follow these: fetch them ahead.
-          if (c > 0) {
-            const std::uint32_t nb = off[r + 2];
-            for (std::uint32_t t = b; t < nb; t += 16) __builtin_prefetch(lay + t);
-            for (std::uint32_t t = b; t < nb; t += 64) __builtin_prefetch(stage + t);
-          }
-          for (std::uint32_t t = a; t < b; ++t) {
-            const std::uint32_t e = lay[t];
-            buf[(e >> kSegmentBits) & (kChunk - 1)] = (e & kFlags) | stage[t];
-          }
+          for (; t < a + static_cast<std::uint32_t>(len); ++t)
+            buf[pf[t] & (kChunk - 1)] = static_cast<std::uint32_t>(pf[t] & 0xc000) << 16 | stage[t];
         }
         int top = len;
         if (kHasAvx512) {
@@ -881,18 +924,23 @@ class ExactSolver final : public ExactSolverBase {
   std::size_t Run(int s, int c) const {
     return static_cast<std::size_t>(s) * chunks_ + (chunks_ - 1 - c);
   }
+  // Where chunk c's entries of segment s start in pf_ (see Layout).
+  std::size_t RunC(int c, int s) const {
+    return static_cast<std::size_t>(chunks_ - 1 - c) * segs_ + s;
+  }
   int Sample(int q, int j) const { return static_cast<int>(Ord(q, j) & kSampleMask); }
 
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
   bool float_orders_ = false;  // every order came from float keys (so no score is NaN)
   // Per non-final kept exit, its order (ConfidenceOrderPacked's) as Layout stores it.
-  std::vector<std::vector<std::uint32_t>> lay_, off_;
-  int segs_ = 1, chunks_ = 1;          // segments of kSegment samples, chunks of kChunk positions
-  std::vector<std::uint32_t> cursor_;  // Layout's
-  mutable std::vector<std::uint32_t> dec_;  // OrdSeq's decoded chunk dec_c_ of exit dec_q_
+  std::vector<std::vector<std::uint16_t>> idx_, pf_;
+  std::vector<std::vector<std::uint32_t>> off_, offc_;
+  int segs_ = 1, chunks_ = 1;  // segments of kSegment samples, chunks of kChunk positions
+  std::vector<std::uint32_t> cursor_, cursorc_;  // Layout's
+  mutable std::vector<std::uint32_t> dec_;       // OrdSeq's decoded chunk dec_c_ of exit dec_q_
   mutable int dec_q_ = -1, dec_c_ = -1;
-  std::vector<std::uint8_t> stage_;   // Update's codes in the layout's sequence
+  std::vector<std::uint8_t> stage_;   // Update's codes in pf_'s sequence
   std::vector<std::uint32_t> chunk_;  // Update's codes of one chunk in q's order
   std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).

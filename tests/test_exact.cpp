@@ -311,3 +311,57 @@ TEST_CASE("exact's answer does not depend on how the samples are numbered, over 
     CHECK(better == 0);
   }
 }
+
+TEST_CASE(
+    "exact gives the same answer on one segment as on the same samples repeated over several") {
+  // The solver stores each exit's order by segments of 2^16 sample numbers; with one segment an
+  // update reads the codes straight in the order's sequence, with more it stages them segment by
+  // segment and puts them back chunk by chunk. Every sample repeated r times (r copies in a row
+  // or the whole set r times over) has, for every thresholds, the same accuracy and mean cost,
+  // and its runs of equal scores are the same runs, r times as long: the answer must be the same.
+  const int n = 40000, k = 6;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  testing::OwnedProblem a(k, n, ScoreOrder::kDescending);
+  for (int i = 0; i < n; ++i) {
+    const double difficulty = 1.2 * z(rng), luck = u(rng);
+    for (int e = 0; e < k; ++e) {
+      const double skill = -1.0 + 3.0 * e / (k - 1) - difficulty + 0.5 * z(rng);
+      a.c(e, i) = 1.0 / (1.0 + std::exp(-skill)) > luck;
+      a.s(e, i) =
+          static_cast<float>(std::round(1e3 / (1.0 + std::exp(-skill - 0.8 * z(rng)))) / 1e3);
+    }
+  }
+  auto setup = [](testing::OwnedProblem& r) {
+    r.p.kept = {0, 1, 2, 3, 4, 5};
+    r.p.stop_cost = {1.0, 1.5, 2.5, 3.0, 4.5, 6.0};
+  };
+  setup(a);
+  SolverOptions o;
+  o.exact.start_ippp = false;
+  for (int r : {2, 5}) {
+    for (bool interleaved : {false, true}) {
+      testing::OwnedProblem b(k, n * r, ScoreOrder::kDescending);
+      for (int i = 0; i < n * r; ++i) {
+        const int from = interleaved ? i / r : i % n;
+        b.s.col(i) = a.s.col(from);
+        b.c.col(i) = a.c.col(from);
+      }
+      setup(b);
+      for (double f : {0.25, 0.5, 0.8}) {
+        a.p.budget = b.p.budget = a.p.MinCost() + f * (a.p.MaxCost() - a.p.MinCost());
+        const ThresholdSummary ea = Solve(Method::kExact, a.p, o),
+                               eb = Solve(Method::kExact, b.p, o);
+        INFO("r = " << r << (interleaved ? " in a row" : " over") << ", budget " << a.p.budget
+                    << ": " << ea.message << " / " << eb.message);
+        REQUIRE(ea.ok());
+        REQUIRE(eb.ok());
+        CHECK(ea.policy.thresholds == eb.policy.thresholds);
+        CHECK(ea.fit.accuracy == eb.fit.accuracy);
+        CHECK(ea.fit.mean_cost == eb.fit.mean_cost);
+        CHECK(eb.fit.mean_cost <= b.p.budget);
+      }
+    }
+  }
+}
