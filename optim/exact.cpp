@@ -103,6 +103,28 @@ __attribute__((target("avx512f"))) void FillAvx512(const std::uint16_t* idx16,
                         _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(e, fl), 16), dn));
   }
 }
+// The same straight from the order's entries (ExactSolver's direct storage, one 32-bit entry per
+// position).
+__attribute__((target("avx512f"))) void FillDirectAvx512(const std::uint32_t* ord,
+                                                         const std::uint16_t* sm, std::size_t n,
+                                                         std::uint32_t uq, std::uint32_t* buf) {
+  const __m512i lm = _mm512_set1_epi32(static_cast<int>(kSampleMask));
+  const __m512i fl = _mm512_set1_epi32(static_cast<int>(kFlags));
+  const __m512i m7 = _mm512_set1_epi32(127), mff = _mm512_set1_epi32(0xff);
+  const __m512i mffff = _mm512_set1_epi32(0xffff);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i e = _mm512_loadu_si512(ord + t);
+    const __m512i v =
+        _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(e, lm), sm, 2), mffff);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn = _mm512_maskz_mov_epi32(
+        reach, _mm512_and_si512(_mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)), mff));
+    _mm512_storeu_si512(buf + t, _mm512_or_si512(_mm512_and_si512(e, fl), dn));
+  }
+}
 // The put-back of ExactSolver::Update for n entries (n a multiple of 16), 16 at a time: buf at
 // each entry's position = its two bits | its code, by one scatter.
 __attribute__((target("avx512f"))) void PutAvx512(const std::uint16_t* pf,
@@ -205,6 +227,8 @@ void StageAvx512(const std::uint16_t*, const std::uint16_t*, std::size_t, std::u
 void FillAvx512(const std::uint16_t*, const std::uint16_t*, const std::uint16_t*, std::size_t,
                 std::uint32_t, std::uint32_t*) {}
 void PutAvx512(const std::uint16_t*, const std::uint8_t*, std::size_t, std::uint32_t*) {}
+void FillDirectAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
+                      std::uint32_t*) {}
 struct BlockBounds {
   double sum, neg;
   std::int64_t dc, plus;
@@ -215,6 +239,12 @@ std::uint64_t* ReachAvx512(const std::uint32_t*, int, int, int, std::uint64_t* o
   return out;
 }
 #endif
+
+// Up to how many samples ExactSolver keeps each order as it is: the summaries (2 bytes each,
+// 1 MB at most) are then gathered in the order's sequence straight from the L2 cache, which in
+// one loaded run at K = 32 was 0.87x the segmented storage's CPU time at N = 250k and the same
+// at 1M.
+constexpr int kDirectMax = 1 << 19;
 
 class ExactSolverBase {
  public:
@@ -242,9 +272,11 @@ class ExactSolverBase {
 // sample's state: its stop exit f and the next passing exit after f, each with its correctness
 // bit. It is kept up to date for the few samples whose pass bits change. Read in q's order the
 // summaries would be read at random over all N (8 MB at N = 4M, beyond the 2 MB L2 cache), so
-// each order is stored by segments of 2^18 sample numbers (Layout): an update turns the
-// summaries into one byte per sample for q segment by segment (512 KB of summaries at a time,
+// each order is stored by segments of 2^16 sample numbers (Layout): an update turns the
+// summaries into one byte per sample for q segment by segment (128 KB of summaries at a time,
 // in cache), then puts the bytes back in q's order chunk by chunk (4096 positions, in cache).
+// The sample numbers and the positions are in two 16-bit arrays, each read front to back by
+// the pass that needs it. With one segment (N <= 2^16) there is nothing to put back.
 template <int W>
 class ExactSolver final : public ExactSolverBase {
  public:
@@ -258,6 +290,9 @@ class ExactSolver final : public ExactSolverBase {
         1, static_cast<int>((static_cast<std::uint32_t>(n_) + kSegment - 1) >> kSegmentBits));
     chunks_ =
         std::max(1, static_cast<int>((static_cast<std::uint32_t>(n_) + kChunk - 1) >> kChunkBits));
+    direct_ = n_ <= kDirectMax;
+    if (direct_) segs_ = 1;
+    ord_.resize(m_ - 1);
     idx_.resize(m_ - 1);
     pf_.resize(m_ - 1);
     off_.resize(m_ - 1);
@@ -277,6 +312,7 @@ class ExactSolver final : public ExactSolverBase {
 
   // Frees the storage (large problems: do not hold gigabytes between solves).
   void Release() override {
+    std::vector<std::vector<std::uint32_t>>().swap(ord_);
     std::vector<std::vector<std::uint16_t>>().swap(idx_);
     std::vector<std::vector<std::uint16_t>>().swap(pf_);
     std::vector<std::vector<std::uint32_t>>().swap(off_);
@@ -356,6 +392,10 @@ class ExactSolver final : public ExactSolverBase {
   // offc_[q][RunC(c, s)] is where they start. Both are read front to back by an update.
   void Layout(int q, const std::uint32_t* o) {
     const std::size_t n = static_cast<std::size_t>(n_);
+    if (direct_) {
+      ord_[q].assign(o, o + n);
+      return;
+    }
     std::vector<std::uint32_t>& off = off_[q];
     std::vector<std::uint32_t>& offc = offc_[q];
     off.assign(static_cast<std::size_t>(segs_) * chunks_ + 1, 0);
@@ -388,6 +428,7 @@ class ExactSolver final : public ExactSolverBase {
   // The order's entry (ConfidenceOrderPacked's) at position j of exit q: from the decoded chunk
   // when it is that one, else by a binary search in each segment's entries of j's chunk.
   std::uint32_t Ord(int q, int j) const {
+    if (direct_) return ord_[q][j];
     const int c = j >> kChunkBits;
     if (dec_q_ == q && dec_c_ == c) return dec_[j & (kChunk - 1)];
     const std::uint32_t pos = static_cast<std::uint32_t>(j) & (kChunk - 1);
@@ -417,6 +458,7 @@ class ExactSolver final : public ExactSolverBase {
   }
   // The same for walks along the order: decodes j's whole chunk when it is not the decoded one.
   std::uint32_t OrdSeq(int q, int j) const {
+    if (direct_) return ord_[q][j];
     const int c = j >> kChunkBits;
     if (dec_q_ != q || dec_c_ != c) {
       dec_.resize(kChunk);
@@ -437,6 +479,15 @@ class ExactSolver final : public ExactSolverBase {
   template <class F>
   void ForRange(int q, int lo, int hi, F&& fn) const {
     if (lo >= hi) return;
+    if (direct_) {
+      const std::uint32_t* o = ord_[q].data();
+      for (int j = lo; j < hi; ++j) {
+        if (j + 16 < hi)
+          __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
+        fn(o[j] & kSampleMask);
+      }
+      return;
+    }
     const int c0 = lo >> kChunkBits, c1 = (hi - 1) >> kChunkBits;
     const std::uint16_t* idx = idx_[q].data();
     const std::uint16_t* pf = pf_[q].data();
@@ -637,9 +688,9 @@ class ExactSolver final : public ExactSolverBase {
       const std::uint32_t* const offc = offc_[q].data();
       const std::uint32_t uq = static_cast<std::uint32_t>(q);
       const bool one = segs_ == 1;  // then both arrays are in the order's sequence: no put-back
-      stage_.resize(one ? 0 : static_cast<std::size_t>(n_));
+      stage_.resize(one || direct_ ? 0 : static_cast<std::size_t>(n_));
       std::uint8_t* const stage = stage_.data();
-      for (int s = 0; s < (one ? 0 : segs_); ++s) {
+      for (int s = 0; s < (one || direct_ ? 0 : segs_); ++s) {
         const std::uint16_t* const sm = sum_.data() + (static_cast<std::size_t>(s) << kSegmentBits);
         for (int c = chunks_ - 1; c >= 0; --c) {
           std::size_t t = off[Run(s, c)];
@@ -660,8 +711,19 @@ class ExactSolver final : public ExactSolverBase {
       for (int c = chunks_ - 1; c >= 0; --c) {
         const int first = c << kChunkBits;
         const int len = std::min(static_cast<int>(kChunk), n_ - first);
-        const std::uint32_t a = offc[RunC(c, 0)];
-        if (one) {
+        const std::uint32_t a = direct_ ? 0 : offc[RunC(c, 0)];
+        if (direct_) {
+          // The summaries gathered in the order's sequence (at most kDirectMax of them, which
+          // stay in cache).
+          const std::uint32_t* const o = ord_[q].data() + first;
+          const std::uint16_t* const sm = sum_.data();
+          int t = 0;
+          if (kHasAvx512) {
+            t = len & ~15;
+            FillDirectAvx512(o, sm, static_cast<std::size_t>(t), uq, buf);
+          }
+          for (; t < len; ++t) buf[t] = (o[t] & kFlags) | CodeOf(sm[o[t] & kSampleMask], uq);
+        } else if (one) {
           // The chunk's entries are its positions in order: the codes straight from the
           // summaries (all N of them, at most 128 KB, stay in cache).
           const std::uint16_t* const sm = sum_.data();
@@ -934,6 +996,9 @@ class ExactSolver final : public ExactSolverBase {
   int n_ = 0, m_ = 0;
   bool float_orders_ = false;  // every order came from float keys (so no score is NaN)
   // Per non-final kept exit, its order (ConfidenceOrderPacked's) as Layout stores it.
+  // Up to kDirectMax samples (direct_), the order itself instead (ConfidenceOrderPacked's).
+  bool direct_ = false;
+  std::vector<std::vector<std::uint32_t>> ord_;
   std::vector<std::vector<std::uint16_t>> idx_, pf_;
   std::vector<std::vector<std::uint32_t>> off_, offc_;
   int segs_ = 1, chunks_ = 1;  // segments of kSegment samples, chunks of kChunk positions

@@ -248,13 +248,13 @@ TEST_CASE("exact ends at a coordinate optimum: no single threshold change does b
 }
 
 TEST_CASE("exact's answer does not depend on how the samples are numbered, over many segments") {
-  // 300,000 samples: the solver stores each exit's order by segments of 2^18 sample numbers and
-  // chunks of 4096 positions, so here the orders span two segments and 74 chunks, with runs of
-  // equal scores (a 1e-4 grid) across chunk ends. The same samples in another numbering (reversed,
-  // then rotated) put other samples together in segments and chunks: the answer must not move.
-  // Near the answer (30 distinct scores either side, and the midpoints), no single threshold
-  // change does better.
-  const int n = 300000, k = 5;
+  // 600,000 samples: above 2^19 samples the solver stores each exit's order by segments of 2^16
+  // sample numbers and chunks of 4096 positions, so here the orders span 10 segments and 147
+  // chunks, with runs of equal scores (a 1e-4 grid) across chunk ends. The same samples in another
+  // numbering (reversed, then rotated) put other samples together in segments and chunks: the
+  // answer must not move. Near the answer (30 distinct scores either side, and the midpoints), no
+  // single threshold change does better.
+  const int n = 600000, k = 5;
   testing::OwnedProblem a(k, n, ScoreOrder::kDescending), b(k, n, ScoreOrder::kDescending);
   std::mt19937 rng(5);
   std::normal_distribution<double> z(0.0, 1.0);
@@ -312,13 +312,13 @@ TEST_CASE("exact's answer does not depend on how the samples are numbered, over 
   }
 }
 
-TEST_CASE(
-    "exact gives the same answer on one segment as on the same samples repeated over several") {
-  // The solver stores each exit's order by segments of 2^16 sample numbers; with one segment an
-  // update reads the codes straight in the order's sequence, with more it stages them segment by
-  // segment and puts them back chunk by chunk. Every sample repeated r times (r copies in a row
-  // or the whole set r times over) has, for every thresholds, the same accuracy and mean cost,
-  // and its runs of equal scores are the same runs, r times as long: the answer must be the same.
+TEST_CASE("exact gives the same answer with each order stored as it is and by segments") {
+  // Up to 2^19 samples the solver keeps each exit's order as it is and an update gathers the
+  // samples' state in the order's sequence; above, it stores the order by segments of 2^16 sample
+  // numbers, stages the codes segment by segment and puts them back chunk by chunk. The same
+  // 40,000 samples each repeated 14 times (560,000: 14 copies in a row, or the whole set 14 times
+  // over) have, for every thresholds, the same accuracy and mean cost, and their runs of equal
+  // scores are the same runs, 14 times as long: the answer must be the same.
   const int n = 40000, k = 6;
   std::mt19937 rng(11);
   std::normal_distribution<double> z(0.0, 1.0);
@@ -340,7 +340,7 @@ TEST_CASE(
   setup(a);
   SolverOptions o;
   o.exact.start_ippp = false;
-  for (int r : {2, 5}) {
+  for (int r : {14}) {
     for (bool interleaved : {false, true}) {
       testing::OwnedProblem b(k, n * r, ScoreOrder::kDescending);
       for (int i = 0; i < n * r; ++i) {
