@@ -276,7 +276,8 @@ class ExactSolverBase {
 // summaries into one byte per sample for q segment by segment (128 KB of summaries at a time,
 // in cache), then puts the bytes back in q's order chunk by chunk (4096 positions, in cache).
 // The sample numbers and the positions are in two 16-bit arrays, each read front to back by
-// the pass that needs it. With one segment (N <= 2^16) there is nothing to put back.
+// the pass that needs it. Up to kDirectMax samples the order is kept as it is instead (then
+// the summaries stay in cache).
 template <int W>
 class ExactSolver final : public ExactSolverBase {
  public:
