@@ -260,10 +260,62 @@ double FreshMeanCap(double b, double horizon, double delta2) {
   return LargestTrue(0.0, b, [&](double m) { return FreshMeanTail(m, b, horizon) <= delta2; });
 }
 
+double VarianceTail(std::int64_t n, double v, double g) {
+  if (!(g > 0.0)) return 1.0;
+  const double nd = static_cast<double>(n);
+  if (n < 1 || g > nd) return 0.0;  // every y_i <= 1
+  if (!(v > 0.0)) return 0.0;       // y_i = 0 almost surely
+  // T = K (1 + v) - n v with K ~ Bin(n, p), p = v / (1 + v). In units u = t - g (shifted so that
+  // the sums below stay small): for h in [u_(m-1), u_m) the terms with u_k > h are k >= m, and
+  // E (T - h)_+^2 = B2 - 2 h B1 + h^2 B0 over them; (B2 - 2 h B1 + h^2 B0) / h^2 (h < 0 here) is
+  // smallest at h = B2 / B1 within the interval, else at one of its ends.
+  const double p = v / (1.0 + v), step = 1.0 + v;
+  const double mean_k = nd * p, sd_k = std::sqrt(nd * p * (1.0 - p));
+  const auto k_top = static_cast<std::int64_t>(std::min(nd, std::ceil(mean_k + 30.0 * sd_k + 5.0)));
+  // Below g - 12 sd of T (plus one step) the ratio only grows toward 1: stop there.
+  const double u_stop = -(12.0 * step * sd_k + step + 1.0);
+  const double lp = std::log(p), lq = std::log1p(-p);
+  const double lgn = std::lgamma(nd + 1.0);
+  double pmf = std::exp(lgn - std::lgamma(static_cast<double>(k_top) + 1.0) -
+                        std::lgamma(nd - static_cast<double>(k_top) + 1.0) +
+                        static_cast<double>(k_top) * lp + (nd - static_cast<double>(k_top)) * lq);
+  const double odds = p / (1.0 - p);
+  auto u_of = [&](std::int64_t k) { return static_cast<double>(k) * step - nd * v - g; };
+  double b0 = 0.0, b1 = 0.0, b2 = 0.0, best = 1.0;
+  auto ratio = [&](double h) { return (b2 - 2.0 * h * b1 + h * h * b0) / (h * h); };
+  for (std::int64_t k = k_top; k >= 0; --k) {
+    const double u = u_of(k);
+    b0 += pmf;
+    b1 += pmf * u;
+    b2 += pmf * u * u;
+    // h in [u_(k-1), min(u_k, 0)): the terms k' >= k are those above h.
+    const double lo = k > 0 ? u_of(k - 1) : -std::numeric_limits<double>::infinity();
+    const double hi = std::min(u, 0.0);
+    if (lo < hi) {
+      const double hh = std::isfinite(lo) ? lo : hi - 1.0;
+      best = std::min(best, ratio(hh));
+      if (hi < 0.0) best = std::min(best, ratio(hi));
+      if (b1 < 0.0) {
+        const double h = b2 / b1;  // < 0
+        if (h > lo && h < hi) best = std::min(best, ratio(h));
+      }
+    }
+    if (lo < u_stop) break;
+    // pmf(k - 1) = pmf(k) k / ((n - k + 1) odds)
+    pmf *= static_cast<double>(k) / ((nd - static_cast<double>(k) + 1.0) * odds);
+  }
+  return std::clamp(best, 0.0, 1.0);
+}
+
 double BetPassBound(const BetTest& test, double mu) {
   if (!std::isnan(test.tau)) {
     if (!(mu > test.tau)) return 1.0;
-    return std::min(1.0, HoeffdingBentkusPValue(test.tau, test.n, mu));
+    const double hb = std::min(1.0, HoeffdingBentkusPValue(test.tau, test.n, mu));
+    if (std::isnan(test.fresh_var)) return hb;
+    // With the cap V (a candidate whose variance is <= V): a pass needs the sum of mu - x_i
+    // (each <= 1, mean 0, variance <= V) to reach n (mu - tau).
+    return std::min(
+        hb, VarianceTail(test.n, test.fresh_var, static_cast<double>(test.n) * (mu - test.tau)));
   }
   if (!(mu >= test.theta)) return 1.0;  // below theta the capital may grow: no bound
   if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
@@ -283,7 +335,10 @@ bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
 double BetFreshTail(const BetTest& test, double t, double b, double horizon) {
   const double q = FreshMeanTail(t, b, horizon);
   if (std::isnan(test.fresh_var) || !std::isfinite(horizon)) return q;
-  return std::min(q, BennettTail(b - t, std::max(test.fresh_var, 1e-12), 1.0, horizon));
+  const double v = std::max(test.fresh_var, 1e-12);
+  // A fresh mean above b: the sum of x_i - t (each <= 1, mean 0, variance <= V) above M (b - t).
+  return std::min({q, BennettTail(b - t, v, 1.0, horizon),
+                   VarianceTail(std::llround(horizon), v, horizon * (b - t))});
 }
 
 bool VarianceCapPasses(const BetTest& test, const std::vector<double>& x, double centre) {

@@ -108,6 +108,15 @@ double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bo
 double FreshMeanTail(double m, double b, double horizon);
 // The largest m in [0, b] with FreshMeanTail(m, b, M) <= delta2 (b itself when M is inf).
 double FreshMeanCap(double b, double horizon, double delta2);
+// A variance-aware tail of the Bentkus type: for a sum S of n independent y_i <= 1 with
+// E y_i = 0 and E y_i^2 <= v (a loss in [0, 1] minus its mean, or its mean minus the loss, with
+// variance <= v), P(S >= g) <= inf_{h < g} E (T - h)_+^2 / (g - h)^2, T the sum of n i.i.d.
+// two-point variables in {-v, 1} with P(1) = v / (1 + v) (mean 0, variance v). Why it holds
+// (docs/guarantees.md, step 3): E (y - h)_+^2 <= E (eps - h)_+^2 for every h, by a quadratic
+// majorant of (y - h)_+^2 on y <= 1 touching it at -v and 1, and the same for the sums by
+// conditioning on all but one term. Nonincreasing in g; 1 for g <= 0, 0 for g > n.
+// (No listed library has this bound; computed exactly from T's binomial law.)
+double VarianceTail(std::int64_t n, double v, double g);
 
 // ---- One bound on the mean of the next M samples (budget mode, finite horizon, `wsr`) ----
 //
@@ -135,7 +144,9 @@ struct BetTest {
   // The mean-threshold form (ChooseMeanTest): a candidate passes when the mean of its n
   // calibration losses is <= tau (NaN: the betting form above). Its pass probability at
   // population mean mu > tau is at most the Hoeffding-Bentkus bound
-  // HoeffdingBentkusPValue(tau, n, mu), falling in mu (BetPassBound).
+  // HoeffdingBentkusPValue(tau, n, mu), and with a cap V (fresh_var) at most
+  // VarianceTail(n, V, n (mu - tau)) for a candidate whose variance is <= V; both fall in mu
+  // (BetPassBound takes the smaller).
   double tau = std::numeric_limits<double>::quiet_NaN();
   // b minus the calibration mean at which a candidate with the search part's variance is
   // predicted to just pass (scale of the path; not part of the guarantee).
@@ -146,9 +157,9 @@ bool BetTestPasses(const BetTest& test, const std::vector<double>& x);
 // Q(theta) + sum_k BetPassBound(t_{k-1}) (Q(t_k) - Q(t_{k-1})) over `grid` equal steps t_k of
 // [theta, b]: an upper bound on the integral above (BetPassBound falls, Q rises).
 double BetTestBound(const BetTest& test, double b, double horizon, int grid = 512);
-// Q(t) of the test: FreshMeanTail(t, b, M), or with test.fresh_var = V finite the minimum of it and
-// Bennett's tail exp(-(M V) phi((b - t) / V)), phi(u) = (1 + u) log(1 + u) - u (nondecreasing in
-// t).
+// Q(t) of the test: FreshMeanTail(t, b, M), or with test.fresh_var = V finite the minimum of it,
+// Bennett's tail exp(-(M V) phi((b - t) / V)), phi(u) = (1 + u) log(1 + u) - u, and
+// VarianceTail(M, V, M (b - t)) (each nondecreasing in t).
 double BetFreshTail(const BetTest& test, double t, double b, double horizon);
 // The variance test of a candidate: with y_i = (x_i - c)^2 for its calibration losses x and a
 // centre c fixed before the calibration part (the candidate's search-part mean), it passes when

@@ -176,6 +176,53 @@ TEST_CASE("the fixed-bet test and its one bound on the next M samples: hand-comp
   CHECK_FALSE(BetTestPasses(ChooseBetTest(0.0, 50, 500, 0.01, 0.05), {0.0, 0.0}));
 }
 
+TEST_CASE("the variance-aware Bentkus-type tail: hand values, Cantelli, brute force, simulation") {
+  // n = 1, v = 0.25, g = 0.5: T in {-0.25 (p 0.8), 1 (p 0.2)}; at h = -0.5,
+  // E (T - h)_+^2 = 0.8 0.0625 + 0.2 2.25 = 0.5 and (g - h)^2 = 1: 0.5, Cantelli's
+  // v / (v + g^2) = 0.25 / 0.5, which the two-point law {-0.5, 0.5} attains (so no bound on one
+  // variable can be smaller).
+  CHECK(VarianceTail(1, 0.25, 0.5) == Approx(0.5).epsilon(1e-12));
+  for (double g : {0.2, 0.6, 0.9}) CHECK(VarianceTail(1, 0.1, g) == Approx(0.1 / (0.1 + g * g)));
+  // Brute force (the infimum over 20,001 values of h of the exact binomial expectation).
+  CHECK(VarianceTail(10, 0.1, 2.0) == Approx(0.1400839622).epsilon(1e-8));
+  CHECK(VarianceTail(100, 0.05, 5.0) == Approx(0.0713970442).epsilon(1e-7));
+  CHECK(VarianceTail(9000, 0.07, 60.0) == Approx(0.0303960206).epsilon(1e-7));
+  // Ends, and monotone in g.
+  CHECK(VarianceTail(10, 0.1, 0.0) == 1.0);
+  CHECK(VarianceTail(10, 0.1, 10.5) == 0.0);
+  double prev = 1.0;
+  for (double g = 0.5; g < 30.0; g += 0.5) {
+    const double q = VarianceTail(200, 0.05, g);
+    CHECK(q <= prev);
+    prev = q;
+  }
+  // A valid bound: the empirical tail of sums of three-point variables (values -0.5, 0, 1 around
+  // mean 0, variance 0.15) never exceeds it beyond Monte Carlo noise, at several g; and it is
+  // far below the variance-free bound for such a small variance.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  // P(1) = 0.1, P(-0.5) = 0.2, P(0) = 0.7: mean 0.1 - 0.1 = 0, variance 0.1 + 0.05 = 0.15.
+  const int n = 50, trials = 200000;
+  std::vector<int> hits(4, 0);
+  const double gs[4] = {3.0, 5.0, 7.0, 9.0};
+  for (int t = 0; t < trials; ++t) {
+    double s = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const double u = u01(rng);
+      s += u < 0.1 ? 1.0 : (u < 0.3 ? -0.5 : 0.0);
+    }
+    for (int k = 0; k < 4; ++k) hits[k] += s >= gs[k];
+  }
+  for (int k = 0; k < 4; ++k) {
+    const double p = static_cast<double>(hits[k]) / trials, bound = VarianceTail(n, 0.15, gs[k]);
+    INFO("g " << gs[k] << ": empirical " << p << ", bound " << bound);
+    CHECK(p <= bound + 4.0 * std::sqrt(bound / trials));
+    CHECK(bound < 5.0 * p + 1e-3);  // and not vacuous (a few times the true tail)
+  }
+  // A bound that ignored the variance's own cap (v = 0.05 for variance 0.15) would fail here.
+  CHECK(static_cast<double>(hits[1]) / trials > 2.0 * VarianceTail(n, 0.05, gs[1]));
+}
+
 TEST_CASE("the mean-threshold test, the variance cap and Bennett's tail: hand-computed values") {
   // Mean-threshold form: pass when the calibration mean is <= tau; above tau the pass bound is the
   // Hoeffding-Bentkus p-value of the mean tau against mu.
@@ -190,14 +237,25 @@ TEST_CASE("the mean-threshold test, the variance cap and Bennett's tail: hand-co
   CHECK(BetPassBound(m, 0.4) <= std::exp(-100.0 * kl) * (1 + 1e-12));
   CHECK(BetPassBound(m, 0.4) == Approx(HoeffdingBentkusPValue(0.25, 100, 0.4)).epsilon(1e-12));
   CHECK(BetPassBound(m, 0.4) < BetPassBound(m, 0.3));  // falls in mu
+  // With a variance cap the pass bound may also use VarianceTail(n, V, n (mu - tau)).
+  BetTest mcap = m;
+  mcap.fresh_var = 0.01;
+  CHECK(BetPassBound(mcap, 0.3) ==
+        Approx(std::min(BetPassBound(m, 0.3), VarianceTail(100, 0.01, 100 * 0.05))).epsilon(1e-12));
+  CHECK(BetPassBound(mcap, 0.3) < 0.5 * BetPassBound(m, 0.3));  // a small variance helps
+  CHECK(BetPassBound(mcap, 0.2) == 1.0);
   // Bennett's tail with variance cap V = 0.1, h = 0.05, M = 1000, c = 1:
   // exp(-(M V) phi(h / V)), phi(0.5) = 1.5 ln 1.5 - 0.5 = 0.1081977..
   BetTest v;
   v.fresh_var = 0.1;
   const double bennett = std::exp(-100.0 * (1.5 * std::log(1.5) - 0.5));
   CHECK(bennett == Approx(2.0e-5).epsilon(0.02));
+  // With the cap, Q is the smallest of the variance-free tail, Bennett's and the variance-aware
+  // Bentkus-type tail VarianceTail(M, V, M (b - t)) (here the last: 4.6e-6 < 2.0e-5).
   CHECK(BetFreshTail(v, 0.35, 0.4, 1000) ==
-        Approx(std::min(bennett, FreshMeanTail(0.35, 0.4, 1000))).epsilon(1e-12));
+        Approx(std::min({bennett, FreshMeanTail(0.35, 0.4, 1000), VarianceTail(1000, 0.1, 50.0)}))
+            .epsilon(1e-12));
+  CHECK(VarianceTail(1000, 0.1, 50.0) < bennett);
   CHECK(BetFreshTail(v, 0.35, 0.4, 1000) < FreshMeanTail(0.35, 0.4, 1000));  // the cap helps
   BetTest none;
   CHECK(BetFreshTail(none, 0.35, 0.4, 1000) == FreshMeanTail(0.35, 0.4, 1000));
@@ -247,7 +305,12 @@ TEST_CASE(
   // ignoring it shows.
   for (const Case& k : {Case{0.0, 1.0, 0.0, 0, 400}, Case{0.1, 0.6, 0.0, 0, 400},
                         Case{0.1, 0.6, 0.05, 1, 400}, Case{0.1, 0.6, 0.05, 2, 400},
-                        Case{0.0, 1.0, 0.0002, 1, 100}, Case{0.0, 1.0, 0.0002, 2, 100}}) {
+                        Case{0.0, 1.0, 0.0002, 1, 100}, Case{0.0, 1.0, 0.0002, 2, 100},
+                        // A long horizon (4000 against n = 1600): the calibration noise dominates,
+                        // and the capped pass bound (VarianceTail on the calibration side) counts:
+                        // a right cap (0.07 >= every candidate's variance, at most 0.0625) and a
+                        // wrong one that the variance test must refuse.
+                        Case{0.1, 0.6, 0.07, 1, 4000}, Case{0.0, 1.0, 0.002, 1, 4000}}) {
     const int horizon = k.horizon;
     INFO("losses in {" << k.lo << ", " << k.hi << "}, cap " << k.cap << ", kind " << k.kind);
     auto loss = [&](double u, double mean) {
