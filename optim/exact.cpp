@@ -36,42 +36,139 @@ struct Value {
 
 constexpr std::uint32_t kSampleMask = (std::uint32_t{1} << 30) - 1;
 
+// The layout of an exit's order (ExactSolver::Layout): the samples are split into segments of
+// kSegment consecutive numbers and the positions into chunks of kChunk; an entry is the sample's
+// number within its segment (16 bits) in one array and its position within its chunk with the
+// order's two bits (16 bits) in another.
+constexpr int kSegmentBits = 16, kChunkBits = 12;
+constexpr std::uint32_t kSegment = std::uint32_t{1} << kSegmentBits;
+constexpr std::uint32_t kChunk = std::uint32_t{1} << kChunkBits;
+constexpr std::uint32_t kFlags = std::uint32_t{3} << 30;
+
+// A sample's code for an update of q (ExactSolver::Update) from its summary v.
+inline std::uint8_t CodeOf(std::uint32_t v, std::uint32_t uq) {
+  const std::uint32_t f = v & 127;
+  return static_cast<std::uint8_t>(f < uq ? 0 : f == uq ? v >> 8 : v);
+}
+
 #if defined(__x86_64__)
-// Pass 1 of ExactSolver::Update (see there) for j in [lo, n), (n - lo) a multiple of 16, 16
-// entries at a time: the run ends' cuts by a suffix minimum across lanes, the codes (BuildCodes)
-// by one gather, the reaching samples' entries by compressed stores. Gives the scalar loop's
-// entries exactly; `after` carries the cut after the run containing j = lo. Returns the new `out`.
 // (GCC 12's intrinsics headers trip -Wuninitialized in a function with a target attribute.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-__attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_t* ob,
-                                                              const std::uint8_t* code, int n,
-                                                              int lo, std::uint64_t* out,
+// CodeOf for n layout entries of one segment, 16 at a time (the last ones masked): one gather
+// of the summaries (sm: the segment's first) and one byte store.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void StageAvx512(const std::uint16_t* idx16,
+                                                                      const std::uint16_t* sm,
+                                                                      std::size_t n,
+                                                                      std::uint32_t uq,
+                                                                      std::uint8_t* stage) {
+  const __m512i m7 = _mm512_set1_epi32(127), mffff = _mm512_set1_epi32(0xffff);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __mmask16 live = n - t >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - t)) - 1);
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(live, idx16 + t));
+    const __m512i v = _mm512_and_si512(
+        _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx, sm, 2), mffff);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn =
+        _mm512_maskz_mov_epi32(reach, _mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)));
+    _mm_mask_storeu_epi8(stage + t, live, _mm512_cvtepi32_epi8(dn));
+  }
+}
+// The same for a layout with one segment, whose entries are in the order's own sequence (see
+// Layout): into buf, 32 bits per entry, the order's two bits | the code.
+__attribute__((target("avx512f"))) void FillAvx512(const std::uint16_t* idx16,
+                                                   const std::uint16_t* pf, const std::uint16_t* sm,
+                                                   std::size_t n, std::uint32_t uq,
+                                                   std::uint32_t* buf) {
+  const __m512i fl = _mm512_set1_epi32(0xc000);
+  const __m512i m7 = _mm512_set1_epi32(127), mff = _mm512_set1_epi32(0xff);
+  const __m512i mffff = _mm512_set1_epi32(0xffff);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i idx =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx16 + t)));
+    const __m512i e =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pf + t)));
+    const __m512i v = _mm512_and_si512(_mm512_i32gather_epi32(idx, sm, 2), mffff);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn = _mm512_maskz_mov_epi32(
+        reach, _mm512_and_si512(_mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)), mff));
+    _mm512_storeu_si512(buf + t,
+                        _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(e, fl), 16), dn));
+  }
+}
+// The same straight from the order's entries (ExactSolver's direct storage, one 32-bit entry per
+// position).
+__attribute__((target("avx512f"))) void FillDirectAvx512(const std::uint32_t* ord,
+                                                         const std::uint16_t* sm, std::size_t n,
+                                                         std::uint32_t uq, std::uint32_t* buf) {
+  const __m512i lm = _mm512_set1_epi32(static_cast<int>(kSampleMask));
+  const __m512i fl = _mm512_set1_epi32(static_cast<int>(kFlags));
+  const __m512i m7 = _mm512_set1_epi32(127), mff = _mm512_set1_epi32(0xff);
+  const __m512i mffff = _mm512_set1_epi32(0xffff);
+  const __m512i vq = _mm512_set1_epi32(static_cast<int>(uq));
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i e = _mm512_loadu_si512(ord + t);
+    const __m512i v =
+        _mm512_and_si512(_mm512_i32gather_epi32(_mm512_and_si512(e, lm), sm, 2), mffff);
+    const __m512i f = _mm512_and_si512(v, m7);
+    const __mmask16 is_q = _mm512_cmpeq_epi32_mask(f, vq);
+    const __mmask16 reach = _mm512_cmpge_epu32_mask(f, vq);
+    const __m512i dn = _mm512_maskz_mov_epi32(
+        reach, _mm512_and_si512(_mm512_mask_blend_epi32(is_q, v, _mm512_srli_epi32(v, 8)), mff));
+    _mm512_storeu_si512(buf + t, _mm512_or_si512(_mm512_and_si512(e, fl), dn));
+  }
+}
+// The put-back of ExactSolver::Update for n entries (n a multiple of 16), 16 at a time: buf at
+// each entry's position = its two bits | its code, by one scatter.
+__attribute__((target("avx512f"))) void PutAvx512(const std::uint16_t* pf,
+                                                  const std::uint8_t* stage, std::size_t n,
+                                                  std::uint32_t* buf) {
+  const __m512i fl = _mm512_set1_epi32(0xc000), pm = _mm512_set1_epi32(kChunk - 1);
+  for (std::size_t t = 0; t < n; t += 16) {
+    const __m512i e =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pf + t)));
+    const __m512i c =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(stage + t)));
+    const __m512i v = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(e, fl), 16), c);
+    _mm512_i32scatter_epi32(buf, _mm512_and_si512(e, pm), v, 4);
+  }
+}
+
+// Pass 1 of ExactSolver::Update (see there) over one chunk, for j in [lo, n), (n - lo) a
+// multiple of 16, 16 entries at a time: buf[j] = the order's two bits | the code of the sample at
+// position base + j. The run ends' cuts by a suffix minimum across lanes, the reaching samples'
+// entries by compressed stores. Gives the scalar loop's entries exactly; `after` carries the cut
+// after the run containing j = lo. Returns the new `out`.
+__attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_t* buf, int n,
+                                                              int lo, int base, std::uint64_t* out,
                                                               std::uint64_t* after) {
   const __m512i lane = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
   const __m512i inf = _mm512_set1_epi32(0x7fffffff);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i m7 = _mm512_set1_epi32(127);
+  const __m512i mff = _mm512_set1_epi32(0xff);
   __m512i carry = _mm512_set1_epi32(static_cast<int>(*after));
   for (int j0 = n - 16; j0 >= lo; j0 -= 16) {
-    // The codes are read in q's order, i.e. at random: fetch them ahead.
-    if (j0 >= 64)
-      for (int l = 0; l < 16; ++l) __builtin_prefetch(code + (ob[j0 - 64 + l] & kSampleMask));
-    const __m512i o = _mm512_loadu_si512(ob + j0);
+    const __m512i o = _mm512_loadu_si512(buf + j0);
     // after(j) = the least j' + 1 >= j + 1 with a run end at j' (else the carry).
     const __mmask16 ends = _mm512_cmplt_epi32_mask(o, zero);
-    __m512i c = _mm512_mask_blend_epi32(ends, inf, _mm512_add_epi32(_mm512_set1_epi32(j0), lane));
+    __m512i c =
+        _mm512_mask_blend_epi32(ends, inf, _mm512_add_epi32(_mm512_set1_epi32(base + j0), lane));
     c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 1));
     c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 2));
     c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 4));
     c = _mm512_min_epu32(c, _mm512_alignr_epi32(inf, c, 8));
     c = _mm512_min_epu32(c, carry);
     carry = _mm512_permutexvar_epi32(zero, c);
-    const __m512i idx = _mm512_and_si512(o, _mm512_set1_epi32(static_cast<int>(kSampleMask)));
-    const __m512i dn =
-        _mm512_and_si512(_mm512_i32gather_epi32(idx, code, 1), _mm512_set1_epi32(0xff));
+    const __m512i dn = _mm512_and_si512(o, mff);
     const __mmask16 reach = _mm512_test_epi32_mask(dn, dn);
     const __m512i dc =
         _mm512_sub_epi32(_mm512_add_epi32(_mm512_and_si512(_mm512_srli_epi32(o, 30), one), one),
@@ -91,23 +188,6 @@ __attribute__((target("avx512f"))) std::uint64_t* ReachAvx512(const std::uint32_
   *after = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm512_castsi512_si128(carry)));
   return out;
 }
-// Codes for i in [0, n), n a multiple of 32 (see ExactSolver::BuildCodes).
-__attribute__((target("avx512bw"))) void CodesAvx512(const std::uint16_t* sm, int n,
-                                                     std::uint32_t uq, std::uint8_t* code) {
-  const __m512i m7 = _mm512_set1_epi16(127), vq = _mm512_set1_epi16(static_cast<short>(uq));
-  const __m512i mff = _mm512_set1_epi16(0xff);
-  for (int i = 0; i < n; i += 32) {
-    const __m512i v = _mm512_loadu_si512(sm + i);
-    const __m512i f = _mm512_and_si512(v, m7);
-    const __mmask32 is_q = _mm512_cmpeq_epi16_mask(f, vq);
-    const __mmask32 reach = _mm512_cmpge_epu16_mask(f, vq);
-    const __m512i dn =
-        _mm512_maskz_mov_epi16(reach, _mm512_mask_blend_epi16(is_q, v, _mm512_srli_epi16(v, 8)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(code + i),
-                        _mm512_cvtepi16_epi8(_mm512_and_si512(dn, mff)));
-  }
-}
-
 // Over 16 packed reaching samples (Update's entries): the sum of their cost steps, the sum of
 // the negative ones (so the running total over the block never falls below its start plus
 // `neg`), the sum of their correct-count changes and how many of those are +1.
@@ -138,20 +218,33 @@ __attribute__((target("avx512f"))) BlockBounds BlockAvx512(const std::uint64_t* 
 }
 #pragma GCC diagnostic pop
 
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl");
 #else
 constexpr bool kHasAvx512 = false;
-void CodesAvx512(const std::uint16_t*, int, std::uint32_t, std::uint8_t*) {}
+void StageAvx512(const std::uint16_t*, const std::uint16_t*, std::size_t, std::uint32_t,
+                 std::uint8_t*) {}
+void FillAvx512(const std::uint16_t*, const std::uint16_t*, const std::uint16_t*, std::size_t,
+                std::uint32_t, std::uint32_t*) {}
+void PutAvx512(const std::uint16_t*, const std::uint8_t*, std::size_t, std::uint32_t*) {}
+void FillDirectAvx512(const std::uint32_t*, const std::uint16_t*, std::size_t, std::uint32_t,
+                      std::uint32_t*) {}
 struct BlockBounds {
   double sum, neg;
   std::int64_t dc, plus;
 };
 BlockBounds BlockAvx512(const std::uint64_t*, const double*) { return {}; }
-std::uint64_t* ReachAvx512(const std::uint32_t*, const std::uint8_t*, int, int, std::uint64_t* out,
+std::uint64_t* ReachAvx512(const std::uint32_t*, int, int, int, std::uint64_t* out,
                            std::uint64_t*) {
   return out;
 }
 #endif
+
+// Up to how many samples ExactSolver keeps each order as it is: the summaries (2 bytes each,
+// 1 MB at most) are then gathered in the order's sequence straight from the L2 cache, which in
+// one loaded run at K = 32 was 0.87x the segmented storage's CPU time at N = 250k and the same
+// at 1M.
+constexpr int kDirectMax = 1 << 19;
 
 class ExactSolverBase {
  public:
@@ -177,10 +270,14 @@ class ExactSolverBase {
 //
 // The hot loop (Update) needs, for every sample in exit q's order, only a 16-bit summary of the
 // sample's state: its stop exit f and the next passing exit after f, each with its correctness
-// bit. It is kept up to date for the few samples whose pass bits change. An update first turns
-// the summaries into one byte per sample for q (BuildCodes, a sequential pass), then reads 4
-// bytes of order and gathers 1 byte per sample: N bytes of codes stay in cache where the full
-// state would not (at N = 4M, 4 MB instead of 32-64 MB; 8 MB of summaries).
+// bit. It is kept up to date for the few samples whose pass bits change. Read in q's order the
+// summaries would be read at random over all N (8 MB at N = 4M, beyond the 2 MB L2 cache), so
+// each order is stored by segments of 2^16 sample numbers (Layout): an update turns the
+// summaries into one byte per sample for q segment by segment (128 KB of summaries at a time,
+// in cache), then puts the bytes back in q's order chunk by chunk (4096 positions, in cache).
+// The sample numbers and the positions are in two 16-bit arrays, each read front to back by
+// the pass that needs it. Up to kDirectMax samples the order is kept as it is instead (then
+// the summaries stay in cache).
 template <int W>
 class ExactSolver final : public ExactSolverBase {
  public:
@@ -190,12 +287,22 @@ class ExactSolver final : public ExactSolverBase {
     p_ = &p;
     n_ = p.n();
     m_ = static_cast<int>(p.kept.size());
+    segs_ = std::max(
+        1, static_cast<int>((static_cast<std::uint32_t>(n_) + kSegment - 1) >> kSegmentBits));
+    chunks_ =
+        std::max(1, static_cast<int>((static_cast<std::uint32_t>(n_) + kChunk - 1) >> kChunkBits));
+    direct_ = n_ <= kDirectMax;
+    if (direct_) segs_ = 1;
     ord_.resize(m_ - 1);
+    idx_.resize(m_ - 1);
+    pf_.resize(m_ - 1);
+    off_.resize(m_ - 1);
+    offc_.resize(m_ - 1);
+    dec_q_ = -1;
     BuildOrders();
-    Relabel();
     st_.assign(static_cast<std::size_t>(n_) * 2 * W, 0);
     for (int i = 0; i < n_; ++i) {
-      const std::uint8_t* c = &(*p.correct)(0, old_[i]);
+      const std::uint8_t* c = &(*p.correct)(0, i);
       for (int q = 0; q < m_; ++q)
         if (c[p.kept[q]] != 0) st_[static_cast<std::size_t>(i) * 2 * W + W + q / 64] |= Bit(q);
     }
@@ -207,11 +314,17 @@ class ExactSolver final : public ExactSolverBase {
   // Frees the storage (large problems: do not hold gigabytes between solves).
   void Release() override {
     std::vector<std::vector<std::uint32_t>>().swap(ord_);
-    std::vector<std::uint32_t>().swap(old_);
+    std::vector<std::vector<std::uint16_t>>().swap(idx_);
+    std::vector<std::vector<std::uint16_t>>().swap(pf_);
+    std::vector<std::vector<std::uint32_t>>().swap(off_);
+    std::vector<std::vector<std::uint32_t>>().swap(offc_);
     std::vector<std::uint64_t>().swap(st_);
     std::vector<std::uint16_t>().swap(sum_);
-    std::vector<std::uint8_t>().swap(code_);
+    std::vector<std::uint8_t>().swap(stage_);
     std::vector<std::uint64_t>().swap(reach_);
+    std::vector<std::uint32_t>().swap(cursor_);
+    std::vector<std::uint32_t>().swap(cursorc_);
+    dec_q_ = -1;
   }
 
   int m() const override { return m_; }
@@ -230,7 +343,7 @@ class ExactSolver final : public ExactSolverBase {
     const int* const kept = p_->kept.data();
     int done = 0;
     if (nq > 0) {
-      std::vector<std::uint32_t> keys(kGroup * n), key2(n), pay2(n);
+      std::vector<std::uint32_t> keys(kGroup * n), key2(n), pay2(n), ord(n);
       std::vector<std::uint8_t> cor(kGroup * n);
       for (; done < nq; done += kGroup) {
         const int g = std::min(kGroup, nq - done);
@@ -248,8 +361,7 @@ class ExactSolver final : public ExactSolverBase {
         }
         if (!fits) break;
         for (int e = 0; e < g; ++e) {
-          std::vector<std::uint32_t>& out = ord_[done + e];
-          out.resize(n);
+          std::vector<std::uint32_t>& out = ord;
           const std::uint8_t* ce = &cor[e * n];
           for (std::size_t i = 0; i < n; ++i)
             out[i] = static_cast<std::uint32_t>(i) | static_cast<std::uint32_t>(ce[i]) << 30;
@@ -257,44 +369,147 @@ class ExactSolver final : public ExactSolverBase {
           RadixSort32(key, out.data(), key2.data(), pay2.data(), n);
           for (std::size_t j = 0; j < n; ++j)
             if (j + 1 == n || key[j + 1] != key[j]) out[j] |= std::uint32_t{1} << 31;
+          Layout(done + e, out.data());
         }
       }
     }
     float_orders_ = done >= nq;
-    for (int q = done; q < nq; ++q) internal::ConfidenceOrderPacked(*p_, kept[q], ord_[q]);
+    std::vector<std::uint32_t> ord;
+    for (int q = done; q < nq; ++q) {
+      internal::ConfidenceOrderPacked(*p_, kept[q], ord);
+      Layout(q, ord.data());
+    }
   }
 
-  // Renumbers the samples (old_[i]: the dump index of the solver's sample i) in the order of
-  // the sum of their positions in every exit's order, ties by dump index. An update reads the
-  // state of the samples in one exit's order, at random places in the per-sample arrays; in
-  // this numbering the samples close in an order are more often close in those arrays too
-  // (easy samples are early in every order). The orders keep their positions, so every result
-  // is the same as without it.
-  void Relabel() {
-    const int nq = m_ - 1;
+  // Stores exit q's order o (ConfidenceOrderPacked's entries, most confident first) by segment
+  // of the sample numbers and chunk of the positions, in two arrays: an update reads the
+  // summaries of one segment at a time (kSegment of them, 128 KB, stay in cache) where in the
+  // order's own sequence they would be read at random over all N, then puts the codes back in
+  // the order's sequence one chunk at a time. idx_[q]: the samples' numbers within their
+  // segment, by segment, then by chunk from the last to the first, then by position:
+  // off_[q][Run(s, c)] is where segment s's entries in chunk c start, off_[q][Run(s, c) + 1]
+  // where they end. pf_[q]: the same entries' positions within their chunk | the order's two
+  // bits << 14, by chunk from the last to the first, then by segment, then by position:
+  // offc_[q][RunC(c, s)] is where they start. Both are read front to back by an update.
+  void Layout(int q, const std::uint32_t* o) {
     const std::size_t n = static_cast<std::size_t>(n_);
-    old_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) old_[i] = static_cast<std::uint32_t>(i);
-    if (nq <= 0) return;
-    std::vector<std::uint32_t> key(n, 0), key2(n), pay2(n);
-    // Each position shifted so that the sums fit 32 bits.
-    int shift = 0;
-    while (static_cast<std::uint64_t>(nq) * (n >> shift) >= (std::uint64_t{1} << 32)) ++shift;
-    for (int q = 0; q < nq; ++q) {
-      const std::uint32_t* o = ord_[q].data();
-      for (std::size_t j = 0; j < n; ++j) {
-        if (j + 32 < n) __builtin_prefetch(&key[o[j + 32] & kSampleMask], 1);
-        key[o[j] & kSampleMask] += static_cast<std::uint32_t>(j >> shift);
-      }
+    if (direct_) {
+      ord_[q].assign(o, o + n);
+      return;
     }
-    RadixSort32(key.data(), old_.data(), key2.data(), pay2.data(), n);
-    std::vector<std::uint32_t>& renamed = key2;  // per dump index: the new number
-    for (std::size_t i = 0; i < n; ++i) renamed[old_[i]] = static_cast<std::uint32_t>(i);
-    for (int q = 0; q < nq; ++q) {
-      std::uint32_t* o = ord_[q].data();
-      for (std::size_t j = 0; j < n; ++j) {
-        if (j + 32 < n) __builtin_prefetch(&renamed[o[j + 32] & kSampleMask]);
-        o[j] = (o[j] & ~kSampleMask) | renamed[o[j] & kSampleMask];
+    std::vector<std::uint32_t>& off = off_[q];
+    std::vector<std::uint32_t>& offc = offc_[q];
+    off.assign(static_cast<std::size_t>(segs_) * chunks_ + 1, 0);
+    offc.assign(static_cast<std::size_t>(segs_) * chunks_ + 1, 0);
+    for (std::size_t j = 0; j < n; ++j) {
+      const int s = static_cast<int>((o[j] & kSampleMask) >> kSegmentBits);
+      const int c = static_cast<int>(j >> kChunkBits);
+      ++off[Run(s, c) + 1];
+      ++offc[RunC(c, s) + 1];
+    }
+    for (std::size_t r = 1; r < off.size(); ++r) {
+      off[r] += off[r - 1];
+      offc[r] += offc[r - 1];
+    }
+    cursor_.assign(off.begin(), off.end() - 1);
+    cursorc_.assign(offc.begin(), offc.end() - 1);
+    std::vector<std::uint16_t>& idx = idx_[q];
+    std::vector<std::uint16_t>& pf = pf_[q];
+    idx.resize(n);
+    pf.resize(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::uint32_t e = o[j], i = e & kSampleMask;
+      const int s = static_cast<int>(i >> kSegmentBits), c = static_cast<int>(j >> kChunkBits);
+      idx[cursor_[Run(s, c)]++] = static_cast<std::uint16_t>(i & (kSegment - 1));
+      pf[cursorc_[RunC(c, s)]++] =
+          static_cast<std::uint16_t>((j & (kChunk - 1)) | (e & kFlags) >> 16);
+    }
+  }
+
+  // The order's entry (ConfidenceOrderPacked's) at position j of exit q: from the decoded chunk
+  // when it is that one, else by a binary search in each segment's entries of j's chunk.
+  std::uint32_t Ord(int q, int j) const {
+    if (direct_) return ord_[q][j];
+    const int c = j >> kChunkBits;
+    if (dec_q_ == q && dec_c_ == c) return dec_[j & (kChunk - 1)];
+    const std::uint32_t pos = static_cast<std::uint32_t>(j) & (kChunk - 1);
+    const std::uint16_t* pf = pf_[q].data();
+    const std::uint32_t* offc = offc_[q].data();
+    for (int s = 0; s < segs_; ++s) {
+      const std::uint16_t* a = pf + offc[RunC(c, s)];
+      const std::uint16_t* const start = a;
+      const std::uint16_t* const stop = pf + offc[RunC(c, s) + 1];
+      const std::uint16_t* b = stop;
+      while (a < b) {
+        const std::uint16_t* mid = a + (b - a) / 2;
+        if ((*mid & (kChunk - 1)) < pos)
+          a = mid + 1;
+        else
+          b = mid;
+      }
+      if (a != stop && (*a & (kChunk - 1)) == pos)
+        return Entry(q, s, c, static_cast<std::uint32_t>(a - start), *a);
+    }
+    return 0;  // not reached: every position is in one segment
+  }
+  // The order's entry of the k-th entry of segment s in chunk c, whose pf_ value is v.
+  std::uint32_t Entry(int q, int s, int c, std::uint32_t k, std::uint16_t v) const {
+    return static_cast<std::uint32_t>(v & 0xc000) << 16 |
+           static_cast<std::uint32_t>(s) << kSegmentBits | idx_[q][off_[q][Run(s, c)] + k];
+  }
+  // The same for walks along the order: decodes j's whole chunk when it is not the decoded one.
+  std::uint32_t OrdSeq(int q, int j) const {
+    if (direct_) return ord_[q][j];
+    const int c = j >> kChunkBits;
+    if (dec_q_ != q || dec_c_ != c) {
+      dec_.resize(kChunk);
+      const std::uint16_t* pf = pf_[q].data();
+      const std::uint32_t* offc = offc_[q].data();
+      for (int s = 0; s < segs_; ++s) {
+        const std::uint32_t a = offc[RunC(c, s)], b = offc[RunC(c, s) + 1];
+        for (std::uint32_t t = a; t < b; ++t)
+          dec_[pf[t] & (kChunk - 1)] = Entry(q, s, c, t - a, pf[t]);
+      }
+      dec_q_ = q;
+      dec_c_ = c;
+    }
+    return dec_[j & (kChunk - 1)];
+  }
+  // fn(sample) for every sample at a position in [lo, hi) of exit q's order, segment by segment
+  // (not in the order's sequence); the samples' state words are fetched ahead.
+  template <class F>
+  void ForRange(int q, int lo, int hi, F&& fn) const {
+    if (lo >= hi) return;
+    if (direct_) {
+      const std::uint32_t* o = ord_[q].data();
+      for (int j = lo; j < hi; ++j) {
+        if (j + 16 < hi)
+          __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
+        fn(o[j] & kSampleMask);
+      }
+      return;
+    }
+    const int c0 = lo >> kChunkBits, c1 = (hi - 1) >> kChunkBits;
+    const std::uint16_t* idx = idx_[q].data();
+    const std::uint16_t* pf = pf_[q].data();
+    const std::uint32_t* off = off_[q].data();
+    const std::uint32_t* offc = offc_[q].data();
+    for (int s = 0; s < segs_; ++s) {
+      const std::uint32_t base = static_cast<std::uint32_t>(s) << kSegmentBits;
+      for (int c = c1; c >= c0; --c) {
+        const int first = c << kChunkBits;
+        const bool whole = first >= lo && first + static_cast<int>(kChunk) <= hi;
+        const std::uint32_t a = off[Run(s, c)], b = off[Run(s, c) + 1];
+        const std::uint16_t* const pc = pf + offc[RunC(c, s)] - a;
+        for (std::uint32_t t = a; t < b; ++t) {
+          if (t + 16 < b)
+            __builtin_prefetch(&st_[static_cast<std::size_t>(base | idx[t + 16]) * 2 * W], 1);
+          if (!whole) {
+            const int j = first + static_cast<int>(pc[t] & (kChunk - 1));
+            if (j < lo || j >= hi) continue;
+          }
+          fn(base | idx[t]);
+        }
       }
     }
   }
@@ -315,7 +530,7 @@ class ExactSolver final : public ExactSolverBase {
     return cut;
   }
 
-  double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], old_[Sample(q, j)]); }
+  double ScoreAt(int q, int j) const { return (*p_->scores)(p_->kept[q], Sample(q, j)); }
 
   // How many samples pass t at non-final kept exit q (a prefix of its order; float orders only).
   int CutOf(int q, double t) const {
@@ -347,8 +562,7 @@ class ExactSolver final : public ExactSolverBase {
       const long want = std::max<long>(0, target - std::max(prev_target, stopped_count));
       prev_target = target;
       const long size = n - stopped_count;
-      const std::uint32_t* o = ord_[q].data();
-      auto free_at = [&](int j) { return stopped_[o[j] & kSampleMask] == 0; };
+      auto free_at = [&](int j) { return stopped_[OrdSeq(q, j) & kSampleMask] == 0; };
       double t;
       if (size == 0) {
         t = asc ? -1e300 : 1e300;
@@ -373,16 +587,16 @@ class ExactSolver final : public ExactSolverBase {
       if (asc && want > 0) {
         long passing = 0;
         const int c = CutOf(q, t);
-        for (int j = 0; j < c; ++j) passing += free_at(j);
+        ForRange(q, 0, c, [&](std::uint32_t i) { passing += stopped_[i] == 0; });
         if (passing < want) t = std::nextafter(t, std::numeric_limits<double>::infinity());
       }
       (*out)[q] = t;
       const int c = CutOf(q, t);
-      for (int j = 0; j < c; ++j) {
-        char& st = stopped_[o[j] & kSampleMask];
+      ForRange(q, 0, c, [&](std::uint32_t i) {
+        char& st = stopped_[i];
         stopped_count += st == 0;
         st = 1;
-      }
+      });
     }
     std::vector<char>().swap(stopped_);
     return true;
@@ -430,13 +644,9 @@ class ExactSolver final : public ExactSolverBase {
       w[(m_ - 1) / 64] = Bit(m_ - 1);
     }
     for (int q = 0; q + 1 < m_; ++q) {
-      const std::uint32_t* o = ord_[q].data();
       const std::uint64_t bit = Bit(q);
-      for (int j = 0; j < cut_[q]; ++j) {
-        if (j + 16 < cut_[q])
-          __builtin_prefetch(&st_[static_cast<std::size_t>(o[j + 16] & kSampleMask) * 2 * W], 1);
-        st_[static_cast<std::size_t>(o[j] & kSampleMask) * 2 * W + q / 64] |= bit;
-      }
+      ForRange(q, 0, cut_[q],
+               [&](std::uint32_t i) { st_[static_cast<std::size_t>(i) * 2 * W + q / 64] |= bit; });
     }
     sum_.assign(static_cast<std::size_t>(n_) + 1, 0);  // one spare: the vector pass reads pairs
     cnt_.assign(m_, 0);
@@ -457,27 +667,6 @@ class ExactSolver final : public ExactSolverBase {
     return v;
   }
 
-  // Per sample, what an update of q needs of its state, in one byte (twice as many of them fit
-  // in cache as of the 2-byte summaries the gather read before): 0 when the sample stops
-  // before q (it does not reach q), else the exit it stops at when it does not stop at q (its
-  // stop exit, or the next passing exit when it stops at q; always > q >= 0) | its correctness
-  // there << 7.
-  void BuildCodes(int q) {
-    code_.resize(static_cast<std::size_t>(n_) + 32);  // spare: the vector pass reads 4 bytes
-    const std::uint16_t* const sm = sum_.data();
-    std::uint8_t* const code = code_.data();
-    const std::uint32_t uq = static_cast<std::uint32_t>(q);
-    int done = 0;
-    if (kHasAvx512) {
-      done = n_ - n_ % 32;
-      CodesAvx512(sm, done, uq, code);
-    }
-    for (int i = done; i < n_; ++i) {
-      const std::uint32_t v = sm[i], f = v & 127;
-      code[i] = static_cast<std::uint8_t>(f < uq ? 0 : f == uq ? v >> 8 : v);
-    }
-  }
-
   // One exact coordinate update of exit q. lambda >= 0: maximise correct - lambda * N * mean
   // cost; lambda < 0: the constrained rule of Value::Better. Returns true when the cut changed.
   // Two passes: a branch-free one over q's order that packs the samples reaching q (whether a
@@ -492,24 +681,84 @@ class ExactSolver final : public ExactSolverBase {
     std::uint64_t* const end = reach_.data() + n_ + 1;
     std::uint64_t* out = end;
     {
-      const std::uint32_t* const ob = ord_[q].data();
-      BuildCodes(q);
-      const std::uint8_t* const code = code_.data();
-      std::uint64_t after = static_cast<std::uint64_t>(n_);
-      int top = n_;
-      if (kHasAvx512) {
-        top = n_ % 16;
-        out = ReachAvx512(ob, code, n_, top, out, &after);
+      // a. Per layout entry, segment by segment, the sample's code (CodeOf), stored in pf_'s
+      //    sequence: each segment's summaries are read at random but stay in cache.
+      const std::uint16_t* const idx = idx_[q].data();
+      const std::uint16_t* const pf = pf_[q].data();
+      const std::uint32_t* const off = off_[q].data();
+      const std::uint32_t* const offc = offc_[q].data();
+      const std::uint32_t uq = static_cast<std::uint32_t>(q);
+      const bool one = segs_ == 1;  // then both arrays are in the order's sequence: no put-back
+      stage_.resize(one || direct_ ? 0 : static_cast<std::size_t>(n_));
+      std::uint8_t* const stage = stage_.data();
+      for (int s = 0; s < (one || direct_ ? 0 : segs_); ++s) {
+        const std::uint16_t* const sm = sum_.data() + (static_cast<std::size_t>(s) << kSegmentBits);
+        for (int c = chunks_ - 1; c >= 0; --c) {
+          std::size_t t = off[Run(s, c)];
+          const std::size_t b = off[Run(s, c) + 1];
+          std::uint8_t* const dst = stage + offc[RunC(c, s)] - t;
+          if (kHasAvx512) {
+            StageAvx512(idx + t, sm, b - t, uq, dst + t);
+            continue;
+          }
+          for (; t < b; ++t) dst[t] = CodeOf(sm[idx[t]], uq);
+        }
       }
-      for (int j = top - 1; j >= 0; --j) {
-        // The codes are read in q's order, i.e. at random: fetch them ahead.
-        if (j >= 64) __builtin_prefetch(code + (ob[j - 64] & kSampleMask));
-        const std::uint32_t o = ob[j];
-        after = (o >> 31) ? static_cast<std::uint64_t>(j + 1) : after;
-        const std::uint32_t dn = code[o & kSampleMask];
-        const std::uint64_t dc = ((o >> 30) & 1) + 1 - ((dn >> 7) & 1);
-        out[-1] = after << 16 | dc << 8 | (dn & 127);
-        out -= dn != 0;
+      // b. Chunk by chunk from the last, the codes put back in q's order (with the order's two
+      //    bits) in a chunk-sized buffer, then the entries of the reaching samples.
+      chunk_.resize(kChunk);
+      std::uint32_t* const buf = chunk_.data();
+      std::uint64_t after = static_cast<std::uint64_t>(n_);
+      for (int c = chunks_ - 1; c >= 0; --c) {
+        const int first = c << kChunkBits;
+        const int len = std::min(static_cast<int>(kChunk), n_ - first);
+        const std::uint32_t a = direct_ ? 0 : offc[RunC(c, 0)];
+        if (direct_) {
+          // The summaries gathered in the order's sequence (at most kDirectMax of them, which
+          // stay in cache).
+          const std::uint32_t* const o = ord_[q].data() + first;
+          const std::uint16_t* const sm = sum_.data();
+          int t = 0;
+          if (kHasAvx512) {
+            t = len & ~15;
+            FillDirectAvx512(o, sm, static_cast<std::size_t>(t), uq, buf);
+          }
+          for (; t < len; ++t) buf[t] = (o[t] & kFlags) | CodeOf(sm[o[t] & kSampleMask], uq);
+        } else if (one) {
+          // The chunk's entries are its positions in order: the codes straight from the
+          // summaries (all N of them, at most 128 KB, stay in cache).
+          const std::uint16_t* const sm = sum_.data();
+          int t = 0;
+          if (kHasAvx512) {
+            t = len & ~15;
+            FillAvx512(idx + a, pf + a, sm, static_cast<std::size_t>(t), uq, buf);
+          }
+          for (; t < len; ++t)
+            buf[t] =
+                static_cast<std::uint32_t>(pf[a + t] & 0xc000) << 16 | CodeOf(sm[idx[a + t]], uq);
+        } else {
+          std::uint32_t t = a;
+          if (kHasAvx512) {
+            const std::uint32_t v = static_cast<std::uint32_t>(len) & ~15u;
+            PutAvx512(pf + a, stage + a, v, buf);
+            t += v;
+          }
+          for (; t < a + static_cast<std::uint32_t>(len); ++t)
+            buf[pf[t] & (kChunk - 1)] = static_cast<std::uint32_t>(pf[t] & 0xc000) << 16 | stage[t];
+        }
+        int top = len;
+        if (kHasAvx512) {
+          top = len % 16;
+          out = ReachAvx512(buf, len, top, first, out, &after);
+        }
+        for (int j = top - 1; j >= 0; --j) {
+          const std::uint32_t o = buf[j];
+          after = (o >> 31) ? static_cast<std::uint64_t>(first + j + 1) : after;
+          const std::uint32_t dn = o & 255;
+          const std::uint64_t dc = ((o >> 30) & 1) + 1 - ((dn >> 7) & 1);
+          out[-1] = after << 16 | dc << 8 | (dn & 127);
+          out -= dn != 0;
+        }
       }
     }
     const std::uint64_t* const rs = out;
@@ -630,21 +879,13 @@ class ExactSolver final : public ExactSolverBase {
     if (best_cut == cut_[q] || !better(best, at_current)) return false;
     // Only the samples between the old and the new cut change their pass bit at q.
     const std::uint64_t bit = Bit(q);
-    const std::uint32_t* const o = ord_[q].data();
-    // The samples are at random places in the state: fetch them ahead.
     const int lo = std::min(best_cut, cut_[q]), hi = std::max(best_cut, cut_[q]);
     const std::uint64_t set = best_cut > cut_[q] ? bit : 0;
-    for (int j = lo; j < hi; ++j) {
-      if (j + 16 < hi) {
-        const std::uint32_t a = o[j + 16] & kSampleMask;
-        __builtin_prefetch(&st_[static_cast<std::size_t>(a) * 2 * W], 1);
-        __builtin_prefetch(&sum_[a], 1);
-      }
-      const std::uint32_t i = o[j] & kSampleMask;
+    ForRange(q, lo, hi, [&](std::uint32_t i) {
       std::uint64_t& w = st_[static_cast<std::size_t>(i) * 2 * W + q / 64];
       w = (w & ~bit) | set;
       sum_[i] = Summary(i);
-    }
+    });
     cut_[q] = best_cut;
     cnt_ = best_cnt;
     correct_ = best_correct;
@@ -742,19 +983,35 @@ class ExactSolver final : public ExactSolverBase {
     const int g = f + 1 < m_ ? NextPass(i, f + 1) : f;
     return static_cast<std::uint16_t>(f | CorrectAt(i, f) << 7 | g << 8 | CorrectAt(i, g) << 15);
   }
-  int Sample(int q, int j) const { return static_cast<int>(ord_[q][j] & kSampleMask); }
+  // Where segment s's entries in chunk c start in a layout (see Layout).
+  std::size_t Run(int s, int c) const {
+    return static_cast<std::size_t>(s) * chunks_ + (chunks_ - 1 - c);
+  }
+  // Where chunk c's entries of segment s start in pf_ (see Layout).
+  std::size_t RunC(int c, int s) const {
+    return static_cast<std::size_t>(chunks_ - 1 - c) * segs_ + s;
+  }
+  int Sample(int q, int j) const { return static_cast<int>(Ord(q, j) & kSampleMask); }
 
   const ThresholdProblem* p_ = nullptr;
   int n_ = 0, m_ = 0;
   bool float_orders_ = false;  // every order came from float keys (so no score is NaN)
-  // Per non-final kept exit, the samples most confident first, packed (ConfidenceOrderPacked).
+  // Per non-final kept exit, its order (ConfidenceOrderPacked's) as Layout stores it.
+  // Up to kDirectMax samples (direct_), the order itself instead (ConfidenceOrderPacked's).
+  bool direct_ = false;
   std::vector<std::vector<std::uint32_t>> ord_;
-  std::vector<std::uint32_t> old_;    // per sample (as the solver numbers them): its dump index
+  std::vector<std::vector<std::uint16_t>> idx_, pf_;
+  std::vector<std::vector<std::uint32_t>> off_, offc_;
+  int segs_ = 1, chunks_ = 1;  // segments of kSegment samples, chunks of kChunk positions
+  std::vector<std::uint32_t> cursor_, cursorc_;  // Layout's
+  mutable std::vector<std::uint32_t> dec_;       // OrdSeq's decoded chunk dec_c_ of exit dec_q_
+  mutable int dec_q_ = -1, dec_c_ = -1;
+  std::vector<std::uint8_t> stage_;   // Update's codes in pf_'s sequence
+  std::vector<std::uint32_t> chunk_;  // Update's codes of one chunk in q's order
   std::vector<std::uint64_t> reach_;  // Update's packed reaching samples
   // Per sample: W words of pass bits, then W words of correctness bits (one cache line).
   std::vector<std::uint64_t> st_;
   std::vector<std::uint16_t> sum_;  // per sample: Summary()
-  std::vector<std::uint8_t> code_;  // per sample: BuildCodes()
   std::vector<char> stopped_;       // GeometricStart's cascade
   std::vector<double> cost_;
   std::vector<int> cut_;

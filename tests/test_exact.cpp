@@ -246,3 +246,122 @@ TEST_CASE("exact ends at a coordinate optimum: no single threshold change does b
     }
   }
 }
+
+TEST_CASE("exact's answer does not depend on how the samples are numbered, over many segments") {
+  // 600,000 samples: above 2^19 samples the solver stores each exit's order by segments of 2^16
+  // sample numbers and chunks of 4096 positions, so here the orders span 10 segments and 147
+  // chunks, with runs of equal scores (a 1e-4 grid) across chunk ends. The same samples in another
+  // numbering (reversed, then rotated) put other samples together in segments and chunks: the
+  // answer must not move. Near the answer (30 distinct scores either side, and the midpoints), no
+  // single threshold change does better.
+  const int n = 600000, k = 5;
+  testing::OwnedProblem a(k, n, ScoreOrder::kDescending), b(k, n, ScoreOrder::kDescending);
+  std::mt19937 rng(5);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int i = 0; i < n; ++i) {
+    const int j = (n - 1 - i + 100003) % n;  // sample i of a is sample j of b
+    const double difficulty = 1.3 * z(rng), luck = u(rng);
+    for (int e = 0; e < k; ++e) {
+      const double skill = -1.0 + 3.0 * e / (k - 1) - difficulty + 0.5 * z(rng);
+      const double conf = 1.0 / (1.0 + std::exp(-(skill + 0.9 * z(rng))));
+      a.c(e, i) = b.c(e, j) = 1.0 / (1.0 + std::exp(-skill)) > luck;
+      a.s(e, i) = b.s(e, j) = static_cast<double>(static_cast<float>(std::round(conf * 1e4) / 1e4));
+    }
+  }
+  for (testing::OwnedProblem* r : {&a, &b}) {
+    r->p.kept = {0, 1, 2, 3, 4};
+    r->p.stop_cost = {1.0, 2.0, 3.5, 5.0, 8.0};
+  }
+  SolverOptions o;
+  o.exact.start_ippp = false;
+  for (double f : {0.3, 0.6}) {
+    a.p.budget = b.p.budget = a.p.MinCost() + f * (a.p.MaxCost() - a.p.MinCost());
+    const ThresholdSummary ea = Solve(Method::kExact, a.p, o), eb = Solve(Method::kExact, b.p, o);
+    INFO("budget " << a.p.budget << ": " << ea.message);
+    REQUIRE(ea.ok());
+    REQUIRE(ea.fit.mean_cost <= a.p.budget);
+    CHECK(ea.policy.thresholds == eb.policy.thresholds);
+    CHECK(ea.fit.accuracy == eb.fit.accuracy);
+    CHECK(ea.fit.mean_cost == eb.fit.mean_cost);
+    int better = 0, tried = 0;
+    for (int q = 0; q + 1 < k; ++q) {
+      std::vector<double> v(n);
+      for (int i = 0; i < n; ++i) v[i] = a.s(q, i);
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+      const long at = std::lower_bound(v.begin(), v.end(), ea.policy.thresholds[q]) - v.begin();
+      std::vector<double> cand;
+      for (long j = std::max(0L, at - 30); j < std::min<long>(v.size(), at + 30); ++j) {
+        cand.push_back(v[j]);
+        if (j + 1 < static_cast<long>(v.size())) cand.push_back(0.5 * (v[j] + v[j + 1]));
+      }
+      for (double t : cand) {
+        Policy pol = ea.policy;
+        pol.thresholds[q] = t;
+        const Evaluation ev = a.p.Evaluate(pol);
+        ++tried;
+        if (ev.mean_cost <= a.p.budget &&
+            (ev.accuracy > ea.fit.accuracy ||
+             (ev.accuracy == ea.fit.accuracy && ev.mean_cost < ea.fit.mean_cost)))
+          ++better;
+      }
+    }
+    CHECK(tried > 200);
+    CHECK(better == 0);
+  }
+}
+
+TEST_CASE("exact gives the same answer with each order stored as it is and by segments") {
+  // Up to 2^19 samples the solver keeps each exit's order as it is and an update gathers the
+  // samples' state in the order's sequence; above, it stores the order by segments of 2^16 sample
+  // numbers, stages the codes segment by segment and puts them back chunk by chunk. The same
+  // 40,000 samples each repeated 14 times (560,000: 14 copies in a row, or the whole set 14 times
+  // over) have, for every thresholds, the same accuracy and mean cost, and their runs of equal
+  // scores are the same runs, 14 times as long: the answer must be the same.
+  const int n = 40000, k = 6;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  testing::OwnedProblem a(k, n, ScoreOrder::kDescending);
+  for (int i = 0; i < n; ++i) {
+    const double difficulty = 1.2 * z(rng), luck = u(rng);
+    for (int e = 0; e < k; ++e) {
+      const double skill = -1.0 + 3.0 * e / (k - 1) - difficulty + 0.5 * z(rng);
+      a.c(e, i) = 1.0 / (1.0 + std::exp(-skill)) > luck;
+      a.s(e, i) =
+          static_cast<float>(std::round(1e3 / (1.0 + std::exp(-skill - 0.8 * z(rng)))) / 1e3);
+    }
+  }
+  auto setup = [](testing::OwnedProblem& r) {
+    r.p.kept = {0, 1, 2, 3, 4, 5};
+    r.p.stop_cost = {1.0, 1.5, 2.5, 3.0, 4.5, 6.0};
+  };
+  setup(a);
+  SolverOptions o;
+  o.exact.start_ippp = false;
+  for (int r : {14}) {
+    for (bool interleaved : {false, true}) {
+      testing::OwnedProblem b(k, n * r, ScoreOrder::kDescending);
+      for (int i = 0; i < n * r; ++i) {
+        const int from = interleaved ? i / r : i % n;
+        b.s.col(i) = a.s.col(from);
+        b.c.col(i) = a.c.col(from);
+      }
+      setup(b);
+      for (double f : {0.25, 0.5, 0.8}) {
+        a.p.budget = b.p.budget = a.p.MinCost() + f * (a.p.MaxCost() - a.p.MinCost());
+        const ThresholdSummary ea = Solve(Method::kExact, a.p, o),
+                               eb = Solve(Method::kExact, b.p, o);
+        INFO("r = " << r << (interleaved ? " in a row" : " over") << ", budget " << a.p.budget
+                    << ": " << ea.message << " / " << eb.message);
+        REQUIRE(ea.ok());
+        REQUIRE(eb.ok());
+        CHECK(ea.policy.thresholds == eb.policy.thresholds);
+        CHECK(ea.fit.accuracy == eb.fit.accuracy);
+        CHECK(ea.fit.mean_cost == eb.fit.mean_cost);
+        CHECK(eb.fit.mean_cost <= b.p.budget);
+      }
+    }
+  }
+}
