@@ -222,6 +222,7 @@ std::string Fixed(double v, const char* fmt) {
 }
 
 std::string Rate(int k, int n) {
+  if (n == 0) return "0/0 (none run)";  // no rate and no interval to state
   double lo, hi;
   ClopperPearson(k, n, &lo, &hi);
   char b[80];
