@@ -817,6 +817,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
   const bool acc_mode = !std::isnan(options.accuracy_drop);
   SolverOptions inner = options;
   inner.guarantee.level = 0.0;
+  inner.exact_warm = nullptr;
 
   ThresholdSummary out;
   out.method = ToString(method);
@@ -1090,6 +1091,9 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // path.
     const bool budget_path = g.bound == GuaranteeBound::kWsr;
     std::map<double, ThresholdSummary> memo;
+    // `exact` starts each solve from the answers at the neighbouring budgets solved so far, all
+    // on the search part (ExactWarmStore), so every candidate is still a function of it alone.
+    ExactWarmStore warm(sp.problem);
     double search_full_acc = 0.0;
     for (int i = 0; i < ns; ++i) search_full_acc += sp.correct(last, i);
     search_full_acc /= ns;
@@ -1099,6 +1103,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       p.budget = b;
       SolverOptions o = inner;
       o.accuracy_drop = std::numeric_limits<double>::quiet_NaN();
+      if (method == Method::kExact) o.exact_warm = &warm;
       ThresholdSummary s = Solve(method, p, o);
       total_iterations += s.iterations;
       return memo.emplace(b, std::move(s)).first->second;
@@ -1109,15 +1114,44 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // The smallest budget found whose solution meets drop e on the search part (bisection to
     // 1e-3 of the cost span, bracketed by the solves already made); NaN when even the full cost
     // does not.
+    // For `exact` the search starts at `single`'s cheapest answer meeting drop e on the search
+    // part and steps down from there (ExactBracketGuess).
     auto cheapest = [&](double e) {
+      double g = std::numeric_limits<double>::quiet_NaN();
+      if (method == Method::kExact) {
+        SolverOptions go = inner;
+        go.accuracy_drop = e;
+        g = ExactBracketGuess(sp.problem, go);
+      }
+      const bool guessed = g > cmin && g < cmax && meets(at(g), e);
+      if (!guessed) {
+        if (!meets(at(cmax), e)) return std::numeric_limits<double>::quiet_NaN();
+        if (meets(at(cmin), e)) return cmin;
+      }
       double lo = cmin, hi = cmax;
-      if (!meets(at(hi), e)) return std::numeric_limits<double>::quiet_NaN();
-      if (meets(at(lo), e)) return lo;
       for (const auto& [b, s] : memo) {
         if (meets(s, e)) hi = std::min(hi, b);
       }
+      bool lo_known = false;
       for (const auto& [b, s] : memo) {
-        if (b < hi && !meets(s, e)) lo = std::max(lo, b);
+        if (b < hi && !meets(s, e)) {
+          lo = std::max(lo, b);
+          lo_known = true;
+        }
+      }
+      // With no failing budget below hi yet, step down from hi (doubling the step) to one.
+      for (double step = kWarmSpan * span; guessed && !lo_known && hi - lo > kWarmSpan * span;
+           step *= 2.0) {
+        const double b = hi - step;
+        if (b <= cmin) {
+          if (meets(at(cmin), e)) return cmin;
+          break;
+        }
+        if (!meets(at(b), e)) {
+          lo = b;
+          break;
+        }
+        hi = b;
       }
       while (hi - lo > 1e-3 * span) {
         const double mid = 0.5 * (lo + hi);

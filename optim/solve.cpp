@@ -166,7 +166,31 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
       break;
     case Method::kExact: {
       std::vector<std::vector<double>> starts = options.exact_starts;
-      if (options.exact.start_ippp && ExactLimitProblem(problem).empty()) {
+      ExactWarmStore* warm =
+          options.exact_warm && options.exact_warm->For(problem) ? options.exact_warm : nullptr;
+      bool method_starts = options.exact.start_ippp && ExactLimitProblem(problem).empty();
+      if (warm) {
+        // The answers at the nearest budgets below and above (ExactWarmStore), and when these
+        // are close, the iPPP starts solved at the nearest budgets below and above instead of
+        // solving them again.
+        const double b = problem.budget;
+        const auto up = warm->answers.upper_bound(b);
+        const bool has_up = up != warm->answers.end(), has_down = up != warm->answers.begin();
+        if (has_down) starts.push_back(std::prev(up)->second);
+        if (has_up) starts.push_back(up->second);
+        if (method_starts && has_up && has_down &&
+            up->first - std::prev(up)->first <=
+                kWarmSpan * (problem.MaxCost() - problem.MinCost()) * (1.0 + 1e-9)) {
+          const auto mu = warm->method_starts.upper_bound(b);
+          if (mu != warm->method_starts.end() && mu != warm->method_starts.begin()) {
+            method_starts = false;
+            for (const auto& t : std::prev(mu)->second) starts.push_back(t);
+            for (const auto& t : mu->second) starts.push_back(t);
+          }
+        }
+      }
+      const std::size_t own = starts.size();
+      if (method_starts) {
         // iPPP's raw answer, and when it is over budget also its answer after the feasibility
         // step, so that exact is at least as accurate as what `ippp` itself returns. Above
         // kIpppStartSamples fit samples iPPP runs on a strided subsample (SolveIpppStart) and the
@@ -189,8 +213,13 @@ ThresholdSummary SolveAtBudget(Method method, const ThresholdProblem& problem,
           const ThresholdSummary nl = SolveFeasible(Method::kIpppNlopt, problem, options);
           if (nl.ok() && nl.fit.mean_cost <= problem.budget) starts.push_back(nl.policy.thresholds);
         }
+        if (warm) {
+          warm->method_starts[problem.budget].assign(starts.begin() + static_cast<long>(own),
+                                                     starts.end());
+        }
       }
       s = SolveExact(problem, options.exact, starts);
+      if (warm && s.ok()) warm->answers[problem.budget] = s.policy.thresholds;
       break;
     }
   }
@@ -296,6 +325,18 @@ ThresholdSummary SolveWithMargin(Method method, const ThresholdProblem& problem,
   return s;
 }
 
+}  // namespace
+
+double ExactBracketGuess(const ThresholdProblem& problem, const SolverOptions& options) {
+  if (!options.exact.start_heuristics) return std::numeric_limits<double>::quiet_NaN();
+  SolverOptions o;
+  o.accuracy_drop = options.accuracy_drop;
+  const ThresholdSummary s = Solve(Method::kSingle, problem, o);
+  return s.ok() ? s.fit.mean_cost : std::numeric_limits<double>::quiet_NaN();
+}
+
+namespace {
+
 ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem,
                                   const SolverOptions& options) {
   // Minimal budget whose solution meets the accuracy target, by bisection on the budget; the
@@ -309,28 +350,58 @@ ThresholdSummary SolveForAccuracy(Method method, const ThresholdProblem& problem
   double lo = problem.MinCost(), hi = problem.MaxCost();
   ThresholdSummary best;
   int iters = 0;
+  // `exact` starts each solve of the bisection from the answers at the neighbouring budgets
+  // (ExactWarmStore).
+  ExactWarmStore warm(problem);
+  SolverOptions o = options;
+  if (method == Method::kExact) o.exact_warm = &warm;
   auto consider = [&](const ThresholdSummary& s) {
     const bool meets = s.ok() && s.fit.accuracy >= target - 1e-12;
     if (meets && (!best.ok() || s.fit.mean_cost < best.fit.mean_cost)) best = s;
     return meets;
   };
+  // `exact`'s solves are costly: its bisection stops at 1e-4 of the cost span (a budget step
+  // no answer's cost resolves on fewer than 10,000 samples). It starts from a bracket around
+  // `single`'s cheapest answer (ExactBracketGuess).
+  const double tol = method == Method::kExact ? 1e-4 * (hi - lo) : 1e-12 * std::fabs(hi);
+  bool hi_known = false, lo_known = false;
+  if (method == Method::kExact) {
+    const double span = hi - lo;
+    const double g = ExactBracketGuess(problem, options);
+    p.budget = g;
+    if (g > lo && g < hi && consider(SolveWithMargin(method, p, o))) {
+      hi = g;
+      hi_known = true;
+      for (double step = kWarmSpan * span; iters < options.target_iters; ++iters, step *= 2.0) {
+        p.budget = hi - step;
+        if (!(p.budget > lo)) break;
+        if (!consider(SolveWithMargin(method, p, o))) {
+          lo = p.budget;
+          lo_known = true;
+          break;
+        }
+        hi = p.budget;
+      }
+    } else if (g > lo && g < hi) {
+      lo = g;
+      lo_known = true;
+    }
+  }
   p.budget = hi;
-  if (!consider(SolveWithMargin(method, p, options))) {
-    // Even the full budget misses the target with this method: return its answer, flagged.
-    ThresholdSummary s = SolveWithMargin(method, p, options);
-    s.outcome = Outcome::kInfeasible;
-    s.message = "accuracy target " + Num(target) + " not reached even at the full cost (best " +
-                Num(s.fit.accuracy) + ")";
-    return s;
+  if (!hi_known) {
+    if (ThresholdSummary s = SolveWithMargin(method, p, o); !consider(s)) {
+      // Even the full budget misses the target with this method: return its answer, flagged.
+      s.outcome = Outcome::kInfeasible;
+      s.message = "accuracy target " + Num(target) + " not reached even at the full cost (best " +
+                  Num(s.fit.accuracy) + ")";
+      return s;
+    }
   }
   p.budget = lo;
-  if (!consider(SolveWithMargin(method, p, options))) {
-    // `exact`'s solves are costly: its bisection stops at 1e-4 of the cost span (a budget step
-    // no answer's cost resolves on fewer than 10,000 samples).
-    const double tol = method == Method::kExact ? 1e-4 * (hi - lo) : 1e-12 * std::fabs(hi);
+  if (lo_known || !consider(SolveWithMargin(method, p, o))) {
     for (; iters < options.target_iters && hi - lo > tol; ++iters) {
       p.budget = 0.5 * (lo + hi);
-      if (consider(SolveWithMargin(method, p, options)))
+      if (consider(SolveWithMargin(method, p, o)))
         hi = p.budget;
       else
         lo = p.budget;

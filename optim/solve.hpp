@@ -6,6 +6,7 @@
 #pragma once
 
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,29 @@ enum class Method {
 std::string ToString(Method method);
 Method MethodFromString(const std::string& text, const std::string& what = "--method");
 std::vector<std::string> MethodNames();
+
+// Answers of `exact` at several budgets of one problem, kept so that each further solve at a
+// budget between two of them starts from them (accuracy-drop mode: SolveForAccuracy's bisection,
+// and the guarantee's pilot, bisection and path on the search part; SolveAtBudget reads and
+// fills it). Between two kept budgets closer than kWarmSpan of the cost span, the iPPP starts
+// (iPPP's answer, after the feasibility step, and ippp-nlopt's: two to four times the cost of the
+// rest of an exact solve) are not solved again: the ones solved at the nearest budgets below and
+// above are used instead, beside the two neighbouring answers. The answer at the budget below is
+// feasible at the new budget, so the new answer is at least as accurate as it.
+inline constexpr double kWarmSpan = 0.05;
+struct ExactWarmStore {
+  // The problem the answers belong to (set by the owner; a solve on another problem ignores it).
+  const ScoreMatrix* scores = nullptr;
+  int n = 0;
+  std::vector<int> kept;
+  std::map<double, std::vector<double>> answers;  // budget -> exact's answer (within budget)
+  std::map<double, std::vector<std::vector<double>>> method_starts;  // budget -> iPPP starts
+  explicit ExactWarmStore(const ThresholdProblem& problem)
+      : scores(problem.scores), n(problem.n()), kept(problem.kept) {}
+  bool For(const ThresholdProblem& problem) const {
+    return scores == problem.scores && n == problem.n() && kept == problem.kept;
+  }
+};
 
 // Options of every method; the fields of each are documented in its own header.
 struct SolverOptions {
@@ -63,6 +87,9 @@ struct SolverOptions {
   // Extra starts for `exact` (threshold vectors of size kept - 1), e.g. a neighbouring budget's
   // answer (SolveBudgets).
   std::vector<std::vector<double>> exact_starts;
+  // `exact` only: answers at other budgets of the same problem to start from and to add to
+  // (ExactWarmStore; null = none). Set by the accuracy-drop solvers for their own solves.
+  ExactWarmStore* exact_warm = nullptr;
   // Returns "" or one line per broken constraint naming the field, its value and the rule.
   std::string Validate() const;
 };
@@ -91,6 +118,14 @@ std::vector<ThresholdSummary> SolveBudgets(Method method, const ThresholdProblem
                                            const std::vector<double>& budgets,
                                            const SolverOptions& options,
                                            Progress* progress = nullptr);
+
+// Where `exact`'s accuracy-drop searches (SolveForAccuracy, the guarantee's pilot) start: the fit
+// cost of `single`'s cheapest answer meeting options.accuracy_drop on `problem` (NaN when it has
+// none, or when exact's heuristic starts are off). Exact at that budget starts from single's
+// answer there, so it meets the drop too; from it the search steps down by kWarmSpan of the cost
+// span (doubling) to the first budget that fails, and bisects that bracket, whose solves start
+// from their neighbours (ExactWarmStore).
+double ExactBracketGuess(const ThresholdProblem& problem, const SolverOptions& options);
 
 // Sets the published iPPP settings (Tan et al., AAAI 2021): steepness 30, automatic beta, and no
 // feasibility step (their raw answers, which may exceed the budget on the fit split).

@@ -1063,3 +1063,103 @@ TEST_CASE(
   }
   CHECK(configs >= 1);
 }
+
+TEST_CASE("exact's warm starts: a solve between two kept answers reuses their iPPP starts") {
+  const Synthetic pool(3000, 41);
+  ThresholdProblem p = pool.p;
+  const double lo = p.MinCost(), span = p.MaxCost() - lo;
+  const double b1 = lo + 0.40 * span, b3 = lo + 0.44 * span, b2 = lo + 0.42 * span;
+  ExactWarmStore store(p);
+  SolverOptions o;
+  o.exact_warm = &store;
+  auto at = [&](double b, const SolverOptions& opt) {
+    ThresholdProblem q = p;
+    q.budget = b;
+    return Solve(Method::kExact, q, opt);
+  };
+  const ThresholdSummary s1 = at(b1, o), s3 = at(b3, o);
+  REQUIRE(s1.ok());
+  REQUIRE(s3.ok());
+  CHECK(store.answers.size() == 2);
+  CHECK(store.method_starts.size() == 2);  // both solved their iPPP starts
+  const ThresholdSummary s2 = at(b2, o);
+  REQUIRE(s2.ok());
+  CHECK(store.answers.size() == 3);
+  CHECK(store.method_starts.count(b2) == 0);  // reused, not solved again
+  CHECK(s2.fit.mean_cost <= b2);
+  CHECK(s2.fit.accuracy >= s1.fit.accuracy);  // s1 is feasible at b2 and one of its starts
+  SolverOptions cold;
+  const ThresholdSummary c2 = at(b2, cold);
+  CHECK(s2.fit.accuracy >= c2.fit.accuracy);  // on this case: the same or better than cold
+  // A store for another problem is ignored.
+  const Synthetic other(500, 42);
+  ThresholdProblem q = other.p;
+  q.budget = b2;
+  const ThresholdSummary s4 = Solve(Method::kExact, q, o);
+  CHECK(s4.ok());
+  CHECK(store.answers.size() == 3);
+}
+
+TEST_CASE("exact in accuracy-drop mode: warm-started search as cheap as a cold bisection") {
+  const Synthetic pool(3000, 43);
+  ThresholdProblem p = pool.p;
+  p.budget = p.MaxCost();
+  double full = 0.0;
+  for (int i = 0; i < 3000; ++i) full += pool.c(2, i);
+  full /= 3000;
+  for (double drop : {0.01, 0.02, 0.04}) {
+    SolverOptions o;
+    o.accuracy_drop = drop;
+    const ThresholdSummary s = Solve(Method::kExact, p, o);
+    REQUIRE(s.ok());
+    CHECK(s.fit.accuracy >= full - drop - 1e-12);
+    // The former search: a bisection on [first exit's cost, full cost] to 1e-4 of the span with
+    // cold solves (no warm starts), the cheapest qualifying answer seen.
+    double lo = p.MinCost(), hi = p.MaxCost(), best = hi;
+    while (hi - lo > 1e-4 * (p.MaxCost() - p.MinCost())) {
+      ThresholdProblem q = p;
+      q.budget = 0.5 * (lo + hi);
+      const ThresholdSummary c = Solve(Method::kExact, q, SolverOptions{});
+      if (c.ok() && c.fit.accuracy >= full - drop - 1e-12) {
+        best = std::min(best, c.fit.mean_cost);
+        hi = q.budget;
+      } else {
+        lo = q.budget;
+      }
+    }
+    INFO("drop " << drop << ": warm " << s.fit.mean_cost << ", cold " << best);
+    CHECK(s.fit.mean_cost <= best * (1.0 + 1e-9));
+  }
+}
+
+TEST_CASE("exact with the guarantee in accuracy-drop mode: certified, deterministic, holds") {
+  const Synthetic pool(6000, 47);
+  int viol = 0, certified = 0;
+  for (unsigned r = 0; r < 4; ++r) {
+    std::vector<int> perm(6000);
+    for (int i = 0; i < 6000; ++i) perm[i] = i;
+    std::mt19937_64 rng(r + 500);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const Slice fit(pool, std::vector<int>(perm.begin(), perm.begin() + 3000));
+    const Slice eval(pool, std::vector<int>(perm.begin() + 3000, perm.end()));
+    ThresholdProblem p = fit.p;
+    p.budget = p.MaxCost();
+    SolverOptions o;
+    o.seed = r;
+    o.accuracy_drop = 0.04;
+    o.guarantee.level = 0.9;
+    o.guarantee.horizon = 3000;
+    const ThresholdSummary s = Solve(Method::kExact, p, o);
+    const ThresholdSummary again = Solve(Method::kExact, p, o);
+    CHECK(again.policy.thresholds == s.policy.thresholds);
+    if (!s.ok()) continue;
+    ++certified;
+    CHECK(s.guarantee.certified >= 1);
+    double final_acc = 0.0;
+    for (int i = 0; i < 3000; ++i) final_acc += eval.c(2, i);
+    final_acc /= 3000;
+    viol += eval.p.Evaluate(s.policy).accuracy < final_acc - 0.04;
+  }
+  CHECK(certified >= 3);
+  CHECK(viol == 0);
+}
