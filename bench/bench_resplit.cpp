@@ -18,8 +18,8 @@
 // 30%:95%:25; budgets at or below the first exit's cost are dropped and named, since no policy
 // meets them), --level L (0.95), --methods a,b,c (exact,single,geometric,ippp; "none"),
 // --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
-// "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: 0.8
-// for exact in budget mode, else 0.5), --guarantee-bound wsr|hoeffding-bentkus (wsr),
+// "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: the
+// guarantee's own default), --guarantee-bound wsr|hoeffding-bentkus (wsr),
 // --half-price on|off (on).
 //
 // fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency
@@ -27,14 +27,18 @@
 // (ascending) with their own profiles.
 //
 // "half-data price" is the price of solving the method on the guarantee's search part alone at B
-// (no tightening, no calibration): it splits the price into the part of the data the search does
-// not see and the tightening the certification needs.
+// (no tightening, no calibration; the search part each cell used, whose size `exact` chooses per
+// budget): it splits the price into the part of the data the search does not see and the
+// tightening the certification needs. Per budget the decomposition also prints the search-part
+// tightening of the returned candidate (B minus its search budget), the candidates certified and
+// on the path, and the search part's size (means over the certified cells).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -142,7 +146,23 @@ struct Tally {
   std::vector<int> price_bn;
   std::vector<double> tight_b;       // per budget: eval mean cost without minus with (paired cells)
   std::vector<int> viol_b, cells_b;  // per budget: violations and cells
+  // Per budget, with the guarantee (the price's decomposition): the search-part tightening of the
+  // returned candidate (B minus its search budget, relative to the full cost), the certified
+  // candidates and the path's length (sums over the certified cells), and the half-data price.
+  std::vector<double> stight_b, cert_b, path_b, half_b, search_b;
+  std::vector<int> cert_n, half_n;
   void Add(const Tally& o) {
+    auto add = [](auto& a, const auto& b) {
+      a.resize(std::max(a.size(), b.size()), 0);
+      for (std::size_t i = 0; i < b.size(); ++i) a[i] += b[i];
+    };
+    add(stight_b, o.stight_b);
+    add(cert_b, o.cert_b);
+    add(path_b, o.path_b);
+    add(half_b, o.half_b);
+    add(search_b, o.search_b);
+    add(cert_n, o.cert_n);
+    add(half_n, o.half_n);
     viol_b.resize(std::max(viol_b.size(), o.viol_b.size()), 0);
     cells_b.resize(std::max(cells_b.size(), o.cells_b.size()), 0);
     for (std::size_t i = 0; i < o.viol_b.size(); ++i) {
@@ -524,15 +544,27 @@ int main(int argc, char** argv) {
         const std::vector<ThresholdSummary> s0 = SolveBudgets(method, fp, budgets, o);
         const std::vector<ThresholdSummary> s1 = SolveBudgets(method, fp, budgets, og);
         // The search part alone at B (what the guarantee's search sees, untightened), budgets
-        // >= 40%.
-        std::vector<double> b40;
-        for (double b : budgets)
-          if (b >= 0.40 * pool.full_cost - 1e-12) b40.push_back(b);
-        std::vector<ThresholdSummary> sh40;
-        if (half && !b40.empty()) {
-          const SampleSubset part(
-              fp, GuaranteeSearchPart(fp.n(), og.seed, og.guarantee.SearchFraction(method, false)));
-          sh40 = SolveBudgets(method, part.problem, b40, o);
+        // >= 40%: the search part each guaranteed cell used (its size, from the report; `exact`
+        // chooses it per budget), solved at the budgets that share it.
+        std::vector<ThresholdSummary> sh40(nbudgets);
+        if (half) {
+          std::map<int, std::vector<int>> by_size;
+          for (int b = 0; b < nbudgets; ++b) {
+            if (budgets[b] < 0.40 * pool.full_cost - 1e-12) continue;
+            const int ns = s1[b].guarantee.search_n > 0
+                               ? s1[b].guarantee.search_n
+                               : static_cast<int>(std::lround(
+                                     og.guarantee.SearchFraction(method, false) * fp.n()));
+            by_size[ns].push_back(b);
+          }
+          for (const auto& [ns, idx] : by_size) {
+            const SampleSubset part(
+                fp, GuaranteeSearchPart(fp.n(), og.seed, static_cast<double>(ns) / fp.n()));
+            std::vector<double> bs;
+            for (int b : idx) bs.push_back(budgets[b]);
+            const std::vector<ThresholdSummary> r = SolveBudgets(method, part.problem, bs, o);
+            for (std::size_t i = 0; i < idx.size(); ++i) sh40[idx[i]] = r[i];
+          }
         }
         for (int b = 0; b < nbudgets; ++b) {
           const bool ge40 = budgets[b] >= 0.40 * pool.full_cost - 1e-12;
@@ -547,6 +579,19 @@ int main(int argc, char** argv) {
             if (!s.ok()) continue;  // no policy returned: cannot violate (counted as cells)
             ++t.solved;
             const Evaluation e = ep.Evaluate(s.policy);
+            if (w == 1 && s.guarantee.on()) {
+              t.stight_b.resize(nbudgets, 0.0);
+              t.cert_b.resize(nbudgets, 0.0);
+              t.path_b.resize(nbudgets, 0.0);
+              t.cert_n.resize(nbudgets, 0);
+              t.search_b.resize(nbudgets, 0.0);
+              t.search_b[b] += s.guarantee.search_n;
+              if (!std::isnan(s.fit_budget))
+                t.stight_b[b] += (budgets[b] - s.fit_budget) / pool.full_cost;
+              t.cert_b[b] += s.guarantee.certified;
+              t.path_b[b] += s.guarantee.path_length;
+              ++t.cert_n[b];
+            }
             if (s.fit.mean_cost > budgets[b] * (1 + 1e-12)) ++t.fit_over;
             if (e.mean_cost > budgets[b]) {
               ++t.viol;
@@ -572,12 +617,16 @@ int main(int argc, char** argv) {
             }
           }
           if (ge40 && half && s0[b].ok()) {
-            const std::size_t j = static_cast<std::size_t>(
-                std::find(b40.begin(), b40.end(), budgets[b]) - b40.begin());
-            if (j < sh40.size() && sh40[j].ok()) {
-              out.guar[mi].half40_sum +=
-                  ep.Evaluate(s0[b].policy).accuracy - ep.Evaluate(sh40[j].policy).accuracy;
-              ++out.guar[mi].half40_n;
+            if (sh40[b].ok()) {
+              const double hp =
+                  ep.Evaluate(s0[b].policy).accuracy - ep.Evaluate(sh40[b].policy).accuracy;
+              Tally& t = out.guar[mi];
+              t.half40_sum += hp;
+              ++t.half40_n;
+              t.half_b.resize(nbudgets, 0.0);
+              t.half_n.resize(nbudgets, 0);
+              t.half_b[b] += hp;
+              ++t.half_n[b];
             }
           }
         }
@@ -732,6 +781,27 @@ int main(int argc, char** argv) {
             "%+.3fpp, learning floor %+.3fpp, price/learning %s\n",
             methods[mi].c_str(), n40, 100.0 * p40 / n40, 100.0 * o40 / n40, 100.0 * l40 / n40,
             Fixed(l40 > 0 ? p40 / l40 : NAN, "%.2f").c_str());
+      }
+      std::printf(
+          "%-10s | budget | decomposition: half-data price (pp) | search-part tightening of the "
+          "returned candidate (%% of full) | candidates certified / on the path | search samples "
+          "(means)\n",
+          methods[mi].c_str());
+      for (int b = 0; b < nbudgets; ++b) {
+        auto at = [](const std::vector<double>& v, int i) {
+          return i < static_cast<int>(v.size()) ? v[i] : 0.0;
+        };
+        auto at_n = [](const std::vector<int>& v, int i) {
+          return i < static_cast<int>(v.size()) ? v[i] : 0;
+        };
+        const int cn = at_n(g.cert_n, b), hn = at_n(g.half_n, b);
+        std::printf("%-10s | %5.0f%% | %8s | %8s | %s / %s | %s\n", methods[mi].c_str(),
+                    100.0 * budgets[b] / pool.full_cost,
+                    Fixed(hn ? 100.0 * at(g.half_b, b) / hn : NAN, "%+.3f").c_str(),
+                    Fixed(cn ? 100.0 * at(g.stight_b, b) / cn : NAN, "%.3f").c_str(),
+                    Fixed(cn ? at(g.cert_b, b) / cn : NAN, "%.1f").c_str(),
+                    Fixed(cn ? at(g.path_b, b) / cn : NAN, "%.1f").c_str(),
+                    Fixed(cn ? at(g.search_b, b) / cn : NAN, "%.0f").c_str());
       }
     }
     if (!drops.empty()) {

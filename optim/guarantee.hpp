@@ -53,6 +53,15 @@ GuaranteeBound GuaranteeBoundFromString(const std::string& text,
 // disagreement rate on the calibration part).
 inline constexpr double kSearchFractionExact = 0.8;
 inline constexpr double kSearchFraction = 0.5;
+// `exact` in budget mode, automatic fraction: the smaller search part it switches to where the
+// budget binds hard (SolveWithGuarantee decides on that part alone; docs/guarantees.md, step 1),
+// the least number of samples that part must have, and the predicted accuracy gain (a fraction,
+// 0.0003 = 0.03 pp) the switch must promise. Measured with bench/bench_resplit (budgets 40-90 %,
+// 14 re-splits): on MSDNet a fixed 0.6 paid 0.03-0.05 pp less than 0.8 at 40-60 % and 0.03 pp
+// more at 80-90 %, where the budget does not bind and only the search part's size counts.
+inline constexpr double kSearchFractionExactSmall = 0.6;
+inline constexpr int kMinSmallSearch = 5000;
+inline constexpr double kSmallSearchGain = 0.0003;
 // `single` in budget mode (finite horizon with `wsr`, or `hoeffding-bentkus`): one shared
 // threshold has nothing to fit but its level, so it needs no search part of its own: a pilot part
 // fixes the test and a fine path of thresholds, the rest of the fit split calibrates
@@ -63,8 +72,9 @@ struct GuaranteeOptions {
   double level = 0.0;                                        // 1 - delta in (0, 1); 0 = off
   double horizon = std::numeric_limits<double>::infinity();  // M >= 1, or inf (population mean)
   // Share of the fit split the method searches on, in (0, 1); NaN = auto: kSearchFractionExact
-  // for `exact` in budget mode, kPilotFraction for `single` on the fine path (NestedPath()),
-  // else kSearchFraction (SearchFraction()).
+  // for `exact` in budget mode (SolveWithGuarantee may choose kSearchFractionExactSmall there;
+  // SearchFraction() returns kSearchFractionExact, whose search part contains the small one),
+  // kPilotFraction for `single` on the fine path (NestedPath()), else kSearchFraction.
   double search_fraction = std::numeric_limits<double>::quiet_NaN();
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::string Validate() const;

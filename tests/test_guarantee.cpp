@@ -592,6 +592,53 @@ TEST_CASE("guarantee: re-split violation rate at most delta, the path certified,
   CHECK(viol <= 9);
 }
 
+TEST_CASE("exact's automatic search fraction in budget mode: chosen on the small search part") {
+  // 10,000 fit samples: the small search part (0.6) has 6,000 >= kMinSmallSearch samples.
+  const Synthetic pool(10000, 11);
+  SolverOptions o;
+  o.seed = 3;
+  o.guarantee.level = 0.95;
+  o.guarantee.horizon = 10000;
+  auto search_n = [&](const ThresholdProblem& fit, double budget, const SolverOptions& opt) {
+    ThresholdProblem p = fit;
+    p.budget = budget;
+    const ThresholdSummary s = Solve(Method::kExact, p, opt);
+    // An uncertified cell reports its split too (outcome infeasible).
+    CHECK(s.guarantee.search_n + s.guarantee.calibration_n == fit.n());
+    return s.guarantee.search_n;
+  };
+  // Where the budget binds hard (accuracy rises steeply with the budget) the larger calibration
+  // part pays; near the full cost the budget does not bind and the larger search part is kept.
+  CHECK(search_n(pool.p, 1.6, o) == 6000);
+  CHECK(search_n(pool.p, 3.9, o) == 8000);
+  // An explicit fraction is used as given.
+  SolverOptions fixed = o;
+  fixed.guarantee.search_fraction = 0.8;
+  CHECK(search_n(pool.p, 1.6, fixed) == 8000);
+  // Fewer than kMinSmallSearch samples in the small part: 0.8 at every budget.
+  std::vector<int> first(8000);
+  for (int i = 0; i < 8000; ++i) first[i] = i;
+  const Slice small(pool, first);
+  CHECK(search_n(small.p, 1.6, o) == 6400);
+  // The choice depends on the small search part only: the other 4,000 samples replaced by
+  // samples of another pool, the same choice at every budget (it may differ across budgets).
+  const Synthetic other(10000, 12, 0.3);
+  const std::vector<int> part = GuaranteeSearchPart(10000, o.seed, kSearchFractionExactSmall);
+  Synthetic mixed(10000, 13);
+  std::vector<char> in_part(10000, 0);
+  for (int i : part) in_part[i] = 1;
+  for (int i = 0; i < 10000; ++i) {
+    mixed.s.col(i) = in_part[i] ? pool.s.col(i) : other.s.col(i);
+    mixed.c.col(i) = in_part[i] ? pool.c.col(i) : other.c.col(i);
+  }
+  for (double b : {1.4, 1.6, 2.0, 2.5, 3.0, 3.9}) {
+    INFO("budget " << b);
+    const int a = search_n(pool.p, b, o), m = search_n(mixed.p, b, o);
+    CHECK((a == 6000 || a == 8000));
+    CHECK(a == m);
+  }
+}
+
 TEST_CASE("guarantee in accuracy-drop mode bounds the drop on fresh samples") {
   const Synthetic pool(8000, 11);
   int viol = 0, cells = 0;
