@@ -241,6 +241,12 @@ std::string Fixed(double v, const char* fmt) {
   return buf;
 }
 
+// v[i], or 0 past the end of v (a budget no cell reached).
+template <typename T>
+T At(const std::vector<T>& v, int i) {
+  return i < static_cast<int>(v.size()) ? v[i] : T{};
+}
+
 std::string Rate(int k, int n) {
   if (n == 0) return "0/0 (none run)";  // no rate and no interval to state
   double lo, hi;
@@ -755,8 +761,7 @@ int main(int argc, char** argv) {
         const bool has = b < static_cast<int>(g.price_bn.size()) && g.price_bn[b] > 0;
         const double pb = has ? g.price_b[b] / g.price_bn[b] : NAN;
         const double tb = has ? g.tight_b[b] / g.price_bn[b] : NAN;
-        const int vb = b < static_cast<int>(g.viol_b.size()) ? g.viol_b[b] : 0;
-        const int cb = b < static_cast<int>(g.cells_b.size()) ? g.cells_b[b] : 0;
+        const int vb = At(g.viol_b, b), cb = At(g.cells_b, b);
         std::printf(
             "%-10s | %5.0f%% | %8s    %8s      %8s        %6s         |               "
             "           %6s  %6s    %6s    %6s           | %s\n",
@@ -788,20 +793,14 @@ int main(int argc, char** argv) {
           "(means)\n",
           methods[mi].c_str());
       for (int b = 0; b < nbudgets; ++b) {
-        auto at = [](const std::vector<double>& v, int i) {
-          return i < static_cast<int>(v.size()) ? v[i] : 0.0;
-        };
-        auto at_n = [](const std::vector<int>& v, int i) {
-          return i < static_cast<int>(v.size()) ? v[i] : 0;
-        };
-        const int cn = at_n(g.cert_n, b), hn = at_n(g.half_n, b);
+        const int cn = At(g.cert_n, b), hn = At(g.half_n, b);
         std::printf("%-10s | %5.0f%% | %8s | %8s | %s / %s | %s\n", methods[mi].c_str(),
                     100.0 * budgets[b] / pool.full_cost,
-                    Fixed(hn ? 100.0 * at(g.half_b, b) / hn : NAN, "%+.3f").c_str(),
-                    Fixed(cn ? 100.0 * at(g.stight_b, b) / cn : NAN, "%.3f").c_str(),
-                    Fixed(cn ? at(g.cert_b, b) / cn : NAN, "%.1f").c_str(),
-                    Fixed(cn ? at(g.path_b, b) / cn : NAN, "%.1f").c_str(),
-                    Fixed(cn ? at(g.search_b, b) / cn : NAN, "%.0f").c_str());
+                    Fixed(hn ? 100.0 * At(g.half_b, b) / hn : NAN, "%+.3f").c_str(),
+                    Fixed(cn ? 100.0 * At(g.stight_b, b) / cn : NAN, "%.3f").c_str(),
+                    Fixed(cn ? At(g.cert_b, b) / cn : NAN, "%.1f").c_str(),
+                    Fixed(cn ? At(g.path_b, b) / cn : NAN, "%.1f").c_str(),
+                    Fixed(cn ? At(g.search_b, b) / cn : NAN, "%.0f").c_str());
       }
     }
     if (!drops.empty()) {

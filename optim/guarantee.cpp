@@ -89,6 +89,22 @@ double Mean(const std::vector<double>& x) {
   return x.empty() ? 0.0 : s / static_cast<double>(x.size());
 }
 
+// The per-sample cost losses x = (cost - cmin) / span, clamped to [0, 1] (0 when span is 0).
+std::vector<double> NormCost(const std::vector<double>& c, double cmin, double span) {
+  std::vector<double> x(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    x[i] = span > 0.0 ? std::clamp((c[i] - cmin) / span, 0.0, 1.0) : 0.0;
+  }
+  return x;
+}
+
+// The sample variance of x about mu (its mean): the sum of squares over max(1, size - 1).
+double SampleVariance(const std::vector<double>& x, double mu) {
+  double s = 0.0;
+  for (double u : x) s += (u - mu) * (u - mu);
+  return s / static_cast<double>(std::max<std::size_t>(1, x.size() - 1));
+}
+
 }  // namespace
 
 std::string ToString(GuaranteeBound bound) {
@@ -773,14 +789,8 @@ double ExactBudgetSearchFraction(const ThresholdProblem& problem, const SolverOp
   std::vector<double> costs;
   std::vector<std::uint8_t> corr;
   PerSample(sp.problem, at_b.policy, &costs, &corr);
-  double mu = 0.0, var = 0.0;
-  for (double c : costs) mu += std::clamp((c - cmin) / span, 0.0, 1.0);
-  mu /= static_cast<double>(costs.size());
-  for (double c : costs) {
-    const double x = std::clamp((c - cmin) / span, 0.0, 1.0);
-    var += (x - mu) * (x - mu);
-  }
-  var /= std::max<double>(1.0, static_cast<double>(costs.size()) - 1.0);
+  const std::vector<double> x = NormCost(costs, cmin, span);
+  const double var = SampleVariance(x, Mean(x));
   // The predicted gap of the variance-free tests at nc calibration samples (the one bound), or
   // the two-part scheme's width.
   const double delta = 1.0 - g.level;
@@ -859,13 +869,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
 
   const double cmin = problem.MinCost(), cmax = problem.MaxCost();
   const double span = cmax - cmin;
-  auto norm_cost = [&](const std::vector<double>& c) {
-    std::vector<double> x(c.size());
-    for (std::size_t i = 0; i < c.size(); ++i) {
-      x[i] = span > 0.0 ? std::clamp((c[i] - cmin) / span, 0.0, 1.0) : 0.0;
-    }
-    return x;
-  };
+  auto norm_cost = [&](const std::vector<double>& c) { return NormCost(c, cmin, span); };
   const Eigen::Index last = problem.kept.back();
 
   ThresholdSummary best;
@@ -887,9 +891,8 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       PerSample(sp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
       const double mu = Mean(x);
-      double s1 = 0.0, s2 = 0.0;
-      for (double u : x) s1 += (u - mu) * (u - mu);
-      *v = s1 / std::max<std::size_t>(1, x.size() - 1);
+      double s2 = 0.0;
+      *v = SampleVariance(x, mu);
       for (double u : x) s2 += ((u - mu) * (u - mu) - *v) * ((u - mu) * (u - mu) - *v);
       *v_sd = std::sqrt(s2 / std::max<std::size_t>(1, x.size() - 1));
     };

@@ -47,6 +47,15 @@ double BruteForce(const ThresholdProblem& p) {
   return best;
 }
 
+// The distinct scores of exit q over every sample, ascending.
+std::vector<double> DistinctScores(const ScoreMatrix& s, int q) {
+  std::vector<double> v(s.cols());
+  for (Eigen::Index i = 0; i < s.cols(); ++i) v[i] = s(q, i);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
 // How many of the single-threshold moves t of exit q in `cand` (counted into *tried) give a
 // within-budget policy better than `e`: more accurate, or as accurate and cheaper. 0 when `e` is
 // a coordinate optimum over them.
@@ -240,10 +249,7 @@ TEST_CASE("exact ends at a coordinate optimum: no single threshold change does b
       REQUIRE(e.fit.mean_cost <= r.p.budget);
       int better = 0, tried = 0;
       for (int q = 0; q + 1 < k; ++q) {
-        std::vector<double> v(n);
-        for (int i = 0; i < n; ++i) v[i] = r.s(q, i);
-        std::sort(v.begin(), v.end());
-        v.erase(std::unique(v.begin(), v.end()), v.end());
+        const std::vector<double> v = DistinctScores(r.s, q);
         std::vector<double> cand = {v.front() - 1.0, v.back() + 1.0};
         for (std::size_t j = 0; j < v.size(); ++j) {
           cand.push_back(v[j]);
@@ -296,10 +302,7 @@ TEST_CASE("exact's answer does not depend on how the samples are numbered, over 
     CHECK(ea.fit.mean_cost == eb.fit.mean_cost);
     int better = 0, tried = 0;
     for (int q = 0; q + 1 < k; ++q) {
-      std::vector<double> v(n);
-      for (int i = 0; i < n; ++i) v[i] = a.s(q, i);
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
+      const std::vector<double> v = DistinctScores(a.s, q);
       const long at = std::lower_bound(v.begin(), v.end(), ea.policy.thresholds[q]) - v.begin();
       std::vector<double> cand;
       for (long j = std::max(0L, at - 30); j < std::min<long>(v.size(), at + 30); ++j) {

@@ -53,6 +53,15 @@ struct Synthetic {
 };
 
 // Columns [from, from + n) of a synthetic pool as their own problem.
+// 0, ..., n - 1 in the order of a shuffle by std::mt19937_64 seeded `seed` (a random re-split).
+std::vector<int> Shuffled(int n, std::uint64_t seed) {
+  std::vector<int> perm(n);
+  for (int i = 0; i < n; ++i) perm[i] = i;
+  std::mt19937_64 rng(seed);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  return perm;
+}
+
 struct Slice {
   ScoreMatrix s;
   CorrectMatrix c;
@@ -554,10 +563,7 @@ TEST_CASE("guarantee: re-split violation rate at most delta, the path certified,
   int viol = 0, cells = 0, solved = 0;
   double last_fit_budget = 0.0;
   for (unsigned r = 0; r < 30; ++r) {
-    std::vector<int> perm(6000);
-    for (int i = 0; i < 6000; ++i) perm[i] = i;
-    std::mt19937_64 rng(r + 100);
-    std::shuffle(perm.begin(), perm.end(), rng);
+    const std::vector<int> perm = Shuffled(6000, r + 100);
     const Slice fit(pool, std::vector<int>(perm.begin(), perm.begin() + 3000));
     const Slice eval(pool, std::vector<int>(perm.begin() + 3000, perm.end()));
     for (double b : {1.8, 2.4, 3.0}) {
@@ -643,10 +649,7 @@ TEST_CASE("guarantee in accuracy-drop mode bounds the drop on fresh samples") {
   const Synthetic pool(8000, 11);
   int viol = 0, cells = 0;
   for (unsigned r = 0; r < 10; ++r) {
-    std::vector<int> perm(8000);
-    for (int i = 0; i < 8000; ++i) perm[i] = i;
-    std::mt19937_64 rng(r + 300);
-    std::shuffle(perm.begin(), perm.end(), rng);
+    const std::vector<int> perm = Shuffled(8000, r + 300);
     const Slice fit(pool, std::vector<int>(perm.begin(), perm.begin() + 4000));
     const Slice eval(pool, std::vector<int>(perm.begin() + 4000, perm.end()));
     ThresholdProblem p = fit.p;
@@ -1136,10 +1139,7 @@ TEST_CASE("exact with the guarantee in accuracy-drop mode: certified, determinis
   const Synthetic pool(6000, 47);
   int viol = 0, certified = 0;
   for (unsigned r = 0; r < 4; ++r) {
-    std::vector<int> perm(6000);
-    for (int i = 0; i < 6000; ++i) perm[i] = i;
-    std::mt19937_64 rng(r + 500);
-    std::shuffle(perm.begin(), perm.end(), rng);
+    const std::vector<int> perm = Shuffled(6000, r + 500);
     const Slice fit(pool, std::vector<int>(perm.begin(), perm.begin() + 3000));
     const Slice eval(pool, std::vector<int>(perm.begin() + 3000, perm.end()));
     ThresholdProblem p = fit.p;
