@@ -39,7 +39,15 @@ struct SolverOptions;
 enum class GuaranteeBound {
   kWsr,               // Waudby-Smith & Ramdas (JRSS-B 2023) betting test, variance-adaptive
   kHoeffdingBentkus,  // min of the Hoeffding (1963) and Bentkus (2004) p-values (Bates et al. 2021)
+  // As kWsr without the randomised-rounding test among budget mode's tests (RoundedTest): the
+  // certification depends on the data and the search/calibration split alone.
+  kWsrDeterministic,
 };
+// True for kWsr and kWsrDeterministic (the one-bound tests; they differ only in whether budget
+// mode with a finite horizon may choose the randomised-rounding test).
+bool IsWsr(GuaranteeBound bound);
+// The bound a report names when budget mode's choice fell on the randomised-rounding test.
+inline constexpr const char* kRandomisedBoundName = "wsr-randomised";
 std::string ToString(GuaranteeBound bound);
 GuaranteeBound GuaranteeBoundFromString(const std::string& text,
                                         const std::string& what = "--guarantee-bound");
@@ -151,6 +159,13 @@ struct BetTest {
   double fresh_var = std::numeric_limits<double>::quiet_NaN();
   double var_delta = 0.0;
   double var_nu = 0.0;  // the variance test's bet, in (0, 1 / (1 - V)), fixed before calibration
+  // The randomised-rounding form (ChooseRoundedTest): a candidate passes when
+  // K = #{i : u_i < x_i} <= k for its calibration losses x_i and the rounding draws u_i
+  // (RoundingDraws; the same for every candidate). Given the search part the indicators are
+  // i.i.d. Bernoulli(mu), so P(pass) = BinomialCdf(k, n, mu) exactly (BetPassBound); k < 0: never
+  // passes. No variance cap (fresh_var NaN).
+  bool rounded = false;
+  std::int64_t k = -1;
   // The mean-threshold form (ChooseMeanTest): a candidate passes when the mean of its n
   // calibration losses is <= tau (NaN: the betting form above). Its pass probability at
   // population mean mu > tau is at most the Hoeffding-Bentkus bound
@@ -186,6 +201,27 @@ bool VarianceCapPasses(const BetTest& test, const std::vector<double>& x, double
 BetTest ChooseBetTest(double b, double horizon, int n, double variance, double delta,
                       double fresh_var = std::numeric_limits<double>::quiet_NaN(),
                       double var_delta = 0.0);
+
+// The randomised-rounding test at target b, horizon M and level delta: theta where Q(theta) =
+// delta / 100 (Q the variance-free FreshMeanTail) and the largest integer k with
+// BetTestBound <= delta (k = -1: never passes). Its predicted gap is b - k / n plus
+// kRoundingNoisePenalty times the sd of the noise the rounding adds to the calibration mean at a
+// candidate with the search part's variance `variance` (sqrt((m (1 - m) - variance) / n),
+// m = k / n), so that where the losses vary much less than m (1 - m) the deterministic tests win.
+inline constexpr double kRoundingNoisePenalty = 0.5;
+BetTest ChooseRoundedTest(double b, double horizon, int n, double variance, double delta);
+// The rounding draws u_1..u_n, i.i.d. Uniform[0, 1) (53-bit), from a stream seeded by `seed` and
+// independent of the data and of the search/calibration split's permutation (the same on every
+// standard library).
+std::vector<double> RoundingDraws(int n, unsigned seed);
+// K = #{i : u_i < x_i} (x and u of one size).
+std::int64_t RoundedCount(const std::vector<double>& x, const std::vector<double>& u);
+// The rounded form's decision: RoundedCount(x, u) <= test.k.
+bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x,
+                       const std::vector<double>& u);
+// The name of a budget-mode test as reports print it: "mean-threshold", "fixed-bet",
+// "capped mean-threshold", "capped fixed-bet" (with a variance cap) or "randomised-binomial".
+std::string TestName(const BetTest& test);
 
 // The mean-threshold test at target b, horizon M and level delta: theta where Q(theta) =
 // delta / 100 and the largest tau with BetTestBound <= delta (tau = -inf: never passes).
