@@ -15,7 +15,9 @@
 // candidates on the calibration part in path order and stops at the first that fails; the last
 // that passed is returned. Budget mode with a finite horizon and `wsr` (the default): each
 // candidate is tested with a betting capital whose bet is fixed from the search part, and one
-// bound covers the calibration sample and the M deployed ones together (BetTest below); likewise
+// bound covers the calibration sample and the M deployed ones together (BetTest below), or (with
+// `wsr`, not `wsr-deterministic`) each loss is rounded at random to 0 or 1 with seeded draws and
+// the count of ones is tested against its exact binomial law (ChooseRoundedTest); likewise
 // accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
 // Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
 // whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
