@@ -15,6 +15,11 @@ namespace {
 
 std::string Num(double v) { return FormatDouble(v); }
 
+// The median bound's constant (docs/guarantees.md, step 3): for a sum S of independent losses in
+// [0, 1] with mean mu, P(S >= s) <= 2 P(Bin >= floor(s)) and P(S <= a) <= 2 P(Bin <= ceil(a)),
+// Bin the binomial of the same size and mean; Bentkus (2004) has e in its place.
+constexpr double kMedianFactor = 2.0;
+
 // Bisection for the boundary of a monotone predicate on [lo, hi]: returns the largest x with
 // pred(x) true (pred true at lo, false at hi assumed), to `tol`.
 template <typename Pred>
@@ -223,6 +228,15 @@ double BentkusPValue(double mean, std::int64_t n, double m) {
   return std::min(1.0, std::exp(1.0) * BinomialCdf(k, n, m));
 }
 
+double MedianPValue(double mean, std::int64_t n, double m) {
+  const auto k = static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * mean - 1e-9));
+  return std::min(1.0, kMedianFactor * BinomialCdf(k, n, m));
+}
+
+double HoeffdingMedianPValue(double mean, std::int64_t n, double m) {
+  return std::min(HoeffdingPValue(mean, n, m), MedianPValue(mean, n, m));
+}
+
 double HoeffdingBentkusPValue(double mean, std::int64_t n, double m, bool binary) {
   if (binary) {
     const auto k = static_cast<std::int64_t>(std::llround(static_cast<double>(n) * mean));
@@ -276,11 +290,12 @@ double FreshMeanTail(double m, double b, double horizon) {
   if (m >= b) return 1.0;
   if (!std::isfinite(horizon)) return 0.0;
   const double hoeffding = std::exp(-horizon * BernoulliKl(b, m));
-  // Upper tail of Bentkus' bound: P(S >= s) <= e P(Bin(M, m) >= floor(s)).
+  // The median bound (docs/guarantees.md, step 3): P(S >= s) <= 2 P(Bin(M, m) >= floor(s)) for
+  // a sum S of M independent losses in [0, 1] with mean m (Bentkus' constant e replaced by 2).
   const auto mm = static_cast<std::int64_t>(std::llround(horizon));
   const auto s = static_cast<std::int64_t>(std::floor(static_cast<double>(mm) * b + 1e-9));
-  const double bentkus = std::exp(1.0) * (1.0 - BinomialCdf(s - 1, mm, m));
-  return std::min({1.0, hoeffding, bentkus});
+  const double median = kMedianFactor * (1.0 - BinomialCdf(s - 1, mm, m));
+  return std::min({1.0, hoeffding, median});
 }
 
 double FreshMeanCap(double b, double horizon, double delta2) {
@@ -341,7 +356,7 @@ double BetPassBound(const BetTest& test, double mu) {
   if (test.rounded) return BinomialCdf(test.k, test.n, std::clamp(mu, 0.0, 1.0));
   if (!std::isnan(test.tau)) {
     if (!(mu > test.tau)) return 1.0;
-    const double hb = std::min(1.0, HoeffdingBentkusPValue(test.tau, test.n, mu));
+    const double hb = std::min(1.0, HoeffdingMedianPValue(test.tau, test.n, mu));
     if (std::isnan(test.fresh_var)) return hb;
     // With the cap V (a candidate whose variance is <= V): a pass needs the sum of mu - x_i
     // (each <= 1, mean 0, variance <= V) to reach n (mu - tau).

@@ -20,9 +20,9 @@
 // the count of ones is tested against its exact binomial law (ChooseRoundedTest); likewise
 // accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
 // Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
-// whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 / Bentkus
-// 2004 tail for M fresh draws), by a Waudby-Smith-Ramdas betting test or the Hoeffding-Bentkus
-// p-value at level delta1, delta1 + delta2 = delta.
+// whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 and the
+// median bound, FreshMeanTail, for M fresh draws), by a Waudby-Smith-Ramdas betting test or the
+// Hoeffding-Bentkus p-value at level delta1, delta1 + delta2 = delta.
 #pragma once
 
 #include <cstdint>
@@ -114,6 +114,15 @@ double BentkusPValue(double mean, std::int64_t n, double m);
 // min of the two (Bates, Angelopoulos, Lei, Malik, Jordan, JACM 2021, "RCPS"); the exact
 // binomial p-value P(Bin(n, m) <= n mean) when the losses are binary.
 double HoeffdingBentkusPValue(double mean, std::int64_t n, double m, bool binary = false);
+// The median bound's p-value of H0: mean >= m: min(1, 2 P(Bin(n, m) <= ceil(n mean))). For n
+// independent losses in [0, 1] with mean m, P(sum <= a) <= 2 P(Bin(n, m) <= ceil(a)): with
+// B_i ~ Bernoulli(x_i) given the losses (a proof device), the sum of the B_i is Bin(n, m) and,
+// given the x_i, it is at most ceil(sum x_i) with probability >= 1/2 (a Poisson-binomial's median
+// is within 1 of its mean: Jogdeo & Samuels, Ann. Math. Statist. 1968); docs/guarantees.md, step
+// 3. Bentkus' bound above has e in place of 2.
+double MedianPValue(double mean, std::int64_t n, double m);
+// min(HoeffdingPValue, MedianPValue): the mean-threshold test's pass bound (BetPassBound).
+double HoeffdingMedianPValue(double mean, std::int64_t n, double m);
 // Waudby-Smith-Ramdas betting test of H0: mean >= m for x_1..x_n in [0, 1] taken in the given
 // order: capital K_t = prod_{i<=t} (1 - nu_i (x_i - m)), nu_i = min(1, sqrt(2 log(1/delta) /
 // (n sigma2_{i-1}))) with the running variance estimate of RCPS / RC-EENN; rejects (returns true)
@@ -124,7 +133,8 @@ bool WsrRejects(const std::vector<double>& x, double m, double delta);
 double WsrUpperBound(const std::vector<double>& x, double delta);
 double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bool binary = false);
 // Tail of the mean of M fresh draws in [0, 1] with population mean <= m:
-// P(mean_M > b) <= min(exp(-M KL(b || m)), e P(Bin(M, m) >= ceil(M b))) (0 when b >= 1).
+// P(mean_M > b) <= min(exp(-M KL(b || m)), 2 P(Bin(M, m) >= floor(M b))) (0 when b >= 1; the
+// median bound, the upper-tail mirror of MedianPValue).
 double FreshMeanTail(double m, double b, double horizon);
 // The largest m in [0, b] with FreshMeanTail(m, b, M) <= delta2 (b itself when M is inf).
 double FreshMeanCap(double b, double horizon, double delta2);
@@ -170,8 +180,8 @@ struct BetTest {
   std::int64_t k = -1;
   // The mean-threshold form (ChooseMeanTest): a candidate passes when the mean of its n
   // calibration losses is <= tau (NaN: the betting form above). Its pass probability at
-  // population mean mu > tau is at most the Hoeffding-Bentkus bound
-  // HoeffdingBentkusPValue(tau, n, mu), and with a cap V (fresh_var) at most
+  // population mean mu > tau is at most the Hoeffding-median bound
+  // HoeffdingMedianPValue(tau, n, mu), and with a cap V (fresh_var) at most
   // VarianceTail(n, V, n (mu - tau)) for a candidate whose variance is <= V; both fall in mu
   // (BetPassBound takes the smaller).
   double tau = std::numeric_limits<double>::quiet_NaN();

@@ -318,7 +318,7 @@ add_test(NAME "cli: thresholds guarantee example"
 # single: a pilot of 500 fit samples fixes the test and the path, 4500 certify; fit cost below
 # B = 1.879744; shift check run.
 set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
-  "1\\.879744,[^,]*,0\\.9098,1\\.8005413376[0-9]*,0\\.9016,1\\.803561856[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 500 fit samples, calibrated on 4500")
+  "1\\.879744,[^,]*,0\\.9098,1\\.808651340[0-9]*,0\\.9016,1\\.81039590[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 500 fit samples, calibrated on 4500")
 exitplan_expect_error("thresholds guarantee level" "--guarantee: '1\\.5': must be in \\[0, 1\\)"
   thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 1.5)
 exitplan_expect_error("thresholds horizon without guarantee" "--horizon: only meaningful with --guarantee"

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <tuple>
 
@@ -93,16 +94,200 @@ TEST_CASE("bounds: Hoeffding, binomial and Bentkus against hand-computed values"
   CHECK(BinomialCdf(5000, 10000, 0.5) == Approx(0.5 + 0.5 * 0.0079786461).epsilon(1e-7));
   CHECK(BentkusPValue(0.3, 10, 0.5) == Approx(std::exp(1.0) * 176.0 / 1024.0).epsilon(1e-12));
   CHECK(HoeffdingBentkusPValue(0.3, 10, 0.5, true) == Approx(176.0 / 1024.0).epsilon(1e-12));
+  // The median bound: 2 P(Bin(10, 0.5) <= 3) = 2 176 / 1024; Hoeffding's exp(-10 KL(0.3 || 0.5))
+  // = 0.439 is larger.
+  CHECK(MedianPValue(0.3, 10, 0.5) == Approx(2.0 * 176.0 / 1024.0).epsilon(1e-12));
+  CHECK(HoeffdingMedianPValue(0.3, 10, 0.5) == Approx(2.0 * 176.0 / 1024.0).epsilon(1e-12));
+  CHECK(MedianPValue(0.3, 10, 0.05) == 1.0);  // capped
+  // Fresh-sample tail: min(exp(-M KL(b || m)), 2 P(Bin(M, m) >= floor(M b))); with scipy,
+  // 2 binom.sf(399, 1000, 0.3) = 2.2082596e-11 (e in place of 2: 3.0013e-11).
+  // (1 minus a CDF near 1: 1e-16 absolute, so 1e-4 relative here.)
+  CHECK(FreshMeanTail(0.3, 0.4, 1000) == Approx(2.2082596381e-11).epsilon(1e-4));
+  CHECK(FreshMeanTail(0.4, 0.4, 1000) == 1.0);
+  CHECK(FreshMeanTail(0.3, 1.0, 1000) == 0.0);
   // Fresh-sample cap: infinite horizon gives b back; a finite one sits where the tail is delta2.
   CHECK(FreshMeanCap(0.4, std::numeric_limits<double>::infinity(), 0.025) == 0.4);
   const double cap = FreshMeanCap(0.4, 1000, 0.025);
   CHECK(cap < 0.4);
   CHECK(FreshMeanTail(cap, 0.4, 1000) <= 0.025);
   CHECK(FreshMeanTail(cap + 1e-4, 0.4, 1000) > 0.025);
+  // scipy (brentq on the same tail): m = 0.3652040191 (0.3634475 with e in place of 2).
+  CHECK(cap == Approx(0.3652040191).epsilon(1e-8));
   // Hoeffding's quadratic form alone would need b - m = sqrt(ln(40) / 2000) = 0.0429; the KL and
-  // Bentkus forms give a narrower gap, but of the same order.
+  // median forms give a narrower gap, but of the same order.
   CHECK(0.4 - cap < 0.0430);
   CHECK(0.4 - cap > 0.025);
+}
+
+namespace {
+
+// The exact law of a sum of independent Bernoulli(p_i) (Poisson-binomial), by convolution.
+std::vector<double> PoissonBinomialPmf(const std::vector<double>& p) {
+  std::vector<double> pmf{1.0};
+  for (double q : p) {
+    std::vector<double> next(pmf.size() + 1, 0.0);
+    for (std::size_t k = 0; k < pmf.size(); ++k) {
+      next[k] += pmf[k] * (1.0 - q);
+      next[k + 1] += pmf[k] * q;
+    }
+    pmf = std::move(next);
+  }
+  return pmf;
+}
+
+// P(Bin(n, p) >= k) and P(Bin(n, p) <= k), from BinomialCdf.
+double BinomAtLeast(std::int64_t k, std::int64_t n, double p) {
+  return 1.0 - BinomialCdf(k - 1, n, p);
+}
+
+}  // namespace
+
+TEST_CASE("the median bound: a Poisson-binomial's median is within 1 of its mean (brute force)") {
+  // Jogdeo & Samuels (1968): a sum S of independent Bernoullis with mean mu has
+  // P(S >= floor(mu)) >= 1/2 and P(S <= ceil(mu)) >= 1/2 (with an integer mean, mu is a median).
+  // 4,000 random Poisson-binomials with n <= 30 under several laws of the p_i, some with an
+  // integer mean, some with p_i near or at 0 and 1.
+  std::mt19937_64 rng(1968);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::uniform_int_distribution<int> size(1, 30);
+  double worst = 1.0, worst_ceil = 1.0;
+  int integer_means = 0;
+  for (int c = 0; c < 4000; ++c) {
+    const int n = size(rng), law = c % 5;
+    std::vector<double> p(n);
+    for (double& q : p) {
+      const double u = u01(rng);
+      q = law == 0   ? u
+          : law == 1 ? u * u * u        // near 0
+          : law == 2 ? 1.0 - u * u * u  // near 1
+          : law == 3 ? (u < 0.3   ? 0.0
+                        : u < 0.6 ? 1.0
+                                  : u01(rng))  // at 0 and 1
+                     : (u < 0.5 ? 1e-4 * u01(rng) : 1.0 - 1e-4 * u01(rng));
+    }
+    double mu = 0.0;
+    for (double q : p) mu += q;
+    // Every other case: move the last p so that the mean is an integer (when that stays in [0, 1]).
+    bool integer = false;
+    long target = 0;
+    if (c % 2 == 1) {
+      target = std::lround(mu);
+      const double last = p.back() + static_cast<double>(target) - mu;
+      if (last >= 0.0 && last <= 1.0) {
+        p.back() = last;
+        mu = static_cast<double>(target);
+        integer = true;
+        ++integer_means;
+      }
+    }
+    const std::vector<double> pmf = PoissonBinomialPmf(p);
+    // floor and ceil of mu, exact for the integer means (mu is then the target itself).
+    const long lo = integer ? target : static_cast<long>(std::floor(mu));
+    const long hi = integer ? target : static_cast<long>(std::ceil(mu));
+    double at_least = 0.0, at_most = 0.0;
+    for (long k = 0; k <= n; ++k) {
+      if (k >= lo) at_least += pmf[k];
+      if (k <= hi) at_most += pmf[k];
+    }
+    INFO("case " << c << ": n " << n << ", law " << law << ", mean " << mu);
+    CHECK(at_least >= 0.5 - 1e-12);
+    CHECK(at_most >= 0.5 - 1e-12);
+    worst = std::min({worst, at_least, at_most});
+    // The floor is needed: P(S >= ceil(mu)) falls below 1/2 (one Bernoulli(0.3): 0.3).
+    if (!integer) {
+      double at_least_ceil = 0.0;
+      for (long k = hi; k <= n; ++k) at_least_ceil += pmf[k];
+      worst_ceil = std::min(worst_ceil, at_least_ceil);
+    }
+  }
+  INFO("smallest P(S >= floor(mu)) or P(S <= ceil(mu)): " << worst);
+  CHECK(integer_means > 1000);
+  CHECK(worst < 0.6);  // near its floor of 1/2: a bound of 0.6 would fail
+  CHECK(worst_ceil < 0.1);
+}
+
+TEST_CASE("the median bound: exact tails of 3- and 4-point laws against 2 P(Bin) (convolution)") {
+  // For M i.i.d. losses of a law on [0, 1] with mean t: P(S >= s) <= 2 P(Bin(M, t) >= floor(s))
+  // and P(S <= a) <= 2 P(Bin(M, t) <= ceil(a)) at every s, a. S's exact law by enumerating the
+  // counts of each support point (multinomial); both sides change only at S's atoms (the right
+  // sides are monotone), so the atoms are the points to check. Also FreshMeanTail and
+  // HoeffdingMedianPValue themselves at the atoms. With constant 1 in place of 2 the bound fails
+  // for some law (the largest ratio is above 1), so a wrong constant would be caught.
+  std::mt19937_64 rng(2004);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  double worst_ratio = 0.0;
+  int cases = 0;
+  for (int c = 0; c < 120; ++c) {
+    const int k = 3 + c % 2;
+    const int m = std::vector<int>{5, 8, 13, 20, 29, 40}[(c / 2) % 6];
+    std::vector<double> v(k), w(k);
+    double wsum = 0.0;
+    for (int i = 0; i < k; ++i) {
+      const double r = u01(rng);
+      v[i] = c % 3 == 0 && i < 2 ? static_cast<double>(i) : r;  // some laws use 0 and 1
+      w[i] = 0.05 + u01(rng);
+      wsum += w[i];
+    }
+    double t = 0.0;
+    for (int i = 0; i < k; ++i) {
+      w[i] /= wsum;
+      t += w[i] * v[i];
+    }
+    // Enumerate the counts (c_1, ..., c_k) summing to m.
+    std::vector<std::pair<double, double>> atoms;  // (sum, probability)
+    std::vector<int> cnt(k, 0);
+    std::function<void(int, int)> rec = [&](int i, int left) {
+      if (i == k - 1) {
+        cnt[i] = left;
+        double lp = std::lgamma(m + 1.0), s = 0.0;
+        for (int j = 0; j < k; ++j) {
+          lp += -std::lgamma(cnt[j] + 1.0) + cnt[j] * std::log(w[j]);
+          s += cnt[j] * v[j];
+        }
+        atoms.push_back({s, std::exp(lp)});
+        return;
+      }
+      for (int a = 0; a <= left; ++a) {
+        cnt[i] = a;
+        rec(i + 1, left - a);
+      }
+    };
+    rec(0, m);
+    std::sort(atoms.begin(), atoms.end());
+    double total = 0.0;
+    for (const auto& a : atoms) total += a.second;
+    REQUIRE(total == Approx(1.0).epsilon(1e-9));
+    // Tails at each atom (atoms within 1e-12 of each other are one point).
+    std::vector<double> upper(atoms.size()), lower(atoms.size());
+    double acc = 0.0;
+    for (std::size_t i = 0; i < atoms.size(); ++i) lower[i] = (acc += atoms[i].second);
+    acc = 0.0;
+    for (std::size_t i = atoms.size(); i-- > 0;) upper[i] = (acc += atoms[i].second);
+    for (std::size_t i = 0; i < atoms.size(); ++i) {
+      const double s = atoms[i].first;
+      std::size_t lo = i, hi = i;  // ties
+      while (lo > 0 && atoms[lo - 1].first > s - 1e-12) --lo;
+      while (hi + 1 < atoms.size() && atoms[hi + 1].first < s + 1e-12) ++hi;
+      const double p_up = upper[lo], p_low = lower[hi];
+      const auto fl = static_cast<std::int64_t>(std::floor(s + 1e-12));
+      const auto ce = static_cast<std::int64_t>(std::ceil(s - 1e-12));
+      const double bin_up = BinomAtLeast(fl, m, t), bin_low = BinomialCdf(ce, m, t);
+      INFO("law " << c << " (" << k << " points, M " << m << ", mean " << t << "), s " << s);
+      CHECK(p_up <= 2.0 * bin_up + 1e-12);
+      CHECK(p_low <= 2.0 * bin_low + 1e-12);
+      if (bin_up > 1e-9) worst_ratio = std::max(worst_ratio, p_up / bin_up);
+      if (bin_low > 1e-9) worst_ratio = std::max(worst_ratio, p_low / bin_low);
+      // The library's tails: P(mean > b) <= FreshMeanTail(t, b, M) at b just below an atom's
+      // mean (the event includes the atom), and P(mean <= tau) <= HoeffdingMedianPValue.
+      const double b = s / m - 1e-9;
+      if (b > t && b < 1.0) CHECK(p_up <= FreshMeanTail(t, b, m) + 1e-12);
+      if (s / m < t) CHECK(p_low <= HoeffdingMedianPValue(s / m, m, t) + 1e-12);
+      ++cases;
+    }
+  }
+  INFO("largest P(S tail) / P(Bin tail): " << worst_ratio << " over " << cases << " atoms");
+  CHECK(worst_ratio <= 2.0 + 1e-9);
+  CHECK(worst_ratio > 1.2);  // constant 1 fails
 }
 
 TEST_CASE("WSR and Hoeffding-Bentkus upper bounds cover the mean at their level (simulation)") {
@@ -242,10 +427,13 @@ TEST_CASE("the mean-threshold test, the variance cap and Bennett's tail: hand-co
   CHECK(BetTestPasses(m, {0.0, 0.5}));         // mean 0.25
   CHECK_FALSE(BetTestPasses(m, {0.0, 0.52}));  // mean 0.26
   CHECK(BetPassBound(m, 0.2) == 1.0);
-  // Hoeffding exp(-100 KL(0.25 || 0.4)) = exp(-100 (0.25 ln(0.625) + 0.75 ln(1.25))) = 0.00791..
+  // Hoeffding exp(-100 KL(0.25 || 0.4)) = exp(-100 (0.25 ln(0.625) + 0.75 ln(1.25))) = 0.006835;
+  // the median bound 2 P(Bin(100, 0.4) <= 25) = 2 0.0011890006 (scipy) is smaller (Bentkus' e
+  // in place of 2: 0.003232).
   const double kl = 0.25 * std::log(0.25 / 0.4) + 0.75 * std::log(0.75 / 0.6);
   CHECK(BetPassBound(m, 0.4) <= std::exp(-100.0 * kl) * (1 + 1e-12));
-  CHECK(BetPassBound(m, 0.4) == Approx(HoeffdingBentkusPValue(0.25, 100, 0.4)).epsilon(1e-12));
+  CHECK(BetPassBound(m, 0.4) == Approx(0.0023780012312).epsilon(1e-9));
+  CHECK(BetPassBound(m, 0.4) == Approx(HoeffdingMedianPValue(0.25, 100, 0.4)).epsilon(1e-12));
   CHECK(BetPassBound(m, 0.4) < BetPassBound(m, 0.3));  // falls in mu
   // With a variance cap the pass bound may also use VarianceTail(n, V, n (mu - tau)).
   BetTest mcap = m;
