@@ -686,7 +686,8 @@ TEST_CASE("the randomised-rounding test: exact pass probability, its k, its boun
           Approx(b - m0 +
                  kRoundingNoisePenalty *
                      std::sqrt(std::max(0.0, m0 * (1.0 - m0) - b * (1.0 - b)) / nc)));
-    // Losses of a tenth of that variance: the rounding's noise is charged, the capped tests win.
+    // Losses of a tenth of that variance: the capped tests have the smaller gap (whatever the
+    // rounding's noise is charged).
     const double v = 0.1 * b * (1.0 - b);
     const BetTest rv = ChooseRoundedTest(b, horizon, nc, v, 0.05);
     CHECK(rv.k == r.k);
