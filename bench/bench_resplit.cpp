@@ -19,7 +19,7 @@
 // meets them), --level L (0.95), --methods a,b,c (exact,single,geometric,ippp; "none"),
 // --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
 // "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: the
-// guarantee's own default), --guarantee-bound wsr|hoeffding-bentkus (wsr),
+// guarantee's own default), --guarantee-bound wsr|wsr-deterministic|hoeffding-bentkus (wsr),
 // --half-price on|off (on).
 //
 // fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency
@@ -151,7 +151,10 @@ struct Tally {
   // candidates and the path's length (sums over the certified cells), and the half-data price.
   std::vector<double> stight_b, cert_b, path_b, half_b, search_b;
   std::vector<int> cert_n, half_n;
+  // With the guarantee: how often each calibration test was chosen (GuaranteeReport::test).
+  std::map<std::string, int> tests;
   void Add(const Tally& o) {
+    for (const auto& [name, k] : o.tests) tests[name] += k;
     auto add = [](auto& a, const auto& b) {
       a.resize(std::max(a.size(), b.size()), 0);
       for (std::size_t i = 0; i < b.size(); ++i) a[i] += b[i];
@@ -582,6 +585,7 @@ int main(int argc, char** argv) {
             t.viol_b.resize(nbudgets, 0);
             t.cells_b.resize(nbudgets, 0);
             ++t.cells_b[b];
+            if (w == 1 && !s.guarantee.test.empty()) ++t.tests[s.guarantee.test];
             if (!s.ok()) continue;  // no policy returned: cannot violate (counted as cells)
             ++t.solved;
             const Evaluation e = ep.Evaluate(s.policy);
@@ -801,6 +805,11 @@ int main(int argc, char** argv) {
                     Fixed(cn ? At(g.cert_b, b) / cn : NAN, "%.1f").c_str(),
                     Fixed(cn ? At(g.path_b, b) / cn : NAN, "%.1f").c_str(),
                     Fixed(cn ? At(g.search_b, b) / cn : NAN, "%.0f").c_str());
+      }
+      if (!g.tests.empty()) {
+        std::printf("%-10s | calibration test chosen (cells):", methods[mi].c_str());
+        for (const auto& [name, k] : g.tests) std::printf(" %s %d", name.c_str(), k);
+        std::printf("\n");
       }
     }
     if (!drops.empty()) {

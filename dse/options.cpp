@@ -312,9 +312,11 @@ std::vector<OptionSpec> Build() {
       .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("guarantee_bound", T::kChoice,
-      "--guarantee: test on the calibration part, wsr (Waudby-Smith & Ramdas betting) or "
-      "hoeffding-bentkus")
-      .Choices({"wsr", "hoeffding-bentkus"})
+      "--guarantee: test on the calibration part, wsr (one bound on the next M samples: the "
+      "best of Waudby-Smith & Ramdas-style betting and mean tests, in budget mode also a "
+      "randomised-rounding binomial test, seeded by --seed), wsr-deterministic (wsr without the "
+      "randomised test) or hoeffding-bentkus")
+      .Choices({"wsr", "wsr-deterministic", "hoeffding-bentkus"})
       .Default("wsr")
       .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}));

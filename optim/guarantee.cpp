@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "optim/solve.hpp"
 #include "profiles/error.hpp"
@@ -113,13 +114,27 @@ double SampleVariance(const std::vector<double>& x, double mu) {
 }  // namespace
 
 std::string ToString(GuaranteeBound bound) {
-  return bound == GuaranteeBound::kWsr ? "wsr" : "hoeffding-bentkus";
+  switch (bound) {
+    case GuaranteeBound::kWsr:
+      return "wsr";
+    case GuaranteeBound::kWsrDeterministic:
+      return "wsr-deterministic";
+    case GuaranteeBound::kHoeffdingBentkus:
+      break;
+  }
+  return "hoeffding-bentkus";
 }
 
 GuaranteeBound GuaranteeBoundFromString(const std::string& text, const std::string& what) {
   if (text == "wsr") return GuaranteeBound::kWsr;
+  if (text == "wsr-deterministic") return GuaranteeBound::kWsrDeterministic;
   if (text == "hoeffding-bentkus") return GuaranteeBound::kHoeffdingBentkus;
-  throw InputError(what, "unknown bound '" + text + "' (expected wsr or hoeffding-bentkus)");
+  throw InputError(
+      what, "unknown bound '" + text + "' (expected wsr, wsr-deterministic or hoeffding-bentkus)");
+}
+
+bool IsWsr(GuaranteeBound bound) {
+  return bound == GuaranteeBound::kWsr || bound == GuaranteeBound::kWsrDeterministic;
 }
 
 std::string GuaranteeOptions::Validate() const {
@@ -150,8 +165,7 @@ double GuaranteeOptions::PlacementSearchFraction(Method method, bool accuracy_dr
 
 bool GuaranteeOptions::NestedPath(Method method, bool accuracy_drop) const {
   return method == Method::kSingle && !accuracy_drop &&
-         ((std::isfinite(horizon) && bound == GuaranteeBound::kWsr) ||
-          bound == GuaranteeBound::kHoeffdingBentkus);
+         ((std::isfinite(horizon) && IsWsr(bound)) || bound == GuaranteeBound::kHoeffdingBentkus);
 }
 
 // ---- Bounds ----
@@ -339,6 +353,7 @@ double VarianceTail(std::int64_t n, double v, double g) {
 }
 
 double BetPassBound(const BetTest& test, double mu) {
+  if (test.rounded) return BinomialCdf(test.k, test.n, std::clamp(mu, 0.0, 1.0));
   if (!std::isnan(test.tau)) {
     if (!(mu > test.tau)) return 1.0;
     const double hb = std::min(1.0, HoeffdingMedianPValue(test.tau, test.n, mu));
@@ -356,6 +371,7 @@ double BetPassBound(const BetTest& test, double mu) {
 }
 
 bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
+  if (test.rounded) throw std::logic_error("BetTestPasses: the rounded test needs its draws");
   if (!std::isnan(test.tau)) return !x.empty() && Mean(x) <= test.tau;
   if (std::isinf(test.ell)) return test.ell < 0.0;
   double log_k = 0.0;
@@ -517,6 +533,67 @@ BetTest ChooseMeanTest(double b, double horizon, int n, double delta_all, double
   best.tau = LargestTrue(0.0, b, ok, 1e-12);
   best.predicted_gap = b - best.tau;
   return best;
+}
+
+BetTest ChooseRoundedTest(double b, double horizon, int n, double variance, double delta) {
+  BetTest best = MeanTestBase(n, std::numeric_limits<double>::quiet_NaN(), 0.0);
+  best.rounded = true;
+  best.k = -1;
+  if (b >= 1.0) {  // no mean of losses in [0, 1] exceeds 1: every candidate passes
+    best.k = n;
+    best.predicted_gap = 0.0;
+    return best;
+  }
+  if (!SetTheta(best, b, horizon, delta)) return best;
+  const std::vector<double> q = FreshTailGrid(best, b, horizon, 512);
+  // The bound rises with k (BinomialCdf does): the largest k in [0, n] that meets delta.
+  auto ok = [&](std::int64_t k) {
+    BetTest t = best;
+    t.k = k;
+    return BetTestBoundOnGrid(t, b, q) <= delta;
+  };
+  if (!ok(0)) return best;
+  std::int64_t lo = 0, hi = static_cast<std::int64_t>(std::ceil(b * n)) + 1;  // ok(lo), !ok(hi)
+  if (hi > n) hi = n + 1;
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (mid <= n && ok(mid))
+      lo = mid;
+    else
+      hi = mid;
+  }
+  best.k = lo;
+  const double m = static_cast<double>(lo) / n;
+  const double extra = std::max(0.0, m * (1.0 - m) - std::max(0.0, variance));
+  best.predicted_gap = b - m + kRoundingNoisePenalty * std::sqrt(extra / n);
+  return best;
+}
+
+std::vector<double> RoundingDraws(int n, unsigned seed) {
+  // A stream of its own: a different seed mix from the split's Permutation.
+  std::mt19937_64 rng(0xC2B2AE3D27D4EB4FULL ^
+                      ((static_cast<std::uint64_t>(seed) + 0x52DCE729ULL) * 0xD6E8FEB86659FD93ULL));
+  std::vector<double> u(std::max(0, n));
+  for (double& v : u) v = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  return u;
+}
+
+std::int64_t RoundedCount(const std::vector<double>& x, const std::vector<double>& u) {
+  if (x.size() != u.size()) throw std::logic_error("RoundedCount: x and u differ in size");
+  std::int64_t k = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) k += u[i] < x[i];
+  return k;
+}
+
+bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x,
+                       const std::vector<double>& u) {
+  return !x.empty() && RoundedCount(x, u) <= test.k;
+}
+
+std::string TestName(const BetTest& test) {
+  if (test.rounded) return "randomised-binomial";
+  const std::string cap = std::isnan(test.fresh_var) ? "" : "capped ";
+  return cap + (std::isnan(test.tau) ? "fixed-bet" : "mean-threshold");
 }
 
 // ---- One bound on the next M samples' mean drop (accuracy-drop mode) ----
@@ -747,12 +824,11 @@ double FreshMeanQuantile(double m, double horizon, double delta2) {
 }
 
 double UpperBound(const std::vector<double>& x, double delta, GuaranteeBound bound) {
-  return bound == GuaranteeBound::kWsr ? WsrUpperBound(x, delta)
-                                       : HoeffdingBentkusUpperBound(x, delta);
+  return IsWsr(bound) ? WsrUpperBound(x, delta) : HoeffdingBentkusUpperBound(x, delta);
 }
 
 bool MeanTestRejects(const std::vector<double>& x, double m, double delta, GuaranteeBound bound) {
-  if (bound == GuaranteeBound::kWsr) return WsrRejects(x, m, delta);
+  if (IsWsr(bound)) return WsrRejects(x, m, delta);
   return HoeffdingBentkusPValue(Mean(x), static_cast<std::int64_t>(x.size()), m) <= delta;
 }
 
@@ -811,10 +887,16 @@ double ExactBudgetSearchFraction(const ThresholdProblem& problem, const SolverOp
   const double delta = 1.0 - g.level;
   const bool finite = std::isfinite(g.horizon);
   auto gap = [&](int nc) {
-    if (finite && g.bound == GuaranteeBound::kWsr) {
-      const double a = ChooseMeanTest(b, g.horizon, nc, delta).predicted_gap;
-      const double c = ChooseBetTest(b, g.horizon, nc, var, delta).predicted_gap;
-      return std::isfinite(a) && std::isfinite(c) ? std::min(a, c) : std::isfinite(a) ? a : c;
+    if (finite && IsWsr(g.bound)) {
+      double w = std::numeric_limits<double>::infinity();
+      for (double c : {ChooseMeanTest(b, g.horizon, nc, delta).predicted_gap,
+                       ChooseBetTest(b, g.horizon, nc, var, delta).predicted_gap,
+                       g.bound == GuaranteeBound::kWsr
+                           ? ChooseRoundedTest(b, g.horizon, nc, var, delta).predicted_gap
+                           : std::numeric_limits<double>::infinity()}) {
+        if (std::isfinite(c)) w = std::min(w, c);
+      }
+      return w;
     }
     const double d1 = finite ? 0.5 * delta : delta, d2 = finite ? 0.5 * delta : 0.0;
     const double l1 = std::log(1.0 / d1);
@@ -916,7 +998,12 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // The test: one bound on the mean of the next M samples (finite M, wsr), else a bound on the
     // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
     // below b at which a candidate is predicted to just pass.
-    const bool one_bound = finite && g.bound == GuaranteeBound::kWsr;
+    const bool one_bound = finite && IsWsr(g.bound);
+    // The rounding draws of the randomised-rounding test, one per calibration sample in the
+    // calibration part's order, the same for every candidate (drawn only when it may be chosen).
+    const std::vector<double> draws = one_bound && g.bound == GuaranteeBound::kWsr
+                                          ? RoundingDraws(nc, options.seed)
+                                          : std::vector<double>();
     BetTest bet;
     // The variance cap V, fixed from the search part: its estimate v of Var x, raised by 3 sd of
     // that estimate, by the room the variance test needs to pass on n calibration losses with
@@ -927,14 +1014,18 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const double room = std::sqrt(2.0 * lv / nc) * sy;
       const double cap = std::min(
           1.0, v + 3.0 * sy / std::sqrt(ns) + 2.0 * sy / std::sqrt(nc) + 1.5 * room + 4.0 * v / ns);
-      // Four tests, all fixed from the search part; the one with the smallest predicted gap
-      // is used (the variance-free ones on a tie: they need no variance test).
-      const BetTest tests[4] = {ChooseMeanTest(b, g.horizon, nc, delta),
-                                ChooseBetTest(b, g.horizon, nc, var, delta),
-                                ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
-                                ChooseBetTest(b, g.horizon, nc, var, delta, cap, dv)};
+      // Four deterministic tests and (with `wsr`, not `wsr-deterministic`) the randomised-
+      // rounding one, all fixed from the search part; the one with the smallest predicted gap
+      // is used (the earlier on a tie: the deterministic variance-free ones first, they need no
+      // variance test and no rounding).
+      const BetTest tests[5] = {
+          ChooseMeanTest(b, g.horizon, nc, delta), ChooseBetTest(b, g.horizon, nc, var, delta),
+          ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
+          ChooseBetTest(b, g.horizon, nc, var, delta, cap, dv),
+          g.bound == GuaranteeBound::kWsr ? ChooseRoundedTest(b, g.horizon, nc, var, delta)
+                                          : BetTest()};
       int pick = -1;
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < 5; ++i) {
         if (!std::isfinite(tests[i].predicted_gap)) continue;
         if (pick < 0 || tests[i].predicted_gap < tests[pick].predicted_gap) pick = i;
       }
@@ -969,6 +1060,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const double centre = Mean(norm_cost(costs));
       PerSample(cp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
+      if (bet.rounded) return RoundedTestPasses(bet, x, draws);
       return BetTestPasses(bet, x) && VarianceCapPasses(bet, x, centre);
     };
     const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
@@ -1059,6 +1151,10 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         ++rep.certified;
       }
     }
+    if (one_bound) {
+      rep.test = TestName(bet);
+      if (bet.rounded) rep.bound = kRandomisedBoundName;
+    }
     rep.cost_bound = problem.budget;
     if (rep.certified > 0) {
       // Accuracy lower bound, Bonferroni over the path, then the fresh-sample quantile.
@@ -1107,7 +1203,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // With the one bound the candidates are the method's solves at budgets on the search part
     // (for `exact` each a full solve), memoised and shared by the pilot, the path's start and the
     // path.
-    const bool budget_path = g.bound == GuaranteeBound::kWsr;
+    const bool budget_path = IsWsr(g.bound);
     std::map<double, ThresholdSummary> memo;
     // `exact` starts each solve from the answers at the neighbouring budgets solved so far, all
     // on the search part (ExactWarmStore), so every candidate is still a function of it alone.
@@ -1189,7 +1285,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       pilot = Solve(method, sp.problem, inner);
       total_iterations += pilot.iterations;
     }
-    if (g.bound == GuaranteeBound::kWsr) {
+    if (IsWsr(g.bound)) {
       // One bound on the mean drop of the next M samples (DropTest): the bet is fixed from the
       // pilot's disagreement rate on the search part.
       double q_search = 2.0 * eps + 1.0 / ns;
@@ -1340,8 +1436,9 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
   std::ostringstream m;
   m << "guarantee " << Num(g.level) << " (" << rep.bound << ", horizon "
     << (finite ? Num(g.horizon) : std::string("inf")) << "): searched on " << ns
-    << " fit samples, calibrated on " << nc << "; " << rep.certified << " of " << rep.path_length
-    << " path candidates certified";
+    << " fit samples, calibrated on " << nc
+    << (rep.test.empty() ? std::string() : " with the " + rep.test + " test") << "; "
+    << rep.certified << " of " << rep.path_length << " path candidates certified";
   if (rep.certified < rep.path_length && !why.str().empty()) m << " (" << why.str() << ")";
   if (rep.certified == 0) {
     out.outcome = Outcome::kInfeasible;

@@ -74,7 +74,12 @@ bool OutcomeFromString(const std::string& text, Outcome* outcome);
 struct GuaranteeReport {
   double level = 0.0;                                        // 1 - delta
   double horizon = std::numeric_limits<double>::infinity();  // M deployed samples; inf = population
-  std::string bound;                                         // "wsr" or "hoeffding-bentkus"
+  // "wsr", "wsr-deterministic", "hoeffding-bentkus" (the --guarantee-bound value), or
+  // "wsr-randomised" when budget mode's choice fell on the randomised-rounding test.
+  std::string bound;
+  // Budget mode with a finite horizon and wsr: the calibration test used (TestName in
+  // optim/guarantee.hpp); empty otherwise.
+  std::string test;
   int search_n = 0, calibration_n = 0;
   int path_length = 0;  // candidates on the path
   int certified = 0;    // candidates certified before the first that was not

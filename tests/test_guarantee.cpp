@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <tuple>
 
 #include "dse/config.hpp"
 #include "dse/greedy.hpp"
@@ -618,6 +619,209 @@ TEST_CASE("the one bound along a fixed-sequence path: violation rate at most del
     CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
     // The simulation can tell: ignoring the fresh samples violates far more often than delta.
     CHECK(naive_viol > 1.5 * delta * trials);
+  }
+}
+
+TEST_CASE("the randomised-rounding test: exact pass probability, its k, its bound (simulation)") {
+  // A 3-point law of losses in [0, 1]: 0 w.p. 0.5, 0.4 w.p. 0.3, 1 w.p. 0.2, mean mu = 0.32,
+  // variance 0.1896 (below mu (1 - mu) = 0.2176). With u_i uniform, 1{u_i < x_i} is
+  // Bernoulli(mu), so the pass rate of K <= k is BinomialCdf(k, n, mu) exactly; the test tells a
+  // k one off apart (a difference of one binomial pmf, about 0.06 here).
+  const int n = 200, draws = 100000;
+  const double mu = 0.5 * 0.0 + 0.3 * 0.4 + 0.2 * 1.0;
+  const std::int64_t k = 62;
+  BetTest t;
+  t.rounded = true;
+  t.n = n;
+  t.k = k;
+  CHECK(BetPassBound(t, mu) == Approx(BinomialCdf(k, n, mu)).epsilon(1e-12));
+  std::mt19937_64 rng(2024);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  std::vector<double> x(n), u(n);
+  int pass = 0, pass_deterministic = 0;
+  for (int d = 0; d < draws; ++d) {
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const double r = u01(rng);
+      x[i] = r < 0.5 ? 0.0 : r < 0.8 ? 0.4 : 1.0;
+      u[i] = u01(rng);
+      sum += x[i];
+    }
+    pass += RoundedTestPasses(t, x, u);
+    pass_deterministic += sum <= static_cast<double>(k) + 1e-9;  // the unrounded count
+  }
+  const double rate = static_cast<double>(pass) / draws;
+  auto within = [&](double p) {  // the pass rate within 4 binomial sd of p
+    return std::fabs(rate - p) <= 4.0 * std::sqrt(p * (1.0 - p) / draws);
+  };
+  const double p = BinomialCdf(k, n, mu);
+  INFO("pass rate " << rate << ", BinomialCdf " << p << ", unrounded "
+                    << 1.0 * pass_deterministic / draws);
+  CHECK(p > 0.3);
+  CHECK(p < 0.7);
+  CHECK(within(p));
+  CHECK_FALSE(within(BinomialCdf(k + 1, n, mu)));  // a wrong k
+  CHECK_FALSE(within(BinomialCdf(k - 1, n, mu)));
+  // Without the rounding the pass rate is another one (the sum of x has a smaller variance).
+  CHECK_FALSE(within(static_cast<double>(pass_deterministic) / draws));
+
+  // The chosen k: the largest with the one bound <= delta (k + 1 misses it), better than the
+  // mean-threshold test's tau (no Bentkus constant on the calibration side).
+  for (const auto& [b, nc, horizon] :
+       {std::tuple<double, int, double>{0.3, 2000, 10000}, {0.3, 9000, 10000}, {0.6, 500, 1000}}) {
+    INFO("b " << b << ", n " << nc << ", M " << horizon);
+    const BetTest r = ChooseRoundedTest(b, horizon, nc, b * (1.0 - b), 0.05);
+    REQUIRE(r.rounded);
+    REQUIRE(r.k >= 0);
+    CHECK(BetTestBound(r, b, horizon) <= 0.05);
+    BetTest r1 = r;
+    r1.k = r.k + 1;
+    CHECK(BetTestBound(r1, b, horizon) > 0.05);
+    const BetTest mt = ChooseMeanTest(b, horizon, nc, 0.05);
+    CHECK(static_cast<double>(r.k) / nc > mt.tau);
+    // Bernoulli-like losses (variance b (1 - b)): no rounding noise, the randomised test wins.
+    CHECK(r.predicted_gap < mt.predicted_gap);
+    const double m0 = static_cast<double>(r.k) / nc;
+    CHECK(r.predicted_gap ==
+          Approx(b - m0 +
+                 kRoundingNoisePenalty *
+                     std::sqrt(std::max(0.0, m0 * (1.0 - m0) - b * (1.0 - b)) / nc)));
+    // Losses of a tenth of that variance: the capped tests have the smaller gap (whatever the
+    // rounding's noise is charged).
+    const double v = 0.1 * b * (1.0 - b);
+    const BetTest rv = ChooseRoundedTest(b, horizon, nc, v, 0.05);
+    CHECK(rv.k == r.k);
+    const double m = static_cast<double>(r.k) / nc;
+    CHECK(rv.predicted_gap ==
+          Approx(b - m + kRoundingNoisePenalty * std::sqrt((m * (1.0 - m) - v) / nc)));
+    CHECK(rv.predicted_gap > ChooseMeanTest(b, horizon, nc, 0.05, 1.2 * v, 0.0025).predicted_gap);
+  }
+  // In the lead's model (b = 0.3, n = 2000, M = 10000, delta = 0.05): the gap of the randomised
+  // test against the deterministic mean threshold's (hand-checked: about 0.8 of it).
+  const double g_r = ChooseRoundedTest(0.3, 10000, 2000, 0.21, 0.05).predicted_gap;
+  const double g_m = ChooseMeanTest(0.3, 10000, 2000, 0.05).predicted_gap;
+  INFO("randomised gap " << g_r << ", mean threshold " << g_m);
+  CHECK(g_r < 0.9 * g_m);
+  // b >= 1: every candidate passes; b too small for M: never.
+  CHECK(ChooseRoundedTest(1.0, 100, 50, 0.1, 0.05).k == 50);
+  CHECK(ChooseRoundedTest(1e-4, 100, 50, 0.0, 0.05).k == -1);
+  // A size mismatch is a programming error.
+  CHECK_THROWS(RoundedCount({0.5}, {0.1, 0.2}));
+}
+
+TEST_CASE("the randomised-rounding test: draws, nested paths monotone, determinism") {
+  // The draws: uniform on [0, 1), reproducible, a stream of their own per seed.
+  const std::vector<double> u = RoundingDraws(20000, 3);
+  CHECK(u == RoundingDraws(20000, 3));
+  CHECK(u != RoundingDraws(20000, 4));
+  double s = 0.0, lo = 1.0, hi = 0.0;
+  for (double v : u) {
+    s += v;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  CHECK(lo >= 0.0);
+  CHECK(hi < 1.0);
+  CHECK(s / u.size() == Approx(0.5).margin(4.0 * std::sqrt(1.0 / 12.0 / u.size())));
+  CHECK(RoundedCount({0.0, 1.0, 0.5, 0.5}, {0.0, 0.999, 0.4, 0.6}) == 2);
+  // A nested path (every sample's loss rises along it, as `single`'s thresholds give): with the
+  // same draws for every candidate the count rises too, so the passed candidates are a prefix.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const int n = 3000;
+  std::vector<double> base(n);
+  for (double& v : base) v = u01(rng);
+  const std::vector<double> draws = RoundingDraws(n, 11);
+  BetTest t;
+  t.rounded = true;
+  t.n = n;
+  t.k = 1300;
+  std::int64_t prev = -1;
+  bool failed = false;
+  int switches = 0;
+  for (int j = 0; j <= 60; ++j) {
+    std::vector<double> x(n);
+    for (int i = 0; i < n; ++i) x[i] = std::min(1.0, base[i] * (0.5 + 0.02 * j));
+    const std::int64_t k = RoundedCount(x, draws);
+    CHECK(k >= prev);
+    prev = k;
+    const bool pass = RoundedTestPasses(t, x, draws);
+    if (failed) CHECK_FALSE(pass);
+    switches += !pass && !failed;
+    failed = failed || !pass;
+  }
+  CHECK(switches == 1);  // the path crosses k once: not vacuous
+
+  // SolveWithGuarantee: the same seed gives the same answer; the report names the test; with
+  // wsr-deterministic no rounding is used.
+  const Synthetic pool(6000, 7);
+  ThresholdProblem p = pool.p;
+  p.budget = 2.4;
+  SolverOptions o;
+  o.seed = 9;
+  o.guarantee.level = 0.95;
+  o.guarantee.horizon = 3000;
+  for (Method m : {Method::kSingle, Method::kExact}) {
+    INFO(ToString(m));
+    const ThresholdSummary a = Solve(m, p, o), b = Solve(m, p, o);
+    REQUIRE(a.ok());
+    CHECK(a.policy.thresholds == b.policy.thresholds);
+    CHECK(a.message == b.message);
+    CHECK(!a.guarantee.test.empty());
+    CHECK(a.message.find("with the " + a.guarantee.test + " test") != std::string::npos);
+    CHECK(a.guarantee.bound ==
+          (a.guarantee.test == "randomised-binomial" ? "wsr-randomised" : "wsr"));
+    SolverOptions od = o;
+    od.guarantee.bound = GuaranteeBound::kWsrDeterministic;
+    const ThresholdSummary d = Solve(m, p, od);
+    REQUIRE(d.ok());
+    CHECK(d.guarantee.bound == "wsr-deterministic");
+    CHECK(d.guarantee.test != "randomised-binomial");
+  }
+  CHECK(GuaranteeBoundFromString("wsr-deterministic") == GuaranteeBound::kWsrDeterministic);
+  CHECK(ToString(GuaranteeBound::kWsrDeterministic) == "wsr-deterministic");
+  CHECK_THROWS_AS(GuaranteeBoundFromString("wsr-randomised"), InputError);
+}
+
+TEST_CASE("the randomised-rounding test along a fixed-sequence path: violations at most delta") {
+  // As the simulations above: 40 candidates with means rising through b, the last passing in
+  // path order compared with b on M fresh samples; fresh rounding draws per trial. Two-point
+  // losses {0.1, 0.6} (variance 0.04 at b: the rounding adds noise) and Bernoulli losses.
+  const double delta = 0.1, b = 0.3;
+  const int n = 1600, horizon = 400, trials = 2000, path = 40;
+  for (const auto& [lo, hi] : {std::pair<double, double>{0.0, 1.0}, {0.1, 0.6}}) {
+    INFO("losses in {" << lo << ", " << hi << "}");
+    auto loss = [&](double u, double mean) { return u < (mean - lo) / (hi - lo) ? hi : lo; };
+    const BetTest t = ChooseRoundedTest(b, horizon, n, (b - lo) * (hi - b), delta);
+    REQUIRE(t.k >= 0);
+    CHECK(BetTestBound(t, b, horizon) <= delta);
+    std::mt19937_64 rng(31);
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    int viol = 0, returned = 0;
+    std::vector<double> cal(n), fresh(horizon), x(n), draws(n);
+    double returned_mean = 0.0;
+    for (int trial = 0; trial < trials; ++trial) {
+      for (double& v : cal) v = u01(rng);
+      for (double& v : fresh) v = u01(rng);
+      for (double& v : draws) v = u01(rng);
+      auto mean_of = [&](int j) { return b - 0.1 + 0.004 * j; };
+      int last = -1;
+      for (int j = 0; j < path; ++j) {
+        for (int i = 0; i < n; ++i) x[i] = loss(cal[i], mean_of(j));
+        if (!RoundedTestPasses(t, x, draws)) break;
+        last = j;
+      }
+      if (last < 0) continue;
+      ++returned;
+      returned_mean += mean_of(last);
+      double s = 0.0;
+      for (double v : fresh) s += loss(v, mean_of(last));
+      viol += s / horizon > b;
+    }
+    INFO("violations " << viol << " of " << trials << " (returned " << returned << ", mean "
+                       << returned_mean / std::max(1, returned) << ")");
+    CHECK(returned > trials / 2);
+    CHECK(viol <= delta * trials + 3 * std::sqrt(delta * (1 - delta) * trials));
   }
 }
 
