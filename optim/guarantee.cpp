@@ -223,14 +223,23 @@ double HoeffdingPValue(double mean, std::int64_t n, double m) {
   return std::min(1.0, std::exp(-static_cast<double>(n) * BernoulliKl(std::max(0.0, mean), m)));
 }
 
-double BentkusPValue(double mean, std::int64_t n, double m) {
+namespace {
+
+// factor P(Bin(n, m) <= ceil(n mean)), at most 1: Bentkus' lower tail (factor e) and the median
+// bound's (factor 2).
+double ScaledBinomialLowerTail(double factor, double mean, std::int64_t n, double m) {
   const auto k = static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * mean - 1e-9));
-  return std::min(1.0, std::exp(1.0) * BinomialCdf(k, n, m));
+  return std::min(1.0, factor * BinomialCdf(k, n, m));
+}
+
+}  // namespace
+
+double BentkusPValue(double mean, std::int64_t n, double m) {
+  return ScaledBinomialLowerTail(std::exp(1.0), mean, n, m);
 }
 
 double MedianPValue(double mean, std::int64_t n, double m) {
-  const auto k = static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * mean - 1e-9));
-  return std::min(1.0, kMedianFactor * BinomialCdf(k, n, m));
+  return ScaledBinomialLowerTail(kMedianFactor, mean, n, m);
 }
 
 double HoeffdingMedianPValue(double mean, std::int64_t n, double m) {
@@ -1056,11 +1065,14 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         PerSample(cp.problem, pol, &costs, &corr);
         return MeanTestRejects(norm_cost(costs), mstar, d1, g.bound);
       }
+      if (bet.rounded) {  // no variance test: the search-part centre is not needed
+        PerSample(cp.problem, pol, &costs, &corr);
+        return RoundedTestPasses(bet, norm_cost(costs), draws);
+      }
       PerSample(sp.problem, pol, &costs, &corr);
       const double centre = Mean(norm_cost(costs));
       PerSample(cp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
-      if (bet.rounded) return RoundedTestPasses(bet, x, draws);
       return BetTestPasses(bet, x) && VarianceCapPasses(bet, x, centre);
     };
     const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
