@@ -19,7 +19,7 @@
 // meets them), --level L (0.95), --methods a,b,c (exact,single,geometric,ippp; "none"),
 // --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
 // "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: the
-// guarantee's own default), --guarantee-bound wsr|wsr-deterministic|hoeffding-bentkus (wsr),
+// guarantee's own default), --guarantee-bound wsr|wsr-unrounded|hoeffding-bentkus (wsr),
 // --half-price on|off (on).
 //
 // fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency

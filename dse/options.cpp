@@ -314,9 +314,9 @@ std::vector<OptionSpec> Build() {
   opt("guarantee_bound", T::kChoice,
       "--guarantee: test on the calibration part, wsr (one bound on the next M samples: the "
       "best of Waudby-Smith & Ramdas-style betting and mean tests, in budget mode also a "
-      "randomised-rounding binomial test, seeded by --seed), wsr-deterministic (wsr without the "
-      "randomised test) or hoeffding-bentkus")
-      .Choices({"wsr", "wsr-deterministic", "hoeffding-bentkus"})
+      "stratified-binomial test of the losses rounded against fixed midpoints), wsr-unrounded "
+      "(wsr without the stratified-binomial test) or hoeffding-bentkus")
+      .Choices({"wsr", "wsr-unrounded", "hoeffding-bentkus"})
       .Default("wsr")
       .Commands(kSolverCommands)
       .Methods(Join({kThresholdMethods, kSearchMethods}));

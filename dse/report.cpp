@@ -354,12 +354,12 @@ std::vector<ResultRow> ResultsFromCsv(const std::string& text, const std::string
                          "expected a level 1 - delta in (0, 1), found " + QuoteForError(lv));
       }
       g.bound = opt("guarantee_bound");
-      if (g.bound != "wsr" && g.bound != "wsr-deterministic" && g.bound != "wsr-randomised" &&
-          g.bound != "hoeffding-bentkus") {
-        throw InputError(what("guarantee_bound"),
-                         "expected wsr, wsr-deterministic, wsr-randomised or hoeffding-bentkus, "
-                         "found " +
-                             QuoteForError(g.bound));
+      // wsr-deterministic and wsr-randomised: the labels of earlier versions, still read.
+      if (g.bound != "wsr" && g.bound != "wsr-unrounded" && g.bound != "hoeffding-bentkus" &&
+          g.bound != "wsr-deterministic" && g.bound != "wsr-randomised") {
+        throw InputError(
+            what("guarantee_bound"),
+            "expected wsr, wsr-unrounded or hoeffding-bentkus, found " + QuoteForError(g.bound));
       }
       const std::string h = opt("horizon");
       g.horizon = h == "inf" ? kInf : ParseDouble(h, what("horizon"), 1.0, kMax);

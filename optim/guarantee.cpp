@@ -117,8 +117,8 @@ std::string ToString(GuaranteeBound bound) {
   switch (bound) {
     case GuaranteeBound::kWsr:
       return "wsr";
-    case GuaranteeBound::kWsrDeterministic:
-      return "wsr-deterministic";
+    case GuaranteeBound::kWsrUnrounded:
+      return "wsr-unrounded";
     case GuaranteeBound::kHoeffdingBentkus:
       break;
   }
@@ -127,14 +127,19 @@ std::string ToString(GuaranteeBound bound) {
 
 GuaranteeBound GuaranteeBoundFromString(const std::string& text, const std::string& what) {
   if (text == "wsr") return GuaranteeBound::kWsr;
-  if (text == "wsr-deterministic") return GuaranteeBound::kWsrDeterministic;
+  if (text == "wsr-unrounded") return GuaranteeBound::kWsrUnrounded;
   if (text == "hoeffding-bentkus") return GuaranteeBound::kHoeffdingBentkus;
+  if (text == "wsr-deterministic") {  // the spelling of earlier versions
+    throw InputError(what,
+                     "'wsr-deterministic' is now 'wsr-unrounded' (every test is "
+                     "deterministic; it leaves out the stratified-binomial test)");
+  }
   throw InputError(
-      what, "unknown bound '" + text + "' (expected wsr, wsr-deterministic or hoeffding-bentkus)");
+      what, "unknown bound '" + text + "' (expected wsr, wsr-unrounded or hoeffding-bentkus)");
 }
 
 bool IsWsr(GuaranteeBound bound) {
-  return bound == GuaranteeBound::kWsr || bound == GuaranteeBound::kWsrDeterministic;
+  return bound == GuaranteeBound::kWsr || bound == GuaranteeBound::kWsrUnrounded;
 }
 
 std::string GuaranteeOptions::Validate() const {
@@ -362,7 +367,7 @@ double VarianceTail(std::int64_t n, double v, double g) {
 }
 
 double BetPassBound(const BetTest& test, double mu) {
-  if (test.rounded) return BinomialCdf(test.k, test.n, std::clamp(mu, 0.0, 1.0));
+  if (test.rounded) return StratifiedPassBound(test.k, test.n, mu);
   if (!std::isnan(test.tau)) {
     if (!(mu > test.tau)) return 1.0;
     const double hb = std::min(1.0, HoeffdingMedianPValue(test.tau, test.n, mu));
@@ -380,7 +385,7 @@ double BetPassBound(const BetTest& test, double mu) {
 }
 
 bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
-  if (test.rounded) throw std::logic_error("BetTestPasses: the rounded test needs its draws");
+  if (test.rounded) return RoundedTestPasses(test, x);
   if (!std::isnan(test.tau)) return !x.empty() && Mean(x) <= test.tau;
   if (std::isinf(test.ell)) return test.ell < 0.0;
   double log_k = 0.0;
@@ -578,29 +583,37 @@ BetTest ChooseRoundedTest(double b, double horizon, int n, double variance, doub
   return best;
 }
 
-std::vector<double> RoundingDraws(int n, unsigned seed) {
-  // A stream of its own: a different seed mix from the split's Permutation.
-  std::mt19937_64 rng(0xC2B2AE3D27D4EB4FULL ^
-                      ((static_cast<std::uint64_t>(seed) + 0x52DCE729ULL) * 0xD6E8FEB86659FD93ULL));
-  std::vector<double> u(std::max(0, n));
-  for (double& v : u) v = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-  return u;
+double StratifiedPassBound(std::int64_t k, std::int64_t n, double mu) {
+  if (k < 0) return 0.0;
+  if (k >= n) return 1.0;
+  const double nd = static_cast<double>(n);
+  // The count's mean m = sum_j S(u_j) >= n mu - 1/2 (docs/guarantees.md, step 3), less a slack for
+  // the midpoints as doubles (each off by at most 2^-53, which moves the bound by <= n^2 2^-53).
+  const double slack = 1e-9 + nd * nd * 0x1.0p-52;
+  const double m_low = nd * mu - 0.5 - slack;
+  // Hoeffding (1956, Theorem 4): P(K <= k) <= P(Bin(n, m / n) <= k) when k <= m - 1, and the
+  // binomial tail falls in its p, so p = m_low / n may stand for m / n.
+  if (!(static_cast<double>(k) <= m_low - 1.0)) return 1.0;
+  return BinomialCdf(k, n, std::clamp(m_low / nd, 0.0, 1.0));
 }
 
-std::int64_t RoundedCount(const std::vector<double>& x, const std::vector<double>& u) {
-  if (x.size() != u.size()) throw std::logic_error("RoundedCount: x and u differ in size");
+double StratifiedPoint(std::int64_t j, std::int64_t n) {
+  return (static_cast<double>(j) - 0.5) / static_cast<double>(n);
+}
+
+std::int64_t RoundedCount(const std::vector<double>& x) {
+  const auto n = static_cast<std::int64_t>(x.size());
   std::int64_t k = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) k += u[i] < x[i];
+  for (std::int64_t j = 1; j <= n; ++j) k += StratifiedPoint(j, n) < x[j - 1];
   return k;
 }
 
-bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x,
-                       const std::vector<double>& u) {
-  return !x.empty() && RoundedCount(x, u) <= test.k;
+bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x) {
+  return !x.empty() && RoundedCount(x) <= test.k;
 }
 
 std::string TestName(const BetTest& test) {
-  if (test.rounded) return "randomised-binomial";
+  if (test.rounded) return "stratified-binomial";
   const std::string cap = std::isnan(test.fresh_var) ? "" : "capped ";
   return cap + (std::isnan(test.tau) ? "fixed-bet" : "mean-threshold");
 }
@@ -821,6 +834,12 @@ std::vector<int> GuaranteeSearchPart(int n, unsigned seed, double search_fractio
   return search;
 }
 
+std::vector<int> GuaranteeCalibrationPart(int n, unsigned seed, double search_fraction) {
+  const int ns = std::clamp(static_cast<int>(std::lround(search_fraction * n)), 1, n - 1);
+  const std::vector<int> perm = Permutation(n, seed * 2654435761u + 0x4755u);
+  return std::vector<int>(perm.begin() + ns, perm.end());
+}
+
 namespace {
 
 // The smallest b >= m with FreshMeanTail(m, b, M) <= delta2: an upper (1 - delta2) quantile of the
@@ -953,14 +972,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
           : g.SearchFraction(method, acc_mode);
   const std::vector<int> search = GuaranteeSearchPart(n, options.seed, fraction);
   const int ns = static_cast<int>(search.size());
-  std::vector<int> cal;
-  {
-    std::vector<char> in_search(n, 0);
-    for (int i : search) in_search[i] = 1;
-    for (int i : Permutation(n, options.seed * 2654435761u + 0x4755u)) {
-      if (!in_search[i]) cal.push_back(i);
-    }
-  }
+  const std::vector<int> cal = GuaranteeCalibrationPart(n, options.seed, fraction);
   SubProblem sp, cp;
   MakeSub(problem, search, &sp);
   MakeSub(problem, cal, &cp);
@@ -1008,11 +1020,6 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
     // below b at which a candidate is predicted to just pass.
     const bool one_bound = finite && IsWsr(g.bound);
-    // The rounding draws of the randomised-rounding test, one per calibration sample in the
-    // calibration part's order, the same for every candidate (drawn only when it may be chosen).
-    const std::vector<double> draws = one_bound && g.bound == GuaranteeBound::kWsr
-                                          ? RoundingDraws(nc, options.seed)
-                                          : std::vector<double>();
     BetTest bet;
     // The variance cap V, fixed from the search part: its estimate v of Var x, raised by 3 sd of
     // that estimate, by the room the variance test needs to pass on n calibration losses with
@@ -1023,10 +1030,10 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const double room = std::sqrt(2.0 * lv / nc) * sy;
       const double cap = std::min(
           1.0, v + 3.0 * sy / std::sqrt(ns) + 2.0 * sy / std::sqrt(nc) + 1.5 * room + 4.0 * v / ns);
-      // Four deterministic tests and (with `wsr`, not `wsr-deterministic`) the randomised-
-      // rounding one, all fixed from the search part; the one with the smallest predicted gap
-      // is used (the earlier on a tie: the deterministic variance-free ones first, they need no
-      // variance test and no rounding).
+      // Four tests of the losses and (with `wsr`, not `wsr-unrounded`) the stratified-binomial
+      // one of the losses rounded against fixed midpoints, all fixed from the search part; the
+      // one with the smallest predicted gap is used (the earlier on a tie: the variance-free
+      // tests of the losses first, they need no variance test and no rounding).
       const BetTest tests[5] = {
           ChooseMeanTest(b, g.horizon, nc, delta), ChooseBetTest(b, g.horizon, nc, var, delta),
           ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
@@ -1067,7 +1074,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       }
       if (bet.rounded) {  // no variance test: the search-part centre is not needed
         PerSample(cp.problem, pol, &costs, &corr);
-        return RoundedTestPasses(bet, norm_cost(costs), draws);
+        return RoundedTestPasses(bet, norm_cost(costs));
       }
       PerSample(sp.problem, pol, &costs, &corr);
       const double centre = Mean(norm_cost(costs));
@@ -1163,10 +1170,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         ++rep.certified;
       }
     }
-    if (one_bound) {
-      rep.test = TestName(bet);
-      if (bet.rounded) rep.bound = kRandomisedBoundName;
-    }
+    if (one_bound) rep.test = TestName(bet);
     rep.cost_bound = problem.budget;
     if (rep.certified > 0) {
       // Accuracy lower bound, Bonferroni over the path, then the fresh-sample quantile.

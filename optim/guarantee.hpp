@@ -16,8 +16,8 @@
 // that passed is returned. Budget mode with a finite horizon and `wsr` (the default): each
 // candidate is tested with a betting capital whose bet is fixed from the search part, and one
 // bound covers the calibration sample and the M deployed ones together (BetTest below), or (with
-// `wsr`, not `wsr-deterministic`) each loss is rounded at random to 0 or 1 with seeded draws and
-// the count of ones is tested against its exact binomial law (ChooseRoundedTest); likewise
+// `wsr`, not `wsr-unrounded`) each loss is rounded to 0 or 1 against fixed stratified midpoints
+// and the count of ones is tested against a binomial bound on its law (ChooseRoundedTest); likewise
 // accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
 // Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
 // whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963 and the
@@ -41,15 +41,13 @@ struct SolverOptions;
 enum class GuaranteeBound {
   kWsr,               // Waudby-Smith & Ramdas (JRSS-B 2023) betting test, variance-adaptive
   kHoeffdingBentkus,  // min of the Hoeffding (1963) and Bentkus (2004) p-values (Bates et al. 2021)
-  // As kWsr without the randomised-rounding test among budget mode's tests (RoundedTest): the
-  // certification depends on the data and the search/calibration split alone.
-  kWsrDeterministic,
+  // As kWsr without the stratified-binomial test among budget mode's tests (ChooseRoundedTest):
+  // the four tests of the losses as they are, unrounded.
+  kWsrUnrounded,
 };
-// True for kWsr and kWsrDeterministic (the one-bound tests; they differ only in whether budget
-// mode with a finite horizon may choose the randomised-rounding test).
+// True for kWsr and kWsrUnrounded (the one-bound tests; they differ only in whether budget mode
+// with a finite horizon may choose the stratified-binomial test).
 bool IsWsr(GuaranteeBound bound);
-// The bound a report names when budget mode's choice fell on the randomised-rounding test.
-inline constexpr const char* kRandomisedBoundName = "wsr-randomised";
 std::string ToString(GuaranteeBound bound);
 GuaranteeBound GuaranteeBoundFromString(const std::string& text,
                                         const std::string& what = "--guarantee-bound");
@@ -171,11 +169,13 @@ struct BetTest {
   double fresh_var = std::numeric_limits<double>::quiet_NaN();
   double var_delta = 0.0;
   double var_nu = 0.0;  // the variance test's bet, in (0, 1 / (1 - V)), fixed before calibration
-  // The randomised-rounding form (ChooseRoundedTest): a candidate passes when
-  // K = #{i : u_i < x_i} <= k for its calibration losses x_i and the rounding draws u_i
-  // (RoundingDraws; the same for every candidate). Given the search part the indicators are
-  // i.i.d. Bernoulli(mu), so P(pass) = BinomialCdf(k, n, mu) exactly (BetPassBound); k < 0: never
-  // passes. No variance cap (fresh_var NaN).
+  // The stratified-binomial form (ChooseRoundedTest): a candidate passes when
+  // K = #{j : u_j < x_j} <= k for its calibration losses x_1..x_n in the calibration part's order
+  // and the fixed midpoints u_j = (j - 1/2) / n (RoundedCount; nothing random). Given the search
+  // part the indicators are independent Bernoulli(S(u_j)), S(u) = P(x > u), with
+  // sum_j S(u_j) >= n mu - 1/2, so by Hoeffding (1956, Theorem 4) P(pass) <=
+  // BinomialCdf(k, n, mu - 1/(2n)) whenever k <= n mu - 3/2 (BetPassBound); k < 0: never passes.
+  // No variance cap (fresh_var NaN).
   bool rounded = false;
   std::int64_t k = -1;
   // The mean-threshold form (ChooseMeanTest): a candidate passes when the mean of its n
@@ -214,30 +214,35 @@ BetTest ChooseBetTest(double b, double horizon, int n, double variance, double d
                       double fresh_var = std::numeric_limits<double>::quiet_NaN(),
                       double var_delta = 0.0);
 
-// The randomised-rounding test at target b, horizon M and level delta: theta where Q(theta) =
+// The stratified-binomial test at target b, horizon M and level delta: theta where Q(theta) =
 // delta / 100 (Q the variance-free FreshMeanTail) and the largest integer k with
 // BetTestBound <= delta (k = -1: never passes). Its predicted gap is b - k / n plus
-// kRoundingNoisePenalty times the sd of the noise the rounding adds to the calibration mean at a
-// candidate with the search part's variance `variance` (sqrt((m (1 - m) - variance) / n),
-// m = k / n). Measured with bench/bench_resplit (budgets 40-90 %, 14 re-splits): charging half that
-// sd made `exact` choose the capped tests at 40-60 % on S-ResNet-18 and MSDNet, and paid 0.006 and
+// kRoundingNoisePenalty times the sd of the noise the rounding may add to the calibration mean at
+// a candidate with the search part's variance `variance` (at most sqrt((m (1 - m) - variance) /
+// n), m = k / n: the count's variance per sample is E|x - x'| / 2 over two independent losses,
+// between Var x and m (1 - m)). Measured with bench/bench_resplit (budgets 40-90 %, 14
+// re-splits) on the former randomised form, whose noise was that upper end: charging half that sd
+// made `exact` choose the capped tests at 40-60 % on S-ResNet-18 and MSDNet, and paid 0.006 and
 // 0.009 pp more (averaged over the budgets) than charging none, `single` 0.001-0.003 pp more: the
-// rounding's noise is shared along a path (the same draws) and moves the returned candidate
+// rounding's noise is shared along a path (the same midpoints) and moves the returned candidate
 // little, so the five tests are compared at their 50 % pass points alone (the penalty 0); where
 // the losses vary much less than m (1 - m) the capped tests still have the smaller gap.
 inline constexpr double kRoundingNoisePenalty = 0.0;
 BetTest ChooseRoundedTest(double b, double horizon, int n, double variance, double delta);
-// The rounding draws u_1..u_n, i.i.d. Uniform[0, 1) (53-bit), from a stream seeded by `seed` and
-// independent of the data and of the search/calibration split's permutation (the same on every
-// standard library).
-std::vector<double> RoundingDraws(int n, unsigned seed);
-// K = #{i : u_i < x_i} (x and u of one size).
-std::int64_t RoundedCount(const std::vector<double>& x, const std::vector<double>& u);
-// The rounded form's decision: RoundedCount(x, u) <= test.k.
-bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x,
-                       const std::vector<double>& u);
+// The stratified-binomial test's pass bound at population mean mu (BetPassBound's rounded form):
+// BinomialCdf(k, n, max(0, mu - 1/(2n))) when k <= n mu - 3/2, else 1 (0 for k < 0). Why it holds
+// (docs/guarantees.md, step 3): with the midpoints, the count's mean is >= n mu - 1/2, and a
+// Poisson-binomial count with mean n p is at most c with probability <= P(Bin(n, p) <= c) for
+// every integer c <= n p - 1 (Hoeffding, Ann. Math. Statist. 1956, Theorem 4).
+double StratifiedPassBound(std::int64_t k, std::int64_t n, double mu);
+// The fixed midpoints u_j = (j - 1/2) / n, j = 1..n (one per calibration position).
+double StratifiedPoint(std::int64_t j, std::int64_t n);
+// K = #{j : u_j < x_j}, u_j = StratifiedPoint(j, x.size()).
+std::int64_t RoundedCount(const std::vector<double>& x);
+// The rounded form's decision: RoundedCount(x) <= test.k.
+bool RoundedTestPasses(const BetTest& test, const std::vector<double>& x);
 // The name of a budget-mode test as reports print it: "mean-threshold", "fixed-bet",
-// "capped mean-threshold", "capped fixed-bet" (with a variance cap) or "randomised-binomial".
+// "capped mean-threshold", "capped fixed-bet" (with a variance cap) or "stratified-binomial".
 std::string TestName(const BetTest& test);
 
 // The mean-threshold test at target b, horizon M and level delta: theta where Q(theta) =
@@ -295,6 +300,9 @@ void PerSample(const ThresholdProblem& problem, const Policy& policy, std::vecto
 // uses: the search part's sample indices, ascending (the other samples calibrate). Placement
 // searches with the guarantee search on exactly these samples (dse/place_run.hpp).
 std::vector<int> GuaranteeSearchPart(int n, unsigned seed, double search_fraction);
+// The other samples, in the order the calibration tests see them (the rest of the same seeded
+// permutation; the stratified-binomial test gives its j-th sample the j-th midpoint).
+std::vector<int> GuaranteeCalibrationPart(int n, unsigned seed, double search_fraction);
 
 // Solve() with options.guarantee on (Solve() calls this). `solve` is Solve without the guarantee.
 ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& problem,

@@ -74,8 +74,8 @@ bool OutcomeFromString(const std::string& text, Outcome* outcome);
 struct GuaranteeReport {
   double level = 0.0;                                        // 1 - delta
   double horizon = std::numeric_limits<double>::infinity();  // M deployed samples; inf = population
-  // "wsr", "wsr-deterministic", "hoeffding-bentkus" (the --guarantee-bound value), or
-  // "wsr-randomised" when budget mode's choice fell on the randomised-rounding test.
+  // "wsr", "wsr-unrounded" or "hoeffding-bentkus" (the --guarantee-bound value); files of earlier
+  // versions may hold "wsr-deterministic" or "wsr-randomised".
   std::string bound;
   // Budget mode with a finite horizon and wsr: the calibration test used (TestName in
   // optim/guarantee.hpp); empty otherwise.

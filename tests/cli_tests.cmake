@@ -316,18 +316,19 @@ add_test(NAME "cli: thresholds guarantee example"
          COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
                  --method single --budget 50% --guarantee 0.95 --format csv)
 # single: a pilot of 500 fit samples fixes the test and the path, 4500 certify (with the
-# randomised-rounding test, the seeded default); fit cost below B = 1.879744; shift check run.
+# stratified-binomial test, the default's choice here); fit cost below B = 1.879744; shift check run.
 set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
-  "1\\.879744,[^,]*,0\\.91,1\\.8319877376[0-9]*,0\\.9022,1\\.837645747[0-9]*,.*guarantee 0\\.95 \\(wsr-randomised, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the randomised-binomial test")
-# The same with the deterministic tests only: the capped mean threshold, as before the randomised
-# test existed.
-add_test(NAME "cli: thresholds guarantee example deterministic"
+  "1\\.879744,[^,]*,0\\.9098,1\\.8005413376[0-9]*,0\\.9016,1\\.803561856[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the stratified-binomial test; 137 of 217 path candidates certified.*,0\\.95,wsr,5000,")
+# The same with the four tests of the unrounded losses only: the capped mean threshold.
+add_test(NAME "cli: thresholds guarantee example unrounded"
          COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
-                 --method single --budget 50% --guarantee 0.95 --guarantee-bound wsr-deterministic
+                 --method single --budget 50% --guarantee 0.95 --guarantee-bound wsr-unrounded
                  --format csv)
-set_tests_properties("cli: thresholds guarantee example deterministic" PROPERTIES
+set_tests_properties("cli: thresholds guarantee example unrounded" PROPERTIES
   PASS_REGULAR_EXPRESSION
-  "1\\.879744,[^,]*,0\\.9098,1\\.808651340[0-9]*,0\\.9016,1\\.81039590[0-9]*,.*guarantee 0\\.95 \\(wsr-deterministic, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the capped mean-threshold test")
+  "1\\.879744,[^,]*,0\\.9098,1\\.808651340[0-9]*,0\\.9016,1\\.81039590[0-9]*,.*guarantee 0\\.95 \\(wsr-unrounded, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the capped mean-threshold test")
+exitplan_expect_error("thresholds guarantee bound renamed" "--guarantee-bound: .wsr-deterministic.: expected one of: wsr, wsr-unrounded, hoeffding-bentkus"
+  thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 50% --guarantee 0.95 --guarantee-bound wsr-deterministic)
 exitplan_expect_error("thresholds guarantee level" "--guarantee: '1\\.5': must be in \\[0, 1\\)"
   thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 1 --guarantee 1.5)
 exitplan_expect_error("thresholds horizon without guarantee" "--horizon: only meaningful with --guarantee"

@@ -622,51 +622,179 @@ TEST_CASE("the one bound along a fixed-sequence path: violation rate at most del
   }
 }
 
-TEST_CASE("the randomised-rounding test: exact pass probability, its k, its bound (simulation)") {
-  // A 3-point law of losses in [0, 1]: 0 w.p. 0.5, 0.4 w.p. 0.3, 1 w.p. 0.2, mean mu = 0.32,
-  // variance 0.1896 (below mu (1 - mu) = 0.2176). With u_i uniform, 1{u_i < x_i} is
-  // Bernoulli(mu), so the pass rate of K <= k is BinomialCdf(k, n, mu) exactly; the test tells a
-  // k one off apart (a difference of one binomial pmf, about 0.06 here).
-  const int n = 200, draws = 100000;
-  const double mu = 0.5 * 0.0 + 0.3 * 0.4 + 0.2 * 1.0;
-  const std::int64_t k = 62;
+TEST_CASE(
+    "Hoeffding (1956, Theorem 4): Poisson-binomial tails below mean - 1 within the binomial's") {
+  // For independent Bernoulli(p_i), i = 1..n, with sum m = n p: P(K <= c) <= P(Bin(n, p) <= c)
+  // for every integer 0 <= c <= m - 1. Exact pmfs by convolution on 4,000 random p vectors
+  // (uniform; with p_i at 0 and 1; U-shaped; integer means), every such c.
+  std::mt19937_64 rng(1956);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  int checked = 0, integer_mean = 0;
+  double worst = -1.0, beyond = 0.0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    const int n = 1 + static_cast<int>(rng() % 40);
+    std::vector<double> p(n);
+    for (double& v : p) v = u01(rng);
+    if (trial % 4 == 1) {
+      for (double& v : p) {
+        const double r = u01(rng);
+        if (r < 0.15) v = 0.0;
+        if (r > 0.85) v = 1.0;
+      }
+    } else if (trial % 4 == 2) {
+      for (double& v : p) {
+        const double w = std::pow(u01(rng), 3.0);
+        v = u01(rng) < 0.5 ? w : 1.0 - w;
+      }
+    } else if (trial % 4 == 3) {  // pairs v, 1 - v (and a last 1): an integer mean
+      for (int i = 0; i + 1 < n; i += 2) p[i + 1] = 1.0 - p[i];
+      if (n % 2) p[n - 1] = 1.0;
+    }
+    const std::vector<double> pmf = PoissonBinomialPmf(p);
+    double m = 0.0;
+    for (double v : p) m += v;
+    integer_mean += trial % 4 == 3 && m >= 1.0;
+    double cdf = 0.0;
+    for (int c = 0; c <= n; ++c) {
+      cdf += pmf[c];
+      const double bin = BinomialCdf(c, n, std::clamp(m / n, 0.0, 1.0));
+      if (c <= m - 1.0 + 1e-9) {
+        ++checked;
+        worst = std::max(worst, cdf - bin);
+      } else if (c < m) {
+        beyond = std::max(beyond, cdf - bin);
+      }
+    }
+  }
+  INFO("checked " << checked << ", largest excess " << worst << ", beyond the condition "
+                  << beyond);
+  CHECK(checked > 30000);
+  CHECK(integer_mean > 900);
+  CHECK(worst <= 1e-10);
+  // The condition is needed: between m - 1 and m the binomial tail can be the smaller.
+  CHECK(beyond > 0.1);
+}
+
+TEST_CASE("stratified midpoints: the count's mean sum_j S(u_j) is within 1/2 of n mu (exact S)") {
+  // Discrete laws on [0, 1] (1-6 points, some at 0, 1, the cells' ends and the midpoints
+  // themselves), S(u) = P(x > u) exactly; m = sum_j S((j - 1/2) / n).
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const int sizes[] = {1, 2, 3, 4, 7, 10, 31, 100, 500};
+  double low = -1.0, high = -1.0, low_vs_s0 = -1.0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int n = sizes[trial % 9];
+    const int points = 1 + static_cast<int>(rng() % 6);
+    std::vector<double> v(points), w(points);
+    double wsum = 0.0;
+    for (int i = 0; i < points; ++i) {
+      const double r = u01(rng);
+      const double j = static_cast<double>(rng() % (n + 1));
+      v[i] = r < 0.1    ? 0.0
+             : r < 0.2  ? 1.0
+             : r < 0.35 ? j / n
+             : r < 0.5  ? std::max(0.0, (j - 0.5) / n)
+                        : u01(rng);
+      w[i] = u01(rng) + 1e-3;
+      wsum += w[i];
+    }
+    double mu = 0.0;
+    for (int i = 0; i < points; ++i) mu += (w[i] /= wsum) * v[i];
+    auto S = [&](double u) {
+      double s = 0.0;
+      for (int i = 0; i < points; ++i) s += v[i] > u ? w[i] : 0.0;
+      return s;
+    };
+    double m = 0.0;
+    for (int j = 1; j <= n; ++j) m += S(StratifiedPoint(j, n));
+    low = std::max(low, n * mu - m);
+    high = std::max(high, m - n * mu);
+    low_vs_s0 = std::max(low_vs_s0, n * mu - m - 0.5 * S(0.0));
+  }
+  INFO("largest n mu - m " << low << ", m - n mu " << high);
+  CHECK(low <= 0.5 + 1e-9);
+  CHECK(high <= 0.5 + 1e-9);
+  CHECK(low_vs_s0 <= 1e-9);  // n mu - m <= (S(0) - S(1)) / 2, S(1) = 0
+  CHECK(low > 0.49);         // x = a midpoint surely reaches it (S(u_j) counts x > u_j)
+  // A sure loss just below the first midpoint: every indicator is 0 and n mu - m -> 1/2.
+  for (int n : {1, 10, 1000}) {
+    const double x0 = 0.5 / n - 1e-9;
+    CHECK(RoundedCount(std::vector<double>(n, x0)) == 0);
+    CHECK(n * x0 > 0.4999);
+    CHECK(RoundedCount(std::vector<double>(n, 1.0 - 0.5 / n + 1e-9)) == n);
+  }
+  CHECK(StratifiedPoint(1, 4) == 0.125);
+  CHECK(StratifiedPoint(4, 4) == 0.875);
+  CHECK(RoundedCount({0.0, 0.5, 0.5, 1.0}) == 2);  // u = 1/8, 3/8, 5/8, 7/8
+}
+
+TEST_CASE("the stratified-binomial test: exact pass probability at its midpoints, bound, its k") {
+  // A 3-point law of losses: 0 w.p. 0.5, 0.4 w.p. 0.3, 1 w.p. 0.2 (mean 0.32, variance 0.1896).
+  // At u_j = (j - 1/2) / n the indicators 1{u_j < x_j} are Bernoulli(S(u_j)), S = 0.5 below 0.4
+  // and 0.2 above: the count's exact law by convolution.
+  const int n = 200;
+  const double mu = 0.32;
+  auto S = [](double u) { return u < 0.4 ? 0.5 : u < 1.0 ? 0.2 : 0.0; };
+  std::vector<double> p(n);
+  double m = 0.0, var = 0.0;
+  for (int j = 1; j <= n; ++j) {
+    p[j - 1] = S(StratifiedPoint(j, n));
+    m += p[j - 1];
+    var += p[j - 1] * (1.0 - p[j - 1]);
+  }
+  CHECK(m == Approx(64.0));  // 80 midpoints below 0.4
+  // The count is less noisy than the randomised binomial's, noisier than the losses' sum.
+  CHECK(var == Approx(39.2));
+  CHECK(var < n * mu * (1.0 - mu));
+  CHECK(var > n * 0.1896);
+  const std::vector<double> pmf = PoissonBinomialPmf(p);
+  std::vector<double> cdf(n + 1);
+  for (int k = 0; k <= n; ++k) cdf[k] = pmf[k] + (k ? cdf[k - 1] : 0.0);
+  for (int k = 0; k <= n; ++k) {
+    INFO("k " << k);
+    CHECK(cdf[k] <= StratifiedPassBound(k, n, mu) + 1e-12);
+  }
+  // k = 62 <= n mu - 3/2 = 62.5: the binomial bound at mu - 1/(2n); k = 63 violates the condition
+  // and is refused (bound 1), although its binomial tail would be below the true pass rate's.
+  CHECK(StratifiedPassBound(62, n, mu) == Approx(BinomialCdf(62, n, mu - 0.5 / n)).epsilon(1e-6));
+  CHECK(StratifiedPassBound(62, n, mu) < 0.5);
+  CHECK(StratifiedPassBound(63, n, mu) == 1.0);
+  CHECK(StratifiedPassBound(-1, n, mu) == 0.0);
+  CHECK(StratifiedPassBound(n, n, mu) == 1.0);
+  CHECK(cdf[62] > 0.3);
+  CHECK(cdf[62] < StratifiedPassBound(62, n, mu));
+  // The same by simulation of the losses (RoundedCount at the midpoints): within 4 sd of the
+  // exact pass rate, and a k one off is told apart (one pmf term, about 0.06).
+  std::mt19937_64 rng(2024);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const int draws = 40000;
+  std::vector<double> x(n);
+  int pass = 0;
   BetTest t;
   t.rounded = true;
   t.n = n;
-  t.k = k;
-  CHECK(BetPassBound(t, mu) == Approx(BinomialCdf(k, n, mu)).epsilon(1e-12));
-  std::mt19937_64 rng(2024);
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  std::vector<double> x(n), u(n);
-  int pass = 0, pass_deterministic = 0;
+  t.k = 62;
   for (int d = 0; d < draws; ++d) {
-    double sum = 0.0;
-    for (int i = 0; i < n; ++i) {
+    for (double& v : x) {
       const double r = u01(rng);
-      x[i] = r < 0.5 ? 0.0 : r < 0.8 ? 0.4 : 1.0;
-      u[i] = u01(rng);
-      sum += x[i];
+      v = r < 0.5 ? 0.0 : r < 0.8 ? 0.4 : 1.0;
     }
-    pass += RoundedTestPasses(t, x, u);
-    pass_deterministic += sum <= static_cast<double>(k) + 1e-9;  // the unrounded count
+    pass += RoundedTestPasses(t, x);
+    CHECK(BetTestPasses(t, x) == (RoundedCount(x) <= 62));
   }
   const double rate = static_cast<double>(pass) / draws;
-  auto within = [&](double p) {  // the pass rate within 4 binomial sd of p
-    return std::fabs(rate - p) <= 4.0 * std::sqrt(p * (1.0 - p) / draws);
+  auto within = [&](double q) {
+    return std::fabs(rate - q) <= 4.0 * std::sqrt(q * (1 - q) / draws);
   };
-  const double p = BinomialCdf(k, n, mu);
-  INFO("pass rate " << rate << ", BinomialCdf " << p << ", unrounded "
-                    << 1.0 * pass_deterministic / draws);
-  CHECK(p > 0.3);
-  CHECK(p < 0.7);
-  CHECK(within(p));
-  CHECK_FALSE(within(BinomialCdf(k + 1, n, mu)));  // a wrong k
-  CHECK_FALSE(within(BinomialCdf(k - 1, n, mu)));
-  // Without the rounding the pass rate is another one (the sum of x has a smaller variance).
-  CHECK_FALSE(within(static_cast<double>(pass_deterministic) / draws));
+  INFO("pass rate " << rate << ", exact " << cdf[62]);
+  CHECK(within(cdf[62]));
+  CHECK_FALSE(within(cdf[61]));
+  CHECK_FALSE(within(cdf[63]));
+  CHECK(rate <= StratifiedPassBound(62, n, mu));
+  CHECK(BetPassBound(t, mu) == StratifiedPassBound(62, n, mu));
 
   // The chosen k: the largest with the one bound <= delta (k + 1 misses it), better than the
-  // mean-threshold test's tau (no Bentkus constant on the calibration side).
+  // mean-threshold test's tau.
   for (const auto& [b, nc, horizon] :
        {std::tuple<double, int, double>{0.3, 2000, 10000}, {0.3, 9000, 10000}, {0.6, 500, 1000}}) {
     INFO("b " << b << ", n " << nc << ", M " << horizon);
@@ -679,59 +807,38 @@ TEST_CASE("the randomised-rounding test: exact pass probability, its k, its boun
     CHECK(BetTestBound(r1, b, horizon) > 0.05);
     const BetTest mt = ChooseMeanTest(b, horizon, nc, 0.05);
     CHECK(static_cast<double>(r.k) / nc > mt.tau);
-    // Bernoulli-like losses (variance b (1 - b)): no rounding noise, the randomised test wins.
+    // Bernoulli-like losses (variance b (1 - b)): the count is the losses' sum, the test wins.
     CHECK(r.predicted_gap < mt.predicted_gap);
     const double m0 = static_cast<double>(r.k) / nc;
     CHECK(r.predicted_gap ==
           Approx(b - m0 +
                  kRoundingNoisePenalty *
                      std::sqrt(std::max(0.0, m0 * (1.0 - m0) - b * (1.0 - b)) / nc)));
-    // Losses of a tenth of that variance: the capped tests have the smaller gap (whatever the
-    // rounding's noise is charged).
+    // Losses of a tenth of that variance: the capped tests have the smaller gap.
     const double v = 0.1 * b * (1.0 - b);
     const BetTest rv = ChooseRoundedTest(b, horizon, nc, v, 0.05);
     CHECK(rv.k == r.k);
-    const double m = static_cast<double>(r.k) / nc;
-    CHECK(rv.predicted_gap ==
-          Approx(b - m + kRoundingNoisePenalty * std::sqrt((m * (1.0 - m) - v) / nc)));
     CHECK(rv.predicted_gap > ChooseMeanTest(b, horizon, nc, 0.05, 1.2 * v, 0.0025).predicted_gap);
   }
-  // In the lead's model (b = 0.3, n = 2000, M = 10000, delta = 0.05): the gap of the randomised
-  // test against the deterministic mean threshold's (hand-checked: about 0.8 of it).
+  // In the lead's model (b = 0.3, n = 2000, M = 10000, delta = 0.05): the gap of the stratified
+  // test against the mean threshold's (about 0.8 of it).
   const double g_r = ChooseRoundedTest(0.3, 10000, 2000, 0.21, 0.05).predicted_gap;
   const double g_m = ChooseMeanTest(0.3, 10000, 2000, 0.05).predicted_gap;
-  INFO("randomised gap " << g_r << ", mean threshold " << g_m);
+  INFO("stratified gap " << g_r << ", mean threshold " << g_m);
   CHECK(g_r < 0.9 * g_m);
   // b >= 1: every candidate passes; b too small for M: never.
   CHECK(ChooseRoundedTest(1.0, 100, 50, 0.1, 0.05).k == 50);
   CHECK(ChooseRoundedTest(1e-4, 100, 50, 0.0, 0.05).k == -1);
-  // A size mismatch is a programming error.
-  CHECK_THROWS(RoundedCount({0.5}, {0.1, 0.2}));
 }
 
-TEST_CASE("the randomised-rounding test: draws, nested paths monotone, determinism") {
-  // The draws: uniform on [0, 1), reproducible, a stream of their own per seed.
-  const std::vector<double> u = RoundingDraws(20000, 3);
-  CHECK(u == RoundingDraws(20000, 3));
-  CHECK(u != RoundingDraws(20000, 4));
-  double s = 0.0, lo = 1.0, hi = 0.0;
-  for (double v : u) {
-    s += v;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
-  CHECK(lo >= 0.0);
-  CHECK(hi < 1.0);
-  CHECK(s / u.size() == Approx(0.5).margin(4.0 * std::sqrt(1.0 / 12.0 / u.size())));
-  CHECK(RoundedCount({0.0, 1.0, 0.5, 0.5}, {0.0, 0.999, 0.4, 0.6}) == 2);
-  // A nested path (every sample's loss rises along it, as `single`'s thresholds give): with the
-  // same draws for every candidate the count rises too, so the passed candidates are a prefix.
+TEST_CASE("the stratified-binomial test: nested paths monotone, the same for every seed") {
+  // A nested path (every sample's loss rises along it, as `single`'s thresholds give): at the
+  // fixed midpoints the count rises too, so the passed candidates are a prefix.
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
   const int n = 3000;
   std::vector<double> base(n);
   for (double& v : base) v = u01(rng);
-  const std::vector<double> draws = RoundingDraws(n, 11);
   BetTest t;
   t.rounded = true;
   t.n = n;
@@ -742,18 +849,18 @@ TEST_CASE("the randomised-rounding test: draws, nested paths monotone, determini
   for (int j = 0; j <= 60; ++j) {
     std::vector<double> x(n);
     for (int i = 0; i < n; ++i) x[i] = std::min(1.0, base[i] * (0.5 + 0.02 * j));
-    const std::int64_t k = RoundedCount(x, draws);
+    const std::int64_t k = RoundedCount(x);
     CHECK(k >= prev);
     prev = k;
-    const bool pass = RoundedTestPasses(t, x, draws);
+    const bool pass = RoundedTestPasses(t, x);
     if (failed) CHECK_FALSE(pass);
     switches += !pass && !failed;
     failed = failed || !pass;
   }
   CHECK(switches == 1);  // the path crosses k once: not vacuous
 
-  // SolveWithGuarantee: the same seed gives the same answer; the report names the test; with
-  // wsr-deterministic no rounding is used.
+  // SolveWithGuarantee: the same seed gives the same answer; the report names the test and the
+  // bound is the option's value; with wsr-unrounded the stratified test is never used.
   const Synthetic pool(6000, 7);
   ThresholdProblem p = pool.p;
   p.budget = 2.4;
@@ -769,46 +876,89 @@ TEST_CASE("the randomised-rounding test: draws, nested paths monotone, determini
     CHECK(a.message == b.message);
     CHECK(!a.guarantee.test.empty());
     CHECK(a.message.find("with the " + a.guarantee.test + " test") != std::string::npos);
-    CHECK(a.guarantee.bound ==
-          (a.guarantee.test == "randomised-binomial" ? "wsr-randomised" : "wsr"));
+    CHECK(a.guarantee.bound == "wsr");
     SolverOptions od = o;
-    od.guarantee.bound = GuaranteeBound::kWsrDeterministic;
+    od.guarantee.bound = GuaranteeBound::kWsrUnrounded;
     const ThresholdSummary d = Solve(m, p, od);
     REQUIRE(d.ok());
-    CHECK(d.guarantee.bound == "wsr-deterministic");
-    CHECK(d.guarantee.test != "randomised-binomial");
+    CHECK(d.guarantee.bound == "wsr-unrounded");
+    CHECK(d.guarantee.test != "stratified-binomial");
   }
-  CHECK(GuaranteeBoundFromString("wsr-deterministic") == GuaranteeBound::kWsrDeterministic);
-  CHECK(ToString(GuaranteeBound::kWsrDeterministic) == "wsr-deterministic");
+  CHECK(GuaranteeBoundFromString("wsr-unrounded") == GuaranteeBound::kWsrUnrounded);
+  CHECK(ToString(GuaranteeBound::kWsrUnrounded) == "wsr-unrounded");
+  CHECK_THROWS_WITH(GuaranteeBoundFromString("wsr-deterministic"),
+                    Catch::Contains("now 'wsr-unrounded'"));
   CHECK_THROWS_AS(GuaranteeBoundFromString("wsr-randomised"), InputError);
+
+  // Two seeds, one split: the fit split P under seed 9 and its rearrangement P2 under seed 10
+  // that puts the same samples in seed 10's search part (in the same order) and calibration part
+  // (in the same order). Only the seed differs, so the certification is the same: nothing but
+  // the split depends on it (the former randomised test drew its rounding from the seed).
+  const double fraction = o.guarantee.SearchFraction(Method::kSingle, false);
+  const int total = pool.s.cols();
+  const std::vector<int> s9 = GuaranteeSearchPart(total, 9, fraction),
+                         c9 = GuaranteeCalibrationPart(total, 9, fraction),
+                         s10 = GuaranteeSearchPart(total, 10, fraction),
+                         c10 = GuaranteeCalibrationPart(total, 10, fraction);
+  REQUIRE(s9.size() == s10.size());
+  REQUIRE(c9.size() == c10.size());
+  REQUIRE(s9.size() + c9.size() == static_cast<std::size_t>(total));
+  CHECK(s9 != s10);
+  std::vector<int> from(total);  // P2's sample i is P's sample from[i]
+  for (std::size_t i = 0; i < s9.size(); ++i) from[s10[i]] = s9[i];
+  for (std::size_t i = 0; i < c9.size(); ++i) from[c10[i]] = c9[i];
+  const Slice p2(pool, from);
+  ThresholdProblem q = p2.p;
+  q.budget = p.budget;
+  SolverOptions o10 = o;
+  o10.seed = 10;
+  const ThresholdSummary a = Solve(Method::kSingle, p, o), b = Solve(Method::kSingle, q, o10);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.guarantee.test == "stratified-binomial");
+  CHECK(a.policy.thresholds == b.policy.thresholds);
+  CHECK(a.guarantee.certified == b.guarantee.certified);
+  CHECK(a.guarantee.path_length == b.guarantee.path_length);
+  CHECK(a.guarantee.test == b.guarantee.test);
+  CHECK(a.guarantee.accuracy_bound == b.guarantee.accuracy_bound);
+  // Under seed 10 the original P is another split: another path and certification.
+  const ThresholdSummary c = Solve(Method::kSingle, p, o10);
+  REQUIRE(c.ok());
+  CHECK((c.guarantee.certified != a.guarantee.certified ||
+         c.policy.thresholds != a.policy.thresholds));
 }
 
-TEST_CASE("the randomised-rounding test along a fixed-sequence path: violations at most delta") {
+TEST_CASE("the stratified-binomial test along a fixed-sequence path: violations at most delta") {
   // As the simulations above: 40 candidates with means rising through b, the last passing in
-  // path order compared with b on M fresh samples; fresh rounding draws per trial. Two-point
-  // losses {0.1, 0.6} (variance 0.04 at b: the rounding adds noise) and Bernoulli losses.
+  // path order compared with b on M fresh samples; the midpoints fixed, the data fresh per trial.
+  // Two-point losses {0.1, 0.6} (variance 0.04 at b), Bernoulli losses and uniform ones on
+  // [0, 2 mean] (where the stratified count is the least noisy against the binomial).
   const double delta = 0.1, b = 0.3;
   const int n = 1600, horizon = 400, trials = 2000, path = 40;
-  for (const auto& [lo, hi] : {std::pair<double, double>{0.0, 1.0}, {0.1, 0.6}}) {
-    INFO("losses in {" << lo << ", " << hi << "}");
-    auto loss = [&](double u, double mean) { return u < (mean - lo) / (hi - lo) ? hi : lo; };
-    const BetTest t = ChooseRoundedTest(b, horizon, n, (b - lo) * (hi - b), delta);
+  for (int law = 0; law < 3; ++law) {
+    const double lo = law == 1 ? 0.1 : 0.0, hi = law == 1 ? 0.6 : 1.0;
+    INFO("law " << law);
+    auto loss = [&](double u, double mean) {
+      if (law == 2) return 2.0 * mean * u;
+      return u < (mean - lo) / (hi - lo) ? hi : lo;
+    };
+    const double var_b = law == 2 ? (2 * b) * (2 * b) / 12.0 : (b - lo) * (hi - b);
+    const BetTest t = ChooseRoundedTest(b, horizon, n, var_b, delta);
     REQUIRE(t.k >= 0);
     CHECK(BetTestBound(t, b, horizon) <= delta);
     std::mt19937_64 rng(31);
     std::uniform_real_distribution<double> u01(0.0, 1.0);
     int viol = 0, returned = 0;
-    std::vector<double> cal(n), fresh(horizon), x(n), draws(n);
+    std::vector<double> cal(n), fresh(horizon), x(n);
     double returned_mean = 0.0;
     for (int trial = 0; trial < trials; ++trial) {
       for (double& v : cal) v = u01(rng);
       for (double& v : fresh) v = u01(rng);
-      for (double& v : draws) v = u01(rng);
       auto mean_of = [&](int j) { return b - 0.1 + 0.004 * j; };
       int last = -1;
       for (int j = 0; j < path; ++j) {
         for (int i = 0; i < n; ++i) x[i] = loss(cal[i], mean_of(j));
-        if (!RoundedTestPasses(t, x, draws)) break;
+        if (!RoundedTestPasses(t, x)) break;
         last = j;
       }
       if (last < 0) continue;

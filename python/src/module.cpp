@@ -847,8 +847,8 @@ PYBIND11_MODULE(_core, m) {
             if (!r.row.guarantee.on()) return py::none();
             return py::str(r.row.guarantee.bound);
           },
-          "the test used: wsr, wsr-deterministic, wsr-randomised (the randomised-rounding test) "
-          "or hoeffding-bentkus, None without a guarantee")
+          "the bound used: wsr, wsr-unrounded or hoeffding-bentkus (the calibration test is named "
+          "in the message), None without a guarantee")
       .def_property_readonly(
           "horizon",
           [](const PyResult& r) -> py::object {
