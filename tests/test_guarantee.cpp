@@ -1399,6 +1399,14 @@ TEST_CASE("guarantee columns: bad values are refused naming the column") {
     }
   };
   CHECK_NOTHROW(ResultsFromCsv(head + "0.95,wsr,inf,2,0.8,,0.3,false\n", "r.csv"));
+  // This version's labels, and those earlier versions wrote, are read back as written.
+  for (const std::string b :
+       {"wsr-unrounded", "hoeffding-bentkus", "wsr-deterministic", "wsr-randomised"}) {
+    const auto rows = ResultsFromCsv(head + "0.95," + b + ",inf,2,0.8,,0.3,false\n", "r.csv");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].guarantee.bound == b);
+  }
+  refused("0.95,stratified-binomial,100,2,0.8,,0.3,false", "column guarantee_bound");
   refused("1,wsr,100,2,0.8,,0.3,false", "column guarantee");
   refused("0.95,chernoff,100,2,0.8,,0.3,false", "column guarantee_bound");
   refused("0.95,wsr,0.5,2,0.8,,0.3,false", "column horizon");
