@@ -20,7 +20,9 @@
 // --dumps names (all: example, fmnist-resnet8, alex, scan, msdnet), --drops e1,e2 (0.01,0.02;
 // "none" to skip), --drop-methods (single,exact), --seed S (1), --search-fraction F (auto: the
 // guarantee's own default), --guarantee-bound wsr|wsr-unrounded|hoeffding-bentkus (wsr),
-// --half-price on|off (on).
+// --half-price on|off (on), --cells FILE (append one CSV row per (method, budget, re-split) cell:
+// dump,method,resplit,budget,acc_without,cost_without,acc_with,cost_with,search_n,test; costs
+// relative to the full cost, nan where no policy was returned).
 //
 // fmnist-resnet8 is read as a logits dump (val = fit, test = eval) with its measured latency
 // profile, profile-ms.yaml; data/example with its FLOPs profile; the aaai21 dumps in scores mode
@@ -216,6 +218,7 @@ struct SplitOut {
   std::vector<ShiftTally> shift, shift_g, shift_in;
   std::vector<double> p_given, p_given_g, p_given_in;  // the given split only (item 0)
   std::vector<double> secs;                            // per method, then the drop mode
+  std::string cells;  // --cells: one CSV row per (method, budget) cell of this re-split
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -269,6 +272,7 @@ int main(int argc, char** argv) {
   unsigned seed = 1;
   double level = 0.95, search_fraction = std::nan("");  // auto
   bool half = true;
+  std::string cells_path;  // --cells FILE: per-cell CSV (empty: none)
   GuaranteeBound bound = GuaranteeBound::kWsr;
   std::vector<std::string> methods = {"exact", "single", "geometric", "ippp"};
   std::vector<std::string> drop_methods = {"single", "exact"};
@@ -305,6 +309,8 @@ int main(int argc, char** argv) {
         seed = static_cast<unsigned>(std::stoul(v));
       else if (a == "--half-price")
         half = v != "off";
+      else if (a == "--cells")
+        cells_path = v;
       else if (a == "--drops") {
         drops.clear();
         if (v != "none")
@@ -626,6 +632,21 @@ int main(int argc, char** argv) {
               }
             }
           }
+          if (!cells_path.empty()) {
+            // One row per cell: eval accuracy and relative cost without / with the guarantee
+            // (NaN: no policy), the guarantee's search part and test.
+            Evaluation e0, e1;
+            e0.accuracy = e0.mean_cost = e1.accuracy = e1.mean_cost = NAN;
+            if (s0[b].ok()) e0 = ep.Evaluate(s0[b].policy);
+            if (s1[b].ok()) e1 = ep.Evaluate(s1[b].policy);
+            char row[512];
+            std::snprintf(row, sizeof row, "%s,%s,%d,%.4f,%.6f,%.6f,%.6f,%.6f,%d,%s\n",
+                          pool.name.c_str(), methods[mi].c_str(), r, budgets[b] / pool.full_cost,
+                          e0.accuracy, e0.mean_cost / pool.full_cost, e1.accuracy,
+                          e1.mean_cost / pool.full_cost, s1[b].guarantee.search_n,
+                          s1[b].guarantee.test.c_str());
+            out.cells += row;
+          }
           if (ge40 && half && s0[b].ok()) {
             if (sh40[b].ok()) {
               const double hp =
@@ -688,6 +709,16 @@ int main(int argc, char** argv) {
       out.secs[nm] += std::chrono::duration<double>(std::chrono::steady_clock::now() - tdm).count();
     });
     // Sum in split order (the output does not depend on the thread count).
+    if (!cells_path.empty()) {
+      std::FILE* f = std::fopen(cells_path.c_str(), "a");
+      if (f == nullptr) {
+        std::fprintf(stderr, "bench_resplit: --cells %s: cannot open for writing\n",
+                     cells_path.c_str());
+        return 2;
+      }
+      for (int r = 0; r < items; ++r) std::fputs(outs[r].cells.c_str(), f);
+      std::fclose(f);
+    }
     SplitOut sum = outs[0];
     for (int r = 1; r < items; ++r) {
       for (std::size_t mi = 0; mi < nm; ++mi) {

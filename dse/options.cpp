@@ -322,9 +322,10 @@ std::vector<OptionSpec> Build() {
       .Methods(Join({kThresholdMethods, kSearchMethods}));
   opt("search_fraction", T::kDouble,
       "--guarantee: share of the fit split the method searches on; the rest calibrates (split "
-      "at random with --seed); auto = 0.8 for exact in budget mode (0.6 where the budget binds "
-      "hard enough that the larger calibration part is predicted to pay, with >= 8,333 fit "
-      "samples; chosen on that 0.6 part alone), 0.1 (a pilot part) for "
+      "at random with --seed); auto = 0.8 for exact in budget mode (with >= 8,333 fit "
+      "samples: 0.6 where the budget binds hard enough that the larger calibration part is "
+      "predicted to pay, 0.9 where it does not bind even at the smaller calibration part's "
+      "wider gap; chosen on the first 0.6 part alone), 0.1 (a pilot part) for "
       "single in budget mode with a finite horizon or hoeffding-bentkus, else 0.5 (placement "
       "searches: 0.5 with single)")
       .Default("auto")

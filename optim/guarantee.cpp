@@ -879,22 +879,32 @@ constexpr double kNestedWindow = 4.0, kNestedSteps = 32.0;
 constexpr double kVarDeltaShare = 0.05;
 
 // `exact` in budget mode with the automatic search fraction (docs/guarantees.md, step 1): it
-// searches on kSearchFractionExact of the fit split, or on kSearchFractionExactSmall when the
-// budget binds so hard that the larger calibration part is predicted to gain more accuracy than
-// kSmallSearchGain. The choice is made on the small search part alone (the first
-// kSearchFractionExactSmall n samples of the seeded permutation, part of either search part):
-// exact solved there at B and at B minus the test's predicted gap with the large search part, and
-// the accuracy between the two scaled by how much of the gap the small one saves. Given that
-// part, the calibration part of either choice is disjoint from it and from the search part, so
-// the path and the test stay fixed before the calibration part is seen. Fit splits with fewer
-// than kMinSmallSearch samples in the small part keep kSearchFractionExact (measured: a search
-// part of 2,500 instead of 4,000 samples cost data/example 0.12 pp by itself).
+// searches on kSearchFractionExact of the fit split, on kSearchFractionExactSmall when the budget
+// binds so hard that the larger calibration part is predicted to gain more accuracy than
+// kSmallSearchGain, or on kSearchFractionExactLarge when the budget binds so little that the
+// smaller calibration part's wider gap is predicted to cost at most kLargeSearchLoss. The choice
+// is made on the choice part alone: the first kSearchFractionExactSmall n samples of the seeded
+// permutation, which every search part the rule can return contains. There exact is solved at B and
+// at B minus the test's predicted gap with each calibration part; the accuracy between B and the
+// default part's tightened budget, scaled by how much of the gap the small part saves, is the small
+// part's predicted gain, and the accuracy between B and the large part's tightened budget the large
+// part's predicted loss (at most kLargeSearchLoss: the budget does not bind on the choice part even
+// at that wider gap). Given the choice part the choice is fixed, and the calibration part of every
+// choice is disjoint from it and from the search part chosen, so the path and the test stay fixed
+// before the calibration part is seen. Fit splits with fewer than kMinSmallSearch samples in the
+// choice part keep kSearchFractionExact (measured on data/example, 5,000 fit samples: a search part
+// of 2,500 instead of 4,000 samples cost 0.12 pp by itself, and 4,500 instead of 4,000 paid 0.02 pp
+// more at 60-90 %, where its budget does not bind; 8 re-splits).
 double ExactBudgetSearchFraction(const ThresholdProblem& problem, const SolverOptions& inner,
                                  const GuaranteeOptions& g, unsigned seed, int* iterations) {
   const int n = problem.n();
+  auto part_n = [&](double f) {
+    return std::clamp(static_cast<int>(std::lround(f * n)), 1, n - 1);
+  };
   const int ns_small = static_cast<int>(std::lround(kSearchFractionExactSmall * n));
-  const int ns_big = std::clamp(static_cast<int>(std::lround(kSearchFractionExact * n)), 1, n - 1);
+  const int ns_big = part_n(kSearchFractionExact), ns_large = part_n(kSearchFractionExactLarge);
   if (ns_small < kMinSmallSearch || ns_small >= ns_big) return kSearchFractionExact;
+  const bool large_ok = ns_large > ns_big;
   const double cmin = problem.MinCost(), span = problem.MaxCost() - cmin;
   if (!(span > 0.0)) return kSearchFractionExact;
   const double b = (problem.budget - cmin) / span;
@@ -930,15 +940,30 @@ double ExactBudgetSearchFraction(const ThresholdProblem& problem, const SolverOp
     const double l1 = std::log(1.0 / d1);
     return (b - FreshMeanCap(b, g.horizon, d2)) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
   };
-  const double w_big = gap(n - ns_big), w_small = gap(n - ns_small);
-  if (!(std::isfinite(w_big) && std::isfinite(w_small) && w_big > 0.0)) return kSearchFractionExact;
-  sp.problem.budget = std::max(cmin, cmin + span * (b - w_big));
-  const ThresholdSummary at_t = Solve(Method::kExact, sp.problem, inner);
-  *iterations += at_t.iterations;
+  // exact on the choice part at the tightened budget b - w (nullopt-like: ok() false).
+  auto solve_at = [&](double w) {
+    sp.problem.budget = std::max(cmin, cmin + span * (b - w));
+    const ThresholdSummary s = Solve(Method::kExact, sp.problem, inner);
+    *iterations += s.iterations;
+    return s;
+  };
+  const double w_big = gap(n - ns_big);
+  if (!(std::isfinite(w_big) && w_big > 0.0)) return kSearchFractionExact;
+  const ThresholdSummary at_t = solve_at(w_big);
   if (!at_t.ok()) return kSearchFractionExact;
-  const double gain =
-      (at_b.fit.accuracy - at_t.fit.accuracy) * std::max(0.0, 1.0 - w_small / w_big);
-  return gain > kSmallSearchGain ? kSearchFractionExactSmall : kSearchFractionExact;
+  const double w_small = gap(n - ns_small);
+  if (std::isfinite(w_small) &&
+      (at_b.fit.accuracy - at_t.fit.accuracy) * std::max(0.0, 1.0 - w_small / w_big) >
+          kSmallSearchGain)
+    return kSearchFractionExactSmall;
+  if (large_ok) {
+    const double w_large = gap(n - ns_large);
+    if (!std::isfinite(w_large)) return kSearchFractionExact;
+    const ThresholdSummary at_l = solve_at(std::max(w_large, w_big));
+    if (at_l.ok() && at_b.fit.accuracy - at_l.fit.accuracy <= kLargeSearchLoss)
+      return kSearchFractionExactLarge;
+  }
+  return kSearchFractionExact;
 }
 
 }  // namespace
