@@ -326,6 +326,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_resplit: %s\n", e.what());
     return 2;
   }
+  if (!cells_path.empty()) {
+    std::FILE* f = std::fopen(cells_path.c_str(), "a");
+    if (f == nullptr) {
+      std::fprintf(stderr, "bench_resplit: --cells %s: cannot open for writing\n",
+                   cells_path.c_str());
+      return 2;
+    }
+    std::fclose(f);
+  }
   if (drop_resplits < 0) drop_resplits = resplits;
   if (shift_resplits < 0) shift_resplits = resplits;
   const std::string src = EXITPLAN_SOURCE_DIR, shared = std::string(EXITPLAN_SHARED_DIR) + "/data";
