@@ -184,7 +184,7 @@ TEST_CASE("options: every flag the README and docs mention exists") {
       "--no-key", "--install", "--build", "--target",
       // bench_resplit's own (docs/guarantees.md)
       "--resplits", "--budgets", "--methods", "--drops", "--dumps", "--drop-methods",
-      "--drop-resplits", "--shift-resplits", "--half-price",
+      "--drop-resplits", "--shift-resplits", "--half-price", "--cells",
       // bench_placement's and bench_scale_solvers' (placement.md)
       "--scale", "--sizes"};
   std::set<std::string> known;
