@@ -282,6 +282,13 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
     throw InputError("--budget", "must be finite and > 0, got " + FormatDouble(budget));
   }
   EENetSummary sum;
+  if (budget < stop_cost[0]) {  // no policy can meet it: say so before any training
+    sum.outcome = Outcome::kInfeasible;
+    sum.message = "budget " + FormatDouble(budget) + " is below the cheapest exit's cost " +
+                  FormatDouble(stop_cost[0]);
+    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return sum;
+  }
   const EENetInputs all = BuildEENetInputs(split, options.temperatures);
   const Eigen::MatrixXd r_all = EENetAssignmentTargets(correct);
   const EENetLayout layout = EENetLayout::Make(k, split.c, options.hidden_ratio);
@@ -387,18 +394,12 @@ EENetSummary FitEENet(const SplitData& split, const CorrectMatrix& correct,
                                  options.budget_fit, &sum.policy);
     sum.quota_distribution = TiltDistribution(sum.distribution, stop_cost, sum.tilt);
     sum.fit = Evaluate(q, ScoreOrder::kDescending, correct, stop_cost, sum.policy);
-    if (budget < stop_cost[0]) {
-      sum.outcome = Outcome::kInfeasible;
-      sum.message = "budget " + FormatDouble(budget) + " is below the cheapest exit's cost " +
-                    FormatDouble(stop_cost[0]);
-    } else {
-      sum.outcome = stopped_early ? Outcome::kConverged : Outcome::kIterationLimit;
-      sum.message = stopped_early ? "early stopping: no better held-out loss for " +
-                                        std::to_string(options.patience) + " epochs"
-                                  : "reached max_epochs";
-      if (sum.fit.mean_cost > budget * (1 + 1e-9)) {
-        sum.message += "; Algorithm 1 quotas exceed the budget on the fit split";
-      }
+    sum.outcome = stopped_early ? Outcome::kConverged : Outcome::kIterationLimit;
+    sum.message = stopped_early ? "early stopping: no better held-out loss for " +
+                                      std::to_string(options.patience) + " epochs"
+                                : "reached max_epochs";
+    if (sum.fit.mean_cost > budget * (1 + 1e-9)) {
+      sum.message += "; Algorithm 1 quotas exceed the budget on the fit split";
     }
   }
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

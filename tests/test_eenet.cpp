@@ -132,6 +132,7 @@ TEST_CASE("EENet budget modes and infeasible budgets", "[eenet]") {
   const EENetSummary inf = FitEENet(dump.fit, dump.fit.correct, cost, 0.5, o);
   REQUIRE(inf.outcome == Outcome::kInfeasible);
   REQUIRE_THAT(inf.message, Catch::Contains("below the cheapest"));
+  REQUIRE(inf.holdout_loss.empty());  // refused before any training
 }
 
 TEST_CASE("EENet options validate themselves", "[eenet]") {
