@@ -299,6 +299,54 @@ double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bo
              1e-9);
 }
 
+MeanInterval ClopperPearson(std::int64_t k, std::int64_t n, double level) {
+  MeanInterval out;
+  if (n <= 0) return out;
+  const double a = 0.5 * (1.0 - level);
+  // P(Bin(n, p) >= k) rises in p and P(Bin(n, p) <= k) falls: the end points solve each = a.
+  if (k > 0)
+    out.lo = LargestTrue(
+        0.0, 1.0, [&](double p) { return 1.0 - BinomialCdf(k - 1, n, p) < a; }, 1e-12);
+  if (k < n)
+    out.hi = LargestTrue(
+        0.0, 1.0, [&](double p) { return BinomialCdf(k, n, p) > a; }, 1e-12);
+  return out;
+}
+
+double CoupledBinomialPValue(double mean, std::int64_t n, double m) {
+  mean = std::clamp(mean, 0.0, 1.0);
+  if (n <= 0 || mean >= m) return 1.0;
+  double best = HoeffdingPValue(mean, n, m);
+  const auto k0 = static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * mean - 1e-9));
+  for (std::int64_t k = std::max<std::int64_t>(k0, 0); k < n; ++k) {
+    const double num = BinomialCdf(k, n, m);
+    // num rises with k and the denominator is at most 1: no larger k can do better.
+    if (num >= best) break;
+    best = std::min(best, num / BinomialCdf(k, n, mean));
+  }
+  return std::min(1.0, best);
+}
+
+MeanInterval BoundedMeanInterval(const std::vector<double>& x, double level) {
+  MeanInterval out;
+  const auto n = static_cast<std::int64_t>(x.size());
+  if (n == 0) return out;
+  const double a = 0.5 * (1.0 - level);
+  double sum = 0.0;
+  for (double v : x) sum += std::clamp(v, 0.0, 1.0);
+  const double mean = std::clamp(sum / static_cast<double>(n), 0.0, 1.0);
+  // The p-value falls in m: the interval's upper end is the largest m it does not reject; the
+  // lower end is 1 minus the upper end for 1 - x.
+  auto upper = [&](double mu) {
+    if (mu >= 1.0) return 1.0;
+    return LargestTrue(
+        mu, 1.0, [&](double m) { return CoupledBinomialPValue(mu, n, m) > a; }, 1e-12);
+  };
+  out.hi = upper(mean);
+  out.lo = 1.0 - upper(1.0 - mean);
+  return out;
+}
+
 double FreshMeanTail(double m, double b, double horizon) {
   if (b >= 1.0) return 0.0;
   if (m >= b) return 1.0;

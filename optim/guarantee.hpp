@@ -141,6 +141,36 @@ bool WsrRejects(const std::vector<double>& x, double m, double delta);
 // rejected), by bisection to 1e-9.
 double WsrUpperBound(const std::vector<double>& x, double delta);
 double HoeffdingBentkusUpperBound(const std::vector<double>& x, double delta, bool binary = false);
+
+// ---- Two-sided intervals for a mean of i.i.d. [0, 1] variables (bench/bench_resplit) ----
+
+struct MeanInterval {
+  double lo = 0.0, hi = 1.0;
+};
+// Clopper & Pearson (Biometrika 1934) interval for the success probability of n independent
+// Bernoulli trials with k successes, two-sided at `level` ((1 - level) / 2 on each side): the
+// exact binomial interval, by bisection on BinomialCdf to 1e-12. lo = 0 for k = 0, hi = 1 for
+// k = n; n = 0 gives [0, 1].
+MeanInterval ClopperPearson(std::int64_t k, std::int64_t n, double level = 0.95);
+// P-value of H0: E x >= m for the mean `mean` of n i.i.d. variables x_i in [0, 1], valid for any
+// law on [0, 1]: the smaller of HoeffdingPValue and the coupled binomial bound
+//   min over integers k >= ceil(n mean) of P(Bin(n, m) <= k) / P(Bin(n, mean) <= k).
+// Why the second holds, for S = sum x_i and any integer k >= a: draw B_i ~ Bernoulli(x_i)
+// independently given the x (a proof device); the B_i are i.i.d. Bernoulli(m), so their sum is
+// Bin(n, m). Given x with S <= a, their sum is a Poisson-binomial with mean S <= k, which is <= k
+// with probability >= P(Bin(n, S / n) <= k) >= P(Bin(n, a / n) <= k) (Hoeffding, Ann. Math.
+// Statist. 1956, Theorem 4; the binomial cdf falls in p). So P(Bin(n, m) <= k) >= P(S <= a)
+// P(Bin(n, a / n) <= k). The bound is nondecreasing in `mean` and falls in m, so it is a valid
+// p-value and its confidence set is an interval. At mean 0 (k = 0) it is (1 - m)^n, the exact
+// binomial p-value; otherwise its factor over P(Bin(n, m) <= ceil(n mean)) is at most 2 (the
+// median bound, MedianPValue) and nearer 1 for small n mean. Bentkus' e is not needed.
+double CoupledBinomialPValue(double mean, std::int64_t n, double m);
+// Two-sided interval at `level` for the mean of i.i.d. x_i in [0, 1] (any law): the m that
+// CoupledBinomialPValue does not reject at (1 - level) / 2, for the x and (lower end) for the
+// 1 - x, by bisection to 1e-12. When every x_i is 0 or 1 it contains ClopperPearson on the count
+// of ones and equals it where the count is 0 or n (at the end next to it; the other end is wider
+// than Clopper-Pearson's by at most the factor 2 above on the tail). Empty x gives [0, 1].
+MeanInterval BoundedMeanInterval(const std::vector<double>& x, double level = 0.95);
 // Tail of the mean of M fresh draws in [0, 1] with population mean <= m:
 // P(mean_M > b) <= min(exp(-M KL(b || m)), 2 P(Bin(M, m) >= floor(M b))) (0 when b >= 1; the
 // median bound, the upper-tail mirror of MedianPValue).
