@@ -4,13 +4,16 @@
 // splits are pooled and re-split at random R times into parts of the original sizes (so fit and
 // eval are exchangeable), and every method is solved on the fit part at every budget (SolveBudgets,
 // as `exitplan thresholds` does), with and without --guarantee. Printed per dump and method: the
-// share of (split, budget) cells whose eval mean cost exceeds B (Clopper-Pearson 95% interval),
-// mean eval accuracy, and the accuracy paid for the guarantee (all budgets, and budgets >= 40%).
-// Accuracy-drop mode (--drops): the share of cells whose eval accuracy is below the eval
-// final-exit accuracy - eps (with the guarantee, among the certified cells). The shift check
-// (optim/shift.hpp) of each method at the middle budget: its firing rate on the re-splits, with
-// and without the guarantee, beside the former in-sample test (the returned policy, fit vs eval),
-// and its p-value on the given split.
+// share of (split, budget) cells whose eval mean cost exceeds B with two 95% intervals:
+// Clopper-Pearson over the cells as if they were independent (they are not: the budgets of one
+// re-split share its split, so this one is optimistic), and the valid one by re-split (each
+// re-split's share of violating cells is one i.i.d. draw in [0, 1]; BoundedMeanInterval in
+// optim/guarantee.hpp), then mean eval accuracy, and the accuracy paid for the guarantee (all
+// budgets, and budgets >= 40%). Accuracy-drop mode (--drops): the share of cells whose eval
+// accuracy is below the eval final-exit accuracy - eps (with the guarantee, among the certified
+// cells). The shift check (optim/shift.hpp) of each method at the middle budget: its firing rate on
+// the re-splits, with and without the guarantee, beside the former in-sample test (the returned
+// policy, fit vs eval), and its p-value on the given split.
 //
 // Options: --resplits R (20), --drop-resplits R (= R; accuracy-drop mode only),
 // --shift-resplits R (= R; the shift check only), -j N (2: re-splits run in parallel),
@@ -119,25 +122,11 @@ bool LoadPool(const DumpSpec& d, Pool* p) {
   return true;
 }
 
-// Clopper-Pearson interval for k successes in n, by bisection on the binomial tails.
-void ClopperPearson(int k, int n, double* lo, double* hi) {
-  const double a = 0.025;
-  auto bis = [](auto f, double l, double h) {
-    for (int i = 0; i < 100; ++i) {
-      const double m = 0.5 * (l + h);
-      if (f(m))
-        l = m;
-      else
-        h = m;
-    }
-    return 0.5 * (l + h);
-  };
-  *lo = k == 0 ? 0.0 : bis([&](double p) { return 1.0 - BinomialCdf(k - 1, n, p) < a; }, 0.0, 1.0);
-  *hi = k == n ? 1.0 : bis([&](double p) { return BinomialCdf(k, n, p) > a; }, 0.0, 1.0);
-}
-
 struct Tally {
   int cells = 0, viol = 0, fit_over = 0, solved = 0;
+  // Per re-split with cells, in split order: its violating cells and cells (the re-split-level
+  // interval; a tally of one re-split leaves these empty and Add records its viol and cells).
+  std::vector<int> split_viol, split_cells;
   double acc_sum = 0.0;
   // paired with the no-guarantee run of the same cell
   double price_sum = 0.0, price40_sum = 0.0;
@@ -155,7 +144,23 @@ struct Tally {
   std::vector<int> cert_n, half_n;
   // With the guarantee: how often each calibration test was chosen (GuaranteeReport::test).
   std::map<std::string, int> tests;
+  // Record this tally's own counts as one re-split's (the first term of a sum).
+  void StartSplits() {
+    if (split_cells.empty() && cells > 0) {
+      split_viol.push_back(viol);
+      split_cells.push_back(cells);
+    }
+  }
   void Add(const Tally& o) {
+    if (o.split_cells.empty()) {
+      if (o.cells > 0) {
+        split_viol.push_back(o.viol);
+        split_cells.push_back(o.cells);
+      }
+    } else {
+      split_viol.insert(split_viol.end(), o.split_viol.begin(), o.split_viol.end());
+      split_cells.insert(split_cells.end(), o.split_cells.begin(), o.split_cells.end());
+    }
     for (const auto& [name, k] : o.tests) tests[name] += k;
     auto add = [](auto& a, const auto& b) {
       a.resize(std::max(a.size(), b.size()), 0);
@@ -253,13 +258,46 @@ T At(const std::vector<T>& v, int i) {
   return i < static_cast<int>(v.size()) ? v[i] : T{};
 }
 
+// k/n with the Clopper-Pearson 95% interval: valid when the n cells are independent (one cell per
+// re-split: the per-budget lines, the shift check, accuracy-drop mode).
 std::string Rate(int k, int n) {
   if (n == 0) return "0/0 (none run)";  // no rate and no interval to state
-  double lo, hi;
-  ClopperPearson(k, n, &lo, &hi);
+  const MeanInterval ci = ClopperPearson(k, n);
   char b[80];
   std::snprintf(b, sizeof b, "%d/%d = %5.1f%% (%4.1f-%4.1f)", k, n, n ? 100.0 * k / n : 0.0,
-                100 * lo, 100 * hi);
+                100 * ci.lo, 100 * ci.hi);
+  return b;
+}
+
+// A violation share pooled over the budgets: k/n with the Clopper-Pearson 95% interval over the
+// cells (as if independent, which they are not: the budgets of one re-split share its split), and
+// the 95% interval by re-split, valid: the re-splits are i.i.d., so the shares v_r = (violating
+// cells of r) / (cells of r) are i.i.d. in [0, 1] and BoundedMeanInterval bounds their mean for
+// any law (a Clopper-Pearson interval on R would assume each v_r is 0 or 1). With equal cells per
+// re-split (every budget-mode tally: each re-split runs every budget) the pooled share k/n is the
+// mean of the v_r; otherwise the interval is for the unweighted mean of the v_r, printed with it.
+std::string PooledRate(const Tally& t) {
+  const int k = t.viol, n = t.cells;
+  if (n == 0) return "0/0 (none run)";
+  const MeanInterval ci = ClopperPearson(k, n);
+  std::vector<double> v;
+  bool equal = true;
+  for (std::size_t r = 0; r < t.split_cells.size(); ++r) {
+    v.push_back(static_cast<double>(t.split_viol[r]) / t.split_cells[r]);
+    equal = equal && t.split_cells[r] == t.split_cells[0];
+  }
+  const MeanInterval by = BoundedMeanInterval(v);
+  char b[160];
+  if (equal) {
+    std::snprintf(b, sizeof b, "%d/%d = %5.1f%% (%4.1f-%4.1f; by re-split %4.1f-%4.1f)", k, n,
+                  100.0 * k / n, 100 * ci.lo, 100 * ci.hi, 100 * by.lo, 100 * by.hi);
+  } else {
+    double mean = 0.0;
+    for (double x : v) mean += x / static_cast<double>(v.size());
+    std::snprintf(b, sizeof b,
+                  "%d/%d = %5.1f%% (%4.1f-%4.1f; by re-split, mean share %4.1f%%: %4.1f-%4.1f)", k,
+                  n, 100.0 * k / n, 100 * ci.lo, 100 * ci.hi, 100 * mean, 100 * by.lo, 100 * by.hi);
+  }
   return b;
 }
 
@@ -729,6 +767,8 @@ int main(int argc, char** argv) {
       std::fclose(f);
     }
     SplitOut sum = outs[0];
+    for (auto* v : {&sum.plain, &sum.guar, &sum.dplain, &sum.dguar})
+      for (Tally& t : *v) t.StartSplits();
     for (int r = 1; r < items; ++r) {
       for (std::size_t mi = 0; mi < nm; ++mi) {
         sum.plain[mi].Add(outs[r].plain[mi]);
@@ -774,7 +814,12 @@ int main(int argc, char** argv) {
       }
     }
     if (nm > 0 && resplits > 0) {
-      std::printf("%-10s | %-32s %-9s %-7s | %-32s %-9s %-7s | %-9s %-9s %-9s\n", "method",
+      std::printf(
+          "(CI): Clopper-Pearson 95%% over the cells, as if independent (the budgets of one "
+          "re-split share its split: optimistic); by re-split: 95%% interval for the mean over the "
+          "re-splits of each one's share of violating cells, valid (re-splits i.i.d., any law on "
+          "[0, 1])\n");
+      std::printf("%-10s | %-52s %-9s %-7s | %-52s %-9s %-7s | %-9s %-9s %-9s\n", "method",
                   "eval > B w/o guarantee (CI)", "eval acc", "fit>B",
                   "eval > B with guarantee (CI)", "eval acc", "solved", "price", "price>=40",
                   "half>=40");
@@ -782,12 +827,12 @@ int main(int argc, char** argv) {
     for (std::size_t mi = 0; resplits > 0 && mi < nm; ++mi) {
       const Tally& a = sum.plain[mi];
       const Tally& g = sum.guar[mi];
-      std::printf(
-          "%-10s | %-32s %-9.5f %-7d | %-32s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %10s\n",
-          methods[mi].c_str(), Rate(a.viol, a.cells).c_str(), a.acc_sum / std::max(1, a.solved),
-          a.fit_over, Rate(g.viol, g.cells).c_str(), g.acc_sum / std::max(1, g.solved), g.solved,
-          g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
-          100.0 * g.price40_sum / std::max(1, g.price40_n), Pp(g.half40_sum, g.half40_n).c_str());
+      std::printf("%-10s | %-52s %-9.5f %-7d | %-52s %-9.5f %4d/%-4d | %+8.3fpp %+8.3fpp %10s\n",
+                  methods[mi].c_str(), PooledRate(a).c_str(), a.acc_sum / std::max(1, a.solved),
+                  a.fit_over, PooledRate(g).c_str(), g.acc_sum / std::max(1, g.solved), g.solved,
+                  g.cells, 100.0 * g.price_sum / std::max(1, g.price_n),
+                  100.0 * g.price40_sum / std::max(1, g.price40_n),
+                  Pp(g.half40_sum, g.half40_n).c_str());
     }
     // Per budget: the measured price against the two floors (accuracy and cost tightening, both
     // relative to the full cost), and the violations with the guarantee; then the means over the
@@ -799,7 +844,7 @@ int main(int argc, char** argv) {
       std::printf(
           "%-10s | budget | price (pp)  oracle floor  learning floor  price/learning | cost "
           "tightening (%% of full): measured  oracle  learning  measured/learning | eval > B "
-          "with guarantee (CI)\n",
+          "with guarantee (CI: Clopper-Pearson 95%%, one cell per re-split, valid)\n",
           methods[mi].c_str());
       for (int b = 0; b < nbudgets; ++b) {
         const bool has = b < static_cast<int>(g.price_bn.size()) && g.price_bn[b] > 0;
@@ -855,7 +900,8 @@ int main(int argc, char** argv) {
     if (!drops.empty()) {
       std::printf(
           "accuracy-drop mode (%d re-splits): eval accuracy < eval final-exit accuracy - "
-          "eps; with the guarantee, violations among the certified cells\n",
+          "eps; with the guarantee, violations among the certified cells; (CI): Clopper-Pearson "
+          "95%%, one cell per re-split and eps, so valid as is\n",
           drop_resplits);
       std::printf("%-10s %-6s | %-32s %-9s | %-32s %-9s | %-9s %-9s\n", "method", "eps",
                   "viol. w/o guarantee (CI)", "rel. cost", "viol. certified (CI)", "rel. cost",
