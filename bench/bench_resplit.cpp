@@ -1,10 +1,10 @@
 // Re-split benchmark of the deployment guarantee and the shift check (docs/guarantees.md).
 //
-// For each dump of data/ and ../shared/data (skipped with a message when absent): the fit and eval
-// splits are pooled and re-split at random R times into parts of the original sizes (so fit and
-// eval are exchangeable), and every method is solved on the fit part at every budget (SolveBudgets,
-// as `exitplan thresholds` does), with and without --guarantee. Printed per dump and method: the
-// share of (split, budget) cells whose eval mean cost exceeds B with two 95% intervals:
+// For each dump of data/ and EXITPLAN_SHARED_DIR/data (skipped with a message when absent): the
+// fit and eval splits are pooled and re-split at random R times into parts of the original sizes
+// (so fit and eval are exchangeable), and every method is solved on the fit part at every budget
+// (SolveBudgets, as `exitplan thresholds` does), with and without --guarantee. Printed per dump and
+// method: the share of (split, budget) cells whose eval mean cost exceeds B with two 95% intervals:
 // Clopper-Pearson over the cells as if they were independent (they are not: the budgets of one
 // re-split share its split, so this one is optimistic), and the valid one by re-split (each
 // re-split's share of violating cells is one i.i.d. draw in [0, 1]; BoundedMeanInterval in
