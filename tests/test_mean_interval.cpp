@@ -272,8 +272,8 @@ TEST_CASE("BoundedMeanInterval: the re-split-level upper ends quoted in docs/gua
   // k violating cells among R re-splits of B budgets each. The interval depends on the v_r only
   // through their mean k / (R B), so the tables' counts fix it whatever the re-splits the
   // violations fell in; here k of the v_r are 1/B and the rest 0, and the same again with the k
-  // cells in one re-split. Upper ends in %, to the 0.1 % the docs print; also recomputed there
-  // from the definition with Python's math module alone.
+  // cells in one re-split. Upper ends in %, to the 0.1 % the docs print (checked, when written,
+  // against the definition recomputed in Python with its math module alone).
   struct Row {
     int k, r, b;
     double hi;
