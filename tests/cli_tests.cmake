@@ -184,11 +184,12 @@ add_test(NAME "cli: fit-scorer without --out"
 set_tests_properties("cli: fit-scorer without --out" PROPERTIES PASS_REGULAR_EXPRESSION
   "summary: 30 epochs \\(best [0-9]+\\), final training loss 0\\.[0-9]+, best held-out loss 0\\.[0-9]+; eenet \\+ algorithm1 thresholds at budget 0\\.1671 ms: val accuracy 0\\.[89][0-9]+ cost 0\\.16[0-9]+; test accuracy 0\\.[89][0-9]+ cost 0\\.1[0-9]+\nnote: .*\nscorer not saved")
 # Progress: a training of several seconds reports its epochs on a non-terminal stderr, -q silences
-# it (tests/expect_progress.cmake). 500 epochs: 300 took under 3 s on an idle machine, too short to
-# show progress; too slow under the sanitizers (label heavy).
+# it (tests/expect_progress.cmake). 1,500 epochs: on an idle machine 300 took under 3 s and 500
+# about 2 s, too short to show progress (the job must run 3 s or more); too slow under the
+# sanitizers (label heavy).
 add_test(NAME "cli: fit-scorer progress lines and -q"
-         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;50%;--max-epochs;500;--patience;500"
-                 "-DLINE_REGEX=^exitplan fit-scorer: training: [0-9]+/500 epochs, loss [0-9.e-]+, held-out loss [0-9.e-]+, [0-9.]+ s elapsed(, done)?$"
+         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:exitplan>;fit-scorer;--dump;${EXAMPLE};--profile;${EXAMPLE}/profile.yaml;--target;cpu-1thread;--budget;50%;--max-epochs;1500;--patience;1500"
+                 "-DLINE_REGEX=^exitplan fit-scorer: training: [0-9]+/1500 epochs, loss [0-9.e-]+, held-out loss [0-9.e-]+, [0-9.]+ s elapsed(, done)?$"
                  -P ${CMAKE_CURRENT_SOURCE_DIR}/expect_progress.cmake)
 set_tests_properties("cli: fit-scorer progress lines and -q" PROPERTIES LABELS heavy)
 exitplan_expect_error("fit-scorer needs a budget" "--budget: required: B or Bunit"
