@@ -1077,18 +1077,22 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     sp.problem.budget = problem.budget;
     ThresholdSummary pilot = Solve(method, sp.problem, inner);
     total_iterations += pilot.iterations;
-    // The search part's variance of x under a policy, and the sd of (x - mean)^2.
-    auto spread = [&](const Policy& pol, double* v, double* v_sd) {
+    // The search part's variance of x under a policy, the sd of (x - mean)^2, and the squared
+    // deviations (x - mean)^2 themselves.
+    auto spread = [&](const Policy& pol, double* v, double* v_sd, std::vector<double>* y) {
       PerSample(sp.problem, pol, &costs, &corr);
       const std::vector<double> x = norm_cost(costs);
       const double mu = Mean(x);
       double s2 = 0.0;
       *v = SampleVariance(x, mu);
-      for (double u : x) s2 += ((u - mu) * (u - mu) - *v) * ((u - mu) * (u - mu) - *v);
+      y->resize(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) (*y)[i] = (x[i] - mu) * (x[i] - mu);
+      for (double u : *y) s2 += (u - *v) * (u - *v);
       *v_sd = std::sqrt(s2 / std::max<std::size_t>(1, x.size() - 1));
     };
     double var = 0.25, var_sd = 0.25;  // the variance of x, and the sd of (x - mean)^2
-    if (pilot.ok()) spread(pilot.policy, &var, &var_sd);
+    std::vector<double> y_pilot, y_first;
+    if (pilot.ok()) spread(pilot.policy, &var, &var_sd, &y_pilot);
     // The test: one bound on the mean of the next M samples (finite M, wsr), else a bound on the
     // population mean at delta1 against the fresh-sample cap m* at delta2. `width` is the gap
     // below b at which a candidate is predicted to just pass.
@@ -1098,20 +1102,36 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
     // that estimate, by the room the variance test needs to pass on n calibration losses with
     // its bet, and by the centre's own error (a candidate's centre is its search-part mean).
     const double dv = kVarDeltaShare * delta, lv = std::log(1.0 / dv);
-    auto make_bet = [&](double v, double v_sd) {
+    // The variance test's bet on V, and the guard on the capped tests: on each search-part
+    // sample y of squared deviations given (those of the policies the path starts from), the
+    // test's log-capital over nc draws, its mean less 2 sd, must reach log(1 / dv); otherwise a
+    // few far samples are predicted to fail it, and the capped tests are not used.
+    auto make_bet = [&](double v, double v_sd,
+                        std::initializer_list<const std::vector<double>*> ys) {
       const double sy = std::max(v_sd, 1e-9);
       const double room = std::sqrt(2.0 * lv / nc) * sy;
       const double cap = std::min(
           1.0, v + 3.0 * sy / std::sqrt(ns) + 2.0 * sy / std::sqrt(nc) + 1.5 * room + 4.0 * v / ns);
+      const double var_nu =
+          std::min(std::sqrt(2.0 * lv / (nc * sy * sy)), 0.999 / (1.0 - cap + 1e-12));
+      bool capped_ok = true;
+      for (const std::vector<double>* y : ys) {
+        if (y == nullptr || y->size() < 2) continue;
+        std::vector<double> lk(y->size());
+        for (std::size_t i = 0; i < y->size(); ++i) lk[i] = std::log1p(-var_nu * ((*y)[i] - cap));
+        const double m = Mean(lk), sdl = std::sqrt(SampleVariance(lk, m));
+        if (nc * m - 2.0 * std::sqrt(static_cast<double>(nc)) * sdl < lv) capped_ok = false;
+      }
       // Four tests of the losses and (with `wsr`, not `wsr-unrounded`) the stratified-binomial
-      // one of the losses rounded against fixed midpoints, all fixed from the search part; the
-      // one with the smallest predicted gap is used (the earlier on a tie: the variance-free
-      // tests of the losses first, they need no variance test and no rounding).
+      // one of the losses rounded against fixed midpoints, all fixed from the search part and
+      // tuned on its variance v; the one with the smallest predicted gap is used (the earlier on
+      // a tie: the variance-free tests of the losses first, they need no variance test and no
+      // rounding).
       const BetTest tests[5] = {
-          ChooseMeanTest(b, g.horizon, nc, delta), ChooseBetTest(b, g.horizon, nc, var, delta),
-          ChooseMeanTest(b, g.horizon, nc, delta, cap, dv),
-          ChooseBetTest(b, g.horizon, nc, var, delta, cap, dv),
-          g.bound == GuaranteeBound::kWsr ? ChooseRoundedTest(b, g.horizon, nc, var, delta)
+          ChooseMeanTest(b, g.horizon, nc, delta), ChooseBetTest(b, g.horizon, nc, v, delta),
+          capped_ok ? ChooseMeanTest(b, g.horizon, nc, delta, cap, dv) : BetTest(),
+          capped_ok ? ChooseBetTest(b, g.horizon, nc, v, delta, cap, dv) : BetTest(),
+          g.bound == GuaranteeBound::kWsr ? ChooseRoundedTest(b, g.horizon, nc, v, delta)
                                           : BetTest()};
       int pick = -1;
       for (int i = 0; i < 5; ++i) {
@@ -1119,24 +1139,27 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         if (pick < 0 || tests[i].predicted_gap < tests[pick].predicted_gap) pick = i;
       }
       bet = tests[pick < 0 ? 1 : pick];
-      bet.var_nu = std::min(std::sqrt(2.0 * lv / (nc * sy * sy)), 0.999 / (1.0 - cap + 1e-12));
+      bet.var_nu = var_nu;
     };
     double width = 0.0;
-    if (one_bound) {
-      make_bet(var, var_sd);
-      width = std::isfinite(bet.predicted_gap) ? bet.predicted_gap : b;
-    } else {
-      const double l1 = std::log(1.0 / d1);
-      width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
-    }
-    // With the one bound, once the path's first candidate is known: V from the larger of its
-    // variance and the pilot's (the variance changes along the path; a candidate above V fails
-    // its variance test and ends the sequence).
+    auto set_width = [&] {
+      if (one_bound) {
+        width = std::isfinite(bet.predicted_gap) ? bet.predicted_gap : b;
+      } else {
+        const double l1 = std::log(1.0 / d1);
+        width = (b - mstar) + std::sqrt(2.0 * var * l1 / nc) + l1 / nc;
+      }
+    };
+    if (one_bound) make_bet(var, var_sd, {&y_pilot});
+    set_width();
+    // With the one bound, once the path's first candidate is known: the tests tuned on, and V
+    // from, the larger of its variance and the pilot's (the variance changes along the path; a
+    // candidate above V fails its variance test and ends the sequence), the guard on both.
     auto refit_cap = [&](const Policy& first) {
       if (!one_bound) return;
       double v0 = 0.0, v0_sd = 0.0;
-      spread(first, &v0, &v0_sd);
-      if (v0 > var || v0_sd > var_sd) make_bet(std::max(v0, var), std::max(v0_sd, var_sd));
+      spread(first, &v0, &v0_sd, &y_first);
+      make_bet(std::max(v0, var), std::max(v0_sd, var_sd), {&y_pilot, &y_first});
     };
     // A candidate passes the mean test and, with the one bound, the variance test against its
     // search-part mean.
@@ -1155,7 +1178,7 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       const std::vector<double> x = norm_cost(costs);
       return BetTestPasses(bet, x) && VarianceCapPasses(bet, x, centre);
     };
-    const double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
+    double sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
     if (g.NestedPath(method, false)) {
       // Fine path (`single`): the shared thresholds the method returns on the pilot (search)
       // part at a fine grid of budgets, kNestedWindow noise sd either side of the predicted
@@ -1204,16 +1227,40 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
       // The path: from kPathStart noise sd below the predicted boundary b - width up to b itself,
       // in steps of kPathStep sd, where the noise sd is that of a candidate's calibration mean
       // around its search-part mean.
-      std::vector<double> path;
-      {
+      auto make_path = [&] {
+        std::vector<double> p;
         const double step = method == Method::kExact ? kPathStepExact : kPathStep;
         const double start = b - width - kPathStart * sd, h = std::max(step * sd, 1e-6);
         for (int k = 0;; ++k) {
           const double t = std::min(b, start + k * h);
           const double raw = std::max(cmin, cmin + span * t);
-          if (path.empty() || raw > path.back()) path.push_back(raw);
+          if (p.empty() || raw > p.back()) p.push_back(raw);
           if (t >= b) break;
         }
+        return p;
+      };
+      std::vector<double> path = make_path();
+      // The path's scale (its width and noise sd) from the larger of the pilot's variance and
+      // that of the path's first candidate (one solve on the search part; the variance along
+      // the path can be several times the pilot's), re-solved at most twice more: all from the
+      // search part, so the path is still fixed before the calibration part is seen.
+      ThresholdSummary first;
+      double first_budget = std::numeric_limits<double>::quiet_NaN();
+      for (int it = 0; it < 3; ++it) {
+        sp.problem.budget = path.front();
+        first = Solve(method, sp.problem, inner);
+        total_iterations += first.iterations;
+        first_budget = path.front();
+        if (!first.ok()) break;
+        double v0 = 0.0, v0_sd = 0.0;
+        spread(first.policy, &v0, &v0_sd, &y_first);
+        if (!(v0 > var)) break;
+        var = v0;
+        var_sd = std::max(var_sd, v0_sd);
+        if (one_bound) make_bet(var, var_sd, {&y_pilot, &y_first});
+        set_width();
+        sd = std::sqrt(var * (1.0 / ns + 1.0 / nc));
+        path = make_path();
       }
       rep.path_length = static_cast<int>(path.size());
       // `exact` starts each candidate from the last certified one (feasible at a smaller budget),
@@ -1225,9 +1272,12 @@ ThresholdSummary SolveWithGuarantee(Method method, const ThresholdProblem& probl
         if (warm && rep.certified > 0 && best.policy.thresholds.size() + 1 == problem.kept.size()) {
           o.exact_starts.push_back(best.policy.thresholds);
         }
-        ThresholdSummary cand =
-            (raw == problem.budget && pilot.ok() && !warm) ? pilot : Solve(method, sp.problem, o);
-        total_iterations += cand.iterations;
+        const bool reuse_first = raw == first_budget && rep.certified == 0;
+        ThresholdSummary cand = reuse_first ? first
+                                : (raw == problem.budget && pilot.ok() && !warm)
+                                    ? pilot
+                                    : Solve(method, sp.problem, o);
+        if (!reuse_first) total_iterations += cand.iterations;
         if (!cand.ok()) {
           why << "the candidate at search budget " << Num(raw) << " has no solution ("
               << ToString(cand.outcome) << ")";
