@@ -22,14 +22,17 @@ namespace exitplan {
 namespace {
 
 // A state's rank in the constrained problem: feasible beats infeasible; among feasible, more
-// correct then cheaper; among infeasible, cheaper.
+// correct then cheaper (the search) or costlier (the final polish, `costlier`: of equally
+// accurate states within budget, the one that sends more samples on, which on unseen data is
+// the more accurate while the budget still holds); among infeasible, cheaper.
 struct Value {
   bool feasible = false;
   std::int64_t correct = 0;
   double cost = 0.0;  // mean cost, computed exactly as the evaluator does
-  bool Better(const Value& o) const {
+  bool Better(const Value& o, bool costlier = false) const {
     if (feasible != o.feasible) return feasible;
     if (feasible && correct != o.correct) return correct > o.correct;
+    if (feasible && costlier) return cost > o.cost;
     return cost < o.cost;
   }
 };
@@ -262,6 +265,9 @@ class ExactSolverBase {
   virtual Value Current() const = 0;
   virtual int Ascend(double lambda, int max_sweeps) = 0;
   virtual const std::vector<int>& cut() const = 0;
+  // The constrained updates' tie rule among equally accurate states within budget: the cheaper
+  // (false) or the costlier (true; Value::Better).
+  bool costlier_ties = false;
 };
 
 // Per sample: the pass bits (bit q set when the sample passes kept exit q's threshold; the final
@@ -784,7 +790,7 @@ class ExactSolver final : public ExactSolverBase {
         if (sa != sb) return sa > sb;
         return a.cost < b.cost;
       }
-      return a.Better(b);
+      return a.Better(b, costlier_ties);
     };
     Value best, cur;
     const Value at_current = Current();
@@ -835,10 +841,12 @@ class ExactSolver final : public ExactSolverBase {
       if (lambda >= 0) {
         candidate = correct - lambda * total >= lambda_bound;
       } else if (total <= budget_total + slack) {
-        // An equally accurate state must be cheaper to win; the running totals of two states
-        // are within 2 slack of their exact (evaluator-order) costs' order.
+        // An equally accurate state must be cheaper (costlier with costlier_ties) to win; the
+        // running totals of two states are within 2 slack of their exact (evaluator-order)
+        // costs' order.
         candidate = !best.feasible || correct > best.correct ||
-                    (correct == best.correct && total < best_total + 2 * slack);
+                    (correct == best.correct && (costlier_ties ? total > best_total - 2 * slack
+                                                               : total < best_total + 2 * slack));
       } else {
         candidate = !best.feasible && total <= best.cost * n_ + slack;
       }
@@ -1165,6 +1173,15 @@ ThresholdSummary SolveExact(const ThresholdProblem& p, const ExactOptions& o,
       best = v;
       best_cut = solver.cut();
     }
+  }
+  // The polish: from the best state, the constrained ascent with ties to the costlier; every move
+  // is to a state within budget at least as accurate, so the fit accuracy is the search's.
+  if (best.feasible) {
+    solver.Assign(best_cut);
+    solver.costlier_ties = true;
+    sweeps += solver.Ascend(-1.0, o.max_sweeps);
+    solver.costlier_ties = false;
+    best_cut = solver.cut();
   }
   s.policy.thresholds = solver.ThresholdsOf(best_cut);
   // Above 16M sample-exits, give the memory back rather than hold it for the next solve.

@@ -9,7 +9,10 @@
 // 2. Lagrangian relaxation max sum_n [correct(n, k_n) - lambda cost(k_n)] solved by those updates,
 //    with bisection on lambda for the cheapest lambda that meets the budget.
 // 3. Repair / polish: constrained coordinate ascent (each update picks the most accurate prefix
-//    whose total cost stays <= budget, ties to the cheaper) from every start until no update helps.
+//    whose total cost stays <= budget, ties to the cheaper) from every start until no update helps;
+//    then, from the best state, the same ascent with ties to the costlier (of equally accurate
+//    states within budget, the one that sends more samples on: the fit accuracy is unchanged,
+//    and on held-out data it is the more accurate).
 // 4. Multiple starts: the Lagrangian point, geometric, geometric-quantile, single, iPPP (option)
 //    and any caller-given thresholds. The best is returned; by construction it is at least as
 //    accurate as every start that meets the budget on the fit split, and it meets the budget

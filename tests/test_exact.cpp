@@ -57,7 +57,7 @@ std::vector<double> DistinctScores(const ScoreMatrix& s, int q) {
 }
 
 // How many of the single-threshold moves t of exit q in `cand` (counted into *tried) give a
-// within-budget policy better than `e`: more accurate, or as accurate and cheaper. 0 when `e` is
+// within-budget policy better than `e`: more accurate, or as accurate and costlier. 0 when `e` is
 // a coordinate optimum over them.
 int CountBetterMoves(const ThresholdProblem& p, const ThresholdSummary& e, int q,
                      const std::vector<double>& cand, int* tried) {
@@ -69,7 +69,7 @@ int CountBetterMoves(const ThresholdProblem& p, const ThresholdSummary& e, int q
     ++*tried;
     if (ev.mean_cost <= p.budget &&
         (ev.accuracy > e.fit.accuracy ||
-         (ev.accuracy == e.fit.accuracy && ev.mean_cost < e.fit.mean_cost)))
+         (ev.accuracy == e.fit.accuracy && ev.mean_cost > e.fit.mean_cost)))
       ++better;
   }
   return better;
