@@ -168,10 +168,10 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
       // Same problem as the previous budget (both at or above the set's full cost), or a proven
       // optimum that still fits.
       const bool same = prev != nullptr && clamped == prev_budget;
-      // With the path solver, the previous budget's answer is a coordinate-wise optimum there
-      // (under the polish's rule, ties to the costlier); if it still fits, every move that fits
-      // the smaller budget fitted the larger one too, so it is a coordinate-wise optimum here as
-      // well. (With Lagrangian points: unless one that fits is more accurate.)
+      // With the path solver, the previous budget's answer is a coordinate-wise optimum there; if
+      // it still fits, every move that fits the smaller budget fitted the larger one too, so it is
+      // a coordinate-wise optimum here as well: the ascent from it would return it unchanged. (With
+      // Lagrangian points: unless one that fits is more accurate.)
       const bool hull_better = std::any_of(hull.begin(), hull.end(), [&](const Hull& h) {
         return prev != nullptr && h.cost <= clamped &&
                h.right > std::llround(prev->fit.accuracy * n);
@@ -230,9 +230,6 @@ ExhaustiveSummary Exhaustive(const PlacementProblem& problem, const ExhaustiveOp
                                                                                : cost < best_cost);
           if (better) best = cuts, best_right = right, best_cost = cost, best_feas = feas;
         }
-        // The polish of `exact` (optim/exact.hpp, step 3): ties to the costlier from the best.
-        if (best_feas)
-          best = path->Ascend(clamped, best, 50, &sweeps, -1.0, nullptr, nullptr, true);
         ThresholdSummary& r = sol.summary;
         r.method = "exact-path";
         r.policy.kept = kept;

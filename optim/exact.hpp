@@ -12,7 +12,8 @@
 //    whose total cost stays <= budget, ties to the cheaper) from every start until no update helps;
 //    then, from the best state, the same ascent with ties to the costlier (of equally accurate
 //    states within budget, the one that sends more samples on: the fit accuracy is unchanged,
-//    and on held-out data it is the more accurate).
+//    and on held-out data it is the more accurate; exhaustive placement's fast path,
+//    dse/internal/path_solver.hpp, leaves this polish out).
 // 4. Multiple starts: the Lagrangian point, geometric, geometric-quantile, single, iPPP (option)
 //    and any caller-given thresholds. The best is returned; by construction it is at least as
 //    accurate as every start that meets the budget on the fit split, and it meets the budget

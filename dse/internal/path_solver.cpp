@@ -77,9 +77,8 @@ void PathSolver::Value(const std::vector<int>& cuts, std::int64_t* correct,
 
 std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int max_sweeps,
                                     int* sweeps, double lambda, std::int64_t* out_right,
-                                    double* out_mean_cost, bool costlier_ties) const {
+                                    double* out_mean_cost) const {
   const bool lagrangian = lambda >= 0.0;
-  costlier_ties = costlier_ties && !lagrangian;
   std::int64_t last_right = -1;  // the state's figures as the last update saw them
   double last_total = 0.0;
   const int n = s_.n;
@@ -151,8 +150,6 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
           better = feas;
         } else if (feas && value != best_right) {
           better = value > best_right;
-        } else if (feas && costlier_ties) {
-          better = cost > best_cost;  // equally accurate within budget: the costlier
         } else {
           better = cost < best_cost;
         }
@@ -165,8 +162,6 @@ std::vector<int> PathSolver::Ascend(double budget, std::vector<int> cuts, int ma
           improve = best_feas;
         } else if (best_feas && best_right != cur_right) {
           improve = best_right > cur_right;
-        } else if (best_feas && costlier_ties) {
-          improve = best_cost > cur_cost;
         } else {
           improve = best_cost < cur_cost;
         }

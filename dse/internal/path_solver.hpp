@@ -8,10 +8,9 @@
 // A state is a cut per kept exit before the final: the number of fit samples, most confident first
 // at that exit, that pass it; cuts fall only between distinct scores, so each is a threshold.
 // An update picks, for one exit with the others fixed, the cut with the most correct samples whose
-// mean cost stays within the budget (ties to the cheaper, or with costlier_ties to the costlier;
-// when none fits, the cheapest), by one O(N) scan of that exit's order after an O(N m) pass for
-// the samples' downstream exits. Costs are summed per exit slot in the evaluator's order, so
-// "within budget" agrees with the evaluator.
+// mean cost stays within the budget (ties to the cheaper; when none fits, the cheapest), by one
+// O(N) scan of that exit's order after an O(N m) pass for the samples' downstream exits. Costs are
+// summed per exit slot in the evaluator's order, so "within budget" agrees with the evaluator.
 #pragma once
 
 #include <cstdint>
@@ -42,12 +41,10 @@ class PathSolver {
   // lambda >= 0 the budget is ignored and the ascent maximises correct - lambda x total cost (the
   // Lagrangian relaxation, whose answers lie on the convex hull of the subset's front).
   // When out_right and out_mean_cost are given they receive the final state's correct count and
-  // mean cost (Value()), taken from the last update when the ascent converged. costlier_ties:
-  // of equally accurate states within budget, an update prefers the costlier (the final polish,
-  // as `exact`'s); otherwise the cheaper.
+  // mean cost (Value()), taken from the last update when the ascent converged.
   std::vector<int> Ascend(double budget, std::vector<int> start, int max_sweeps, int* sweeps,
                           double lambda = -1.0, std::int64_t* out_right = nullptr,
-                          double* out_mean_cost = nullptr, bool costlier_ties = false) const;
+                          double* out_mean_cost = nullptr) const;
   // Cuts of given thresholds, and thresholds realising given cuts.
   std::vector<int> CutsOf(const std::vector<double>& thresholds) const;
   std::vector<double> ThresholdsOf(const std::vector<int>& cuts) const;
