@@ -20,6 +20,14 @@ std::string Num(double v) { return FormatDouble(v); }
 // Bin the binomial of the same size and mean; Bentkus (2004) has e in its place.
 constexpr double kMedianFactor = 2.0;
 
+// The Berry-Esseen bound for i.i.d. summands in Shevtsova's form ("On the absolute constants in
+// the Berry-Esseen type inequalities for identically distributed summands", 2011):
+// sup_x |P(standardised sum <= x) - Phi(x)| <= A (beta3 + B) / sqrt(M), beta3 = E|x - t|^3 / sd^3
+// (>= 1, so this implies her 0.4748 beta3 / sqrt(M)). kSigmaCells: the cells of the sd over
+// which BerryEsseenFreshTail takes its supremum.
+constexpr double kBerryEsseenA = 0.33554, kBerryEsseenB = 0.415;
+constexpr int kSigmaCells = 256;
+
 // Bisection for the boundary of a monotone predicate on [lo, hi]: returns the largest x with
 // pred(x) true (pred true at lo, false at hi assumed), to `tol`.
 template <typename Pred>
@@ -347,7 +355,42 @@ MeanInterval BoundedMeanInterval(const std::vector<double>& x, double level) {
   return out;
 }
 
-double FreshMeanTail(double m, double b, double horizon) {
+double BerryEsseenFreshTail(double m, double b, double horizon, double var_cap) {
+  if (b >= 1.0) return 0.0;
+  if (m >= b) return 1.0;
+  if (!std::isfinite(horizon)) return 0.0;
+  // The largest sd any law on [0, 1] with a mean t <= m can have (the running maximum makes the
+  // bound rise in m), and the cap's.
+  const double mm = std::clamp(m, 0.0, 0.5);
+  double s_max = std::sqrt(mm * (1.0 - mm));
+  if (!std::isnan(var_cap)) s_max = std::min(s_max, std::sqrt(std::max(0.0, var_cap)));
+  if (!(s_max > 0.0)) return 0.0;  // a point mass at m < b never exceeds b
+  const double rt = std::sqrt(horizon), d = b - m;
+  const double step = 0.5 / kSigmaCells;
+  double best = 0.0;
+  // Cells [lo, hi] of the sd sigma, fixed on (0, 1/2] (the last one cut at s_max), from the top:
+  // on a cell the Gaussian tail is at most its value at hi, the Berry-Esseen term at most its
+  // value at lo, Bennett's tail at most its value at hi (it rises in the variance), so once
+  // Bennett's tail at a cell's top is below the best cell so far, no lower cell can beat it.
+  for (int i = static_cast<int>(std::ceil(s_max / step)) - 1; i >= 0; --i) {
+    const double lo = step * i, hi = std::min(step * (i + 1), s_max);
+    const double bennett = BennettTail(d, hi * hi, 1.0, horizon);
+    if (bennett <= best) break;
+    double cell = bennett;
+    if (lo > 0.0) {
+      // A law on [0, 1] with sd >= lo has its mean t in [tau, 1 - tau], tau(1 - tau) = lo^2, so
+      // |x - t| <= 1 - tau and E|x - t|^3 <= sigma^2 (1 - tau): beta3 <= (1 - tau) / lo.
+      const double tau = 0.5 * (1.0 - std::sqrt(std::max(0.0, 1.0 - 4.0 * lo * lo)));
+      const double beta3 = (1.0 - tau) / lo;
+      const double gauss = 0.5 * std::erfc(rt * d / (hi * std::sqrt(2.0)));
+      cell = std::min(cell, gauss + kBerryEsseenA * (beta3 + kBerryEsseenB) / rt);
+    }
+    best = std::max(best, cell);
+  }
+  return std::min(1.0, best);
+}
+
+double FreshMeanTail(double m, double b, double horizon, double var_cap) {
   if (b >= 1.0) return 0.0;
   if (m >= b) return 1.0;
   if (!std::isfinite(horizon)) return 0.0;
@@ -357,7 +400,10 @@ double FreshMeanTail(double m, double b, double horizon) {
   const auto mm = static_cast<std::int64_t>(std::llround(horizon));
   const auto s = static_cast<std::int64_t>(std::floor(static_cast<double>(mm) * b + 1e-9));
   const double median = kMedianFactor * (1.0 - BinomialCdf(s - 1, mm, m));
-  return std::min({1.0, hoeffding, median});
+  const double q = std::min({1.0, hoeffding, median});
+  // The Berry-Esseen form helps only where its additive term is below q.
+  if (kBerryEsseenA * (1.0 + kBerryEsseenB) / std::sqrt(horizon) >= q) return q;
+  return std::min(q, BerryEsseenFreshTail(m, b, horizon, var_cap));
 }
 
 double FreshMeanCap(double b, double horizon, double delta2) {
@@ -442,7 +488,7 @@ bool BetTestPasses(const BetTest& test, const std::vector<double>& x) {
 }
 
 double BetFreshTail(const BetTest& test, double t, double b, double horizon) {
-  const double q = FreshMeanTail(t, b, horizon);
+  const double q = FreshMeanTail(t, b, horizon, test.fresh_var);
   if (std::isnan(test.fresh_var) || !std::isfinite(horizon)) return q;
   const double v = std::max(test.fresh_var, 1e-12);
   // A fresh mean above b: the sum of x_i - t (each <= 1, mean 0, variance <= V) above M (b - t).

@@ -319,7 +319,7 @@ add_test(NAME "cli: thresholds guarantee example"
 # single: a pilot of 500 fit samples fixes the test and the path, 4500 certify (with the
 # stratified-binomial test, the default's choice here); fit cost below B = 1.879744; shift check run.
 set_tests_properties("cli: thresholds guarantee example" PROPERTIES PASS_REGULAR_EXPRESSION
-  "1\\.879744,[^,]*,0\\.9098,1\\.8005413376[0-9]*,0\\.9016,1\\.803561856[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the stratified-binomial test; 137 of 217 path candidates certified.*,0\\.95,wsr,5000,")
+  "1\\.879744,[^,]*,0\\.9098,1\\.802909414[0-9]*,0\\.9016,1\\.805388799[0-9]*,.*guarantee 0\\.95 \\(wsr, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the stratified-binomial test; 133 of 217 path candidates certified.*,0\\.95,wsr,5000,")
 # The same with the four tests of the unrounded losses only: the capped mean threshold.
 add_test(NAME "cli: thresholds guarantee example unrounded"
          COMMAND exitplan thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml
@@ -327,7 +327,7 @@ add_test(NAME "cli: thresholds guarantee example unrounded"
                  --format csv)
 set_tests_properties("cli: thresholds guarantee example unrounded" PROPERTIES
   PASS_REGULAR_EXPRESSION
-  "1\\.879744,[^,]*,0\\.9098,1\\.808651340[0-9]*,0\\.9016,1\\.81039590[0-9]*,.*guarantee 0\\.95 \\(wsr-unrounded, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the capped mean-threshold test")
+  "1\\.879744,[^,]*,0\\.91,1\\.818677836[0-9]*,0\\.902,1\\.820783667[0-9]*,.*guarantee 0\\.95 \\(wsr-unrounded, horizon 5000\\): searched on 500 fit samples, calibrated on 4500 with the capped mean-threshold test")
 exitplan_expect_error("thresholds guarantee bound renamed" "--guarantee-bound: .wsr-deterministic.: expected one of: wsr, wsr-unrounded, hoeffding-bentkus"
   thresholds --dump ${EXAMPLE} --profile ${EXAMPLE}/profile-flops.yaml --method single --budget 50% --guarantee 0.95 --guarantee-bound wsr-deterministic)
 exitplan_expect_error("thresholds guarantee level" "--guarantee: '1\\.5': must be in \\[0, 1\\)"

@@ -290,6 +290,79 @@ TEST_CASE("the median bound: exact tails of 3- and 4-point laws against 2 P(Bin)
   CHECK(worst_ratio > 1.2);  // constant 1 fails
 }
 
+TEST_CASE("the Berry-Esseen fresh tail: exact tails of near-two-point laws at M = 1,000-4,000") {
+  // Laws on the lattice {0, 1/L, ..., 1} with most of their mass at 0 and 1 (the shape of the
+  // image models' stop costs), where the Berry-Esseen form is the smallest of FreshMeanTail's
+  // three; the exact law of the sum by M convolutions. P(mean > b) at b just below each atom must
+  // be <= FreshMeanTail(t, b, M), and with the variance cap at the law's variance too. The
+  // Gaussian term alone (no additive Berry-Esseen term) would not do: some exact tail exceeds it.
+  struct Law {
+    int lattice, m;
+    std::vector<double> w;  // w[j]: P(x = j / lattice)
+  };
+  const std::vector<Law> laws = {
+      {1, 2000, {0.7, 0.3}},  // Bernoulli: the binomial itself
+      {1, 4000, {0.5, 0.5}},
+      {2, 2000, {0.62, 0.05, 0.33}},  // a little mass in the middle
+      {2, 3000, {0.45, 0.1, 0.45}},
+      {4, 1000, {0.6, 0.02, 0.03, 0.02, 0.33}},
+      {4, 2000, {0.75, 0.05, 0.0, 0.0, 0.2}},
+  };
+  int active = 0, checked = 0;
+  double worst_over_gauss = 0.0;
+  for (const auto& law : laws) {
+    const int top = law.lattice * law.m;
+    std::vector<double> pmf(top + 1, 0.0), next(top + 1);
+    pmf[0] = 1.0;
+    double t = 0.0, second = 0.0;
+    for (std::size_t j = 0; j < law.w.size(); ++j) {
+      const double x = static_cast<double>(j) / law.lattice;
+      t += law.w[j] * x;
+      second += law.w[j] * x * x;
+    }
+    const double var = second - t * t;
+    for (int step = 0; step < law.m; ++step) {
+      std::fill(next.begin(), next.end(), 0.0);
+      const int reach = step * law.lattice;
+      for (int s = 0; s <= reach; ++s) {
+        if (pmf[s] == 0.0) continue;
+        for (std::size_t j = 0; j < law.w.size(); ++j) next[s + j] += pmf[s] * law.w[j];
+      }
+      pmf.swap(next);
+    }
+    std::vector<double> upper(top + 2, 0.0);  // upper[s] = P(S >= s / lattice)
+    for (int s = top; s >= 0; --s) upper[s] = upper[s + 1] + pmf[s];
+    const double md = static_cast<double>(law.m);
+    for (int s = 0; s <= top; ++s) {
+      const double b =
+          static_cast<double>(s) / (law.lattice * md) - 1e-9;  // the event includes S = s
+      if (!(b > t) || b >= 1.0 || upper[s] < 1e-7) continue;
+      INFO("lattice " << law.lattice << ", M " << law.m << ", mean " << t << ", b " << b);
+      const double q = FreshMeanTail(t, b, md);
+      CHECK(upper[s] <= q + 1e-12);
+      CHECK(upper[s] <= FreshMeanTail(t, b, md, var * (1.0 + 1e-9)) + 1e-12);
+      const auto floor_s = static_cast<std::int64_t>(std::floor(md * b + 1e-9));
+      if (BerryEsseenFreshTail(t, b, md, std::numeric_limits<double>::quiet_NaN()) <
+          2.0 * BinomAtLeast(floor_s, law.m, t))
+        ++active;
+      const double gauss = 0.5 * std::erfc(std::sqrt(md) * (b - t) / std::sqrt(2.0 * var));
+      worst_over_gauss = std::max(worst_over_gauss, upper[s] - gauss);
+      ++checked;
+    }
+  }
+  INFO(active << " of " << checked << " atoms with the Berry-Esseen form below the median bound");
+  CHECK(active > checked / 4);
+  CHECK(worst_over_gauss > 1e-3);  // the lattice: the Gaussian term alone fails
+  // Hand values: at M = 10,000, b = 0.35 and m = b - 1.96 sd the median bound reads 2 x 0.025;
+  // the Berry-Esseen form (the top sd cell, beta3 <= (1 - tau) / sigma) reads about 0.030.
+  const double b = 0.35, sd = std::sqrt(b * (1.0 - b) / 10000.0);
+  CHECK(FreshMeanTail(b - 1.96 * sd, b, 10000.0) == Approx(0.0304).margin(0.0005));
+  CHECK(FreshMeanTail(b - 1.96 * sd, b, 10000.0) < 0.035);
+  // Far in the tail the additive term is too large: the median bound stays.
+  CHECK(FreshMeanTail(b - 3.5 * sd, b, 10000.0) ==
+        Approx(2.0 * BinomAtLeast(3500, 10000, b - 3.5 * sd)).epsilon(1e-6));
+}
+
 TEST_CASE("WSR and Hoeffding-Bentkus upper bounds cover the mean at their level (simulation)") {
   std::mt19937_64 rng(20240611);
   std::uniform_real_distribution<double> u(0.0, 1.0);
