@@ -21,8 +21,8 @@
 // accuracy-drop mode with `wsr` (any horizon), on the counts of drops and gains (DropTest).
 // Otherwise the test is of "the candidate's mean loss exceeds m*", m* the largest population mean
 // whose M-sample mean still exceeds the target with probability <= delta2 (Hoeffding 1963, the
-// median bound and a Berry-Esseen form, FreshMeanTail, for M fresh draws), by a Waudby-Smith-Ramdas betting test or the
-// Hoeffding-Bentkus p-value at level delta1, delta1 + delta2 = delta.
+// median bound and a Berry-Esseen form, FreshMeanTail, for M fresh draws), by a Waudby-Smith-Ramdas
+// betting test or the Hoeffding-Bentkus p-value at level delta1, delta1 + delta2 = delta.
 #pragma once
 
 #include <cstdint>
