@@ -714,7 +714,88 @@ std::string TestName(const BetTest& test) {
 
 // ---- One bound on the next M samples' mean drop (accuracy-drop mode) ----
 
-double DropFreshTail(double p_plus, double p_minus, double eps, double horizon) {
+namespace {
+
+// log C(n, k) + k log p + (n - k) log(1 - p), for 0 <= k <= n and 0 < p < 1.
+double LogBinomialPmf(std::int64_t k, std::int64_t n, double p) {
+  const double nd = static_cast<double>(n), kd = static_cast<double>(k);
+  return std::lgamma(nd + 1.0) - std::lgamma(kd + 1.0) - std::lgamma(nd - kd + 1.0) +
+         kd * std::log(p) + (nd - kd) * std::log1p(-p);
+}
+
+// P(Bin(n, p) >= k), summed from the tail away from the mode (as BinomialCdf), 0 < p < 1.
+double BinomialUpperTail(std::int64_t k, std::int64_t n, double p) {
+  if (k <= 0) return 1.0;
+  if (k > n) return 0.0;
+  if (static_cast<double>(k) < static_cast<double>(n) * p) return 1.0 - BinomialCdf(k - 1, n, p);
+  const double odds = p / (1.0 - p), nd = static_cast<double>(n);
+  double t = std::exp(LogBinomialPmf(k, n, p)), sum = 0.0;
+  for (std::int64_t i = k; i <= n; ++i) {
+    sum += t;
+    if (t < 1e-300 || t < 1e-17 * sum) break;
+    t *= (nd - static_cast<double>(i)) / (static_cast<double>(i) + 1.0) * odds;
+  }
+  return std::min(1.0, sum);
+}
+
+}  // namespace
+
+double TrinomialDifferenceTail(std::int64_t m, double p_plus, double p_minus, std::int64_t s) {
+  const double pp = p_plus, pm = p_minus, q = pp + pm;
+  if (!(pp > 0.0) || !(pm >= 0.0) || !(q < 1.0) || s < 1 || m < 1)
+    return std::numeric_limits<double>::quiet_NaN();
+  if (s > m) return 0.0;
+  if (pm == 0.0) return BinomialUpperTail(s, m, pp);  // S = N+ ~ Bin(M, p+)
+  // D = N+ + N- ~ Bin(M, q); given D = d, N+ ~ Bin(d, pi): S = 2 N+ - d >= s iff
+  // N+ >= k_d = ceil((s + d) / 2), which needs d >= s.
+  const double md = static_cast<double>(m), pi = pp / q;
+  // The range of d: outside it each binomial tail of D is below 1e-18 (Chernoff), counted as 1.
+  constexpr double kOut = 1e-18;
+  const double log_out = std::log(kOut);
+  auto outside = [&](double d) { return -md * BernoulliKl(d / md, q) <= log_out; };
+  const double mu = md * q, sd = std::sqrt(md * q * (1.0 - q));
+  double c = 6.0;
+  while (c < 1e4 && mu + c * sd < md && !outside(mu + c * sd)) c += 1.0;
+  const auto dhi = std::min(m, static_cast<std::int64_t>(std::ceil(mu + c * sd)));
+  c = 6.0;
+  while (c < 1e4 && mu - c * sd > 0.0 && !outside(mu - c * sd)) c += 1.0;
+  const auto dlo = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(mu - c * sd)));
+  const std::int64_t d0 = std::max(dlo, s);
+  const double tail = (dlo > 0 ? kOut : 0.0) + (dhi < m ? kOut : 0.0);
+  if (d0 > dhi) return tail;
+  // Along d: T_d = P(Bin(d, pi) >= k_d) by T_{d+1}(k) = T_d(k) + pi pmf_d(k - 1) and
+  // T_d(k + 1) = T_d(k) - pmf_d(k), the pmfs by their exact ratios.
+  std::int64_t k = (s + d0 + 1) / 2;
+  const double lpd = LogBinomialPmf(d0, m, q), lk1 = LogBinomialPmf(k - 1, d0, pi),
+               lk = LogBinomialPmf(k, d0, pi);
+  if (std::min({lpd, lk1, lk}) < -650.0) return std::numeric_limits<double>::quiet_NaN();
+  double pd = std::exp(lpd), a = std::exp(lk1), b = std::exp(lk);  // P(D=d), pmf_d(k-1), pmf_d(k)
+  double t = BinomialUpperTail(k, d0, pi), tmax = t;
+  const double odds_d = q / (1.0 - q), odds = pi / (1.0 - pi);
+  double sum = 0.0;
+  for (std::int64_t d = d0;; ++d) {
+    sum += pd * t;
+    if (d == dhi) break;
+    const double dd = static_cast<double>(d), kd = static_cast<double>(k);
+    t += pi * a;  // T_{d+1}(k)
+    a *= (dd + 1.0) * (1.0 - pi) / (dd + 2.0 - kd);
+    b *= (dd + 1.0) * (1.0 - pi) / (dd + 1.0 - kd);
+    if ((s + d + 2) / 2 > k) {  // k_{d+1} = k + 1
+      t -= b;
+      a = b;
+      b *= (dd + 1.0 - kd) / (kd + 1.0) * odds;
+      ++k;
+    }
+    t = std::clamp(t, 0.0, 1.0);
+    tmax = std::max(tmax, t);
+    pd *= (md - dd) / (dd + 1.0) * odds_d;
+  }
+  // Rounding: each step's error is within a few ulps of the largest T carried.
+  const double steps = static_cast<double>(dhi - d0 + 1);
+  return std::min(1.0, sum * (1.0 + 1e-12) + tail + 4e-16 * steps * tmax);
+}
+
+double DropChernoffTail(double p_plus, double p_minus, double eps, double horizon) {
   const double pp = std::max(0.0, p_plus), pm = std::max(0.0, p_minus);
   if (!std::isfinite(horizon)) return pp - pm > eps ? 1.0 : 0.0;
   const double p0 = 1.0 - pp - pm;
@@ -738,6 +819,15 @@ double DropFreshTail(double p_plus, double p_minus, double eps, double horizon) 
   return std::min(1.0, std::exp(log_q));
 }
 
+double DropFreshTail(double p_plus, double p_minus, double eps, double horizon) {
+  const double chernoff = DropChernoffTail(p_plus, p_minus, eps, horizon);
+  if (!std::isfinite(horizon) || chernoff <= 0.0 || chernoff >= 1.0) return chernoff;
+  const auto mm = std::llround(horizon);
+  const auto s = static_cast<std::int64_t>(std::ceil(static_cast<double>(mm) * eps - 1e-9));
+  const double exact = TrinomialDifferenceTail(mm, p_plus, p_minus, s);
+  return std::isnan(exact) ? chernoff : std::min(chernoff, exact);
+}
+
 double DropPassBound(const DropTest& test, double p_plus, double p_minus) {
   if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
   if (test.ell == -std::numeric_limits<double>::infinity()) return 1.0;
@@ -755,25 +845,35 @@ bool DropTestPasses(const DropTest& test, int n_plus, int n_minus) {
 
 namespace {
 
-// The cells of the (p+, p-) triangle for DropTestBound: axis points 0, step, 2 step, ... up to
-// fine_end, then growing by 10% to 1. Per cell [a0, a1] x [b0, b1] (meeting the triangle): qbar,
-// an upper bound of DropFreshTail on the cell (it rises in p+ and falls in p-: its value at
-// (min(a1, 1 - b0), b0)), and the corners at which the linear g of DropPassBound is largest.
-// Cells are sorted by qbar, largest first; cells with qbar below kDropTailFloor are left out and
-// kDropTailFloor added to the bound instead (on levels w below it the sup is at most 1).
+// The cells of the (p+, p-) triangle for DropTestBound: the product of one axis with itself
+// (DropAxis). Per cell [a0, a1] x [b0, b1] (meeting the triangle): qbar, an upper bound of
+// DropFreshTail on the cell (it rises in p+ and falls in p-: its value at (min(a1, 1 - b0), b0)),
+// and the corners at which the linear g of DropPassBound is largest. Cells are sorted by qbar,
+// largest first; cells with qbar below kDropTailFloor are left out and kDropTailFloor added to
+// the bound instead (on levels w below it the sup is at most 1).
 constexpr double kDropTailFloor = 1e-15;
 
 struct DropGrid {
   std::vector<double> qbar, a0, b0, b1;
 };
 
-DropGrid MakeDropGrid(double eps, double horizon, double step, double fine_end) {
+// Axis points 0 = x_0 < x_1 < ... = 1, spaced by the standard deviation of a mean drop whose
+// disagreement rate is about x, over `resolution`: x_{i+1} - x_i = sqrt(max(x_i, floor) var) /
+// resolution, var = 1/n + 1/M. A cell's side is then a fixed share of the noise of the policies
+// it stands for, at every disagreement rate (a cell's bound takes the worst of its corners, so a
+// side of many standard deviations makes a cell look both over eps and passing).
+std::vector<double> DropAxis(double var, double floor, double resolution) {
   std::vector<double> pts{0.0};
-  step = std::max(step, 1e-7);
+  const double min_step = 1e-7;
   while (pts.back() < 1.0) {
     const double x = pts.back();
-    pts.push_back(std::min(1.0, x < fine_end ? x + step : x + std::max(step, 0.1 * x)));
+    const double h = std::sqrt(std::max(x, floor) * var) / resolution;
+    pts.push_back(std::min(1.0, x + std::max(min_step, h)));
   }
+  return pts;
+}
+
+DropGrid MakeDropGrid(double eps, double horizon, const std::vector<double>& pts) {
   struct Cell {
     double q, a0, b0, b1;
   };
@@ -781,7 +881,10 @@ DropGrid MakeDropGrid(double eps, double horizon, double step, double fine_end) 
   const std::size_t m = pts.size() - 1;
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < m && pts[i] + pts[j] <= 1.0; ++j) {
-      const double q = DropFreshTail(std::min(pts[i + 1], 1.0 - pts[j]), pts[j], eps, horizon);
+      const double x = std::min(pts[i + 1], 1.0 - pts[j]), y = pts[j];
+      // The Chernoff bound first: a cell it puts below the floor needs no exact tail.
+      if (DropChernoffTail(x, y, eps, horizon) < kDropTailFloor) continue;
+      const double q = DropFreshTail(x, y, eps, horizon);
       if (q >= kDropTailFloor) cells.push_back({q, pts[i], pts[j], pts[j + 1]});
     }
   }
@@ -794,6 +897,16 @@ DropGrid MakeDropGrid(double eps, double horizon, double step, double fine_end) 
     g.b1.push_back(c.b1);
   }
   return g;
+}
+
+// The axis of ChooseDropTest for n calibration samples, horizon M and disagreement rate q: the
+// resolution 8 (cells of 1/8 standard deviation), lowered where that would exceed kDropAxisPoints
+// points (the axis has about 2 resolution / sqrt(var) of them).
+constexpr double kDropAxisPoints = 2000.0;
+std::vector<double> ChooseDropAxis(double horizon, int n, double q, double resolution) {
+  const double var = 1.0 / static_cast<double>(n) + (std::isfinite(horizon) ? 1.0 / horizon : 0.0);
+  const double r = std::min(resolution, kDropAxisPoints * std::sqrt(var) / 2.0);
+  return DropAxis(var, q / 2.0, r);
 }
 
 // The staircase of a test on the grid: levels w in [q_{k+1}, q_k) have sup g <= G_k (the running
@@ -846,10 +959,11 @@ double DropEll(const std::vector<std::pair<double, double>>& steps, double delta
 
 }  // namespace
 
-double DropTestBound(const DropTest& test, double eps, double horizon, double step,
-                     double fine_end) {
+double DropTestBound(const DropTest& test, double eps, double horizon, double disagreement,
+                     double resolution) {
   if (test.ell == std::numeric_limits<double>::infinity()) return 0.0;
-  const DropGrid grid = MakeDropGrid(eps, horizon, step, fine_end);
+  const double q = std::clamp(disagreement, 1.0 / std::max(1, test.n), 1.0);
+  const DropGrid grid = MakeDropGrid(eps, horizon, ChooseDropAxis(horizon, test.n, q, resolution));
   return DropStepsBound(DropSteps(test, grid), test.ell);
 }
 
@@ -860,9 +974,7 @@ DropTest ChooseDropTest(double eps, double horizon, int n, double disagreement, 
   const double nd = static_cast<double>(n);
   const double q = std::clamp(disagreement, 1.0 / nd, 1.0);
   const double inv_m = std::isfinite(horizon) ? 1.0 / horizon : 0.0;
-  const double sd = std::sqrt(q * (1.0 / nd + inv_m));
-  const DropGrid grid =
-      MakeDropGrid(eps, horizon, sd / 8.0, std::min(1.0, 2.0 * (eps + q) + 10.0 * sd));
+  const DropGrid grid = MakeDropGrid(eps, horizon, ChooseDropAxis(horizon, n, q, 8.0));
   // The bet f(l) = exp(-lambda l - kappa |l|): lambda tilts against drops, kappa against
   // disagreements (kappa = lambda^2 / 2 makes E f(l) ~ 1 - lambda mu, whatever the variance).
   // lambda0 is what a Gaussian picture of the calibration and fresh noise calls optimal.

@@ -312,9 +312,10 @@ BetTest ChooseMeanTest(double b, double horizon, int n, double delta,
 // n calibration samples: it passes when N+ log f+ + N- log f- >= ell (the log capital of the bet
 // f(1) = f+, f(0) = 1, f(-1) = f-, fixed before the calibration part is seen). Markov's
 // inequality on the capital bounds P(pass) by DropPassBound(p) = min(1, e^-ell g(p)^n),
-// g(p) = 1 + p+ (f+ - 1) + p- (f- - 1); DropFreshTail(p) (Chernoff) bounds the probability that
-// the mean drop of M fresh samples exceeds eps. Fixed-sequence testing along a path of such tests
-// returns a candidate whose next M samples drop by more than eps with probability at most
+// g(p) = 1 + p+ (f+ - 1) + p- (f- - 1); DropFreshTail(p) (the exact trinomial tail) bounds the
+// probability that the mean drop of M fresh samples exceeds eps. Fixed-sequence testing along a
+// path of such tests returns a candidate whose next M samples drop by more than eps with
+// probability at most
 //   integral_0^1 sup { DropPassBound(p) : DropFreshTail(p) > w } dw,
 // which DropTestBound bounds from above on a grid of cells in the (p+, p-) triangle
 // (docs/guarantees.md has the argument).
@@ -330,12 +331,23 @@ struct DropTest {
 // Chernoff bound inf_{z > 1} (p0 + p+ z + p- / z)^M z^(-s) on P(N+ - N- >= s) for M fresh samples,
 // s = ceil(M eps) (the smallest count difference with mean drop >= eps); horizon inf: 1 when
 // p+ - p- > eps, else 0.
+double DropChernoffTail(double p_plus, double p_minus, double eps, double horizon);
+// P(N+ - N- >= s) for (N+, N-, N0) ~ Multinomial(m; p+, p-, 1 - p+ - p-), computed exactly (to
+// rounding, which the value covers) by conditioning on N+ + N-; NaN where it does not apply
+// (p+ not positive, p- negative, p+ + p- >= 1, s < 1) or would underflow.
+double TrinomialDifferenceTail(std::int64_t m, double p_plus, double p_minus, std::int64_t s);
+// The deployed tail of the test: P(N+ - N- >= ceil(M eps)) for M fresh samples, the exact tail
+// where TrinomialDifferenceTail applies, else (and above it) the Chernoff bound; horizon inf as
+// DropChernoffTail. It rises in p+ and falls in p- (a sample moved from l = 0 to l = 1 can only
+// raise N+ - N-), as DropTestBound's cells need.
 double DropFreshTail(double p_plus, double p_minus, double eps, double horizon);
 double DropPassBound(const DropTest& test, double p_plus, double p_minus);
 bool DropTestPasses(const DropTest& test, int n_plus, int n_minus);
-// The bound above for a test, on cells of side `step` up to `fine_end` and wider (x1.1) beyond.
-double DropTestBound(const DropTest& test, double eps, double horizon, double step,
-                     double fine_end);
+// The bound above for a test, on the cells ChooseDropTest uses for a disagreement rate q (side
+// sqrt(max(x, q / 2) (1/n + 1/M)) / resolution at rate x; resolution 8, or lower where the axis
+// would exceed 2,000 points), or finer with a larger resolution.
+double DropTestBound(const DropTest& test, double eps, double horizon, double disagreement,
+                     double resolution = 8.0);
 // The test for n calibration samples whose disagreement rate is about `disagreement` (from the
 // search part) at drop eps, horizon M and level delta: the bet f(l) = exp(-lambda l - kappa |l|)
 // maximising the predicted passing mean, and the smallest ell with DropTestBound <= delta.

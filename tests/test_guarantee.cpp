@@ -1049,9 +1049,12 @@ TEST_CASE("the stratified-binomial test along a fixed-sequence path: violations 
 }
 
 TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital") {
-  // No l = -1: N+ ~ Bin(10, 0.1), and the Chernoff bound is exp(-M KL(0.2 || 0.1)) at s = 2.
-  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(std::exp(-10 * BernoulliKl(0.2, 0.1))));
-  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) == Approx(0.6414461).epsilon(1e-6));
+  // No l = -1: N+ ~ Bin(10, 0.1), and the Chernoff bound is exp(-M KL(0.2 || 0.1)) at s = 2;
+  // the tail itself is P(Bin(10, 0.1) >= 2) = 1 - 0.9^10 - 10 0.1 0.9^9.
+  CHECK(DropChernoffTail(0.1, 0.0, 0.2, 10) == Approx(std::exp(-10 * BernoulliKl(0.2, 0.1))));
+  CHECK(DropChernoffTail(0.1, 0.0, 0.2, 10) == Approx(0.6414461).epsilon(1e-6));
+  CHECK(DropFreshTail(0.1, 0.0, 0.2, 10) ==
+        Approx(1 - std::pow(0.9, 10) - std::pow(0.9, 9)).epsilon(1e-10));
   CHECK(DropFreshTail(0.3, 0.1, 0.2, 10) == 1.0);   // the mean drop is already at eps
   CHECK(DropFreshTail(0.0, 0.2, 0.01, 10) == 0.0);  // no sample can drop
   CHECK(DropFreshTail(0.05, 0.0, 0.04, std::numeric_limits<double>::infinity()) == 1.0);
@@ -1072,8 +1075,10 @@ TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital")
         }
       }
       INFO("p+ " << pp << " p- " << pm << " eps " << eps);
+      CHECK(DropChernoffTail(pp, pm, eps, m) >= exact - 1e-12);
       CHECK(DropFreshTail(pp, pm, eps, m) >= exact - 1e-12);
       CHECK(DropFreshTail(pp, pm, eps, m) <= 1.0);
+      if (eps > 0) CHECK(DropFreshTail(pp, pm, eps, m) == Approx(exact).epsilon(1e-9));
     }
   }
   DropTest t;
@@ -1099,11 +1104,13 @@ TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital")
   const DropTest c = ChooseDropTest(eps, m, n, q, 0.05);
   REQUIRE(std::isfinite(c.ell));
   CHECK(c.log_plus < 0.0);
-  const double sd = std::sqrt(q * (1.0 / n + 1.0 / m));
-  const double coarse = DropTestBound(c, eps, m, sd / 8, 0.2);
+  const double coarse = DropTestBound(c, eps, m, q);
   CHECK(coarse <= 0.05);
   CHECK(coarse > 0.045);
-  CHECK(DropTestBound(c, eps, m, sd / 32, 0.2) <= 0.05);
+  // Cells four times finer on each side (the bound from above gets tighter, never looser).
+  const double fine = DropTestBound(c, eps, m, q, 32.0);
+  CHECK(fine <= coarse);
+  CHECK(fine > 0.03);
   const double l1 = std::log(40.0), qc = 1.0 + q;
   double h = 1e-4;  // Bennett: exp(-(M q / c^2) phi(c h / q)) = 0.025
   while (std::exp(-(m * q / (qc * qc)) * ((1 + qc * h / q) * std::log1p(qc * h / q) - qc * h / q)) >
@@ -1113,6 +1120,56 @@ TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital")
   INFO("one bound gap " << c.predicted_gap << ", two-part " << two_part);
   CHECK(c.predicted_gap < two_part);
   CHECK(c.predicted_gap > 0.0);
+}
+
+TEST_CASE("accuracy-drop deployed tail: the exact trinomial tail against brute force") {
+  // P(N+ - N- >= s) by brute force over the trinomial, against the conditioned sum, at M = 400
+  // and 1,500, from the bulk to tails of 1e-30; and the Chernoff bound it replaces stays above.
+  auto brute = [](int m, double pp, double pm, int s) {
+    double e = 0.0;
+    for (int a = 0; a <= m; ++a) {
+      for (int b = 0; a + b <= m; ++b) {
+        if (a - b < s) continue;
+        const double lc = std::lgamma(m + 1.0) - std::lgamma(a + 1.0) - std::lgamma(b + 1.0) -
+                          std::lgamma(m - a - b + 1.0);
+        e +=
+            std::exp(lc + a * std::log(pp) + b * std::log(pm) + (m - a - b) * std::log1p(-pp - pm));
+      }
+    }
+    return e;
+  };
+  int compared = 0;
+  for (const int m : {400, 1500}) {
+    for (const auto& [pp, pm] : {std::pair<double, double>{0.05, 0.02},
+                                 {0.1, 0.1},
+                                 {0.3, 0.25},
+                                 {0.012, 0.008},
+                                 {0.001, 0.03},
+                                 {0.6, 0.39}}) {
+      for (const int s : {1, 5, 20, 60}) {
+        const double want = brute(m, pp, pm, s);
+        const double got = TrinomialDifferenceTail(m, pp, pm, s);
+        INFO("M " << m << " p+ " << pp << " p- " << pm << " s " << s << ": " << want);
+        if (std::isnan(got)) continue;  // underflow: the caller keeps the Chernoff bound
+        CHECK(got >= want);
+        // Within the rounding slack the value adds (a few ulps of the largest conditional tail
+        // per step of the sum) and the two 1e-18 ends of its range.
+        CHECK(got <= want * (1 + 1e-9) + 1e-13);
+        CHECK(DropChernoffTail(pp, pm, static_cast<double>(s) / m, m) >= want * (1 - 1e-12));
+        ++compared;
+      }
+    }
+  }
+  CHECK(compared >= 44);
+  // The exact tail where the bound is used: a few times below Chernoff's at tails of 0.2-0.01.
+  const double chernoff = DropChernoffTail(0.03, 0.02, 0.02, 5000);
+  const double exact = DropFreshTail(0.03, 0.02, 0.02, 5000);
+  INFO("Chernoff " << chernoff << ", exact " << exact);
+  CHECK(exact < chernoff / 3);
+  CHECK(exact > 0.0);
+  // Monotone in each coordinate (DropTestBound's cells rely on it).
+  CHECK(DropFreshTail(0.031, 0.02, 0.02, 5000) > exact);
+  CHECK(DropFreshTail(0.03, 0.021, 0.02, 5000) < exact);
 }
 
 TEST_CASE("accuracy-drop one bound along a fixed-sequence path: violations at most delta") {
