@@ -852,6 +852,9 @@ namespace {
 // largest first; cells with qbar below kDropTailFloor are left out and kDropTailFloor added to
 // the bound instead (on levels w below it the sup is at most 1).
 constexpr double kDropTailFloor = 1e-15;
+// Cells whose Chernoff tail is below this keep it instead of the exact tail: the bound stays valid
+// and grows by at most 1e-9, and most cells of the grid need no exact tail.
+constexpr double kDropExactFrom = 1e-9;
 
 struct DropGrid {
   std::vector<double> qbar, a0, b0, b1;
@@ -879,12 +882,40 @@ DropGrid MakeDropGrid(double eps, double horizon, const std::vector<double>& pts
   };
   std::vector<Cell> cells;
   const std::size_t m = pts.size() - 1;
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t j = 0; j < m && pts[i] + pts[j] <= 1.0; ++j) {
-      const double x = std::min(pts[i + 1], 1.0 - pts[j]), y = pts[j];
-      // The Chernoff bound first: a cell it puts below the floor needs no exact tail.
-      if (DropChernoffTail(x, y, eps, horizon) < kDropTailFloor) continue;
-      const double q = DropFreshTail(x, y, eps, horizon);
+  // Row by row (p- = pts[j]), the cells i = 0 .. last with pts[i] + pts[j] <= 1.
+  for (std::size_t j = 0; j < m; ++j) {
+    std::size_t last = m - 1;
+    while (last > 0 && pts[last] + pts[j] > 1.0) --last;
+    const double y = pts[j];
+    auto corner = [&](std::size_t i) { return std::min(pts[i + 1], 1.0 - y); };
+    // The first cell the Chernoff bound does not put below the floor, by bisection: the tail
+    // rises in p+, so every cell before it has a tail below the floor too (its corner is below
+    // the corner at which the bound read < floor).
+    std::size_t first = 0;
+    if (DropChernoffTail(corner(0), y, eps, horizon) < kDropTailFloor) {
+      std::size_t lo = 0, hi = last + 1;  // bound < floor at lo; hi: past the end or >= floor
+      while (hi - lo > 1) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        (DropChernoffTail(corner(mid), y, eps, horizon) < kDropTailFloor ? lo : hi) = mid;
+      }
+      first = hi;
+    }
+    for (std::size_t i = first; i <= last; ++i) {
+      const double x = corner(i);
+      // The Chernoff bound first: a cell it puts below the floor needs no exact tail, and one it
+      // puts below kDropExactFrom keeps it (any upper bound of the tail is a valid qbar; the
+      // staircase changes only on levels w < kDropExactFrom, so the bound by at most that).
+      const double chernoff = DropChernoffTail(x, y, eps, horizon);
+      if (chernoff < kDropTailFloor) continue;
+      if (chernoff >= 1.0) {
+        // qbar = 1 on the rest of the row (the tail rises in p+). The staircase needs only the
+        // largest g among these cells, and g is linear in p+ at a fixed p-: the row's two
+        // extreme cells give it, so the cells between them are left out (most of the grid).
+        cells.push_back({1.0, pts[i], pts[j], pts[j + 1]});
+        if (last > i) cells.push_back({1.0, pts[last], pts[j], pts[j + 1]});
+        break;
+      }
+      const double q = chernoff < kDropExactFrom ? chernoff : DropFreshTail(x, y, eps, horizon);
       if (q >= kDropTailFloor) cells.push_back({q, pts[i], pts[j], pts[j + 1]});
     }
   }

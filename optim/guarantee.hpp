@@ -345,7 +345,9 @@ double DropPassBound(const DropTest& test, double p_plus, double p_minus);
 bool DropTestPasses(const DropTest& test, int n_plus, int n_minus);
 // The bound above for a test, on the cells ChooseDropTest uses for a disagreement rate q (side
 // sqrt(max(x, q / 2) (1/n + 1/M)) / resolution at rate x; resolution 8, or lower where the axis
-// would exceed 2,000 points), or finer with a larger resolution.
+// would exceed 2,000 points), or finer with a larger resolution. The grid is pruned (cells the
+// Chernoff bound puts below 1e-15 or below 1e-9, runs of tail 1): the value is within 1e-9 above
+// the sum over every cell with the exact tail.
 double DropTestBound(const DropTest& test, double eps, double horizon, double disagreement,
                      double resolution = 8.0);
 // The test for n calibration samples whose disagreement rate is about `disagreement` (from the

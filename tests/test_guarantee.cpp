@@ -1122,6 +1122,61 @@ TEST_CASE("accuracy-drop one bound: hand-computed tail, pass bound and capital")
   CHECK(c.predicted_gap > 0.0);
 }
 
+TEST_CASE("accuracy-drop test bound: the pruned grid gives the full grid's staircase") {
+  // DropTestBound prunes its grid (Chernoff below the floor by bisection along each row, one cell
+  // at each end of a row's run of tail 1, the Chernoff bound kept below 1e-9). Here the staircase
+  // is rebuilt on every cell of the same axis with the exact deployed tail everywhere: the two
+  // agree to within the 1e-9 the pruning may add, and the pruned one is never below.
+  const double q = 0.02, eps = 0.01, m = 5000.0;
+  const int n = 2500;
+  const DropTest t = ChooseDropTest(eps, m, n, q, 0.05);
+  REQUIRE(std::isfinite(t.ell));
+  const double var = 1.0 / n + 1.0 / m, res = std::min(8.0, 2000.0 * std::sqrt(var) / 2.0);
+  std::vector<double> pts{0.0};
+  while (pts.back() < 1.0) {
+    const double x = pts.back();
+    pts.push_back(std::min(1.0, x + std::max(1e-7, std::sqrt(std::max(x, q / 2.0) * var) / res)));
+  }
+  auto full_bound = [&](const DropTest& d) {
+    struct Cell {
+      double q, g;
+    };
+    std::vector<Cell> cells;
+    const double up = std::expm1(d.log_plus), um = std::expm1(d.log_minus);
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i)
+      for (std::size_t j = 0; j + 1 < pts.size() && pts[i] + pts[j] <= 1.0; ++j) {
+        const double qq = DropFreshTail(std::min(pts[i + 1], 1.0 - pts[j]), pts[j], eps, m);
+        const double g = 1.0 + pts[i] * up + (um > 0 ? pts[j + 1] : pts[j]) * um;
+        if (qq >= 1e-15) cells.push_back({qq, g});
+      }
+    std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) { return a.q > b.q; });
+    double total = 1e-15, gmax = -1.0;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      gmax = std::max(gmax, cells[k].g);
+      const double w = cells[k].q - (k + 1 < cells.size() ? cells[k + 1].q : 0.0);
+      total += w * std::min(1.0, std::exp(n * std::log(gmax) - d.ell));
+    }
+    return total;
+  };
+  const double full = full_bound(t), pruned = DropTestBound(t, eps, m, q);
+  INFO("chosen test: pruned " << pruned << ", full " << full);
+  CHECK(pruned >= full - 1e-12);
+  CHECK(pruned <= full + 1e-9);
+  CHECK(full > 0.045);
+  // A bet that rises in p+ and falls in p- (not one ChooseDropTest picks): the largest g of a row
+  // is at its far end, which the pruned grid keeps.
+  DropTest odd = t;
+  odd.log_plus = 0.002;
+  odd.log_minus = -0.002;
+  odd.ell = 6.0;
+  const double full_odd = full_bound(odd), pruned_odd = DropTestBound(odd, eps, m, q);
+  INFO("rising bet: pruned " << pruned_odd << ", full " << full_odd);
+  CHECK(pruned_odd >= full_odd - 1e-12);
+  CHECK(pruned_odd <= full_odd + 1e-9);
+  CHECK(full_odd > 0.01);
+  CHECK(full_odd < 0.99);
+}
+
 TEST_CASE("accuracy-drop deployed tail: the exact trinomial tail against brute force") {
   // P(N+ - N- >= s) by brute force over the trinomial, against the conditioned sum, at M = 400
   // and 1,500, from the bulk to tails of 1e-30; and the Chernoff bound it replaces stays above.
