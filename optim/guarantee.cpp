@@ -882,11 +882,12 @@ DropGrid MakeDropGrid(double eps, double horizon, const std::vector<double>& pts
   };
   std::vector<Cell> cells;
   const std::size_t m = pts.size() - 1;
-  // Row by row (p- = pts[j]), the cells i = 0 .. last with pts[i] + pts[j] <= 1.
+  // Row by row (p- = pts[j]), the cells i = 0 .. last with pts[i] + pts[j] <= 1 (last only falls
+  // as the rows go up).
+  std::size_t last = m - 1;
   for (std::size_t j = 0; j < m; ++j) {
-    std::size_t last = m - 1;
-    while (last > 0 && pts[last] + pts[j] > 1.0) --last;
     const double y = pts[j];
+    while (last > 0 && pts[last] + y > 1.0) --last;
     auto corner = [&](std::size_t i) { return std::min(pts[i + 1], 1.0 - y); };
     // The first cell the Chernoff bound does not put below the floor, by bisection: the tail
     // rises in p+, so every cell before it has a tail below the floor too (its corner is below
@@ -911,12 +912,12 @@ DropGrid MakeDropGrid(double eps, double horizon, const std::vector<double>& pts
         // qbar = 1 on the rest of the row (the tail rises in p+). The staircase needs only the
         // largest g among these cells, and g is linear in p+ at a fixed p-: the row's two
         // extreme cells give it, so the cells between them are left out (most of the grid).
-        cells.push_back({1.0, pts[i], pts[j], pts[j + 1]});
-        if (last > i) cells.push_back({1.0, pts[last], pts[j], pts[j + 1]});
+        cells.push_back({1.0, pts[i], y, pts[j + 1]});
+        if (last > i) cells.push_back({1.0, pts[last], y, pts[j + 1]});
         break;
       }
       const double q = chernoff < kDropExactFrom ? chernoff : DropFreshTail(x, y, eps, horizon);
-      if (q >= kDropTailFloor) cells.push_back({q, pts[i], pts[j], pts[j + 1]});
+      if (q >= kDropTailFloor) cells.push_back({q, pts[i], y, pts[j + 1]});
     }
   }
   std::sort(cells.begin(), cells.end(), [](const Cell& x, const Cell& y) { return x.q > y.q; });
